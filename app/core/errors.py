@@ -1,0 +1,147 @@
+"""Domain errors and their rendering: RFC 9457 problem+json for the API, Korean pages for the web."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class DomainError(Exception):
+    """A rule of the platform was broken; ``status`` says how an HTTP caller sees it."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, message: str, *, errors: list[dict[str, Any]] | None = None, **params: Any) -> None:
+        """``message`` is an English template; ``params`` fill it, and the UI translates the template."""
+        self.template = message
+        self.params = params
+        self.detail = message.format(**params) if params else message
+        super().__init__(self.detail)
+        self.errors = errors or []
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    status = 409
+    title = "Conflict"
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Forbidden"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    title = "Unauthorized"
+
+
+class InvalidInput(DomainError):
+    """Input that passed the schema but breaks a rule; ``errors`` name the fields."""
+
+    status = 422
+    title = "Unprocessable content"
+
+    @classmethod
+    def field(cls, loc: str | list[str | int], msg: str, **params: Any) -> InvalidInput:
+        exc = cls(msg, **params)
+        exc.errors = [field_error(loc, msg, **params)]
+        return exc
+
+
+def field_error(loc: str | list[str | int], msg: str, **params: Any) -> dict[str, Any]:
+    """One bad field: ``msg`` is an English template that ``params`` fill."""
+    loc_list = [loc] if isinstance(loc, str) else list(loc)
+    text = msg.format(**params) if params else msg
+    return {"loc": loc_list, "msg": text, "type": "value_error", "template": msg, "params": params}
+
+
+def public_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in e.items() if k not in ("template", "params")} for e in errors]
+
+
+class SignInRequired(Exception):
+    """Raised by web dependencies: the browser is sent to the sign-in page."""
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(("/api/", "/open311/")) or path in ("/healthz", "/livez")
+
+
+def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    cleaned = []
+    for err in errors:
+        item = {"loc": list(err.get("loc", [])), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        ctx = err.get("ctx")
+        if ctx:
+            item["ctx"] = {k: (v if isinstance(v, int | float | str | bool) else str(v)) for k, v in ctx.items()}
+        cleaned.append(item)
+    return cleaned
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    from app.core.templating import render_error_page
+
+    @app.exception_handler(DomainError)
+    def _domain(request: Request, exc: DomainError) -> Response:
+        if is_api_path(request.url.path):
+            extra = {"errors": public_errors(exc.errors)} if exc.errors else {}
+            return problem(exc.status, exc.title, exc.detail, **extra)
+        from app.core.i18n import gettext
+
+        return render_error_page(request, exc.status, gettext(exc.template, **exc.params))
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = _clean_validation_errors(list(exc.errors()))
+        if is_api_path(request.url.path):
+            return problem(422, "Unprocessable content", "The request has invalid fields.", errors=errors)
+        return render_error_page(request, 400, None)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_api_path(request.url.path):
+            titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 403: "Forbidden"}
+            detail = exc.detail if isinstance(exc.detail, str) else None
+            return problem(exc.status_code, titles.get(exc.status_code, "Error"), detail)
+        return render_error_page(request, exc.status_code, None)
+
+    @app.exception_handler(SignInRequired)
+    def _sign_in(request: Request, exc: SignInRequired) -> Response:
+        target = request.url.path
+        if request.url.query:
+            target += "?" + request.url.query
+        from urllib.parse import quote
+
+        if request.headers.get("HX-Request"):
+            return Response(status_code=401, headers={"HX-Redirect": "/login"})
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(Exception)
+    def _unexpected(request: Request, exc: Exception) -> Response:  # pragma: no cover - last resort
+        import logging
+
+        logging.getLogger("dxhub").exception("unhandled error on %s %s", request.method, request.url.path)
+        if is_api_path(request.url.path):
+            return problem(500, "Internal server error", "An unexpected error occurred; it has been logged.")
+        return render_error_page(request, 500, None)

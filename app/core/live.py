@@ -1,0 +1,100 @@
+"""In-process publish/subscribe for live screens (server-sent events).
+
+Services publish with :func:`publish_after_commit`, so a screen never shows a change that was rolled
+back. Subscribers are asyncio queues of the serving process; one uvicorn worker serves every screen
+of a control centre (a multi-worker deployment would put a broker such as Redis behind this API).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+
+KEEPALIVE_S = 15.0
+QUEUE_SIZE = 1000
+
+
+class Broker:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]]] = {}
+
+    def publish(self, topic: str, message: dict[str, Any]) -> None:
+        """Send ``message`` to every subscriber of ``topic``; safe to call from any thread."""
+        with self._lock:
+            targets = list(self._subscribers.get(topic, ()))
+        for loop, queue in targets:
+            loop.call_soon_threadsafe(_offer, queue, message)
+
+    @asynccontextmanager
+    async def subscribe(self, *topics: str) -> AsyncIterator[asyncio.Queue]:
+        """One queue receiving the messages of every topic in ``topics``."""
+        queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_SIZE)
+        entry = (asyncio.get_running_loop(), queue)
+        with self._lock:
+            for topic in topics:
+                self._subscribers.setdefault(topic, set()).add(entry)
+        try:
+            yield queue
+        finally:
+            with self._lock:
+                for topic in topics:
+                    self._subscribers.get(topic, set()).discard(entry)
+
+    def subscriber_count(self, topic: str) -> int:
+        with self._lock:
+            return len(self._subscribers.get(topic, ()))
+
+
+def _offer(queue: asyncio.Queue, message: dict[str, Any]) -> None:
+    if queue.full():  # a stalled screen loses the oldest message, never blocks the publisher
+        queue.get_nowait()
+    queue.put_nowait(message)
+
+
+broker = Broker()
+
+
+def publish_after_commit(db: Session, topic: str, message: dict[str, Any]) -> None:
+    """Queue ``message`` for ``topic``; it is sent only if the session's transaction commits."""
+    db.info.setdefault("live_outbox", []).append((topic, message))
+
+
+@event.listens_for(Session, "after_commit")
+def _flush_outbox(session: Session) -> None:
+    for topic, message in session.info.pop("live_outbox", []):
+        broker.publish(topic, message)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_outbox(session: Session) -> None:
+    session.info.pop("live_outbox", None)
+
+
+def sse_response(request: Request, topics: list[str], *, keepalive_s: float = KEEPALIVE_S) -> StreamingResponse:
+    """Stream messages of ``topics`` as server-sent events; each message's ``event`` key names it."""
+
+    async def stream() -> AsyncIterator[str]:
+        async with broker.subscribe(*topics) as queue:
+            yield "retry: 3000\n\n"
+            while not await request.is_disconnected():
+                try:
+                    message = await asyncio.wait_for(queue.get(), timeout=keepalive_s)
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+                    continue
+                name = message.get("event", "message")
+                yield f"event: {name}\ndata: {json.dumps(message, ensure_ascii=False, default=str)}\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+

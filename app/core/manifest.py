@@ -1,0 +1,76 @@
+"""How a program module registers itself with the core."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy.orm import Session
+
+from app.core.tenancy import Principal
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    label: str  # English msgid; translated in the page
+    route_name: str
+
+
+@dataclass(frozen=True)
+class Widget:
+    """A card on the home dashboard: ``build`` returns the template context, or None to hide it."""
+
+    title: str
+    template: str
+    build: Callable[[Session, Principal], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class ModuleManifest:
+    key: str  # e.g. "kt.cctv": operator, then program
+    name_ko: str
+    name_en: str
+    api_router: APIRouter | None = None
+    web_router: APIRouter | None = None
+    # Included as is, with absolute paths and no guard: for public standard APIs (e.g. Open311 GeoReport)
+    # whose routes resolve their caller themselves and bind a tenant-scoped principal before any read.
+    public_router: APIRouter | None = None
+    nav: tuple[NavEntry, ...] = ()
+    widgets: tuple[Widget, ...] = ()
+    # Loads the module's demo data; called after the platform's demo (municipalities, partners, programs).
+    load_demo: Callable[[Session], None] | None = None
+    # Creates a few of the module's objects in one municipality; the tenancy route walk uses it.
+    sample_data: Callable[[Session, int], None] | None = None
+    # Adds the module's sub-commands to the `dxhub` command: receives argparse's subparsers.
+    add_cli: Callable[[Any], None] | None = None
+
+    @property
+    def operator(self) -> str:
+        return self.key.split(".", 1)[0]
+
+    @property
+    def program(self) -> str:
+        return self.key.split(".", 1)[1]
+
+    @property
+    def api_prefix(self) -> str:
+        return f"/api/v1/{self.operator}/{self.program}"
+
+    @property
+    def web_prefix(self) -> str:
+        return f"/{self.operator}/{self.program}"
+
+
+_installed: dict[str, ModuleManifest] = {}
+
+
+def install(manifests: list[ModuleManifest]) -> None:
+    """Record the modules this process runs; called once by ``create_app``."""
+    _installed.clear()
+    _installed.update({m.key: m for m in manifests})
+
+
+def installed() -> dict[str, ModuleManifest]:
+    return dict(_installed)

@@ -1,0 +1,116 @@
+"""Privacy rules shared by every module that shows telecom- or card-derived figures, and PII masking.
+
+* k-suppression: no published figure may rest on fewer than ``k`` people. Cells under ``k`` are
+  suppressed (primary), and where a published total would let a reader recover a suppressed cell by
+  subtraction, the smallest other cell of that total is suppressed too (complementary), repeated until
+  no total has exactly one hidden cell.
+* masking: phone numbers, resident registration numbers, account numbers and vehicle plates are
+  masked in logs, transcripts and screens.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Cell:
+    """One published figure: ``keys`` locate it, ``people`` is how many people it rests on."""
+
+    keys: dict[str, Hashable]
+    people: float
+    suppressed: bool = False
+    reason: str | None = None  # "primary" (under k) or "complementary"
+
+
+def suppress(cells: Sequence[Cell], *, k: int, margins: Iterable[Sequence[str]] = ()) -> list[Cell]:
+    """Mark cells under ``k`` and, per margin, enough others that no hidden cell can be derived.
+
+    ``margins`` lists the groupings whose totals are published: e.g. ``[("age_band",), ("sex",)]`` for a
+    table whose row totals (per age band) and column totals (per sex) are shown. A group with exactly
+    one hidden cell gets its smallest visible cell hidden as well, until the table is stable.
+    """
+    for cell in cells:
+        if 0 < cell.people < k:  # an empty cell reveals no one and stays visible
+            cell.suppressed, cell.reason = True, "primary"
+    margin_list = [tuple(m) for m in margins]
+    changed = True
+    while changed:
+        changed = False
+        for margin in margin_list:
+            groups: dict[tuple, list[Cell]] = {}
+            for cell in cells:
+                groups.setdefault(tuple(cell.keys.get(d) for d in margin), []).append(cell)
+            for group in groups.values():
+                hidden = [c for c in group if c.suppressed]
+                visible = [c for c in group if not c.suppressed and c.people > 0]
+                if len(hidden) == 1 and visible:
+                    partner = min(visible, key=lambda c: c.people)
+                    partner.suppressed, partner.reason = True, "complementary"
+                    changed = True
+    return list(cells)
+
+
+def suppress_rows(rows: list[dict[str, Any]], *, k: int, people_key: str, value_keys: Sequence[str],
+                  dims: Sequence[str] = (), margins: Iterable[Sequence[str]] = ()) -> list[dict[str, Any]]:
+    """Apply :func:`suppress` to dict rows: hidden rows get ``None`` in ``people_key`` and ``value_keys``
+    and ``"suppressed": True``; every row gets the ``suppressed`` flag."""
+    cells = [Cell(keys={d: row.get(d) for d in dims}, people=float(row.get(people_key) or 0)) for row in rows]
+    suppress(cells, k=k, margins=margins)
+    out = []
+    for row, cell in zip(rows, cells, strict=True):
+        row = dict(row)
+        row["suppressed"] = cell.suppressed
+        if cell.suppressed:
+            row[people_key] = None
+            for key in value_keys:
+                row[key] = None
+        out.append(row)
+    return out
+
+
+def safe_value(people: float, value: Any, *, k: int) -> Any:
+    """A single figure: ``value`` if it rests on at least ``k`` people, else None."""
+    return value if people >= k else None
+
+
+# --- masking ---------------------------------------------------------------------------------
+
+_RRN = re.compile(r"(?<!\d)(\d{6})[-\s]?([1-8])\d{6}(?!\d)")
+_PHONE = re.compile(r"(?<!\d)(01[016789]|0[2-6]\d?|070|080)[-.\s]?(\d{3,4})[-.\s]?(\d{4})(?!\d)")
+_ACCOUNT = re.compile(r"(?<!\d)(\d{2,6})[-](\d{2,6})[-](\d{2,7})(?:[-](\d{1,4}))?(?!\d)")
+_LONG_DIGITS = re.compile(r"(?<!\d)(\d{10,14})(?!\d)")
+_PLATE = re.compile(r"(?<![\d가-힣])(\d{2,3})\s?([가-힣])\s?(\d{4})(?!\d)")
+
+
+def mask_rrn(text: str) -> str:
+    return _RRN.sub(lambda m: f"{m.group(1)}-{m.group(2)}******", text)
+
+
+def mask_phone(text: str) -> str:
+    return _PHONE.sub(lambda m: f"{m.group(1)}-****-{m.group(3)}", text)
+
+
+def mask_account(text: str) -> str:
+    def hide(m: re.Match) -> str:
+        parts = [p for p in m.groups() if p]
+        return "-".join(["*" * len(p) for p in parts[:-1]] + [parts[-1]])
+
+    text = _ACCOUNT.sub(hide, text)
+    return _LONG_DIGITS.sub(lambda m: "*" * (len(m.group(1)) - 4) + m.group(1)[-4:], text)
+
+
+def mask_plate(text: str) -> str:
+    return _PLATE.sub(lambda m: f"{m.group(1)}{m.group(2)}**{m.group(3)[-2:]}", text)
+
+
+def mask_pii(text: str, *, plates: bool = True) -> str:
+    """Mask every kind of personal number in free text (order matters: the most specific first)."""
+    masked = mask_rrn(text)
+    masked = mask_phone(masked)
+    masked = mask_account(masked)
+    return mask_plate(masked) if plates else masked
+

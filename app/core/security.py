@@ -1,0 +1,84 @@
+"""Passwords (argon2id), staff bearer tokens and integrator API-key secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+STAFF_TOKEN_PREFIX = "dxs."
+API_KEY_PREFIX = "dxh_"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# A real hash to verify against when the username is unknown, so timing does not reveal which exist.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def burn_password_check(password: str) -> None:
+    verify_password(_DUMMY_HASH, password)
+
+
+def _token_serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt="dxhub.staff-token")
+
+
+def issue_staff_token(secret_key: str, *, user_id: int, session_version: int) -> str:
+    return STAFF_TOKEN_PREFIX + _token_serializer(secret_key).dumps({"uid": user_id, "sv": session_version})
+
+
+def read_staff_token(secret_key: str, token: str, *, max_age_s: int) -> dict | None:
+    if not token.startswith(STAFF_TOKEN_PREFIX):
+        return None
+    try:
+        data = _token_serializer(secret_key).loads(token[len(STAFF_TOKEN_PREFIX):], max_age=max_age_s)
+    except (BadSignature, SignatureExpired):
+        return None
+    return data if isinstance(data, dict) and "uid" in data else None
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """Return ``(full_secret, public_prefix, secret_hash)``; only the hash and prefix are stored."""
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    full = f"{API_KEY_PREFIX}{prefix}_{secret}"
+    return full, prefix, hash_api_key(full)
+
+
+def hash_api_key(full_secret: str) -> str:
+    # The secret has 256 bits of entropy, so a fast hash is safe here and keeps each request cheap.
+    return hashlib.sha256(full_secret.encode()).hexdigest()
+
+
+def parse_api_key(full_secret: str) -> str | None:
+    """Return the public prefix of a well-formed key, else None."""
+    if not full_secret.startswith(API_KEY_PREFIX):
+        return None
+    rest = full_secret[len(API_KEY_PREFIX):]
+    prefix, sep, secret = rest.partition("_")
+    if not sep or len(prefix) != 8 or not secret:
+        return None
+    return prefix
+
+
+def api_key_matches(full_secret: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_api_key(full_secret), stored_hash)
+
+
+def new_csrf_token() -> str:
+    return secrets.token_urlsafe(32)

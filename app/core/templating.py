@@ -1,0 +1,103 @@
+"""Jinja2 environment shared by every HTML router: translations, formatting, navigation, flashes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import iter_route_contexts
+from fastapi.templating import Jinja2Templates
+
+from app.core.config import ROOT_DIR
+from app.core.i18n import (
+    current_locale,
+    format_date,
+    format_datetime,
+    format_krw,
+    format_number,
+    gettext,
+)
+
+templates = Jinja2Templates(directory=str(ROOT_DIR / "templates"))
+env = templates.env
+def app_has_route(request: Request, name: str) -> bool:
+    return any(route.name == name for route in iter_route_contexts(request.app.routes))
+
+
+env.globals.update(_=gettext, app_has_route=app_has_route)
+env.filters.update(krw=format_krw, num=format_number, dt=format_datetime, d=format_date)
+env.policies["ext.i18n.trimmed"] = True
+
+FLASH_KEY = "flash"
+
+
+def see_other(url: str) -> RedirectResponse:
+    """The answer to a successful form post (303: the browser follows with a GET)."""
+    return RedirectResponse(url, status_code=303)
+
+
+def flash(request: Request, message: str, category: str = "success") -> None:
+    session = request.scope.get("session")
+    if session is not None:
+        session.setdefault(FLASH_KEY, []).append({"message": message, "category": category})
+
+
+def _pop_flashes(request: Request) -> list[dict[str, str]]:
+    session = request.scope.get("session")
+    return session.pop(FLASH_KEY, []) if session is not None else []
+
+
+def _navigation(request: Request) -> list[dict[str, Any]]:
+    from app.core.manifest import installed
+
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        return []
+    groups = []
+    for manifest in installed().values():
+        links = []
+        for entry in manifest.nav:
+            try:
+                links.append({"label": gettext(entry.label), "href": str(request.url_for(entry.route_name))})
+            except Exception:  # a route this process does not serve is simply not linked
+                continue
+        if links:
+            name = manifest.name_ko if current_locale.get() == "ko" else manifest.name_en
+            groups.append({"key": manifest.key, "operator": manifest.operator, "name": name, "links": links})
+    return groups
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None,
+           status_code: int = 200) -> HTMLResponse:
+    from app.platform.auth import csrf_token
+
+    ctx = {
+        "principal": getattr(request.state, "principal", None),
+        "locale": current_locale.get(),
+        "csrf_token": csrf_token(request),
+        "nav_groups": _navigation(request),
+        "flashes": _pop_flashes(request),
+        "is_htmx": bool(request.headers.get("HX-Request")),
+    }
+    ctx.update(context or {})
+    return templates.TemplateResponse(request, template, ctx, status_code=status_code)
+
+
+ERROR_MESSAGES = {
+    400: "The request could not be understood. Check what you entered and try again.",
+    401: "Please sign in.",
+    403: "You do not have permission to do this.",
+    404: "The page or item you asked for does not exist, or you cannot see it.",
+    405: "This action is not available here.",
+    409: "This conflicts with existing data.",
+    422: "Some of what you entered is not valid.",
+    500: "Something went wrong on our side. It has been logged.",
+}
+
+
+def render_error_page(request: Request, status: int, detail: str | None = None) -> HTMLResponse:
+    """A page in the user's language; ``detail`` is already translated."""
+    message = gettext(ERROR_MESSAGES.get(status, "Something went wrong."))
+    return render(request, "error.html", {"status": status, "message": message, "detail": detail},
+                  status_code=status)

@@ -1,0 +1,1 @@
+"""KT CCTV AI control centre: cameras, analyser events, incidents and their workflow."""

@@ -1,0 +1,152 @@
+"""Tables of the CCTV AI control centre."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.db import Base, TenantScoped, utcnow
+
+EVENT_TYPES = ("fire", "smoke", "fall", "illegal_parking", "loitering", "intrusion", "crowd")
+ZONE_TYPES = ("no_parking", "no_stopping", "watch", "restricted")
+PARKING_ZONE_TYPES = ("no_parking", "no_stopping")
+SEVERITIES = ("alert", "detection")
+INCIDENT_STATUSES = ("new", "acknowledged", "dispatched", "resolved", "false_alarm")
+OPEN_STATUSES = ("new", "acknowledged", "dispatched")
+DISPATCH_TARGETS = ("112", "119", "department")
+
+
+class CctvCamera(TenantScoped, Base):
+    __tablename__ = "kt_cctv_camera"
+    __table_args__ = (UniqueConstraint("municipality_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    address: Mapped[str] = mapped_column(String(300), default="")
+    control_centre: Mapped[str] = mapped_column(String(200), default="")
+    last_heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    zones: Mapped[list[CctvZone]] = relationship(back_populates="camera", order_by="CctvZone.id",
+                                                 cascade="all, delete-orphan")
+
+
+class CctvZone(TenantScoped, Base):
+    __tablename__ = "kt_cctv_zone"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("kt_cctv_camera.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(20))
+    # [[x, y], ...] in normalised image coordinates (0-1, origin top-left)
+    polygon: Mapped[list[Any]] = mapped_column(JSON)
+
+    camera: Mapped[CctvCamera] = relationship(back_populates="zones")
+
+
+class CctvIncident(TenantScoped, Base):
+    """Detections of one type on one camera (one track for parking) merged until a quiet window passes."""
+
+    __tablename__ = "kt_cctv_incident"
+    __table_args__ = (
+        Index("ix_kt_cctv_incident_camera_type_started", "camera_id", "type", "started_at"),
+        Index("ix_kt_cctv_incident_status_started", "status", "started_at"),
+        Index("ix_kt_cctv_incident_municipality_last", "municipality_id", "last_detected_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("kt_cctv_camera.id", ondelete="RESTRICT"), index=True)
+    type: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    # "camera:type[:track]" while the incident still takes new detections; NULL afterwards. Unique, so
+    # concurrent batches can never open two merge targets for one camera and type.
+    open_key: Mapped[str | None] = mapped_column(String(160), unique=True, default=None)
+    track_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("kt_cctv_zone.id", ondelete="SET NULL"), default=None)
+    started_at: Mapped[datetime] = mapped_column()
+    last_detected_at: Mapped[datetime] = mapped_column()
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    max_confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(120), default=None)
+    dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
+    dispatched_by: Mapped[str | None] = mapped_column(String(120), default=None)
+    dispatch_target: Mapped[str | None] = mapped_column(String(20), default=None)
+    dispatch_department: Mapped[str | None] = mapped_column(String(100), default=None)
+    dispatch_note: Mapped[str] = mapped_column(Text, default="")
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_by: Mapped[str | None] = mapped_column(String(120), default=None)
+    close_note: Mapped[str] = mapped_column(Text, default="")
+    escalated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    camera: Mapped[CctvCamera] = relationship(lazy="joined", innerjoin=True)
+
+
+class CctvEvent(TenantScoped, Base):
+    """One analyser detection. High volume: written with Core, audited once per batch."""
+
+    __tablename__ = "kt_cctv_event"
+    __audit__ = False
+    __table_args__ = (
+        UniqueConstraint("camera_id", "event_id"),
+        Index("ix_kt_cctv_event_track", "camera_id", "track_id", "zone_id", "detected_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(100))
+    camera_id: Mapped[int] = mapped_column(ForeignKey("kt_cctv_camera.id", ondelete="RESTRICT"))
+    type: Mapped[str] = mapped_column(String(20))
+    confidence: Mapped[float] = mapped_column(Float)
+    detected_at: Mapped[datetime] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column()
+    bbox_x: Mapped[float] = mapped_column(Float)
+    bbox_y: Mapped[float] = mapped_column(Float)
+    bbox_w: Mapped[float] = mapped_column(Float)
+    bbox_h: Mapped[float] = mapped_column(Float)
+    track_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    # the no_parking/no_stopping zone holding the box's bottom-centre point, for parking dwell
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("kt_cctv_zone.id", ondelete="SET NULL"), default=None)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("kt_cctv_incident.id", ondelete="SET NULL"),
+                                                    index=True, default=None)
+
+
+class CctvSnapshot(TenantScoped, Base):
+    """An image of an event, kept on disk for the retention period (``dxhub cctv purge``)."""
+
+    __tablename__ = "kt_cctv_snapshot"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_row_id: Mapped[int] = mapped_column(ForeignKey("kt_cctv_event.id", ondelete="CASCADE"), unique=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("kt_cctv_camera.id", ondelete="RESTRICT"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("kt_cctv_incident.id", ondelete="SET NULL"),
+                                                    index=True, default=None)
+    path: Mapped[str] = mapped_column(String(300))  # relative to the snapshot directory
+    content_type: Mapped[str] = mapped_column(String(20))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    purged_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CctvRule(TenantScoped, Base):
+    """A municipality's own rule for one detection type, replacing the deployment's default."""
+
+    __tablename__ = "kt_cctv_rule"
+    __table_args__ = (UniqueConstraint("municipality_id", "type"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(20))
+    quiet_s: Mapped[int] = mapped_column(Integer)
+    min_confidence: Mapped[float] = mapped_column(Float)
+    alert_confidence: Mapped[float | None] = mapped_column(Float, default=None)
+    required_zones: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,72 @@
+"""`dxhub robots ...`: the simulator of virtual robots and the offline sweep."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+
+def add_cli(subparsers) -> None:
+    robots = subparsers.add_parser("robots", help="AI robot platform (KT)")
+    sub = robots.add_subparsers(dest="robots_command", required=True)
+
+    sim = sub.add_parser("simulate", help="drive virtual robots against the API (demos, load tests)")
+    sim.add_argument("--site", required=True, help="site code, e.g. cb-minwon or cheongnamdae")
+    sim.add_argument("--robots", type=int, default=5, help="how many robots (the site's first, then new ones)")
+    sim.add_argument("--url", default="http://127.0.0.1:8000", help="base URL of DX Hub")
+    sim.add_argument("--token", default=os.environ.get("DXHUB_API_KEY"),
+                     help="API key with kt.robots:write (default: $DXHUB_API_KEY)")
+    sim.add_argument("--duration", type=float, default=300.0, help="seconds to run")
+    sim.add_argument("--interval", type=float, default=1.0, help="seconds between state batches")
+    sim.add_argument("--seed", type=int, default=7)
+    sim.set_defaults(func=_cmd_simulate)
+
+    sweep = sub.add_parser("sweep", help="mark robots not heard from offline, raise alerts, requeue tasks")
+    sweep.add_argument("--every", type=float, default=0.0, help="repeat every N seconds (0: once)")
+    sweep.set_defaults(func=_cmd_sweep)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    import httpx
+
+    from app.kt.robots.simulator import Simulator
+
+    if not args.token:
+        print("error: give --token or set DXHUB_API_KEY (an API key with kt.robots:write)", file=sys.stderr)
+        return 2
+    if args.robots < 1 or args.robots > 5000:
+        print("error: --robots must be between 1 and 5000", file=sys.stderr)
+        return 2
+    with httpx.Client(base_url=args.url, headers={"Authorization": f"Bearer {args.token}"}, timeout=30) as client:
+        try:
+            sim = Simulator(client, site_code=args.site, robots=args.robots, seed=args.seed)
+            print(f"Simulating {len(sim.robots)} robots at {sim.site['name']} for {args.duration:.0f} s")
+            sim.run(duration_s=args.duration, interval_s=args.interval)
+        except httpx.HTTPStatusError as exc:
+            print(f"error: {exc.response.status_code} {exc.response.text[:300]}", file=sys.stderr)
+            return 1
+        except httpx.HTTPError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from app.core.config import get_settings
+    from app.core.db import Database
+    from app.kt.robots.live import sweep_once
+
+    db = Database(get_settings().database_url)
+    try:
+        while True:
+            gone = sweep_once(db)
+            print(f"{gone} robots marked offline")
+            if args.every <= 0:
+                return 0
+            time.sleep(args.every)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        db.dispose()

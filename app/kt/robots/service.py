@@ -1,0 +1,951 @@
+"""Rules of the robot platform: fleet, state ingestion, offline detection, dispatch, commands, alerts.
+
+Plain functions with keyword-only arguments. The caller's session carries the principal, so every
+ORM read is already scoped to the caller's municipalities. The state ingestion is the hot path: it
+reads the batch's robots in one query and writes with Core statements (executemany), never the ORM
+unit of work.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, bindparam, false, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.core.db import utcnow
+from app.core.errors import Conflict, InvalidInput, NotFound, field_error
+from app.core.i18n import SEOUL
+from app.core.live import broker, publish_after_commit
+from app.core.pagination import PageParams, paginate
+from app.core.tenancy import principal_of
+from app.kt.robots import relay
+from app.kt.robots.models import (
+    OPEN_TASK_STATUSES,
+    Robot,
+    RobotAlert,
+    RobotCommand,
+    RobotDaily,
+    RobotPlace,
+    RobotSite,
+    RobotState,
+    RobotTask,
+)
+from app.kt.robots.schemas import (
+    CommandIn,
+    PlaceIn,
+    RobotIn,
+    RobotUpdate,
+    SiteIn,
+    SiteUpdate,
+    StateIn,
+    TaskIn,
+)
+from app.platform import audit
+from app.platform import service as platform_service
+
+FUTURE_TOLERANCE_S = 300  # a robot's clock may run a little ahead; more is refused
+MAP_MARGIN_M = 1.0  # positions may stray this far outside the drawn map
+BATTERY_PENALTY_M_PER_PCT = 0.3  # dispatch cost: one missing percent of charge weighs like 0.3 m of travel
+LOW_BATTERY_HYSTERESIS_PCT = 5
+
+
+CHANGED_SITES = "kt_robots_changed_sites"
+
+
+def topic(site_id: int) -> str:
+    return f"kt.robots.site.{site_id}"
+
+
+def _touch(db: Session, site_id: int) -> None:
+    db.info.setdefault(CHANGED_SITES, set()).add(site_id)
+
+
+def _publish(db: Session, site_id: int, message: dict[str, Any]) -> None:
+    """Tell live screens of ``site_id`` after the commit, and mark its cached screen data stale."""
+    db.info.setdefault(CHANGED_SITES, set()).add(site_id)
+    publish_after_commit(db, topic(site_id), message)
+    relay.notify(db, topic(site_id), message)
+
+
+def _actor(db: Session) -> str:
+    principal = principal_of(db)
+    return principal.label[:120] if principal else "system"
+
+
+def _flush_or_conflict(db: Session, message: str, **params: Any) -> None:
+    try:
+        with db.begin_nested():
+            db.flush()
+    except IntegrityError as exc:
+        raise Conflict(message, **params) from exc
+
+
+def _insert(db: Session, table):
+    """The dialect's INSERT, so both SQLite and PostgreSQL get ON CONFLICT clauses."""
+    return (postgresql.insert(table) if db.get_bind().dialect.name == "postgresql" else sqlite.insert(table))
+
+
+# --- sites -----------------------------------------------------------------------------------
+
+def list_sites(db: Session) -> list[RobotSite]:
+    return list(db.scalars(select(RobotSite).order_by(RobotSite.name)))
+
+
+def get_site(db: Session, *, site_id: int) -> RobotSite:
+    site = db.scalar(select(RobotSite).where(RobotSite.id == site_id))
+    if site is None:
+        raise NotFound("Site {id} not found", id=site_id)
+    return site
+
+
+def _site_for_input(db: Session, *, site_id: int, field: str = "site_id") -> RobotSite:
+    site = db.scalar(select(RobotSite).where(RobotSite.id == site_id))
+    if site is None:
+        raise InvalidInput.field(field, "Unknown site {id}", id=site_id)
+    return site
+
+
+def create_site(db: Session, *, data: SiteIn) -> RobotSite:
+    principal = principal_of(db)
+    if data.municipality_code:
+        municipality_id = platform_service.resolve_municipality(db, code=data.municipality_code).id
+    elif principal is not None and principal.municipality_id is not None:
+        municipality_id = principal.municipality_id
+    else:
+        raise InvalidInput.field("municipality_code", "Name the municipality of the site")
+    site = RobotSite(municipality_id=municipality_id, code=data.code, name=data.name, map_id=data.map_id,
+                     map_width_m=data.map_width_m, map_height_m=data.map_height_m,
+                     offline_after_s=data.offline_after_s, battery_floor_pct=data.battery_floor_pct,
+                     low_battery_pct=data.low_battery_pct)
+    site.places = [RobotPlace(municipality_id=municipality_id, name=p.name, kind=p.kind, x=p.x, y=p.y)
+                   for p in data.places]
+    db.add(site)
+    _flush_or_conflict(db, "A site with code {code} already exists", code=data.code)
+    _touch(db, site.id)
+    return site
+
+
+def update_site(db: Session, *, site: RobotSite, data: SiteUpdate) -> RobotSite:
+    for key, value in data.model_dump(exclude_unset=True).items():
+        if value is not None:
+            setattr(site, key, value)
+    db.flush()
+    _touch(db, site.id)
+    return site
+
+
+def replace_places(db: Session, *, site: RobotSite, places: list[PlaceIn]) -> RobotSite:
+    errors = []
+    seen: set[str] = set()
+    for i, place in enumerate(places):
+        if place.name in seen:
+            errors.append(field_error(["rows", i, "name"], "Place {name} appears twice", name=place.name))
+        seen.add(place.name)
+        if place.x > site.map_width_m or place.y > site.map_height_m:
+            errors.append(field_error(["rows", i, "x"], "Place {name} lies outside the map", name=place.name))
+    if errors:
+        raise InvalidInput("{n} places are invalid", errors=errors, n=len(errors))
+    site.places.clear()
+    db.flush()
+    site.places.extend(RobotPlace(municipality_id=site.municipality_id, name=p.name, kind=p.kind, x=p.x, y=p.y)
+                       for p in places)
+    db.flush()
+    _touch(db, site.id)
+    return site
+
+
+def place_by_name(site: RobotSite) -> dict[str, RobotPlace]:
+    return {p.name: p for p in site.places}
+
+
+# --- robots ----------------------------------------------------------------------------------
+
+def robot_query(*, site_id: int | None = None, type: str | None = None, status: str | None = None,
+                q: str | None = None) -> Select[Any]:
+    stmt = select(Robot).order_by(Robot.site_id, Robot.name, Robot.id)
+    if site_id:
+        stmt = stmt.where(Robot.site_id == site_id)
+    if type:
+        stmt = stmt.where(Robot.type == type)
+    if status:
+        stmt = stmt.where(Robot.status == status)
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(Robot.name.ilike(like) | Robot.external_id.ilike(like) | Robot.vendor.ilike(like))
+    return stmt
+
+
+def list_robots(db: Session, *, page: PageParams, status: str | None = None, now: datetime | None = None,
+                **filters: Any) -> tuple[list[Robot], int]:
+    """Robots by the status they show: a robot silent past its site's ``offline_after_s`` counts as
+    offline even before the sweep has marked it."""
+    stmt = robot_query(**filters)
+    if status:
+        now = now or utcnow()
+        fresh = or_(false(), *(and_(Robot.site_id == site.id,
+                                    Robot.last_seen_at >= now - timedelta(seconds=site.offline_after_s))
+                               for site in list_sites(db)))
+        heard = and_(Robot.online.is_(True), fresh)
+        stmt = stmt.where(~heard if status == "offline" else and_(heard, Robot.status == status))
+    return paginate(db, stmt, page)
+
+
+def site_robots(db: Session, *, site_id: int) -> list[Robot]:
+    return list(db.scalars(robot_query(site_id=site_id)))
+
+
+def get_robot(db: Session, *, robot_id: int) -> Robot:
+    robot = db.scalar(select(Robot).where(Robot.id == robot_id))
+    if robot is None:
+        raise NotFound("Robot {id} not found", id=robot_id)
+    return robot
+
+
+def register_robot(db: Session, *, data: RobotIn) -> Robot:
+    site = _site_for_input(db, site_id=data.site_id)
+    capabilities = sorted(set(data.capabilities if data.capabilities is not None else [data.type, "dock"]))
+    robot = Robot(municipality_id=site.municipality_id, site_id=site.id, external_id=data.external_id,
+                  name=data.name, vendor=data.vendor, model=data.model, type=data.type,
+                  capabilities=capabilities, status="offline", online=False, errors=[])
+    db.add(robot)
+    _flush_or_conflict(db, "A robot with external id {external_id} already exists", external_id=data.external_id)
+    _touch(db, site.id)
+    return robot
+
+
+def update_robot(db: Session, *, robot: Robot, data: RobotUpdate) -> Robot:
+    values = data.model_dump(exclude_unset=True)
+    if values.get("site_id") is not None and values["site_id"] != robot.site_id:
+        site = _site_for_input(db, site_id=values["site_id"])
+        if site.municipality_id != robot.municipality_id:
+            raise InvalidInput.field("site_id", "Unknown site {id}", id=site.id)
+        _requeue_robot_tasks(db, robot=robot, reason="moved to another site")
+        _touch(db, robot.site_id)
+        robot.site_id = site.id
+    if values.get("capabilities") is not None:
+        robot.capabilities = sorted(set(values["capabilities"]))
+    if values.get("name"):
+        robot.name = values["name"]
+    db.flush()
+    _touch(db, robot.site_id)
+    return robot
+
+
+def is_online(robot: Robot, *, now: datetime) -> bool:
+    """Online means heard from within the site's ``offline_after_s``, whether or not a sweep has run."""
+    return bool(robot.online and robot.last_seen_at is not None
+                and (now - robot.last_seen_at).total_seconds() <= robot.site.offline_after_s)
+
+
+def effective_status(robot: Robot, *, now: datetime) -> str:
+    return robot.status if is_online(robot, now=now) else "offline"
+
+
+def has_fatal(errors: list[dict[str, Any]] | None) -> bool:
+    return any(e.get("level") == "fatal" for e in errors or ())
+
+
+def derive_status(*, online: bool, errors: list[dict[str, Any]] | None, charging: bool, paused: bool,
+                  has_task: bool) -> str:
+    if not online:
+        return "offline"
+    if has_fatal(errors):
+        return "error"
+    if paused:
+        return "paused"
+    if has_task:
+        return "working"
+    if charging:
+        return "charging"
+    return "idle"
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+# The alert's kind says what happened (shown translated); the message keeps only the particulars.
+ALERT_MESSAGES = {
+    "low_battery": "{pct}%",
+    "fatal_error": "{detail}",
+    "offline": "> {seconds} s",
+    "task_failed": "#{task_id}: {detail}",
+}
+
+
+def _raise_alert(db: Session, *, robot: Robot, kind: str, open_alerts: dict[tuple[int, str], RobotAlert],
+                 now: datetime, task_id: int | None = None, **params: Any) -> RobotAlert | None:
+    """Open an alert unless one of this kind is already open for the robot (task failures always open)."""
+    if kind != "task_failed" and (robot.id, kind) in open_alerts:
+        return None
+    alert = RobotAlert(municipality_id=robot.municipality_id, site_id=robot.site_id, robot_id=robot.id,
+                       task_id=task_id, kind=kind, raised_at=now,
+                       message=ALERT_MESSAGES[kind].format(task_id=task_id, **params)[:500])
+    db.add(alert)
+    open_alerts[(robot.id, kind)] = alert
+    _publish(db, robot.site_id, {"event": "alert", "robot_id": robot.id, "kind": kind,
+                                                    "message": alert.message})
+    return alert
+
+
+def _clear_alert(db: Session, *, robot: Robot, kind: str, open_alerts: dict[tuple[int, str], RobotAlert],
+                 now: datetime) -> None:
+    alert = open_alerts.pop((robot.id, kind), None)
+    if alert is not None and alert.cleared_at is None:
+        alert.cleared_at = now
+        _publish(db, robot.site_id, {"event": "alert", "robot_id": robot.id, "kind": kind,
+                                                        "cleared": True})
+
+
+def _open_alerts(db: Session, robot_ids: list[int]) -> dict[tuple[int, str], RobotAlert]:
+    if not robot_ids:
+        return {}
+    rows = db.scalars(select(RobotAlert).where(RobotAlert.robot_id.in_(robot_ids),
+                                               RobotAlert.cleared_at.is_(None),
+                                               RobotAlert.kind != "task_failed"))
+    return {(a.robot_id, a.kind): a for a in rows}
+
+
+def alert_query(*, site_id: int | None = None, open_only: bool = False, kind: str | None = None,
+                robot_id: int | None = None) -> Select[Any]:
+    stmt = select(RobotAlert).order_by(RobotAlert.raised_at.desc(), RobotAlert.id.desc())
+    if site_id:
+        stmt = stmt.where(RobotAlert.site_id == site_id)
+    if robot_id:
+        stmt = stmt.where(RobotAlert.robot_id == robot_id)
+    if kind:
+        stmt = stmt.where(RobotAlert.kind == kind)
+    if open_only:
+        stmt = stmt.where(RobotAlert.acknowledged_at.is_(None))
+    return stmt
+
+
+def list_alerts(db: Session, *, page: PageParams, **filters: Any) -> tuple[list[RobotAlert], int]:
+    return paginate(db, alert_query(**filters), page)
+
+
+def get_alert(db: Session, *, alert_id: int) -> RobotAlert:
+    alert = db.scalar(select(RobotAlert).where(RobotAlert.id == alert_id))
+    if alert is None:
+        raise NotFound("Alert {id} not found", id=alert_id)
+    return alert
+
+
+def acknowledge_alert(db: Session, *, alert: RobotAlert, now: datetime | None = None) -> RobotAlert:
+    if alert.acknowledged_at is None:
+        alert.acknowledged_at = now or utcnow()
+        alert.acknowledged_by = _actor(db)
+        db.flush()
+        _publish(db, alert.site_id, {"event": "alert", "robot_id": alert.robot_id,
+                                                        "acknowledged": alert.id})
+    return alert
+
+
+def count_open_alerts(db: Session) -> int:
+    return db.scalar(select(func.count()).select_from(
+        alert_query(open_only=True).order_by(None).subquery())) or 0
+
+
+# --- state ingestion -------------------------------------------------------------------------
+
+def _resolve_batch_robots(db: Session, items: list[tuple[int | None, str | None, StateIn]]
+                          ) -> tuple[list[Robot | None], list[dict[str, Any]]]:
+    ids = {rid for rid, _ext, _s in items if rid is not None}
+    exts = {ext for _rid, ext, _s in items if ext is not None}
+    by_id: dict[int, Robot] = {}
+    by_ext: dict[str, Robot] = {}
+    if ids:
+        by_id = {r.id: r for r in db.scalars(select(Robot).where(Robot.id.in_(ids)))}
+    if exts:
+        for r in db.scalars(select(Robot).where(Robot.external_id.in_(exts))):
+            by_id.setdefault(r.id, r)
+            if r.external_id in by_ext:  # the same external id in two reachable municipalities
+                by_ext[r.external_id] = None  # type: ignore[assignment]
+            else:
+                by_ext[r.external_id] = r
+    robots: list[Robot | None] = []
+    errors: list[dict[str, Any]] = []
+    for i, (rid, ext, _state) in enumerate(items):
+        robot = by_id.get(rid) if rid is not None else by_ext.get(ext or "")
+        if robot is None:
+            if rid is not None:
+                errors.append(field_error(["rows", i, "robot_id"], "Unknown robot {id}", id=rid))
+            else:
+                errors.append(field_error(["rows", i, "robot_external_id"], "Unknown robot {external_id}",
+                                          external_id=ext))
+        robots.append(robot)
+    return robots, errors
+
+
+def ingest_states(db: Session, *, items: list[tuple[int | None, str | None, StateIn]],
+                  now: datetime | None = None) -> dict[str, int]:
+    """Store a batch of state reports and bring each robot's current state, tasks, alerts and daily
+    rollups up to date. A bad report rejects the whole batch with every bad row named; a report already
+    stored (same robot, same time) counts as a duplicate and changes nothing."""
+    now = now or utcnow()
+    robots, errors = _resolve_batch_robots(db, items)
+    horizon = now + timedelta(seconds=FUTURE_TOLERANCE_S)
+    for i, ((_rid, _ext, state), robot) in enumerate(zip(items, robots, strict=True)):
+        if state.time > horizon:
+            errors.append(field_error(["rows", i, "time"], "The time {time} lies in the future",
+                                      time=state.time.isoformat()))
+        if robot is not None:
+            site = robot.site
+            x, y = state.position.x, state.position.y
+            if not (-MAP_MARGIN_M <= x <= site.map_width_m + MAP_MARGIN_M
+                    and -MAP_MARGIN_M <= y <= site.map_height_m + MAP_MARGIN_M):
+                errors.append(field_error(["rows", i, "position"],
+                                          "Position ({x}, {y}) lies outside the site map of {w} x {h} m",
+                                          x=x, y=y, w=site.map_width_m, h=site.map_height_m))
+    if errors:
+        errors.sort(key=lambda e: e["loc"][1])
+        raise InvalidInput("{n} of the reports are invalid; nothing was stored", errors=errors,
+                           n=len({e["loc"][1] for e in errors}))
+
+    # Drop reports already stored, and repeats inside the batch.
+    per_robot: dict[int, list[StateIn]] = defaultdict(list)
+    for (_rid, _ext, state), robot in zip(items, robots, strict=True):
+        per_robot[robot.id].append(state)  # type: ignore[union-attr]
+    times = [s.time for _r, _e, s in items]
+    existing = set()
+    if per_robot:
+        rows = db.execute(select(RobotState.robot_id, RobotState.reported_at).where(
+            RobotState.robot_id.in_(list(per_robot)), RobotState.reported_at >= min(times),
+            RobotState.reported_at <= max(times)))
+        existing = {(rid, t.timestamp()) for rid, t in rows}
+    robot_by_id = {r.id: r for r in robots if r is not None}
+    fresh: dict[int, list[StateIn]] = {}
+    duplicates = 0
+    for rid, states in per_robot.items():
+        kept = []
+        for state in sorted(states, key=lambda s: s.time):
+            key = (rid, state.time.timestamp())
+            if key in existing:
+                duplicates += 1
+                continue
+            existing.add(key)
+            kept.append(state)
+        if kept:
+            fresh[rid] = kept
+    accepted = sum(len(v) for v in fresh.values())
+    if not fresh:
+        return {"accepted": 0, "duplicates": duplicates, "robots": len(per_robot)}
+
+    state_rows = [{
+        "municipality_id": robot_by_id[rid].municipality_id, "robot_id": rid, "reported_at": s.time,
+        "received_at": now, "operating_mode": s.operating_mode, "x": s.position.x, "y": s.position.y,
+        "theta": s.position.theta, "map_id": s.position.map_id, "battery_pct": s.battery.charge_pct,
+        "charging": s.battery.charging, "errors": [e.model_dump() for e in s.errors],
+        "task_id": s.task.task_id if s.task else None, "task_progress": s.task.progress if s.task else None,
+    } for rid, states in fresh.items() for s in states]
+    db.execute(_insert(db, RobotState.__table__).on_conflict_do_nothing(
+        index_elements=["robot_id", "reported_at"]), state_rows)
+
+    touched = [robot_by_id[rid] for rid in fresh]
+    open_tasks = _open_tasks_of(db, [r.id for r in touched])
+    open_alerts = _open_alerts(db, [r.id for r in touched])
+    daily: dict[tuple[int, Any], dict[str, float]] = {}
+    robot_updates = []
+    sites_to_dispatch: set[int] = set()
+    live: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    watched: dict[int, bool] = {}  # summaries are built only for sites someone watches in this process
+    for robot in touched:
+        states = fresh[robot.id]
+        prev_time = robot.last_seen_at if is_online(robot, now=states[0].time) else None
+        prev_status = robot.status
+        cap = robot.site.offline_after_s
+        newest = None
+        for state in states:
+            _apply_task_report(db, robot=robot, state=state, open_tasks=open_tasks, open_alerts=open_alerts,
+                               now=now)
+            day = state.time.astimezone(SEOUL).date()
+            acc = daily.setdefault((robot.id, day), {"municipality_id": robot.municipality_id, "online_s": 0.0,
+                                                     "working_s": 0.0, "charging_s": 0.0, "error_s": 0.0,
+                                                     "reports": 0, "error_reports": 0})
+            acc["reports"] += 1
+            acc["error_reports"] += 1 if state.errors else 0
+            if robot.last_seen_at is not None and state.time <= robot.last_seen_at:
+                continue  # a late report: stored and counted, but it does not rewind the robot
+            if prev_time is not None and state.time > prev_time:
+                dt = min((state.time - prev_time).total_seconds(), cap)
+                acc["online_s"] += dt
+                if prev_status == "working":
+                    acc["working_s"] += dt
+                elif prev_status == "charging":
+                    acc["charging_s"] += dt
+                elif prev_status == "error":
+                    acc["error_s"] += dt
+            errors_now = [e.model_dump() for e in state.errors]
+            prev_status = derive_status(online=True, errors=errors_now, charging=state.battery.charging,
+                                        paused=robot.paused, has_task=robot.id in open_tasks)
+            prev_time = state.time
+            newest = state
+        if newest is None:
+            continue
+        was_available = available(robot, now=now)
+        values = _apply_current_state(db, robot=robot, state=newest, open_tasks=open_tasks,
+                                      open_alerts=open_alerts, now=now)
+        robot_updates.append({"b_id": robot.id, **{f"b_{k}": v for k, v in values.items()}})
+        if available(robot, now=now) and not was_available:
+            sites_to_dispatch.add(robot.site_id)
+        if watched.setdefault(robot.site_id, broker.subscriber_count(topic(robot.site_id)) > 0):
+            live[robot.site_id].append(robot_summary(robot, now=now))
+
+    if robot_updates:
+        table = Robot.__table__
+        columns = [k.removeprefix("b_") for k in robot_updates[0] if k != "b_id"]
+        db.execute(update(table).where(table.c.id == bindparam("b_id"))
+                   .values({c: bindparam(f"b_{c}") for c in columns}), robot_updates)
+    _upsert_daily(db, daily)
+    for site_id in sorted(sites_to_dispatch | {t.site_id for t in db.info.pop("kt_robots_requeued", [])}):
+        dispatch(db, site=get_site(db, site_id=site_id), now=now)
+    by_municipality: dict[int, int] = defaultdict(int)
+    for rid, states in fresh.items():
+        by_municipality[robot_by_id[rid].municipality_id] += len(states)
+    for municipality_id, n in by_municipality.items():
+        audit.record(db, action="ingest", object_type="kt_robot_state", object_id=f"batch:{n}",
+                     municipality_id=municipality_id, after={"accepted": n})
+    changed_ids: dict[int, list[int]] = defaultdict(list)
+    for rid in fresh:
+        changed_ids[robot_by_id[rid].site_id].append(rid)
+    for site_id, rids in changed_ids.items():
+        _publish(db, site_id, {"event": "robots", "robot_ids": rids, "robots": live.get(site_id, [])})
+    return {"accepted": accepted, "duplicates": duplicates, "robots": len(per_robot)}
+
+
+def _apply_current_state(db: Session, *, robot: Robot, state: StateIn, open_tasks: dict[int, RobotTask],
+                         open_alerts: dict[tuple[int, str], RobotAlert], now: datetime) -> dict[str, Any]:
+    """Bring the in-memory robot to its newest state and raise or clear alerts; returns the column
+    values the caller writes with one Core UPDATE for the whole batch."""
+    errors = [e.model_dump() for e in state.errors]
+    came_back = not robot.online
+    fatal = has_fatal(errors)
+    task = open_tasks.get(robot.id)
+    if fatal and task is not None:
+        _requeue(db, task=task, reason="robot reported a fatal error", now=now)
+        open_tasks.pop(robot.id, None)
+        task = None
+    values = {
+        "online": True, "last_seen_at": state.time, "operating_mode": state.operating_mode,
+        "x": state.position.x, "y": state.position.y, "theta": state.position.theta,
+        "map_id": state.position.map_id, "battery_pct": state.battery.charge_pct,
+        "charging": state.battery.charging, "errors": errors,
+        "current_task_id": task.id if task else None, "task_progress": task.progress if task else None,
+        "status": derive_status(online=True, errors=errors, charging=state.battery.charging,
+                                paused=robot.paused, has_task=task is not None),
+    }
+    for key, value in values.items():  # in memory only: the batch's UPDATE writes them
+        set_committed_value(robot, key, value)
+    if came_back:
+        _clear_alert(db, robot=robot, kind="offline", open_alerts=open_alerts, now=now)
+    if fatal:
+        detail = "; ".join(f"{e['type']}: {e['description']}".strip(": ") for e in errors if e["level"] == "fatal")
+        _raise_alert(db, robot=robot, kind="fatal_error", open_alerts=open_alerts, now=now, detail=detail)
+    else:
+        _clear_alert(db, robot=robot, kind="fatal_error", open_alerts=open_alerts, now=now)
+    low = robot.site.low_battery_pct
+    if state.battery.charge_pct < low and not state.battery.charging:
+        _raise_alert(db, robot=robot, kind="low_battery", open_alerts=open_alerts, now=now,
+                     pct=round(state.battery.charge_pct))
+    elif state.battery.charging or state.battery.charge_pct >= low + LOW_BATTERY_HYSTERESIS_PCT:
+        _clear_alert(db, robot=robot, kind="low_battery", open_alerts=open_alerts, now=now)
+    return values
+
+
+def _upsert_daily(db: Session, daily: dict[tuple[int, Any], dict[str, float]]) -> None:
+    if not daily:
+        return
+    rows = [{"robot_id": rid, "day_date": day, **values} for (rid, day), values in daily.items()]
+    stmt = _insert(db, RobotDaily.__table__)
+    sums = ("online_s", "working_s", "charging_s", "error_s", "reports", "error_reports")
+    table = RobotDaily.__table__
+    db.execute(stmt.on_conflict_do_update(index_elements=["robot_id", "day_date"],
+                                          set_={c: table.c[c] + stmt.excluded[c] for c in sums}), rows)
+
+
+# --- tasks -----------------------------------------------------------------------------------
+
+def _open_tasks_of(db: Session, robot_ids: list[int]) -> dict[int, RobotTask]:
+    if not robot_ids:
+        return {}
+    rows = db.scalars(select(RobotTask).where(RobotTask.assigned_robot_id.in_(robot_ids),
+                                              RobotTask.status.in_(("assigned", "underway")))
+                      .order_by(RobotTask.assigned_at))
+    return {t.assigned_robot_id: t for t in rows}  # type: ignore[misc]
+
+
+def _apply_task_report(db: Session, *, robot: Robot, state: StateIn, open_tasks: dict[int, RobotTask],
+                       open_alerts: dict[tuple[int, str], RobotAlert], now: datetime) -> None:
+    """Move the robot's task along from what the robot says; reports about a task it no longer holds
+    (it was requeued or canceled meanwhile) are ignored: the robot learns from its orders."""
+    report = state.task
+    task = open_tasks.get(robot.id)
+    if report is None or task is None or task.id != report.task_id:
+        return
+    task.progress = report.progress
+    if report.status == "underway":
+        if task.status == "assigned":
+            task.status = "underway"
+            task.started_at = state.time
+    elif report.status == "completed":
+        task.status, task.progress, task.finished_at = "completed", 100.0, state.time
+        task.started_at = task.started_at or state.time
+        open_tasks.pop(robot.id, None)
+        db.info.setdefault("kt_robots_requeued", []).append(task)  # a robot became free: dispatch again
+    else:
+        task.status, task.finished_at = "failed", state.time
+        task.failure_reason = report.failure_reason or "reported failed by the robot"
+        open_tasks.pop(robot.id, None)
+        _raise_alert(db, robot=robot, kind="task_failed", open_alerts=open_alerts, now=now, task_id=task.id,
+                     detail=task.failure_reason)
+        db.info.setdefault("kt_robots_requeued", []).append(task)
+    _publish(db, task.site_id, {"event": "task", "task_id": task.id, "status": task.status})
+
+
+def _requeue(db: Session, *, task: RobotTask, reason: str, now: datetime) -> None:
+    task.status = "queued"
+    task.assigned_robot_id = None
+    task.assigned_at = None
+    task.started_at = None
+    task.progress = 0.0
+    task.failure_reason = reason
+    db.info.setdefault("kt_robots_requeued", []).append(task)
+    _publish(db, task.site_id, {"event": "task", "task_id": task.id, "status": "queued"})
+
+
+def _requeue_robot_tasks(db: Session, *, robot: Robot, reason: str, now: datetime | None = None) -> int:
+    tasks = list(db.scalars(select(RobotTask).where(RobotTask.assigned_robot_id == robot.id,
+                                                    RobotTask.status.in_(("assigned", "underway")))))
+    for task in tasks:
+        _requeue(db, task=task, reason=reason, now=now or utcnow())
+    robot.current_task_id = None
+    robot.task_progress = None
+    return len(tasks)
+
+
+def task_query(*, site_id: int | None = None, status: str | None = None, kind: str | None = None,
+               robot_id: int | None = None, open_only: bool = False) -> Select[Any]:
+    stmt = select(RobotTask).order_by(RobotTask.id.desc())
+    if site_id:
+        stmt = stmt.where(RobotTask.site_id == site_id)
+    if status:
+        stmt = stmt.where(RobotTask.status == status)
+    if kind:
+        stmt = stmt.where(RobotTask.kind == kind)
+    if robot_id:
+        stmt = stmt.where(RobotTask.assigned_robot_id == robot_id)
+    if open_only:
+        stmt = stmt.where(RobotTask.status.in_(OPEN_TASK_STATUSES))
+    return stmt
+
+
+def list_tasks(db: Session, *, page: PageParams, **filters: Any) -> tuple[list[RobotTask], int]:
+    return paginate(db, task_query(**filters), page)
+
+
+def get_task(db: Session, *, task_id: int) -> RobotTask:
+    task = db.scalar(select(RobotTask).where(RobotTask.id == task_id))
+    if task is None:
+        raise NotFound("Task {id} not found", id=task_id)
+    return task
+
+
+def capable(robot: Robot, kind: str) -> bool:
+    return kind in (robot.capabilities or ())
+
+
+def create_task(db: Session, *, data: TaskIn, now: datetime | None = None) -> tuple[RobotTask, bool]:
+    """Queue a task and dispatch at once; returns ``(task, created)``. A retry with the same
+    ``client_task_id`` answers the task already made."""
+    now = now or utcnow()
+    if data.client_task_id:
+        found = db.scalar(select(RobotTask).where(RobotTask.client_task_id == data.client_task_id))
+        if found is not None:
+            return found, False
+    site = _site_for_input(db, site_id=data.site_id)
+    places = place_by_name(site)
+    errors = []
+    names = (([data.start] if data.start else []) + list(data.waypoints)
+             + ([data.destination] if data.destination else []))
+    fields = (["start"] if data.start else []) + [["waypoints", i] for i in range(len(data.waypoints))] + (
+        ["destination"] if data.destination else [])
+    for name, loc in zip(names, fields, strict=True):
+        if name not in places:
+            errors.append(field_error(loc, "No place named {name} at this site", name=name))
+    robots = site_robots(db, site_id=site.id)
+    if data.robot_id is not None:
+        pinned = next((r for r in robots if r.id == data.robot_id), None)
+        if pinned is None:
+            errors.append(field_error("robot_id", "Robot {id} does not work at this site", id=data.robot_id))
+        elif not capable(pinned, data.kind):
+            errors.append(field_error("robot_id", "Robot {name} cannot do {kind} tasks", name=pinned.name,
+                                      kind=data.kind))
+    elif not any(capable(r, data.kind) for r in robots):
+        errors.append(field_error("kind", "No robot of this site can do {kind} tasks", kind=data.kind))
+    if errors:
+        raise InvalidInput("The task cannot be queued", errors=errors)
+    task = RobotTask(municipality_id=site.municipality_id, site_id=site.id, client_task_id=data.client_task_id,
+                     kind=data.kind, status="queued", priority=data.priority, note=data.note,
+                     waypoints=[{"name": n, "x": places[n].x, "y": places[n].y} for n in names],
+                     not_before_at=data.not_before, pinned_robot_id=data.robot_id, created_by=_actor(db),
+                     created_at=now, progress=0.0, attempts=0, failure_reason="")
+    db.add(task)
+    _flush_or_conflict(db, "A task with client id {id} already exists", id=data.client_task_id)
+    _publish(db, site.id, {"event": "task", "task_id": task.id, "status": "queued"})
+    dispatch(db, site=site, now=now)
+    return task, True
+
+
+def cancel_task(db: Session, *, task: RobotTask, now: datetime | None = None) -> RobotTask:
+    if task.status not in OPEN_TASK_STATUSES:
+        raise Conflict("Task {id} is already {status}", id=task.id, status=task.status)
+    robot_id = task.assigned_robot_id
+    task.status, task.finished_at = "canceled", now or utcnow()
+    db.flush()
+    if robot_id is not None:
+        robot = get_robot(db, robot_id=robot_id)
+        robot.current_task_id, robot.task_progress = None, None
+        robot.status = derive_status(online=robot.online, errors=robot.errors, charging=robot.charging,
+                                     paused=robot.paused, has_task=False)
+        db.flush()
+        dispatch(db, site=task.site, now=now)
+    _publish(db, task.site_id, {"event": "task", "task_id": task.id, "status": "canceled"})
+    return task
+
+
+def dispatch_cost(robot: Robot, task: RobotTask) -> float:
+    """Travel distance to where the task starts plus a penalty for a low battery."""
+    start = task.waypoints[0]
+    distance = math.hypot((robot.x or 0.0) - start["x"], (robot.y or 0.0) - start["y"])
+    return distance + (100.0 - (robot.battery_pct or 0.0)) * BATTERY_PENALTY_M_PER_PCT
+
+
+def available(robot: Robot, *, now: datetime) -> bool:
+    """May take a task: online, not paused, no fatal error, above the battery floor, nothing to do."""
+    return (is_online(robot, now=now) and not robot.paused and not has_fatal(robot.errors)
+            and robot.status in ("idle", "charging") and robot.current_task_id is None
+            and (robot.battery_pct or 0.0) >= robot.site.battery_floor_pct)
+
+
+def dispatch(db: Session, *, site: RobotSite, now: datetime | None = None) -> list[RobotTask]:
+    """Give queued tasks of ``site`` (highest priority, then oldest first) to the cheapest capable,
+    available robot. Returns the tasks assigned."""
+    now = now or utcnow()
+    db.flush()
+    # One dispatcher per site at a time (PostgreSQL row lock; SQLite writers are serialised already),
+    # so two concurrent requests never hand the same robot two tasks.
+    db.execute(select(RobotSite.id).where(RobotSite.id == site.id).with_for_update(key_share=True))
+    queued = [t for t in db.scalars(select(RobotTask).where(RobotTask.site_id == site.id,
+                                                            RobotTask.status == "queued")
+                                    .order_by(RobotTask.priority.desc(), RobotTask.created_at, RobotTask.id))
+              if t.not_before_at is None or t.not_before_at <= now]
+    if not queued:
+        return []
+    busy = set(_open_tasks_of(db, [r.id for r in site_robots(db, site_id=site.id)]))
+    free = [r for r in site_robots(db, site_id=site.id) if r.id not in busy and available(r, now=now)]
+    assigned = []
+    for task in queued:
+        candidates = [r for r in free if capable(r, task.kind)
+                      and (task.pinned_robot_id is None or r.id == task.pinned_robot_id)]
+        if not candidates:
+            continue
+        robot = min(candidates, key=lambda r: (dispatch_cost(r, task), r.id))
+        free.remove(robot)
+        task.status, task.assigned_robot_id, task.assigned_at = "assigned", robot.id, now
+        task.attempts += 1
+        robot.status, robot.current_task_id, robot.task_progress = "working", task.id, 0.0
+        assigned.append(task)
+        _publish(db, site.id, {"event": "task", "task_id": task.id, "status": "assigned",
+                                                  "robot_id": robot.id})
+    db.flush()
+    return assigned
+
+
+# --- offline detection -----------------------------------------------------------------------
+
+def sweep_offline(db: Session, *, now: datetime | None = None) -> int:
+    """Mark robots not heard from within their site's ``offline_after_s`` offline, raise an alert and
+    return their tasks to the queue. Runs on every state batch, on each tick of a live screen and from
+    ``dxhub robots sweep``. Returns how many robots went offline."""
+    now = now or utcnow()
+    gone = 0
+    for site in list_sites(db):
+        cutoff = now - timedelta(seconds=site.offline_after_s)
+        robots = list(db.scalars(select(Robot).where(Robot.site_id == site.id, Robot.online.is_(True),
+                                                     Robot.last_seen_at < cutoff)))
+        if not robots:
+            dispatch(db, site=site, now=now)  # tasks whose start time has come
+            continue
+        open_alerts = _open_alerts(db, [r.id for r in robots])
+        open_tasks = _open_tasks_of(db, [r.id for r in robots])
+        for robot in robots:
+            robot.online = False
+            robot.status = "offline"
+            robot.current_task_id = None
+            robot.task_progress = None
+            if robot.id in open_tasks:
+                _requeue(db, task=open_tasks[robot.id], reason="robot went offline", now=now)
+            _raise_alert(db, robot=robot, kind="offline", open_alerts=open_alerts, now=now,
+                         seconds=site.offline_after_s)
+        _publish(db, site.id, {"event": "robots",
+                                                  "robots": [robot_summary(r, now=now) for r in robots]})
+        gone += len(robots)
+        db.flush()
+        db.info.pop("kt_robots_requeued", None)
+        dispatch(db, site=site, now=now)
+    return gone
+
+
+# --- orders and commands ---------------------------------------------------------------------
+
+def orders_for(db: Session, *, robot: Robot, now: datetime | None = None) -> dict[str, Any]:
+    """What the robot should do: its assigned task as an order of nodes, and commands not yet acknowledged
+    (pending ones become delivered)."""
+    now = now or utcnow()
+    tasks = list(db.scalars(task_query(robot_id=robot.id).where(RobotTask.status.in_(("assigned", "underway")))))
+    commands = list(db.scalars(select(RobotCommand).where(RobotCommand.robot_id == robot.id,
+                                                          RobotCommand.status.in_(("pending", "delivered")))
+                               .order_by(RobotCommand.id)))
+    for command in commands:
+        if command.status == "pending":
+            command.status, command.delivered_at = "delivered", now
+    db.flush()
+    orders = [{"order_id": t.id, "kind": t.kind, "status": t.status, "priority": t.priority,
+               "nodes": [{"sequence_id": i * 2, "name": w["name"], "x": w["x"], "y": w["y"]}
+                         for i, w in enumerate(t.waypoints)]} for t in tasks]
+    return {"robot_id": robot.id, "orders": orders, "commands": commands}
+
+
+def send_command(db: Session, *, robot: Robot, data: CommandIn, now: datetime | None = None) -> RobotCommand:
+    """Queue an instant action; ``dock`` is refused to a robot without the ``dock`` capability."""
+    now = now or utcnow()
+    if data.kind == "dock" and not capable(robot, "dock"):
+        raise InvalidInput.field("kind", "Robot {name} cannot dock", name=robot.name)
+    if data.kind == "pause":
+        robot.paused = True
+    elif data.kind == "resume":
+        robot.paused = False
+    elif data.kind == "dock":
+        _requeue_robot_tasks(db, robot=robot, reason="robot sent to dock", now=now)
+    robot.status = derive_status(online=robot.online, errors=robot.errors, charging=robot.charging,
+                                 paused=robot.paused, has_task=robot.current_task_id is not None)
+    command = RobotCommand(municipality_id=robot.municipality_id, robot_id=robot.id, kind=data.kind,
+                           status="pending", note=data.note, created_by=_actor(db), created_at=now)
+    db.add(command)
+    db.flush()
+    db.info.pop("kt_robots_requeued", None)
+    dispatch(db, site=robot.site, now=now)
+    _publish(db, robot.site_id, {"event": "robots", "robots": [robot_summary(robot, now=now)]})
+    return command
+
+
+def get_command(db: Session, *, robot: Robot, command_id: int) -> RobotCommand:
+    command = db.scalar(select(RobotCommand).where(RobotCommand.id == command_id,
+                                                   RobotCommand.robot_id == robot.id))
+    if command is None:
+        raise NotFound("Command {id} not found", id=command_id)
+    return command
+
+
+COMMAND_TRANSITIONS = {"pending": ("acknowledged", "completed", "failed"),
+                       "delivered": ("acknowledged", "completed", "failed"),
+                       "acknowledged": ("completed", "failed"), "completed": (), "failed": ()}
+
+
+def acknowledge_command(db: Session, *, command: RobotCommand, status: str,
+                        now: datetime | None = None) -> RobotCommand:
+    if command.status == status:
+        return command  # a retried acknowledgement
+    if status not in COMMAND_TRANSITIONS[command.status]:
+        raise Conflict("Command {id} is {status} and cannot become {target}", id=command.id,
+                       status=command.status, target=status)
+    command.status = status
+    if status in ("completed", "failed"):
+        command.finished_at = now or utcnow()
+    db.flush()
+    return command
+
+
+def list_commands(db: Session, *, robot: Robot, limit: int = 20) -> list[RobotCommand]:
+    return list(db.scalars(select(RobotCommand).where(RobotCommand.robot_id == robot.id)
+                           .order_by(RobotCommand.id.desc()).limit(limit)))
+
+
+def state_history(db: Session, *, robot: Robot, page: PageParams) -> tuple[list[RobotState], int]:
+    stmt = select(RobotState).where(RobotState.robot_id == robot.id).order_by(RobotState.reported_at.desc())
+    return paginate(db, stmt, page)
+
+
+# --- views -----------------------------------------------------------------------------------
+
+def robot_summary(robot: Robot, *, now: datetime) -> dict[str, Any]:
+    """A robot as the live screens and the API show it."""
+    has_position = robot.x is not None and robot.y is not None
+    return {
+        "id": robot.id, "external_id": robot.external_id, "name": robot.name, "vendor": robot.vendor,
+        "model": robot.model, "type": robot.type, "site_id": robot.site_id, "site_code": robot.site.code,
+        "capabilities": list(robot.capabilities or []), "status": effective_status(robot, now=now),
+        "online": is_online(robot, now=now), "paused": robot.paused, "last_seen_at": robot.last_seen_at,
+        "operating_mode": robot.operating_mode,
+        "position": ({"x": robot.x, "y": robot.y, "theta": robot.theta or 0.0, "map_id": robot.map_id or ""}
+                     if has_position else None),
+        "battery": ({"charge_pct": robot.battery_pct, "charging": robot.charging}
+                    if robot.battery_pct is not None else None),
+        "errors": list(robot.errors or []), "current_task_id": robot.current_task_id,
+        "task_progress": robot.task_progress,
+    }
+
+
+def site_out(site: RobotSite, *, municipality_code: str | None = None) -> dict[str, Any]:
+    if municipality_code is None:
+        db = object_session(site)
+        municipality_code = platform_service.get_municipality_by_id(
+            db, municipality_id=site.municipality_id).code if db is not None else ""
+    return {"id": site.id, "code": site.code, "name": site.name, "municipality_code": municipality_code,
+            "map_id": site.map_id, "map_width_m": site.map_width_m, "map_height_m": site.map_height_m,
+            "offline_after_s": site.offline_after_s, "battery_floor_pct": site.battery_floor_pct,
+            "low_battery_pct": site.low_battery_pct,
+            "places": [{"name": p.name, "kind": p.kind, "x": p.x, "y": p.y} for p in site.places],
+            "created_at": site.created_at}
+
+
+def alert_out(alert: RobotAlert) -> dict[str, Any]:
+    return {"id": alert.id, "site_id": alert.site_id, "robot_id": alert.robot_id, "robot_name": alert.robot.name,
+            "task_id": alert.task_id, "kind": alert.kind, "message": alert.message, "raised_at": alert.raised_at,
+            "cleared_at": alert.cleared_at, "acknowledged_at": alert.acknowledged_at,
+            "acknowledged_by": alert.acknowledged_by}
+
+
+def site_live(db: Session, *, site: RobotSite, now: datetime | None = None) -> dict[str, Any]:
+    """Everything a site screen shows: robots, open and recent tasks, open alerts."""
+    now = now or utcnow()
+    robots = site_robots(db, site_id=site.id)
+    tasks = list(db.scalars(task_query(site_id=site.id).limit(50)))
+    alerts = list(db.scalars(alert_query(site_id=site.id, open_only=True).limit(50)))
+    return {"site": site_out(site), "robots": [robot_summary(r, now=now) for r in robots], "tasks": tasks,
+            "alerts": [alert_out(a) for a in alerts], "generated_at": now}
+
+
+def fleet_overview(db: Session, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Per site: robots by status and open tasks and alerts (the fleet page and the home widget)."""
+    now = now or utcnow()
+    out = []
+    robots_by_site: dict[int, list[Robot]] = defaultdict(list)
+    for robot in db.scalars(robot_query()):
+        robots_by_site[robot.site_id].append(robot)
+    open_tasks = dict(db.execute(select(RobotTask.site_id, func.count()).where(
+        RobotTask.status.in_(OPEN_TASK_STATUSES)).group_by(RobotTask.site_id)).all())
+    open_alerts = dict(db.execute(select(RobotAlert.site_id, func.count()).where(
+        RobotAlert.acknowledged_at.is_(None)).group_by(RobotAlert.site_id)).all())
+    for site in list_sites(db):
+        statuses: dict[str, int] = defaultdict(int)
+        for robot in robots_by_site.get(site.id, []):
+            statuses[effective_status(robot, now=now)] += 1
+        out.append({"site": site, "robots": len(robots_by_site.get(site.id, [])), "statuses": dict(statuses),
+                    "open_tasks": open_tasks.get(site.id, 0), "open_alerts": open_alerts.get(site.id, 0)})
+    return out

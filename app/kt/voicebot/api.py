@@ -1,0 +1,158 @@
+"""REST API of the voicebot under /api/v1/kt/voicebot: the telephony side's calls and turns, the
+classifier, service requests with their workflow, the fee table and statistics."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app.core.deps import SessionDep
+from app.core.pagination import Page, PageDep
+from app.kt.voicebot import service
+from app.kt.voicebot.deps import CallDep, FeeItemDep, RequestDep
+from app.kt.voicebot.schemas import (
+    Alternative,
+    CallDetailOut,
+    CallIn,
+    CallOut,
+    CallStarted,
+    ClassifyIn,
+    ClassifyOut,
+    FeeItemIn,
+    FeeItemOut,
+    FeeItemUpdate,
+    NoteIn,
+    NoteOut,
+    RequestDetailOut,
+    RequestIn,
+    RequestOut,
+    RequestStatus,
+    ServiceCode,
+    StatsOut,
+    StatusChangeIn,
+    TurnIn,
+    TurnOut,
+    TurnView,
+)
+
+router = APIRouter(tags=["kt.voicebot"])
+
+
+def _detail(request) -> RequestDetailOut:
+    return RequestDetailOut.model_validate({**RequestOut.model_validate(request).model_dump(),
+                                            "notes": [NoteOut.model_validate(n) for n in request.notes],
+                                            "allowed_transitions": service.allowed_transitions(request)})
+
+
+@router.post("/calls", status_code=201, response_model=CallStarted)
+def start_call(data: CallIn, db: SessionDep, response: Response):
+    """A call reached the voicebot: answer with the call id and the greeting to speak.
+    Retrying with the same ``client_call_id`` returns the same call (200)."""
+    call, greeting, created = service.start_call(db, data=data)
+    if not created:
+        response.status_code = 200
+    return CallStarted(id=call.id, greeting=greeting, state=call.state, municipality_code=data.municipality_code)
+
+
+@router.post("/calls/{call_id}/turns", response_model=TurnOut)
+def take_turn(call: CallDep, data: TurnIn, db: SessionDep):
+    """One recognised utterance of the caller; answers the text to speak and what the bot understood."""
+    return service.take_turn(db, call=call, text=data.text)
+
+
+@router.post("/calls/{call_id}/hangup", response_model=CallOut)
+def hang_up(call: CallDep, db: SessionDep):
+    """The caller hung up before the dialogue ended: the call becomes ``abandoned`` (idempotent)."""
+    return CallOut.model_validate(service.hang_up(db, call=call))
+
+
+@router.get("/calls", response_model=Page[CallOut])
+def list_calls(db: SessionDep, page: PageDep,
+               status: Annotated[str | None, Query(pattern="^(active|completed|handed_off|abandoned)$")] = None,
+               intent: Annotated[str | None, Query(max_length=30)] = None):
+    items, total = service.list_calls(db, page=page, status=status, intent=intent)
+    return Page(items=[CallOut.model_validate(c) for c in items], total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/calls/{call_id}", response_model=CallDetailOut)
+def get_call(call: CallDep):
+    return CallDetailOut.model_validate({**CallOut.model_validate(call).model_dump(), "slots": call.slots,
+                                         "turns": [TurnView.model_validate(t) for t in call.turns]})
+
+
+@router.post("/classify", response_model=ClassifyOut, openapi_extra={"x-tenant-scope": "global"})
+def classify(data: ClassifyIn):
+    """The intent of one utterance, with the two next-best intents."""
+    p = service.classify(data.text)
+    return ClassifyOut(intent=p.intent, confidence=p.confidence,
+                       alternatives=[Alternative(intent=k, confidence=v) for k, v in p.alternatives])
+
+
+# --- service requests ------------------------------------------------------------------------
+
+@router.get("/requests", response_model=Page[RequestOut])
+def list_requests(db: SessionDep, page: PageDep, status: RequestStatus | None = None,
+                  service_code: ServiceCode | None = None, urgent: bool | None = None,
+                  q: Annotated[str | None, Query(max_length=100)] = None):
+    items, total = service.list_requests(db, page=page, status=status, service_code=service_code, urgent=urgent,
+                                         q=q)
+    return Page(items=[RequestOut.model_validate(r) for r in items], total=total, limit=page.limit,
+                offset=page.offset)
+
+
+@router.post("/requests", status_code=201, response_model=RequestDetailOut)
+def create_request(data: RequestIn, db: SessionDep, response: Response, request: Request):
+    """A request keyed in by staff; idempotent by ``client_request_id`` (a retry answers 200)."""
+    created_request, created = service.create_request(db, data=data)
+    if not created:
+        response.status_code = 200
+    response.headers["Location"] = str(request.url_for("get_request", request_id=created_request.id))
+    return _detail(service.get_request(db, request_id=created_request.id))
+
+
+@router.get("/requests/{request_id}", response_model=RequestDetailOut)
+def get_request(item: RequestDep):
+    return _detail(item)
+
+
+@router.post("/requests/{request_id}/status", response_model=RequestDetailOut)
+def change_status(item: RequestDep, data: StatusChangeIn, db: SessionDep):
+    service.change_status(db, request=item, status=data.status, note=data.note)
+    return _detail(item)
+
+
+@router.post("/requests/{request_id}/notes", status_code=201, response_model=NoteOut)
+def add_note(item: RequestDep, data: NoteIn, db: SessionDep):
+    return NoteOut.model_validate(service.add_note(db, request=item, text=data.text))
+
+
+# --- fee table -------------------------------------------------------------------------------
+
+@router.get("/fees", response_model=list[FeeItemOut])
+def list_fees(db: SessionDep):
+    return [FeeItemOut.model_validate(i) for i in service.list_fee_items(db)]
+
+
+@router.post("/fees", status_code=201, response_model=FeeItemOut)
+def create_fee(data: FeeItemIn, db: SessionDep):
+    return FeeItemOut.model_validate(service.create_fee_item(db, data=data))
+
+
+@router.patch("/fees/{item_id}", response_model=FeeItemOut)
+def update_fee(item: FeeItemDep, data: FeeItemUpdate, db: SessionDep):
+    return FeeItemOut.model_validate(service.update_fee_item(db, item=item, data=data))
+
+
+@router.delete("/fees/{item_id}", status_code=204)
+def delete_fee(item: FeeItemDep, db: SessionDep) -> Response:
+    service.delete_fee_item(db, item=item)
+    return Response(status_code=204)
+
+
+@router.get("/stats", response_model=StatsOut)
+def stats(db: SessionDep, since: date | None = None):
+    data = service.statistics(db, since=since)
+    data["failed_utterances"] = [{**f, "created_at": f["created_at"].isoformat()} for f in data["failed_utterances"]]
+    return StatsOut(**data)

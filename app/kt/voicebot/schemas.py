@@ -1,0 +1,192 @@
+"""Request and response bodies of the voicebot API."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from app.core.schemas import InputModel, MunicipalityCode, OutputModel, UtcDateTime
+
+Intent = Literal["bulky_waste", "night_duty", "illegal_parking", "local_tax_refund", "human_agent", "out_of_scope"]
+RequestStatus = Literal["received", "assigned", "in_progress", "resolved", "rejected", "duplicate"]
+ServiceCode = Literal["bulky_waste", "night_duty", "illegal_parking", "local_tax_refund"]
+Channel = Literal["phone", "web", "kiosk", "console"]
+# A recognised utterance: empty is allowed (silence gets a polite reply); a monologue is refused.
+Utterance = Annotated[str, StringConstraints(max_length=1000)]
+
+
+class CallIn(InputModel):
+    caller_number: Annotated[str, StringConstraints(max_length=20, pattern=r"^[0-9+\-\s]*$")] = ""
+    municipality_code: MunicipalityCode
+    channel: Channel = "phone"
+    client_call_id: Annotated[str, StringConstraints(min_length=1, max_length=80)] | None = Field(
+        default=None, description="The telephony side's call id: a retried POST returns the same call")
+
+
+class CallStarted(BaseModel):
+    id: int
+    greeting: str
+    state: str
+    municipality_code: str
+
+
+class TurnIn(InputModel):
+    text: Utterance
+
+
+class Handoff(BaseModel):
+    needed: bool
+    reason: str | None = None
+
+
+class TurnOut(BaseModel):
+    reply: str
+    intent: str | None
+    confidence: float | None
+    slots: dict[str, Any]
+    state: str
+    handoff: Handoff
+    ended: bool
+    request_id: int | None = None
+
+
+class ClassifyIn(InputModel):
+    text: Utterance
+
+
+class Alternative(BaseModel):
+    intent: str
+    confidence: float
+
+
+class ClassifyOut(BaseModel):
+    intent: str
+    confidence: float
+    alternatives: list[Alternative]
+
+
+class TurnView(OutputModel):
+    seq: int
+    speaker: str
+    text: str
+    intent: str | None
+    confidence: float | None
+    state: str | None
+    understood: bool
+    created_at: UtcDateTime
+
+
+class CallOut(OutputModel):
+    id: int
+    channel: str
+    caller_masked: str
+    status: str
+    intent: str | None
+    state: str
+    turn_count: int
+    handoff_reason: str | None
+    started_at: UtcDateTime
+    ended_at: UtcDateTime | None
+
+
+class CallDetailOut(CallOut):
+    slots: dict[str, Any]
+    turns: list[TurnView]
+
+
+class FeeItemIn(InputModel):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+    size: Annotated[str, StringConstraints(max_length=60)] = ""
+    aliases: Annotated[str, StringConstraints(max_length=300)] = ""
+    fee_krw: int = Field(ge=0, le=1_000_000)
+    active: bool = True
+    municipality_code: MunicipalityCode | None = None
+
+
+class FeeItemUpdate(InputModel):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = None
+    size: Annotated[str, StringConstraints(max_length=60)] | None = None
+    aliases: Annotated[str, StringConstraints(max_length=300)] | None = None
+    fee_krw: int | None = Field(default=None, ge=0, le=1_000_000)
+    active: bool | None = None
+
+
+class FeeItemOut(OutputModel):
+    id: int
+    name: str
+    size: str
+    aliases: str
+    fee_krw: int
+    active: bool
+
+
+class NoteOut(OutputModel):
+    id: int
+    author: str
+    text: str
+    status_from: str | None
+    status_to: str | None
+    created_at: UtcDateTime
+
+
+class RequestOut(OutputModel):
+    id: int
+    token: str
+    service_code: str
+    status: str
+    urgent: bool
+    department: str
+    area: str | None
+    description: str
+    address: str | None
+    lat: float | None
+    long: float | None
+    attributes: dict[str, Any]
+    fee_krw: int | None
+    payment_ref: str | None
+    scheduled_date: date | None
+    interface_used: str
+    call_id: int | None
+    requested_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class RequestDetailOut(RequestOut):
+    notes: list[NoteOut]
+    allowed_transitions: list[str]
+
+
+class RequestIn(InputModel):
+    """A request keyed in by staff (e.g. a walk-in or a call a person took over)."""
+
+    service_code: ServiceCode
+    description: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    address: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    long: float | None = Field(default=None, ge=-180, le=180)
+    urgent: bool = False
+    client_request_id: Annotated[str, StringConstraints(min_length=1, max_length=80)] | None = None
+    municipality_code: MunicipalityCode | None = None
+
+
+class StatusChangeIn(InputModel):
+    status: RequestStatus
+    note: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class NoteIn(InputModel):
+    text: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class StatsOut(BaseModel):
+    calls: int
+    finished: int
+    automated: int
+    automation_rate: float | None
+    handoff_reasons: dict[str, int]
+    turns_per_call: dict[str, int]
+    average_turns: float | None
+    intents: dict[str, int]
+    failed_utterances: list[dict[str, Any]]

@@ -1,0 +1,257 @@
+"""Slot extraction from recognised Korean speech: dates and times, addresses, plates, items and sizes,
+amounts, yes/no, birth dates and bank accounts. Pure functions of the text (and today's date)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+WEEKDAYS = {"월": 0, "화": 1, "수": 2, "목": 3, "금": 4, "토": 5, "일": 6}
+NATIVE_NUMBERS = {"한": 1, "하나": 1, "두": 2, "둘": 2, "세": 3, "셋": 3, "네": 4, "넷": 4, "다섯": 5,
+                  "여섯": 6, "일곱": 7, "여덟": 8, "아홉": 9, "열": 10, "열한": 11, "열두": 12}
+SINO_DIGITS = {"일": 1, "이": 2, "삼": 3, "사": 4, "오": 5, "육": 6, "칠": 7, "팔": 8, "구": 9}
+
+# Hangul used on Korean plates (자가용 가-마, 거-저, 고-조, 구-주; 사업용 바사아자, 배, 하허호 for rentals).
+PLATE_SYLLABLES = set("가나다라마거너더러머버서어저고노도로모보소오조구누두루무부수우주바사아자배하허호")
+_PLATE = re.compile(r"(?<![\d])(\d{2,3})\s?([가-힣])\s?(\d{4})(?!\d)")
+# Something plate-like (to ask again), but not "111동 102호", "3층", "12번지", "5월 3일".
+_PLATE_LOOSE = re.compile(r"(?<!\d)\d{1,4}\s?(?![동호층번길리시분일월년개대원명살차인])[가-힣]\s?\d{1,6}")
+
+YES = ("네", "예", "응", "어 맞", "맞아", "맞습니다", "맞아요", "그래", "좋아요", "좋습니다", "그렇게 해", "해 주세요",
+       "접수해", "부탁", "오케이", "ok", "yes", "넹", "맞심더", "그라이소", "예예")
+NO = ("아니", "아뇨", "틀려", "틀렸", "잘못", "다시", "취소", "no", "됐어요", "필요 없", "안 할", "싫어")
+
+_ADDRESS = re.compile(
+    r"((?:[가-힣]+(?:시|군|구)\s+)?"
+    r"(?:[가-힣]{1,6}(?:동|읍|면|가)(?:\s+[가-힣]{1,6}리)?(?:\s+[가-힣0-9]+(?:로|길))?|[가-힣0-9]{2,12}(?:로|길))"
+    r"(?:\s*\d+(?:-\d+)?(?:\s*번지|\s*번길)?)?"
+    r"(?:\s*[가-힣A-Za-z0-9]+(?:아파트|빌라|맨션|타운|상가|오피스텔))?(?:\s*\d+\s*동)?(?:\s*\d+\s*호)?)")
+_PLACE_SUFFIXES = ("아파트|빌라|초등학교|중학교|고등학교|학교|시장|사거리|삼거리|(?<![구지])역|공원|마트|"
+                   "주민센터|행정복지센터|정류장|터미널|병원|교회|성당")
+_LANDMARK = re.compile(
+    r"((?:[가-힣]+(?:시|군|구)\s+)?(?:[가-힣0-9]+(?:동|읍|면|리)\s+[가-힣A-Za-z0-9]*|[가-힣A-Za-z0-9]+)(?:"
+    + _PLACE_SUFFIXES + r")"
+    r"(?:\s*\d+\s*동)?(?:\s*\d+\s*호)?(?:\s*(?:앞|옆|뒤|근처|입구|건너편))?)")
+# Words that end like a place (동/면/로/가...) but are not one: verbs' "-면", common nouns.
+_VERB_ENDINGS = ("려면", "하면", "으면", "러면", "라면", "이면", "다면", "되면", "보면", "가면", "오면", "시면", "나면",
+                 "지면", "자면", "르면", "리면", "치면", "주면", "내면", "냐면", "더면",
+                 "해가", "이가", "차가", "물가", "누가", "여가")
+_NOT_PLACE = {"어떻게", "이동", "자동", "행동", "활동", "운동", "소음", "대로", "경로", "도로", "진로", "차로", "통로",
+              "신고", "신청", "수거", "주차", "해결", "처리", "그리", "이리", "저리", "요리", "거리", "관리",
+              "원리", "정리", "수리", "무리", "소리", "가로", "새로", "바로", "서로", "따로",
+              "전면", "측면", "정면", "화면", "이면",
+              "한동", "가동", "작동", "충동", "감동", "변동", "공동", "출동", "진동", "혼동", "파동", "선동",
+              "얼마", "정가", "평가", "가가", "부가"}
+
+
+@dataclass(frozen=True)
+class When:
+    day: date | None
+    part: str | None  # "morning" | "afternoon" | "evening" | None
+    hour: int | None
+
+
+def _num(token: str) -> int | None:
+    if token.isdigit():
+        return int(token)
+    if token in NATIVE_NUMBERS:
+        return NATIVE_NUMBERS[token]
+    # sino-korean up to 99: 삼십일, 이십, 십오
+    total, current = 0, 0
+    for ch in token:
+        if ch in SINO_DIGITS:
+            current = SINO_DIGITS[ch]
+        elif ch == "십":
+            total += (current or 1) * 10
+            current = 0
+        else:
+            return None
+    return total + current if token else None
+
+
+def parse_when(text: str, *, today: date) -> When:
+    """Korean relative and absolute dates with a part of the day or an hour."""
+    t = text.replace(" ", "")
+    day: date | None = None
+    if "오늘" in t or "지금" in t or "방금" in t:
+        day = today
+    elif "모레" in t and "글피" not in t:
+        day = today + timedelta(days=2)
+    elif "글피" in t:
+        day = today + timedelta(days=3)
+    elif "내일" in t or "낼" in t:
+        day = today + timedelta(days=1)
+    elif "어제" in t:
+        day = today - timedelta(days=1)
+    m = re.search(r"(다음주|담주|다담주|이번주|금주)?([월화수목금토일])요일", t)
+    if m:
+        target = WEEKDAYS[m.group(2)]
+        monday = today - timedelta(days=today.weekday())
+        week = m.group(1) or ""
+        offset = {"다음주": 7, "담주": 7, "다담주": 14}.get(week, 0)
+        candidate = monday + timedelta(days=offset + target)
+        if not week and candidate <= today:
+            candidate += timedelta(days=7)
+        day = candidate
+    m = re.search(r"(\d{1,2}|[일이삼사오육칠팔구십]+)월(\d{1,2}|[일이삼사오육칠팔구십]+)일", t)
+    if m:
+        month, dom = _num(m.group(1)), _num(m.group(2))
+        if month and dom:
+            try:
+                candidate = date(today.year, month, dom)
+                if candidate < today:
+                    candidate = date(today.year + 1, month, dom)
+                day = candidate
+            except ValueError:
+                day = None
+    elif day is None:
+        m = re.search(r"(?<![\d월])(\d{1,2})일(?:날|에|로|쯤|오전|오후|$)", t)
+        if m and 1 <= int(m.group(1)) <= 31:
+            dom = int(m.group(1))
+            year, month = today.year, today.month
+            if dom < today.day:
+                month += 1
+                if month == 13:
+                    year, month = year + 1, 1
+            try:
+                day = date(year, month, dom)
+            except ValueError:
+                day = None
+    part = None
+    if re.search(r"오전|아침|午前", t):
+        part = "morning"
+    elif re.search(r"오후|낮", t):
+        part = "afternoon"
+    elif re.search(r"저녁|밤|새벽", t):
+        part = "evening"
+    hour = None
+    m = re.search(r"(\d{1,2}|한|두|세|네|다섯|여섯|일곱|여덟|아홉|열|열한|열두)시", t)
+    if m:
+        hour = _num(m.group(1))
+        if hour is not None and part in ("afternoon", "evening") and hour < 12:
+            hour += 12
+        if hour is not None and not 0 <= hour <= 23:
+            hour = None
+    return When(day=day, part=part, hour=hour)
+
+
+def find_plate(text: str) -> tuple[str | None, bool]:
+    """``(plate, attempted)``: a valid plate such as 12가3456 or 123가4567, or whether the caller said
+    something plate-like that is not one (to ask again)."""
+    for m in _PLATE.finditer(text):
+        if m.group(2) in PLATE_SYLLABLES:
+            return f"{m.group(1)}{m.group(2)}{m.group(3)}", True
+    return None, bool(_PLATE_LOOSE.search(text))
+
+
+def find_address(text: str) -> str | None:
+    for m in _LANDMARK.finditer(text):
+        return m.group(1).strip()
+    for m in _ADDRESS.finditer(text):
+        candidate = m.group(1).strip()
+        head = re.split(r"\s", candidate)[0]
+        stem = re.sub(r"\d", "", head)
+        road = stem.endswith(("로", "길")) and re.search(r"\d", candidate) and len(stem) >= 3
+        # "모가면 12-3번지" is a place although "가면" also ends verbs ("가면", "하면"): a lot number or
+        # a 리 right after a short name settles it.
+        lot = len(stem) <= 4 and re.match(r"\S+\s*(?:\d+(?:-\d+)?\s*번지|\d+-\d+|[가-힣]{1,6}리\b)", candidate)
+        long_myeon = stem.endswith("면") and len(stem) >= 4  # 면 names have 1-3 syllables: 율면, 호법면
+        if len(stem) < 2 or stem in _NOT_PLACE or ((stem.endswith(_VERB_ENDINGS) or long_myeon) and not lot) or \
+                (not road and any(stem.endswith(w) for w in _NOT_PLACE)):
+            continue
+        if stem.endswith(("로", "길", "가")) and not re.search(r"\d", candidate):
+            continue  # a road name alone is too vague; 'X가' without a number is usually a subject
+        return candidate
+    return None
+
+
+def area_of(address: str | None) -> str | None:
+    """The 읍/면/동 an address lies in, for routing to the area's office."""
+    if not address:
+        return None
+    m = re.search(r"([가-힣0-9]+(?:읍|면|동))(?![가-힣])", address)
+    if m and not re.fullmatch(r"\d+동", m.group(1)):
+        return m.group(1)
+    return None
+
+
+def find_quantity(text: str) -> int:
+    m = re.search(r"(\d+|한|두|세|네|다섯|여섯|일곱|여덟|아홉|열)\s*(?:개|대|짝|세트|점|채)", text)
+    if m:
+        return max(1, min(_num(m.group(1)) or 1, 20))
+    return 1
+
+
+def find_size(text: str) -> str | None:
+    """Size words callers use: 3인용, 2m, 180cm, 10자, 대/중/소, 양문형, 55인치, 500리터."""
+    t = text.replace(" ", "")
+    m = re.search(r"(\d+)(인용|인치|리터|L|l|자|단|칸|도어)", t)
+    if m:
+        return f"{m.group(1)}{m.group(2)}"
+    m = re.search(r"(\d+(?:\.\d+)?)(m|미터|cm|센치|센티)", t)
+    if m:
+        value = float(m.group(1))
+        cm = value * 100 if m.group(2) in ("m", "미터") else value
+        return f"{int(cm)}cm"
+    for word in ("대형", "중형", "소형", "양문형", "싱글", "슈퍼싱글", "더블", "퀸", "킹", "큰", "작은", "보통"):
+        if word in t:
+            return word
+    return None
+
+
+def find_amount(text: str) -> int | None:
+    """An amount in won: 15,000원, 만 오천 원, 3만원, 2만 5천원."""
+    t = text.replace(",", "").replace(" ", "")
+    m = re.search(r"(\d+)만(\d+)?천?원", t)
+    if m:
+        return int(m.group(1)) * 10000 + (int(m.group(2)) * 1000 if m.group(2) else 0)
+    m = re.search(r"(\d+)천원", t)
+    if m:
+        return int(m.group(1)) * 1000
+    m = re.search(r"(\d+)원", t)
+    if m:
+        return int(m.group(1))
+    korean = {"만": 10000, "천": 1000, "백": 100}
+    m = re.search(r"([일이삼사오육칠팔구]?만)?([일이삼사오육칠팔구]?천)?([일이삼사오육칠팔구]?백)?원", t)
+    if m and any(m.groups()):
+        total = 0
+        for g in m.groups():
+            if g:
+                unit = korean[g[-1]]
+                total += (SINO_DIGITS.get(g[:-1], 1) if len(g) > 1 else 1) * unit
+        return total
+    return None
+
+
+def yes_no(text: str) -> bool | None:
+    t = text.strip().lower()
+    if not t:
+        return None
+    if any(w in t for w in NO):
+        return False
+    if any(t.startswith(w) or f" {w}" in t for w in YES):
+        return True
+    return None
+
+
+def find_birth(text: str) -> str | None:
+    """Six digits of a birth date (YYMMDD), as callers say it to be identified."""
+    digits = re.sub(r"[\s.\-년월일]", "", text)
+    m = re.search(r"(?<!\d)(\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)", digits)
+    return m.group(0) if m else None
+
+
+BANKS = ("농협", "국민", "신한", "우리", "하나", "기업", "새마을", "우체국", "카카오", "토스", "케이뱅크", "수협",
+         "신협", "대구", "부산", "경남", "광주", "전북", "제주", "SC", "씨티")
+
+
+def find_bank_account(text: str) -> tuple[str | None, str | None]:
+    bank = next((b for b in BANKS if b in text), None)
+    m = re.search(r"(?<!\d)(\d[\d\- ]{8,18}\d)(?!\d)", text)
+    account = None
+    if m:
+        digits = re.sub(r"\D", "", m.group(1))
+        if 10 <= len(digits) <= 14:
+            account = m.group(1).replace(" ", "-") if "-" in m.group(1) else digits
+    return bank, account

@@ -1,0 +1,293 @@
+"""Staff pages of the voicebot: calls (live and finished) with transcripts, the service-request queue,
+the fee-table editor, statistics and a console where staff play the caller."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from app.core.deps import SessionDep
+from app.core.errors import DomainError
+from app.core.forms import domain_errors, form_to_dict, validate_form
+from app.core.i18n import gettext as _
+from app.core.live import sse_response
+from app.core.pagination import PageParams
+from app.core.templating import env, flash, render
+from app.kt.voicebot import service
+from app.kt.voicebot.deps import CallDep, FeeItemDep, RequestDep
+from app.kt.voicebot.models import REQUEST_STATUSES, SERVICE_CODES
+from app.kt.voicebot.schemas import CallIn, FeeItemIn, FeeItemUpdate, NoteIn, StatusChangeIn, TurnIn
+from app.platform import service as platform_service
+from app.platform.auth import WebUser
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 25
+
+SERVICE_LABELS = {"bulky_waste": "Bulky waste", "night_duty": "Night-duty complaint",
+                  "illegal_parking": "Illegal parking", "local_tax_refund": "Local tax refund",
+                  "human_agent": "Asked for a person", "out_of_scope": "Out of scope", "unknown": "Unknown"}
+STATUS_LABELS = {"received": "Received", "assigned": "Assigned", "in_progress": "In progress", "resolved": "Resolved",
+                 "rejected": "Rejected", "duplicate": "Duplicate", "active": "In progress (call)",
+                 "completed": "Completed by the bot", "handed_off": "Handed off", "abandoned": "Abandoned"}
+HANDOFF_LABELS = {"caller_asked": "Caller asked for a person", "not_understood": "Not understood twice",
+                  "urgent": "Urgent: sent to the duty officer", None: "-"}
+env.globals["vb_service_label"] = lambda code: _(SERVICE_LABELS.get(code or "unknown", code or "unknown"))
+env.globals["vb_status_label"] = lambda s: _(STATUS_LABELS.get(s, s))
+env.globals["vb_handoff_label"] = lambda r: _(HANDOFF_LABELS.get(r, r or "-"))
+env.filters["vb_handoff_label_f"] = lambda r: _(HANDOFF_LABELS.get(r, r or "-"))
+env.filters["vb_status_option"] = lambda s: (s, _(STATUS_LABELS.get(s, s)))
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _topics(principal) -> list[str]:
+    if principal.municipality_ids is None:
+        return [service.LIVE_ALL]
+    return [service.LIVE_TOPIC.format(municipality_id=m) for m in sorted(principal.municipality_ids)]
+
+
+# --- calls -----------------------------------------------------------------------------------
+
+@router.get("/calls", name="vb_calls")
+def calls(request: Request, db: SessionDep,
+          status: Annotated[str | None, Query(max_length=20)] = None,
+          intent: Annotated[str | None, Query(max_length=30)] = None,
+          page: Annotated[int, Query(ge=1, le=100000)] = 1):
+    filters = {k: v for k, v in {"status": status if status in ("completed", "handed_off", "abandoned") else None,
+                                 "intent": intent if intent in SERVICE_LABELS else None}.items() if v}
+    live, _n = service.list_calls(db, page=PageParams(limit=50, offset=0), live=True)
+    items, total = service.list_calls(db, page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
+                                      live=False, **filters)
+    return render(request, "kt/voicebot/calls.html", {
+        "live": live, "calls": items, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
+        "filters": filters, "query_base": urlencode(filters), "intents": list(SERVICE_LABELS)[:6]})
+
+
+@router.get("/calls/live", name="vb_calls_live")
+def calls_live(request: Request, db: SessionDep):
+    live, _n = service.list_calls(db, page=PageParams(limit=50, offset=0), live=True)
+    return render(request, "kt/voicebot/_live.html", {"live": live})
+
+
+@router.get("/calls/stream", name="vb_calls_stream")
+async def calls_stream(request: Request, principal: WebUser):
+    return sse_response(request, _topics(principal))
+
+
+@router.get("/calls/{call_id}", name="vb_call_detail")
+def call_detail(request: Request, call: CallDep, db: SessionDep):
+    return render(request, "kt/voicebot/call_detail.html",
+                  {"call": call, "requests": service.requests_for_call(db, call=call)})
+
+
+# --- service requests ------------------------------------------------------------------------
+
+@router.get("/requests", name="vb_requests")
+def requests_page(request: Request, db: SessionDep,
+                  status: Annotated[str | None, Query(max_length=20)] = None,
+                  service_code: Annotated[str | None, Query(max_length=30)] = None,
+                  urgent: Annotated[str | None, Query(max_length=5)] = None,
+                  q: Annotated[str | None, Query(max_length=100)] = None,
+                  page: Annotated[int, Query(ge=1, le=100000)] = 1):
+    filters = {k: v for k, v in {"status": status if status in REQUEST_STATUSES else None,
+                                 "service_code": service_code if service_code in SERVICE_CODES else None,
+                                 "urgent": urgent if urgent in ("yes",) else None, "q": q}.items() if v}
+    query = dict(filters)
+    if query.pop("urgent", None):
+        query["urgent"] = True
+    items, total = service.list_requests(db, page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
+                                         **query)
+    return render(request, "kt/voicebot/requests.html", {
+        "requests": items, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
+        "filters": filters, "query_base": urlencode(filters), "statuses": REQUEST_STATUSES,
+        "services": SERVICE_CODES, "counts": service.request_counts(db)})
+
+
+def _request_page(request: Request, item, *, errors: dict | None = None, values: dict | None = None,
+                  status_code: int = 200):
+    return render(request, "kt/voicebot/request_detail.html", {
+        "item": item, "transitions": service.allowed_transitions(item), "errors": errors or {},
+        "values": values or {}}, status_code=status_code)
+
+
+@router.get("/requests/{request_id}", name="vb_request_detail")
+def request_detail(request: Request, item: RequestDep):
+    return _request_page(request, item)
+
+
+@router.post("/requests/{request_id}/status", name="vb_request_status")
+async def request_status(request: Request, item: RequestDep, db: SessionDep):
+    values = form_to_dict(await request.form())
+    data, errors = validate_form(StatusChangeIn, values)
+    if data is not None:
+        try:
+            service.change_status(db, request=item, status=data.status, note=data.note)
+        except DomainError as exc:
+            db.rollback()
+            errors = domain_errors(exc)
+        else:
+            flash(request, _("Status changed."))
+            return see_other(str(request.url_for("vb_request_detail", request_id=item.id)))
+    item = service.get_request(db, request_id=item.id)
+    return _request_page(request, item, errors=errors, values=values, status_code=400)
+
+
+@router.post("/requests/{request_id}/notes", name="vb_request_note")
+async def request_note(request: Request, item: RequestDep, db: SessionDep):
+    values = form_to_dict(await request.form())
+    data, errors = validate_form(NoteIn, values)
+    if data is not None:
+        service.add_note(db, request=item, text=data.text)
+        flash(request, _("Note added."))
+        return see_other(str(request.url_for("vb_request_detail", request_id=item.id)))
+    return _request_page(request, item, errors={"note_" + k: v for k, v in errors.items()}, values=values,
+                         status_code=400)
+
+
+# --- fee table -------------------------------------------------------------------------------
+
+def _fees_page(request: Request, db, *, errors: dict | None = None, values: dict | None = None,
+               status_code: int = 200):
+    municipalities = [m for m in platform_service.all_municipalities(db) if m.level == "basic"] \
+        or platform_service.all_municipalities(db)
+    items = service.list_fee_items(db)
+    names = {m.id: m.name_ko for m in platform_service.all_municipalities(db)}
+    return render(request, "kt/voicebot/fees.html", {
+        "items": items, "errors": errors or {}, "values": values or {}, "municipalities": municipalities,
+        "names": names, "row_error": any(":" in k for k in (errors or {}))}, status_code=status_code)
+
+
+@router.get("/fees", name="vb_fees")
+def fees(request: Request, db: SessionDep):
+    return _fees_page(request, db)
+
+
+@router.post("/fees", name="vb_fee_create")
+async def fee_create(request: Request, db: SessionDep):
+    values = form_to_dict(await request.form())
+    values.setdefault("size", "")
+    values.setdefault("aliases", "")
+    data, errors = validate_form(FeeItemIn, values)
+    if data is not None:
+        try:
+            service.create_fee_item(db, data=data)
+        except DomainError as exc:
+            db.rollback()
+            errors = domain_errors(exc)
+        else:
+            flash(request, _("Fee added."))
+            return see_other(str(request.url_for("vb_fees")))
+    return _fees_page(request, db, errors=errors, values=values, status_code=400)
+
+
+@router.post("/fees/{item_id}", name="vb_fee_update")
+async def fee_update(request: Request, item: FeeItemDep, db: SessionDep):
+    form = await request.form()
+    if form.get("action") == "delete":
+        service.delete_fee_item(db, item=item)
+        flash(request, _("Fee removed."))
+        return see_other(str(request.url_for("vb_fees")))
+    values = form_to_dict(form)
+    values.pop("action", None)
+    values["active"] = "active" in values
+    values.setdefault("size", "")
+    values.setdefault("aliases", "")
+    data, errors = validate_form(FeeItemUpdate, values)
+    if data is not None:
+        try:
+            service.update_fee_item(db, item=item, data=data)
+        except DomainError as exc:
+            db.rollback()
+            errors = domain_errors(exc)
+        else:
+            flash(request, _("Fee saved."))
+            return see_other(str(request.url_for("vb_fees")))
+    return _fees_page(request, db, errors={f"{item.id}:{k}": v for k, v in errors.items()}, values=values,
+                      status_code=400)
+
+
+# --- statistics ------------------------------------------------------------------------------
+
+def _since(days: int) -> date:
+    return service.recent_window(days)
+
+
+@router.get("/stats", name="vb_stats")
+def stats(request: Request, db: SessionDep, days: Annotated[int, Query(ge=1, le=366)] = 30):
+    data = service.statistics(db, since=_since(days))
+    return render(request, "kt/voicebot/stats.html", {"s": data, "days": days})
+
+
+@router.get("/stats.csv", name="vb_stats_csv")
+def stats_csv(db: SessionDep, days: Annotated[int, Query(ge=1, le=366)] = 30):
+    data = service.statistics(db, since=_since(days), failed_limit=500)
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["section", "key", "value"])
+    for key in ("calls", "finished", "automated", "automation_rate", "average_turns"):
+        w.writerow(["summary", key, data[key]])
+    for section in ("handoff_reasons", "turns_per_call", "intents"):
+        for key, value in data[section].items():
+            w.writerow([section, key, value])
+    for f in data["failed_utterances"]:
+        w.writerow(["failed_utterance", f["text"], f["intent"] or ""])
+    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="voicebot-stats.csv"'})
+
+
+# --- console ---------------------------------------------------------------------------------
+
+@router.api_route("/console", methods=["GET", "POST"], name="vb_console")
+async def console(request: Request, db: SessionDep, principal: WebUser):
+    municipalities = [m for m in platform_service.all_municipalities(db)]
+    default = ""
+    if principal.municipality_id:
+        default = platform_service.get_municipality_by_id(db, municipality_id=principal.municipality_id).code
+    if request.method == "GET":
+        return render(request, "kt/voicebot/console.html", {
+            "municipalities": municipalities, "errors": {},
+            "values": {"municipality_code": default or "4150000000", "caller_number": "010-1234-5678"}})
+    values = form_to_dict(await request.form())
+    values["channel"] = "console"
+    data, errors = validate_form(CallIn, values)
+    if data is not None:
+        try:
+            call, _greeting, _created = service.start_call(db, data=data)
+        except DomainError as exc:
+            db.rollback()
+            errors = domain_errors(exc)
+        else:
+            return see_other(str(request.url_for("vb_console_call", call_id=call.id)))
+    return render(request, "kt/voicebot/console.html", {"municipalities": municipalities, "errors": errors,
+                                                        "values": values}, status_code=400)
+
+
+@router.api_route("/console/{call_id}", methods=["GET", "POST"], name="vb_console_call")
+async def console_call(request: Request, call: CallDep, db: SessionDep):
+    errors: dict[str, str] = {}
+    last = None
+    status_code = 200
+    if request.method == "POST":
+        values = form_to_dict(await request.form())
+        values.setdefault("text", "")
+        data, errors = validate_form(TurnIn, values)
+        if data is not None:
+            try:
+                last = service.take_turn(db, call=call, text=data.text)
+            except DomainError as exc:
+                db.rollback()
+                errors = domain_errors(exc)
+        if errors:
+            status_code = 400
+        call = service.get_call(db, call_id=call.id)
+        db.refresh(call)
+    return render(request, "kt/voicebot/console_call.html", {"call": call, "last": last, "errors": errors},
+                  status_code=status_code)

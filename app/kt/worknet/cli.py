@@ -1,0 +1,86 @@
+"""`dxhub worknet ...`: exports for the network side and ingestion of access-log files, for cron jobs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_cli(subparsers) -> None:
+    parser = subparsers.add_parser("worknet", help="5G work network: exports and access-log ingestion")
+    sub = parser.add_subparsers(dest="worknet_command", required=True)
+    export = sub.add_parser("export", help="print a pool's active leases as a RADIUS users file or CSV")
+    export.add_argument("--municipality", required=True, help="10-digit municipality code")
+    export.add_argument("--pool", required=True, help="pool name")
+    export.add_argument("--format", choices=["radius", "csv"], default="radius")
+    export.set_defaults(func=_cmd_export)
+    ingest = sub.add_parser("ingest", help="load a JSON array of authentication events (idempotent by client_id)")
+    ingest.add_argument("file", type=Path)
+    ingest.add_argument("--municipality", required=True, help="10-digit municipality code")
+    ingest.set_defaults(func=_cmd_ingest)
+
+
+def _run(args: argparse.Namespace, work) -> int:
+    from app.core.config import get_settings
+    from app.core.db import Database
+    from app.core.errors import DomainError
+    from app.core.tenancy import SYSTEM, bind_principal
+
+    db = Database(get_settings().database_url)
+    try:
+        with db.unit_of_work() as session:
+            bind_principal(session, SYSTEM)
+            work(session)
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        for err in exc.errors[:20]:
+            print(f"  {'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
+        return 2
+    finally:
+        db.dispose()
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from app.core.errors import NotFound
+    from app.kt.worknet import service
+    from app.kt.worknet.models import Pool
+    from app.platform import service as platform_service
+
+    def work(session) -> None:
+        municipality = platform_service.get_municipality(session, code=args.municipality)
+        pool = session.scalar(select(Pool).where(Pool.municipality_id == municipality.id, Pool.name == args.pool))
+        if pool is None:
+            raise NotFound("Pool {name} not found", name=args.pool)
+        text = (service.export_radius if args.format == "radius" else service.export_csv)(session, pool=pool)
+        sys.stdout.write(text)
+
+    return _run(args, work)
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from pydantic import TypeAdapter, ValidationError
+
+    from app.kt.worknet import access
+    from app.kt.worknet.schemas import AccessEventIn
+    from app.platform import service as platform_service
+
+    try:
+        events = TypeAdapter(list[AccessEventIn]).validate_json(args.file.read_bytes())
+    except (OSError, ValidationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    def work(session) -> None:
+        municipality = platform_service.get_municipality(session, code=args.municipality)
+        total = {"received": 0, "accepted": 0, "duplicates": 0, "alerts": 0}
+        for start in range(0, len(events), access.MAX_BATCH):
+            result = access.ingest(session, municipality=municipality, events=events[start:start + access.MAX_BATCH])
+            total = {k: total[k] + result[k] for k in total}
+        print(json.dumps(total))
+
+    return _run(args, work)

@@ -1,0 +1,108 @@
+"""Application factory: settings, middleware, static files, the platform and every module."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.middleware.sessions import SessionMiddleware
+
+from app.core.config import Settings, get_settings
+from app.core.db import Database
+from app.core.errors import install_error_handlers, problem
+from app.core.headers import SecurityHeadersMiddleware
+from app.core.i18n import LocaleMiddleware
+from app.core.manifest import install
+from app.core.tenancy import PLATFORM_MODULE
+from app.modules import load_manifests
+from app.platform import admin as platform_admin
+from app.platform import api as platform_api
+from app.platform import web as platform_web
+from app.platform.auth import (
+    PLATFORM_API_GUARD,
+    csrf_protect,
+    require_module_access,
+    require_web_module_access,
+)
+
+API_DESCRIPTION = """
+DX Hub's REST API for integrators: operators' and vendors' systems.
+
+Authenticate with `Authorization: Bearer <key>`: an API key made by a municipal administrator
+(bound to one municipality, with read/write scopes per module), or a staff token from
+`POST /api/v1/auth/token`. Lists answer `{"items", "total", "limit", "offset"}`; errors are
+RFC 9457 `application/problem+json`.
+"""
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = database or Database(settings.database_url)
+    manifests = load_manifests()
+    install(manifests)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        if database is None:
+            db.dispose()
+
+    app = FastAPI(title="DX Hub API", version="1.0", description=API_DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.db = db
+    app.state.manifests = manifests
+
+    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="dxhub_session",
+                       max_age=settings.session_max_age_s, same_site="lax", https_only=settings.cookie_secure)
+    app.add_middleware(LocaleMiddleware, default=settings.default_locale)
+    app.add_middleware(SecurityHeadersMiddleware)
+    install_error_handlers(app)
+
+    from app.core.config import ROOT_DIR
+
+    app.mount("/static", StaticFiles(directory=str(ROOT_DIR / "app" / "static")), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        # Swagger UI from our own static files: municipal networks often cannot reach a CDN.
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="DX Hub API",
+                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/swagger/swagger-ui.css",
+                                   swagger_favicon_url="/static/swagger/favicon-32x32.png")
+
+    @app.get("/healthz", tags=["health"], openapi_extra={"x-tenant-scope": "global"})
+    def healthz():
+        try:
+            with db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:
+            return problem(503, "Service unavailable", "The database does not answer")
+        return {"status": "ok"}
+
+    @app.get("/livez", tags=["health"], openapi_extra={"x-tenant-scope": "global"})
+    def livez():
+        return JSONResponse({"status": "ok"})
+
+    # The platform: auth is open; everything else is guarded once, here, so a new route is protected.
+    app.include_router(platform_api.auth_router)
+    app.include_router(platform_api.router, dependencies=[Depends(PLATFORM_API_GUARD)])
+    app.include_router(platform_web.public_router)
+    web_guards = [Depends(require_web_module_access(PLATFORM_MODULE)), Depends(csrf_protect)]
+    app.include_router(platform_web.router, dependencies=web_guards)
+    app.include_router(platform_admin.router, dependencies=web_guards)
+    for manifest in manifests:
+        if manifest.api_router is not None:
+            app.include_router(manifest.api_router, prefix=manifest.api_prefix,
+                               dependencies=[Depends(require_module_access(manifest.key))])
+        if manifest.web_router is not None:
+            app.include_router(manifest.web_router, prefix=manifest.web_prefix,
+                               dependencies=[Depends(require_web_module_access(manifest.key)),
+                                             Depends(csrf_protect)])
+        if manifest.public_router is not None:
+            app.include_router(manifest.public_router)
+    return app

@@ -1,0 +1,208 @@
+"""The shared domain: municipalities, partners, programs with KPIs and milestones, accounts, audit."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.db import Base, TenantScoped, utcnow
+from app.core.tenancy import TenantRoot
+
+MUNICIPALITY_LEVELS = ("metropolitan", "basic")  # 광역 / 기초
+PARTNER_KINDS = ("telecom", "public_agency", "data_company", "consultancy", "other")
+PROGRAM_STATUSES = ("planned", "active", "completed", "suspended")
+
+
+class Municipality(TenantRoot, Base):
+    __tablename__ = "municipality"
+
+    code: Mapped[str] = mapped_column(String(10), unique=True)  # 10-digit 법정동 code
+    name_ko: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(20))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id", ondelete="RESTRICT"),
+                                                  index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    parent: Mapped[Municipality | None] = relationship(remote_side="Municipality.id", lazy="joined",
+                                                       join_depth=1)
+
+    __table_args__ = (CheckConstraint("level IN ('metropolitan', 'basic')", name="level"),)
+
+
+class Partner(Base):
+    __tablename__ = "partner"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name_ko: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+program_partner = Table(
+    "program_partner",
+    Base.metadata,
+    Column("program_id", ForeignKey("program.id", ondelete="CASCADE"), primary_key=True),
+    Column("partner_id", ForeignKey("partner.id", ondelete="RESTRICT"), primary_key=True, index=True),
+)
+
+
+class Program(TenantScoped, Base):
+    __tablename__ = "program"
+    __audit_collections__ = ("partners",)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    module: Mapped[str | None] = mapped_column(String(40), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="planned", index=True)
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    budget_krw: Mapped[int | None] = mapped_column(BigInteger)
+    agreement_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    municipality: Mapped[Municipality] = relationship(lazy="joined")
+    partners: Mapped[list[Partner]] = relationship(secondary=program_partner, lazy="selectin",
+                                                   order_by=Partner.code)
+    kpis: Mapped[list[Kpi]] = relationship(back_populates="program", cascade="all, delete-orphan",
+                                           order_by="Kpi.id")
+    milestones: Mapped[list[Milestone]] = relationship(back_populates="program", cascade="all, delete-orphan",
+                                                       order_by="Milestone.due_date")
+
+    __table_args__ = (
+        UniqueConstraint("municipality_id", "title"),
+        CheckConstraint("status IN ('planned', 'active', 'completed', 'suspended')", name="status"),
+        CheckConstraint("budget_krw IS NULL OR budget_krw >= 0", name="budget_nonnegative"),
+        CheckConstraint("end_date IS NULL OR start_date IS NULL OR end_date >= start_date", name="dates"),
+    )
+
+
+class Kpi(TenantScoped, Base):
+    __tablename__ = "kpi"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("program.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(40), default="")
+    baseline: Mapped[float] = mapped_column(Float, default=0.0)
+    target: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    program: Mapped[Program] = relationship(back_populates="kpis")
+    values: Mapped[list[KpiValue]] = relationship(back_populates="kpi", cascade="all, delete-orphan",
+                                                  order_by="KpiValue.measured_date", lazy="selectin")
+
+    __table_args__ = (UniqueConstraint("program_id", "name"),)
+
+
+class KpiValue(TenantScoped, Base):
+    __tablename__ = "kpi_value"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kpi_id: Mapped[int] = mapped_column(ForeignKey("kpi.id", ondelete="CASCADE"), index=True)
+    measured_date: Mapped[date] = mapped_column(Date)
+    value: Mapped[float] = mapped_column(Float)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    kpi: Mapped[Kpi] = relationship(back_populates="values")
+
+    __table_args__ = (UniqueConstraint("kpi_id", "measured_date"),)
+
+
+class Milestone(TenantScoped, Base):
+    __tablename__ = "milestone"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("program.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    due_date: Mapped[date] = mapped_column(Date)
+    done_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    program: Mapped[Program] = relationship(back_populates="milestones")
+
+
+class User(TenantScoped, Base):
+    """A staff member. Platform admins have no municipality; everyone else is bound to one."""
+
+    __tablename__ = "app_user"
+    __audit_exclude__ = ("password_hash", "failed_logins", "locked_until", "last_login_at", "session_version")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    municipality_id: Mapped[int | None] = mapped_column(  # type: ignore[assignment]
+        ForeignKey("municipality.id", ondelete="RESTRICT"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column()
+    last_login_at: Mapped[datetime | None] = mapped_column()
+    # Bumped when the password changes or the user is deactivated: older sessions and tokens stop working.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    municipality: Mapped[Municipality | None] = relationship(lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint("role IN ('platform_admin', 'municipal_admin', 'staff', 'viewer')", name="role"),
+        CheckConstraint("role = 'platform_admin' OR municipality_id IS NOT NULL", name="municipality_bound"),
+    )
+
+
+class ApiKey(TenantScoped, Base):
+    __tablename__ = "api_key"
+    __audit_exclude__ = ("secret_hash", "last_used_at")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+    municipality: Mapped[Municipality] = relationship(lazy="joined")
+
+
+class AuditLog(TenantScoped, Base):
+    """One change to one object, by whom and when, with the values before and after."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(40))
+    object_type: Mapped[str] = mapped_column(String(60))
+    object_id: Mapped[str] = mapped_column(String(60))
+    municipality_id: Mapped[int | None] = mapped_column(  # type: ignore[assignment]
+        ForeignKey("municipality.id", ondelete="SET NULL"), index=True)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+

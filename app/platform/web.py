@@ -1,0 +1,295 @@
+"""Staff pages of the shared domain: sign-in, home dashboard, programs with KPIs and milestones."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from app.core.csvout import csv_response
+from app.core.deps import SessionDep, SettingsDep
+from app.core.forms import form_to_dict, submit_form
+from app.core.i18n import gettext as _
+from app.core.manifest import installed
+from app.core.pagination import PageParams
+from app.core.templating import env, flash, render, see_other
+from app.core.tenancy import bind_principal
+from app.platform import accounts, audit
+from app.platform import service as platform_service
+from app.platform.auth import SESSION_USER, SESSION_VERSION, WebUser, csrf_protect
+from app.platform.deps import KpiDep, MilestoneDep, ProgramDep
+from app.platform.models import PARTNER_KINDS, PROGRAM_STATUSES
+from app.platform.schemas import KpiIn, KpiValueIn, MilestoneIn, ProgramIn, ProgramUpdate, kpi_out
+
+STATUS_LABELS = {"planned": "Planned", "active": "Active", "completed": "Completed", "suspended": "Suspended"}
+env.globals["status_label"] = lambda status: _(STATUS_LABELS.get(status, status))
+env.filters["status_options"] = lambda statuses: [(s, _(STATUS_LABELS[s])) for s in statuses]
+env.filters["module_options"] = lambda modules, locale: [
+    (m.key, f"{m.name_ko if locale == 'ko' else m.name_en} ({m.key})") for m in modules]
+env.filters["zip_names"] = lambda codes, items, locale: [
+    (m.code, f"{m.name_ko if locale == 'ko' else m.name_en} ({m.code})") for m in items]
+
+public_router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 20
+
+
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+
+
+# --- sign-in ---------------------------------------------------------------------------------
+
+@public_router.get("/login", name="login")
+def login_page(request: Request, next: str | None = None):
+    return render(request, "platform/login.html", {"next": _safe_next(next), "errors": {}, "values": {}})
+
+
+@public_router.post("/login", dependencies=[Depends(csrf_protect)])
+async def login_submit(request: Request, db: SessionDep, settings: SettingsDep):
+    form = await request.form()
+    username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
+    target = _safe_next(str(form.get("next", "/")))
+    try:
+        user = accounts.sign_in(db, settings=settings, username=username, password=password)
+    except accounts.SignInFailed as failed:
+        db.commit()
+        message = (_("Too many failed attempts. The account is locked for {minutes} minutes.",
+                     minutes=settings.login_lockout_s // 60)
+                   if failed.reason == "locked" else _("Wrong username or password."))
+        return render(request, "platform/login.html",
+                      {"next": target, "errors": {"__all__": message}, "values": {"username": username}},
+                      status_code=400)
+    session = request.session
+    session.clear()
+    session[SESSION_USER] = user.id
+    session[SESSION_VERSION] = user.session_version
+    bind_principal(db, accounts.principal_for_user(db, user))
+    audit.record(db, action="sign_in", object_type="app_user", object_id=str(user.id),
+                 municipality_id=user.municipality_id)
+    return see_other(target)
+
+
+@router.post("/logout", name="logout")
+def logout(request: Request):
+    request.session.clear()
+    return see_other("/login")
+
+
+# --- home ------------------------------------------------------------------------------------
+
+@router.get("/", name="home")
+def home(request: Request, db: SessionDep, principal: WebUser):
+    today = date.today()
+    counts = platform_service.program_counts(db)
+    programs, _total = platform_service.list_programs(db, page=PageParams(limit=200, offset=0),
+                                                      status="active")
+    kpis = []
+    for program in programs:
+        for kpi in program.kpis:
+            view = kpi_out(kpi)
+            if view.progress is not None:
+                kpis.append({"program": program, "kpi": view})
+    kpis.sort(key=lambda k: k["kpi"].progress)
+    activity, _n = audit.list_entries(db, page=PageParams(limit=10, offset=0))
+    widgets = []
+    for manifest in installed().values():
+        for widget in manifest.widgets:
+            context = widget.build(db, principal)
+            if context is not None:
+                widgets.append({"title": _(widget.title), "template": widget.template, "context": context})
+    reach = (platform_service.all_municipalities(db) if principal.municipality_ids is not None else [])
+    return render(request, "platform/home.html", {
+        "counts": counts, "statuses": PROGRAM_STATUSES, "kpis": kpis[:8],
+        "milestones": platform_service.milestones_due(db, today=today), "today": today,
+        "activity": activity, "widgets": widgets, "reach": reach,
+    })
+
+
+# --- programs --------------------------------------------------------------------------------
+
+def _choices(db) -> dict[str, Any]:
+    return {"municipalities": platform_service.all_municipalities(db),
+            "partners": platform_service.all_partners(db),
+            "modules": sorted(installed().values(), key=lambda m: m.key),
+            "statuses": PROGRAM_STATUSES, "partner_kinds": PARTNER_KINDS}
+
+
+@router.get("/programs", name="program_list")
+def program_list(request: Request, db: SessionDep,
+                 partner: Annotated[str | None, Query(max_length=40)] = None,
+                 municipality: Annotated[str | None, Query(max_length=10)] = None,
+                 module: Annotated[str | None, Query(max_length=40)] = None,
+                 status: Annotated[str | None, Query(max_length=20)] = None,
+                 q: Annotated[str | None, Query(max_length=100)] = None,
+                 page: Annotated[int, Query(ge=1, le=100000)] = 1):
+    filters = {k: v for k, v in {"partner": partner, "municipality": municipality, "module": module,
+                                 "status": status if status in PROGRAM_STATUSES else None,
+                                 "q": q}.items() if v}
+    items, total = platform_service.list_programs(
+        db, page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE), **filters)
+    pages = max(1, -(-total // PAGE_SIZE))
+    return render(request, "platform/program_list.html", {
+        "programs": items, "total": total, "page": page, "pages": pages, "filters": filters,
+        "query_base": urlencode(filters), **_choices(db)})
+
+
+@router.get("/programs.csv", name="program_list_csv")
+def program_list_csv(db: SessionDep, partner: Annotated[str | None, Query(max_length=40)] = None,
+                     municipality: Annotated[str | None, Query(max_length=10)] = None,
+                     module: Annotated[str | None, Query(max_length=40)] = None,
+                     status: Annotated[str | None, Query(max_length=20)] = None,
+                     q: Annotated[str | None, Query(max_length=100)] = None):
+    filters = {k: v for k, v in {"partner": partner, "municipality": municipality, "module": module,
+                                 "status": status if status in PROGRAM_STATUSES else None,
+                                 "q": q}.items() if v}
+    programs = db.scalars(platform_service.program_query(**filters)).all()
+    return csv_response("programs.csv", ["id", "title", "municipality_code", "municipality", "partners", "module",
+                                         "status", "start_date", "end_date", "budget_krw", "agreement_date"],
+                        [(p.id, p.title, p.municipality.code, p.municipality.name_ko,
+                          " ".join(x.code for x in p.partners), p.module, p.status, p.start_date, p.end_date,
+                          p.budget_krw, p.agreement_date) for p in programs])
+
+
+@router.get("/programs/{program_id}/kpis.csv", name="program_kpis_csv")
+def program_kpis_csv(program: ProgramDep):
+    rows = [(k.name, k.unit, k.baseline, k.target, v.measured_date, v.value, v.note)
+            for k in program.kpis for v in k.values]
+    return csv_response(f"program-{program.id}-kpis.csv",
+                        ["kpi", "unit", "baseline", "target", "measured_date", "value", "note"], rows)
+
+
+def _program_form(request: Request, db, *, program=None, values: dict, errors: dict, status_code: int = 200):
+    return render(request, "platform/program_form.html",
+                  {"program": program, "values": values, "errors": errors, **_choices(db)},
+                  status_code=status_code)
+
+
+@router.api_route("/programs/new", methods=["GET", "POST"], name="program_new")
+async def program_new(request: Request, db: SessionDep, principal: WebUser):
+    if request.method == "GET":
+        default_code = ""
+        if principal.municipality_id:
+            default_code = platform_service.get_municipality_by_id(
+                db, municipality_id=principal.municipality_id).code
+        return _program_form(request, db, values={"municipality_code": default_code, "status": "planned",
+                                                  "partner_codes": []}, errors={})
+    values = form_to_dict(await request.form(), lists=("partner_codes",))
+    program, errors = submit_form(db, ProgramIn, values, lambda d: platform_service.create_program(db, data=d))
+    if program is not None:
+        flash(request, _("Program registered."))
+        return see_other(str(request.url_for("program_detail", program_id=program.id)))
+    return _program_form(request, db, values=values, errors=errors, status_code=400)
+
+
+@router.get("/programs/{program_id}", name="program_detail")
+def program_detail(request: Request, program: ProgramDep, db: SessionDep):
+    return _detail(request, db, program)
+
+
+@router.api_route("/programs/{program_id}/edit", methods=["GET", "POST"], name="program_edit")
+async def program_edit(request: Request, program: ProgramDep, db: SessionDep):
+    if request.method == "GET":
+        values = {k: getattr(program, k) for k in ("title", "description", "module", "status", "start_date",
+                                                   "end_date", "budget_krw", "agreement_date")}
+        values["partner_codes"] = [p.code for p in program.partners]
+        values["municipality_code"] = program.municipality.code
+        return _program_form(request, db, program=program, values=values, errors={})
+    values = form_to_dict(await request.form(), lists=("partner_codes",))
+    values.pop("municipality_code", None)  # the lead municipality of a program does not change
+    update = {k: values.get(k) for k in ("title", "description", "module", "start_date", "end_date",
+                                         "budget_krw", "agreement_date")}
+    update["partner_codes"] = values.get("partner_codes", [])
+    update["description"] = update["description"] or ""
+    saved, errors = submit_form(db, ProgramUpdate, update,
+                                lambda d: platform_service.update_program(db, program=program, data=d))
+    if saved is not None:
+        flash(request, _("Changes saved."))
+        return see_other(str(request.url_for("program_detail", program_id=program.id)))
+    values["municipality_code"] = program.municipality.code
+    return _program_form(request, db, program=program, values=values, errors=errors, status_code=400)
+
+
+@router.post("/programs/{program_id}/status", name="program_status")
+async def program_status(request: Request, program: ProgramDep, db: SessionDep):
+    target = str((await request.form()).get("status", ""))
+    saved, errors = submit_form(db, ProgramUpdate, {"status": target},
+                                lambda d: platform_service.update_program(db, program=program, data=d))
+    if saved is not None:
+        flash(request, _("Status changed to {status}.", status=_(STATUS_LABELS[target])))
+    else:
+        flash(request, next(iter(errors.values())), "error")
+    return see_other(str(request.url_for("program_detail", program_id=program.id)))
+
+
+@router.post("/programs/{program_id}/delete", name="program_delete")
+def program_delete(request: Request, program: ProgramDep, db: SessionDep):
+    platform_service.delete_program(db, program=program)
+    flash(request, _("Program deleted."))
+    return see_other(str(request.url_for("program_list")))
+
+
+def _module_link(request: Request, module_key: str | None) -> dict[str, str] | None:
+    """The operating module's first page, so staff go from the program to where it is run."""
+    manifest = installed().get(module_key or "")
+    if manifest is None or not manifest.nav:
+        return None
+    name = manifest.name_ko if request.state.locale == "ko" else manifest.name_en
+    return {"name": name, "href": str(request.url_for(manifest.nav[0].route_name))}
+
+
+def _detail(request: Request, db, program, status_code: int = 200, **errors_and_values) -> Response:
+    history, _n = audit.list_entries(db, page=PageParams(limit=50, offset=0), object_type="program",
+                                     object_id=str(program.id))
+    context = {"program": program, "kpis": [kpi_out(k) for k in program.kpis], "history": history,
+               "transitions": platform_service.STATUS_TRANSITIONS[program.status], "today": date.today(),
+               "kpi_errors": {}, "milestone_errors": {}, "values": {},
+               "module_link": _module_link(request, program.module)}
+    context.update(errors_and_values)
+    return render(request, "platform/program_detail.html", context, status_code=status_code)
+
+
+@router.post("/programs/{program_id}/kpis", name="kpi_add")
+async def kpi_add(request: Request, program: ProgramDep, db: SessionDep):
+    values = form_to_dict(await request.form())
+    kpi, errors = submit_form(db, KpiIn, values, lambda d: platform_service.add_kpi(db, program=program, data=d))
+    if kpi is not None:
+        flash(request, _("KPI added."))
+        return see_other(str(request.url_for("program_detail", program_id=program.id)) + "#kpis")
+    return _detail(request, db, program, 400, kpi_errors=errors, values={"kpi": values})
+
+
+@router.post("/programs/{program_id}/kpis/{kpi_id}/values", name="kpi_value_add")
+async def kpi_value_add(request: Request, program: ProgramDep, kpi: KpiDep, db: SessionDep):
+    values = form_to_dict(await request.form())
+    value, errors = submit_form(db, KpiValueIn, values,
+                                lambda d: platform_service.record_kpi_value(db, kpi=kpi, data=d))
+    if value is not None:
+        flash(request, _("Value recorded."))
+        return see_other(str(request.url_for("program_detail", program_id=program.id)) + "#kpis")
+    return _detail(request, db, program, 400, kpi_errors={f"value_{kpi.id}": next(iter(errors.values()))},
+                               values={f"value_{kpi.id}": values})
+
+
+@router.post("/programs/{program_id}/milestones", name="milestone_add")
+async def milestone_add(request: Request, program: ProgramDep, db: SessionDep):
+    values = form_to_dict(await request.form())
+    milestone, errors = submit_form(db, MilestoneIn, values,
+                                    lambda d: platform_service.add_milestone(db, program=program, data=d))
+    if milestone is not None:
+        flash(request, _("Milestone added."))
+        return see_other(str(request.url_for("program_detail", program_id=program.id)) + "#milestones")
+    return _detail(request, db, program, 400, milestone_errors=errors, values={"milestone": values})
+
+
+@router.post("/programs/{program_id}/milestones/{milestone_id}/done", name="milestone_done")
+def milestone_done(request: Request, program: ProgramDep, milestone: MilestoneDep, db: SessionDep):
+    from app.platform.schemas import MilestoneUpdate
+
+    done = None if milestone.done_date else date.today()
+    platform_service.update_milestone(db, milestone=milestone, data=MilestoneUpdate(done_date=done))
+    flash(request, _("Milestone completed.") if done else _("Milestone reopened."))
+    return see_other(str(request.url_for("program_detail", program_id=program.id)) + "#milestones")

@@ -1,0 +1,261 @@
+"""Staff pages of T deal: catalogue, imports, campaign dashboard, recommendation evaluation."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, time
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import Field, model_validator
+
+from app.core.deps import SessionDep
+from app.core.errors import DomainError
+from app.core.forms import domain_errors, form_to_dict, validate_form
+from app.core.i18n import SEOUL
+from app.core.i18n import gettext as _
+from app.core.pagination import PageParams
+from app.core.schemas import InputModel, ShortText
+from app.core.templating import env, flash, render
+from app.platform import service as platform_service
+from app.platform.auth import WebUser
+from app.skt.tdeal import recommend, report, service
+from app.skt.tdeal.deps import CampaignDep, parse_csv
+from app.skt.tdeal.schemas import CouponIn, in_range
+
+router = APIRouter(include_in_schema=False)
+env.filters.setdefault("extract_from", lambda key, mapping: mapping.get(key))
+PAGE_SIZE = 25
+IMPORT_KINDS = ("merchants", "products", "subscribers", "events")
+METRICS = ("precision_at_k", "recall_at_k", "ndcg_at_k", "hit_rate", "merchant_coverage")
+VARIANTS = ("model", "model_reranked", "popularity", "popularity_reranked")
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def csv_response(filename: str, header: list[str], rows: list[list[Any]]) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _names(db) -> dict[int, Any]:
+    return {m.id: m for m in platform_service.all_municipalities(db)}
+
+
+# --- catalogue -------------------------------------------------------------------------------
+
+@router.get("/", name="tdeal_catalogue")
+def catalogue(request: Request, db: SessionDep, q: Annotated[str | None, Query(max_length=100)] = None,
+              category: Annotated[str | None, Query(max_length=40)] = None,
+              page: Annotated[int, Query(ge=1, le=100000)] = 1):
+    filters = {k: v for k, v in {"q": q, "category": category}.items() if v}
+    items, total = service.list_merchants(db, page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
+                                          **filters)
+    return render(request, "skt/tdeal/catalogue.html", {
+        "counts": service.catalogue_counts(db), "merchants": items, "total": total, "page": page,
+        "pages": max(1, -(-total // PAGE_SIZE)), "filters": filters, "query_base": urlencode(filters),
+        "names": _names(db)})
+
+
+@router.get("/merchants.csv", name="tdeal_merchants_csv")
+def merchants_csv(db: SessionDep):
+    names = _names(db)
+    rows = []
+    offset = 0
+    while True:
+        items, _total = service.list_merchants(db, page=PageParams(limit=200, offset=offset))
+        rows += [[m.id, m.brn, m.name, m.category, int(m.is_small), names[m.municipality_id].code] for m in items]
+        if len(items) < 200:
+            break
+        offset += 200
+    return csv_response("tdeal-merchants.csv", ["id", "brn", "name", "category", "is_small", "municipality_code"],
+                        rows)
+
+
+@router.get("/categories.csv", name="tdeal_categories_csv")
+def categories_csv(db: SessionDep):
+    counts = service.catalogue_counts(db)
+    return csv_response("tdeal-categories.csv", ["category", "merchants"],
+                        [[c["category"], c["merchants"]] for c in counts["by_category"]])
+
+
+@router.api_route("/import", methods=["GET", "POST"], name="tdeal_import")
+async def import_page(request: Request, db: SessionDep, principal: WebUser):
+    context: dict[str, Any] = {"kinds": IMPORT_KINDS, "errors": [], "values": {}, "result": None}
+    if request.method == "GET":
+        return render(request, "skt/tdeal/import.html", context)
+    form = await request.form()
+    kind = str(form.get("kind", ""))
+    upload = form.get("file")
+    context["values"] = {"kind": kind}
+    if principal.role == "viewer":
+        context["errors"] = [{"loc": "", "msg": _("You do not have permission to do this.")}]
+        return render(request, "skt/tdeal/import.html", context, status_code=403)
+    if kind not in IMPORT_KINDS or upload is None or isinstance(upload, str):
+        context["errors"] = [{"loc": "", "msg": _("Choose what to import and a CSV file.")}]
+        return render(request, "skt/tdeal/import.html", context, status_code=400)
+    raw = await upload.read()
+    try:
+        rows = parse_csv(raw)
+        result = service.IMPORTERS[kind](db, rows=rows)
+    except DomainError as exc:
+        db.rollback()
+        context["errors"] = [{"loc": " · ".join(str(p) for p in e["loc"]),
+                              "msg": _(e["template"], **e.get("params", {})) if "template" in e else e["msg"]}
+                             for e in exc.errors] or [{"loc": "", "msg": _(exc.template, **exc.params)}]
+        return render(request, "skt/tdeal/import.html", context, status_code=400)
+    flash(request, _("Imported {received} rows: {created} new, {updated} updated, {unchanged} unchanged.",
+                     **result))
+    return see_other(str(request.url_for("tdeal_import")))
+
+
+# --- campaigns -------------------------------------------------------------------------------
+
+@router.get("/campaigns", name="tdeal_campaigns")
+def campaigns(request: Request, db: SessionDep):
+    items, total = service.list_campaigns(db, page=PageParams(limit=100, offset=0))
+    return render(request, "skt/tdeal/campaigns.html", {
+        "campaigns": items, "total": total, "counts": service.merchant_counts(db, campaign_ids=[c.id for c in items]),
+        "names": _names(db), "today": date.today()})
+
+
+class CouponForm(InputModel):
+    code: Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
+    name: ShortText
+    discount_kind: str
+    discount_value: int
+    max_discount_krw: int | None = None
+    min_order_krw: int = 0
+    total_quantity: int
+    per_subscriber_limit: int = 1
+    valid_from_date: date
+    valid_until_date: date
+
+    @model_validator(mode="after")
+    def _order(self) -> CouponForm:
+        in_range(self.valid_from_date)
+        in_range(self.valid_until_date)
+        if self.valid_until_date < self.valid_from_date:
+            raise ValueError("valid_until must not be before valid_from")
+        return self
+
+
+def _campaign_page(request: Request, db, campaign, *, values: dict, errors: dict, status_code: int = 200):
+    data = report.campaign_report(db, campaign=campaign)
+    return render(request, "skt/tdeal/campaign.html", {
+        "campaign": campaign, "r": data, "top": data["merchants"][:30], "values": values, "errors": errors},
+        status_code=status_code)
+
+
+@router.get("/campaigns/{campaign_id}", name="tdeal_campaign")
+def campaign_page(request: Request, campaign: CampaignDep, db: SessionDep):
+    return _campaign_page(request, db, campaign, values={}, errors={})
+
+
+@router.post("/campaigns/{campaign_id}/coupons", name="tdeal_coupon_new")
+async def coupon_new(request: Request, campaign: CampaignDep, db: SessionDep, principal: WebUser):
+    values = form_to_dict(await request.form())
+    if principal.role == "viewer":
+        return _campaign_page(request, db, campaign, values=values,
+                              errors={"__all__": _("You do not have permission to do this.")}, status_code=403)
+    form, errors = validate_form(CouponForm, values)
+    if form is not None:
+        payload = form.model_dump(exclude={"valid_from_date", "valid_until_date"})
+        payload["valid_from_at"] = datetime.combine(form.valid_from_date, time(0), tzinfo=SEOUL)
+        payload["valid_until_at"] = datetime.combine(form.valid_until_date, time(23, 59, 59), tzinfo=SEOUL)
+        data, errors = validate_form(CouponIn, {**payload, "campaign_id": campaign.id})
+        if data is not None:
+            try:
+                service.create_coupon(db, data=data)
+            except DomainError as exc:
+                db.rollback()
+                errors = domain_errors(exc)
+    if errors:
+        return _campaign_page(request, db, campaign, values=values, errors=errors, status_code=400)
+    flash(request, _("Coupon created."))
+    return see_other(str(request.url_for("tdeal_campaign", campaign_id=campaign.id)))
+
+
+@router.get("/campaigns/{campaign_id}/report.csv", name="tdeal_campaign_csv")
+def campaign_csv(campaign: CampaignDep, db: SessionDep,
+                 part: Annotated[str, Query(pattern="^(merchants|cities|coupons|daily)$")] = "merchants"):
+    data = report.campaign_report(db, campaign=campaign)
+    if part == "cities":
+        return csv_response(f"campaign-{campaign.id}-cities.csv",
+                            ["municipality_code", "municipality", "merchants", "participants", "before_krw",
+                             "during_krw"],
+                            [[c["code"], c["municipality"], c["merchants"], c["participants"], c["before_krw"],
+                              c["during_krw"]] for c in data["by_city"]])
+    if part == "coupons":
+        return csv_response(f"campaign-{campaign.id}-coupons.csv",
+                            ["code", "name", "issued", "redeemed", "subscribers", "discount_krw"],
+                            [[c["code"], c["name"], c["issued"], c["redeemed"], c["subscribers"], c["discount_krw"]]
+                             for c in data["coupons"]])
+    if part == "daily":
+        return csv_response(f"campaign-{campaign.id}-daily.csv", ["date", "participants_krw", "others_krw"],
+                            [[d["date"], d["participants_krw"], d["others_krw"]] for d in data["daily"]])
+    return csv_response(f"campaign-{campaign.id}-merchants.csv",
+                        ["merchant_id", "brn", "name", "category", "is_small", "participant", "municipality_code",
+                         "before_krw", "during_krw", "orders", "change_krw"],
+                        [[r["merchant_id"], r["brn"], r["name"], r["category"], int(r["is_small"]),
+                          int(r["participant"]), r["municipality_code"], r["before_krw"], r["during_krw"],
+                          r["orders"], r["change_krw"]] for r in data["merchants"]])
+
+
+# --- recommendations -------------------------------------------------------------------------
+
+@router.get("/recommendations", name="tdeal_models")
+def models_page(request: Request, db: SessionDep):
+    models = recommend.list_models(db)
+    return render(request, "skt/tdeal/models.html", {
+        "models": models, "latest": models[0] if models else None, "metrics": METRICS, "variants": VARIANTS,
+        "names": _names(db)})
+
+
+@router.get("/recommendations.csv", name="tdeal_models_csv")
+def models_csv(db: SessionDep):
+    rows = []
+    for m in recommend.list_models(db):
+        for variant in VARIANTS:
+            res = (m.metrics.get("results") or {}).get(variant)
+            if res:
+                rows.append([m.id, m.trained_at.isoformat(), variant, m.metrics.get("k"),
+                             *[round(res[k], 5) for k in METRICS]])
+    return csv_response("tdeal-evaluation.csv", ["model_id", "trained_at", "variant", "k", *METRICS], rows)
+
+
+@router.post("/recommendations/train", name="tdeal_train")
+async def train_page(request: Request, db: SessionDep, principal: WebUser):
+    form = await request.form()
+    if principal.role == "viewer":
+        flash(request, _("You do not have permission to do this."), "error")
+        return see_other(str(request.url_for("tdeal_models")))
+    code = str(form.get("municipality_code", "")).strip() or None
+    try:
+        mid = service.target_municipality_id(db, code=code)
+        model = recommend.train(db, municipality_id=mid)
+    except DomainError as exc:
+        db.rollback()
+        flash(request, _(exc.template, **exc.params), "error")
+        return see_other(str(request.url_for("tdeal_models")))
+    flash(request, _("Model trained on {n} interactions.", n=model.n_events))
+    return see_other(str(request.url_for("tdeal_models")))
+
+
+# --- home widget -----------------------------------------------------------------------------
+
+def widget(db, principal) -> dict[str, Any] | None:
+    campaign = service.active_campaign(db, today=date.today())
+    if campaign is None:
+        return None
+    data = report.campaign_report(db, campaign=campaign)
+    return {"campaign": campaign, "totals": data["totals"], "uplift": data["uplift"]}

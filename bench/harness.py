@@ -1,0 +1,102 @@
+"""Shared pieces of the benchmarks: a throwaway server on loopback and a bounded load generator."""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Load:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def demo_server(workers: int = 1) -> Iterator[str]:
+    """Migrate a fresh SQLite database, load the demo data and serve it with uvicorn on loopback."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, DXHUB_DATABASE_URL=f"sqlite:///{tmp}/bench.db", DXHUB_ENV="development")
+        dxhub = [sys.executable, "-m", "app.cli"]
+        subprocess.run([*dxhub, "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
+        subprocess.run([*dxhub, "demo"], env=env, cwd=ROOT, check=True, capture_output=True)
+        port = free_port()
+        proc = subprocess.Popen([*dxhub, "serve", "--port", str(port), "--workers", str(workers)], env=env,
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base}/livez", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("benchmark server did not start")
+                time.sleep(0.1)
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def staff_token(base: str, username: str = "changwon.staff", password: str = "dxhub-demo-2026") -> str:
+    r = httpx.post(f"{base}/api/v1/auth/token", data={"username": username, "password": password}, timeout=10)
+    r.raise_for_status()
+    return r.json()["access_token"]
+
+
+def load(url: str, *, headers: dict[str, str] | None = None, clients: int = 8, seconds: float = 3.0,
+         max_requests: int = 20_000) -> Load:
+    """GET ``url`` from ``clients`` concurrent clients for about ``seconds``; bounded in count and time."""
+    deadline = time.monotonic() + seconds
+    per_client = max_requests // clients
+
+    def worker() -> tuple[list[float], int]:
+        latencies, errors = [], 0
+        with httpx.Client(headers=headers, timeout=10) as client:
+            for _ in range(per_client):
+                if time.monotonic() > deadline:
+                    break
+                start = time.perf_counter()
+                status = client.get(url).status_code
+                latencies.append((time.perf_counter() - start) * 1000)
+                errors += status >= 400
+        return latencies, errors
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(lambda _: worker(), range(clients)))
+    elapsed = time.monotonic() - started
+    latencies = sorted(v for lat, _ in results for v in lat)
+    errors = sum(e for _, e in results)
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else 0.0
+    return Load(len(latencies), elapsed, statistics.median(latencies) if latencies else 0.0, p99, errors)

@@ -1,0 +1,69 @@
+"""The classifier and slot extraction on Korean as speech recognition gives it (no database)."""
+
+from datetime import date
+
+from app.kt.voicebot import classifier
+from app.kt.voicebot.slots import find_address, find_amount, find_birth, find_plate, parse_when
+
+TODAY = date(2026, 11, 25)  # a Wednesday
+
+
+def test_held_out_accuracy_reaches_ninety_percent():
+    ev = classifier.evaluate()
+    assert ev.accuracy >= 0.9, ev.errors
+    assert len(ev.confusion) == 6 and sum(map(sum, ev.confusion)) == ev.test_size
+
+
+def test_classifier_copes_with_dialect_missing_spaces_and_stt_mistakes(intent_model):
+    cases = {
+        "쇼파 내삐릴라카는데예": "bulky_waste",
+        "불법주차신고할께요": "illegal_parking",
+        "가로등이 나가가 캄캄해예": "night_duty",
+        "지방세 한급금 있능가요": "local_tax_refund",
+        "아이고 사람 좀 바꿔 주소": "human_agent",
+    }
+    for text, intent in cases.items():
+        assert intent_model.predict(text).intent == intent, text
+
+
+def test_relative_and_absolute_dates():
+    assert parse_when("내일 오전에요", today=TODAY).day == date(2026, 11, 26)
+    assert parse_when("모레", today=TODAY).day == date(2026, 11, 27)
+    assert parse_when("다음 주 화요일", today=TODAY).day == date(2026, 12, 1)
+    when = parse_when("3월 5일 오전", today=TODAY)
+    assert when.day == date(2027, 3, 5) and when.part == "morning"
+    assert parse_when("금요일 오후 3시", today=TODAY).hour == 15
+    assert parse_when("2월 31일", today=TODAY).day is None
+
+
+def test_plates_addresses_amounts_birth():
+    assert find_plate("차 번호는 12가 3456이요") == ("12가3456", True)
+    assert find_plate("123가4567") == ("123가4567", True)
+    assert find_plate("12갸3456") == (None, True)  # not a plate syllable: ask again
+    assert find_plate("소파 버려요") == (None, False)
+    assert find_address("관고동 우성아파트 3동 402호 앞이요") == "관고동 우성아파트 3동 402호 앞"
+    assert find_address("부발읍 아미리 55") == "부발읍 아미리 55"
+    assert find_address("소파 버리려면 어떻게 해요") is None
+    assert find_amount("만 오천 원") == 15000 and find_amount("3만 5천원") == 35000
+    assert find_birth("85년 3월 12일") is None and find_birth("850312") == "850312"
+
+
+def test_single_utterance_scoring_gives_the_pipeline_numbers(intent_model):
+    texts = [e.text for e in classifier.load_examples()[::7]] + ["", "😀", "hello", "소파  버려요"]
+    batch = intent_model.predict_many(texts)
+    for text, expected in zip(texts, batch, strict=True):
+        single = intent_model.predict(text)
+        assert (single.intent, single.confidence) == (expected.intent, expected.confidence), text
+
+
+def test_cli_trains_a_model_file_the_app_then_loads(trained_model_file, intent_model):
+    path, printed = trained_model_file
+    assert path.exists() and "Trained on" in printed and str(path) in printed
+    assert intent_model is classifier.get_model()  # the app's model is the one loaded from that file
+    assert intent_model.predict("불법 주차 신고요").intent == "illegal_parking"
+    from app.kt.voicebot.cli import format_evaluation
+
+    text = format_evaluation(classifier.Evaluation(accuracy=0.95, labels=list(classifier.INTENTS),
+                                                   confusion=[[1] * 6] * 6, test_size=36, train_size=100,
+                                                   seconds=1.0, errors=[]))
+    assert "Held-out accuracy: 95.0%" in text and "parking" in text

@@ -1,0 +1,121 @@
+import pytest
+from pydantic import ValidationError
+
+from app.core.config import Settings
+from tests.conftest import PASSWORD, api_headers, csrf_of, web_login
+
+
+def test_default_secret_refused_in_production():
+    with pytest.raises(ValidationError, match="DXHUB_SECRET_KEY"):
+        Settings(env="production")
+    assert Settings(env="production", secret_key="a-real-secret-from-the-vault").env == "production"
+
+
+def test_lockout_after_repeated_failures(client, world):
+    for _ in range(3):  # the test settings lock after 3 failures
+        r = client.post("/api/v1/auth/token", data={"username": "cw.staff", "password": "wrong-password"})
+        assert r.status_code == 401
+    r = client.post("/api/v1/auth/token", data={"username": "cw.staff", "password": PASSWORD})
+    assert r.status_code == 401 and "locked" in r.json()["detail"]
+
+
+def test_web_sign_in_errors_are_korean_and_cookie_is_httponly(client, world):
+    token = csrf_of(client)
+    r = client.post("/login", data={"username": "cw.staff", "password": "nope", "csrf_token": token})
+    assert r.status_code == 400 and "아이디 또는 비밀번호가 맞지 않습니다." in r.text
+    r = client.post("/login", data={"username": "cw.staff", "password": PASSWORD, "csrf_token": token},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_forms_without_csrf_token_are_refused(client, world):
+    web_login(client, "cw.staff")
+    r = client.post("/programs/new", data={"title": "x", "municipality_code": "4812000000"})
+    assert r.status_code == 403
+    assert client.get("/api/v1/programs").status_code == 200  # the session may read the API
+    r = client.post("/api/v1/programs", json={"title": "x", "municipality_code": "4812000000"})
+    assert r.status_code == 403  # ... but writes with a cookie need the CSRF header
+
+
+def test_pages_require_sign_in(client, world):
+    r = client.get("/programs", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=/programs")
+
+
+def test_api_keys_scopes_revocation_and_last_use(client, world):
+    admin = api_headers(client, "cw.admin")
+    r = client.post("/api/v1/api-keys", headers=admin, json={"name": "연동", "municipality_code": "4812000000",
+                                                             "scopes": ["platform:read"]})
+    assert r.status_code == 201
+    key = r.json()
+    assert key["secret"].startswith("dxh_")
+    listed = client.get("/api/v1/api-keys", headers=admin).json()["items"][0]
+    assert "secret" not in listed and listed["last_used_at"] is None
+
+    h = {"Authorization": f"Bearer {key['secret']}"}
+    assert client.get("/api/v1/programs", headers=h).status_code == 200
+    r = client.post("/api/v1/programs", headers=h, json={"title": "x", "municipality_code": "4812000000"})
+    assert r.status_code == 403
+    assert client.get("/api/v1/users", headers=h).status_code == 403
+    assert client.get(f"/api/v1/api-keys/{key['id']}", headers=admin).json()["last_used_at"] is not None
+
+    assert client.delete(f"/api/v1/api-keys/{key['id']}", headers=admin).json()["revoked_at"] is not None
+    assert client.get("/api/v1/programs", headers=h).status_code == 401
+
+    bad = client.post("/api/v1/api-keys", headers=admin, json={"name": "k", "municipality_code": "4812000000",
+                                                               "scopes": ["nosuch.module:read"]})
+    assert bad.status_code == 422
+
+
+def test_role_rules_for_user_management(client, world):
+    cw_admin = api_headers(client, "cw.admin")
+    r = client.post("/api/v1/users", headers=cw_admin, json={"username": "new.staff", "password": "long-enough-pw",
+                                                             "role": "staff", "municipality_code": "4812000000"})
+    assert r.status_code == 201
+    r = client.post("/api/v1/users", headers=cw_admin, json={"username": "boss", "password": "long-enough-pw",
+                                                             "role": "platform_admin"})
+    assert r.status_code in (403, 422)
+    assert client.get("/api/v1/users", headers=api_headers(client, "cw.staff")).status_code == 403
+    usernames = [u["username"] for u in client.get("/api/v1/users?limit=200", headers=cw_admin).json()["items"]]
+    assert "us.staff" not in usernames and "cw.viewer" in usernames
+
+    # A password change ends the user's older tokens.
+    staff_token = api_headers(client, "cw.staff")
+    staff_id = next(u["id"] for u in client.get("/api/v1/users?q=cw.staff", headers=cw_admin).json()["items"])
+    client.patch(f"/api/v1/users/{staff_id}", headers=cw_admin, json={"password": "another-long-pw"})
+    assert client.get("/api/v1/programs", headers=staff_token).status_code == 401
+    assert client.post("/api/v1/auth/token", data={"username": "cw.staff",
+                                                   "password": "another-long-pw"}).status_code == 200
+
+
+def test_admin_pages_render_and_viewer_cannot_post(client, world):
+    web_login(client, "cw.admin")
+    for path, text in [("/admin/users", "사용자"), ("/admin/api-keys", "API 키"),
+                       ("/admin/municipalities", "지자체"), ("/admin/partners", "협력 기관"),
+                       ("/admin/audit", "감사 기록"), ("/", "홈"), ("/programs", "사업")]:
+        r = client.get(path)
+        assert r.status_code == 200 and text in r.text, path
+    token = csrf_of(client, "/admin/api-keys/new")
+    r = client.post("/admin/api-keys/new", data={"csrf_token": token, "name": "CCTV 분석기",
+                                                 "municipality_code": "4812000000", "scopes": ["platform:read"]})
+    assert r.status_code == 201 and "dxh_" in r.text and "이번 한 번만 표시" in r.text
+    r = client.post("/admin/users/new", data={"csrf_token": token, "username": "x", "password": "short",
+                                              "role": "staff", "municipality_code": "4812000000"})
+    assert r.status_code == 400 and "최소 10자" in r.text and "형식이 올바르지 않습니다" in r.text
+
+    viewer = client.__class__(client.app)
+    web_login(viewer, "cw.viewer")
+    token = csrf_of(viewer, "/programs")
+    r = viewer.post("/programs/new", data={"csrf_token": token, "title": "x", "municipality_code": "4812000000"})
+    assert r.status_code == 403
+    assert viewer.get("/admin/users").status_code == 403
+
+
+def test_english_switch(client, world):
+    web_login(client, "cw.staff")
+    assert "사업" in client.get("/programs").text
+    r = client.get("/programs?lang=en")
+    assert "Programs" in r.text and "lang=en" in r.headers.get("set-cookie", "")
+    assert "Register a program" in client.get("/programs").text

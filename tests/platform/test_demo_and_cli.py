@@ -1,0 +1,43 @@
+from sqlalchemy import func, select
+
+from app.cli import main as dxhub
+from app.core.config import get_settings
+from app.platform import demo
+from app.platform.models import Municipality, Program, User
+from tests.conftest import web_login
+
+
+def test_demo_data_makes_a_meaningful_dashboard(client, demo_loaded):
+    with demo_loaded.session() as s:
+        provinces = select(func.count()).select_from(Municipality).where(Municipality.level == "metropolitan")
+        assert s.scalar(provinces) == 17
+        assert s.scalar(select(func.count()).select_from(Program)) >= 10
+        roles = set(s.scalars(select(User.role)))
+    assert roles == {"platform_admin", "municipal_admin", "staff", "viewer"}
+    assert not demo.is_empty(demo_loaded)
+
+    web_login(client, "changwon.staff", demo.DEMO_PASSWORD)
+    home = client.get("/")
+    assert home.status_code == 200 and "어르신 정보격차·고립 분석" in home.text
+    assert "울산 CCTV" not in client.get("/programs").text  # 창원 staff see only 창원
+
+    web_login(client, "gyeongbuk.admin", demo.DEMO_PASSWORD)
+    assert "경북세일페스타" in client.get("/programs").text
+
+
+def test_create_user_command(database, monkeypatch, capsys, world):
+    monkeypatch.setenv("DXHUB_DATABASE_URL", database.url)
+    get_settings.cache_clear()
+    try:
+        assert dxhub(["create-user", "--username", "cli.user", "--password", "a-long-password",
+                      "--role", "staff", "--municipality", "4812000000"]) == 0
+        assert dxhub(["create-user", "--username", "cli.user", "--password", "a-long-password",
+                      "--role", "staff", "--municipality", "4812000000"]) == 2
+        assert dxhub(["create-user", "--username", "x2", "--password", "short", "--role", "staff"]) == 2
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert "taken" in err and "password" in err
+    with database.session() as s:
+        user = s.scalar(select(User).where(User.username == "cli.user"))
+        assert user.role == "staff" and user.municipality.code == "4812000000"
