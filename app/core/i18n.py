@@ -1,9 +1,10 @@
 """Korean-first translations.
 
 Messages are written in English in code and templates (``_("Programs")``). Each package may keep a
-Babel catalogue at ``<package>/translations/ko.po``; all of them are merged at start. The locale of a
-request lives in a context variable set by :class:`LocaleMiddleware`, so templates, macros and services
-all translate without passing it around.
+Babel catalogue at ``<package>/translations/ko.po``; a module's catalogue is its own domain, looked up
+first on that module's pages and API (see :func:`korean_catalogues`). The locale and the domain of a
+request live in context variables set by :class:`LocaleMiddleware`, so templates, macros and services
+all translate without passing them around.
 """
 
 from __future__ import annotations
@@ -23,26 +24,67 @@ APP_DIR = Path(__file__).resolve().parents[1]
 current_locale: ContextVar[str] = ContextVar("current_locale", default="ko")
 
 
-@lru_cache
-def korean_catalogue() -> dict[str, str]:
+current_domain: ContextVar[str | None] = ContextVar("current_domain", default=None)
+
+
+def _read_catalogue(po_path: Path) -> dict[str, str]:
+    with po_path.open("rb") as fh:
+        catalog = read_po(fh, locale="ko")
     messages: dict[str, str] = {}
-    # The shared catalogues come first and win: a module cannot retranslate the platform's words.
-    shared = [APP_DIR / "core" / "translations" / "ko.po", APP_DIR / "platform" / "translations" / "ko.po"]
-    modules = sorted(p for p in APP_DIR.rglob("translations/ko.po") if p not in shared)
-    for po_path in [p for p in shared if p.exists()] + modules:
-        with po_path.open("rb") as fh:
-            catalog = read_po(fh, locale="ko")
-        for message in catalog:
-            if message.id and message.string and not message.fuzzy:
-                key = message.id if isinstance(message.id, str) else message.id[0]
-                value = message.string if isinstance(message.string, str) else message.string[0]
-                messages.setdefault(key, value)
+    for message in catalog:
+        if message.id and message.string and not message.fuzzy:
+            key = message.id if isinstance(message.id, str) else message.id[0]
+            value = message.string if isinstance(message.string, str) else message.string[0]
+            messages.setdefault(key, value)
     return messages
+
+
+@lru_cache
+def korean_catalogues() -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, str]]:
+    """(shared, per-module, everything) Korean catalogues.
+
+    The same English word may need different Korean in different programs ("Assigned" is 배정됨 for a
+    robot task and 지급 for a router), so each module's catalogue is a domain of its own, named by its
+    package (``kt.worknet``). A module's words win on its own pages, then the shared words of the core
+    and platform, then any catalogue (for a module's message shown elsewhere, e.g. on the home page).
+    """
+    shared_paths = [APP_DIR / "core" / "translations" / "ko.po", APP_DIR / "platform" / "translations" / "ko.po"]
+    shared: dict[str, str] = {}
+    for path in shared_paths:
+        if path.exists():
+            for key, value in _read_catalogue(path).items():
+                shared.setdefault(key, value)
+    modules: dict[str, dict[str, str]] = {}
+    everything = dict(shared)
+    for path in sorted(p for p in APP_DIR.rglob("translations/ko.po") if p not in shared_paths):
+        domain = ".".join(path.parent.parent.relative_to(APP_DIR).parts)
+        modules[domain] = _read_catalogue(path)
+        for key, value in modules[domain].items():
+            everything.setdefault(key, value)
+    return shared, modules, everything
+
+
+def domain_for_path(path: str) -> str | None:
+    """The module domain a request path belongs to: ``/kt/worknet/...`` and ``/api/v1/kt/worknet/...``
+    both give ``kt.worknet`` when that module has a catalogue."""
+    parts = [p for p in path.split("/") if p]
+    if parts[:2] == ["api", "v1"]:
+        parts = parts[2:]
+    domain = ".".join(parts[:2])
+    return domain if domain in korean_catalogues()[1] else None
+
+
+def translate_ko(message: str, domain: str | None = None) -> str:
+    shared, modules, everything = korean_catalogues()
+    own = modules.get(domain) if domain else None
+    if own and message in own:
+        return own[message]
+    return shared.get(message) or everything.get(message, message)
 
 
 def gettext(message: str, **params: object) -> str:
     """Translate ``message`` into the current locale, then fill ``{name}`` placeholders."""
-    text = korean_catalogue().get(message, message) if current_locale.get() == "ko" else message
+    text = translate_ko(message, current_domain.get()) if current_locale.get() == "ko" else message
     return text.format(**params) if params else text
 
 
@@ -96,6 +138,7 @@ class LocaleMiddleware:
         locale = pick_locale(query_lang, conn.cookies.get("lang"), conn.headers.get("accept-language"),
                              self.default)
         token = current_locale.set(locale)
+        domain_token = current_domain.set(domain_for_path(scope.get("path", "")))
         scope.setdefault("state", {})["locale"] = locale
 
         async def send_with_cookie(message):
@@ -110,3 +153,4 @@ class LocaleMiddleware:
             await self.app(scope, receive, send_with_cookie)
         finally:
             current_locale.reset(token)
+            current_domain.reset(domain_token)
