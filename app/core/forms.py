@@ -57,18 +57,25 @@ def form_to_dict(form: FormData, *, lists: tuple[str, ...] = ()) -> dict[str, An
     return data
 
 
-def translate_error(err: dict[str, Any]) -> str:
+def error_template(err: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The English template and parameters of a Pydantic error, ready for :func:`gettext`."""
     template = _MESSAGES.get(err.get("type", ""))
     ctx = err.get("ctx") or {}
     if err.get("type") == "string_too_short" and ctx.get("min_length", 1) > 1:
         template = "At least {min_length} characters."
     if template:
+        params = {k: v for k, v in ctx.items() if isinstance(v, int | float | str)}
         try:
-            return gettext(template, **{k: v for k, v in ctx.items() if isinstance(v, int | float | str)})
+            template.format(**params)
         except (KeyError, IndexError):
-            return gettext(template)
-    msg = str(err.get("msg", ""))
-    return gettext(msg.removeprefix("Value error, "))
+            return template, {}
+        return template, params
+    return str(err.get("msg", "")).removeprefix("Value error, "), {}
+
+
+def translate_error(err: dict[str, Any]) -> str:
+    template, params = error_template(err)
+    return gettext(template, **params)
 
 
 def _field_of(loc: tuple | list) -> str:

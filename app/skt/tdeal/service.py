@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error
+from app.core.forms import error_template
 from app.core.pagination import PageParams, paginate
 from app.core.tenancy import principal_of
 from app.platform import audit
@@ -397,8 +398,9 @@ def validate_rows(schema: type[BaseModel], rows: list[Any]) -> tuple[list[Any], 
             parsed.append(None)
             for err in exc.errors():
                 loc = ["rows", i, *[p for p in err["loc"]]]
-                msg = str(err["msg"]).removeprefix("Value error, ")
-                errors.append({"loc": loc, "msg": msg, "type": err["type"], "template": msg, "params": {}})
+                template, params = error_template(dict(err))
+                errors.append({"loc": loc, "msg": str(err["msg"]).removeprefix("Value error, "),
+                               "type": err["type"], "template": template, "params": params})
     return parsed, errors
 
 

@@ -72,6 +72,9 @@ def test_coupon_form_and_csv_import_page(client, tdeal):
     r = client.post(f"{WEB}/import", data={"csrf_token": token, "kind": "merchants"},
                     files={"file": ("m.csv", bad.encode(), "text/csv")})
     assert r.status_code == 400 and "rows · 1 · brn" in r.text and "저장되지 않았습니다" in r.text
+    r = client.post(f"{WEB}/import", data={"csrf_token": token, "kind": "merchants"},
+                    files={"file": ("m.csv", "brn,name,category\n2208162517,,공예품\n".encode(), "text/csv")})
+    assert r.status_code == 400 and "필수 항목입니다." in r.text and "Field required" not in r.text
     good = bad.splitlines()[0] + "\n" + bad.splitlines()[1] + "\n"
     r = client.post(f"{WEB}/import", data={"csrf_token": token, "kind": "merchants"},
                     files={"file": ("m.csv", good.encode(), "text/csv")}, follow_redirects=True)
