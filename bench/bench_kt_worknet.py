@@ -3,7 +3,7 @@
 Threads allocate through the service (one transaction per allocation, as a request would), and the
 result is checked for duplicates. The floor is the same number of one-row transactions inserting
 ready-made lease rows with the same threads: the database's own cost of committing 10,000 leases.
-Runs on a fresh SQLite file, or on PostgreSQL when ``DXHUB_BENCH_DATABASE_URL`` names a database
+Runs on a fresh SQLite file, or on PostgreSQL when ``DXHUB_BENCH_PG_URL`` names a database
 that may be emptied.
 """
 
@@ -92,7 +92,7 @@ def measure() -> list[dict]:
     from app.kt.worknet import service
     from app.kt.worknet.models import Lease
 
-    url = os.environ.get("DXHUB_BENCH_DATABASE_URL")
+    url = os.environ.get("DXHUB_BENCH_PG_URL")
     tmp = None
     if not url:
         tmp = tempfile.TemporaryDirectory()
