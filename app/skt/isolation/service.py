@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error
 from app.core.pagination import PageParams, paginate
-from app.core.privacy import Cell, suppress
+from app.core.privacy import Cell, people_behind, suffix_differences_safe, suppress
 from app.core.tenancy import principal_of
 from app.platform import audit
 from app.platform import service as platform_service
@@ -83,15 +83,19 @@ def wilson_interval(successes: int, n: int, *, z: float = Z95) -> tuple[float | 
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def people_behind(population: int, *counts: int) -> int:
-    """How many people the smallest published figure of a row rests on (zero counts reveal no one)."""
-    positive = [c for c in counts if c and c > 0]
-    return min([population, *positive]) if positive else population
-
-
 def _suppressed(rows: list[dict[str, Any]], *, k: int, people: Sequence[float], dims: Sequence[str],
-                margins: Iterable[Sequence[str]]) -> list[bool]:
-    cells = [Cell(keys={d: row.get(d) for d in dims}, people=float(p)) for row, p in zip(rows, people, strict=True)]
+                margins: Iterable[Sequence[str]], counts: Sequence[str] = ()) -> list[bool]:
+    """Primary and complementary suppression of ``rows``. With ``counts`` the rows are sums over an age
+    suffix chosen by the caller (``parts`` per age band): a row is also hidden when another suffix would
+    reveal, by subtraction, a group of fewer than k people."""
+    cells = []
+    for row, p in zip(rows, people, strict=True):
+        cell = Cell(keys={d: row.get(d) for d in dims}, people=float(p))
+        if counts and "parts" in row and not suffix_differences_safe(
+                [[row["parts"].get(b, {}).get(c, 0) for c in ("population", *counts)] for b in AGE_BANDS],
+                row["start"], k=k):
+            cell.suppressed, cell.reason = True, "difference"
+        cells.append(cell)
     suppress(cells, k=k, margins=margins)
     return [c.suppressed for c in cells]
 
@@ -397,12 +401,32 @@ def _means(row: Any) -> dict[str, float | None]:
     return {m: (float(row[s]) / pop if pop else None) for m, s in zip(MEANS, SUMS, strict=True)}
 
 
+_FIELDS = ("population", *COUNTS, *SUMS)
+
+
+def _merge(parts: dict[str, dict[str, Any]], bands: Sequence[str], base: dict[str, Any]) -> dict[str, Any]:
+    """Sum the per-age-band ``parts`` over ``bands``; keep the parts for the suffix check."""
+    row = {**base, **{f: 0 for f in _FIELDS}, "parts": parts,
+           "start": AGE_BANDS.index(bands[0]) if bands else 0}
+    for band in bands:
+        part = parts.get(band)
+        if part:
+            for f in _FIELDS:
+                row[f] += part[f] or 0
+    return row
+
+
 def _band_totals(db: Session, *, period: str, group: str, bands: list[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of the band rollup summed per ``group`` over ``bands`` (all bands if None)."""
     col = getattr(IsoBandRollup, group)
-    stmt = select(col.label("group"), *_sum_columns(IsoBandRollup)).where(IsoBandRollup.period == period)
-    if bands is not None:
-        stmt = stmt.where(IsoBandRollup.age_band.in_(bands))
-    return [dict(r._mapping) for r in db.execute(stmt.group_by(col))]
+    stmt = (select(col.label("group"), IsoBandRollup.age_band.label("band"), *_sum_columns(IsoBandRollup))
+            .where(IsoBandRollup.period == period).group_by(col, IsoBandRollup.age_band))
+    per_group: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in db.execute(stmt):
+        per_group.setdefault(r.group, {})[r.band] = dict(r._mapping)
+    wanted = list(bands) if bands is not None else list(AGE_BANDS)
+    rows = [_merge(parts, wanted, {"group": g}) for g, parts in per_group.items()]
+    return [r for r in rows if any(b in r["parts"] for b in wanted)]
 
 
 def _order(rows: list[dict[str, Any]], order: Sequence[str]) -> list[dict[str, Any]]:
@@ -441,7 +465,7 @@ def income_gradient(db: Session, *, period: str | None, min_age: int, k: int) ->
         return empty
     rows = _order(_band_totals(db, period=period, group="income_band", bands=bands_from(min_age)), INCOME_BANDS)
     people = [people_behind(_as_int(r["population"]), _as_int(r["isolated"])) for r in rows]
-    hidden = _suppressed(rows, k=k, people=people, dims=["group"], margins=[()])
+    hidden = _suppressed(rows, k=k, people=people, dims=["group"], margins=[()], counts=("isolated",))
     items = []
     for r, h in zip(rows, hidden, strict=True):
         pop = _as_int(r["population"])
@@ -458,21 +482,31 @@ def income_gradient(db: Session, *, period: str | None, min_age: int, k: int) ->
 
 
 def _dong_rows(db: Session, *, periods_: list[str], bands: list[str]) -> dict[str, list[dict[str, Any]]]:
-    stmt = (select(IsoDongRollup.period, IsoDong.id.label("dong_id"), IsoDong.code, IsoDong.name, IsoDong.district,
-                   IsoDong.municipality_id, *_sum_columns(IsoDongRollup))
+    """Per period, one row per dong summed over ``bands`` (with its per-band parts for the suffix check)."""
+    stmt = (select(IsoDongRollup.period, IsoDongRollup.age_band.label("band"), IsoDong.id.label("dong_id"),
+                   IsoDong.code, IsoDong.name, IsoDong.district, IsoDong.municipality_id,
+                   IsoDongRollup.population, *[getattr(IsoDongRollup, f) for f in (*COUNTS, *SUMS)])
             .join(IsoDong, IsoDong.id == IsoDongRollup.dong_id)
-            .where(IsoDongRollup.period.in_(periods_), IsoDongRollup.age_band.in_(bands))
-            .group_by(IsoDongRollup.period, IsoDong.id, IsoDong.code, IsoDong.name, IsoDong.district,
-                      IsoDong.municipality_id))
-    out: dict[str, list[dict[str, Any]]] = {p: [] for p in periods_}
+            .where(IsoDongRollup.period.in_(periods_)))
+    grouped: dict[tuple[str, int], tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {}
     for r in db.execute(stmt):
-        out[r.period].append(dict(r._mapping))
+        m = r._mapping
+        key = (m["period"], m["dong_id"])
+        if key not in grouped:
+            grouped[key] = ({"dong_id": m["dong_id"], "code": m["code"], "name": m["name"],
+                             "district": m["district"], "municipality_id": m["municipality_id"]}, {})
+        grouped[key][1][m["band"]] = {f: m[f] for f in _FIELDS}
+    out: dict[str, list[dict[str, Any]]] = {p: [] for p in periods_}
+    for (period, _dong), (base, parts) in sorted(grouped.items(), key=lambda kv: (kv[0][0], kv[1][0]["code"])):
+        if any(b in parts for b in bands):
+            out[period].append(_merge(parts, bands, base))
     return out
 
 
 def _ranking_hidden(rows: list[dict[str, Any]], k: int) -> list[bool]:
     people = [people_behind(_as_int(r["population"]), _as_int(r["isolated"])) for r in rows]
-    return _suppressed(rows, k=k, people=people, dims=["municipality_id"], margins=[("municipality_id",)])
+    return _suppressed(rows, k=k, people=people, dims=["municipality_id"], margins=[("municipality_id",)],
+                       counts=("isolated",))
 
 
 def isolation_ranking(db: Session, *, period: str | None, min_age: int, k: int) -> dict[str, Any]:
@@ -516,7 +550,8 @@ def criteria(db: Session, *, period: str | None, min_age: int, k: int) -> dict[s
                                       ("by_income", "income_band", INCOME_BANDS, bands)):
         rows = _order(_band_totals(db, period=period, group=group, bands=subset), order)
         people = [people_behind(_as_int(r["population"]), *(_as_int(r[c]) for c in COUNTS)) for r in rows]
-        hidden = _suppressed(rows, k=k, people=people, dims=["group"], margins=[()])
+        hidden = _suppressed(rows, k=k, people=people, dims=["group"], margins=[()],
+                             counts=COUNTS if subset is not None else ())
         for r, h in zip(rows, hidden, strict=True):
             pop = _as_int(r["population"])
             out[key].append({"group": r["group"], "suppressed": h,
@@ -549,7 +584,11 @@ def education_targets(db: Session, *, period: str | None, min_age: int, k: int,
         t["outings"] += float(r["sum_outings"] or 0)
     reach = [max(0, _as_int(r["low_communication"]) - _as_int(r["isolated"])) for r in rows]
     people = [people_behind(_as_int(r["population"]), n) for r, n in zip(rows, reach, strict=True)]
-    hidden = _suppressed(rows, k=k, people=people, dims=["municipality_id"], margins=[("municipality_id",)])
+    for r in rows:
+        for part in r["parts"].values():
+            part["reachable"] = max(0, _as_int(part["low_communication"]) - _as_int(part["isolated"]))
+    hidden = _suppressed(rows, k=k, people=people, dims=["municipality_id"], margins=[("municipality_id",)],
+                         counts=("reachable",))
     items = []
     for r, n, h in zip(rows, reach, hidden, strict=True):
         item = {"dong_code": r["code"], "dong_name": r["name"], "district": r["district"], "suppressed": h,

@@ -51,7 +51,9 @@ def test_demo_pages_show_the_divide_gradient_ranking_and_targets(client, world):
     assert 'type="file"' not in pages["/skt/isolation/import"].text
     ranking = list(csv.DictReader(io.StringIO(client.get("/skt/isolation/ranking.csv").text.lstrip("\ufeff"))))
     assert len(ranking) == 57 and ranking[0]["period"] == "2026-10"
-    assert int(ranking[0]["isolated"]) >= int(ranking[-1]["isolated"])
+    shown = [int(r["isolated"]) for r in ranking if r["isolated"]]
+    assert len(shown) >= 50 and shown == sorted(shown, reverse=True)
+    assert all(r["isolated"] == "" for r in ranking[len(shown):])  # hidden dongs come last
     assert ranking[0]["dong_code"] in pages["/skt/isolation/ranking"].text
     page2 = client.get("/skt/isolation/ranking?page=2").text
     assert ranking[30]["dong_code"] in page2 and ranking[0]["dong_code"] not in page2
@@ -71,4 +73,4 @@ def test_demo_reproduces_the_drop_after_65_and_the_income_gradient(database, wor
     assert means == sorted(means) and gradient["gap"]["app_minutes"] > 1.5
     assert gradient["gap"]["outings"] > 1.1
     assert ranking["previous_period"] == "2026-09" and len(ranking["items"]) == 57
-    assert all(i["change"] is not None for i in ranking["items"])
+    assert sum(1 for i in ranking["items"] if i["change"] is not None) >= 50

@@ -6,9 +6,8 @@ import csv
 import io
 
 from app.core.config import Settings
-from app.core.privacy import Cell, suppress
+from app.core.privacy import Cell, people_behind, suffix_differences_safe, suppress
 from app.main import create_app
-from app.skt.isolation.service import people_behind
 from tests.conftest import api_headers, web_login
 from tests.skt.isolation.conftest import cell, load_cells
 
@@ -97,3 +96,41 @@ def test_suppress_with_people_behind_the_smallest_figure():
     cells = [Cell(keys={"g": r["g"]}, people=people_behind(r["pop"], r["iso"])) for r in rows]
     suppress(cells, k=5, margins=[()])
     assert [(c.keys["g"], c.reason) for c in cells if c.suppressed] == [("a", "primary"), ("d", "complementary")]
+
+
+def test_suffix_differences_rule():
+    # parts per age band: (population, isolated)
+    parts = [(100, 10), (3, 1), (80, 12)]
+    assert suffix_differences_safe(parts, 0, k=5)  # all bands minus any other suffix: 100+ people, 10+ isolated
+    assert not suffix_differences_safe(parts, 1, k=5)  # bands 1+ minus bands 2+ = 3 people
+    assert not suffix_differences_safe(parts, 2, k=5)
+    assert suffix_differences_safe([(100, 10), (50, 6), (80, 12)], 1, k=5)
+    assert suffix_differences_safe([(100, 10), (0, 0), (80, 12)], 1, k=5)  # an empty band reveals no one
+
+
+def test_asking_for_another_age_suffix_cannot_reveal_a_small_band(client, iso):
+    """65+ and 70+ would differ by the 65-69 band; when that band is tiny in a dong the dong is hidden at
+    both ages, so subtracting the two answers reveals nothing."""
+    rows = []
+    for dong, small in (("4812151000", True), ("4812152000", False), ("4812351000", False)):
+        iso_ = 1 if small else 6
+        rows.append(cell(dong, age="65-69", population=2 if small else 120, low_communication=iso_,
+                         low_outing=iso_, isolated=iso_))
+        rows.append(cell(dong, age="70-74", population=300, low_communication=60, low_outing=60, isolated=40))
+    load_cells(iso["database"], rows)
+    h = api_headers(client, "cw.staff")
+    for min_age in (65, 70):
+        items = {i["dong_code"]: i for i in client.get(f"{API}/ranking?period=2026-10&min_age={min_age}",
+                                                        headers=h).json()["items"]}
+        assert items["4812151000"]["suppressed"], min_age
+        assert sum(1 for i in items.values() if i["suppressed"]) >= 2  # with its complement
+    # the same for the income and sex tables of the criteria page, and the income gradient
+    load_cells(iso["database"], [cell("4812152000", age="65-69", income="high", population=3, low_communication=1,
+                                      low_outing=1, isolated=1),
+                                 cell("4812152000", age="80+", income="high", population=90)])
+    for min_age in (65, 70):
+        grad = client.get(f"{API}/gradient?period=2026-10&min_age={min_age}", headers=h).json()
+        high = next(i for i in grad["items"] if i["income_band"] == "high")
+        assert high["suppressed"] and high["population"] is None, min_age
+        crit = client.get(f"{API}/criteria?period=2026-10&min_age={min_age}", headers=h).json()
+        assert next(r for r in crit["by_income"] if r["group"] == "high")["suppressed"], min_age
