@@ -72,6 +72,33 @@ def suppress_rows(rows: list[dict[str, Any]], *, k: int, people_key: str, value_
     return out
 
 
+def people_behind(population: float, *counts: float) -> float:
+    """How many people the smallest figure of a row rests on: the population, or a smaller positive count
+    published beside it (2 isolated people out of 500 single out 2 people). Zero counts reveal no one."""
+    positive = [c for c in counts if c and c > 0]
+    return min([population, *positive]) if positive else population
+
+
+def suffix_differences_safe(parts: Sequence[Sequence[float]], start: int, *, k: int) -> bool:
+    """Whether a figure summed over ``parts[start:]`` may be published when callers may ask for any other
+    suffix too (e.g. "ages 65+" beside "ages 70+"): subtracting two suffixes reveals the parts between them,
+    so the answer is False if any such difference rests on fewer than ``k`` people.
+
+    ``parts[i]`` holds the people counts of part ``i`` in order: the population first, then each count that
+    is published beside it (read with :func:`people_behind`).
+    """
+    n = len(parts)
+    for other in range(n):
+        if other == start:
+            continue
+        lo, hi = sorted((start, other))
+        diff = [sum(parts[i][j] for i in range(lo, hi)) for j in range(len(parts[lo]))]
+        people = people_behind(diff[0], *diff[1:])
+        if 0 < people < k:
+            return False
+    return True
+
+
 def safe_value(people: float, value: Any, *, k: int) -> Any:
     """A single figure: ``value`` if it rests on at least ``k`` people, else None."""
     return value if people >= k else None

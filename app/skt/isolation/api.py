@@ -1,0 +1,107 @@
+"""REST API of the isolation analytics under /api/v1/skt/isolation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.core.deps import SessionDep
+from app.core.pagination import Page, PageDep
+from app.skt.isolation import service
+from app.skt.isolation.deps import BATCH_DOC, BatchRows, DongDep, KDep, MinAgeQuery, PeriodQuery
+from app.skt.isolation.schemas import (
+    CriteriaOut,
+    DivideOut,
+    DongBatchResult,
+    DongIn,
+    DongOut,
+    GradientOut,
+    ImportResult,
+    RankingOut,
+    TargetsOut,
+)
+
+router = APIRouter()
+TAG = ["isolation"]
+
+
+# --- dongs -----------------------------------------------------------------------------------
+
+@router.get("/dongs", response_model=Page[DongOut], tags=TAG)
+def list_dongs(db: SessionDep, page: PageDep, q: Annotated[str | None, Query(max_length=60)] = None,
+               district: Annotated[str | None, Query(max_length=60)] = None):
+    items, total = service.list_dongs(db, page=page, q=q, district=district)
+    return Page(items=[DongOut.model_validate(d) for d in items], total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post("/dongs", status_code=201, response_model=DongOut, tags=TAG)
+def create_dong(data: DongIn, db: SessionDep):
+    """Register one 행정동 in the caller's municipality (or the one named, if the caller reaches it)."""
+    return DongOut.model_validate(service.create_dong(db, data=data))
+
+
+@router.post("/dongs/batch", response_model=DongBatchResult, tags=TAG, openapi_extra=BATCH_DOC)
+def import_dongs(rows: BatchRows, db: SessionDep):
+    """Create or rename dongs by code; a bad row refuses the whole batch."""
+    return service.import_dongs(db, rows=rows)
+
+
+@router.get("/dongs/{code}", response_model=DongOut, tags=TAG)
+def get_dong(dong: DongDep):
+    return DongOut.model_validate(dong)
+
+
+# --- indicators ------------------------------------------------------------------------------
+
+@router.post("/indicators", response_model=ImportResult, tags=TAG, openapi_extra=BATCH_DOC)
+def import_indicators(rows: BatchRows, db: SessionDep):
+    """Import indicator cells (JSON array or CSV). Any bad row refuses the whole batch (422 naming each
+    bad row and field); a cell sent again replaces the stored one. Rollups are rebuilt in the same
+    transaction."""
+    return service.import_cells(db, rows=rows)
+
+
+@router.get("/periods", tags=TAG)
+def list_periods(db: SessionDep) -> dict[str, list[str]]:
+    """Months with data, newest first."""
+    return {"items": service.periods(db)}
+
+
+# --- analyses --------------------------------------------------------------------------------
+
+@router.get("/divide", response_model=DivideOut, tags=TAG)
+def divide(db: SessionDep, k: KDep, period: PeriodQuery = None):
+    """Each usage mean by age band and relative to the all-ages mean."""
+    return service.digital_divide(db, period=period, k=k)
+
+
+@router.get("/gradient", response_model=GradientOut, tags=TAG)
+def gradient(db: SessionDep, k: KDep, period: PeriodQuery = None, min_age: MinAgeQuery = 65):
+    """Usage, outings and isolation by income band among people min_age+, and the gap highest vs lowest."""
+    return service.income_gradient(db, period=period, min_age=min_age, k=k)
+
+
+@router.get("/ranking", response_model=RankingOut, tags=TAG)
+def ranking(db: SessionDep, k: KDep, page: PageDep, period: PeriodQuery = None, min_age: MinAgeQuery = 65):
+    """Dongs ordered by isolated people min_age+, with a 95% Wilson interval and the change from the
+    previous month. Figures resting on fewer than k people are null (``suppressed``)."""
+    data = service.isolation_ranking(db, period=period, min_age=min_age, k=k)
+    items, total = service.page_of(data["items"], page)
+    return {**data, "items": items, "total": total, "limit": page.limit, "offset": page.offset}
+
+
+@router.get("/criteria", response_model=CriteriaOut, tags=TAG)
+def criteria(db: SessionDep, k: KDep, period: PeriodQuery = None, min_age: MinAgeQuery = 65):
+    """The definition of isolation in force and the share isolated by age, sex and income."""
+    return service.criteria(db, period=period, min_age=min_age, k=k)
+
+
+@router.get("/targets", response_model=TargetsOut, tags=TAG)
+def targets(db: SessionDep, k: KDep, page: PageDep, period: PeriodQuery = None, min_age: MinAgeQuery = 65,
+            uptake: Annotated[float, Query(gt=0, le=1)] = service.DEFAULT_UPTAKE):
+    """Digital-education targets: dongs where people min_age+ use messenger and apps least relative to
+    their outings, with the expected number of people reached."""
+    data = service.education_targets(db, period=period, min_age=min_age, k=k, uptake=uptake)
+    items, total = service.page_of(data["items"], page)
+    return {**data, "items": items, "total": total, "limit": page.limit, "offset": page.offset}

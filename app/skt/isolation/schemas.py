@@ -1,0 +1,169 @@
+"""Request and response bodies of the isolation analytics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from app.core.schemas import InputModel, OutputModel
+
+Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+DongCode = Annotated[str, StringConstraints(pattern=r"^\d{10}$")]
+AgeBand = Literal["20-29", "30-39", "40-49", "50-59", "60-64", "65-69", "70-74", "75-79", "80+"]
+Sex = Literal["M", "F"]
+IncomeBand = Literal["none", "low", "middle", "high"]
+Count = Annotated[int, Field(ge=0, le=100_000_000)]
+Mean = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+
+
+class CellIn(InputModel):
+    """One indicator cell: people of one dong, age band, sex and income band in one month."""
+
+    period: Period
+    dong_code: DongCode
+    age_band: AgeBand
+    sex: Sex
+    income_band: IncomeBand
+    population: Count
+    low_communication: Count
+    low_outing: Count
+    isolated: Count
+    smartphone_data_mb: Mean
+    app_minutes: Mean
+    messenger_minutes: Mean
+    sns_minutes: Mean
+    calls: Mean
+    call_partners: Mean
+    outings: Mean
+    travel_km: Mean
+    home_hours: Mean
+
+
+class DongIn(InputModel):
+    code: DongCode
+    name: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+    district: Annotated[str, StringConstraints(max_length=60)] = ""
+    municipality_code: Annotated[str | None, StringConstraints(pattern=r"^\d{10}$")] = None
+
+
+class DongOut(OutputModel):
+    code: str
+    name: str
+    district: str
+
+
+class ImportResult(OutputModel):
+    received: int
+    created: int
+    replaced: int
+    periods: list[str]
+    dongs: int
+
+
+class DongBatchResult(OutputModel):
+    received: int
+    created: int
+    updated: int
+    unchanged: int
+
+
+class DivideRow(OutputModel):
+    age_band: str
+    population: int | None
+    suppressed: bool
+    means: dict[str, float | None]
+    relative: dict[str, float | None]
+
+
+class DivideOut(OutputModel):
+    period: str | None
+    k: int
+    total_population: int | None
+    overall: dict[str, float | None]
+    items: list[DivideRow]
+
+
+class GradientRow(OutputModel):
+    income_band: str
+    population: int | None
+    suppressed: bool
+    means: dict[str, float | None]
+    isolated_rate: float | None
+
+
+class GradientOut(OutputModel):
+    period: str | None
+    min_age: int
+    k: int
+    items: list[GradientRow]
+    gap: dict[str, float | None]  # highest over lowest income band, per measure
+    gap_bands: list[str | None]
+
+
+class RankingItem(OutputModel):
+    dong_code: str
+    dong_name: str
+    district: str
+    population: int | None
+    isolated: int | None
+    rate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    change: int | None
+    suppressed: bool
+
+
+class RankingOut(OutputModel):
+    period: str | None
+    previous_period: str | None
+    min_age: int
+    k: int
+    items: list[RankingItem]
+    total: int
+    limit: int
+    offset: int
+
+
+class ShareRow(OutputModel):
+    group: str
+    population: int | None
+    low_communication: int | None
+    low_outing: int | None
+    isolated: int | None
+    rate: float | None
+    suppressed: bool
+
+
+class CriteriaOut(OutputModel):
+    period: str | None
+    min_age: int
+    k: int
+    definition: dict[str, str]
+    by_age: list[ShareRow]
+    by_sex: list[ShareRow]
+    by_income: list[ShareRow]
+
+
+class TargetItem(OutputModel):
+    dong_code: str
+    dong_name: str
+    district: str
+    population: int | None
+    digital_index: float | None
+    outing_index: float | None
+    score: float | None
+    reachable: int | None
+    expected_reached: int | None
+    suppressed: bool
+
+
+class TargetsOut(OutputModel):
+    period: str | None
+    min_age: int
+    k: int
+    uptake: float
+    items: list[TargetItem]
+    total: int
+    limit: int
+    offset: int

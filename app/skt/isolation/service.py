@@ -1,0 +1,620 @@
+"""Rules of the isolation analytics: dong registry, indicator import with rollups, and the analyses.
+
+Plain functions with keyword-only arguments. The caller's session carries the principal, so every ORM
+read is already scoped to the municipalities the caller reaches; an unknown dong and another
+municipality's dong look the same. Every analysis reads the rollups, never the raw cells, and every
+figure passes through :func:`app.core.privacy.suppress` before it leaves this module.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.core.db import utcnow
+from app.core.errors import Conflict, InvalidInput, NotFound, field_error
+from app.core.pagination import PageParams, paginate
+from app.core.privacy import Cell, people_behind, suffix_differences_safe, suppress
+from app.core.tenancy import principal_of
+from app.platform import audit
+from app.platform import service as platform_service
+from app.skt.isolation.models import (
+    AGE_BANDS,
+    AGE_LOWER,
+    COUNTS,
+    INCOME_BANDS,
+    MEANS,
+    SEXES,
+    SUMS,
+    IsoBandRollup,
+    IsoCell,
+    IsoDong,
+    IsoDongRollup,
+)
+from app.skt.isolation.schemas import CellIn, DongIn
+
+MAX_BATCH = 100_000
+MAX_DONG_BATCH = 5_000
+CHUNK = 5_000
+DEFAULT_UPTAKE = 0.3
+Z95 = 1.959963984540054
+
+# The definition of isolation in force: the counts arrive computed in the operator's secure zone.
+DEFINITION = {
+    "source": "SKT · Statistics Korea · Changwon City (Changwon Future Forum)",
+    "low_communication": "Fewer than 10 voice calls and messenger sessions a month with fewer than 3 distinct "
+                         "partners (bottom decile of all adults)",
+    "low_outing": "Fewer than 4 outings a month beyond 500 m of home, more than 20 hours a day at home",
+    "isolated": "Under both floors in the same month",
+    "unit": "Aggregated cells of a 행정동 x age band x sex x income band; the platform never receives people",
+}
+
+_cells_adapter = TypeAdapter(list[CellIn])
+_cell_adapter = TypeAdapter(CellIn)
+_dong_adapter = TypeAdapter(DongIn)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def bands_from(min_age: int) -> list[str]:
+    """Age bands whose lower bound is at least ``min_age`` (65 -> 65-69, 70-74, 75-79, 80+)."""
+    return [b for b in AGE_BANDS if AGE_LOWER[b] >= min_age]
+
+
+def previous_period(period: str) -> str:
+    year, month = int(period[:4]), int(period[5:7])
+    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+
+
+def wilson_interval(successes: int, n: int, *, z: float = Z95) -> tuple[float | None, float | None]:
+    """The Wilson score interval of a proportion (95% by default)."""
+    if n <= 0:
+        return None, None
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _suppressed(rows: list[dict[str, Any]], *, k: int, people: Sequence[float], dims: Sequence[str],
+                margins: Iterable[Sequence[str]], counts: Sequence[str] = ()) -> list[bool]:
+    """Primary and complementary suppression of ``rows``. With ``counts`` the rows are sums over an age
+    suffix chosen by the caller (``parts`` per age band): a row is also hidden when another suffix would
+    reveal, by subtraction, a group of fewer than k people."""
+    cells = []
+    for row, p in zip(rows, people, strict=True):
+        cell = Cell(keys={d: row.get(d) for d in dims}, people=float(p))
+        if counts and "parts" in row and not suffix_differences_safe(
+                [[row["parts"].get(b, {}).get(c, 0) for c in ("population", *counts)] for b in AGE_BANDS],
+                row["start"], k=k):
+            cell.suppressed, cell.reason = True, "difference"
+        cells.append(cell)
+    suppress(cells, k=k, margins=margins)
+    return [c.suppressed for c in cells]
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def _sum_columns(model: Any) -> list[Any]:
+    return [func.sum(model.population).label("population")] + [
+        func.sum(getattr(model, c)).label(c) for c in COUNTS] + [
+        func.sum(getattr(model, s)).label(s) for s in SUMS]
+
+
+def _as_int(value: Any) -> int:
+    return int(value or 0)
+
+
+# --- dongs -----------------------------------------------------------------------------------
+
+def get_dong(db: Session, *, code: str) -> IsoDong:
+    found = db.scalar(select(IsoDong).where(IsoDong.code == code))
+    if found is None:
+        raise NotFound("Dong {code} not found", code=code)
+    return found
+
+
+def dong_query(*, q: str | None = None, district: str | None = None) -> Select[Any]:
+    stmt = select(IsoDong).order_by(IsoDong.code)
+    if q:
+        stmt = stmt.where(IsoDong.name.ilike(f"%{q}%") | IsoDong.code.like(f"{q}%"))
+    if district:
+        stmt = stmt.where(IsoDong.district == district)
+    return stmt
+
+
+def list_dongs(db: Session, *, page: PageParams, q: str | None = None, district: str | None = None
+               ) -> tuple[list[IsoDong], int]:
+    return paginate(db, dong_query(q=q, district=district), page)
+
+
+def _target_municipality(db: Session, code: str | None) -> int:
+    if code:
+        return platform_service.resolve_municipality(db, code=code).id
+    principal = principal_of(db)
+    if principal is not None and principal.municipality_id is not None:
+        return principal.municipality_id
+    raise InvalidInput.field("municipality_code", "Name the municipality (10-digit code)")
+
+
+def _taken(db: Session, codes: set[str]) -> set[str]:
+    """Codes registered anywhere (the 행정동 code is national), read past the tenant scope."""
+    if not codes:
+        return set()
+    return set(db.scalars(select(IsoDong.code).where(IsoDong.code.in_(codes))
+                          .execution_options(skip_tenant_scope=True)))
+
+
+def create_dong(db: Session, *, data: DongIn) -> IsoDong:
+    mid = _target_municipality(db, data.municipality_code)
+    if _taken(db, {data.code}):
+        raise Conflict("Dong code {code} is already registered", code=data.code)
+    dong = IsoDong(municipality_id=mid, code=data.code, name=data.name, district=data.district)
+    db.add(dong)
+    try:
+        with db.begin_nested():
+            db.flush()
+    except IntegrityError as exc:
+        raise Conflict("Dong code {code} is already registered", code=data.code) from exc
+    return dong
+
+
+def import_dongs(db: Session, *, rows: list[Any]) -> dict[str, int]:
+    """Create or rename dongs by code; a bad row refuses the whole batch."""
+    if not rows:
+        raise InvalidInput.field("rows", "The batch is empty")
+    if len(rows) > MAX_DONG_BATCH:
+        raise InvalidInput.field("rows", "At most {n} rows per batch", n=MAX_DONG_BATCH)
+    parsed: list[DongIn | None] = []
+    errors: list[dict[str, Any]] = []
+    for i, row in enumerate(rows):
+        try:
+            parsed.append(_dong_adapter.validate_python(row))
+        except ValidationError as exc:
+            parsed.append(None)
+            errors += _row_errors(exc, i)
+    munis = {p.municipality_code for p in parsed if p and p.municipality_code}
+    from app.platform.models import Municipality
+
+    known = dict(db.execute(select(Municipality.code, Municipality.id).where(Municipality.code.in_(munis))).all())
+    principal = principal_of(db)
+    default = principal.municipality_id if principal else None
+    mine = {d.code: d for d in db.scalars(select(IsoDong).where(IsoDong.code.in_({p.code for p in parsed if p})))}
+    taken = _taken(db, {p.code for p in parsed if p}) - set(mine)
+    seen: dict[str, int] = {}
+    targets: list[int | None] = []
+    for i, p in enumerate(parsed):
+        if p is None:
+            targets.append(None)
+            continue
+        mid = known.get(p.municipality_code) if p.municipality_code else default
+        if mid is None:
+            errors.append(field_error(["rows", i, "municipality_code"], "Unknown municipality code {code}",
+                                      code=p.municipality_code or ""))
+        if p.code in taken:
+            errors.append(field_error(["rows", i, "code"], "Dong code {code} is already registered", code=p.code))
+        if p.code in seen:
+            errors.append(field_error(["rows", i, "code"], "Duplicate of row {j} in this batch", j=seen[p.code]))
+        seen.setdefault(p.code, i)
+        targets.append(mid)
+    _refuse(errors)
+    created = updated = 0
+    now = utcnow()
+    new_rows = []
+    for p, mid in zip(parsed, targets, strict=True):
+        assert p is not None and mid is not None
+        found = mine.get(p.code)
+        if found is None:
+            new_rows.append({"municipality_id": mid, "code": p.code, "name": p.name, "district": p.district,
+                             "created_at": now})
+        elif (found.name, found.district) != (p.name, p.district):
+            found.name, found.district = p.name, p.district
+            updated += 1
+    if new_rows:
+        db.execute(insert(IsoDong.__table__), new_rows)
+        created = len(new_rows)
+    db.flush()
+    result = {"received": len(parsed), "created": created, "updated": updated,
+              "unchanged": len(parsed) - created - updated}
+    audit.record(db, action="import", object_type="iso_dong", object_id="batch", municipality_id=default,
+                 after=result)
+    return result
+
+
+# --- indicator import ------------------------------------------------------------------------
+
+def _row_errors(exc: ValidationError, index: int, offset: int = 0) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        if offset:
+            loc = loc[offset:]
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        out.append({"loc": ["rows", index, *loc], "msg": msg, "type": err["type"], "template": msg,
+                    "params": {}})
+    return out
+
+
+def _refuse(errors: list[dict[str, Any]]) -> None:
+    if errors:
+        errors.sort(key=lambda e: (e["loc"][1] if len(e["loc"]) > 1 and isinstance(e["loc"][1], int) else -1))
+        bad = len({e["loc"][1] for e in errors if len(e["loc"]) > 1})
+        raise InvalidInput("{n} rows are invalid; nothing was saved", n=bad, errors=errors)
+
+
+def validate_cells(rows: list[Any]) -> tuple[list[CellIn | None], list[dict[str, Any]]]:
+    """Validate every row (schema, then the count rules); errors name ``["rows", i, field]``."""
+    if not rows:
+        raise InvalidInput.field("rows", "The batch is empty")
+    if len(rows) > MAX_BATCH:
+        raise InvalidInput.field("rows", "At most {n} rows per batch", n=MAX_BATCH)
+    errors: list[dict[str, Any]] = []
+    try:
+        parsed: list[CellIn | None] = list(_cells_adapter.validate_python(rows))
+    except ValidationError:
+        parsed = []
+        for i, row in enumerate(rows):
+            try:
+                parsed.append(_cell_adapter.validate_python(row))
+            except ValidationError as exc:
+                parsed.append(None)
+                errors += _row_errors(exc, i)
+    for i, p in enumerate(parsed):
+        if p is None:
+            continue
+        for name in ("low_communication", "low_outing"):
+            if getattr(p, name) > p.population:
+                errors.append(field_error(["rows", i, name], "Must not exceed the population ({n})", n=p.population))
+        if p.isolated > min(p.low_communication, p.low_outing):
+            errors.append(field_error(["rows", i, "isolated"],
+                                      "Isolated people are under both floors: at most low_communication and "
+                                      "low_outing ({n})", n=min(p.low_communication, p.low_outing)))
+    return parsed, errors
+
+
+def import_cells(db: Session, *, rows: list[Any]) -> dict[str, Any]:
+    """Validate a batch of cells and store it whole or not at all; a cell imported again is replaced.
+
+    The rollups of every (dong, period) and (municipality, period) the batch touches are rebuilt in
+    the same transaction, so the analyses never see cells without their rollups.
+    """
+    parsed, errors = validate_cells(rows)
+    codes = {p.dong_code for p in parsed if p is not None}
+    dongs = {code: (did, mid) for code, did, mid in db.execute(
+        select(IsoDong.code, IsoDong.id, IsoDong.municipality_id).where(IsoDong.code.in_(codes)))}
+    seen: dict[tuple, int] = {}
+    for i, p in enumerate(parsed):
+        if p is None:
+            continue
+        if p.dong_code not in dongs:
+            errors.append(field_error(["rows", i, "dong_code"], "Unknown dong {code}", code=p.dong_code))
+            continue
+        key = (p.dong_code, p.period, p.age_band, p.sex, p.income_band)
+        if key in seen:
+            errors.append(field_error(["rows", i, "period"], "Duplicate of row {j} in this batch", j=seen[key]))
+        else:
+            seen[key] = i
+    _refuse(errors)
+
+    now = utcnow()
+    values = []
+    for p in parsed:
+        assert p is not None
+        did, mid = dongs[p.dong_code]
+        row = p.model_dump(exclude={"dong_code"})
+        row.update(dong_id=did, municipality_id=mid, imported_at=now)
+        values.append(row)
+    dong_ids = sorted({v["dong_id"] for v in values})
+    periods = sorted({v["period"] for v in values})
+    muni_ids = sorted({v["municipality_id"] for v in values})
+
+    table = IsoCell.__table__
+    replaced = 0
+    if db.scalar(select(func.count()).select_from(table).where(
+            table.c.dong_id.in_(dong_ids), table.c.period.in_(periods))):
+        have = {tuple(r) for r in db.execute(select(table.c.dong_id, table.c.period, table.c.age_band, table.c.sex,
+                                     table.c.income_band)
+                              .where(table.c.dong_id.in_(dong_ids), table.c.period.in_(periods)))}
+        replaced = sum(1 for v in values if (v["dong_id"], v["period"], v["age_band"], v["sex"], v["income_band"])
+                       in have)
+    stmt = _upsert(db)
+    for start in range(0, len(values), CHUNK):
+        db.execute(stmt, values[start:start + CHUNK])
+    refresh_rollups(db, municipality_ids=muni_ids, dong_ids=dong_ids, periods=periods)
+    result = {"received": len(values), "created": len(values) - replaced, "replaced": replaced,
+              "periods": periods, "dongs": len(dong_ids)}
+    principal = principal_of(db)
+    audit.record(db, action="import", object_type="iso_cell", object_id="batch",
+                 municipality_id=principal.municipality_id if principal else None,
+                 after={**{k: v for k, v in result.items() if k != "periods"},
+                        "periods": f"{periods[0]}..{periods[-1]}"})
+    return result
+
+
+def _upsert(db: Session) -> Any:
+    """INSERT ... ON CONFLICT (cell key) DO UPDATE, for SQLite and PostgreSQL alike."""
+    table = IsoCell.__table__
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(table)
+    keep = ("population", *COUNTS, *MEANS, "imported_at")
+    return stmt.on_conflict_do_update(index_elements=["dong_id", "period", "age_band", "sex", "income_band"],
+                                      set_={c: stmt.excluded[c] for c in keep})
+
+
+def refresh_rollups(db: Session, *, municipality_ids: list[int], dong_ids: list[int], periods: list[str]) -> None:
+    """Rebuild both rollups for the given dongs/municipalities and periods from the cells (Core SQL)."""
+    cell = IsoCell.__table__
+    sums = [func.sum(cell.c.population * cell.c[m]) for m in MEANS]
+    counts = [func.sum(cell.c[c]) for c in COUNTS]
+
+    dong_roll = IsoDongRollup.__table__
+    db.execute(delete(dong_roll).where(dong_roll.c.dong_id.in_(dong_ids), dong_roll.c.period.in_(periods)))
+    src = (select(cell.c.municipality_id, cell.c.period, cell.c.dong_id, cell.c.age_band, func.count(),
+                  func.sum(cell.c.population), *counts, *sums)
+           .where(cell.c.dong_id.in_(dong_ids), cell.c.period.in_(periods))
+           .group_by(cell.c.municipality_id, cell.c.period, cell.c.dong_id, cell.c.age_band))
+    db.execute(insert(dong_roll).from_select(
+        ["municipality_id", "period", "dong_id", "age_band", "cells", "population", *COUNTS, *SUMS], src))
+
+    band_roll = IsoBandRollup.__table__
+    db.execute(delete(band_roll).where(band_roll.c.municipality_id.in_(municipality_ids),
+                                       band_roll.c.period.in_(periods)))
+    src = (select(cell.c.municipality_id, cell.c.period, cell.c.age_band, cell.c.sex, cell.c.income_band,
+                  func.count(), func.sum(cell.c.population), *counts, *sums)
+           .where(cell.c.municipality_id.in_(municipality_ids), cell.c.period.in_(periods))
+           .group_by(cell.c.municipality_id, cell.c.period, cell.c.age_band, cell.c.sex, cell.c.income_band))
+    db.execute(insert(band_roll).from_select(
+        ["municipality_id", "period", "age_band", "sex", "income_band", "cells", "population", *COUNTS, *SUMS], src))
+
+
+# --- periods ---------------------------------------------------------------------------------
+
+def periods(db: Session) -> list[str]:
+    """Months with data in the caller's municipalities, newest first."""
+    return list(db.scalars(select(IsoBandRollup.period).distinct().order_by(IsoBandRollup.period.desc())))
+
+
+def resolve_period(db: Session, period: str | None) -> str | None:
+    if period:
+        return period
+    return db.scalar(select(func.max(IsoBandRollup.period)))
+
+
+# --- analyses --------------------------------------------------------------------------------
+
+def _means(row: Any) -> dict[str, float | None]:
+    pop = _as_int(row["population"])
+    return {m: (float(row[s]) / pop if pop else None) for m, s in zip(MEANS, SUMS, strict=True)}
+
+
+_FIELDS = ("population", *COUNTS, *SUMS)
+
+
+def _merge(parts: dict[str, dict[str, Any]], bands: Sequence[str], base: dict[str, Any]) -> dict[str, Any]:
+    """Sum the per-age-band ``parts`` over ``bands``; keep the parts for the suffix check."""
+    row = {**base, **{f: 0 for f in _FIELDS}, "parts": parts,
+           "start": AGE_BANDS.index(bands[0]) if bands else 0}
+    for band in bands:
+        part = parts.get(band)
+        if part:
+            for f in _FIELDS:
+                row[f] += part[f] or 0
+    return row
+
+
+def _band_totals(db: Session, *, period: str, group: str, bands: list[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of the band rollup summed per ``group`` over ``bands`` (all bands if None)."""
+    col = getattr(IsoBandRollup, group)
+    stmt = (select(col.label("group"), IsoBandRollup.age_band.label("band"), *_sum_columns(IsoBandRollup))
+            .where(IsoBandRollup.period == period).group_by(col, IsoBandRollup.age_band))
+    per_group: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in db.execute(stmt):
+        per_group.setdefault(r.group, {})[r.band] = dict(r._mapping)
+    wanted = list(bands) if bands is not None else list(AGE_BANDS)
+    rows = [_merge(parts, wanted, {"group": g}) for g, parts in per_group.items()]
+    return [r for r in rows if any(b in r["parts"] for b in wanted)]
+
+
+def _order(rows: list[dict[str, Any]], order: Sequence[str]) -> list[dict[str, Any]]:
+    by = {r["group"]: r for r in rows}
+    return [by[g] for g in order if g in by]
+
+
+def digital_divide(db: Session, *, period: str | None, k: int) -> dict[str, Any]:
+    """Each usage mean by age band, and relative to the all-ages mean (1.0 = average)."""
+    period = resolve_period(db, period)
+    if period is None:
+        return {"period": None, "k": k, "total_population": None, "overall": {m: None for m in MEANS}, "items": []}
+    rows = _order(_band_totals(db, period=period, group="age_band"), AGE_BANDS)
+    total_pop = sum(_as_int(r["population"]) for r in rows)
+    overall = {m: (sum(float(r[s]) for r in rows) / total_pop if total_pop else None)
+               for m, s in zip(MEANS, SUMS, strict=True)}
+    hidden = _suppressed(rows, k=k, people=[_as_int(r["population"]) for r in rows], dims=["group"], margins=[()])
+    items = []
+    for r, h in zip(rows, hidden, strict=True):
+        means = {m: None for m in MEANS} if h else _means(r)
+        items.append({"age_band": r["group"], "population": None if h else _as_int(r["population"]),
+                      "suppressed": h, "means": means,
+                      "relative": {m: _ratio(means[m], overall[m]) for m in MEANS}})
+    visible_total = total_pop if total_pop >= k else None
+    if visible_total is None:
+        overall = {m: None for m in MEANS}
+    return {"period": period, "k": k, "total_population": visible_total, "overall": overall, "items": items}
+
+
+def income_gradient(db: Session, *, period: str | None, min_age: int, k: int) -> dict[str, Any]:
+    """Usage, outings and isolation by income band among people ``min_age``+; the gap highest vs lowest."""
+    period = resolve_period(db, period)
+    empty = {"period": period, "min_age": min_age, "k": k, "items": [], "gap": {m: None for m in MEANS},
+             "gap_bands": [None, None]}
+    if period is None:
+        return empty
+    rows = _order(_band_totals(db, period=period, group="income_band", bands=bands_from(min_age)), INCOME_BANDS)
+    people = [people_behind(_as_int(r["population"]), _as_int(r["isolated"])) for r in rows]
+    hidden = _suppressed(rows, k=k, people=people, dims=["group"], margins=[()], counts=("isolated",))
+    items = []
+    for r, h in zip(rows, hidden, strict=True):
+        pop = _as_int(r["population"])
+        items.append({"income_band": r["group"], "population": None if h else pop, "suppressed": h,
+                      "means": {m: None for m in MEANS} if h else _means(r),
+                      "isolated_rate": None if h or not pop else _as_int(r["isolated"]) / pop})
+    visible = [i for i in items if not i["suppressed"] and i["population"]]
+    if len(visible) >= 2:
+        low, high = visible[0], visible[-1]
+        empty["gap"] = {m: _ratio(high["means"][m], low["means"][m]) for m in MEANS}
+        empty["gap_bands"] = [low["income_band"], high["income_band"]]
+    empty["items"] = items
+    return empty
+
+
+def _dong_rows(db: Session, *, periods_: list[str], bands: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Per period, one row per dong summed over ``bands`` (with its per-band parts for the suffix check)."""
+    stmt = (select(IsoDongRollup.period, IsoDongRollup.age_band.label("band"), IsoDong.id.label("dong_id"),
+                   IsoDong.code, IsoDong.name, IsoDong.district, IsoDong.municipality_id,
+                   IsoDongRollup.population, *[getattr(IsoDongRollup, f) for f in (*COUNTS, *SUMS)])
+            .join(IsoDong, IsoDong.id == IsoDongRollup.dong_id)
+            .where(IsoDongRollup.period.in_(periods_)))
+    grouped: dict[tuple[str, int], tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {}
+    for r in db.execute(stmt):
+        m = r._mapping
+        key = (m["period"], m["dong_id"])
+        if key not in grouped:
+            grouped[key] = ({"dong_id": m["dong_id"], "code": m["code"], "name": m["name"],
+                             "district": m["district"], "municipality_id": m["municipality_id"]}, {})
+        grouped[key][1][m["band"]] = {f: m[f] for f in _FIELDS}
+    out: dict[str, list[dict[str, Any]]] = {p: [] for p in periods_}
+    for (period, _dong), (base, parts) in sorted(grouped.items(), key=lambda kv: (kv[0][0], kv[1][0]["code"])):
+        if any(b in parts for b in bands):
+            out[period].append(_merge(parts, bands, base))
+    return out
+
+
+def _ranking_hidden(rows: list[dict[str, Any]], k: int) -> list[bool]:
+    people = [people_behind(_as_int(r["population"]), _as_int(r["isolated"])) for r in rows]
+    return _suppressed(rows, k=k, people=people, dims=["municipality_id"], margins=[("municipality_id",)],
+                       counts=("isolated",))
+
+
+def isolation_ranking(db: Session, *, period: str | None, min_age: int, k: int) -> dict[str, Any]:
+    """Dongs ordered by isolated people ``min_age``+, with a 95% Wilson interval and the monthly change."""
+    period = resolve_period(db, period)
+    if period is None:
+        return {"period": None, "previous_period": None, "min_age": min_age, "k": k, "items": []}
+    prev = previous_period(period)
+    data = _dong_rows(db, periods_=[period, prev], bands=bands_from(min_age))
+    current, before = data[period], data[prev]
+    hidden_now = _ranking_hidden(current, k)
+    hidden_before = dict(zip([r["dong_id"] for r in before], _ranking_hidden(before, k), strict=True))
+    isolated_before = {r["dong_id"]: _as_int(r["isolated"]) for r in before}
+    items = []
+    for r, h in zip(current, hidden_now, strict=True):
+        pop, iso = _as_int(r["population"]), _as_int(r["isolated"])
+        item = {"dong_code": r["code"], "dong_name": r["name"], "district": r["district"], "suppressed": h,
+                "population": None, "isolated": None, "rate": None, "ci_low": None, "ci_high": None,
+                "change": None}
+        if not h:
+            lo, hi = wilson_interval(iso, pop)
+            item.update(population=pop, isolated=iso, rate=iso / pop if pop else None, ci_low=lo, ci_high=hi)
+            if r["dong_id"] in isolated_before and not hidden_before[r["dong_id"]]:
+                item["change"] = iso - isolated_before[r["dong_id"]]
+        items.append(item)
+    items.sort(key=lambda i: (i["suppressed"], -(i["isolated"] or 0), i["dong_code"]))
+    has_prev = bool(before)
+    return {"period": period, "previous_period": prev if has_prev else None, "min_age": min_age, "k": k,
+            "items": items}
+
+
+def criteria(db: Session, *, period: str | None, min_age: int, k: int) -> dict[str, Any]:
+    """The definition in force and the share isolated by age band (all ages), sex and income (``min_age``+)."""
+    period = resolve_period(db, period)
+    out: dict[str, Any] = {"period": period, "min_age": min_age, "k": k, "definition": DEFINITION,
+                           "by_age": [], "by_sex": [], "by_income": []}
+    if period is None:
+        return out
+    bands = bands_from(min_age)
+    for key, group, order, subset in (("by_age", "age_band", AGE_BANDS, None), ("by_sex", "sex", SEXES, bands),
+                                      ("by_income", "income_band", INCOME_BANDS, bands)):
+        rows = _order(_band_totals(db, period=period, group=group, bands=subset), order)
+        people = [people_behind(_as_int(r["population"]), *(_as_int(r[c]) for c in COUNTS)) for r in rows]
+        hidden = _suppressed(rows, k=k, people=people, dims=["group"], margins=[()],
+                             counts=COUNTS if subset is not None else ())
+        for r, h in zip(rows, hidden, strict=True):
+            pop = _as_int(r["population"])
+            out[key].append({"group": r["group"], "suppressed": h,
+                             "population": None if h else pop,
+                             **{c: None if h else _as_int(r[c]) for c in COUNTS},
+                             "rate": None if h or not pop else _as_int(r["isolated"]) / pop})
+    return out
+
+
+def education_targets(db: Session, *, period: str | None, min_age: int, k: int,
+                      uptake: float = DEFAULT_UPTAKE) -> dict[str, Any]:
+    """Where people ``min_age``+ use messenger and apps least relative to how much they go out.
+
+    ``digital_index`` and ``outing_index`` are the dong's per-person messenger+app minutes and outings
+    over the municipality's mean for the same ages; ``score`` = outing index / digital index, so a dong
+    whose elderly go out but rarely use messenger or apps ranks first (they can reach a class and need
+    one). ``reachable`` counts people under the communication floor who still go out
+    (low_communication - isolated); ``expected_reached`` applies the expected uptake.
+    """
+    period = resolve_period(db, period)
+    out: dict[str, Any] = {"period": period, "min_age": min_age, "k": k, "uptake": uptake, "items": []}
+    if period is None:
+        return out
+    rows = _dong_rows(db, periods_=[period], bands=bands_from(min_age))[period]
+    totals: dict[int, dict[str, float]] = {}
+    for r in rows:
+        t = totals.setdefault(r["municipality_id"], {"pop": 0.0, "digital": 0.0, "outings": 0.0})
+        t["pop"] += _as_int(r["population"])
+        t["digital"] += float(r["sum_messenger_minutes"] or 0) + float(r["sum_app_minutes"] or 0)
+        t["outings"] += float(r["sum_outings"] or 0)
+    reach = [max(0, _as_int(r["low_communication"]) - _as_int(r["isolated"])) for r in rows]
+    people = [people_behind(_as_int(r["population"]), n) for r, n in zip(rows, reach, strict=True)]
+    for r in rows:
+        for part in r["parts"].values():
+            part["reachable"] = max(0, _as_int(part["low_communication"]) - _as_int(part["isolated"]))
+    hidden = _suppressed(rows, k=k, people=people, dims=["municipality_id"], margins=[("municipality_id",)],
+                         counts=("reachable",))
+    items = []
+    for r, n, h in zip(rows, reach, hidden, strict=True):
+        item = {"dong_code": r["code"], "dong_name": r["name"], "district": r["district"], "suppressed": h,
+                "population": None, "digital_index": None, "outing_index": None, "score": None,
+                "reachable": None, "expected_reached": None}
+        pop = _as_int(r["population"])
+        t = totals[r["municipality_id"]]
+        if not h and pop and t["pop"]:
+            digital = (float(r["sum_messenger_minutes"] or 0) + float(r["sum_app_minutes"] or 0)) / pop
+            outings = float(r["sum_outings"] or 0) / pop
+            d_idx = _ratio(digital, t["digital"] / t["pop"])
+            o_idx = _ratio(outings, t["outings"] / t["pop"])
+            item.update(population=pop, digital_index=d_idx, outing_index=o_idx, score=_ratio(o_idx, d_idx),
+                        reachable=n, expected_reached=round(n * uptake))
+        items.append(item)
+    items.sort(key=lambda i: (i["suppressed"], -(i["score"] or 0), i["dong_code"]))
+    out["items"] = items
+    return out
+
+
+def page_of(items: list[Any], page: PageParams) -> tuple[list[Any], int]:
+    return items[page.offset:page.offset + page.limit], len(items)
+
+
+def overview(db: Session, *, k: int) -> dict[str, Any]:
+    """Counts for the dashboard widget and the module's landing page."""
+    period = resolve_period(db, None)
+    dongs = db.scalar(select(func.count()).select_from(IsoDong)) or 0
+    return {"period": period, "dongs": dongs, "periods": len(periods(db)), "k": k}

@@ -1,0 +1,216 @@
+"""Staff pages of the isolation analytics: divide, gradient, ranking, criteria, targets, imports, dongs.
+
+Every page and CSV reads the same service functions as the API, so suppression applies identically.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse
+
+from app.core.csvout import csv_response
+from app.core.deps import SessionDep
+from app.core.errors import DomainError
+from app.core.forms import form_to_dict, submit_form
+from app.core.i18n import gettext as _
+from app.core.pagination import PageParams
+from app.core.templating import flash, render
+from app.platform.auth import WebUser
+from app.skt.isolation import service
+from app.skt.isolation.deps import KDep, MinAgeQuery, PeriodQuery, parse_csv
+from app.skt.isolation.models import AGE_BANDS, MEANS
+from app.skt.isolation.schemas import DongIn
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 30
+PageNo = Annotated[int, Query(ge=1, le=100_000)]
+MEASURE_LABELS = {
+    "smartphone_data_mb": "Mobile data (MB)", "app_minutes": "App use (min)", "messenger_minutes": "Messenger (min)",
+    "sns_minutes": "SNS (min)", "calls": "Calls", "call_partners": "Call partners", "outings": "Outings",
+    "travel_km": "Distance travelled (km)", "home_hours": "Hours at home a day",
+}
+INCOME_LABELS = {"none": "No income", "low": "Low income", "middle": "Middle income", "high": "High income"}
+SEX_LABELS = {"M": "Men", "F": "Women"}
+MIN_AGES = (60, 65, 70, 75, 80)
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _common(db, period: str | None, k: int, **extra: Any) -> dict[str, Any]:
+    return {"periods": service.periods(db), "selected": period, "k": k, "measures": MEANS,
+            "measure_labels": MEASURE_LABELS, "income_labels": INCOME_LABELS, "sex_labels": SEX_LABELS,
+            "min_ages": MIN_AGES, **extra}
+
+
+def _fmt(value: float | None, digits: int = 3) -> Any:
+    return "" if value is None else round(value, digits)
+
+
+# --- analyses --------------------------------------------------------------------------------
+
+@router.get("/", name="isolation_divide")
+def divide_page(request: Request, db: SessionDep, k: KDep, period: PeriodQuery = None):
+    data = service.digital_divide(db, period=period, k=k)
+    return render(request, "skt/isolation/divide.html", _common(db, data["period"], k, r=data))
+
+
+@router.get("/divide.csv", name="isolation_divide_csv")
+def divide_csv(db: SessionDep, k: KDep, period: PeriodQuery = None):
+    data = service.digital_divide(db, period=period, k=k)
+    header = ["period", "age_band", "population", *MEANS, *[f"{m}_relative" for m in MEANS]]
+    rows = [[data["period"], i["age_band"], i["population"], *[_fmt(i["means"][m], 2) for m in MEANS],
+             *[_fmt(i["relative"][m]) for m in MEANS]] for i in data["items"]]
+    rows.append([data["period"], "all", data["total_population"], *[_fmt(data["overall"][m], 2) for m in MEANS],
+                 *[1 if data["overall"][m] else "" for m in MEANS]])
+    return csv_response(f"isolation-divide-{data['period'] or 'none'}.csv", header, rows)
+
+
+@router.get("/gradient", name="isolation_gradient")
+def gradient_page(request: Request, db: SessionDep, k: KDep, period: PeriodQuery = None, min_age: MinAgeQuery = 65):
+    data = service.income_gradient(db, period=period, min_age=min_age, k=k)
+    return render(request, "skt/isolation/gradient.html", _common(db, data["period"], k, r=data, min_age=min_age))
+
+
+@router.get("/gradient.csv", name="isolation_gradient_csv")
+def gradient_csv(db: SessionDep, k: KDep, period: PeriodQuery = None, min_age: MinAgeQuery = 65):
+    data = service.income_gradient(db, period=period, min_age=min_age, k=k)
+    header = ["period", "min_age", "income_band", "population", "isolated_rate", *MEANS]
+    rows = [[data["period"], min_age, i["income_band"], i["population"], _fmt(i["isolated_rate"], 4),
+             *[_fmt(i["means"][m], 2) for m in MEANS]] for i in data["items"]]
+    lo, hi = data["gap_bands"]
+    rows.append([data["period"], min_age, f"gap {hi}/{lo}" if lo else "gap", "", "",
+                 *[_fmt(data["gap"][m]) for m in MEANS]])
+    return csv_response(f"isolation-gradient-{data['period'] or 'none'}.csv", header, rows)
+
+
+@router.get("/ranking", name="isolation_ranking")
+def ranking_page(request: Request, db: SessionDep, k: KDep, period: PeriodQuery = None, min_age: MinAgeQuery = 65,
+                 page: PageNo = 1):
+    data = service.isolation_ranking(db, period=period, min_age=min_age, k=k)
+    items, total = service.page_of(data["items"], PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE))
+    chart = [i for i in data["items"] if not i["suppressed"]][:20]
+    query = {k_: v for k_, v in {"period": data["period"], "min_age": min_age}.items() if v}
+    return render(request, "skt/isolation/ranking.html", _common(
+        db, data["period"], k, r=data, items=items, total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
+        chart=chart, min_age=min_age, query_base=urlencode(query), first=(page - 1) * PAGE_SIZE))
+
+
+@router.get("/ranking.csv", name="isolation_ranking_csv")
+def ranking_csv(db: SessionDep, k: KDep, period: PeriodQuery = None, min_age: MinAgeQuery = 65):
+    data = service.isolation_ranking(db, period=period, min_age=min_age, k=k)
+    header = ["period", "min_age", "rank", "dong_code", "dong_name", "district", "population", "isolated", "rate",
+              "ci_low", "ci_high", "change"]
+    rows = [[data["period"], min_age, n + 1, i["dong_code"], i["dong_name"], i["district"], i["population"],
+             i["isolated"], _fmt(i["rate"], 4), _fmt(i["ci_low"], 4), _fmt(i["ci_high"], 4), i["change"]]
+            for n, i in enumerate(data["items"])]
+    return csv_response(f"isolation-ranking-{data['period'] or 'none'}.csv", header, rows)
+
+
+@router.get("/criteria", name="isolation_criteria")
+def criteria_page(request: Request, db: SessionDep, k: KDep, period: PeriodQuery = None, min_age: MinAgeQuery = 65):
+    data = service.criteria(db, period=period, min_age=min_age, k=k)
+    return render(request, "skt/isolation/criteria.html", _common(db, data["period"], k, r=data, min_age=min_age))
+
+
+@router.get("/criteria.csv", name="isolation_criteria_csv")
+def criteria_csv(db: SessionDep, k: KDep, period: PeriodQuery = None, min_age: MinAgeQuery = 65):
+    data = service.criteria(db, period=period, min_age=min_age, k=k)
+    header = ["period", "by", "group", "population", "low_communication", "low_outing", "isolated", "rate"]
+    rows = [[data["period"], by, r["group"], r["population"], r["low_communication"], r["low_outing"], r["isolated"],
+             _fmt(r["rate"], 4)] for by in ("age", "sex", "income") for r in data[f"by_{by}"]]
+    return csv_response(f"isolation-criteria-{data['period'] or 'none'}.csv", header, rows)
+
+
+@router.get("/targets", name="isolation_targets")
+def targets_page(request: Request, db: SessionDep, k: KDep, period: PeriodQuery = None, min_age: MinAgeQuery = 65,
+                 page: PageNo = 1):
+    data = service.education_targets(db, period=period, min_age=min_age, k=k)
+    items, total = service.page_of(data["items"], PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE))
+    visible = [i for i in data["items"] if not i["suppressed"]]
+    query = {k_: v for k_, v in {"period": data["period"], "min_age": min_age}.items() if v}
+    return render(request, "skt/isolation/targets.html", _common(
+        db, data["period"], k, r=data, items=items, total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)),
+        chart=visible[:15], min_age=min_age, query_base=urlencode(query), first=(page - 1) * PAGE_SIZE,
+        expected_total=sum(i["expected_reached"] or 0 for i in visible[:10])))
+
+
+@router.get("/targets.csv", name="isolation_targets_csv")
+def targets_csv(db: SessionDep, k: KDep, period: PeriodQuery = None, min_age: MinAgeQuery = 65):
+    data = service.education_targets(db, period=period, min_age=min_age, k=k)
+    header = ["period", "min_age", "rank", "dong_code", "dong_name", "district", "population", "digital_index",
+              "outing_index", "score", "reachable", "expected_reached", "uptake"]
+    rows = [[data["period"], min_age, n + 1, i["dong_code"], i["dong_name"], i["district"], i["population"],
+             _fmt(i["digital_index"]), _fmt(i["outing_index"]), _fmt(i["score"]), i["reachable"],
+             i["expected_reached"], data["uptake"]] for n, i in enumerate(data["items"])]
+    return csv_response(f"isolation-targets-{data['period'] or 'none'}.csv", header, rows)
+
+
+# --- import and dongs ------------------------------------------------------------------------
+
+def _error_rows(exc: DomainError) -> list[dict[str, str]]:
+    """Each bad row as (line in the file, field, message); line 1 is the header, so row i is line i + 2."""
+    out = []
+    for e in exc.errors:
+        loc = list(e.get("loc", []))
+        line = str(loc[1] + 2) if len(loc) > 1 and isinstance(loc[1], int) else ""
+        field = " · ".join(str(p) for p in loc[2:]) if len(loc) > 2 else ""
+        msg = _(e["template"], **e.get("params", {})) if "template" in e else e.get("msg", "")
+        out.append({"line": line, "field": field, "msg": msg})
+    return out or [{"line": "", "field": "", "msg": _(exc.template, **exc.params)}]
+
+
+@router.api_route("/import", methods=["GET", "POST"], name="isolation_import")
+async def import_page(request: Request, db: SessionDep, principal: WebUser):
+    context: dict[str, Any] = {"errors": [], "columns": ["period", "dong_code", "age_band", "sex", "income_band",
+                                                         "population", "low_communication", "low_outing",
+                                                         "isolated", *MEANS], "age_bands": AGE_BANDS}
+    if request.method == "GET":
+        return render(request, "skt/isolation/import.html", context)
+    form = await request.form()
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        context["errors"] = [{"line": "", "field": "", "msg": _("Choose a CSV file.")}]
+        return render(request, "skt/isolation/import.html", context, status_code=400)
+    raw = await upload.read()
+    try:
+        result = service.import_cells(db, rows=parse_csv(raw))
+    except DomainError as exc:
+        db.rollback()
+        context["errors"] = _error_rows(exc)
+        return render(request, "skt/isolation/import.html", context, status_code=400)
+    flash(request, _("Imported {received} cells: {created} new, {replaced} replaced.", **result))
+    return see_other(str(request.url_for("isolation_import")))
+
+
+@router.api_route("/dongs", methods=["GET", "POST"], name="isolation_dongs")
+async def dongs_page(request: Request, db: SessionDep, principal: WebUser,
+                     q: Annotated[str | None, Query(max_length=60)] = None, page: PageNo = 1):
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        values = form_to_dict(await request.form())
+        created, errors = submit_form(db, DongIn, values, lambda data: service.create_dong(db, data=data))
+        if created is not None:
+            flash(request, _("Dong {name} registered.", name=created.name))
+            return see_other(str(request.url_for("isolation_dongs")))
+        status = 400
+    items, total = service.list_dongs(db, page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE), q=q)
+    return render(request, "skt/isolation/dongs.html", {
+        "dongs": items, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "q": q or "",
+        "query_base": urlencode({"q": q} if q else {}), "values": values, "errors": errors}, status_code=status)
+
+
+def widget(db, principal) -> dict[str, Any] | None:
+    from app.core.config import get_settings
+
+    k = get_settings().k_threshold
+    data = service.isolation_ranking(db, period=None, min_age=65, k=k)
+    if not data["items"]:
+        return None
+    return {"period": data["period"], "top": [i for i in data["items"] if not i["suppressed"]][:5]}
