@@ -10,12 +10,15 @@ import numpy as np
 
 
 def did(y: Sequence[float], treated: Sequence[bool], post: Sequence[bool], groups: Sequence[Any], *,
-        alpha: float = 0.05, unit_effects: bool = True) -> dict[str, Any]:
+        alpha: float = 0.05, unit_effects: bool = True, periods: Sequence[Any] | None = None) -> dict[str, Any]:
     """Difference in differences by OLS ``y ~ treated + post + treated:post``.
 
     With ``unit_effects`` each group (unit) gets its own intercept (the within estimator: every column is
     demeaned by group, which absorbs ``treated``), so differences in level between units do not widen the
-    interval. Standard errors are clustered by ``groups`` (e.g. the merchant, whose months are not
+    interval. With ``periods`` (and unit effects) each period gets its own effect too (two-way fixed
+    effects), so seasons and trends shared by all units do not bias the estimate when units start treatment
+    at different times; ``post`` then only matters through ``treated:post``. Standard errors are clustered
+    by ``groups`` (e.g. the merchant, whose months are not
     independent).
     Returns the estimate (the interaction's coefficient), its interval at ``1 - alpha``, the p-value, the
     four cell means and the counts. With fewer than two groups on either side there is no interval.
@@ -50,9 +53,23 @@ def did(y: Sequence[float], treated: Sequence[bool], post: Sequence[bool], group
         def within(col: np.ndarray) -> np.ndarray:
             return col - (np.bincount(g_codes, weights=col) / counts)[g_codes]
 
-        x = np.column_stack([within(p_arr), within(t_arr * p_arr)])
-        fit = sm.OLS(within(y_arr), x).fit(cov_type="cluster", cov_kwds={"groups": g_codes})
-        j = 1
+        y_w, d_w = within(y_arr), within(t_arr * p_arr)
+        if periods is not None:
+            # Frisch-Waugh-Lovell: take the period effects out of y and treated:post (normal equations on a
+            # few dozen columns), then regress what is left; the coefficient is the two-way one.
+            codes = np.unique(np.asarray([str(p) for p in periods]), return_inverse=True)[1]
+            dummies = np.eye(codes.max() + 1)[codes][:, 1:]  # the first period is the reference
+            if dummies.shape[1]:
+                z = np.column_stack([within(dummies[:, c]) for c in range(dummies.shape[1])])
+                both = np.column_stack([y_w, d_w])
+                coef = np.linalg.lstsq(z.T @ z, z.T @ both, rcond=None)[0]
+                y_w, d_w = (both - z @ coef).T
+            x = d_w[:, None]
+            j = 0
+        else:
+            x = np.column_stack([within(p_arr), d_w])
+            j = 1
+        fit = sm.OLS(y_w, x, hasconst=False).fit(cov_type="cluster", cov_kwds={"groups": g_codes})
     else:
         x = np.column_stack([np.ones_like(y_arr), t_arr, p_arr, t_arr * p_arr])
         fit = sm.OLS(y_arr, x).fit(cov_type="cluster", cov_kwds={"groups": g_codes})

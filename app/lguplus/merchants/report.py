@@ -46,9 +46,10 @@ def load_panel(db: Session) -> tuple[dict[int, str], dict[int, dict[str, int]], 
 def effect(category: dict[int, str], installs: dict[int, dict[str, int]], rows: list[tuple], *,
            solution: str | None, metric: str) -> dict[str, Any]:
     """One difference in differences: merchants that installed ``solution`` (any, when None) against
-    merchants of the same categories that installed nothing. A participant's months after its installation
-    month are "post" (the installation month itself is left out); a non-participant's are those after the
-    participants' median installation month."""
+    merchants of the same categories that installed nothing, with merchant and month fixed effects. A
+    participant's months after its installation month are "post" (the installation month itself is left
+    out); for the before/after means shown beside the estimate, a non-participant's "post" months are those
+    after the participants' median installation month."""
     col = 2 + METRICS.index(metric)
     treated_at: dict[int, int] = {}
     for mid, by_code in installs.items():
@@ -59,7 +60,7 @@ def effect(category: dict[int, str], installs: dict[int, dict[str, int]], rows: 
         return did([], [], [], [])
     cats = {category.get(mid) for mid in treated_at}
     pivot = int(median(treated_at.values()))
-    ys, ts, ps, gs = [], [], [], []
+    ys, ts, ps, gs, ms = [], [], [], [], []
     for row in rows:
         mid, value = row[0], row[col]
         if value is None:
@@ -72,6 +73,7 @@ def effect(category: dict[int, str], installs: dict[int, dict[str, int]], rows: 
             ts.append(True)
             ps.append(m > treated_at[mid])
             gs.append(mid)
+            ms.append(m)
         elif mid not in installs and category.get(mid) in cats:
             if m == pivot:
                 continue
@@ -79,7 +81,8 @@ def effect(category: dict[int, str], installs: dict[int, dict[str, int]], rows: 
             ts.append(False)
             ps.append(m > pivot)
             gs.append(mid)
-    result = did(ys, ts, ps, gs)
+            ms.append(m)
+    result = did(ys, ts, ps, gs, periods=ms)
     result["pivot_month"] = _index_month(pivot)
     return result
 
