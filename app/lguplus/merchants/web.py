@@ -137,14 +137,17 @@ async def merchant_apply(request: Request, merchant: MerchantDep, db: SessionDep
 
 # --- applications and budget -----------------------------------------------------------------
 
-def _queue_page(request: Request, db, *, state, year, values, errors, status_code=200):
+def _queue_page(request: Request, db, *, state, year, values, errors, status_code=200, page: int = 1):
     year = _year(year)
-    items, total = service.list_applications(db, page=PageParams(limit=200, offset=0), state=state, year=year)
+    items, total = service.list_applications(db, page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
+                                             state=state, year=year)
+    filters = {k: v for k, v in {"year": year, "state": state}.items() if v}
     principal = request.state.principal
     mid = principal.municipality_id if principal else None
     budget = service.get_budget(db, municipality_id=mid, year=year) if mid else None
     return render(request, "lguplus/merchants/applications.html", {
-        "applications": items, "total": total, "state": state, "year": year, "states": STATES,
+        "applications": items, "total": total, "state": state, "year": year, "states": STATES, "page": page,
+        "pages": max(1, -(-total // PAGE_SIZE)), "query_base": urlencode(filters),
         "labels": STATE_LABELS, "transitions": TRANSITIONS, "budget": service.budget_summary(budget, year=year),
         "has_budget": budget is not None, "funnel": service.funnel(db, year=year),
         "solutions": service.list_solutions(db, municipality_id=mid), "values": values, "errors": errors},
@@ -152,8 +155,9 @@ def _queue_page(request: Request, db, *, state, year, values, errors, status_cod
 
 
 @router.get("/applications", name="lgum_applications")
-def applications_page(request: Request, db: SessionDep, state: State | None = None, year: Year | None = None):
-    return _queue_page(request, db, state=state, year=year, values={}, errors={})
+def applications_page(request: Request, db: SessionDep, state: State | None = None, year: Year | None = None,
+                      page: Annotated[int, Query(ge=1, le=100000)] = 1):
+    return _queue_page(request, db, state=state, year=year, values={}, errors={}, page=page)
 
 
 @router.post("/applications/{application_id}/transition", name="lgum_transition")
