@@ -71,6 +71,22 @@ def translate_error(err: dict[str, Any]) -> str:
     return gettext(msg.removeprefix("Value error, "))
 
 
+def message_template(err: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An English template and its parameters for one Pydantic error (the ones this module knows), so that an
+    error kept for later (e.g. a row of a batch) can be shown in the reader's language."""
+    template = _MESSAGES.get(err.get("type", ""))
+    ctx = {k: v for k, v in (err.get("ctx") or {}).items() if isinstance(v, int | float | str)}
+    if err.get("type") == "string_too_short" and ctx.get("min_length", 1) > 1:
+        template = "At least {min_length} characters."
+    if template:
+        try:
+            template.format(**ctx)
+            return template, ctx
+        except (KeyError, IndexError):
+            return template, {}
+    return str(err.get("msg", "")).removeprefix("Value error, "), {}
+
+
 def _field_of(loc: tuple | list) -> str:
     parts = [str(p) for p in loc if not isinstance(p, int)]
     return parts[0] if parts else "__all__"

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error
+from app.core.forms import message_template
 from app.core.i18n import SEOUL
 from app.core.pagination import PageParams, paginate
 from app.core.privacy import mask_phone
@@ -427,8 +428,9 @@ def _row_errors(index: int, exc: ValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
         loc = ["rows", index, *[p for p in err["loc"] if p != "__root__"]]
+        template, params = message_template(dict(err))
         msg = str(err["msg"]).removeprefix("Value error, ")
-        out.append({"loc": loc, "msg": msg, "type": err["type"], "template": msg, "params": {}})
+        out.append({"loc": loc, "msg": msg, "type": err["type"], "template": template, "params": params})
     return out
 
 

@@ -83,13 +83,13 @@ def test_outcomes_upload_page_reports_rows_in_korean_and_saves_nothing(client, d
     token = web_login(client, "cw.staff")
     brns = _brns(database, program["world"].changwon.id)
     before = _count(database)
-    bad = f"brn,month,sales_krw,orders\n{brns[0]},2027-05,1000,1\n{brns[1]},2025-13,1000,1\n"
+    bad = f"brn,month,sales_krw,orders\n{brns[0]},2027-05,1000,1\n{brns[1]},2025-13,1000,1\n{brns[2]},2027-05,-1,1\n"
     r = client.post(f"{WEB}/outcomes", data={"csrf_token": token}, files={"file": ("o.csv", bad.encode(), "text/csv")})
     assert r.status_code == 400 and "아무것도 저장되지 않았습니다" in r.text and "rows · 1 · month" in r.text
-    assert "01~12월" in r.text
+    assert "01~12월" in r.text and "rows · 2 · sales_krw" in r.text and "0 이상이어야 합니다" in r.text
     assert _count(database) == before
-    good = bad.replace("2025-13", "2027-05").replace(f"{brns[0]},2027-05", f"{brns[0]},2027-06")
+    good = bad.replace("2025-13", "2027-05").replace(f"{brns[0]},2027-05", f"{brns[0]},2027-06").replace(",-1,", ",5,")
     r = client.post(f"{WEB}/outcomes", data={"csrf_token": token},
                     files={"file": ("o.csv", good.encode(), "text/csv")}, follow_redirects=True)
-    assert r.status_code == 200 and "2건 신규" in r.text
-    assert _count(database) == before + 2
+    assert r.status_code == 200 and "3건 신규" in r.text
+    assert _count(database) == before + 3
