@@ -60,7 +60,7 @@ AGE_WEIGHTS = [0.04, 0.18, 0.21, 0.2, 0.18, 0.12, 0.07]
 
 
 def valid_brn(rng: np.random.Generator) -> str:
-    from app.skt.tdeal.schemas import brn_is_valid
+    from app.core.brn import brn_is_valid
 
     while True:
         head = f"{rng.integers(101, 999)}{rng.integers(10, 99)}{rng.integers(0, 10000):04d}"

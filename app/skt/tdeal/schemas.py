@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
+from app.core.brn import brn_is_valid, format_brn, normalise_brn  # noqa: F401 - re-exported
 from app.core.schemas import InputModel, MunicipalityCode, OutputModel, ShortText, UtcDateTime
 
 AgeBand = Literal["10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+"]
@@ -23,27 +24,6 @@ EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 def in_range(value: date) -> None:
     if not EARLIEST <= value <= LATEST:
         raise ValueError("Dates must lie between 2000 and 2100")
-
-
-def brn_is_valid(digits: str) -> bool:
-    """Korean business registration number (사업자등록번호) check digit."""
-    if len(digits) != 10 or not digits.isdigit():
-        return False
-    weights = (1, 3, 7, 1, 3, 7, 1, 3, 5)
-    total = sum(int(d) * w for d, w in zip(digits[:9], weights, strict=True))
-    total += int(digits[8]) * 5 // 10
-    return (10 - total % 10) % 10 == int(digits[9])
-
-
-def normalise_brn(value: str) -> str:
-    digits = value.replace("-", "")
-    if not brn_is_valid(digits):
-        raise ValueError("The business registration number fails its check digit")
-    return digits
-
-
-def format_brn(digits: str) -> str:
-    return f"{digits[:3]}-{digits[3:5]}-{digits[5:]}"
 
 
 # --- merchants -------------------------------------------------------------------------------

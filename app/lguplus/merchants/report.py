@@ -1,0 +1,155 @@
+"""The program's effect: participants' change against comparable non-participants (difference in
+differences with a 95% interval, standard errors clustered by merchant), per solution, and the adoption
+funnel. Figures by group rest on at least ``k`` merchants (app.core.privacy)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from statistics import median
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.core.privacy import safe_value, suppress_rows
+from app.core.stats import did
+from app.lguplus.merchants import service
+from app.lguplus.merchants.models import SOLUTIONS, Application, MerchantStore, Outcome, Solution
+
+METRICS = ("sales_krw", "orders", "reservations", "no_show_rate", "staff_hours")
+
+
+def _month_index(d: date) -> int:
+    return d.year * 12 + d.month - 1
+
+
+def _index_month(i: int) -> str:
+    return f"{i // 12:04d}-{i % 12 + 1:02d}"
+
+
+def load_panel(db: Session) -> tuple[dict[int, str], dict[int, dict[str, int]], list[tuple]]:
+    """Merchants' categories, installation months per merchant and solution, and every outcome row."""
+    category = dict(db.execute(select(MerchantStore.id, MerchantStore.category)).all())
+    installs: dict[int, dict[str, int]] = defaultdict(dict)
+    for mid, code, installed in db.execute(
+            select(Application.merchant_id, Solution.code, Application.installed_date)
+            .join(Solution, Solution.id == Application.solution_id)
+            .where(Application.installed_date.is_not(None))):
+        m = _month_index(installed)
+        installs[mid][code] = min(m, installs[mid].get(code, m))
+    rows = db.execute(select(Outcome.merchant_id, Outcome.month_date, Outcome.sales_krw, Outcome.orders,
+                             Outcome.reservations, Outcome.no_show_rate, Outcome.staff_hours)).all()
+    return category, dict(installs), [tuple(r) for r in rows]
+
+
+def effect(category: dict[int, str], installs: dict[int, dict[str, int]], rows: list[tuple], *,
+           solution: str | None, metric: str) -> dict[str, Any]:
+    """One difference in differences: merchants that installed ``solution`` (any, when None) against
+    merchants of the same categories that installed nothing, with merchant and month fixed effects. A
+    participant's months after its installation month are "post" (the installation month itself is left
+    out); for the before/after means shown beside the estimate, a non-participant's "post" months are those
+    after the participants' median installation month."""
+    col = 2 + METRICS.index(metric)
+    treated_at: dict[int, int] = {}
+    for mid, by_code in installs.items():
+        months = [m for c, m in by_code.items() if solution is None or c == solution]
+        if months:
+            treated_at[mid] = min(months)
+    if not treated_at:
+        return did([], [], [], [])
+    cats = {category.get(mid) for mid in treated_at}
+    pivot = int(median(treated_at.values()))
+    ys, ts, ps, gs, ms = [], [], [], [], []
+    for row in rows:
+        mid, value = row[0], row[col]
+        if value is None:
+            continue
+        m = _month_index(row[1])
+        if mid in treated_at:
+            if m == treated_at[mid]:
+                continue
+            ys.append(float(value))
+            ts.append(True)
+            ps.append(m > treated_at[mid])
+            gs.append(mid)
+            ms.append(m)
+        elif mid not in installs and category.get(mid) in cats:
+            if m == pivot:
+                continue
+            ys.append(float(value))
+            ts.append(False)
+            ps.append(m > pivot)
+            gs.append(mid)
+            ms.append(m)
+    result = did(ys, ts, ps, gs, periods=ms)
+    result["pivot_month"] = _index_month(pivot)
+    return result
+
+
+def _rounded(result: dict[str, Any], metric: str) -> dict[str, Any]:
+    digits = 4 if metric == "no_show_rate" else (0 if metric in ("sales_krw",) else 2)
+
+    def r(v: float | None) -> float | int | None:
+        if v is None:
+            return None
+        return int(round(v)) if digits == 0 else round(v, digits)
+
+    means = result["means"]
+    base = means.get("treated_pre")
+    return {"estimate": r(result["estimate"]), "ci_low": r(result["ci_low"]), "ci_high": r(result["ci_high"]),
+            "p_value": round(result["p_value"], 4) if result["p_value"] is not None else None,
+            "relative": (result["estimate"] / base) if result["estimate"] is not None and base else None,
+            "treated_pre": r(means.get("treated_pre")), "treated_post": r(means.get("treated_post")),
+            "control_pre": r(means.get("control_pre")), "control_post": r(means.get("control_post")),
+            "n_treated": result["n_treated"], "n_control": result["n_control"], "n_obs": result["n_obs"]}
+
+
+def monthly_series(category: dict[int, str], installs: dict[int, dict[str, int]], rows: list[tuple]
+                   ) -> list[dict[str, Any]]:
+    """Average monthly sales of participants and of non-participants, by month."""
+    sums: dict[int, list[float]] = defaultdict(lambda: [0.0, 0, 0.0, 0])
+    for row in rows:
+        slot = sums[_month_index(row[1])]
+        if row[0] in installs:
+            slot[0] += row[2]
+            slot[1] += 1
+        else:
+            slot[2] += row[2]
+            slot[3] += 1
+    out = []
+    for m in sorted(sums):
+        s = sums[m]
+        out.append({"month": _index_month(m), "participants": int(s[1]), "others": int(s[3]),
+                    "participants_avg_krw": int(s[0] / s[1]) if s[1] else None,
+                    "others_avg_krw": int(s[2] / s[3]) if s[3] else None})
+    return out
+
+
+def effect_report(db: Session, *, k: int = 5, year: int | None = None) -> dict[str, Any]:
+    category, installs, rows = load_panel(db)
+    names = {code: spec[0] for code, spec in SOLUTIONS.items()}
+    overall = {metric: _rounded(effect(category, installs, rows, solution=None, metric=metric), metric)
+               for metric in METRICS}
+    per_solution = []
+    for code in SOLUTIONS:
+        res = _rounded(effect(category, installs, rows, solution=code, metric="sales_krw"), "sales_krw")
+        per_solution.append({"solution": code, "solution_name": names[code], **res})
+    value_keys = ("estimate", "ci_low", "ci_high", "p_value", "relative", "treated_pre", "treated_post",
+                  "control_pre", "control_post")
+    per_solution = suppress_rows(per_solution, k=k, people_key="n_treated", value_keys=value_keys,
+                                 dims=("solution",))
+    for metric, res in overall.items():
+        if res["n_treated"] < k or res["n_control"] < k:
+            overall[metric] = {**res, **dict.fromkeys(value_keys), "suppressed": True}
+        else:
+            res["suppressed"] = False
+    funnel = service.funnel(db, year=year)
+    by_solution = suppress_rows(service.funnel_by_solution(db, year=year), k=k, people_key="count",
+                                value_keys=(), dims=("solution", "state"), margins=[("solution",), ("state",)])
+    series = [{**s, "participants_avg_krw": safe_value(s["participants"], s["participants_avg_krw"], k=k),
+               "others_avg_krw": safe_value(s["others"], s["others_avg_krw"], k=k)}
+              for s in monthly_series(category, installs, rows)]
+    return {"k": k, "overall": overall, "per_solution": per_solution, "funnel": funnel,
+            "funnel_by_solution": by_solution, "monthly": series,
+            "participants": len(installs), "merchants": len(category)}

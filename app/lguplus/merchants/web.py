@@ -1,0 +1,316 @@
+"""Staff pages of the small-merchant DX program: merchants and their map, the application queue with
+the budget bar, the consulting calendar, the outcomes upload and the effect report."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import Field, model_validator
+
+from app.core.config import get_settings
+from app.core.csvout import csv_response
+from app.core.deps import SessionDep
+from app.core.errors import DomainError
+from app.core.forms import domain_errors, form_to_dict, submit_form, validate_form
+from app.core.i18n import gettext as _
+from app.core.pagination import PageParams
+from app.core.schemas import InputModel, ShortText
+from app.core.templating import flash, render, see_other
+from app.lguplus.merchants import report, service
+from app.lguplus.merchants.api import ApplicationDep, MerchantDep, parse_csv
+from app.lguplus.merchants.models import SOLUTIONS, STATES, TRANSITIONS
+from app.lguplus.merchants.schemas import (
+    ApplicationIn,
+    BudgetIn,
+    ConsultingIn,
+    MerchantIn,
+    State,
+    TransitionIn,
+    Year,
+    in_range,
+)
+from app.platform.auth import WebUser
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 25
+MAP_W, MAP_H = 720, 460
+STATE_LABELS = {"submitted": "Submitted", "reviewed": "Reviewed", "approved": "Approved", "installed": "Installed",
+                "active": "Active", "cancelled": "Cancelled", "rejected": "Rejected"}
+
+
+def _k() -> int:
+    return get_settings().k_threshold
+
+
+def _year(year: int | None) -> int:
+    return year or service.today_seoul().year
+
+
+def _solution_options() -> list[tuple[str, str]]:
+    return [(code, spec[0]) for code, spec in SOLUTIONS.items()]
+
+
+# --- merchants and map -----------------------------------------------------------------------
+
+def map_layout(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """Positions scaled into an SVG box (north up), with a label at the middle of each 행정동."""
+    if not points:
+        return {"points": [], "labels": [], "width": MAP_W, "height": MAP_H}
+    lats = [p["lat"] for p in points]
+    lons = [p["lon"] for p in points]
+    lat0, lat1, lon0, lon1 = min(lats), max(lats), min(lons), max(lons)
+    span_lat, span_lon = max(lat1 - lat0, 1e-4), max(lon1 - lon0, 1e-4)
+    pad = 24
+
+    def xy(lat: float, lon: float) -> tuple[float, float]:
+        return (round(pad + (lon - lon0) / span_lon * (MAP_W - 2 * pad), 1),
+                round(MAP_H - pad - (lat - lat0) / span_lat * (MAP_H - 2 * pad), 1))
+
+    out, by_dong = [], {}
+    for p in points:
+        x, y = xy(p["lat"], p["lon"])
+        out.append({**p, "x": x, "y": y})
+        by_dong.setdefault(p["dong"], []).append((x, y))
+    labels = [{"name": d, "x": round(sum(a for a, _b in v) / len(v), 1), "y": round(sum(b for _a, b in v) / len(v), 1),
+               "n": len(v)} for d, v in sorted(by_dong.items())]
+    return {"points": out, "labels": labels, "width": MAP_W, "height": MAP_H}
+
+
+def _merchants_page(request: Request, db, *, q, category, dong_code, page, values, errors, status_code=200):
+    filters = {k: v for k, v in {"q": q, "category": category, "dong_code": dong_code}.items() if v}
+    items, total = service.list_merchants(db, page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
+                                          **filters)
+    return render(request, "lguplus/merchants/merchants.html", {
+        "merchants": items, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
+        "filters": filters, "query_base": urlencode(filters), "categories": service.categories(db),
+        "dongs": service.dongs(db), "map": map_layout(service.map_points(db)), "mask": service.masked_phone,
+        "values": values, "errors": errors}, status_code=status_code)
+
+
+@router.api_route("/", methods=["GET", "POST"], name="lgum_merchants")
+async def merchants_page(request: Request, db: SessionDep, _user: WebUser,
+                         q: Annotated[str | None, Query(max_length=100)] = None,
+                         category: Annotated[str | None, Query(max_length=40)] = None,
+                         dong_code: Annotated[str | None, Query(pattern=r"^\d{10}$")] = None,
+                         page: Annotated[int, Query(ge=1, le=100000)] = 1):
+    if request.method == "GET":
+        return _merchants_page(request, db, q=q, category=category, dong_code=dong_code, page=page, values={},
+                               errors={})
+    values = form_to_dict(await request.form())
+    merchant, errors = submit_form(db, MerchantIn, values, lambda data: service.create_merchant(db, data=data))
+    if merchant is None:
+        return _merchants_page(request, db, q=None, category=None, dong_code=None, page=1, values=values,
+                               errors=errors, status_code=400)
+    flash(request, _("Merchant registered."))
+    return see_other(str(request.url_for("lgum_merchant", merchant_id=merchant.id)))
+
+
+def _merchant_page(request: Request, db, merchant, *, values, errors, status_code=200):
+    apps, _total = service.list_applications(db, page=PageParams(limit=100, offset=0), merchant_id=merchant.id)
+    sessions, _n = service.list_consulting(db, page=PageParams(limit=50, offset=0), merchant_id=merchant.id)
+    outcomes = [service.outcome_out(o) for o in service.merchant_outcomes(db, merchant_id=merchant.id)]
+    return render(request, "lguplus/merchants/merchant.html", {
+        "m": merchant, "phone": service.masked_phone(merchant.owner_phone), "applications": apps,
+        "sessions": sessions, "outcomes": outcomes, "solutions": _solution_options(), "values": values,
+        "errors": errors, "labels": STATE_LABELS, "year": _year(None)}, status_code=status_code)
+
+
+@router.get("/merchants/{merchant_id}", name="lgum_merchant")
+def merchant_page(request: Request, merchant: MerchantDep, db: SessionDep):
+    return _merchant_page(request, db, merchant, values={}, errors={})
+
+
+@router.post("/merchants/{merchant_id}/applications", name="lgum_merchant_apply")
+async def merchant_apply(request: Request, merchant: MerchantDep, db: SessionDep):
+    values = form_to_dict(await request.form())
+    result, errors = submit_form(db, ApplicationIn, {**values, "merchant_id": merchant.id},
+                                 lambda data: service.create_application(db, data=data))
+    if result is None:
+        return _merchant_page(request, db, merchant, values=values, errors=errors, status_code=400)
+    flash(request, _("Application submitted."))
+    return see_other(str(request.url_for("lgum_merchant", merchant_id=merchant.id)))
+
+
+# --- applications and budget -----------------------------------------------------------------
+
+def _queue_page(request: Request, db, *, state, year, values, errors, status_code=200, page: int = 1):
+    year = _year(year)
+    items, total = service.list_applications(db, page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
+                                             state=state, year=year)
+    filters = {k: v for k, v in {"year": year, "state": state}.items() if v}
+    principal = request.state.principal
+    mid = principal.municipality_id if principal else None
+    budget = service.get_budget(db, municipality_id=mid, year=year) if mid else None
+    return render(request, "lguplus/merchants/applications.html", {
+        "applications": items, "total": total, "state": state, "year": year, "states": STATES, "page": page,
+        "pages": max(1, -(-total // PAGE_SIZE)), "query_base": urlencode(filters),
+        "labels": STATE_LABELS, "transitions": TRANSITIONS, "budget": service.budget_summary(budget, year=year),
+        "has_budget": budget is not None, "funnel": service.funnel(db, year=year),
+        "solutions": service.list_solutions(db, municipality_id=mid), "values": values, "errors": errors},
+        status_code=status_code)
+
+
+@router.get("/applications", name="lgum_applications")
+def applications_page(request: Request, db: SessionDep, state: State | None = None, year: Year | None = None,
+                      page: Annotated[int, Query(ge=1, le=100000)] = 1):
+    return _queue_page(request, db, state=state, year=year, values={}, errors={}, page=page)
+
+
+@router.post("/applications/{application_id}/transition", name="lgum_transition")
+async def transition_page(request: Request, application: ApplicationDep, db: SessionDep):
+    values = form_to_dict(await request.form())
+    back = str(request.url_for("lgum_applications")) + f"?year={application.year}"
+    data, errors = validate_form(TransitionIn, values)
+    if data is None:
+        flash(request, " ".join(errors.values()), "error")
+        return see_other(back)
+    try:
+        service.transition(db, application_id=application.id, data=data)
+    except DomainError as exc:
+        db.rollback()
+        flash(request, " ".join(domain_errors(exc).values()) if exc.errors and exc.status == 422
+              else _(exc.template, **exc.params), "error")
+        return see_other(back)
+    flash(request, _("Application {id} is now {state}.", id=application.id, state=_(STATE_LABELS[data.to])))
+    return see_other(back)
+
+
+@router.post("/budget", name="lgum_budget")
+async def budget_page(request: Request, db: SessionDep):
+    values = form_to_dict(await request.form())
+    budget, errors = submit_form(db, BudgetIn, values, lambda data: service.set_budget(db, data=data))
+    if budget is None:
+        year = values.get("year")
+        return _queue_page(request, db, state=None, year=int(year) if str(year).isdigit() and
+                           2000 <= int(year) <= 2100 else None, values=values, errors=errors, status_code=400)
+    flash(request, _("Budget saved."))
+    return see_other(str(request.url_for("lgum_applications")) + f"?year={budget.year}")
+
+
+# --- consulting ------------------------------------------------------------------------------
+
+class ConsultingForm(InputModel):
+    merchant_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    session_date: date
+    topic: ShortText
+    notes: Annotated[str, Field(max_length=5000)] = ""
+    consultant: Annotated[str, Field(max_length=100)] = ""
+    action: Annotated[str, Field(max_length=300)] | None = None
+    due_date: date | None = None
+
+    @model_validator(mode="after")
+    def _pair(self) -> ConsultingForm:
+        in_range(self.session_date)
+        if (self.action is None) != (self.due_date is None):
+            raise ValueError("Give both the follow-up action and its due date, or neither")
+        return self
+
+    def to_input(self) -> dict[str, Any]:
+        data = self.model_dump(exclude={"action", "due_date"})
+        data["actions"] = [{"action": self.action, "due_date": self.due_date}] if self.action else []
+        return data
+
+
+def _calendar_page(request: Request, db, *, month: str | None, values, errors, status_code=200):
+    today = service.today_seoul()
+    year, mon = today.year, today.month
+    if month:
+        year, mon = int(month[:4]), int(month[5:7])
+    sessions = service.month_sessions(db, year=year, month=mon)
+    by_day: dict[date, list] = {}
+    for s in sessions:
+        by_day.setdefault(s.session_date, []).append(s)
+    weeks = [[{"day": d, "in_month": d.month == mon, "sessions": by_day.get(d, []), "today": d == today}
+              for d in week] for week in calendar.Calendar(firstweekday=6).monthdatescalendar(year, mon)]
+    prev_m = f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
+    next_m = f"{year + 1}-01" if mon == 12 else f"{year}-{mon + 1:02d}"
+    merchants, _t = service.list_merchants(db, page=PageParams(limit=200, offset=0))
+    return render(request, "lguplus/merchants/consulting.html", {
+        "weeks": weeks, "year": year, "month": mon, "prev": prev_m, "next": next_m, "count": len(sessions),
+        "followups": service.open_followups(db), "today": today, "merchants": merchants, "values": values,
+        "errors": errors}, status_code=status_code)
+
+
+@router.api_route("/consulting", methods=["GET", "POST"], name="lgum_consulting")
+async def consulting_page(request: Request, db: SessionDep,
+                          month: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None):
+    if request.method == "GET":
+        return _calendar_page(request, db, month=month, values={}, errors={})
+    values = form_to_dict(await request.form())
+    form, errors = validate_form(ConsultingForm, values)
+    session = None
+    if form is not None:
+        session, errors = submit_form(db, ConsultingIn, form.to_input(),
+                                      lambda data: service.create_consulting(db, data=data))
+    if session is None:
+        return _calendar_page(request, db, month=None, values=values, errors=errors, status_code=400)
+    flash(request, _("Consulting session recorded."))
+    return see_other(str(request.url_for("lgum_consulting")) + f"?month={session.session_date:%Y-%m}")
+
+
+@router.post("/followups/{followup_id}/done", name="lgum_followup_done")
+async def followup_done(request: Request, followup_id: Annotated[int, Path(ge=1, le=2**62)], db: SessionDep):
+    service.set_followup_done(db, followup_id=followup_id, done=True)
+    flash(request, _("Follow-up marked as done."))
+    return see_other(str(request.url_for("lgum_consulting")))
+
+
+# --- outcomes upload -------------------------------------------------------------------------
+
+@router.api_route("/outcomes", methods=["GET", "POST"], name="lgum_outcomes")
+async def outcomes_page(request: Request, db: SessionDep):
+    context: dict[str, Any] = {"errors": []}
+    if request.method == "GET":
+        return render(request, "lguplus/merchants/outcomes.html", context)
+    form = await request.form()
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        context["errors"] = [{"loc": "", "msg": _("Choose a CSV file.")}]
+        return render(request, "lguplus/merchants/outcomes.html", context, status_code=400)
+    raw = await upload.read()
+    try:
+        result = service.import_outcomes(db, rows=parse_csv(raw))
+    except DomainError as exc:
+        db.rollback()
+        context["errors"] = [{"loc": " · ".join(str(p) for p in e["loc"]),
+                              "msg": _(e["template"], **e.get("params", {})) if "template" in e else e["msg"]}
+                             for e in exc.errors] or [{"loc": "", "msg": _(exc.template, **exc.params)}]
+        return render(request, "lguplus/merchants/outcomes.html", context, status_code=400)
+    flash(request, _("Imported {received} rows: {created} new, {updated} updated.", **result))
+    return see_other(str(request.url_for("lgum_outcomes")))
+
+
+# --- effect report ---------------------------------------------------------------------------
+
+@router.get("/report", name="lgum_report")
+def report_page(request: Request, db: SessionDep, year: Year | None = None):
+    data = report.effect_report(db, k=_k(), year=year)
+    return render(request, "lguplus/merchants/report.html", {
+        "r": data, "labels": STATE_LABELS, "year": year, "states": STATES,
+        "funnel_labels": [_(STATE_LABELS[s]) for s in STATES], "funnel_counts": [data["funnel"][s] for s in STATES]})
+
+
+@router.get("/report.csv", name="lgum_report_csv")
+def report_csv(db: SessionDep, year: Year | None = None):
+    data = report.effect_report(db, k=_k(), year=year)
+    keys = ["estimate", "ci_low", "ci_high", "p_value", "treated_pre", "treated_post", "control_pre",
+            "control_post", "n_treated", "n_control"]
+    rows = [["all", metric, *[e.get(k) for k in keys]] for metric, e in data["overall"].items()]
+    rows += [[e["solution"], "sales_krw", *[e.get(k) for k in keys]] for e in data["per_solution"]]
+    return csv_response("merchants-effect.csv", ["solution", "metric", *keys], rows)
+
+
+# --- home widget -----------------------------------------------------------------------------
+
+def widget(db, principal) -> dict[str, Any] | None:
+    year = service.today_seoul().year
+    funnel = service.funnel(db, year=year)
+    if not any(funnel.values()) or principal.municipality_id is None:
+        return None
+    budget = service.get_budget(db, municipality_id=principal.municipality_id, year=year)
+    return {"year": year, "funnel": funnel, "budget": service.budget_summary(budget, year=year),
+            "labels": STATE_LABELS}
