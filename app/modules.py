@@ -10,6 +10,8 @@ def load_manifests() -> list[ModuleManifest]:
     from app.kt.robots import manifest as kt_robots
     from app.kt.voicebot import manifest as kt_voicebot
     from app.kt.worknet import manifest as kt_worknet
+    from app.lguplus.citydata import manifest as lguplus_citydata
     from app.skt.tdeal import manifest as skt_tdeal
 
-    return [skt_tdeal.MANIFEST, kt_worknet.MANIFEST, kt_voicebot.MANIFEST, kt_robots.MANIFEST, kt_cctv.MANIFEST]
+    return [skt_tdeal.MANIFEST, kt_worknet.MANIFEST, kt_voicebot.MANIFEST, kt_robots.MANIFEST, kt_cctv.MANIFEST,
+            lguplus_citydata.MANIFEST]
