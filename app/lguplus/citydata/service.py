@@ -231,16 +231,21 @@ def _check_answer(q: CitydataQuestion, value: Any) -> list[str] | str:
     return list(dict.fromkeys(str(v) for v in values))
 
 
-def store_responses(db: Session, *, survey: CitydataSurvey, parsed: list[ResponseIn],
-                    loc_prefix: list[Any] | None = None) -> dict[str, int]:
-    """Check every response against the questionnaire and store all of them, or none."""
+def store_responses(db: Session, *, survey: CitydataSurvey, parsed: list[ResponseIn | None],
+                    loc_prefix: list[Any] | None = None, errors: list[dict[str, Any]] | None = None
+                    ) -> dict[str, int]:
+    """Check every response against the questionnaire and store all of them, or none. ``parsed`` may hold
+    None for rows that failed the schema (their ``errors`` are reported with the others)."""
     prefix = loc_prefix or ["rows"]
     questions = {q.code: q for q in questions_of(db, survey_id=survey.id)}
     existing = set(db.scalars(select(CitydataResponse.respondent_key).where(CitydataResponse.survey_id == survey.id)))
-    errors: list[dict[str, Any]] = []
+    errors = list(errors or [])
     seen: dict[str, int] = {}
     answers: list[list[tuple[int, str]]] = []
     for i, r in enumerate(parsed):
+        if r is None:
+            answers.append([])
+            continue
         if r.respondent_key in existing:
             errors.append(field_error([*prefix, i, "respondent_key"], "Respondent {key} was already imported",
                                       key=r.respondent_key))
@@ -280,8 +285,7 @@ def store_responses(db: Session, *, survey: CitydataSurvey, parsed: list[Respons
 
 def import_responses(db: Session, *, survey: CitydataSurvey, rows: list[Any]) -> dict[str, int]:
     parsed, errors = validate_rows(ResponseIn, rows, limit=100_000)
-    _refuse(errors)
-    return store_responses(db, survey=survey, parsed=parsed)
+    return store_responses(db, survey=survey, parsed=parsed, errors=errors)
 
 
 RESPONSE_FIELDS = ("respondent_key", "weight", "sex", "age_band", "zone_code")

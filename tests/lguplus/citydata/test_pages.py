@@ -1,0 +1,72 @@
+"""Pages render in Korean with the county's data; the report prints; viewers cannot upload."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import csrf_of, web_login
+
+PAGES = ["/lguplus/citydata/", "/lguplus/citydata/imports", "/lguplus/citydata/festivals?year=2026",
+         "/lguplus/citydata/market", "/lguplus/citydata/surveys", "/lguplus/citydata/report?year=2026",
+         "/lguplus/citydata/market.csv"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_render_with_data(client, county_data, path):
+    web_login(client, "hwasun.staff")
+    r = client.get(path)
+    assert r.status_code == 200, r.text[:300]
+    if path.endswith(".csv"):
+        assert "대형마트" in r.text
+    else:
+        assert "화순읍" in r.text or "대형마트" in r.text or "설문" in r.text
+
+
+def test_heat_map_calendar_and_report_show_the_analyses(client, county_data):
+    web_login(client, "hwasun.staff")
+    heat = client.get("/lguplus/citydata/", params={"visitor_type": "visitor"}).text
+    assert "생활인구 히트맵" in heat and "rgba(229,34,44" in heat
+    cal = client.get("/lguplus/citydata/festivals", params={"year": 2026, "days": 3}).text
+    assert "rank1" in cal and "추석" in cal and "지난 축제" in cal
+    report = client.get("/lguplus/citydata/report", params={"year": 2026}).text
+    assert "@media print" in report and "도시데이터 컨설팅 보고서" in report and "관외" in report
+    survey_list = client.get("/lguplus/citydata/surveys").text
+    assert "2026 화순군 소비·축제 주민 설문" in survey_list
+
+
+def test_survey_explorer_breaks_down_by_age(client, county_data):
+    web_login(client, "hwasun.staff")
+    listing = client.get("/lguplus/citydata/surveys").text
+    assert "/lguplus/citydata/surveys/" in listing
+    sid = re.search(r"/lguplus/citydata/surveys/(\d+)", listing).group(1)
+    page = client.get(f"/lguplus/citydata/surveys/{sid}", params={"by": "age_band"})
+    assert page.status_code == 200 and "60-69" in page.text and "±" in page.text
+
+
+def test_pages_render_empty_for_a_county_without_data(client, county):
+    web_login(client, "hwasun.staff")
+    for path in PAGES:
+        assert client.get(path).status_code == 200, path
+
+
+def test_upload_page_reports_bad_rows_in_korean_and_viewers_cannot_upload(client, county):
+    web_login(client, "hwasun.staff")
+    token = csrf_of(client, "/lguplus/citydata/imports")
+    header = "date,hour,zone_code,sex,age_band,visitor_type,origin_code,count\n"
+    bad = header + "2025-10-06,10,4679099999,all,all,visitor,,5\n"
+    r = client.post("/lguplus/citydata/imports", data={"kind": "living_population", "csrf_token": token},
+                    files={"file": ("bad.csv", bad.encode(), "text/csv")})
+    assert r.status_code == 400 and "알 수 없는 구역 코드 4679099999" in r.text and "아무것도 저장되지" in r.text
+    good = header + "2025-10-06,10,4679025000,all,all,visitor,,5\n"
+    r = client.post("/lguplus/citydata/imports", data={"kind": "living_population", "csrf_token": token},
+                    files={"file": ("good.csv", good.encode("cp949"), "text/csv")}, follow_redirects=False)
+    assert r.status_code == 303 and "/lguplus/citydata/imports/" in r.headers["location"]
+    client.get("/logout")
+    viewer = client
+    web_login(viewer, "hwasun.viewer")
+    token = csrf_of(viewer, "/lguplus/citydata/imports")
+    r = viewer.post("/lguplus/citydata/imports", data={"kind": "living_population", "csrf_token": token},
+                    files={"file": ("good.csv", good.encode(), "text/csv")})
+    assert r.status_code == 403
