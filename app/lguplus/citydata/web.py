@@ -5,29 +5,31 @@ from __future__ import annotations
 import calendar
 import csv
 import io
+import json
 from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from app.core.deps import SessionDep
-from app.core.errors import DomainError
+from app.core.errors import DomainError, InvalidInput
 from app.core.forms import domain_errors, form_to_dict, validate_form
 from app.core.i18n import gettext as _
 from app.core.templating import flash, render
 from app.core.tenancy import Principal
 from app.lguplus.citydata import analysis, importers, jobs, service, uploads
 from app.lguplus.citydata.models import VISITOR_TYPES, CitydataZone
-from app.lguplus.citydata.schemas import FestivalIn
+from app.lguplus.citydata.schemas import FestivalIn, SurveyIn
 from app.platform.auth import WebUser
 from app.platform.models import Municipality
 
 router = APIRouter(include_in_schema=False)
 IdPath = Annotated[int, Path(ge=1, le=2**62)]
 ZoneParam = Annotated[str | None, Query(pattern=r"^\d{10}$")]
-IMPORT_KINDS = ("living_population", "card_spending", "survey_responses")
+IMPORT_KINDS = ("living_population", "card_spending", "survey_responses", "questionnaire", "zones")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 BY_OPTIONS = ("sex", "age_band", "zone_code")
 
@@ -122,6 +124,10 @@ async def imports_page(request: Request, db: SessionDep, principal: WebUser):
     try:
         if kind == "survey_responses":
             return _survey_upload(request, db, form, upload, context)
+        if kind == "questionnaire":
+            return _questionnaire_upload(request, db, county, upload)
+        if kind == "zones":
+            return _zones_upload(request, db, county, upload)
         path, size = uploads.upload_to_file(request, upload)
         job, background = uploads.run_upload(request, db, kind=kind, municipality_id=county.id, path=path, size=size,
                                              filename=upload.filename or "upload.csv", client_id=None)
@@ -149,6 +155,52 @@ def _survey_upload(request: Request, db: Any, form: Any, upload: Any, context: d
     rows = service.responses_from_csv(uploads.decode_text(raw), question_codes=codes)
     result = service.import_responses(db, survey=survey, rows=rows)
     flash(request, _("Imported {n} responses.", n=result["created"]))
+    return see_other(str(request.url_for("citydata_survey", survey_id=survey.id)))
+
+
+def _as_lines(exc: DomainError) -> DomainError:
+    """Errors of a CSV read as rows: ``["rows", i, field]`` becomes ``["line", i + 2, field]``."""
+    for err in exc.errors:
+        loc = err.get("loc", [])
+        if len(loc) > 1 and loc[0] == "rows" and isinstance(loc[1], int):
+            err["loc"] = ["line", loc[1] + 2, *loc[2:]]
+    return exc
+
+
+def _csv_dicts(raw: bytes) -> list[dict[str, Any]]:
+    reader = csv.DictReader(io.StringIO(uploads.decode_text(raw)))
+    return [{k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()} for row in reader]
+
+
+def _zones_upload(request: Request, db: Any, county: Municipality, upload: Any) -> Response:
+    """Zones from a CSV: ``code, name_ko, name_en, area_code`` (area_code empty: inside the county)."""
+    upload.file.seek(0)
+    rows = [{**r, "municipality_code": county.code} for r in _csv_dicts(upload.file.read())]
+    try:
+        result = service.import_zones(db, rows=rows)
+    except DomainError as exc:
+        raise _as_lines(exc) from None
+    flash(request, _("Zones: {created} new, {updated} updated.", **result))
+    return see_other(str(request.url_for("citydata_imports")))
+
+
+def _questionnaire_upload(request: Request, db: Any, county: Municipality, upload: Any) -> Response:
+    """A questionnaire (and optionally its responses) as the JSON body of ``POST /surveys``."""
+    upload.file.seek(0)
+    try:
+        body = json.loads(uploads.decode_text(upload.file.read()))
+    except ValueError:
+        raise InvalidInput.field("file", "The body is not valid JSON") from None
+    if isinstance(body, dict):
+        body.setdefault("municipality_code", county.code)
+    try:
+        data = SurveyIn.model_validate(body)
+    except ValidationError as exc:
+        errors = [{"loc": ["file", *e["loc"]], "msg": str(e["msg"]), "template": str(e["msg"]).removeprefix(
+            "Value error, "), "params": {}} for e in exc.errors()]
+        raise InvalidInput("The questionnaire is not valid", errors=errors) from None
+    survey = service.create_survey(db, data=data)
+    flash(request, _("The survey was created."))
     return see_other(str(request.url_for("citydata_survey", survey_id=survey.id)))
 
 

@@ -70,3 +70,37 @@ def test_upload_page_reports_bad_rows_in_korean_and_viewers_cannot_upload(client
     r = viewer.post("/lguplus/citydata/imports", data={"kind": "living_population", "csrf_token": token},
                     files={"file": ("good.csv", good.encode(), "text/csv")})
     assert r.status_code == 403
+
+
+def test_zones_and_a_questionnaire_are_uploaded_from_the_page(client, county):
+    import json
+
+    web_login(client, "hwasun.staff")
+    token = csrf_of(client, "/lguplus/citydata/imports")
+    zones = ("code,name_ko,name_en,area_code\n4679039500,북면,Buk-myeon,\n"
+             "2920000000,광주 광산구,Gwangsan-gu,2920000000\n")
+    r = client.post("/lguplus/citydata/imports", data={"kind": "zones", "csrf_token": token},
+                    files={"file": ("zones.csv", zones.encode("cp949"), "text/csv")}, follow_redirects=False)
+    assert r.status_code == 303
+    listed = client.get("/api/v1/lguplus/citydata/zones", headers={"X-CSRF-Token": token}).json()["items"]
+    by_code = {z["code"]: z for z in listed}
+    assert by_code["4679039500"]["inside"] is True and by_code["2920000000"]["inside"] is False
+    bad = "code,name_ko,name_en,area_code\n12345,북면,,\n"
+    r = client.post("/lguplus/citydata/imports", data={"kind": "zones", "csrf_token": token},
+                    files={"file": ("zones.csv", bad.encode(), "text/csv")})
+    assert r.status_code == 400 and "<td>2</td>" in r.text
+    questionnaire = {"name": "장보기 설문", "questions": [
+        {"code": "q1", "text": "어디서 장을 보십니까?", "kind": "choice", "choices": ["화순", "광주"]}]}
+    r = client.post("/lguplus/citydata/imports", data={"kind": "questionnaire", "csrf_token": token},
+                    files={"file": ("q.json", json.dumps(questionnaire, ensure_ascii=False).encode(),
+                                    "application/json")},
+                    follow_redirects=False)
+    assert r.status_code == 303 and "/lguplus/citydata/surveys/" in r.headers["location"]
+    responses = "respondent_key,weight,sex,age_band,q1\n" + "".join(f"R{i},1,F,50-59,화순\n" for i in range(6))
+    sid = r.headers["location"].rsplit("/", 1)[1]
+    r = client.post("/lguplus/citydata/imports", data={"kind": "survey_responses", "survey_id": sid,
+                                                        "csrf_token": token},
+                    files={"file": ("r.csv", responses.encode(), "text/csv")}, follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get(f"/lguplus/citydata/surveys/{sid}")
+    assert "100.0%" in page.text
