@@ -11,6 +11,7 @@ left out. Fitted models are cached per zone and dropped when an import or a fest
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 from collections import OrderedDict, defaultdict
@@ -149,6 +150,15 @@ class ZoneModel:
         pred = self.model.predict(features(days, self.origin))
         return np.maximum(np.exp(pred) * self.smear - 1.0, 0.0)
 
+    def expected_year(self, year: int) -> tuple[list[date], np.ndarray]:
+        """Every day of ``year`` and its expected visitors (kept with the model)."""
+        memo = self.__dict__.setdefault("_years", {})
+        if year not in memo:
+            days = [date(year, 1, 1) + timedelta(days=i)
+                    for i in range((date(year + 1, 1, 1) - date(year, 1, 1)).days)]
+            memo[year] = (days, self.expected(days))
+        return memo[year]
+
     def month_effects(self) -> dict[int, float]:
         """Each month's multiplier against the average month (from the model's month terms)."""
         coefs = np.concatenate([[0.0], self.model.coef_[6:17]])
@@ -161,13 +171,18 @@ _cache_lock = threading.Lock()
 CACHE_SIZE = 128
 
 
-def _data_version(db: Session, *, municipality_id: int) -> tuple:
-    last_job = db.scalar(select(func.max(CitydataImportJob.id)).where(
+def _last_job(db: Session, *, municipality_id: int, kind: str) -> tuple:
+    """The last finished import of a kind: its id and when it finished (ids alone may be reused)."""
+    return tuple(db.execute(select(func.max(CitydataImportJob.id), func.max(CitydataImportJob.finished_at)).where(
         CitydataImportJob.municipality_id == municipality_id, CitydataImportJob.status == "done",
-        CitydataImportJob.kind == "living_population"))
-    fest = db.execute(select(func.count(), func.max(CitydataFestival.id), func.max(CitydataFestival.end_date))
+        CitydataImportJob.kind == kind)).one())
+
+
+def _data_version(db: Session, *, municipality_id: int) -> tuple:
+    fest = db.execute(select(func.count(), func.max(CitydataFestival.id), func.max(CitydataFestival.end_date),
+                             func.max(CitydataFestival.created_at))
                       .where(CitydataFestival.municipality_id == municipality_id)).one()
-    return (last_job, *fest)
+    return (*_last_job(db, municipality_id=municipality_id, kind="living_population"), *fest)
 
 
 def own_festivals(db: Session, *, municipality_id: int, county_code: str) -> list[CitydataFestival]:
@@ -251,8 +266,7 @@ def festival_windows(db: Session, *, zone: CitydataZone, days: int, year: int, k
                      visitor_type: str = "visitor", with_daily: bool = False) -> dict[str, Any]:
     zm = zone_model(db, zone=zone, visitor_type=visitor_type)
     county = municipality_code(db, zone.municipality_id)
-    year_days = [date(year, 1, 1) + timedelta(days=i) for i in range((date(year + 1, 1, 1) - date(year, 1, 1)).days)]
-    expected = zm.expected(year_days)
+    year_days, expected = zm.expected_year(year)
     lo_ratio, hi_ratio = _window_ratio_band(zm, days)
     festivals = list(db.scalars(select(CitydataFestival).where(
         CitydataFestival.municipality_id == zone.municipality_id,
@@ -344,11 +358,41 @@ def _month_back(month: str, n: int) -> str:
     return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
 
 
+_market_cache: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
+
+
+def _market_version(db: Session, *, municipality_id: int) -> tuple:
+    zones = db.execute(select(func.count(), func.max(CitydataZone.id), func.max(CitydataZone.created_at)).where(
+        CitydataZone.municipality_id == municipality_id)).one()
+    answers = db.execute(select(func.count(), func.max(CitydataResponse.id)).where(
+        CitydataResponse.municipality_id == municipality_id)).one()
+    surveys = db.execute(select(func.count(), func.max(CitydataSurvey.created_at)).where(
+        CitydataSurvey.municipality_id == municipality_id)).one()
+    return (*_last_job(db, municipality_id=municipality_id, kind="card_spending"), *zones, *answers, *surveys)
+
+
 def market_items(db: Session, *, municipality_id: int, k: int, months: int = 12, level: str = "middle",
                  limit: int = 30) -> dict[str, Any]:
     """Categories ranked by what the county's market could sell: residents' spending outside the county
     (leakage), visitors' spending inside, the location quotient against the province, and what survey
-    respondents say they buy elsewhere."""
+    respondents say they buy elsewhere. Cached until card data, zones or survey answers change."""
+    key = (id(db.get_bind()), municipality_id, k, months, level, limit,
+           _market_version(db, municipality_id=municipality_id))
+    with _cache_lock:
+        found = _market_cache.get(key)
+        if found is not None:
+            _market_cache.move_to_end(key)
+            return copy.deepcopy(found)
+    result = _market_items(db, municipality_id=municipality_id, k=k, months=months, level=level, limit=limit)
+    with _cache_lock:
+        _market_cache[key] = copy.deepcopy(result)
+        while len(_market_cache) > CACHE_SIZE:
+            _market_cache.popitem(last=False)
+    return result
+
+
+def _market_items(db: Session, *, municipality_id: int, k: int, months: int, level: str, limit: int
+                  ) -> dict[str, Any]:
     county = municipality_code(db, municipality_id)
     zones = {z.id: z for z in db.scalars(select(CitydataZone).where(CitydataZone.municipality_id == municipality_id))}
     last = db.scalar(select(func.max(CitydataCardMonthly.month)).where(

@@ -149,3 +149,15 @@ def test_heat_map_hides_small_cells(client, county):
     monday = heat["grid"][0]
     assert monday[:6] == [None] * 6 and monday[12] == 40.0
     assert heat["grid"][1] == [0.0] * 24  # no Tuesday data: empty cells reveal no one and stay visible
+
+
+def test_market_items_follow_new_imports(client, county):
+    h = api_headers(client, "hwasun.staff")
+    client.post(f"{API}/imports/card-spending", headers=h,
+                json=[card("2025-09", GWANGJU_DONG, "유통", "대형마트", HWASUN, 5_000_000, 200)])
+    first = client.get(f"{API}/market-items", headers=h).json()
+    assert first["totals"]["leakage_krw"] == 5_000_000
+    assert client.get(f"{API}/market-items", headers=h).json() == first
+    client.post(f"{API}/imports/card-spending", headers=h,
+                json=[card("2025-09", GWANGJU_DONG, "유통", "대형마트", HWASUN, 1_000_000, 40)])
+    assert client.get(f"{API}/market-items", headers=h).json()["totals"]["leakage_krw"] == 6_000_000
