@@ -7,11 +7,9 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from app.core import security
 from app.core.tenancy import SYSTEM, bind_principal
 from app.lguplus.citydata import demo
 from app.platform.models import Municipality, User
-from tests.conftest import PASSWORD
 
 HWASUN = "4679000000"
 ZONES = demo.HWASUN_ZONES[:3]  # 화순읍, 한천면, 춘양면
@@ -30,7 +28,7 @@ def county(database, world) -> SimpleNamespace:
         hwasun = Municipality(code=HWASUN, name_ko="화순군", name_en="Hwasun", level="basic", parent_id=jeonnam.id)
         s.add(hwasun)
         s.flush()
-        hashed = security.hash_password(PASSWORD)
+        hashed = world.users["cw.staff"].password_hash  # same password; hashing again costs time
         for username, role in (("hwasun.staff", "staff"), ("hwasun.viewer", "viewer")):
             s.add(User(username=username, display_name=username, role=role, password_hash=hashed,
                        municipality_id=hwasun.id))
@@ -40,10 +38,11 @@ def county(database, world) -> SimpleNamespace:
 
 @pytest.fixture
 def county_data(database, county) -> SimpleNamespace:
-    """400 days of hourly living population, 6 months of card spending, 80 survey responses, festivals."""
+    """400 days of hourly living population in 화순읍 and 한천면, 6 months of card spending, 80 survey
+    responses, festivals."""
     with database.unit_of_work() as s:
         bind_principal(s, SYSTEM)
-        made = demo.generate(s, municipality_id=county.id, county_code=HWASUN, zones=ZONES, living_days=400,
+        made = demo.generate(s, municipality_id=county.id, county_code=HWASUN, zones=ZONES[:2], living_days=400,
                              card_months=6, responses=80, seed=7)
     county.made = made
     return county

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from tests.conftest import csrf_of, web_login
 
 PAGES = ["/lguplus/citydata/", "/lguplus/citydata/imports", "/lguplus/citydata/festivals?year=2026",
@@ -13,19 +11,15 @@ PAGES = ["/lguplus/citydata/", "/lguplus/citydata/imports", "/lguplus/citydata/f
          "/lguplus/citydata/market.csv"]
 
 
-@pytest.mark.parametrize("path", PAGES)
-def test_pages_render_with_data(client, county_data, path):
+def test_pages_render_and_show_the_analyses(client, county_data):
     web_login(client, "hwasun.staff")
-    r = client.get(path)
-    assert r.status_code == 200, r.text[:300]
-    if path.endswith(".csv"):
-        assert "대형마트" in r.text
-    else:
-        assert "화순읍" in r.text or "대형마트" in r.text or "설문" in r.text
-
-
-def test_heat_map_calendar_and_report_show_the_analyses(client, county_data):
-    web_login(client, "hwasun.staff")
+    for path in PAGES:
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.text[:300])
+        if path.endswith(".csv"):
+            assert "대형마트" in r.text
+        else:
+            assert "화순읍" in r.text or "대형마트" in r.text or "설문" in r.text, path
     heat = client.get("/lguplus/citydata/", params={"visitor_type": "visitor"}).text
     assert "생활인구 히트맵" in heat and "rgba(229,34,44" in heat
     cal = client.get("/lguplus/citydata/festivals", params={"year": 2026, "days": 3}).text
