@@ -10,6 +10,7 @@ def load_manifests() -> list[ModuleManifest]:
     from app.kt.robots import manifest as kt_robots
     from app.kt.voicebot import manifest as kt_voicebot
     from app.kt.worknet import manifest as kt_worknet
+    from app.lguplus.citydata import manifest as lguplus_citydata
     from app.lguplus.merchants import manifest as lguplus_merchants
     from app.skt.isolation import manifest as skt_isolation
     from app.skt.tdeal import manifest as skt_tdeal
@@ -22,4 +23,5 @@ def load_manifests() -> list[ModuleManifest]:
         kt_robots.MANIFEST,
         kt_cctv.MANIFEST,
         lguplus_merchants.MANIFEST,
+        lguplus_citydata.MANIFEST,
     ]

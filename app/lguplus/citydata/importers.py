@@ -1,0 +1,450 @@
+"""Imports of living population and card spending.
+
+Every row is checked (columns, dates, hours, zones, codes, counts); one bad row and nothing of the file
+is stored, and the report names each bad row's line and column. Good rows go to the raw tables with
+bulk Core inserts (``executemany`` on SQLite, ``COPY`` on PostgreSQL) in chunks inside one transaction,
+while the rollups are summed in memory and added (upsert) in the same transaction at the end.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.core.errors import InvalidInput, field_error
+from app.lguplus.citydata.models import (
+    AGE_BANDS,
+    SEXES,
+    VISITOR_TYPES,
+    CitydataCardMonthly,
+    CitydataCardSpending,
+    CitydataLivingPopulation,
+    CitydataPopDaily,
+    CitydataPopHourly,
+    CitydataZone,
+)
+
+CHUNK = 20_000
+ERROR_LIMIT = 500
+READ_BYTES = 1 << 20
+LIVING_COLUMNS = ("date", "hour", "zone_code", "sex", "age_band", "visitor_type", "origin_code", "count")
+CARD_COLUMNS = ("month", "merchant_zone_code", "category_large", "category_middle", "customer_home_code", "sex",
+                "age_band", "amount_krw", "count")
+OPTIONAL_COLUMNS = {"origin_code"}
+_CODE = re.compile(r"^\d{10}$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass
+class ErrorReport:
+    """Row-level errors: the first ``ERROR_LIMIT`` are kept, all are counted."""
+
+    prefix: str = "line"  # "line" for files (1 = header), "rows" for JSON batches (0-based index)
+    count: int = 0
+    items: list[dict[str, Any]] = field(default_factory=list)
+    bad_rows: set[int] = field(default_factory=set)
+
+    def add(self, where: int, field: str, template: str, /, **params: Any) -> None:
+        self.count += 1
+        self.bad_rows.add(where)
+        if len(self.items) < ERROR_LIMIT:
+            self.items.append({"loc": [self.prefix, where, field], "template": template, "params": params,
+                               "msg": template.format(**params) if params else template})
+
+
+class ImportRefused(InvalidInput):
+    """The file or batch was refused as a whole; ``report`` lists the bad rows."""
+
+    def __init__(self, report: ErrorReport) -> None:
+        rows = len(report.bad_rows)
+        if rows > 1 or (rows == 1 and report.prefix == "rows") or not report.items:
+            super().__init__("{n} rows are invalid; nothing was saved", n=rows)
+        else:
+            first = report.items[0]
+            super().__init__(first["template"], **first["params"])
+        self.errors = [field_error(e["loc"], e["template"], **e["params"]) for e in report.items]
+        self.report = report
+
+
+class FileTooLarge(ImportRefused):
+    status = 413
+    title = "Content too large"
+
+
+def refuse(template: str, *, where: int = 0, prefix: str = "line", **params: Any) -> ImportRefused:
+    report = ErrorReport(prefix=prefix)
+    report.add(where, "", template, **params)
+    return ImportRefused(report)
+
+
+# --- reading files ---------------------------------------------------------------------------
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) if the whole file decodes as UTF-8, else CP949 if it decodes as that."""
+    for encoding in ("utf-8-sig", "cp949"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with path.open("rb") as fh:
+                while chunk := fh.read(READ_BYTES):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    raise refuse("The file is neither UTF-8 nor CP949 text; save it as CSV UTF-8 and try again")
+
+
+def csv_rows(path: Path, encoding: str, progress: Callable[[int], None] | None = None
+             ) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The header and an iterator of ``(line, cells)``; ``progress`` receives bytes read so far."""
+    raw = path.open("rb")
+    text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+    reader = csv.reader(text)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raw.close()
+        raise refuse("The file is empty") from None
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for i, cells in enumerate(reader, start=2):
+                if progress is not None and i % CHUNK == 0:
+                    progress(raw.tell())
+                if cells:
+                    yield i, cells
+        except csv.Error as exc:
+            raise refuse("The CSV is malformed: {reason}", where=reader.line_num, reason=str(exc)) from None
+        finally:
+            raw.close()
+
+    return header, rows()
+
+
+def json_rows(rows: list[Any], columns: tuple[str, ...], report: ErrorReport) -> Iterator[tuple[int, list[str]]]:
+    """JSON objects as cells in ``columns`` order; unknown keys are errors."""
+    known = set(columns)
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            report.add(i, "", "Each row must be a JSON object")
+            continue
+        for key in row:
+            if key not in known:
+                report.add(i, str(key), "This field is not accepted.")
+        yield i, [_cell(row.get(c)) for c in columns]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "\x00"  # never valid: true/false is not a count, an hour or a code
+    return str(value).strip() if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+def bulk_insert(db: Session, table: Table, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Insert plain tuples as fast as the driver allows: COPY on PostgreSQL, executemany on SQLite."""
+    if not rows:
+        return
+    conn = db.connection()
+    cols = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        marks = ", ".join("?" for _ in columns)
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({cols}) VALUES ({marks})", rows)
+
+
+def upsert_add(db: Session, table: Table, keys: list[str], add: list[str], rows: list[dict[str, Any]]) -> None:
+    """Insert rollup rows, or add their values to the rows already there (same transaction)."""
+    if not rows:
+        return
+    dialect = db.get_bind().dialect.name
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    stmt = ins.on_conflict_do_update(index_elements=keys, set_={c: table.c[c] + ins.excluded[c] for c in add})
+    for start in range(0, len(rows), 5000):
+        db.execute(stmt, rows[start:start + 5000])
+
+
+# --- converters ----------------------------------------------------------------------------------
+
+class Converter:
+    """Checks and converts the rows of one kind; keeps rollup sums of what it converted."""
+
+    kind = ""
+    columns: tuple[str, ...] = ()
+    table: Table
+    insert_columns: tuple[str, ...] = ()
+
+    def __init__(self, *, municipality_id: int, municipality_code: str, job_id: int | None,
+                 zones: dict[str, int]) -> None:
+        self.mid = municipality_id
+        self.code = municipality_code
+        self.job_id = job_id
+        self.zones = zones
+
+    def bind_header(self, header: list[str], report: ErrorReport) -> bool:
+        positions = {name: i for i, name in enumerate(header)}
+        for name in header:
+            if name not in self.columns:
+                report.add(1, name, "Unknown column {column}", column=name)
+        for name in self.columns:
+            if name not in positions and name not in OPTIONAL_COLUMNS:
+                report.add(1, name, "Missing column {column}", column=name)
+        self.width = len(header)
+        self.at = {name: positions.get(name) for name in self.columns}
+        return report.count == 0
+
+    def bind_columns(self) -> None:
+        self.width = len(self.columns)
+        self.at = {name: i for i, name in enumerate(self.columns)}
+
+    def convert(self, where: int, cells: list[str], report: ErrorReport) -> tuple | None:
+        raise NotImplementedError
+
+    def write_rollups(self, db: Session) -> None:
+        raise NotImplementedError
+
+
+def _choice(value: str, options: tuple[str, ...], column: str, where: int, report: ErrorReport) -> str | None:
+    if value in options:
+        return value
+    if not value:
+        report.add(where, column, "This field is required.")
+    else:
+        report.add(where, column, "Choose one of: {options}", options=", ".join(options))
+    return None
+
+
+class LivingPopulation(Converter):
+    kind = "living_population"
+    columns = LIVING_COLUMNS
+    table = CitydataLivingPopulation.__table__
+    insert_columns = ("municipality_id", "job_id", "obs_date", "hour", "zone_id", "sex", "age_band",
+                      "visitor_type", "origin_code", "count")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dates: dict[str, tuple[str, int] | None] = {}
+        self.hours = {str(h): h for h in range(24)} | {f"{h:02d}": h for h in range(24)}
+        self.daily: dict[tuple[int, str, str], float] = defaultdict(float)
+        self.hourly: dict[tuple[int, int, int, str], float] = defaultdict(float)
+
+    def _date(self, text: str) -> tuple[str, int] | None:
+        try:
+            return self.dates[text]
+        except KeyError:
+            try:
+                d = date.fromisoformat(text) if len(text) == 10 else None
+                found = (d.isoformat(), d.weekday()) if d else None
+            except ValueError:
+                found = None
+            self.dates[text] = found
+            return found
+
+    def convert(self, where: int, cells: list[str], report: ErrorReport) -> tuple | None:
+        if len(cells) != self.width:
+            report.add(where, "", "The row has {n} cells; the header has {m}", n=len(cells), m=self.width)
+            return None
+        at = self.at
+        bad = report.count
+        d_text = cells[at["date"]].strip()
+        day = self._date(d_text)
+        if day is None:
+            report.add(where, "date", "Enter a date as YYYY-MM-DD.")
+        hour = self.hours.get(cells[at["hour"]].strip())
+        if hour is None:
+            report.add(where, "hour", "The hour must be a whole number from 0 to 23")
+        zone_code = cells[at["zone_code"]].strip()
+        zone_id = self.zones.get(zone_code)
+        if zone_id is None:
+            report.add(where, "zone_code", "Unknown zone {code}", code=zone_code[:20])
+        sex = _choice(cells[at["sex"]].strip(), SEXES, "sex", where, report)
+        age = _choice(cells[at["age_band"]].strip(), AGE_BANDS, "age_band", where, report)
+        vtype = _choice(cells[at["visitor_type"]].strip(), VISITOR_TYPES, "visitor_type", where, report)
+        i_origin = at["origin_code"]
+        origin = cells[i_origin].strip() if i_origin is not None else ""
+        if origin and not _CODE.match(origin):
+            report.add(where, "origin_code", "The origin must be a 10-digit municipality code or empty")
+        raw_count = cells[at["count"]].strip()
+        try:
+            count = float(raw_count)
+            if not (count >= 0 and math.isfinite(count)):
+                raise ValueError
+        except ValueError:
+            count = 0.0
+            report.add(where, "count", "The count must be a number of at least 0")
+        if report.count != bad:
+            return None
+        self.daily[(zone_id, day[0], vtype)] += count
+        self.hourly[(zone_id, day[1], hour, vtype)] += count
+        return (self.mid, self.job_id, day[0], hour, zone_id, sex, age, vtype, origin or None, count)
+
+    def write_rollups(self, db: Session) -> None:
+        mid = self.mid
+        upsert_add(db, CitydataPopDaily.__table__, ["zone_id", "obs_date", "visitor_type"], ["count"], [
+            {"municipality_id": mid, "zone_id": z, "obs_date": date.fromisoformat(d), "visitor_type": v, "count": c}
+            for (z, d, v), c in self.daily.items()])
+        upsert_add(db, CitydataPopHourly.__table__, ["zone_id", "weekday", "hour", "visitor_type"], ["count"], [
+            {"municipality_id": mid, "zone_id": z, "weekday": w, "hour": h, "visitor_type": v, "count": c}
+            for (z, w, h, v), c in self.hourly.items()])
+
+
+def origin_class(home_code: str, county_code: str) -> str:
+    if home_code == county_code:
+        return "resident"
+    if home_code[:2] == county_code[:2]:
+        return "province"
+    return "other"
+
+
+class CardSpending(Converter):
+    kind = "card_spending"
+    columns = CARD_COLUMNS
+    table = CitydataCardSpending.__table__
+    insert_columns = ("municipality_id", "job_id", "month", "merchant_zone_id", "category_large", "category_middle",
+                      "customer_home_code", "sex", "age_band", "amount_krw", "count")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.months: dict[str, bool] = {}
+        self.monthly: dict[tuple[int, str, str, str, str], list[int]] = {}
+
+    def _month_ok(self, text: str) -> bool:
+        ok = self.months.get(text)
+        if ok is None:
+            m = _MONTH.match(text)
+            ok = self.months[text] = bool(m and 2000 <= int(m.group(1)) <= 2100 and 1 <= int(m.group(2)) <= 12)
+        return ok
+
+    def convert(self, where: int, cells: list[str], report: ErrorReport) -> tuple | None:
+        if len(cells) != self.width:
+            report.add(where, "", "The row has {n} cells; the header has {m}", n=len(cells), m=self.width)
+            return None
+        at = self.at
+        bad = report.count
+        month = cells[at["month"]].strip()
+        if not self._month_ok(month):
+            report.add(where, "month", "Enter the month as YYYY-MM (month 01 to 12)")
+        zone_code = cells[at["merchant_zone_code"]].strip()
+        zone_id = self.zones.get(zone_code)
+        if zone_id is None:
+            report.add(where, "merchant_zone_code", "Unknown zone {code}", code=zone_code[:20])
+        large = cells[at["category_large"]].strip()
+        middle = cells[at["category_middle"]].strip()
+        for column, value, limit in (("category_large", large, 40), ("category_middle", middle, 60)):
+            if not value:
+                report.add(where, column, "This field is required.")
+            elif len(value) > limit:
+                report.add(where, column, "At most {max_length} characters.", max_length=limit)
+        home = cells[at["customer_home_code"]].strip()
+        if not _CODE.match(home):
+            report.add(where, "customer_home_code", "Enter a 10-digit municipality code")
+        sex = _choice(cells[at["sex"]].strip(), SEXES, "sex", where, report)
+        age = _choice(cells[at["age_band"]].strip(), AGE_BANDS, "age_band", where, report)
+        amount = _whole(cells[at["amount_krw"]], "amount_krw", where, report,
+                        "The amount must be a whole number of won, at least 0")
+        count = _whole(cells[at["count"]], "count", where, report, "The count must be a whole number of at least 0")
+        if report.count != bad:
+            return None
+        key = (zone_id, month, large, middle, origin_class(home, self.code))
+        sums = self.monthly.get(key)
+        if sums is None:
+            self.monthly[key] = [amount, count]
+        else:
+            sums[0] += amount
+            sums[1] += count
+        return (self.mid, self.job_id, month, zone_id, large, middle, home, sex, age, amount, count)
+
+    def write_rollups(self, db: Session) -> None:
+        upsert_add(db, CitydataCardMonthly.__table__,
+                   ["zone_id", "month", "category_large", "category_middle", "origin_class"], ["amount_krw", "count"],
+                   [{"municipality_id": self.mid, "zone_id": z, "month": m, "category_large": cl,
+                     "category_middle": cm, "origin_class": oc, "amount_krw": a, "count": n}
+                    for (z, m, cl, cm, oc), (a, n) in self.monthly.items()])
+
+
+def _whole(text: str, column: str, where: int, report: ErrorReport, message: str) -> int:
+    text = text.strip()
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0 or value > 10**15:
+        report.add(where, column, message)
+        return 0
+    return value
+
+
+CONVERTERS: dict[str, type[Converter]] = {"living_population": LivingPopulation, "card_spending": CardSpending}
+
+
+def zone_map(db: Session, *, municipality_id: int) -> dict[str, int]:
+    return dict(db.execute(select(CitydataZone.code, CitydataZone.id)
+                           .where(CitydataZone.municipality_id == municipality_id)).all())
+
+
+def make_converter(db: Session, *, kind: str, municipality_id: int, municipality_code: str,
+                   job_id: int | None) -> Converter:
+    return CONVERTERS[kind](municipality_id=municipality_id, municipality_code=municipality_code, job_id=job_id,
+                            zones=zone_map(db, municipality_id=municipality_id))
+
+
+def store(db: Session, conv: Converter, rows: Iterable[tuple[int, list[str]]], report: ErrorReport,
+          on_rows: Callable[[int], None] | None = None) -> int:
+    """Check every row; while none is bad, insert in chunks. Raises :class:`ImportRefused` (the caller
+    rolls back) if any row is bad; returns the number of rows stored."""
+    buffer: list[tuple] = []
+    n = 0
+    for where, cells in rows:
+        n += 1
+        out = conv.convert(where, cells, report)
+        if out is not None and not report.count:
+            buffer.append(out)
+            if len(buffer) >= CHUNK:
+                bulk_insert(db, conv.table, conv.insert_columns, buffer)
+                buffer = []
+                if on_rows is not None:
+                    on_rows(n)
+    if report.count:
+        raise ImportRefused(report)
+    if n == 0:
+        raise refuse("The file has no data rows", prefix=report.prefix)
+    bulk_insert(db, conv.table, conv.insert_columns, buffer)
+    conv.write_rollups(db)
+    if on_rows is not None:
+        on_rows(n)
+    return n
+
+
+def store_file(db: Session, conv: Converter, path: Path, *, encoding: str,
+               on_bytes: Callable[[int], None] | None = None, on_rows: Callable[[int], None] | None = None) -> int:
+    report = ErrorReport(prefix="line")
+    header, rows = csv_rows(path, encoding, on_bytes)
+    if not conv.bind_header(header, report):
+        raise ImportRefused(report)
+    return store(db, conv, rows, report, on_rows)
+
+
+def store_json(db: Session, conv: Converter, rows: list[Any]) -> int:
+    report = ErrorReport(prefix="rows")
+    conv.bind_columns()
+    return store(db, conv, json_rows(rows, conv.columns, report), report)

@@ -1,0 +1,20 @@
+"""How city-data consulting registers itself with the core."""
+
+from __future__ import annotations
+
+from app.core.manifest import ModuleManifest, NavEntry
+from app.lguplus.citydata import api, cli, demo, web
+
+MANIFEST = ModuleManifest(
+    key="lguplus.citydata",
+    name_ko="도시데이터 컨설팅",
+    name_en="City-data consulting",
+    api_router=api.router,
+    web_router=web.router,
+    nav=(NavEntry("Population heat map", "citydata_heatmap"), NavEntry("Festival timing", "citydata_festivals"),
+         NavEntry("Market items", "citydata_market"), NavEntry("Survey explorer", "citydata_surveys"),
+         NavEntry("Data imports", "citydata_imports"), NavEntry("Consulting report", "citydata_report")),
+    load_demo=demo.load_demo,
+    sample_data=demo.sample_data,
+    add_cli=cli.add_cli,
+)

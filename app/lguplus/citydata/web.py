@@ -1,0 +1,387 @@
+"""Staff pages of city-data consulting: heat map, festival timing, market items, surveys, imports, report."""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import io
+import json
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from app.core.deps import SessionDep
+from app.core.errors import DomainError, InvalidInput
+from app.core.forms import domain_errors, form_to_dict, validate_form
+from app.core.i18n import gettext as _
+from app.core.templating import flash, render
+from app.core.tenancy import Principal
+from app.lguplus.citydata import analysis, importers, jobs, service, uploads
+from app.lguplus.citydata.models import VISITOR_TYPES, CitydataZone
+from app.lguplus.citydata.schemas import FestivalIn, SurveyIn
+from app.platform.auth import WebUser
+from app.platform.models import Municipality
+
+router = APIRouter(include_in_schema=False)
+IdPath = Annotated[int, Path(ge=1, le=2**62)]
+ZoneParam = Annotated[str | None, Query(pattern=r"^\d{10}$")]
+IMPORT_KINDS = ("living_population", "card_spending", "survey_responses", "questionnaire", "zones")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+BY_OPTIONS = ("sex", "age_band", "zone_code")
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _k(request: Request) -> int:
+    return request.app.state.settings.k_threshold
+
+
+def county_of(db: Any, principal: Principal) -> Municipality | None:
+    """The county the pages show: the user's own, else the first reachable one that keeps zones."""
+    if principal.municipality_id is not None:
+        return db.scalar(select(Municipality).where(Municipality.id == principal.municipality_id))
+    mid = db.scalar(select(CitydataZone.municipality_id).order_by(CitydataZone.id).limit(1))
+    return db.scalar(select(Municipality).where(Municipality.id == mid)) if mid else None
+
+
+def _zones(db: Any, county: Municipality | None) -> list[CitydataZone]:
+    return service.list_zones(db, municipality_id=county.id, inside_only=True) if county else []
+
+
+def _pick_zone(zones: list[CitydataZone], code: str | None) -> CitydataZone | None:
+    for z in zones:
+        if z.code == code:
+            return z
+    return zones[0] if zones else None
+
+
+def default_year() -> int:
+    today = date.today()
+    return today.year + 1 if today.month >= 7 else today.year
+
+
+# --- heat map ----------------------------------------------------------------------------------
+
+@router.get("/", name="citydata_heatmap")
+def heatmap_page(request: Request, db: SessionDep, principal: WebUser, zone_code: ZoneParam = None,
+                 visitor_type: Annotated[str | None, Query(pattern="^(resident|worker|visitor)$")] = None):
+    county = county_of(db, principal)
+    zones = _zones(db, county)
+    zone = _pick_zone(zones, zone_code)
+    data = analysis.heatmap(db, zone=zone, visitor_type=visitor_type, k=_k(request)) if zone else None
+    return render(request, "lguplus/citydata/heatmap.html", {
+        "county": county, "zones": zones, "zone": zone, "data": data, "visitor_type": visitor_type or "",
+        "visitor_types": VISITOR_TYPES, "weekdays": WEEKDAYS})
+
+
+# --- imports -----------------------------------------------------------------------------------
+
+def _import_context(db: Any, county: Municipality | None) -> dict[str, Any]:
+    items = jobs.list_jobs(db, limit=20)
+    surveys = service.list_surveys(db)
+    return {"county": county, "jobs": [uploads.job_out(j, with_errors=False) for j in items], "kinds": IMPORT_KINDS,
+            "survey_options": [(s["id"], s["name"]) for s in surveys], "errors": [], "values": {},
+            "zones": _zones(db, county)}
+
+
+def _error_rows(exc: DomainError) -> list[dict[str, Any]]:
+    items = exc.report.items if isinstance(exc, importers.ImportRefused) else [
+        {"loc": e.get("loc", []), "template": e.get("template", e.get("msg", "")), "params": e.get("params", {})}
+        for e in exc.errors]
+    out = [{"where": " · ".join(str(p) for p in e["loc"][1:]) if e["loc"] else "",
+            "line": e["loc"][1] if len(e["loc"]) > 1 else "", "column": e["loc"][2] if len(e["loc"]) > 2 else "",
+            "msg": _(e["template"], **e["params"])} for e in items]
+    return out or [{"line": "", "column": "", "msg": _(exc.template, **exc.params)}]
+
+
+@router.api_route("/imports", methods=["GET", "POST"], name="citydata_imports")
+async def imports_page(request: Request, db: SessionDep, principal: WebUser):
+    county = county_of(db, principal)
+    context = _import_context(db, county)
+    if request.method == "GET":
+        return render(request, "lguplus/citydata/imports.html", context)
+    try:
+        uploads.check_length(request)
+    except DomainError as exc:
+        context["errors"] = _error_rows(exc)
+        return render(request, "lguplus/citydata/imports.html", context, status_code=413)
+    form = await request.form()
+    kind = str(form.get("kind", ""))
+    upload = form.get("file")
+    context["values"] = {"kind": kind, "survey_id": str(form.get("survey_id", ""))}
+    if county is None:
+        context["errors"] = [{"line": "", "column": "", "msg": _("Your account is not tied to a county.")}]
+        return render(request, "lguplus/citydata/imports.html", context, status_code=400)
+    if kind not in IMPORT_KINDS or upload is None or isinstance(upload, str) or not upload.filename:
+        context["errors"] = [{"line": "", "column": "", "msg": _("Choose what to import and a CSV file.")}]
+        return render(request, "lguplus/citydata/imports.html", context, status_code=400)
+    try:
+        if kind == "survey_responses":
+            return _survey_upload(request, db, form, upload, context)
+        if kind == "questionnaire":
+            return _questionnaire_upload(request, db, county, upload)
+        if kind == "zones":
+            return _zones_upload(request, db, county, upload)
+        path, size = uploads.upload_to_file(request, upload)
+        job, background = uploads.run_upload(request, db, kind=kind, municipality_id=county.id, path=path, size=size,
+                                             filename=upload.filename or "upload.csv", client_id=None)
+    except DomainError as exc:
+        db.rollback()
+        context.update(_import_context(db, county) | {"values": context["values"]})
+        context["errors"] = _error_rows(exc)
+        return render(request, "lguplus/citydata/imports.html", context,
+                      status_code=413 if isinstance(exc, importers.FileTooLarge) else 400)
+    if not background:
+        flash(request, _("Imported {n} rows; the figures are up to date.", n=job.rows_done))
+    return see_other(str(request.url_for("citydata_job", job_id=job.id)))
+
+
+def _survey_upload(request: Request, db: Any, form: Any, upload: Any, context: dict[str, Any]) -> Response:
+    try:
+        survey_id = int(str(form.get("survey_id", "")))
+    except ValueError:
+        context["errors"] = [{"line": "", "column": "survey_id", "msg": _("Choose the survey.")}]
+        return render(request, "lguplus/citydata/imports.html", context, status_code=400)
+    survey = service.get_survey(db, survey_id=survey_id)
+    upload.file.seek(0)
+    raw = upload.file.read()
+    codes = {q.code for q in service.questions_of(db, survey_id=survey.id)}
+    rows = service.responses_from_csv(uploads.decode_text(raw), question_codes=codes)
+    result = service.import_responses(db, survey=survey, rows=rows)
+    flash(request, _("Imported {n} responses.", n=result["created"]))
+    return see_other(str(request.url_for("citydata_survey", survey_id=survey.id)))
+
+
+def _as_lines(exc: DomainError) -> DomainError:
+    """Errors of a CSV read as rows: ``["rows", i, field]`` becomes ``["line", i + 2, field]``."""
+    for err in exc.errors:
+        loc = err.get("loc", [])
+        if len(loc) > 1 and loc[0] == "rows" and isinstance(loc[1], int):
+            err["loc"] = ["line", loc[1] + 2, *loc[2:]]
+    return exc
+
+
+def _csv_dicts(raw: bytes) -> list[dict[str, Any]]:
+    reader = csv.DictReader(io.StringIO(uploads.decode_text(raw)))
+    return [{k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()} for row in reader]
+
+
+def _zones_upload(request: Request, db: Any, county: Municipality, upload: Any) -> Response:
+    """Zones from a CSV: ``code, name_ko, name_en, area_code`` (area_code empty: inside the county)."""
+    upload.file.seek(0)
+    rows = [{**r, "municipality_code": county.code} for r in _csv_dicts(upload.file.read())]
+    try:
+        result = service.import_zones(db, rows=rows)
+    except DomainError as exc:
+        raise _as_lines(exc) from None
+    flash(request, _("Zones: {created} new, {updated} updated.", **result))
+    return see_other(str(request.url_for("citydata_imports")))
+
+
+def _questionnaire_upload(request: Request, db: Any, county: Municipality, upload: Any) -> Response:
+    """A questionnaire (and optionally its responses) as the JSON body of ``POST /surveys``."""
+    upload.file.seek(0)
+    try:
+        body = json.loads(uploads.decode_text(upload.file.read()))
+    except ValueError:
+        raise InvalidInput.field("file", "The body is not valid JSON") from None
+    if isinstance(body, dict):
+        body.setdefault("municipality_code", county.code)
+    try:
+        data = SurveyIn.model_validate(body)
+    except ValidationError as exc:
+        errors = [{"loc": ["file", *e["loc"]], "msg": str(e["msg"]), "template": str(e["msg"]).removeprefix(
+            "Value error, "), "params": {}} for e in exc.errors()]
+        raise InvalidInput("The questionnaire is not valid", errors=errors) from None
+    survey = service.create_survey(db, data=data)
+    flash(request, _("The survey was created."))
+    return see_other(str(request.url_for("citydata_survey", survey_id=survey.id)))
+
+
+@router.get("/imports/{job_id}", name="citydata_job")
+def job_page(request: Request, job_id: IdPath, db: SessionDep, principal: WebUser):
+    job = jobs.get_job(db, job_id=job_id)
+    errors = [{"line": e["loc"][1], "column": e["loc"][2], "msg": _(e["template"], **e["params"])}
+              for e in (job.errors or [])]
+    return render(request, "lguplus/citydata/job.html", {"job": job, "p": uploads.job_out(job, with_errors=False),
+                                                         "errors": errors})
+
+
+@router.get("/imports/{job_id}/progress", name="citydata_job_progress")
+def job_progress(request: Request, job_id: IdPath, db: SessionDep, principal: WebUser):
+    job = jobs.get_job(db, job_id=job_id)
+    return render(request, "lguplus/citydata/_progress.html",
+                  {"job": job, "p": uploads.job_out(job, with_errors=False)})
+
+
+# --- festival timing ---------------------------------------------------------------------------
+
+def month_grids(year: int, daily: list[dict[str, Any]], windows: list[dict[str, Any]],
+                blocked: list[dict[str, Any]], own: list[Any]) -> list[dict[str, Any]]:
+    """Twelve month calendars; each day knows its shading, window rank, holiday and clashes."""
+    expected = {d["date"]: d for d in daily}
+    top = max((d["expected"] or 0) for d in daily) if daily else 0
+    rank: dict[date, int] = {}
+    for w in windows:
+        d = w["start_date"]
+        while d <= w["end_date"]:
+            rank.setdefault(d, w["rank"])
+            d += timedelta(days=1)
+    clash: dict[date, str] = {}
+    for f in blocked:
+        d = f["start_date"]
+        while d <= f["end_date"]:
+            clash[d] = f["name"]
+            d += timedelta(days=1)
+    own_days: dict[date, str] = {}
+    for f in own:
+        d = f.start_date
+        while d <= f.end_date:
+            own_days[d] = f.name
+            d += timedelta(days=1)
+    months = []
+    cal = calendar.Calendar(firstweekday=0)
+    for month in range(1, 13):
+        weeks = []
+        for week in cal.monthdatescalendar(year, month):
+            cells = []
+            for d in week:
+                if d.month != month:
+                    cells.append(None)
+                    continue
+                info = expected.get(d, {})
+                level = (info.get("expected") or 0) / top if top else 0
+                cells.append({"day": d.day, "date": d, "level": round(level, 2), "rank": rank.get(d),
+                              "holiday": info.get("holiday"), "clash": clash.get(d), "own": own_days.get(d),
+                              "weekend": d.weekday() >= 5})
+            weeks.append(cells)
+        months.append({"month": month, "weeks": weeks})
+    return months
+
+
+@router.get("/festivals", name="citydata_festivals")
+def festivals_page(request: Request, db: SessionDep, principal: WebUser, zone_code: ZoneParam = None,
+                   days: Annotated[int, Query(ge=1, le=30)] = 3,
+                   year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
+    county = county_of(db, principal)
+    zones = _zones(db, county)
+    zone = _pick_zone(zones, zone_code)
+    year = year or default_year()
+    context: dict[str, Any] = {"county": county, "zones": zones, "zone": zone, "days": days, "year": year,
+                               "result": None, "problem": None, "months": [], "values": {}, "errors": {},
+                               "festivals": service.list_festivals(db, year=year)}
+    if zone is not None:
+        try:
+            result = analysis.festival_windows(db, zone=zone, days=days, year=year, k=_k(request), limit=10,
+                                               with_daily=True)
+            own = [f for f in context["festivals"] if county and f.host_code == county.code]
+            context["result"] = result
+            context["months"] = month_grids(year, result["daily"], result["windows"][:5], result["excluded_for"], own)
+        except DomainError as exc:
+            context["problem"] = _(exc.template, **exc.params)
+    return render(request, "lguplus/citydata/festivals.html", context)
+
+
+@router.post("/festivals", name="citydata_festival_create")
+async def festival_create(request: Request, db: SessionDep, principal: WebUser):
+    values = form_to_dict(await request.form())
+    data, errors = validate_form(FestivalIn, values)
+    if data is not None:
+        try:
+            service.create_festival(db, data=data)
+            flash(request, _("The festival was registered."))
+            return see_other(str(request.url_for("citydata_festivals")) + f"?year={data.start_date.year}")
+        except DomainError as exc:
+            db.rollback()
+            errors = domain_errors(exc)
+    county = county_of(db, principal)
+    zones = _zones(db, county)
+    return render(request, "lguplus/citydata/festivals.html", {
+        "county": county, "zones": zones, "zone": _pick_zone(zones, None), "days": 3, "year": default_year(),
+        "result": None, "problem": None, "months": [], "values": values, "errors": errors,
+        "festivals": service.list_festivals(db, year=default_year())}, status_code=400)
+
+
+# --- market items ------------------------------------------------------------------------------
+
+def _market(request: Request, db: Any, principal: Principal, months: int, level: str) -> dict[str, Any] | None:
+    county = county_of(db, principal)
+    if county is None:
+        return None
+    return analysis.market_items(db, municipality_id=county.id, k=_k(request), months=months, level=level, limit=40)
+
+
+@router.get("/market", name="citydata_market")
+def market_page(request: Request, db: SessionDep, principal: WebUser,
+                months: Annotated[int, Query(ge=1, le=60)] = 12,
+                level: Annotated[str, Query(pattern="^(large|middle)$")] = "middle"):
+    data = _market(request, db, principal, months, level)
+    return render(request, "lguplus/citydata/market.html", {"county": county_of(db, principal), "data": data,
+                                                            "months": months, "level": level})
+
+
+@router.get("/market.csv", name="citydata_market_csv")
+def market_csv(request: Request, db: SessionDep, principal: WebUser,
+               months: Annotated[int, Query(ge=1, le=60)] = 12,
+               level: Annotated[str, Query(pattern="^(large|middle)$")] = "middle"):
+    data = _market(request, db, principal, months, level) or {"items": []}
+    cols = ["rank", "category_large", "category_middle", "leakage_krw", "leakage_share", "resident_inside_krw",
+            "visitor_krw", "location_quotient", "survey_share", "score"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(cols)
+    for it in data["items"]:
+        writer.writerow(["" if it.get(c) is None else it.get(c) for c in cols])
+    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="citydata-market-items.csv"'})
+
+
+# --- surveys -----------------------------------------------------------------------------------
+
+@router.get("/surveys", name="citydata_surveys")
+def surveys_page(request: Request, db: SessionDep, principal: WebUser):
+    return render(request, "lguplus/citydata/surveys.html", {"surveys": service.list_surveys(db)})
+
+
+@router.get("/surveys/{survey_id}", name="citydata_survey")
+def survey_page(request: Request, survey_id: IdPath, db: SessionDep, principal: WebUser,
+                by: Annotated[str | None, Query(pattern="^(sex|age_band|zone_code)$")] = None):
+    survey = service.get_survey(db, survey_id=survey_id)
+    results = analysis.survey_results(db, survey=survey, by=by, k=_k(request))
+    return render(request, "lguplus/citydata/survey.html", {"survey": survey, "results": results, "by": by or "",
+                                                            "by_options": BY_OPTIONS})
+
+
+# --- report ------------------------------------------------------------------------------------
+
+@router.get("/report", name="citydata_report")
+def report_page(request: Request, db: SessionDep, principal: WebUser, zone_code: ZoneParam = None,
+                days: Annotated[int, Query(ge=1, le=30)] = 3,
+                year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
+    county = county_of(db, principal)
+    zones = _zones(db, county)
+    zone = _pick_zone(zones, zone_code)
+    year = year or default_year()
+    windows, problem = None, None
+    if zone is not None:
+        try:
+            windows = analysis.festival_windows(db, zone=zone, days=days, year=year, k=_k(request), limit=5)
+        except DomainError as exc:
+            problem = _(exc.template, **exc.params)
+    market = analysis.market_items(db, municipality_id=county.id, k=_k(request), limit=10) if county else None
+    surveys = service.list_surveys(db)
+    survey = None
+    if surveys:
+        survey = analysis.survey_results(db, survey=service.get_survey(db, survey_id=surveys[0]["id"]), by=None,
+                                         k=_k(request))
+    heat = analysis.heatmap(db, zone=zone, visitor_type="visitor", k=_k(request)) if zone else None
+    return render(request, "lguplus/citydata/report.html", {
+        "county": county, "zone": zone, "zones": zones, "days": days, "year": year, "windows": windows,
+        "problem": problem, "market": market, "survey": survey, "heat": heat, "weekdays": WEEKDAYS,
+        "today": date.today()})
