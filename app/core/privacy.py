@@ -88,11 +88,17 @@ def suffix_differences_safe(parts: Sequence[Sequence[float]], start: int, *, k: 
     is published beside it (read with :func:`people_behind`).
     """
     n = len(parts)
+    if n == 0:
+        return True
+    width = len(parts[0])
+    prefix = [[0.0] * width]  # prefix[i][j]: sum of count j over parts[:i]
+    for part in parts:
+        prefix.append([a + b for a, b in zip(prefix[-1], part, strict=True)])
     for other in range(n):
         if other == start:
             continue
-        lo, hi = sorted((start, other))
-        diff = [sum(parts[i][j] for i in range(lo, hi)) for j in range(len(parts[lo]))]
+        lo, hi = (start, other) if start < other else (other, start)
+        diff = [b - a for a, b in zip(prefix[lo], prefix[hi], strict=True)]
         people = people_behind(diff[0], *diff[1:])
         if 0 < people < k:
             return False

@@ -37,7 +37,7 @@ from app.skt.isolation.models import (
     IsoDong,
     IsoDongRollup,
 )
-from app.skt.isolation.schemas import CellIn, DongIn
+from app.skt.isolation.schemas import CellRow, DongIn
 
 MAX_BATCH = 100_000
 MAX_DONG_BATCH = 5_000
@@ -55,8 +55,8 @@ DEFINITION = {
     "unit": "Aggregated cells of a 행정동 x age band x sex x income band; the platform never receives people",
 }
 
-_cells_adapter = TypeAdapter(list[CellIn])
-_cell_adapter = TypeAdapter(CellIn)
+_cells_adapter = TypeAdapter(list[CellRow])
+_cell_adapter = TypeAdapter(CellRow)
 _dong_adapter = TypeAdapter(DongIn)
 
 
@@ -253,7 +253,7 @@ def _refuse(errors: list[dict[str, Any]]) -> None:
         raise InvalidInput("{n} rows are invalid; nothing was saved", n=bad, errors=errors)
 
 
-def validate_cells(rows: list[Any]) -> tuple[list[CellIn | None], list[dict[str, Any]]]:
+def validate_cells(rows: list[Any]) -> tuple[list[dict[str, Any] | None], list[dict[str, Any]]]:
     """Validate every row (schema, then the count rules); errors name ``["rows", i, field]``."""
     if not rows:
         raise InvalidInput.field("rows", "The batch is empty")
@@ -261,7 +261,7 @@ def validate_cells(rows: list[Any]) -> tuple[list[CellIn | None], list[dict[str,
         raise InvalidInput.field("rows", "At most {n} rows per batch", n=MAX_BATCH)
     errors: list[dict[str, Any]] = []
     try:
-        parsed: list[CellIn | None] = list(_cells_adapter.validate_python(rows))
+        parsed: list[dict[str, Any] | None] = list(_cells_adapter.validate_python(rows))
     except ValidationError:
         parsed = []
         for i, row in enumerate(rows):
@@ -273,14 +273,21 @@ def validate_cells(rows: list[Any]) -> tuple[list[CellIn | None], list[dict[str,
     for i, p in enumerate(parsed):
         if p is None:
             continue
-        for name in ("low_communication", "low_outing"):
-            if getattr(p, name) > p.population:
-                errors.append(field_error(["rows", i, name], "Must not exceed the population ({n})", n=p.population))
-        if p.isolated > min(p.low_communication, p.low_outing):
+        pop, low_comm, low_out = p["population"], p["low_communication"], p["low_outing"]
+        if low_comm > pop or low_out > pop:
+            for name in ("low_communication", "low_outing"):
+                if p[name] > pop:
+                    errors.append(field_error(["rows", i, name], "Must not exceed the population ({n})", n=pop))
+        if p["isolated"] > min(low_comm, low_out):
             errors.append(field_error(["rows", i, "isolated"],
                                       "Isolated people are under both floors: at most low_communication and "
-                                      "low_outing ({n})", n=min(p.low_communication, p.low_outing)))
+                                      "low_outing ({n})", n=min(low_comm, low_out)))
     return parsed, errors
+
+
+_KEY = ("dong_id", "period", "age_band", "sex", "income_band")
+_VALUES = ("population", *COUNTS, *MEANS)
+_INSERT_COLUMNS = ("municipality_id", *_KEY, *_VALUES, "imported_at")
 
 
 def import_cells(db: Session, *, rows: list[Any]) -> dict[str, Any]:
@@ -290,47 +297,47 @@ def import_cells(db: Session, *, rows: list[Any]) -> dict[str, Any]:
     the same transaction, so the analyses never see cells without their rollups.
     """
     parsed, errors = validate_cells(rows)
-    codes = {p.dong_code for p in parsed if p is not None}
+    codes = {p["dong_code"] for p in parsed if p is not None}
     dongs = {code: (did, mid) for code, did, mid in db.execute(
         select(IsoDong.code, IsoDong.id, IsoDong.municipality_id).where(IsoDong.code.in_(codes)))}
     seen: dict[tuple, int] = {}
     for i, p in enumerate(parsed):
         if p is None:
             continue
-        if p.dong_code not in dongs:
-            errors.append(field_error(["rows", i, "dong_code"], "Unknown dong {code}", code=p.dong_code))
+        if p["dong_code"] not in dongs:
+            errors.append(field_error(["rows", i, "dong_code"], "Unknown dong {code}", code=p["dong_code"]))
             continue
-        key = (p.dong_code, p.period, p.age_band, p.sex, p.income_band)
+        key = (p["dong_code"], p["period"], p["age_band"], p["sex"], p["income_band"])
         if key in seen:
             errors.append(field_error(["rows", i, "period"], "Duplicate of row {j} in this batch", j=seen[key]))
         else:
             seen[key] = i
     _refuse(errors)
 
-    now = utcnow()
+    table = IsoCell.__table__
+    dialect = db.get_bind().dialect
+    stamp_processor = table.c.imported_at.type.dialect_impl(dialect).bind_processor(dialect)
+    stamp = stamp_processor(utcnow()) if stamp_processor else utcnow()
     values = []
     for p in parsed:
         assert p is not None
-        did, mid = dongs[p.dong_code]
-        row = p.model_dump(exclude={"dong_code"})
-        row.update(dong_id=did, municipality_id=mid, imported_at=now)
-        values.append(row)
-    dong_ids = sorted({v["dong_id"] for v in values})
-    periods = sorted({v["period"] for v in values})
-    muni_ids = sorted({v["municipality_id"] for v in values})
+        did, mid = dongs[p["dong_code"]]
+        values.append((mid, did, p["period"], p["age_band"], p["sex"], p["income_band"],
+                       *[p[c] for c in _VALUES], stamp))
+    dong_ids = sorted({v[1] for v in values})
+    periods = sorted({v[2] for v in values})
+    muni_ids = sorted({v[0] for v in values})
 
-    table = IsoCell.__table__
     replaced = 0
     if db.scalar(select(func.count()).select_from(table).where(
             table.c.dong_id.in_(dong_ids), table.c.period.in_(periods))):
-        have = {tuple(r) for r in db.execute(select(table.c.dong_id, table.c.period, table.c.age_band, table.c.sex,
-                                     table.c.income_band)
-                              .where(table.c.dong_id.in_(dong_ids), table.c.period.in_(periods)))}
-        replaced = sum(1 for v in values if (v["dong_id"], v["period"], v["age_band"], v["sex"], v["income_band"])
-                       in have)
-    stmt = _upsert(db)
+        have = {tuple(r) for r in db.execute(select(*[table.c[c] for c in _KEY])
+                                             .where(table.c.dong_id.in_(dong_ids), table.c.period.in_(periods)))}
+        replaced = sum(1 for v in values if v[1:6] in have)
+    sql = _upsert_sql(dialect.paramstyle)
+    conn = db.connection()
     for start in range(0, len(values), CHUNK):
-        db.execute(stmt, values[start:start + CHUNK])
+        conn.exec_driver_sql(sql, values[start:start + CHUNK])
     refresh_rollups(db, municipality_ids=muni_ids, dong_ids=dong_ids, periods=periods)
     result = {"received": len(values), "created": len(values) - replaced, "replaced": replaced,
               "periods": periods, "dongs": len(dong_ids)}
@@ -342,17 +349,14 @@ def import_cells(db: Session, *, rows: list[Any]) -> dict[str, Any]:
     return result
 
 
-def _upsert(db: Session) -> Any:
-    """INSERT ... ON CONFLICT (cell key) DO UPDATE, for SQLite and PostgreSQL alike."""
-    table = IsoCell.__table__
-    if db.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(table)
-    keep = ("population", *COUNTS, *MEANS, "imported_at")
-    return stmt.on_conflict_do_update(index_elements=["dong_id", "period", "age_band", "sex", "income_band"],
-                                      set_={c: stmt.excluded[c] for c in keep})
+def _upsert_sql(paramstyle: str) -> str:
+    """``INSERT ... ON CONFLICT (cell key) DO UPDATE``: the same statement on SQLite and PostgreSQL, run
+    with the driver's own executemany (no per-row statement compilation)."""
+    mark = "?" if paramstyle == "qmark" else "%s"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in (*_VALUES, "imported_at"))
+    return (f"INSERT INTO iso_cell ({', '.join(_INSERT_COLUMNS)}) "
+            f"VALUES ({', '.join([mark] * len(_INSERT_COLUMNS))}) "
+            f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET {updates}")
 
 
 def refresh_rollups(db: Session, *, municipality_ids: list[int], dong_ids: list[int], periods: list[str]) -> None:
@@ -402,6 +406,12 @@ def _means(row: Any) -> dict[str, float | None]:
 
 
 _FIELDS = ("population", *COUNTS, *SUMS)
+_INTS = frozenset(("population", *COUNTS))
+
+
+def _plain(m: Any) -> dict[str, Any]:
+    """Rollup figures as int (people) and float (sums): PostgreSQL answers SUM(bigint) as numeric."""
+    return {f: (int(m[f] or 0) if f in _INTS else float(m[f] or 0.0)) for f in _FIELDS}
 
 
 def _merge(parts: dict[str, dict[str, Any]], bands: Sequence[str], base: dict[str, Any]) -> dict[str, Any]:
@@ -423,7 +433,7 @@ def _band_totals(db: Session, *, period: str, group: str, bands: list[str] | Non
             .where(IsoBandRollup.period == period).group_by(col, IsoBandRollup.age_band))
     per_group: dict[str, dict[str, dict[str, Any]]] = {}
     for r in db.execute(stmt):
-        per_group.setdefault(r.group, {})[r.band] = dict(r._mapping)
+        per_group.setdefault(r.group, {})[r.band] = _plain(r._mapping)
     wanted = list(bands) if bands is not None else list(AGE_BANDS)
     rows = [_merge(parts, wanted, {"group": g}) for g, parts in per_group.items()]
     return [r for r in rows if any(b in r["parts"] for b in wanted)]
@@ -495,7 +505,7 @@ def _dong_rows(db: Session, *, periods_: list[str], bands: list[str]) -> dict[st
         if key not in grouped:
             grouped[key] = ({"dong_id": m["dong_id"], "code": m["code"], "name": m["name"],
                              "district": m["district"], "municipality_id": m["municipality_id"]}, {})
-        grouped[key][1][m["band"]] = {f: m[f] for f in _FIELDS}
+        grouped[key][1][m["band"]] = _plain(m)
     out: dict[str, list[dict[str, Any]]] = {p: [] for p in periods_}
     for (period, _dong), (base, parts) in sorted(grouped.items(), key=lambda kv: (kv[0][0], kv[1][0]["code"])):
         if any(b in parts for b in bands):
