@@ -234,15 +234,14 @@ def import_dongs(db: Session, *, rows: list[Any]) -> dict[str, int]:
 
 # --- indicator import ------------------------------------------------------------------------
 
-def _row_errors(exc: ValidationError, index: int, offset: int = 0) -> list[dict[str, Any]]:
+def _row_errors(exc: ValidationError, index: int) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
-        loc = list(err["loc"])
-        if offset:
-            loc = loc[offset:]
         msg = str(err["msg"]).removeprefix("Value error, ")
-        out.append({"loc": ["rows", index, *loc], "msg": msg, "type": err["type"], "template": msg,
-                    "params": {}})
+        item = {"loc": ["rows", index, *err["loc"]], "msg": msg, "type": err["type"], "template": msg, "params": {}}
+        if err.get("ctx"):
+            item["ctx"] = {k: (v if isinstance(v, int | float | str | bool) else str(v)) for k, v in err["ctx"].items()}
+        out.append(item)
     return out
 
 
