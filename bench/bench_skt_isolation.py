@@ -4,7 +4,7 @@
   row, dong lookup through the tenant scope, upsert, rebuild of both rollups) in batches of 100,000 cells
   into a migrated SQLite file: 300 dongs x 72 bands x 60 months (about 1.3M cells, 5 years). Beside it, a
   bare ``sqlite3.executemany`` of the same rows into the same (emptied) table. With ``DXHUB_BENCH_PG_URL``
-  set, the same on PostgreSQL (``DXHUB_BENCH_ISO_PG_MONTHS`` months, default 12) beside ``COPY``.
+  set, the same on PostgreSQL (``DXHUB_BENCH_ISO_PG_MONTHS`` months, default 6) beside ``COPY``.
 - Pages: p50/p99 of the analysis pages and the ranking API through the whole app in process (auth, tenant
   scope, rollup queries, suppression, template) at that size, beside the bare SQL of the ranking's rollup
   query on the same file (``sqlite3``).
@@ -24,9 +24,9 @@ from sqlalchemy import text
 
 DONGS = int(os.environ.get("DXHUB_BENCH_ISO_DONGS", "300"))
 MONTHS = int(os.environ.get("DXHUB_BENCH_ISO_MONTHS", "60"))
-PG_MONTHS = int(os.environ.get("DXHUB_BENCH_ISO_PG_MONTHS", "12"))
+PG_MONTHS = int(os.environ.get("DXHUB_BENCH_ISO_PG_MONTHS", "6"))
 BATCH = 100_000
-CALLS = 120
+CALLS = 60
 PASSWORD = "bench-password-2026"
 PAGES = ["/skt/isolation/", "/skt/isolation/gradient", "/skt/isolation/ranking", "/skt/isolation/criteria",
          "/skt/isolation/targets"]

@@ -12,15 +12,16 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy import Select, case, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error
 from app.core.pagination import PageParams, paginate
-from app.core.privacy import Cell, people_behind, suffix_differences_safe, suppress
+from app.core.privacy import Cell, people_behind, suffix_differences_unsafe, suppress
 from app.core.tenancy import principal_of
 from app.platform import audit
 from app.platform import service as platform_service
@@ -84,18 +85,17 @@ def wilson_interval(successes: int, n: int, *, z: float = Z95) -> tuple[float | 
 
 
 def _suppressed(rows: list[dict[str, Any]], *, k: int, people: Sequence[float], dims: Sequence[str],
-                margins: Iterable[Sequence[str]], counts: Sequence[str] = ()) -> list[bool]:
-    """Primary and complementary suppression of ``rows``. With ``counts`` the rows are sums over an age
-    suffix chosen by the caller (``parts`` per age band): a row is also hidden when another suffix would
-    reveal, by subtraction, a group of fewer than k people."""
-    cells = []
-    for row, p in zip(rows, people, strict=True):
-        cell = Cell(keys={d: row.get(d) for d in dims}, people=float(p))
-        if counts and "parts" in row and not suffix_differences_safe(
-                [[row["parts"].get(b, {}).get(c, 0) for c in ("population", *counts)] for b in AGE_BANDS],
-                row["start"], k=k):
-            cell.suppressed, cell.reason = True, "difference"
-        cells.append(cell)
+                margins: Iterable[Sequence[str]], counts: Sequence[str] = (), start: int = 0) -> list[bool]:
+    """Primary and complementary suppression of ``rows``. With ``counts`` the rows are sums over the age
+    bands from ``start`` on, chosen by the caller (``parts``: figures per age band): a row is also hidden
+    when another choice of age would reveal, by subtraction, a group of fewer than k people."""
+    cells = [Cell(keys={d: row.get(d) for d in dims}, people=float(p)) for row, p in zip(rows, people, strict=True)]
+    if counts and rows:
+        cols = [FIELD_INDEX[c] for c in ("population", *counts)]
+        stacked = np.stack([row["parts"][:, cols] for row in rows])
+        for cell, unsafe in zip(cells, suffix_differences_unsafe(stacked, start, k=k), strict=True):
+            if unsafe:
+                cell.suppressed, cell.reason = True, "difference"
     suppress(cells, k=k, margins=margins)
     return [c.suppressed for c in cells]
 
@@ -404,25 +404,35 @@ def _means(row: Any) -> dict[str, float | None]:
     return {m: (float(row[s]) / pop if pop else None) for m, s in zip(MEANS, SUMS, strict=True)}
 
 
-_FIELDS = ("population", *COUNTS, *SUMS)
-_INTS = frozenset(("population", *COUNTS))
+_FIELDS = ("population", *COUNTS, *SUMS, "reachable")
+FIELD_INDEX = {f: i for i, f in enumerate(_FIELDS)}
+_STORED = _FIELDS[:-1]  # "reachable" (low_communication - isolated) is derived
+_BAND_INDEX = {b: i for i, b in enumerate(AGE_BANDS)}
 
 
-def _plain(m: Any) -> dict[str, Any]:
-    """Rollup figures as int (people) and float (sums): PostgreSQL answers SUM(bigint) as numeric."""
-    return {f: (int(m[f] or 0) if f in _INTS else float(m[f] or 0.0)) for f in _FIELDS}
+def _parts() -> np.ndarray:
+    return np.zeros((len(AGE_BANDS), len(_FIELDS)))
 
 
-def _merge(parts: dict[str, dict[str, Any]], bands: Sequence[str], base: dict[str, Any]) -> dict[str, Any]:
-    """Sum the per-age-band ``parts`` over ``bands``; keep the parts for the suffix check."""
-    row = {**base, **{f: 0 for f in _FIELDS}, "parts": parts,
-           "start": AGE_BANDS.index(bands[0]) if bands else 0}
-    for band in bands:
-        part = parts.get(band)
-        if part:
-            for f in _FIELDS:
-                row[f] += part[f] or 0
+def _put(parts: np.ndarray, band: str, m: Any) -> None:
+    """One rollup row's figures into the per-band array (PostgreSQL answers SUM(bigint) as numeric)."""
+    row = parts[_BAND_INDEX[band]]
+    for i, f in enumerate(_STORED):
+        row[i] = float(m[f] or 0)
+    row[-1] = max(0.0, row[FIELD_INDEX["low_communication"]] - row[FIELD_INDEX["isolated"]])
+
+
+def _merge(parts: np.ndarray, bands: Sequence[str], base: dict[str, Any]) -> dict[str, Any]:
+    """The figures of ``parts`` summed over ``bands`` (a suffix of the age bands); keeps the parts."""
+    start = _BAND_INDEX[bands[0]] if bands else 0
+    totals = parts[start:].sum(axis=0)
+    row = {**base, "parts": parts, "start": start}
+    for i, f in enumerate(_FIELDS):
+        row[f] = int(totals[i]) if f in _INTS else float(totals[i])
     return row
+
+
+_INTS = frozenset(("population", *COUNTS, "reachable"))
 
 
 def _band_totals(db: Session, *, period: str, group: str, bands: list[str] | None = None) -> list[dict[str, Any]]:
@@ -430,12 +440,13 @@ def _band_totals(db: Session, *, period: str, group: str, bands: list[str] | Non
     col = getattr(IsoBandRollup, group)
     stmt = (select(col.label("group"), IsoBandRollup.age_band.label("band"), *_sum_columns(IsoBandRollup))
             .where(IsoBandRollup.period == period).group_by(col, IsoBandRollup.age_band))
-    per_group: dict[str, dict[str, dict[str, Any]]] = {}
+    per_group: dict[str, np.ndarray] = {}
+    present: dict[str, set[str]] = {}
     for r in db.execute(stmt):
-        per_group.setdefault(r.group, {})[r.band] = _plain(r._mapping)
+        _put(per_group.setdefault(r.group, _parts()), r.band, r._mapping)
+        present.setdefault(r.group, set()).add(r.band)
     wanted = list(bands) if bands is not None else list(AGE_BANDS)
-    rows = [_merge(parts, wanted, {"group": g}) for g, parts in per_group.items()]
-    return [r for r in rows if any(b in r["parts"] for b in wanted)]
+    return [_merge(parts, wanted, {"group": g}) for g, parts in per_group.items() if present[g] & set(wanted)]
 
 
 def _order(rows: list[dict[str, Any]], order: Sequence[str]) -> list[dict[str, Any]]:
@@ -474,7 +485,8 @@ def income_gradient(db: Session, *, period: str | None, min_age: int, k: int) ->
         return empty
     rows = _order(_band_totals(db, period=period, group="income_band", bands=bands_from(min_age)), INCOME_BANDS)
     people = [people_behind(_as_int(r["population"]), _as_int(r["isolated"])) for r in rows]
-    hidden = _suppressed(rows, k=k, people=people, dims=["group"], margins=[()], counts=("isolated",))
+    hidden = _suppressed(rows, k=k, people=people, dims=["group"], margins=[()], counts=("isolated",),
+                         start=_BAND_INDEX[bands_from(min_age)[0]])
     items = []
     for r, h in zip(rows, hidden, strict=True):
         pop = _as_int(r["population"])
@@ -490,32 +502,46 @@ def income_gradient(db: Session, *, period: str | None, min_age: int, k: int) ->
     return empty
 
 
-def _dong_rows(db: Session, *, periods_: list[str], bands: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Per period, one row per dong summed over ``bands`` (with its per-band parts for the suffix check)."""
-    stmt = (select(IsoDongRollup.period, IsoDongRollup.age_band.label("band"), IsoDong.id.label("dong_id"),
-                   IsoDong.code, IsoDong.name, IsoDong.district, IsoDong.municipality_id,
-                   IsoDongRollup.population, *[getattr(IsoDongRollup, f) for f in (*COUNTS, *SUMS)])
-            .join(IsoDong, IsoDong.id == IsoDongRollup.dong_id)
-            .where(IsoDongRollup.period.in_(periods_)))
-    grouped: dict[tuple[str, int], tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {}
-    for r in db.execute(stmt):
-        m = r._mapping
-        key = (m["period"], m["dong_id"])
-        if key not in grouped:
-            grouped[key] = ({"dong_id": m["dong_id"], "code": m["code"], "name": m["name"],
-                             "district": m["district"], "municipality_id": m["municipality_id"]}, {})
-        grouped[key][1][m["band"]] = _plain(m)
+def _dong_rows(db: Session, *, periods_: list[str], bands: list[str],
+               fields: Sequence[str] = ("population", *COUNTS)) -> dict[str, list[dict[str, Any]]]:
+    """Per period, one row per dong summed over ``bands``, with its per-band ``parts`` for the suffix check.
+
+    One SQL row per (period, dong): the per-band figures come back as columns (conditional sums), so the
+    rows are turned into arrays without a Python loop over bands. Only ``fields`` are read (others stay 0).
+    """
+    band_cols = [func.sum(case((IsoDongRollup.age_band == b, getattr(IsoDongRollup, f)), else_=0)).label(f"c{n}")
+                 for n, (b, f) in enumerate((b, f) for b in AGE_BANDS for f in fields)]
+    wanted = func.sum(case((IsoDongRollup.age_band.in_(bands), 1), else_=0)).label("wanted")
+    per_dong = (select(IsoDongRollup.period, IsoDongRollup.dong_id, wanted, *band_cols)
+                .where(IsoDongRollup.period.in_(periods_))
+                .group_by(IsoDongRollup.period, IsoDongRollup.dong_id).subquery())
+    stmt = (select(per_dong.c.period, IsoDong.id, IsoDong.code, IsoDong.name, IsoDong.district,
+                   IsoDong.municipality_id, per_dong.c.wanted, *[per_dong.c[f"c{n}"] for n in range(len(band_cols))])
+            .join(IsoDong, IsoDong.id == per_dong.c.dong_id).order_by(per_dong.c.period, IsoDong.code))
+    found = [r for r in db.execute(stmt).all() if r[6]]
     out: dict[str, list[dict[str, Any]]] = {p: [] for p in periods_}
-    for (period, _dong), (base, parts) in sorted(grouped.items(), key=lambda kv: (kv[0][0], kv[1][0]["code"])):
-        if any(b in parts for b in bands):
-            out[period].append(_merge(parts, bands, base))
+    if not found:
+        return out
+    start = _BAND_INDEX[bands[0]]
+    parts = np.zeros((len(found), len(AGE_BANDS), len(_FIELDS)))
+    parts[:, :, [FIELD_INDEX[f] for f in fields]] = np.array([r[7:] for r in found], dtype=float).reshape(
+        len(found), len(AGE_BANDS), len(fields))
+    lc, iso = FIELD_INDEX["low_communication"], FIELD_INDEX["isolated"]
+    parts[:, :, FIELD_INDEX["reachable"]] = np.maximum(0.0, parts[:, :, lc] - parts[:, :, iso])
+    totals = parts[:, start:, :].sum(axis=1).tolist()
+    for i, r in enumerate(found):
+        row = {"dong_id": r[1], "code": r[2], "name": r[3], "district": r[4], "municipality_id": r[5],
+               "parts": parts[i], "start": start}
+        for j, f in enumerate(_FIELDS):
+            row[f] = int(totals[i][j]) if f in _INTS else totals[i][j]
+        out[r[0]].append(row)
     return out
 
 
 def _ranking_hidden(rows: list[dict[str, Any]], k: int) -> list[bool]:
     people = [people_behind(_as_int(r["population"]), _as_int(r["isolated"])) for r in rows]
     return _suppressed(rows, k=k, people=people, dims=["municipality_id"], margins=[("municipality_id",)],
-                       counts=("isolated",))
+                       counts=("isolated",), start=rows[0]["start"] if rows else 0)
 
 
 def isolation_ranking(db: Session, *, period: str | None, min_age: int, k: int) -> dict[str, Any]:
@@ -524,7 +550,8 @@ def isolation_ranking(db: Session, *, period: str | None, min_age: int, k: int) 
     if period is None:
         return {"period": None, "previous_period": None, "min_age": min_age, "k": k, "items": []}
     prev = previous_period(period)
-    data = _dong_rows(db, periods_=[period, prev], bands=bands_from(min_age))
+    data = _dong_rows(db, periods_=[period, prev], bands=bands_from(min_age),
+                      fields=("population", "low_communication", "isolated"))
     current, before = data[period], data[prev]
     hidden_now = _ranking_hidden(current, k)
     hidden_before = dict(zip([r["dong_id"] for r in before], _ranking_hidden(before, k), strict=True))
@@ -560,7 +587,7 @@ def criteria(db: Session, *, period: str | None, min_age: int, k: int) -> dict[s
         rows = _order(_band_totals(db, period=period, group=group, bands=subset), order)
         people = [people_behind(_as_int(r["population"]), *(_as_int(r[c]) for c in COUNTS)) for r in rows]
         hidden = _suppressed(rows, k=k, people=people, dims=["group"], margins=[()],
-                             counts=COUNTS if subset is not None else ())
+                             counts=COUNTS if subset is not None else (), start=_BAND_INDEX[bands[0]])
         for r, h in zip(rows, hidden, strict=True):
             pop = _as_int(r["population"])
             out[key].append({"group": r["group"], "suppressed": h,
@@ -584,7 +611,9 @@ def education_targets(db: Session, *, period: str | None, min_age: int, k: int,
     out: dict[str, Any] = {"period": period, "min_age": min_age, "k": k, "uptake": uptake, "items": []}
     if period is None:
         return out
-    rows = _dong_rows(db, periods_=[period], bands=bands_from(min_age))[period]
+    rows = _dong_rows(db, periods_=[period], bands=bands_from(min_age),
+                      fields=("population", "low_communication", "isolated", "sum_messenger_minutes",
+                              "sum_app_minutes", "sum_outings"))[period]
     totals: dict[int, dict[str, float]] = {}
     for r in rows:
         t = totals.setdefault(r["municipality_id"], {"pop": 0.0, "digital": 0.0, "outings": 0.0})
@@ -593,11 +622,8 @@ def education_targets(db: Session, *, period: str | None, min_age: int, k: int,
         t["outings"] += float(r["sum_outings"] or 0)
     reach = [max(0, _as_int(r["low_communication"]) - _as_int(r["isolated"])) for r in rows]
     people = [people_behind(_as_int(r["population"]), n) for r, n in zip(rows, reach, strict=True)]
-    for r in rows:
-        for part in r["parts"].values():
-            part["reachable"] = max(0, _as_int(part["low_communication"]) - _as_int(part["isolated"]))
     hidden = _suppressed(rows, k=k, people=people, dims=["municipality_id"], margins=[("municipality_id",)],
-                         counts=("reachable",))
+                         counts=("reachable",), start=_BAND_INDEX[bands_from(min_age)[0]])
     items = []
     for r, n, h in zip(rows, reach, hidden, strict=True):
         item = {"dong_code": r["code"], "dong_name": r["name"], "district": r["district"], "suppressed": h,
