@@ -15,6 +15,8 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 
 @dataclass
 class Cell:
@@ -88,15 +90,41 @@ def suffix_differences_safe(parts: Sequence[Sequence[float]], start: int, *, k: 
     is published beside it (read with :func:`people_behind`).
     """
     n = len(parts)
+    if n == 0:
+        return True
+    width = len(parts[0])
+    prefix = [[0.0] * width]  # prefix[i][j]: sum of count j over parts[:i]
+    for part in parts:
+        prefix.append([a + b for a, b in zip(prefix[-1], part, strict=True)])
     for other in range(n):
         if other == start:
             continue
-        lo, hi = sorted((start, other))
-        diff = [sum(parts[i][j] for i in range(lo, hi)) for j in range(len(parts[lo]))]
+        lo, hi = (start, other) if start < other else (other, start)
+        diff = [b - a for a, b in zip(prefix[lo], prefix[hi], strict=True)]
         people = people_behind(diff[0], *diff[1:])
         if 0 < people < k:
             return False
     return True
+
+
+def suffix_differences_unsafe(parts: np.ndarray, start: int, *, k: int) -> np.ndarray:
+    """:func:`suffix_differences_safe` for many rows at once: ``parts`` has shape (rows, parts, counts), the
+    population first among the counts; answers a boolean array, True where the row must be hidden."""
+    rows, n, _width = parts.shape
+    unsafe = np.zeros(rows, dtype=bool)
+    if n == 0 or rows == 0:
+        return unsafe
+    prefix = np.concatenate([np.zeros((rows, 1, parts.shape[2])), np.cumsum(parts, axis=1, dtype=float)], axis=1)
+    for other in range(n):
+        if other == start:
+            continue
+        lo, hi = (start, other) if start < other else (other, start)
+        diff = prefix[:, hi, :] - prefix[:, lo, :]
+        positive = np.where(diff > 0, diff, np.inf)
+        smallest_count = positive[:, 1:].min(axis=1) if diff.shape[1] > 1 else np.full(rows, np.inf)
+        people = np.where(np.isfinite(smallest_count), np.minimum(diff[:, 0], smallest_count), diff[:, 0])
+        unsafe |= (people > 0) & (people < k)
+    return unsafe
 
 
 def safe_value(people: float, value: Any, *, k: int) -> Any:

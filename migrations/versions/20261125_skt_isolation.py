@@ -120,7 +120,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('iso_dong_rollup', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_iso_dong_rollup_municipality_id'), ['municipality_id'], unique=False)
-        batch_op.create_index('ix_iso_dong_rollup_municipality_period', ['municipality_id', 'period'], unique=False)
+        batch_op.create_index('ix_iso_dong_rollup_municipality_period', ['municipality_id', 'period', 'dong_id'], unique=False)
 
 
 

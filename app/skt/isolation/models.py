@@ -137,5 +137,5 @@ class IsoDongRollup(TenantScoped, Base):
 
     __table_args__ = (
         UniqueConstraint("dong_id", "period", "age_band", name="uq_iso_dong_rollup_key"),
-        Index("ix_iso_dong_rollup_municipality_period", "municipality_id", "period"),
+        Index("ix_iso_dong_rollup_municipality_period", "municipality_id", "period", "dong_id"),
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints, with_config
+from typing_extensions import TypedDict
 
 from app.core.schemas import InputModel, OutputModel
 
@@ -19,6 +20,30 @@ Mean = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
 
 class CellIn(InputModel):
     """One indicator cell: people of one dong, age band, sex and income band in one month."""
+
+    period: Period
+    dong_code: DongCode
+    age_band: AgeBand
+    sex: Sex
+    income_band: IncomeBand
+    population: Count
+    low_communication: Count
+    low_outing: Count
+    isolated: Count
+    smartphone_data_mb: Mean
+    app_minutes: Mean
+    messenger_minutes: Mean
+    sns_minutes: Mean
+    calls: Mean
+    call_partners: Mean
+    outings: Mean
+    travel_km: Mean
+    home_hours: Mean
+
+
+@with_config(ConfigDict(extra="forbid", str_strip_whitespace=True))
+class CellRow(TypedDict):
+    """:class:`CellIn` as a plain dict: the same rules, validated without building a model per row (bulk path)."""
 
     period: Period
     dong_code: DongCode

@@ -12,15 +12,16 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy import Select, case, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error
 from app.core.pagination import PageParams, paginate
-from app.core.privacy import Cell, people_behind, suffix_differences_safe, suppress
+from app.core.privacy import Cell, people_behind, suffix_differences_unsafe, suppress
 from app.core.tenancy import principal_of
 from app.platform import audit
 from app.platform import service as platform_service
@@ -37,7 +38,7 @@ from app.skt.isolation.models import (
     IsoDong,
     IsoDongRollup,
 )
-from app.skt.isolation.schemas import CellIn, DongIn
+from app.skt.isolation.schemas import CellRow, DongIn
 
 MAX_BATCH = 100_000
 MAX_DONG_BATCH = 5_000
@@ -55,8 +56,8 @@ DEFINITION = {
     "unit": "Aggregated cells of a 행정동 x age band x sex x income band; the platform never receives people",
 }
 
-_cells_adapter = TypeAdapter(list[CellIn])
-_cell_adapter = TypeAdapter(CellIn)
+_cells_adapter = TypeAdapter(list[CellRow])
+_cell_adapter = TypeAdapter(CellRow)
 _dong_adapter = TypeAdapter(DongIn)
 
 
@@ -84,18 +85,17 @@ def wilson_interval(successes: int, n: int, *, z: float = Z95) -> tuple[float | 
 
 
 def _suppressed(rows: list[dict[str, Any]], *, k: int, people: Sequence[float], dims: Sequence[str],
-                margins: Iterable[Sequence[str]], counts: Sequence[str] = ()) -> list[bool]:
-    """Primary and complementary suppression of ``rows``. With ``counts`` the rows are sums over an age
-    suffix chosen by the caller (``parts`` per age band): a row is also hidden when another suffix would
-    reveal, by subtraction, a group of fewer than k people."""
-    cells = []
-    for row, p in zip(rows, people, strict=True):
-        cell = Cell(keys={d: row.get(d) for d in dims}, people=float(p))
-        if counts and "parts" in row and not suffix_differences_safe(
-                [[row["parts"].get(b, {}).get(c, 0) for c in ("population", *counts)] for b in AGE_BANDS],
-                row["start"], k=k):
-            cell.suppressed, cell.reason = True, "difference"
-        cells.append(cell)
+                margins: Iterable[Sequence[str]], counts: Sequence[str] = (), start: int = 0) -> list[bool]:
+    """Primary and complementary suppression of ``rows``. With ``counts`` the rows are sums over the age
+    bands from ``start`` on, chosen by the caller (``parts``: figures per age band): a row is also hidden
+    when another choice of age would reveal, by subtraction, a group of fewer than k people."""
+    cells = [Cell(keys={d: row.get(d) for d in dims}, people=float(p)) for row, p in zip(rows, people, strict=True)]
+    if counts and rows:
+        cols = [FIELD_INDEX[c] for c in ("population", *counts)]
+        stacked = np.stack([row["parts"][:, cols] for row in rows])
+        for cell, unsafe in zip(cells, suffix_differences_unsafe(stacked, start, k=k), strict=True):
+            if unsafe:
+                cell.suppressed, cell.reason = True, "difference"
     suppress(cells, k=k, margins=margins)
     return [c.suppressed for c in cells]
 
@@ -234,15 +234,14 @@ def import_dongs(db: Session, *, rows: list[Any]) -> dict[str, int]:
 
 # --- indicator import ------------------------------------------------------------------------
 
-def _row_errors(exc: ValidationError, index: int, offset: int = 0) -> list[dict[str, Any]]:
+def _row_errors(exc: ValidationError, index: int) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
-        loc = list(err["loc"])
-        if offset:
-            loc = loc[offset:]
         msg = str(err["msg"]).removeprefix("Value error, ")
-        out.append({"loc": ["rows", index, *loc], "msg": msg, "type": err["type"], "template": msg,
-                    "params": {}})
+        item = {"loc": ["rows", index, *err["loc"]], "msg": msg, "type": err["type"], "template": msg, "params": {}}
+        if err.get("ctx"):
+            item["ctx"] = {k: (v if isinstance(v, int | float | str | bool) else str(v)) for k, v in err["ctx"].items()}
+        out.append(item)
     return out
 
 
@@ -253,7 +252,7 @@ def _refuse(errors: list[dict[str, Any]]) -> None:
         raise InvalidInput("{n} rows are invalid; nothing was saved", n=bad, errors=errors)
 
 
-def validate_cells(rows: list[Any]) -> tuple[list[CellIn | None], list[dict[str, Any]]]:
+def validate_cells(rows: list[Any]) -> tuple[list[dict[str, Any] | None], list[dict[str, Any]]]:
     """Validate every row (schema, then the count rules); errors name ``["rows", i, field]``."""
     if not rows:
         raise InvalidInput.field("rows", "The batch is empty")
@@ -261,7 +260,7 @@ def validate_cells(rows: list[Any]) -> tuple[list[CellIn | None], list[dict[str,
         raise InvalidInput.field("rows", "At most {n} rows per batch", n=MAX_BATCH)
     errors: list[dict[str, Any]] = []
     try:
-        parsed: list[CellIn | None] = list(_cells_adapter.validate_python(rows))
+        parsed: list[dict[str, Any] | None] = list(_cells_adapter.validate_python(rows))
     except ValidationError:
         parsed = []
         for i, row in enumerate(rows):
@@ -273,14 +272,21 @@ def validate_cells(rows: list[Any]) -> tuple[list[CellIn | None], list[dict[str,
     for i, p in enumerate(parsed):
         if p is None:
             continue
-        for name in ("low_communication", "low_outing"):
-            if getattr(p, name) > p.population:
-                errors.append(field_error(["rows", i, name], "Must not exceed the population ({n})", n=p.population))
-        if p.isolated > min(p.low_communication, p.low_outing):
+        pop, low_comm, low_out = p["population"], p["low_communication"], p["low_outing"]
+        if low_comm > pop or low_out > pop:
+            for name in ("low_communication", "low_outing"):
+                if p[name] > pop:
+                    errors.append(field_error(["rows", i, name], "Must not exceed the population ({n})", n=pop))
+        if p["isolated"] > min(low_comm, low_out):
             errors.append(field_error(["rows", i, "isolated"],
                                       "Isolated people are under both floors: at most low_communication and "
-                                      "low_outing ({n})", n=min(p.low_communication, p.low_outing)))
+                                      "low_outing ({n})", n=min(low_comm, low_out)))
     return parsed, errors
+
+
+_KEY = ("dong_id", "period", "age_band", "sex", "income_band")
+_VALUES = ("population", *COUNTS, *MEANS)
+_INSERT_COLUMNS = ("municipality_id", *_KEY, *_VALUES, "imported_at")
 
 
 def import_cells(db: Session, *, rows: list[Any]) -> dict[str, Any]:
@@ -290,47 +296,47 @@ def import_cells(db: Session, *, rows: list[Any]) -> dict[str, Any]:
     the same transaction, so the analyses never see cells without their rollups.
     """
     parsed, errors = validate_cells(rows)
-    codes = {p.dong_code for p in parsed if p is not None}
+    codes = {p["dong_code"] for p in parsed if p is not None}
     dongs = {code: (did, mid) for code, did, mid in db.execute(
         select(IsoDong.code, IsoDong.id, IsoDong.municipality_id).where(IsoDong.code.in_(codes)))}
     seen: dict[tuple, int] = {}
     for i, p in enumerate(parsed):
         if p is None:
             continue
-        if p.dong_code not in dongs:
-            errors.append(field_error(["rows", i, "dong_code"], "Unknown dong {code}", code=p.dong_code))
+        if p["dong_code"] not in dongs:
+            errors.append(field_error(["rows", i, "dong_code"], "Unknown dong {code}", code=p["dong_code"]))
             continue
-        key = (p.dong_code, p.period, p.age_band, p.sex, p.income_band)
+        key = (p["dong_code"], p["period"], p["age_band"], p["sex"], p["income_band"])
         if key in seen:
             errors.append(field_error(["rows", i, "period"], "Duplicate of row {j} in this batch", j=seen[key]))
         else:
             seen[key] = i
     _refuse(errors)
 
-    now = utcnow()
+    table = IsoCell.__table__
+    dialect = db.get_bind().dialect
+    stamp_processor = table.c.imported_at.type.dialect_impl(dialect).bind_processor(dialect)
+    stamp = stamp_processor(utcnow()) if stamp_processor else utcnow()
     values = []
     for p in parsed:
         assert p is not None
-        did, mid = dongs[p.dong_code]
-        row = p.model_dump(exclude={"dong_code"})
-        row.update(dong_id=did, municipality_id=mid, imported_at=now)
-        values.append(row)
-    dong_ids = sorted({v["dong_id"] for v in values})
-    periods = sorted({v["period"] for v in values})
-    muni_ids = sorted({v["municipality_id"] for v in values})
+        did, mid = dongs[p["dong_code"]]
+        values.append((mid, did, p["period"], p["age_band"], p["sex"], p["income_band"],
+                       *[p[c] for c in _VALUES], stamp))
+    dong_ids = sorted({v[1] for v in values})
+    periods = sorted({v[2] for v in values})
+    muni_ids = sorted({v[0] for v in values})
 
-    table = IsoCell.__table__
     replaced = 0
     if db.scalar(select(func.count()).select_from(table).where(
             table.c.dong_id.in_(dong_ids), table.c.period.in_(periods))):
-        have = {tuple(r) for r in db.execute(select(table.c.dong_id, table.c.period, table.c.age_band, table.c.sex,
-                                     table.c.income_band)
-                              .where(table.c.dong_id.in_(dong_ids), table.c.period.in_(periods)))}
-        replaced = sum(1 for v in values if (v["dong_id"], v["period"], v["age_band"], v["sex"], v["income_band"])
-                       in have)
-    stmt = _upsert(db)
+        have = {tuple(r) for r in db.execute(select(*[table.c[c] for c in _KEY])
+                                             .where(table.c.dong_id.in_(dong_ids), table.c.period.in_(periods)))}
+        replaced = sum(1 for v in values if v[1:6] in have)
+    sql = _upsert_sql(dialect.paramstyle)
+    conn = db.connection()
     for start in range(0, len(values), CHUNK):
-        db.execute(stmt, values[start:start + CHUNK])
+        conn.exec_driver_sql(sql, values[start:start + CHUNK])
     refresh_rollups(db, municipality_ids=muni_ids, dong_ids=dong_ids, periods=periods)
     result = {"received": len(values), "created": len(values) - replaced, "replaced": replaced,
               "periods": periods, "dongs": len(dong_ids)}
@@ -342,17 +348,14 @@ def import_cells(db: Session, *, rows: list[Any]) -> dict[str, Any]:
     return result
 
 
-def _upsert(db: Session) -> Any:
-    """INSERT ... ON CONFLICT (cell key) DO UPDATE, for SQLite and PostgreSQL alike."""
-    table = IsoCell.__table__
-    if db.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(table)
-    keep = ("population", *COUNTS, *MEANS, "imported_at")
-    return stmt.on_conflict_do_update(index_elements=["dong_id", "period", "age_band", "sex", "income_band"],
-                                      set_={c: stmt.excluded[c] for c in keep})
+def _upsert_sql(paramstyle: str) -> str:
+    """``INSERT ... ON CONFLICT (cell key) DO UPDATE``: the same statement on SQLite and PostgreSQL, run
+    with the driver's own executemany (no per-row statement compilation)."""
+    mark = "?" if paramstyle == "qmark" else "%s"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in (*_VALUES, "imported_at"))
+    return (f"INSERT INTO iso_cell ({', '.join(_INSERT_COLUMNS)}) "
+            f"VALUES ({', '.join([mark] * len(_INSERT_COLUMNS))}) "
+            f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET {updates}")
 
 
 def refresh_rollups(db: Session, *, municipality_ids: list[int], dong_ids: list[int], periods: list[str]) -> None:
@@ -401,19 +404,35 @@ def _means(row: Any) -> dict[str, float | None]:
     return {m: (float(row[s]) / pop if pop else None) for m, s in zip(MEANS, SUMS, strict=True)}
 
 
-_FIELDS = ("population", *COUNTS, *SUMS)
+_FIELDS = ("population", *COUNTS, *SUMS, "reachable")
+FIELD_INDEX = {f: i for i, f in enumerate(_FIELDS)}
+_STORED = _FIELDS[:-1]  # "reachable" (low_communication - isolated) is derived
+_BAND_INDEX = {b: i for i, b in enumerate(AGE_BANDS)}
 
 
-def _merge(parts: dict[str, dict[str, Any]], bands: Sequence[str], base: dict[str, Any]) -> dict[str, Any]:
-    """Sum the per-age-band ``parts`` over ``bands``; keep the parts for the suffix check."""
-    row = {**base, **{f: 0 for f in _FIELDS}, "parts": parts,
-           "start": AGE_BANDS.index(bands[0]) if bands else 0}
-    for band in bands:
-        part = parts.get(band)
-        if part:
-            for f in _FIELDS:
-                row[f] += part[f] or 0
+def _parts() -> np.ndarray:
+    return np.zeros((len(AGE_BANDS), len(_FIELDS)))
+
+
+def _put(parts: np.ndarray, band: str, m: Any) -> None:
+    """One rollup row's figures into the per-band array (PostgreSQL answers SUM(bigint) as numeric)."""
+    row = parts[_BAND_INDEX[band]]
+    for i, f in enumerate(_STORED):
+        row[i] = float(m[f] or 0)
+    row[-1] = max(0.0, row[FIELD_INDEX["low_communication"]] - row[FIELD_INDEX["isolated"]])
+
+
+def _merge(parts: np.ndarray, bands: Sequence[str], base: dict[str, Any]) -> dict[str, Any]:
+    """The figures of ``parts`` summed over ``bands`` (a suffix of the age bands); keeps the parts."""
+    start = _BAND_INDEX[bands[0]] if bands else 0
+    totals = parts[start:].sum(axis=0)
+    row = {**base, "parts": parts, "start": start}
+    for i, f in enumerate(_FIELDS):
+        row[f] = int(totals[i]) if f in _INTS else float(totals[i])
     return row
+
+
+_INTS = frozenset(("population", *COUNTS, "reachable"))
 
 
 def _band_totals(db: Session, *, period: str, group: str, bands: list[str] | None = None) -> list[dict[str, Any]]:
@@ -421,12 +440,13 @@ def _band_totals(db: Session, *, period: str, group: str, bands: list[str] | Non
     col = getattr(IsoBandRollup, group)
     stmt = (select(col.label("group"), IsoBandRollup.age_band.label("band"), *_sum_columns(IsoBandRollup))
             .where(IsoBandRollup.period == period).group_by(col, IsoBandRollup.age_band))
-    per_group: dict[str, dict[str, dict[str, Any]]] = {}
+    per_group: dict[str, np.ndarray] = {}
+    present: dict[str, set[str]] = {}
     for r in db.execute(stmt):
-        per_group.setdefault(r.group, {})[r.band] = dict(r._mapping)
+        _put(per_group.setdefault(r.group, _parts()), r.band, r._mapping)
+        present.setdefault(r.group, set()).add(r.band)
     wanted = list(bands) if bands is not None else list(AGE_BANDS)
-    rows = [_merge(parts, wanted, {"group": g}) for g, parts in per_group.items()]
-    return [r for r in rows if any(b in r["parts"] for b in wanted)]
+    return [_merge(parts, wanted, {"group": g}) for g, parts in per_group.items() if present[g] & set(wanted)]
 
 
 def _order(rows: list[dict[str, Any]], order: Sequence[str]) -> list[dict[str, Any]]:
@@ -465,7 +485,8 @@ def income_gradient(db: Session, *, period: str | None, min_age: int, k: int) ->
         return empty
     rows = _order(_band_totals(db, period=period, group="income_band", bands=bands_from(min_age)), INCOME_BANDS)
     people = [people_behind(_as_int(r["population"]), _as_int(r["isolated"])) for r in rows]
-    hidden = _suppressed(rows, k=k, people=people, dims=["group"], margins=[()], counts=("isolated",))
+    hidden = _suppressed(rows, k=k, people=people, dims=["group"], margins=[()], counts=("isolated",),
+                         start=_BAND_INDEX[bands_from(min_age)[0]])
     items = []
     for r, h in zip(rows, hidden, strict=True):
         pop = _as_int(r["population"])
@@ -481,32 +502,46 @@ def income_gradient(db: Session, *, period: str | None, min_age: int, k: int) ->
     return empty
 
 
-def _dong_rows(db: Session, *, periods_: list[str], bands: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Per period, one row per dong summed over ``bands`` (with its per-band parts for the suffix check)."""
-    stmt = (select(IsoDongRollup.period, IsoDongRollup.age_band.label("band"), IsoDong.id.label("dong_id"),
-                   IsoDong.code, IsoDong.name, IsoDong.district, IsoDong.municipality_id,
-                   IsoDongRollup.population, *[getattr(IsoDongRollup, f) for f in (*COUNTS, *SUMS)])
-            .join(IsoDong, IsoDong.id == IsoDongRollup.dong_id)
-            .where(IsoDongRollup.period.in_(periods_)))
-    grouped: dict[tuple[str, int], tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {}
-    for r in db.execute(stmt):
-        m = r._mapping
-        key = (m["period"], m["dong_id"])
-        if key not in grouped:
-            grouped[key] = ({"dong_id": m["dong_id"], "code": m["code"], "name": m["name"],
-                             "district": m["district"], "municipality_id": m["municipality_id"]}, {})
-        grouped[key][1][m["band"]] = {f: m[f] for f in _FIELDS}
+def _dong_rows(db: Session, *, periods_: list[str], bands: list[str],
+               fields: Sequence[str] = ("population", *COUNTS)) -> dict[str, list[dict[str, Any]]]:
+    """Per period, one row per dong summed over ``bands``, with its per-band ``parts`` for the suffix check.
+
+    One SQL row per (period, dong): the per-band figures come back as columns (conditional sums), so the
+    rows are turned into arrays without a Python loop over bands. Only ``fields`` are read (others stay 0).
+    """
+    band_cols = [func.sum(case((IsoDongRollup.age_band == b, getattr(IsoDongRollup, f)), else_=0)).label(f"c{n}")
+                 for n, (b, f) in enumerate((b, f) for b in AGE_BANDS for f in fields)]
+    wanted = func.sum(case((IsoDongRollup.age_band.in_(bands), 1), else_=0)).label("wanted")
+    per_dong = (select(IsoDongRollup.period, IsoDongRollup.dong_id, wanted, *band_cols)
+                .where(IsoDongRollup.period.in_(periods_))
+                .group_by(IsoDongRollup.period, IsoDongRollup.dong_id).subquery())
+    stmt = (select(per_dong.c.period, IsoDong.id, IsoDong.code, IsoDong.name, IsoDong.district,
+                   IsoDong.municipality_id, per_dong.c.wanted, *[per_dong.c[f"c{n}"] for n in range(len(band_cols))])
+            .join(IsoDong, IsoDong.id == per_dong.c.dong_id).order_by(per_dong.c.period, IsoDong.code))
+    found = [r for r in db.execute(stmt).all() if r[6]]
     out: dict[str, list[dict[str, Any]]] = {p: [] for p in periods_}
-    for (period, _dong), (base, parts) in sorted(grouped.items(), key=lambda kv: (kv[0][0], kv[1][0]["code"])):
-        if any(b in parts for b in bands):
-            out[period].append(_merge(parts, bands, base))
+    if not found:
+        return out
+    start = _BAND_INDEX[bands[0]]
+    parts = np.zeros((len(found), len(AGE_BANDS), len(_FIELDS)))
+    parts[:, :, [FIELD_INDEX[f] for f in fields]] = np.array([r[7:] for r in found], dtype=float).reshape(
+        len(found), len(AGE_BANDS), len(fields))
+    lc, iso = FIELD_INDEX["low_communication"], FIELD_INDEX["isolated"]
+    parts[:, :, FIELD_INDEX["reachable"]] = np.maximum(0.0, parts[:, :, lc] - parts[:, :, iso])
+    totals = parts[:, start:, :].sum(axis=1).tolist()
+    for i, r in enumerate(found):
+        row = {"dong_id": r[1], "code": r[2], "name": r[3], "district": r[4], "municipality_id": r[5],
+               "parts": parts[i], "start": start}
+        for j, f in enumerate(_FIELDS):
+            row[f] = int(totals[i][j]) if f in _INTS else totals[i][j]
+        out[r[0]].append(row)
     return out
 
 
 def _ranking_hidden(rows: list[dict[str, Any]], k: int) -> list[bool]:
     people = [people_behind(_as_int(r["population"]), _as_int(r["isolated"])) for r in rows]
     return _suppressed(rows, k=k, people=people, dims=["municipality_id"], margins=[("municipality_id",)],
-                       counts=("isolated",))
+                       counts=("isolated",), start=rows[0]["start"] if rows else 0)
 
 
 def isolation_ranking(db: Session, *, period: str | None, min_age: int, k: int) -> dict[str, Any]:
@@ -515,7 +550,8 @@ def isolation_ranking(db: Session, *, period: str | None, min_age: int, k: int) 
     if period is None:
         return {"period": None, "previous_period": None, "min_age": min_age, "k": k, "items": []}
     prev = previous_period(period)
-    data = _dong_rows(db, periods_=[period, prev], bands=bands_from(min_age))
+    data = _dong_rows(db, periods_=[period, prev], bands=bands_from(min_age),
+                      fields=("population", "low_communication", "isolated"))
     current, before = data[period], data[prev]
     hidden_now = _ranking_hidden(current, k)
     hidden_before = dict(zip([r["dong_id"] for r in before], _ranking_hidden(before, k), strict=True))
@@ -551,7 +587,7 @@ def criteria(db: Session, *, period: str | None, min_age: int, k: int) -> dict[s
         rows = _order(_band_totals(db, period=period, group=group, bands=subset), order)
         people = [people_behind(_as_int(r["population"]), *(_as_int(r[c]) for c in COUNTS)) for r in rows]
         hidden = _suppressed(rows, k=k, people=people, dims=["group"], margins=[()],
-                             counts=COUNTS if subset is not None else ())
+                             counts=COUNTS if subset is not None else (), start=_BAND_INDEX[bands[0]])
         for r, h in zip(rows, hidden, strict=True):
             pop = _as_int(r["population"])
             out[key].append({"group": r["group"], "suppressed": h,
@@ -575,7 +611,9 @@ def education_targets(db: Session, *, period: str | None, min_age: int, k: int,
     out: dict[str, Any] = {"period": period, "min_age": min_age, "k": k, "uptake": uptake, "items": []}
     if period is None:
         return out
-    rows = _dong_rows(db, periods_=[period], bands=bands_from(min_age))[period]
+    rows = _dong_rows(db, periods_=[period], bands=bands_from(min_age),
+                      fields=("population", "low_communication", "isolated", "sum_messenger_minutes",
+                              "sum_app_minutes", "sum_outings"))[period]
     totals: dict[int, dict[str, float]] = {}
     for r in rows:
         t = totals.setdefault(r["municipality_id"], {"pop": 0.0, "digital": 0.0, "outings": 0.0})
@@ -584,11 +622,8 @@ def education_targets(db: Session, *, period: str | None, min_age: int, k: int,
         t["outings"] += float(r["sum_outings"] or 0)
     reach = [max(0, _as_int(r["low_communication"]) - _as_int(r["isolated"])) for r in rows]
     people = [people_behind(_as_int(r["population"]), n) for r, n in zip(rows, reach, strict=True)]
-    for r in rows:
-        for part in r["parts"].values():
-            part["reachable"] = max(0, _as_int(part["low_communication"]) - _as_int(part["isolated"]))
     hidden = _suppressed(rows, k=k, people=people, dims=["municipality_id"], margins=[("municipality_id",)],
-                         counts=("reachable",))
+                         counts=("reachable",), start=_BAND_INDEX[bands_from(min_age)[0]])
     items = []
     for r, n, h in zip(rows, reach, hidden, strict=True):
         item = {"dong_code": r["code"], "dong_name": r["name"], "district": r["district"], "suppressed": h,

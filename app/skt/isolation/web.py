@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
 from app.core.errors import DomainError
-from app.core.forms import form_to_dict, submit_form
+from app.core.forms import form_to_dict, submit_form, translate_error
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
 from app.core.templating import flash, render
@@ -159,7 +159,10 @@ def _error_rows(exc: DomainError) -> list[dict[str, str]]:
         loc = list(e.get("loc", []))
         line = str(loc[1] + 2) if len(loc) > 1 and isinstance(loc[1], int) else ""
         field = " · ".join(str(p) for p in loc[2:]) if len(loc) > 2 else ""
-        msg = _(e["template"], **e.get("params", {})) if "template" in e else e.get("msg", "")
+        if e.get("type", "value_error") != "value_error":
+            msg = translate_error(e)  # a schema error: the shared Korean wording
+        else:
+            msg = _(e["template"], **e.get("params", {})) if "template" in e else e.get("msg", "")
         out.append({"line": line, "field": field, "msg": msg})
     return out or [{"line": "", "field": "", "msg": _(exc.template, **exc.params)}]
 

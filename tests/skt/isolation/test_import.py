@@ -85,6 +85,7 @@ def test_csv_through_the_api_and_the_upload_page(client, iso):
                     files={"file": ("cells.csv", bad.encode(), "text/csv")})
     assert r.status_code == 400
     assert "아무것도 저장되지 않았습니다" in r.text and "age_band" in r.text
+    assert "제시된 값 중에서 고르세요" in r.text  # the schema error in Korean
     assert "<td class=\"num\">2</td>" in r.text  # the bad row is line 2 of the file (after the header)
     replaced = text.replace("2026-10", "2026-09")
     r = client.post("/skt/isolation/import", data={"csrf_token": token},
