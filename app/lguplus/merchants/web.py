@@ -20,7 +20,7 @@ from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
 from app.core.schemas import InputModel, ShortText
 from app.core.templating import flash, render, see_other
-from app.lguplus.merchants import report, service
+from app.lguplus.merchants import api, report, service
 from app.lguplus.merchants.api import ApplicationDep, MerchantDep, parse_csv
 from app.lguplus.merchants.models import SOLUTIONS, STATES, TRANSITIONS
 from app.lguplus.merchants.schemas import (
@@ -271,6 +271,10 @@ async def outcomes_page(request: Request, db: SessionDep):
     if upload is None or isinstance(upload, str):
         context["errors"] = [{"loc": "", "msg": _("Choose a CSV file.")}]
         return render(request, "lguplus/merchants/outcomes.html", context, status_code=400)
+    if (upload.size or 0) > api.MAX_UPLOAD_BYTES:
+        exc = api.too_large()
+        context["errors"] = [{"loc": "", "msg": _(exc.template, **exc.params)}]
+        return render(request, "lguplus/merchants/outcomes.html", context, status_code=413)
     raw = await upload.read()
     try:
         result = service.import_outcomes(db, rows=parse_csv(raw))
