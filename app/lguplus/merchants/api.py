@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from app.core.deps import SessionDep, SettingsDep
-from app.core.errors import DomainError, InvalidInput
+from app.core.errors import DomainError, Forbidden, InvalidInput
 from app.core.pagination import Page, PageDep
 from app.lguplus.merchants import report, service
 from app.lguplus.merchants.models import TRANSITIONS, Application, ConsultingSession, MerchantStore
@@ -188,7 +188,12 @@ def list_solutions(db: SessionDep, principal: OptionalPrincipal, municipality_co
 
 
 @router.put("/solutions/{code}", response_model=SolutionOut, tags=TAG)
-def set_solution(code: SolutionCode, data: SolutionIn, db: SessionDep, municipality_code: CodeQuery = None):
+def set_solution(code: SolutionCode, data: SolutionIn, db: SessionDep, principal: OptionalPrincipal,
+                 municipality_code: CodeQuery = None):
+    """Set the district's subsidy rule of one solution: administrators (or an integrator's key with write
+    scope). Applications already submitted keep the subsidy they asked for."""
+    if principal is not None and principal.kind == "user" and not principal.is_admin:
+        raise Forbidden("Only administrators may change the subsidy rules")
     mid = service.target_municipality_id(db, code=municipality_code)
     s = service.set_solution(db, municipality_id=mid, code=code, data=data)
     return SolutionOut(id=s.id, code=s.code, name=s.name, monthly_fee_krw=s.monthly_fee_krw, one_off_krw=s.one_off_krw,
