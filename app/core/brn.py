@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from functools import lru_cache
 
 WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
 
@@ -14,6 +15,7 @@ def brn_check_digit(head: str) -> int:
     return (10 - total % 10) % 10
 
 
+@lru_cache(maxsize=65_536)  # batches repeat the same merchants month after month
 def brn_is_valid(digits: str) -> bool:
     """Korean business registration number (사업자등록번호) check digit."""
     if len(digits) != 10 or not digits.isdigit():

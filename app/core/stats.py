@@ -9,6 +9,14 @@ from typing import Any
 import numpy as np
 
 
+def _codes(values: Sequence[Any]) -> np.ndarray:
+    """0..n-1 codes of the distinct values (ints, strings or dates)."""
+    arr = np.asarray(values)
+    if arr.dtype == object:
+        arr = arr.astype(str)
+    return np.unique(arr, return_inverse=True)[1].reshape(-1)
+
+
 def did(y: Sequence[float], treated: Sequence[bool], post: Sequence[bool], groups: Sequence[Any], *,
         alpha: float = 0.05, unit_effects: bool = True, periods: Sequence[Any] | None = None) -> dict[str, Any]:
     """Difference in differences by OLS ``y ~ treated + post + treated:post``.
@@ -28,7 +36,7 @@ def did(y: Sequence[float], treated: Sequence[bool], post: Sequence[bool], group
     y_arr = np.asarray(y, dtype=float)
     t_arr = np.asarray(treated, dtype=float)
     p_arr = np.asarray(post, dtype=float)
-    g_codes = np.unique(np.asarray([str(g) for g in groups]), return_inverse=True)[1]
+    g_codes = _codes(groups)
     treated_groups = len(np.unique(g_codes[t_arr == 1])) if len(y_arr) else 0
     control_groups = len(np.unique(g_codes[t_arr == 0])) if len(y_arr) else 0
 
@@ -57,7 +65,7 @@ def did(y: Sequence[float], treated: Sequence[bool], post: Sequence[bool], group
         if periods is not None:
             # Frisch-Waugh-Lovell: take the period effects out of y and treated:post (normal equations on a
             # few dozen columns), then regress what is left; the coefficient is the two-way one.
-            codes = np.unique(np.asarray([str(p) for p in periods]), return_inverse=True)[1]
+            codes = _codes(periods)
             dummies = np.eye(codes.max() + 1)[codes][:, 1:]  # the first period is the reference
             if dummies.shape[1]:
                 z = np.column_stack([within(dummies[:, c]) for c in range(dummies.shape[1])])

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from app.core.deps import SessionDep, SettingsDep
-from app.core.errors import InvalidInput
+from app.core.errors import DomainError, Forbidden, InvalidInput
 from app.core.pagination import Page, PageDep
 from app.lguplus.merchants import report, service
 from app.lguplus.merchants.models import TRANSITIONS, Application, ConsultingSession, MerchantStore
@@ -109,9 +109,36 @@ def parse_csv(raw: bytes) -> list[dict[str, Any]]:
     return rows
 
 
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 20,000 rows of outcomes are about 2 MB
+
+
+class TooLarge(DomainError):
+    status = 413
+    title = "Content too large"
+
+
+def too_large() -> TooLarge:
+    return TooLarge("The file is larger than {mb} MB; split it into smaller files",
+                    mb=MAX_UPLOAD_BYTES // (1024 * 1024) or 1)
+
+
+async def capped_body(request: Request) -> bytes:
+    """The request body, refused (413) beyond ``MAX_UPLOAD_BYTES`` without reading the rest."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_UPLOAD_BYTES:
+        raise too_large()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_UPLOAD_BYTES:
+            raise too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def batch_rows(request: Request) -> list[Any]:
     """The rows of a batch: a JSON array (or ``{"rows": [...]}``) or a CSV file (``text/csv``)."""
-    raw = await request.body()
+    raw = await capped_body(request)
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind in ("text/csv", "application/csv"):
         return parse_csv(raw)
@@ -161,7 +188,12 @@ def list_solutions(db: SessionDep, principal: OptionalPrincipal, municipality_co
 
 
 @router.put("/solutions/{code}", response_model=SolutionOut, tags=TAG)
-def set_solution(code: SolutionCode, data: SolutionIn, db: SessionDep, municipality_code: CodeQuery = None):
+def set_solution(code: SolutionCode, data: SolutionIn, db: SessionDep, principal: OptionalPrincipal,
+                 municipality_code: CodeQuery = None):
+    """Set the district's subsidy rule of one solution: administrators (or an integrator's key with write
+    scope). Applications already submitted keep the subsidy they asked for."""
+    if principal is not None and principal.kind == "user" and not principal.is_admin:
+        raise Forbidden("Only administrators may change the subsidy rules")
     mid = service.target_municipality_id(db, code=municipality_code)
     s = service.set_solution(db, municipality_id=mid, code=code, data=data)
     return SolutionOut(id=s.id, code=s.code, name=s.name, monthly_fee_krw=s.monthly_fee_krw, one_off_krw=s.one_off_krw,

@@ -224,21 +224,29 @@ def generate(session: Session, *, municipality_id: int, n_merchants: int = 300, 
     for start in range(0, len(out_rows), 5000):
         session.execute(insert(Outcome.__table__), out_rows[start:start + 5000])
 
-    # consulting: sessions over the last five months and the next two weeks, with follow-ups
-    sessions = []
-    for _n in range(n_consulting):
+    # consulting: sessions over the last five months and the next two weeks, with follow-ups (Core inserts:
+    # generated history, not staff actions, so it does not fill the audit log)
+    sessions, actions = [], []
+    for n in range(n_consulting):
         i = rng.choice(participants + pipeline) if participants or pipeline else rng.randrange(n_merchants)
         day = today + timedelta(days=rng.randint(-150, 14))
         while day.weekday() >= 5:
             day += timedelta(days=1)
-        sessions.append(ConsultingSession(
-            municipality_id=municipality_id, merchant_id=merchant_ids[i], session_date=day, topic=rng.choice(TOPICS),
-            notes="김유진아카데미 현장 컨설팅: 매장 운영 점검과 디지털 도구 활용 안내.", consultant="김유진아카데미",
-            actions=[FollowUp(municipality_id=municipality_id, action=rng.choice(ACTIONS),
-                              due_date=day + timedelta(days=rng.randint(7, 30)),
-                              done=day + timedelta(days=30) < today and rng.random() < 0.8)
-                     for _k in range(rng.randint(0, 2))]))
-    session.add_all(sessions)
+        sessions.append({"municipality_id": municipality_id, "merchant_id": merchant_ids[i], "session_date": day,
+                         "topic": rng.choice(TOPICS), "consultant": "김유진아카데미", "created_at": now,
+                         "notes": f"김유진아카데미 현장 컨설팅 {n + 1}회차: 매장 운영 점검과 디지털 도구 활용 안내."})
+        actions.append([{"municipality_id": municipality_id, "action": rng.choice(ACTIONS),
+                         "due_date": day + timedelta(days=rng.randint(7, 30)),
+                         "done": day + timedelta(days=30) < today and rng.random() < 0.8}
+                        for _k in range(rng.randint(0, 2))])
+    if sessions:
+        session.execute(insert(ConsultingSession.__table__), sessions)
+        session_ids = list(session.scalars(select(ConsultingSession.id).where(
+            ConsultingSession.municipality_id == municipality_id, ConsultingSession.merchant_id.in_(merchant_ids))
+            .order_by(ConsultingSession.id)))[-len(sessions):]
+        follow = [{**a, "consulting_id": sid} for sid, acts in zip(session_ids, actions, strict=True) for a in acts]
+        if follow:
+            session.execute(insert(FollowUp.__table__), follow)
     session.flush()
     return {"merchant_ids": merchant_ids, "participants": [merchant_ids[i] for i in participants],
             "installs": {merchant_ids[i]: v for i, v in install_month.items()}, "application_ids": app_ids,

@@ -9,6 +9,7 @@ from datetime import date
 from statistics import median
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -43,14 +44,26 @@ def load_panel(db: Session) -> tuple[dict[int, str], dict[int, dict[str, int]], 
     return category, dict(installs), [tuple(r) for r in rows]
 
 
-def effect(category: dict[int, str], installs: dict[int, dict[str, int]], rows: list[tuple], *,
+def _arrays(rows: list[tuple]) -> dict[str, Any]:
+    """The outcome rows as numpy columns (None -> nan), built once per report."""
+    if not rows:
+        empty = np.zeros(0)
+        return {"mid": empty.astype(int), "month": empty.astype(int), **{m: empty for m in METRICS}}
+    cols = list(zip(*rows, strict=True))
+    out: dict[str, Any] = {"mid": np.asarray(cols[0], dtype=int),
+                           "month": np.asarray([_month_index(d) for d in cols[1]], dtype=int)}
+    for i, metric in enumerate(METRICS):
+        out[metric] = np.asarray([np.nan if v is None else float(v) for v in cols[2 + i]], dtype=float)
+    return out
+
+
+def effect(category: dict[int, str], installs: dict[int, dict[str, int]], panel: dict[str, Any], *,
            solution: str | None, metric: str) -> dict[str, Any]:
     """One difference in differences: merchants that installed ``solution`` (any, when None) against
     merchants of the same categories that installed nothing, with merchant and month fixed effects. A
     participant's months after its installation month are "post" (the installation month itself is left
     out); for the before/after means shown beside the estimate, a non-participant's "post" months are those
     after the participants' median installation month."""
-    col = 2 + METRICS.index(metric)
     treated_at: dict[int, int] = {}
     for mid, by_code in installs.items():
         months = [m for c, m in by_code.items() if solution is None or c == solution]
@@ -60,29 +73,14 @@ def effect(category: dict[int, str], installs: dict[int, dict[str, int]], rows: 
         return did([], [], [], [])
     cats = {category.get(mid) for mid in treated_at}
     pivot = int(median(treated_at.values()))
-    ys, ts, ps, gs, ms = [], [], [], [], []
-    for row in rows:
-        mid, value = row[0], row[col]
-        if value is None:
-            continue
-        m = _month_index(row[1])
-        if mid in treated_at:
-            if m == treated_at[mid]:
-                continue
-            ys.append(float(value))
-            ts.append(True)
-            ps.append(m > treated_at[mid])
-            gs.append(mid)
-            ms.append(m)
-        elif mid not in installs and category.get(mid) in cats:
-            if m == pivot:
-                continue
-            ys.append(float(value))
-            ts.append(False)
-            ps.append(m > pivot)
-            gs.append(mid)
-            ms.append(m)
-    result = did(ys, ts, ps, gs, periods=ms)
+    mids, month, y = panel["mid"], panel["month"], panel[metric]
+    uniq, inv = np.unique(mids, return_inverse=True)
+    t_month = np.asarray([treated_at.get(int(u), -1) for u in uniq])[inv]
+    comparable = np.asarray([int(u) not in installs and category.get(int(u)) in cats for u in uniq], dtype=bool)[inv]
+    treated = t_month >= 0
+    keep = ~np.isnan(y) & ((treated & (month != t_month)) | (comparable & (month != pivot)))
+    post = np.where(treated, month > t_month, month > pivot)
+    result = did(y[keep], treated[keep], post[keep], mids[keep], periods=month[keep])
     result["pivot_month"] = _index_month(pivot)
     return result
 
@@ -128,12 +126,13 @@ def monthly_series(category: dict[int, str], installs: dict[int, dict[str, int]]
 
 def effect_report(db: Session, *, k: int = 5, year: int | None = None) -> dict[str, Any]:
     category, installs, rows = load_panel(db)
+    panel = _arrays(rows)
     names = {code: spec[0] for code, spec in SOLUTIONS.items()}
-    overall = {metric: _rounded(effect(category, installs, rows, solution=None, metric=metric), metric)
+    overall = {metric: _rounded(effect(category, installs, panel, solution=None, metric=metric), metric)
                for metric in METRICS}
     per_solution = []
     for code in SOLUTIONS:
-        res = _rounded(effect(category, installs, rows, solution=code, metric="sales_krw"), "sales_krw")
+        res = _rounded(effect(category, installs, panel, solution=code, metric="sales_krw"), "sales_krw")
         per_solution.append({"solution": code, "solution_name": names[code], **res})
     value_keys = ("estimate", "ci_low", "ci_high", "p_value", "relative", "treated_pre", "treated_post",
                   "control_pre", "control_post")

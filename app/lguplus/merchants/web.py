@@ -14,13 +14,13 @@ from pydantic import Field, model_validator
 from app.core.config import get_settings
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
-from app.core.errors import DomainError
+from app.core.errors import DomainError, Forbidden
 from app.core.forms import domain_errors, form_to_dict, submit_form, validate_form
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
 from app.core.schemas import InputModel, ShortText
 from app.core.templating import flash, render, see_other
-from app.lguplus.merchants import report, service
+from app.lguplus.merchants import api, report, service
 from app.lguplus.merchants.api import ApplicationDep, MerchantDep, parse_csv
 from app.lguplus.merchants.models import SOLUTIONS, STATES, TRANSITIONS
 from app.lguplus.merchants.schemas import (
@@ -28,6 +28,8 @@ from app.lguplus.merchants.schemas import (
     BudgetIn,
     ConsultingIn,
     MerchantIn,
+    SolutionCode,
+    SolutionIn,
     State,
     TransitionIn,
     Year,
@@ -137,7 +139,8 @@ async def merchant_apply(request: Request, merchant: MerchantDep, db: SessionDep
 
 # --- applications and budget -----------------------------------------------------------------
 
-def _queue_page(request: Request, db, *, state, year, values, errors, status_code=200, page: int = 1):
+def _queue_page(request: Request, db, *, state, year, values, errors, status_code=200, page: int = 1,
+                rule_values: dict | None = None, rule_errors: dict | None = None):
     year = _year(year)
     items, total = service.list_applications(db, page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
                                              state=state, year=year)
@@ -150,7 +153,8 @@ def _queue_page(request: Request, db, *, state, year, values, errors, status_cod
         "pages": max(1, -(-total // PAGE_SIZE)), "query_base": urlencode(filters),
         "labels": STATE_LABELS, "transitions": TRANSITIONS, "budget": service.budget_summary(budget, year=year),
         "has_budget": budget is not None, "funnel": service.funnel(db, year=year),
-        "solutions": service.list_solutions(db, municipality_id=mid), "values": values, "errors": errors},
+        "solutions": service.list_solutions(db, municipality_id=mid), "values": values, "errors": errors,
+        "rule_values": rule_values or {}, "rule_errors": rule_errors or {}, "solution_options": _solution_options()},
         status_code=status_code)
 
 
@@ -189,6 +193,29 @@ async def budget_page(request: Request, db: SessionDep):
                            2000 <= int(year) <= 2100 else None, values=values, errors=errors, status_code=400)
     flash(request, _("Budget saved."))
     return see_other(str(request.url_for("lgum_applications")) + f"?year={budget.year}")
+
+
+class SolutionForm(SolutionIn):
+    code: SolutionCode
+
+
+@router.post("/solutions", name="lgum_solution")
+async def solution_page(request: Request, db: SessionDep, principal: WebUser):
+    values = form_to_dict(await request.form())
+    if not principal.is_admin:
+        raise Forbidden("Only administrators may change the subsidy rules")
+
+    def save(data: SolutionForm):
+        mid = service.target_municipality_id(db, code=None)
+        return service.set_solution(db, municipality_id=mid, code=data.code,
+                                    data=SolutionIn(**data.model_dump(exclude={"code"})))
+
+    solution, errors = submit_form(db, SolutionForm, values, save)
+    if solution is None:
+        return _queue_page(request, db, state=None, year=None, values={}, errors={},
+                           rule_values=values, rule_errors=errors, status_code=400)
+    flash(request, _("Subsidy rule of {name} saved.", name=solution.name))
+    return see_other(str(request.url_for("lgum_applications")))
 
 
 # --- consulting ------------------------------------------------------------------------------
@@ -271,6 +298,10 @@ async def outcomes_page(request: Request, db: SessionDep):
     if upload is None or isinstance(upload, str):
         context["errors"] = [{"loc": "", "msg": _("Choose a CSV file.")}]
         return render(request, "lguplus/merchants/outcomes.html", context, status_code=400)
+    if (upload.size or 0) > api.MAX_UPLOAD_BYTES:
+        exc = api.too_large()
+        context["errors"] = [{"loc": "", "msg": _(exc.template, **exc.params)}]
+        return render(request, "lguplus/merchants/outcomes.html", context, status_code=413)
     raw = await upload.read()
     try:
         result = service.import_outcomes(db, rows=parse_csv(raw))

@@ -93,3 +93,24 @@ def test_outcomes_upload_page_reports_rows_in_korean_and_saves_nothing(client, d
                     files={"file": ("o.csv", good.encode(), "text/csv")}, follow_redirects=True)
     assert r.status_code == 200 and "3건 신규" in r.text
     assert _count(database) == before + 3
+
+
+def test_a_file_beyond_the_size_limit_is_refused_without_storing_anything(client, database, program, monkeypatch):
+    from app.lguplus.merchants import api
+
+    monkeypatch.setattr(api, "MAX_UPLOAD_BYTES", 300)
+    brns = _brns(database, program["world"].changwon.id)
+    before = _count(database)
+    big = "brn,month,sales_krw,orders\n" + "".join(f"{brns[i % 10]},2027-{i // 10 + 1:02d},1000,1\n"
+                                                   for i in range(40))
+    assert len(big) > 300
+    h = api_headers(client, "cw.staff")
+    r = client.post(f"{API}/outcomes", content=big.encode(), headers={**h, "content-type": "text/csv"})
+    assert r.status_code == 413 and r.headers["content-type"].startswith("application/problem+json")
+    token = web_login(client, "cw.staff")
+    r = client.post(f"{WEB}/outcomes", data={"csrf_token": token}, files={"file": ("o.csv", big.encode(), "text/csv")})
+    assert r.status_code == 413 and "더 작은 파일로 나눠" in r.text
+    small = "brn,month,sales_krw,orders\n" + f"{brns[0]},2027-01,1000,1\n"
+    r = client.post(f"{API}/outcomes", content=small.encode(), headers={**h, "content-type": "text/csv"})
+    assert r.status_code == 200
+    assert _count(database) == before + 1

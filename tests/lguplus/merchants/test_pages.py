@@ -122,3 +122,29 @@ def test_viewer_sees_pages_but_cannot_change_anything(client, program):
     assert client.get(f"{WEB}/applications").status_code == 200
     r = client.post(f"{WEB}/budget", data={"csrf_token": token, "year": "2027", "amount": "1000"})
     assert r.status_code == 403
+
+
+def test_administrator_changes_a_subsidy_rule(client, program):
+    token = web_login(client, "cw.admin")
+    page = client.get(f"{WEB}/applications")
+    assert "지원 기준 바꾸기" in page.text
+    rule = {"csrf_token": token, "code": "pos", "monthly_fee_krw": "20000", "one_off_krw": "1000000",
+            "subsidy_pct": "150", "subsidy_cap_krw": "700000"}
+    r = client.post(f"{WEB}/solutions", data=rule)
+    assert r.status_code == 400 and "100 이하" in r.text and 'value="1000000"' in r.text
+    r = client.post(f"{WEB}/solutions", data={**rule, "subsidy_pct": "50"}, follow_redirects=False)
+    assert r.status_code == 303
+    h = api_headers(client, "cw.admin")
+    pos = next(s for s in client.get(f"{API}/solutions", headers=h).json() if s["code"] == "pos")
+    assert pos["max_subsidy_krw"] == 620_000 and pos["subsidy_cap_krw"] == 700_000
+    other = next(s for s in client.get(f"{API}/solutions", headers=api_headers(client, "us.staff")).json()
+                 if s["code"] == "pos")
+    assert other["subsidy_pct"] != 50 or other["one_off_krw"] != 1_000_000  # 울산's rule is its own
+
+
+def test_staff_cannot_change_subsidy_rules_on_the_page(client, program):
+    token = web_login(client, "cw.staff")
+    assert "지원 기준 바꾸기" not in client.get(f"{WEB}/applications").text
+    r = client.post(f"{WEB}/solutions", data={"csrf_token": token, "code": "pos", "monthly_fee_krw": "1",
+                                              "one_off_krw": "1", "subsidy_pct": "1", "subsidy_cap_krw": "1"})
+    assert r.status_code == 403

@@ -88,8 +88,9 @@ def test_application_rules(client, world):
     r = client.post(f"{API}/applications", json={"merchant_id": 10**9, "solution": "order", "year": 2027,
                                                   "requested_subsidy_krw": 1000}, headers=h)
     assert r.status_code == 422
-    r = client.put(f"{API}/solutions/order", json={"monthly_fee_krw": 30000, "one_off_krw": 0, "subsidy_pct": 50,
-                                                    "subsidy_cap_krw": 100_000}, headers=h)
+    rule = {"monthly_fee_krw": 30000, "one_off_krw": 0, "subsidy_pct": 50, "subsidy_cap_krw": 100_000}
+    assert client.put(f"{API}/solutions/order", json=rule, headers=h).status_code == 403  # staff
+    r = client.put(f"{API}/solutions/order", json=rule, headers=api_headers(client, "cw.admin"))
     assert r.status_code == 200 and r.json()["max_subsidy_krw"] == 100_000
 
 
