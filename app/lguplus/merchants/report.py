@@ -124,6 +124,47 @@ def monthly_series(category: dict[int, str], installs: dict[int, dict[str, int]]
     return out
 
 
+def by_dong(db: Session, panel: dict[str, Any], installs: dict[int, dict[str, int]], *, k: int
+            ) -> list[dict[str, Any]]:
+    """Average monthly sales over the last three months with figures, per 행정동 and participation. A cell of
+    fewer than ``k`` merchants is hidden, and so is its partner in the same 행정동 (whose total is shown)."""
+    dong = {mid: (code, name) for mid, code, name in db.execute(
+        select(MerchantStore.id, MerchantStore.dong_code, MerchantStore.dong_name))}
+    if not len(panel["month"]):
+        return []
+    recent = panel["month"] >= panel["month"].max() - 2
+    sums: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0])
+    merchants: dict[tuple, set[int]] = defaultdict(set)
+    for mid, sales in zip(panel["mid"][recent].tolist(), panel["sales_krw"][recent].tolist(), strict=True):
+        if mid not in dong:
+            continue
+        key = (*dong[mid], mid in installs)
+        sums[key][0] += sales
+        sums[key][1] += 1
+        merchants[key].add(mid)
+    rows = [{"dong_code": code, "dong_name": name, "participant": part, "merchants": len(merchants[(code, name, part)]),
+             "avg_sales_krw": int(sums[(code, name, part)][0] / sums[(code, name, part)][1])}
+            for code, name, part in sorted(sums)]
+    for code, name in {(r["dong_code"], r["dong_name"]) for r in rows}:  # both cells of every 행정동
+        for part in (True, False):
+            if (code, name, part) not in sums:
+                rows.append({"dong_code": code, "dong_name": name, "participant": part, "merchants": 0,
+                             "avg_sales_krw": None})
+    rows.sort(key=lambda r: (r["dong_name"], not r["participant"]))
+    totals = defaultdict(int)
+    for r in rows:
+        totals[r["dong_code"]] += r["merchants"]
+    rows = suppress_rows(rows, k=k, people_key="merchants", value_keys=("avg_sales_krw",),
+                         dims=("dong_code", "participant"), margins=[("dong_code",)])
+    hidden = defaultdict(int)
+    for r in rows:
+        hidden[r["dong_code"]] += r["suppressed"]
+    for r in rows:
+        # one hidden cell beside an empty one: the 행정동's total would give it away, so it is hidden too
+        r["dong_merchants"] = None if hidden[r["dong_code"]] == 1 else totals[r["dong_code"]]
+    return rows
+
+
 def effect_report(db: Session, *, k: int = 5, year: int | None = None) -> dict[str, Any]:
     category, installs, rows = load_panel(db)
     panel = _arrays(rows)
@@ -150,5 +191,5 @@ def effect_report(db: Session, *, k: int = 5, year: int | None = None) -> dict[s
                "others_avg_krw": safe_value(s["others"], s["others_avg_krw"], k=k)}
               for s in monthly_series(category, installs, rows)]
     return {"k": k, "overall": overall, "per_solution": per_solution, "funnel": funnel,
-            "funnel_by_solution": by_solution, "monthly": series,
+            "funnel_by_solution": by_solution, "monthly": series, "by_dong": by_dong(db, panel, installs, k=k),
             "participants": len(installs), "merchants": len(category)}

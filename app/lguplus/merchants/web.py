@@ -28,6 +28,7 @@ from app.lguplus.merchants.schemas import (
     BudgetIn,
     ConsultingIn,
     MerchantIn,
+    MerchantUpdate,
     SolutionCode,
     SolutionIn,
     State,
@@ -111,19 +112,35 @@ async def merchants_page(request: Request, db: SessionDep, _user: WebUser,
     return see_other(str(request.url_for("lgum_merchant", merchant_id=merchant.id)))
 
 
-def _merchant_page(request: Request, db, merchant, *, values, errors, status_code=200):
+def _merchant_page(request: Request, db, merchant, *, values, errors, status_code=200, edit_values=None,
+                   edit_errors=None):
     apps, _total = service.list_applications(db, page=PageParams(limit=100, offset=0), merchant_id=merchant.id)
     sessions, _n = service.list_consulting(db, page=PageParams(limit=50, offset=0), merchant_id=merchant.id)
     outcomes = [service.outcome_out(o) for o in service.merchant_outcomes(db, merchant_id=merchant.id)]
     return render(request, "lguplus/merchants/merchant.html", {
         "m": merchant, "phone": service.masked_phone(merchant.owner_phone), "applications": apps,
         "sessions": sessions, "outcomes": outcomes, "solutions": _solution_options(), "values": values,
-        "errors": errors, "labels": STATE_LABELS, "year": _year(None)}, status_code=status_code)
+        "errors": errors, "labels": STATE_LABELS, "year": _year(None), "edit_errors": edit_errors or {},
+        "edit_values": edit_values if edit_values is not None else {
+            k: getattr(merchant, k) for k in ("name", "address", "dong_name", "dong_code", "category", "lat", "lon")}},
+        status_code=status_code)
 
 
 @router.get("/merchants/{merchant_id}", name="lgum_merchant")
 def merchant_page(request: Request, merchant: MerchantDep, db: SessionDep):
     return _merchant_page(request, db, merchant, values={}, errors={})
+
+
+@router.post("/merchants/{merchant_id}", name="lgum_merchant_edit")
+async def merchant_edit(request: Request, merchant: MerchantDep, db: SessionDep):
+    values = form_to_dict(await request.form())
+    result, errors = submit_form(db, MerchantUpdate, values,
+                                 lambda data: service.update_merchant(db, merchant=merchant, data=data))
+    if result is None:
+        return _merchant_page(request, db, merchant, values={}, errors={}, edit_values=values, edit_errors=errors,
+                              status_code=400)
+    flash(request, _("Merchant updated."))
+    return see_other(str(request.url_for("lgum_merchant", merchant_id=merchant.id)))
 
 
 @router.post("/merchants/{merchant_id}/applications", name="lgum_merchant_apply")

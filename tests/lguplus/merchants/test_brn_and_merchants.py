@@ -52,6 +52,11 @@ def test_another_municipality_cannot_see_or_change_merchants(client, program):
     assert client.patch(f"{API}/{theirs}", json={"name": "x"}, headers=h).status_code == 404
     listed = client.get(f"{API}?limit=200", headers=h).json()
     assert listed["total"] == 40 and theirs not in {m["id"] for m in listed["items"]}
+    apps = client.get(f"{API}/applications?limit=200", headers=h).json()["items"]
+    installed = {a["merchant_id"] for a in apps if a["state"] in ("installed", "active")}
+    joined = client.get(f"{API}?participant=true&limit=200", headers=h).json()
+    assert {m["id"] for m in joined["items"]} == installed and installed
+    assert client.get(f"{API}?participant=false&limit=200", headers=h).json()["total"] == 40 - len(installed)
     us = api_headers(client, "us.staff")
     assert client.get(f"{API}?limit=200", headers=us).json()["total"] == 6
     viewer = api_headers(client, "cw.viewer")

@@ -102,6 +102,20 @@ def test_groups_under_k_are_suppressed(database, world):
     assert order["suppressed"] and order["estimate"] is None and order["ci_low"] is None
     assert rep["overall"]["sales_krw"]["suppressed"] and rep["overall"]["sales_krw"]["estimate"] is None
     assert not next(e for e in loose["per_solution"] if e["solution"] == "order")["suppressed"]
+    # by 행정동: no shown cell rests on 1-4 merchants, and no 행정동 has exactly one hidden cell (its total is shown)
+    cells = rep["by_dong"]
+    assert cells and any(c["suppressed"] for c in cells)
+    for c in cells:
+        assert c["suppressed"] or c["merchants"] == 0 or c["merchants"] >= 5
+        assert c["suppressed"] == (c["avg_sales_krw"] is None and c["merchants"] is None)
+    for code in {c["dong_code"] for c in cells}:
+        dong = [c for c in cells if c["dong_code"] == code]
+        if sum(c["suppressed"] for c in dong) == 1:  # then the other cell is empty and the total is hidden too
+            assert all(c["dong_merchants"] is None for c in dong)
+            assert [c["merchants"] for c in dong if not c["suppressed"]] == [0]
+    shown = {c["dong_code"]: c["dong_merchants"] for c in loose["by_dong"]}
+    assert sum(v for v in shown.values() if v is not None) <= 30
+    assert sum(c["suppressed"] for c in loose["by_dong"]) < sum(c["suppressed"] for c in cells)
     assert loose["overall"]["sales_krw"]["estimate"] is not None
 
 

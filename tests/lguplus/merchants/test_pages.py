@@ -63,7 +63,12 @@ def test_forms_validate_in_korean_and_run_the_workflow(client, database, program
     detail_url = r.headers["location"]
     mid = int(detail_url.rstrip("/").split("/")[-1])
     page = client.get(detail_url)
-    assert "010-****-6789" in page.text and "010-2345-6789" not in page.text
+    assert "010-****-6789" in page.text and "010-2345-6789" not in page.text and "01023456789" not in page.text
+    r = client.post(detail_url, data={"csrf_token": token, "name": "빛고을 분식 본점", "lat": "12"})
+    assert r.status_code == 400 and "이상이어야 합니다" in r.text and 'value="빛고을 분식 본점"' in r.text
+    r = client.post(detail_url, data={"csrf_token": token, "name": "빛고을 분식 본점", "owner_phone": ""},
+                    follow_redirects=True)
+    assert r.status_code == 200 and "빛고을 분식 본점" in r.text and "010-****-6789" in r.text
 
     r = client.post(f"{WEB}/merchants/{mid}/applications", data={"csrf_token": token, "solution": "order",
                                                                   "requested_subsidy_krw": "99999999", "year": "2027"})
