@@ -73,11 +73,35 @@ def _wipe(db: Database) -> None:
             conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in tables) + " RESTART IDENTITY CASCADE"))
 
 
+# Databases that hold the whole demo and have seen only demo tests since it was loaded: loading it takes
+# long, and the tests that read it (``demo_loaded``) share one load per backend.
+_demo_pristine: set[str] = set()
+
+
 @pytest.fixture
-def database(migrated_database: Database) -> Iterator[Database]:
-    """The migrated database, emptied before the test."""
-    _wipe(migrated_database)
+def database(migrated_database: Database, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """The migrated database, emptied before the test (kept as it is between tests that read the demo)."""
+    if not ("demo_loaded" in request.fixturenames and migrated_database.url in _demo_pristine):
+        _demo_pristine.discard(migrated_database.url)
+        _wipe(migrated_database)
     yield migrated_database
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Within each backend's run, the tests that read the demo go last, so that they share one load."""
+    def backend(item: pytest.Item) -> str | None:
+        callspec = getattr(item, "callspec", None)
+        return callspec.params.get("database_url") if callspec else None
+
+    runs: list[list[pytest.Item]] = []
+    for item in items:
+        if runs and backend(runs[-1][0]) == backend(item):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    items[:] = [item for run in runs
+                for item in sorted(run, key=lambda i: "demo_loaded" in getattr(i, "fixturenames", ()))]
 
 
 @pytest.fixture
@@ -176,5 +200,8 @@ def web_login(client: TestClient, username: str, password: str = PASSWORD) -> st
 
 @pytest.fixture
 def demo_loaded(database: Database) -> Database:
-    demo.load_all(database)
+    """The whole demo, loaded once per backend; tests using it only read it."""
+    if database.url not in _demo_pristine:
+        demo.load_all(database)
+        _demo_pristine.add(database.url)
     return database
