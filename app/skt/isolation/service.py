@@ -646,10 +646,3 @@ def education_targets(db: Session, *, period: str | None, min_age: int, k: int,
 
 def page_of(items: list[Any], page: PageParams) -> tuple[list[Any], int]:
     return items[page.offset:page.offset + page.limit], len(items)
-
-
-def overview(db: Session, *, k: int) -> dict[str, Any]:
-    """Counts for the dashboard widget and the module's landing page."""
-    period = resolve_period(db, None)
-    dongs = db.scalar(select(func.count()).select_from(IsoDong)) or 0
-    return {"period": period, "dongs": dongs, "periods": len(periods(db)), "k": k}
