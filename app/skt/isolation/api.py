@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query
 from app.core.deps import SessionDep
 from app.core.pagination import Page, PageDep
 from app.skt.isolation import service
-from app.skt.isolation.deps import BATCH_DOC, BatchRows, DongDep, KDep, MinAgeQuery, PeriodQuery
+from app.skt.isolation.deps import BatchRows, DongDep, KDep, MinAgeQuery, PeriodQuery, batch_doc
 from app.skt.isolation.schemas import (
+    CellIn,
     CriteriaOut,
     DivideOut,
     DongBatchResult,
@@ -24,6 +25,11 @@ from app.skt.isolation.schemas import (
 
 router = APIRouter()
 TAG = ["isolation"]
+
+
+def _inline(schema: type) -> dict:
+    """A model's JSON schema for ``openapi_extra`` (no ``$defs``: the cell has only flat fields)."""
+    return {k: v for k, v in schema.model_json_schema().items() if k != "$defs"}
 
 
 # --- dongs -----------------------------------------------------------------------------------
@@ -41,7 +47,7 @@ def create_dong(data: DongIn, db: SessionDep):
     return DongOut.model_validate(service.create_dong(db, data=data))
 
 
-@router.post("/dongs/batch", response_model=DongBatchResult, tags=TAG, openapi_extra=BATCH_DOC)
+@router.post("/dongs/batch", response_model=DongBatchResult, tags=TAG, openapi_extra=batch_doc(_inline(DongIn)))
 def import_dongs(rows: BatchRows, db: SessionDep):
     """Create or rename dongs by code; a bad row refuses the whole batch."""
     return service.import_dongs(db, rows=rows)
@@ -54,7 +60,7 @@ def get_dong(dong: DongDep):
 
 # --- indicators ------------------------------------------------------------------------------
 
-@router.post("/indicators", response_model=ImportResult, tags=TAG, openapi_extra=BATCH_DOC)
+@router.post("/indicators", response_model=ImportResult, tags=TAG, openapi_extra=batch_doc(_inline(CellIn)))
 def import_indicators(rows: BatchRows, db: SessionDep):
     """Import indicator cells (JSON array or CSV). Any bad row refuses the whole batch (422 naming each
     bad row and field); a cell sent again replaces the stored one. Rollups are rebuilt in the same

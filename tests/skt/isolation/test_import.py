@@ -134,3 +134,12 @@ def test_dong_registration(client, iso):
                     follow_redirects=False)
     assert r.status_code == 303
     assert "태백동" in client.get("/skt/isolation/dongs").text
+
+
+def test_the_cell_schema_is_documented_for_integrators(client, world):
+    schema = client.get("/openapi.json").json()
+    body = schema["paths"]["/api/v1/skt/isolation/indicators"]["post"]["requestBody"]["content"]
+    item = body["application/json"]["schema"]["items"]
+    assert set(item["required"]) >= {"period", "dong_code", "age_band", "sex", "income_band", "population",
+                                     "isolated", "home_hours"}
+    assert "text/csv" in body
