@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Select, case, delete, func, insert, select
+from sqlalchemy import Select, bindparam, case, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -502,6 +503,21 @@ def income_gradient(db: Session, *, period: str | None, min_age: int, k: int) ->
     return empty
 
 
+@lru_cache(maxsize=64)
+def _dong_statement(fields: tuple[str, ...], bands: tuple[str, ...]) -> Select[Any]:
+    """The per-dong statement for ``fields`` and ``bands``, built once (periods are an expanding parameter);
+    the tenant scope is still added to every execution by the session."""
+    band_cols = [func.sum(case((IsoDongRollup.age_band == b, getattr(IsoDongRollup, f)), else_=0)).label(f"c{n}")
+                 for n, (b, f) in enumerate((b, f) for b in AGE_BANDS for f in fields)]
+    wanted = func.sum(case((IsoDongRollup.age_band.in_(bands), 1), else_=0)).label("wanted")
+    per_dong = (select(IsoDongRollup.period, IsoDongRollup.dong_id, wanted, *band_cols)
+                .where(IsoDongRollup.period.in_(bindparam("periods", expanding=True)))
+                .group_by(IsoDongRollup.period, IsoDongRollup.dong_id).subquery())
+    return (select(per_dong.c.period, IsoDong.id, IsoDong.code, IsoDong.name, IsoDong.district,
+                   IsoDong.municipality_id, per_dong.c.wanted, *[per_dong.c[f"c{n}"] for n in range(len(band_cols))])
+            .join(IsoDong, IsoDong.id == per_dong.c.dong_id).order_by(per_dong.c.period, IsoDong.code))
+
+
 def _dong_rows(db: Session, *, periods_: list[str], bands: list[str],
                fields: Sequence[str] = ("population", *COUNTS)) -> dict[str, list[dict[str, Any]]]:
     """Per period, one row per dong summed over ``bands``, with its per-band ``parts`` for the suffix check.
@@ -509,16 +525,8 @@ def _dong_rows(db: Session, *, periods_: list[str], bands: list[str],
     One SQL row per (period, dong): the per-band figures come back as columns (conditional sums), so the
     rows are turned into arrays without a Python loop over bands. Only ``fields`` are read (others stay 0).
     """
-    band_cols = [func.sum(case((IsoDongRollup.age_band == b, getattr(IsoDongRollup, f)), else_=0)).label(f"c{n}")
-                 for n, (b, f) in enumerate((b, f) for b in AGE_BANDS for f in fields)]
-    wanted = func.sum(case((IsoDongRollup.age_band.in_(bands), 1), else_=0)).label("wanted")
-    per_dong = (select(IsoDongRollup.period, IsoDongRollup.dong_id, wanted, *band_cols)
-                .where(IsoDongRollup.period.in_(periods_))
-                .group_by(IsoDongRollup.period, IsoDongRollup.dong_id).subquery())
-    stmt = (select(per_dong.c.period, IsoDong.id, IsoDong.code, IsoDong.name, IsoDong.district,
-                   IsoDong.municipality_id, per_dong.c.wanted, *[per_dong.c[f"c{n}"] for n in range(len(band_cols))])
-            .join(IsoDong, IsoDong.id == per_dong.c.dong_id).order_by(per_dong.c.period, IsoDong.code))
-    found = [r for r in db.execute(stmt).all() if r[6]]
+    stmt = _dong_statement(tuple(fields), tuple(bands))
+    found = [r for r in db.execute(stmt, {"periods": list(periods_)}).all() if r[6]]
     out: dict[str, list[dict[str, Any]]] = {p: [] for p in periods_}
     if not found:
         return out
