@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Select, bindparam, case, delete, func, insert, select
+from sqlalchemy import Select, bindparam, case, delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,7 @@ from app.skt.isolation.schemas import CellRow, DongIn
 
 MAX_BATCH = 100_000
 MAX_DONG_BATCH = 5_000
+ROLLUP_LOCK_SPACE = 4812  # pg_advisory_xact_lock(space, municipality id) while rollups are rebuilt
 CHUNK = 5_000
 DEFAULT_UPTAKE = 0.3
 Z95 = 1.959963984540054
@@ -361,6 +362,11 @@ def _upsert_sql(paramstyle: str) -> str:
 
 def refresh_rollups(db: Session, *, municipality_ids: list[int], dong_ids: list[int], periods: list[str]) -> None:
     """Rebuild both rollups for the given dongs/municipalities and periods from the cells (Core SQL)."""
+    if db.get_bind().dialect.name == "postgresql":
+        # Imports into the same municipality rebuild the same rollup rows: one at a time (released at commit),
+        # so the second one's DELETE sees the first one's rows. SQLite serialises writers by itself.
+        for mid in sorted(municipality_ids):
+            db.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": ROLLUP_LOCK_SPACE, "key": mid})
     cell = IsoCell.__table__
     sums = [func.sum(cell.c.population * cell.c[m]) for m in MEANS]
     counts = [func.sum(cell.c[c]) for c in COUNTS]
