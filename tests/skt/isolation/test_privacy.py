@@ -108,6 +108,20 @@ def test_suffix_differences_rule():
     assert suffix_differences_safe([(100, 10), (0, 0), (80, 12)], 1, k=5)  # an empty band reveals no one
 
 
+def test_the_vectorised_suffix_rule_agrees_with_the_plain_one():
+    import numpy as np
+
+    from app.core.privacy import suffix_differences_unsafe
+
+    rng = np.random.default_rng(5)
+    parts = rng.integers(0, 12, (400, 9, 3)).astype(float)
+    parts[:, :, 0] += parts[:, :, 1:].max(axis=2)  # population at least every count
+    for start in (0, 4, 5, 8):
+        fast = suffix_differences_unsafe(parts, start, k=5)
+        plain = [not suffix_differences_safe(row.tolist(), start, k=5) for row in parts]
+        assert fast.tolist() == plain and 0 < sum(plain) < len(plain)
+
+
 def test_asking_for_another_age_suffix_cannot_reveal_a_small_band(client, iso):
     """65+ and 70+ would differ by the 65-69 band; when that band is tiny in a dong the dong is hidden at
     both ages, so subtracting the two answers reveals nothing."""
