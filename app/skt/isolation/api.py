@@ -13,6 +13,8 @@ from app.skt.isolation.deps import BatchRows, DongDep, KDep, MinAgeQuery, Period
 from app.skt.isolation.schemas import (
     CellIn,
     CriteriaOut,
+    DefinitionIn,
+    DefinitionOut,
     DivideOut,
     DongBatchResult,
     DongIn,
@@ -56,6 +58,27 @@ def import_dongs(rows: BatchRows, db: SessionDep):
 @router.get("/dongs/{code}", response_model=DongOut, tags=TAG)
 def get_dong(dong: DongDep):
     return DongOut.model_validate(dong)
+
+
+# --- definitions of isolation ----------------------------------------------------------------
+
+@router.get("/definitions", response_model=Page[DefinitionOut], tags=TAG)
+def list_definitions(db: SessionDep, page: PageDep):
+    """The definitions of isolation recorded by the caller's municipalities, newest first."""
+    items, total = service.list_definitions(db, page=page)
+    return Page(items=[_definition_out(d) for d in items], total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post("/definitions", status_code=201, response_model=DefinitionOut, tags=TAG)
+def create_definition(data: DefinitionIn, db: SessionDep):
+    """Record the floors in force from a month on; the criteria of that month and later show it."""
+    return _definition_out(service.create_definition(db, data=data))
+
+
+def _definition_out(d) -> DefinitionOut:
+    return DefinitionOut(effective_from=d.effective_from, low_communication=d.low_communication,
+                         low_outing=d.low_outing, isolated=d.isolated, source=d.source,
+                         unit=service.DEFINITION["unit"], custom=True)
 
 
 # --- indicators ------------------------------------------------------------------------------

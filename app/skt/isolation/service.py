@@ -36,10 +36,11 @@ from app.skt.isolation.models import (
     SUMS,
     IsoBandRollup,
     IsoCell,
+    IsoDefinition,
     IsoDong,
     IsoDongRollup,
 )
-from app.skt.isolation.schemas import CellRow, DongIn
+from app.skt.isolation.schemas import CellRow, DefinitionIn, DongIn
 
 MAX_BATCH = 100_000
 MAX_DONG_BATCH = 5_000
@@ -48,7 +49,8 @@ CHUNK = 5_000
 DEFAULT_UPTAKE = 0.3
 Z95 = 1.959963984540054
 
-# The definition of isolation in force: the counts arrive computed in the operator's secure zone.
+# The default definition of isolation (until a municipality records its own): the counts arrive computed in
+# the operator's secure zone with these floors.
 DEFINITION = {
     "source": "SKT · Statistics Korea · Changwon City (Changwon Future Forum)",
     "low_communication": "Fewer than 10 voice calls and messenger sessions a month with fewer than 3 distinct "
@@ -232,6 +234,38 @@ def import_dongs(db: Session, *, rows: list[Any]) -> dict[str, int]:
     audit.record(db, action="import", object_type="iso_dong", object_id="batch", municipality_id=default,
                  after=result)
     return result
+
+
+# --- definitions of isolation ------------------------------------------------------------------
+
+def list_definitions(db: Session, *, page: PageParams) -> tuple[list[IsoDefinition], int]:
+    stmt = select(IsoDefinition).order_by(IsoDefinition.effective_from.desc(), IsoDefinition.id.desc())
+    return paginate(db, stmt, page)
+
+
+def create_definition(db: Session, *, data: DefinitionIn) -> IsoDefinition:
+    mid = _target_municipality(db, data.municipality_code)
+    found = db.scalar(select(IsoDefinition).where(IsoDefinition.municipality_id == mid,
+                                                   IsoDefinition.effective_from == data.effective_from))
+    if found is not None:
+        raise Conflict("A definition from {period} already exists", period=data.effective_from)
+    definition = IsoDefinition(municipality_id=mid, **data.model_dump(exclude={"municipality_code"}))
+    db.add(definition)
+    db.flush()
+    return definition
+
+
+def definition_in_force(db: Session, *, period: str | None) -> dict[str, Any]:
+    """The newest definition recorded from ``period`` or earlier (any month if None), else the default."""
+    stmt = select(IsoDefinition).order_by(IsoDefinition.effective_from.desc(), IsoDefinition.id.desc()).limit(1)
+    if period:
+        stmt = stmt.where(IsoDefinition.effective_from <= period)
+    found = db.scalar(stmt)
+    if found is None:
+        return {**DEFINITION, "effective_from": None, "custom": False}
+    return {"effective_from": found.effective_from, "low_communication": found.low_communication,
+            "low_outing": found.low_outing, "isolated": found.isolated, "source": found.source,
+            "unit": DEFINITION["unit"], "custom": True}
 
 
 # --- indicator import ------------------------------------------------------------------------
@@ -591,7 +625,8 @@ def isolation_ranking(db: Session, *, period: str | None, min_age: int, k: int) 
 def criteria(db: Session, *, period: str | None, min_age: int, k: int) -> dict[str, Any]:
     """The definition in force and the share isolated by age band (all ages), sex and income (``min_age``+)."""
     period = resolve_period(db, period)
-    out: dict[str, Any] = {"period": period, "min_age": min_age, "k": k, "definition": DEFINITION,
+    out: dict[str, Any] = {"period": period, "min_age": min_age, "k": k,
+                           "definition": definition_in_force(db, period=period),
                            "by_age": [], "by_sex": [], "by_income": []}
     if period is None:
         return out
