@@ -23,6 +23,7 @@ from app.skt.isolation.schemas import (
     ImportResult,
     RankingOut,
     TargetsOut,
+    TrendOut,
 )
 
 router = APIRouter()
@@ -124,6 +125,13 @@ def ranking(db: SessionDep, k: KDep, page: PageDep, period: PeriodQuery = None, 
 def criteria(db: SessionDep, k: KDep, period: PeriodQuery = None, min_age: MinAgeQuery = 65):
     """The definition of isolation in force and the share isolated by age, sex and income."""
     return service.criteria(db, period=period, min_age=min_age, k=k)
+
+
+@router.get("/trend", response_model=TrendOut, tags=TAG)
+def trend(db: SessionDep, k: KDep, min_age: MinAgeQuery = 65,
+          months: Annotated[int, Query(ge=1, le=120)] = 60):
+    """People min_age+ under each floor and isolated, month by month (oldest first)."""
+    return service.isolation_trend(db, min_age=min_age, k=k, months=months)
 
 
 @router.get("/targets", response_model=TargetsOut, tags=TAG)

@@ -216,3 +216,21 @@ class TargetsOut(OutputModel):
     total: int
     limit: int
     offset: int
+
+
+class TrendItem(OutputModel):
+    period: str
+    population: int | None
+    low_communication: int | None
+    low_outing: int | None
+    isolated: int | None
+    rate: float | None
+    low_communication_rate: float | None
+    low_outing_rate: float | None
+    suppressed: bool
+
+
+class TrendOut(OutputModel):
+    min_age: int
+    k: int
+    items: list[TrendItem]

@@ -622,6 +622,35 @@ def isolation_ranking(db: Session, *, period: str | None, min_age: int, k: int) 
             "items": items}
 
 
+def isolation_trend(db: Session, *, min_age: int, k: int, months: int = 60) -> dict[str, Any]:
+    """People ``min_age``+ under each floor and isolated, month by month (the latest ``months``)."""
+    stmt = (select(IsoBandRollup.period.label("group"), IsoBandRollup.age_band.label("band"),
+                   *_sum_columns(IsoBandRollup))
+            .group_by(IsoBandRollup.period, IsoBandRollup.age_band))
+    recent = periods(db)[:months]
+    if not recent:
+        return {"min_age": min_age, "k": k, "items": []}
+    stmt = stmt.where(IsoBandRollup.period.in_(recent))
+    per_period: dict[str, np.ndarray] = {}
+    for r in db.execute(stmt):
+        _put(per_period.setdefault(r.group, _parts()), r.band, r._mapping)
+    bands = bands_from(min_age)
+    rows = [_merge(per_period[p], bands, {"group": p}) for p in sorted(per_period)]
+    people = [people_behind(r["population"], *(r[c] for c in COUNTS)) for r in rows]
+    # Months are not summed anywhere, so there is no margin; each month is its own table.
+    hidden = _suppressed(rows, k=k, people=people, dims=["group"], margins=[], counts=COUNTS,
+                         start=_BAND_INDEX[bands[0]])
+    items = []
+    for r, h in zip(rows, hidden, strict=True):
+        pop = r["population"]
+        items.append({"period": r["group"], "suppressed": h, "population": None if h else pop,
+                      **{c: None if h else r[c] for c in COUNTS},
+                      "rate": None if h or not pop else r["isolated"] / pop,
+                      "low_communication_rate": None if h or not pop else r["low_communication"] / pop,
+                      "low_outing_rate": None if h or not pop else r["low_outing"] / pop})
+    return {"min_age": min_age, "k": k, "items": items}
+
+
 def criteria(db: Session, *, period: str | None, min_age: int, k: int) -> dict[str, Any]:
     """The definition in force and the share isolated by age band (all ages), sex and income (``min_age``+)."""
     period = resolve_period(db, period)

@@ -114,8 +114,10 @@ def ranking_csv(db: SessionDep, k: KDep, period: PeriodQuery = None, min_age: Mi
 def _criteria(request: Request, db, k: int, period: str | None, min_age: int, *, values: dict[str, Any],
               errors: dict[str, str], status_code: int = 200):
     data = service.criteria(db, period=period, min_age=min_age, k=k)
+    trend = service.isolation_trend(db, min_age=min_age, k=k, months=36)
     return render(request, "skt/isolation/criteria.html",
-                  _common(db, data["period"], k, r=data, min_age=min_age, values=values, errors=errors),
+                  _common(db, data["period"], k, r=data, min_age=min_age, values=values, errors=errors,
+                          trend=[t for t in trend["items"] if not t["suppressed"]]),
                   status_code=status_code)
 
 
@@ -142,6 +144,15 @@ def criteria_csv(db: SessionDep, k: KDep, period: PeriodQuery = None, min_age: M
     rows = [[data["period"], by, r["group"], r["population"], r["low_communication"], r["low_outing"], r["isolated"],
              _fmt(r["rate"], 4)] for by in ("age", "sex", "income") for r in data[f"by_{by}"]]
     return csv_response(f"isolation-criteria-{data['period'] or 'none'}.csv", header, rows)
+
+
+@router.get("/trend.csv", name="isolation_trend_csv")
+def trend_csv(db: SessionDep, k: KDep, min_age: MinAgeQuery = 65):
+    data = service.isolation_trend(db, min_age=min_age, k=k)
+    header = ["period", "min_age", "population", "low_communication", "low_outing", "isolated", "rate"]
+    rows = [[i["period"], min_age, i["population"], i["low_communication"], i["low_outing"], i["isolated"],
+             _fmt(i["rate"], 4)] for i in data["items"]]
+    return csv_response(f"isolation-trend-{min_age}.csv", header, rows)
 
 
 @router.get("/targets", name="isolation_targets")

@@ -124,3 +124,19 @@ def test_recording_a_definition_through_the_criteria_page(client, iso):
     assert r.status_code == 303
     page = client.get("/skt/isolation/criteria").text
     assert "월 외출 4회 미만" in page and "2026-01부터 적용 중" in page
+
+
+def test_trend_month_by_month(client, iso):
+    load_cells(iso["database"], [
+        cell("4812151000", period="2026-08", population=200, low_communication=50, low_outing=40, isolated=20),
+        cell("4812151000", period="2026-09", population=200, low_communication=60, low_outing=50, isolated=30),
+        cell("4812151000", period="2026-10", population=3, low_communication=1, low_outing=1, isolated=1),
+        cell("4812151000", period="2026-10", age="30-39", population=500),  # not 65+
+    ])
+    h = api_headers(client, "cw.staff")
+    items = client.get(f"{API}/trend?min_age=65", headers=h).json()["items"]
+    assert [i["period"] for i in items] == ["2026-08", "2026-09", "2026-10"]
+    assert items[0]["rate"] == pytest.approx(20 / 200) and items[1]["isolated"] == 30
+    assert items[2]["suppressed"] and items[2]["population"] is None
+    web = client.get(f"{API}/trend?min_age=65&months=2", headers=h).json()["items"]
+    assert [i["period"] for i in web] == ["2026-09", "2026-10"]
