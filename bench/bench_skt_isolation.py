@@ -26,7 +26,7 @@ DONGS = int(os.environ.get("DXHUB_BENCH_ISO_DONGS", "300"))
 MONTHS = int(os.environ.get("DXHUB_BENCH_ISO_MONTHS", "60"))
 PG_MONTHS = int(os.environ.get("DXHUB_BENCH_ISO_PG_MONTHS", "6"))
 BATCH = 100_000
-CALLS = 60
+CALLS = 50
 PASSWORD = "bench-password-2026"
 PAGES = ["/skt/isolation/", "/skt/isolation/gradient", "/skt/isolation/ranking", "/skt/isolation/criteria",
          "/skt/isolation/targets"]

@@ -4,6 +4,8 @@
   suppressed (primary), and where a published total would let a reader recover a suppressed cell by
   subtraction, the smallest other cell of that total is suppressed too (complementary), repeated until
   no total has exactly one hidden cell.
+* differences: where callers choose the range a figure covers (e.g. "ages 65+" or "70+"), a figure is also
+  withheld when another range would reveal a small group by subtraction (``suffix_differences_*``).
 * masking: phone numbers, resident registration numbers, account numbers and vehicle plates are
   masked in logs, transcripts and screens.
 """

@@ -1,4 +1,4 @@
-"""skt isolation: 행정동, indicator cells and their two rollups
+"""skt isolation: 행정동, indicator cells, their two rollups, definitions of isolation
 
 Revision ID: skt_isolation_0001
 Revises: kt_worknet_0001
@@ -122,9 +122,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_iso_dong_rollup_municipality_id'), ['municipality_id'], unique=False)
         batch_op.create_index('ix_iso_dong_rollup_municipality_period', ['municipality_id', 'period', 'dong_id'], unique=False)
 
+    op.create_table('iso_definition',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('effective_from', sa.String(length=7), nullable=False),
+    sa.Column('low_communication', sa.String(length=500), nullable=False),
+    sa.Column('low_outing', sa.String(length=500), nullable=False),
+    sa.Column('isolated', sa.String(length=500), nullable=False),
+    sa.Column('source', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('municipality_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['municipality_id'], ['municipality.id'], name=op.f('fk_iso_definition_municipality_id_municipality'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_iso_definition')),
+    sa.UniqueConstraint('municipality_id', 'effective_from', name=op.f('uq_iso_definition_municipality_id_effective_from'))
+    )
+    with op.batch_alter_table('iso_definition', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_iso_definition_municipality_id'), ['municipality_id'], unique=False)
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('iso_definition', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_iso_definition_municipality_id'))
+
+    op.drop_table('iso_definition')
     with op.batch_alter_table('iso_dong_rollup', schema=None) as batch_op:
         batch_op.drop_index('ix_iso_dong_rollup_municipality_period')
         batch_op.drop_index(batch_op.f('ix_iso_dong_rollup_municipality_id'))

@@ -9,9 +9,12 @@ from fastapi import APIRouter, Query
 from app.core.deps import SessionDep
 from app.core.pagination import Page, PageDep
 from app.skt.isolation import service
-from app.skt.isolation.deps import BATCH_DOC, BatchRows, DongDep, KDep, MinAgeQuery, PeriodQuery
+from app.skt.isolation.deps import BatchRows, DongDep, KDep, MinAgeQuery, PeriodQuery, batch_doc
 from app.skt.isolation.schemas import (
+    CellIn,
     CriteriaOut,
+    DefinitionIn,
+    DefinitionOut,
     DivideOut,
     DongBatchResult,
     DongIn,
@@ -20,10 +23,16 @@ from app.skt.isolation.schemas import (
     ImportResult,
     RankingOut,
     TargetsOut,
+    TrendOut,
 )
 
 router = APIRouter()
 TAG = ["isolation"]
+
+
+def _inline(schema: type) -> dict:
+    """A model's JSON schema for ``openapi_extra`` (no ``$defs``: the cell has only flat fields)."""
+    return {k: v for k, v in schema.model_json_schema().items() if k != "$defs"}
 
 
 # --- dongs -----------------------------------------------------------------------------------
@@ -41,7 +50,7 @@ def create_dong(data: DongIn, db: SessionDep):
     return DongOut.model_validate(service.create_dong(db, data=data))
 
 
-@router.post("/dongs/batch", response_model=DongBatchResult, tags=TAG, openapi_extra=BATCH_DOC)
+@router.post("/dongs/batch", response_model=DongBatchResult, tags=TAG, openapi_extra=batch_doc(_inline(DongIn)))
 def import_dongs(rows: BatchRows, db: SessionDep):
     """Create or rename dongs by code; a bad row refuses the whole batch."""
     return service.import_dongs(db, rows=rows)
@@ -52,9 +61,30 @@ def get_dong(dong: DongDep):
     return DongOut.model_validate(dong)
 
 
+# --- definitions of isolation ----------------------------------------------------------------
+
+@router.get("/definitions", response_model=Page[DefinitionOut], tags=TAG)
+def list_definitions(db: SessionDep, page: PageDep):
+    """The definitions of isolation recorded by the caller's municipalities, newest first."""
+    items, total = service.list_definitions(db, page=page)
+    return Page(items=[_definition_out(d) for d in items], total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post("/definitions", status_code=201, response_model=DefinitionOut, tags=TAG)
+def create_definition(data: DefinitionIn, db: SessionDep):
+    """Record the floors in force from a month on; the criteria of that month and later show it."""
+    return _definition_out(service.create_definition(db, data=data))
+
+
+def _definition_out(d) -> DefinitionOut:
+    return DefinitionOut(effective_from=d.effective_from, low_communication=d.low_communication,
+                         low_outing=d.low_outing, isolated=d.isolated, source=d.source,
+                         unit=service.DEFINITION["unit"], custom=True)
+
+
 # --- indicators ------------------------------------------------------------------------------
 
-@router.post("/indicators", response_model=ImportResult, tags=TAG, openapi_extra=BATCH_DOC)
+@router.post("/indicators", response_model=ImportResult, tags=TAG, openapi_extra=batch_doc(_inline(CellIn)))
 def import_indicators(rows: BatchRows, db: SessionDep):
     """Import indicator cells (JSON array or CSV). Any bad row refuses the whole batch (422 naming each
     bad row and field); a cell sent again replaces the stored one. Rollups are rebuilt in the same
@@ -95,6 +125,13 @@ def ranking(db: SessionDep, k: KDep, page: PageDep, period: PeriodQuery = None, 
 def criteria(db: SessionDep, k: KDep, period: PeriodQuery = None, min_age: MinAgeQuery = 65):
     """The definition of isolation in force and the share isolated by age, sex and income."""
     return service.criteria(db, period=period, min_age=min_age, k=k)
+
+
+@router.get("/trend", response_model=TrendOut, tags=TAG)
+def trend(db: SessionDep, k: KDep, min_age: MinAgeQuery = 65,
+          months: Annotated[int, Query(ge=1, le=120)] = 60):
+    """People min_age+ under each floor and isolated, month by month (oldest first)."""
+    return service.isolation_trend(db, min_age=min_age, k=k, months=months)
 
 
 @router.get("/targets", response_model=TargetsOut, tags=TAG)

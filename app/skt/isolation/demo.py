@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.platform.models import Municipality
 from app.skt.isolation import service
 from app.skt.isolation.models import AGE_BANDS, AGE_LOWER, INCOME_BANDS, SEXES
+from app.skt.isolation.schemas import DefinitionIn
 
 CHANGWON = "4812000000"
 # 구 code prefix, 구 name, 행정동 names (읍·면 first)
@@ -136,16 +137,30 @@ def _code_of(session: Session, municipality_id: int) -> str:
                           .execution_options(skip_tenant_scope=True))
 
 
+CHANGWON_DEFINITION = {
+    "low_communication": "월 음성통화·문자·메신저 발신 10회 미만이고 소통 상대가 3명 미만",
+    "low_outing": "집 반경 500m 밖 외출이 월 4회 미만이고 하루 평균 20시간 이상 집에 머묾",
+    "isolated": "같은 달에 두 기준을 모두 충족 (SKT 보안 구역에서 산출)",
+    "source": "창원시 · SKT · 통계청 (창원미래포럼)",
+}
+
+
 def load_demo(session: Session) -> None:
-    """창원시: 57 행정동 x 24 months x 72 bands (about 98,000 cells)."""
+    """창원시: 57 행정동 x 24 months x 72 bands (about 98,000 cells), and the city's own definition of
+    isolation in force for the last 12 months."""
     mid = session.scalar(select(Municipality.id).where(Municipality.code == CHANGWON))
     if mid is None:
         return
-    load(session, municipality_id=mid, dongs=dong_rows(), n_months=24, seed=4812)
+    made = load(session, municipality_id=mid, dongs=dong_rows(), n_months=24, seed=4812)
+    service.create_definition(session, data=DefinitionIn(effective_from=made["periods"][12],
+                                                         municipality_code=CHANGWON, **CHANGWON_DEFINITION))
 
 
 def sample_data(session: Session, municipality_id: int) -> None:
     """Three dongs over three months in one municipality (the tenancy route walk uses them)."""
     code = _code_of(session, municipality_id)
     dongs = [{"code": f"{code[:4]}9{i:02d}{i:03d}", "name": f"표본{i}동", "district": "표본구"} for i in (1, 2, 3)]
-    load(session, municipality_id=municipality_id, dongs=dongs, n_months=3, seed=municipality_id % 1000, scale=0.3)
+    made = load(session, municipality_id=municipality_id, dongs=dongs, n_months=3, seed=municipality_id % 1000,
+                scale=0.3)
+    service.create_definition(session, data=DefinitionIn(effective_from=made["periods"][0], municipality_code=code,
+                                                         **CHANGWON_DEFINITION))

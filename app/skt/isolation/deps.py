@@ -68,6 +68,12 @@ async def batch_rows(request: Request) -> list[Any]:
 
 BatchRows = Annotated[list[Any], Depends(batch_rows)]
 
-BATCH_DOC = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-    "text/csv": {"schema": {"type": "string"}}}}}
+def batch_doc(item_schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """OpenAPI for a batch body: a JSON array of ``item_schema`` objects, or a CSV file with a header row."""
+    items = item_schema or {"type": "object"}
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"type": "array", "items": items}},
+        "text/csv": {"schema": {"type": "string", "description": "a header row, then one row per item"}}}}}
+
+
+BATCH_DOC = batch_doc()

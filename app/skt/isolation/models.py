@@ -139,3 +139,19 @@ class IsoDongRollup(TenantScoped, Base):
         UniqueConstraint("dong_id", "period", "age_band", name="uq_iso_dong_rollup_key"),
         Index("ix_iso_dong_rollup_municipality_period", "municipality_id", "period", "dong_id"),
     )
+
+
+class IsoDefinition(TenantScoped, Base):
+    """The definition of isolation a municipality applies from a month on (the floors the operator uses)."""
+
+    __tablename__ = "iso_definition"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    effective_from: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+    low_communication: Mapped[str] = mapped_column(String(500))
+    low_outing: Mapped[str] = mapped_column(String(500))
+    isolated: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("municipality_id", "effective_from"),)

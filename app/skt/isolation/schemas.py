@@ -72,6 +72,30 @@ class DongIn(InputModel):
     municipality_code: Annotated[str | None, StringConstraints(pattern=r"^\d{10}$")] = None
 
 
+Rule = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class DefinitionIn(InputModel):
+    """The floors a municipality applies from ``effective_from`` on (as text: the operator computes them)."""
+
+    effective_from: Period
+    low_communication: Rule
+    low_outing: Rule
+    isolated: Rule = "Under both floors in the same month"
+    source: Annotated[str, StringConstraints(max_length=200)] = ""
+    municipality_code: Annotated[str | None, StringConstraints(pattern=r"^\d{10}$")] = None
+
+
+class DefinitionOut(OutputModel):
+    effective_from: str | None
+    low_communication: str
+    low_outing: str
+    isolated: str
+    source: str
+    unit: str
+    custom: bool  # False: the platform's default definition (no municipality record in force)
+
+
 class DongOut(OutputModel):
     code: str
     name: str
@@ -164,7 +188,7 @@ class CriteriaOut(OutputModel):
     period: str | None
     min_age: int
     k: int
-    definition: dict[str, str]
+    definition: DefinitionOut
     by_age: list[ShareRow]
     by_sex: list[ShareRow]
     by_income: list[ShareRow]
@@ -192,3 +216,21 @@ class TargetsOut(OutputModel):
     total: int
     limit: int
     offset: int
+
+
+class TrendItem(OutputModel):
+    period: str
+    population: int | None
+    low_communication: int | None
+    low_outing: int | None
+    isolated: int | None
+    rate: float | None
+    low_communication_rate: float | None
+    low_outing_rate: float | None
+    suppressed: bool
+
+
+class TrendOut(OutputModel):
+    min_age: int
+    k: int
+    items: list[TrendItem]

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Select, case, delete, func, insert, select
+from sqlalchemy import Select, bindparam, case, delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,18 +36,21 @@ from app.skt.isolation.models import (
     SUMS,
     IsoBandRollup,
     IsoCell,
+    IsoDefinition,
     IsoDong,
     IsoDongRollup,
 )
-from app.skt.isolation.schemas import CellRow, DongIn
+from app.skt.isolation.schemas import CellRow, DefinitionIn, DongIn
 
 MAX_BATCH = 100_000
 MAX_DONG_BATCH = 5_000
+ROLLUP_LOCK_SPACE = 4812  # pg_advisory_xact_lock(space, municipality id) while rollups are rebuilt
 CHUNK = 5_000
 DEFAULT_UPTAKE = 0.3
 Z95 = 1.959963984540054
 
-# The definition of isolation in force: the counts arrive computed in the operator's secure zone.
+# The default definition of isolation (until a municipality records its own): the counts arrive computed in
+# the operator's secure zone with these floors.
 DEFINITION = {
     "source": "SKT · Statistics Korea · Changwon City (Changwon Future Forum)",
     "low_communication": "Fewer than 10 voice calls and messenger sessions a month with fewer than 3 distinct "
@@ -232,6 +236,38 @@ def import_dongs(db: Session, *, rows: list[Any]) -> dict[str, int]:
     return result
 
 
+# --- definitions of isolation ------------------------------------------------------------------
+
+def list_definitions(db: Session, *, page: PageParams) -> tuple[list[IsoDefinition], int]:
+    stmt = select(IsoDefinition).order_by(IsoDefinition.effective_from.desc(), IsoDefinition.id.desc())
+    return paginate(db, stmt, page)
+
+
+def create_definition(db: Session, *, data: DefinitionIn) -> IsoDefinition:
+    mid = _target_municipality(db, data.municipality_code)
+    found = db.scalar(select(IsoDefinition).where(IsoDefinition.municipality_id == mid,
+                                                   IsoDefinition.effective_from == data.effective_from))
+    if found is not None:
+        raise Conflict("A definition from {period} already exists", period=data.effective_from)
+    definition = IsoDefinition(municipality_id=mid, **data.model_dump(exclude={"municipality_code"}))
+    db.add(definition)
+    db.flush()
+    return definition
+
+
+def definition_in_force(db: Session, *, period: str | None) -> dict[str, Any]:
+    """The newest definition recorded from ``period`` or earlier (any month if None), else the default."""
+    stmt = select(IsoDefinition).order_by(IsoDefinition.effective_from.desc(), IsoDefinition.id.desc()).limit(1)
+    if period:
+        stmt = stmt.where(IsoDefinition.effective_from <= period)
+    found = db.scalar(stmt)
+    if found is None:
+        return {**DEFINITION, "effective_from": None, "custom": False}
+    return {"effective_from": found.effective_from, "low_communication": found.low_communication,
+            "low_outing": found.low_outing, "isolated": found.isolated, "source": found.source,
+            "unit": DEFINITION["unit"], "custom": True}
+
+
 # --- indicator import ------------------------------------------------------------------------
 
 def _row_errors(exc: ValidationError, index: int) -> list[dict[str, Any]]:
@@ -360,6 +396,11 @@ def _upsert_sql(paramstyle: str) -> str:
 
 def refresh_rollups(db: Session, *, municipality_ids: list[int], dong_ids: list[int], periods: list[str]) -> None:
     """Rebuild both rollups for the given dongs/municipalities and periods from the cells (Core SQL)."""
+    if db.get_bind().dialect.name == "postgresql":
+        # Imports into the same municipality rebuild the same rollup rows: one at a time (released at commit),
+        # so the second one's DELETE sees the first one's rows. SQLite serialises writers by itself.
+        for mid in sorted(municipality_ids):
+            db.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": ROLLUP_LOCK_SPACE, "key": mid})
     cell = IsoCell.__table__
     sums = [func.sum(cell.c.population * cell.c[m]) for m in MEANS]
     counts = [func.sum(cell.c[c]) for c in COUNTS]
@@ -502,6 +543,21 @@ def income_gradient(db: Session, *, period: str | None, min_age: int, k: int) ->
     return empty
 
 
+@lru_cache(maxsize=64)
+def _dong_statement(fields: tuple[str, ...], bands: tuple[str, ...]) -> Select[Any]:
+    """The per-dong statement for ``fields`` and ``bands``, built once (periods are an expanding parameter);
+    the tenant scope is still added to every execution by the session."""
+    band_cols = [func.sum(case((IsoDongRollup.age_band == b, getattr(IsoDongRollup, f)), else_=0)).label(f"c{n}")
+                 for n, (b, f) in enumerate((b, f) for b in AGE_BANDS for f in fields)]
+    wanted = func.sum(case((IsoDongRollup.age_band.in_(bands), 1), else_=0)).label("wanted")
+    per_dong = (select(IsoDongRollup.period, IsoDongRollup.dong_id, wanted, *band_cols)
+                .where(IsoDongRollup.period.in_(bindparam("periods", expanding=True)))
+                .group_by(IsoDongRollup.period, IsoDongRollup.dong_id).subquery())
+    return (select(per_dong.c.period, IsoDong.id, IsoDong.code, IsoDong.name, IsoDong.district,
+                   IsoDong.municipality_id, per_dong.c.wanted, *[per_dong.c[f"c{n}"] for n in range(len(band_cols))])
+            .join(IsoDong, IsoDong.id == per_dong.c.dong_id).order_by(per_dong.c.period, IsoDong.code))
+
+
 def _dong_rows(db: Session, *, periods_: list[str], bands: list[str],
                fields: Sequence[str] = ("population", *COUNTS)) -> dict[str, list[dict[str, Any]]]:
     """Per period, one row per dong summed over ``bands``, with its per-band ``parts`` for the suffix check.
@@ -509,16 +565,8 @@ def _dong_rows(db: Session, *, periods_: list[str], bands: list[str],
     One SQL row per (period, dong): the per-band figures come back as columns (conditional sums), so the
     rows are turned into arrays without a Python loop over bands. Only ``fields`` are read (others stay 0).
     """
-    band_cols = [func.sum(case((IsoDongRollup.age_band == b, getattr(IsoDongRollup, f)), else_=0)).label(f"c{n}")
-                 for n, (b, f) in enumerate((b, f) for b in AGE_BANDS for f in fields)]
-    wanted = func.sum(case((IsoDongRollup.age_band.in_(bands), 1), else_=0)).label("wanted")
-    per_dong = (select(IsoDongRollup.period, IsoDongRollup.dong_id, wanted, *band_cols)
-                .where(IsoDongRollup.period.in_(periods_))
-                .group_by(IsoDongRollup.period, IsoDongRollup.dong_id).subquery())
-    stmt = (select(per_dong.c.period, IsoDong.id, IsoDong.code, IsoDong.name, IsoDong.district,
-                   IsoDong.municipality_id, per_dong.c.wanted, *[per_dong.c[f"c{n}"] for n in range(len(band_cols))])
-            .join(IsoDong, IsoDong.id == per_dong.c.dong_id).order_by(per_dong.c.period, IsoDong.code))
-    found = [r for r in db.execute(stmt).all() if r[6]]
+    stmt = _dong_statement(tuple(fields), tuple(bands))
+    found = [r for r in db.execute(stmt, {"periods": list(periods_)}).all() if r[6]]
     out: dict[str, list[dict[str, Any]]] = {p: [] for p in periods_}
     if not found:
         return out
@@ -574,10 +622,40 @@ def isolation_ranking(db: Session, *, period: str | None, min_age: int, k: int) 
             "items": items}
 
 
+def isolation_trend(db: Session, *, min_age: int, k: int, months: int = 60) -> dict[str, Any]:
+    """People ``min_age``+ under each floor and isolated, month by month (the latest ``months``)."""
+    stmt = (select(IsoBandRollup.period.label("group"), IsoBandRollup.age_band.label("band"),
+                   *_sum_columns(IsoBandRollup))
+            .group_by(IsoBandRollup.period, IsoBandRollup.age_band))
+    recent = periods(db)[:months]
+    if not recent:
+        return {"min_age": min_age, "k": k, "items": []}
+    stmt = stmt.where(IsoBandRollup.period.in_(recent))
+    per_period: dict[str, np.ndarray] = {}
+    for r in db.execute(stmt):
+        _put(per_period.setdefault(r.group, _parts()), r.band, r._mapping)
+    bands = bands_from(min_age)
+    rows = [_merge(per_period[p], bands, {"group": p}) for p in sorted(per_period)]
+    people = [people_behind(r["population"], *(r[c] for c in COUNTS)) for r in rows]
+    # Months are not summed anywhere, so there is no margin; each month is its own table.
+    hidden = _suppressed(rows, k=k, people=people, dims=["group"], margins=[], counts=COUNTS,
+                         start=_BAND_INDEX[bands[0]])
+    items = []
+    for r, h in zip(rows, hidden, strict=True):
+        pop = r["population"]
+        items.append({"period": r["group"], "suppressed": h, "population": None if h else pop,
+                      **{c: None if h else r[c] for c in COUNTS},
+                      "rate": None if h or not pop else r["isolated"] / pop,
+                      "low_communication_rate": None if h or not pop else r["low_communication"] / pop,
+                      "low_outing_rate": None if h or not pop else r["low_outing"] / pop})
+    return {"min_age": min_age, "k": k, "items": items}
+
+
 def criteria(db: Session, *, period: str | None, min_age: int, k: int) -> dict[str, Any]:
     """The definition in force and the share isolated by age band (all ages), sex and income (``min_age``+)."""
     period = resolve_period(db, period)
-    out: dict[str, Any] = {"period": period, "min_age": min_age, "k": k, "definition": DEFINITION,
+    out: dict[str, Any] = {"period": period, "min_age": min_age, "k": k,
+                           "definition": definition_in_force(db, period=period),
                            "by_age": [], "by_sex": [], "by_income": []}
     if period is None:
         return out
@@ -646,10 +724,3 @@ def education_targets(db: Session, *, period: str | None, min_age: int, k: int,
 
 def page_of(items: list[Any], page: PageParams) -> tuple[list[Any], int]:
     return items[page.offset:page.offset + page.limit], len(items)
-
-
-def overview(db: Session, *, k: int) -> dict[str, Any]:
-    """Counts for the dashboard widget and the module's landing page."""
-    period = resolve_period(db, None)
-    dongs = db.scalar(select(func.count()).select_from(IsoDong)) or 0
-    return {"period": period, "dongs": dongs, "periods": len(periods(db)), "k": k}

@@ -22,7 +22,7 @@ from app.platform.auth import WebUser
 from app.skt.isolation import service
 from app.skt.isolation.deps import KDep, MinAgeQuery, PeriodQuery, parse_csv
 from app.skt.isolation.models import AGE_BANDS, MEANS
-from app.skt.isolation.schemas import DongIn
+from app.skt.isolation.schemas import DefinitionIn, DongIn
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 30
@@ -111,10 +111,30 @@ def ranking_csv(db: SessionDep, k: KDep, period: PeriodQuery = None, min_age: Mi
     return csv_response(f"isolation-ranking-{data['period'] or 'none'}.csv", header, rows)
 
 
+def _criteria(request: Request, db, k: int, period: str | None, min_age: int, *, values: dict[str, Any],
+              errors: dict[str, str], status_code: int = 200):
+    data = service.criteria(db, period=period, min_age=min_age, k=k)
+    trend = service.isolation_trend(db, min_age=min_age, k=k, months=36)
+    return render(request, "skt/isolation/criteria.html",
+                  _common(db, data["period"], k, r=data, min_age=min_age, values=values, errors=errors,
+                          trend=[t for t in trend["items"] if not t["suppressed"]]),
+                  status_code=status_code)
+
+
 @router.get("/criteria", name="isolation_criteria")
 def criteria_page(request: Request, db: SessionDep, k: KDep, period: PeriodQuery = None, min_age: MinAgeQuery = 65):
-    data = service.criteria(db, period=period, min_age=min_age, k=k)
-    return render(request, "skt/isolation/criteria.html", _common(db, data["period"], k, r=data, min_age=min_age))
+    return _criteria(request, db, k, period, min_age, values={}, errors={})
+
+
+@router.post("/criteria/definition", name="isolation_definition_new")
+async def definition_new(request: Request, db: SessionDep, k: KDep, principal: WebUser):
+    """Record the definition in force from a month on (one handler for the form's POST; GET is the page)."""
+    values = form_to_dict(await request.form())
+    created, errors = submit_form(db, DefinitionIn, values, lambda data: service.create_definition(db, data=data))
+    if created is None:
+        return _criteria(request, db, k, None, 65, values=values, errors=errors, status_code=400)
+    flash(request, _("Definition in force from {period} recorded.", period=created.effective_from))
+    return see_other(str(request.url_for("isolation_criteria")))
 
 
 @router.get("/criteria.csv", name="isolation_criteria_csv")
@@ -124,6 +144,15 @@ def criteria_csv(db: SessionDep, k: KDep, period: PeriodQuery = None, min_age: M
     rows = [[data["period"], by, r["group"], r["population"], r["low_communication"], r["low_outing"], r["isolated"],
              _fmt(r["rate"], 4)] for by in ("age", "sex", "income") for r in data[f"by_{by}"]]
     return csv_response(f"isolation-criteria-{data['period'] or 'none'}.csv", header, rows)
+
+
+@router.get("/trend.csv", name="isolation_trend_csv")
+def trend_csv(db: SessionDep, k: KDep, min_age: MinAgeQuery = 65):
+    data = service.isolation_trend(db, min_age=min_age, k=k)
+    header = ["period", "min_age", "population", "low_communication", "low_outing", "isolated", "rate"]
+    rows = [[i["period"], min_age, i["population"], i["low_communication"], i["low_outing"], i["isolated"],
+             _fmt(i["rate"], 4)] for i in data["items"]]
+    return csv_response(f"isolation-trend-{min_age}.csv", header, rows)
 
 
 @router.get("/targets", name="isolation_targets")

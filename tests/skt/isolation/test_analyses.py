@@ -89,3 +89,54 @@ def test_divide_gradient_criteria_and_targets(client, iso):
     assert first["dong_code"] == "4812152000" and first["score"] > second["score"]
     assert first["reachable"] == 40 and first["expected_reached"] == 20
     assert second["reachable"] == (40 - 20) + (10 - 5)
+
+
+def test_the_definition_in_force_follows_the_month(client, iso):
+    load_cells(iso["database"], [cell("4812151000", period=p) for p in ("2026-08", "2026-10")])
+    h = api_headers(client, "cw.staff")
+    default = client.get(f"{API}/criteria?period=2026-10", headers=h).json()["definition"]
+    assert default["custom"] is False and default["effective_from"] is None
+    body = {"effective_from": "2026-09", "low_communication": "월 발신 10회 미만", "low_outing": "월 외출 4회 미만",
+            "source": "창원시"}
+    r = client.post(f"{API}/definitions", headers=h, json=body)
+    assert r.status_code == 201 and r.json()["custom"] is True
+    assert client.post(f"{API}/definitions", headers=h, json=body).status_code == 409
+    now = client.get(f"{API}/criteria?period=2026-10", headers=h).json()["definition"]
+    assert now["effective_from"] == "2026-09" and now["low_outing"] == "월 외출 4회 미만"
+    before = client.get(f"{API}/criteria?period=2026-08", headers=h).json()["definition"]
+    assert before["custom"] is False
+    us = api_headers(client, "us.staff")
+    assert client.get(f"{API}/definitions", headers=us).json()["items"] == []
+    assert client.post(f"{API}/definitions", headers=api_headers(client, "cw.viewer"), json=body).status_code == 403
+
+
+def test_recording_a_definition_through_the_criteria_page(client, iso):
+    from tests.conftest import csrf_of, web_login
+
+    web_login(client, "cw.staff")
+    token = csrf_of(client, "/skt/isolation/criteria")
+    r = client.post("/skt/isolation/criteria/definition", data={
+        "csrf_token": token, "effective_from": "2026-13", "low_communication": "x", "low_outing": "y"})
+    assert r.status_code == 400 and "형식" in r.text
+    r = client.post("/skt/isolation/criteria/definition", data={
+        "csrf_token": token, "effective_from": "2026-01", "low_communication": "월 발신 10회 미만",
+        "low_outing": "월 외출 4회 미만"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get("/skt/isolation/criteria").text
+    assert "월 외출 4회 미만" in page and "2026-01부터 적용 중" in page
+
+
+def test_trend_month_by_month(client, iso):
+    load_cells(iso["database"], [
+        cell("4812151000", period="2026-08", population=200, low_communication=50, low_outing=40, isolated=20),
+        cell("4812151000", period="2026-09", population=200, low_communication=60, low_outing=50, isolated=30),
+        cell("4812151000", period="2026-10", population=3, low_communication=1, low_outing=1, isolated=1),
+        cell("4812151000", period="2026-10", age="30-39", population=500),  # not 65+
+    ])
+    h = api_headers(client, "cw.staff")
+    items = client.get(f"{API}/trend?min_age=65", headers=h).json()["items"]
+    assert [i["period"] for i in items] == ["2026-08", "2026-09", "2026-10"]
+    assert items[0]["rate"] == pytest.approx(20 / 200) and items[1]["isolated"] == 30
+    assert items[2]["suppressed"] and items[2]["population"] is None
+    web = client.get(f"{API}/trend?min_age=65&months=2", headers=h).json()["items"]
+    assert [i["period"] for i in web] == ["2026-09", "2026-10"]

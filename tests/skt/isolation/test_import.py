@@ -134,3 +134,69 @@ def test_dong_registration(client, iso):
                     follow_redirects=False)
     assert r.status_code == 303
     assert "태백동" in client.get("/skt/isolation/dongs").text
+
+
+def test_the_cell_schema_is_documented_for_integrators(client, world):
+    schema = client.get("/openapi.json").json()
+    body = schema["paths"]["/api/v1/skt/isolation/indicators"]["post"]["requestBody"]["content"]
+    item = body["application/json"]["schema"]["items"]
+    assert set(item["required"]) >= {"period", "dong_code", "age_band", "sex", "income_band", "population",
+                                     "isolated", "home_hours"}
+    assert "text/csv" in body
+
+
+def test_concurrent_imports_into_one_month_keep_the_rollups_whole(iso):
+    """Two integrators import different dongs of the same month at once: both land, and the city-wide rollup
+    holds both. On PostgreSQL the second import is caught while the first is still open (it waits, seen in
+    pg_stat_activity) and must then succeed; SQLite serialises writers by itself."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from app.core.tenancy import Principal, bind_principal
+    from app.skt.isolation import service
+
+    database = iso["database"]
+    cw = iso["world"].changwon.id
+    principal = Principal(kind="api_key", id=1, name="t", role="staff", municipality_id=cw,
+                          municipality_ids=frozenset({cw}), scopes=frozenset({"skt.isolation:write"}))
+
+    def rows(dong: str) -> list[dict]:
+        return [cell(dong, age=a, sex=x, income=i, population=40) for a in ("65-69", "80+")
+                for x in ("M", "F") for i in ("low", "high")]
+
+    errors: list[Exception] = []
+
+    def second() -> None:
+        try:
+            with database.unit_of_work() as s:
+                bind_principal(s, principal)
+                service.import_cells(s, rows=rows("4812152000"))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    first = database.session(write=True)
+    bind_principal(first, principal)
+    service.import_cells(first, rows=rows("4812151000"))  # open, not yet committed
+    thread = threading.Thread(target=second)
+    thread.start()
+    if not database.is_sqlite:
+        deadline = time.monotonic() + 20
+        with database.engine.connect() as watcher:
+            while time.monotonic() < deadline:
+                waiting = watcher.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")).scalar()
+                watcher.rollback()
+                if waiting:
+                    break
+            assert waiting, "the second import never overlapped the first"
+    first.commit()
+    first.close()
+    thread.join(timeout=60)
+    assert errors == []
+    with database.unit_of_work(write=False) as s:
+        bind_principal(s, SYSTEM)
+        assert s.scalar(select(func.sum(IsoBandRollup.population))) == 2 * 8 * 40
+        assert s.scalar(select(func.count()).select_from(IsoDongRollup)) == 4

@@ -108,6 +108,20 @@ def test_suffix_differences_rule():
     assert suffix_differences_safe([(100, 10), (0, 0), (80, 12)], 1, k=5)  # an empty band reveals no one
 
 
+def test_the_vectorised_suffix_rule_agrees_with_the_plain_one():
+    import numpy as np
+
+    from app.core.privacy import suffix_differences_unsafe
+
+    rng = np.random.default_rng(5)
+    parts = rng.integers(0, 12, (400, 9, 3)).astype(float)
+    parts[:, :, 0] += parts[:, :, 1:].max(axis=2)  # population at least every count
+    for start in (0, 4, 5, 8):
+        fast = suffix_differences_unsafe(parts, start, k=5)
+        plain = [not suffix_differences_safe(row.tolist(), start, k=5) for row in parts]
+        assert fast.tolist() == plain and 0 < sum(plain) < len(plain)
+
+
 def test_asking_for_another_age_suffix_cannot_reveal_a_small_band(client, iso):
     """65+ and 70+ would differ by the 65-69 band; when that band is tiny in a dong the dong is hidden at
     both ages, so subtracting the two answers reveals nothing."""
@@ -134,3 +148,24 @@ def test_asking_for_another_age_suffix_cannot_reveal_a_small_band(client, iso):
         assert high["suppressed"] and high["population"] is None, min_age
         crit = client.get(f"{API}/criteria?period=2026-10&min_age={min_age}", headers=h).json()
         assert next(r for r in crit["by_income"] if r["group"] == "high")["suppressed"], min_age
+
+
+def test_every_csv_export_leaves_hidden_figures_empty(client, iso):
+    load_cells(iso["database"], [
+        cell("4812151000", age="20-29", population=400, low_communication=80, low_outing=60, isolated=30),
+        cell("4812151000", age="50-59", population=90, low_communication=20, low_outing=20, isolated=10),
+        cell("4812152000", age="80+", population=3, low_communication=1, low_outing=1, isolated=1),
+    ])
+    web_login(client, "cw.staff")
+
+    def rows(name: str, **query: str) -> list[dict[str, str]]:
+        text = client.get(f"/skt/isolation/{name}.csv", params=query).text.lstrip("\ufeff")
+        return list(csv.DictReader(io.StringIO(text)))
+
+    divide = {r["age_band"]: r for r in rows("divide")}
+    assert divide["80+"]["population"] == "" and divide["80+"]["app_minutes"] == ""
+    assert divide["20-29"]["population"] == "400"
+    criteria = {(r["by"], r["group"]): r for r in rows("criteria", min_age="20")}
+    assert criteria[("age", "80+")]["isolated"] == "" and criteria[("age", "50-59")]["isolated"] == ""
+    targets = {r["dong_code"]: r for r in rows("targets", min_age="20")}
+    assert targets["4812152000"]["reachable"] == "" and targets["4812152000"]["population"] == ""
