@@ -252,3 +252,16 @@ def test_viewer_cannot_import_and_other_county_jobs_are_hidden(client, county, d
     with database.unit_of_work(write=False) as s:
         job_id = s.scalar(select(CitydataImportJob.id))
     assert client.get(f"{API}/imports/{job_id}", headers=api_headers(client, "cw.staff")).status_code == 404
+
+
+def test_generated_data_keep_rollups_equal_to_raw_sums(database, county_data):
+    from sqlalchemy import func
+
+    raw_daily, raw_hourly, daily, hourly = _raw_and_rollups(database, county_data.id)
+    assert len(daily) == len(raw_daily) > 0 and len(hourly) == len(raw_hourly)
+    assert max(abs(daily[key] - value) / max(1.0, value) for key, value in raw_daily.items()) < 1e-9
+    assert max(abs(hourly[key] - value) / max(1.0, value) for key, value in raw_hourly.items()) < 1e-9
+    with database.unit_of_work(write=False) as s:
+        raw = s.execute(select(func.sum(CitydataCardSpending.amount_krw), func.sum(CitydataCardSpending.count))).one()
+        rolled = s.execute(select(func.sum(CitydataCardMonthly.amount_krw), func.sum(CitydataCardMonthly.count))).one()
+    assert tuple(raw) == tuple(rolled) and raw[0] > 0
