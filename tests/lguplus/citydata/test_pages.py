@@ -98,3 +98,10 @@ def test_zones_and_a_questionnaire_are_uploaded_from_the_page(client, county):
     assert r.status_code == 303
     page = client.get(f"/lguplus/citydata/surveys/{sid}")
     assert "100.0%" in page.text
+
+
+def test_home_dashboard_shows_the_county_card(client, county_data):
+    web_login(client, "hwasun.staff")
+    home = client.get("/")
+    assert home.status_code == 200 and "도시데이터 컨설팅" in home.text and "최적 축제 기간" in home.text
+    assert "대형마트" in home.text or "의류" in home.text
