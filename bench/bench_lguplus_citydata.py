@@ -157,7 +157,7 @@ def _latency_figures(results: list[dict]) -> None:
 
         with db.unit_of_work() as s:
             bind_principal(s, SYSTEM)
-            demo.generate(s, municipality_id=mid, county_code=HWASUN)
+            demo.generate(s, municipality_id=mid, county_code=HWASUN, raw_days=demo.RAW_DAYS)
         principal = Principal(kind="api_key", id=1, name="bench", role="staff", municipality_id=mid,
                               municipality_ids=frozenset({mid}), scopes=frozenset({"lguplus.citydata:read"}))
         codes = [z[0] for z in demo.HWASUN_ZONES]
