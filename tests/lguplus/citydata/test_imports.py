@@ -265,3 +265,19 @@ def test_generated_data_keep_rollups_equal_to_raw_sums(database, county_data):
         raw = s.execute(select(func.sum(CitydataCardSpending.amount_krw), func.sum(CitydataCardSpending.count))).one()
         rolled = s.execute(select(func.sum(CitydataCardMonthly.amount_krw), func.sum(CitydataCardMonthly.count))).one()
     assert tuple(raw) == tuple(rolled) and raw[0] > 0
+
+
+def test_rows_already_written_in_chunks_are_rolled_back_when_a_later_row_is_bad(client, county, database,
+                                                                                 monkeypatch):
+    from app.lguplus.citydata import importers
+
+    monkeypatch.setattr(importers, "CHUNK", 2)  # good rows reach the table (COPY/executemany) before the bad one
+    h = api_headers(client, "hwasun.staff")
+    lines = [*GOOD_LIVING, f"2025-10-20,5,{HWASUN_EUP},all,all,visitor,,-7"]
+    r = client.post(f"{API}/imports/living-population", headers={**h, "Content-Type": "text/csv"},
+                    content=living_csv(lines).encode())
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["line", 7, "count"]
+    assert count_rows(database, CitydataLivingPopulation) == 0 and count_rows(database, CitydataPopDaily) == 0
+    r = client.post(f"{API}/imports/living-population", headers={**h, "Content-Type": "text/csv"},
+                    content=living_csv(GOOD_LIVING).encode())
+    assert r.status_code == 201 and count_rows(database, CitydataLivingPopulation) == len(GOOD_LIVING)

@@ -105,3 +105,9 @@ def test_home_dashboard_shows_the_county_card(client, county_data):
     home = client.get("/")
     assert home.status_code == 200 and "도시데이터 컨설팅" in home.text and "최적 축제 기간" in home.text
     assert "대형마트" in home.text or "의류" in home.text
+
+
+def test_pages_speak_english_on_request(client, county):
+    web_login(client, "hwasun.staff")
+    page = client.get("/lguplus/citydata/imports", params={"lang": "en"})
+    assert page.status_code == 200 and "Data imports" in page.text and "데이터 가져오기" not in page.text
