@@ -153,7 +153,10 @@ def _survey_upload(request: Request, db: Any, form: Any, upload: Any, context: d
     raw = upload.file.read()
     codes = {q.code for q in service.questions_of(db, survey_id=survey.id)}
     rows = service.responses_from_csv(uploads.decode_text(raw), question_codes=codes)
-    result = service.import_responses(db, survey=survey, rows=rows)
+    try:
+        result = service.import_responses(db, survey=survey, rows=rows)
+    except DomainError as exc:
+        raise _as_lines(exc) from None
     flash(request, _("Imported {n} responses.", n=result["created"]))
     return see_other(str(request.url_for("citydata_survey", survey_id=survey.id)))
 

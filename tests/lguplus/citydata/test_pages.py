@@ -98,6 +98,11 @@ def test_zones_and_a_questionnaire_are_uploaded_from_the_page(client, county):
     assert r.status_code == 303
     page = client.get(f"/lguplus/citydata/surveys/{sid}")
     assert "100.0%" in page.text
+    bad = "respondent_key,weight,sex,age_band,q1\nS1,1,F,50-59,화순\nS2,1,F,50-59,부산\n"
+    r = client.post("/lguplus/citydata/imports", data={"kind": "survey_responses", "survey_id": sid,
+                                                        "csrf_token": token},
+                    files={"file": ("r.csv", bad.encode(), "text/csv")})
+    assert r.status_code == 400 and "<td>3</td>" in r.text and "보기에 없는 답" in r.text
 
 
 def test_home_dashboard_shows_the_county_card(client, county_data):
