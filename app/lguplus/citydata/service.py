@@ -82,7 +82,7 @@ def list_zones(db: Session, *, municipality_id: int, inside_only: bool = False) 
     return list(db.scalars(stmt.order_by(CitydataZone.code)))
 
 
-def get_zone(db: Session, *, code: str, field: str = "zone_code") -> CitydataZone:
+def get_zone(db: Session, *, code: str) -> CitydataZone:
     found = list(db.scalars(select(CitydataZone).where(CitydataZone.code == code)))
     if not found:
         raise NotFound("Zone {code} not found", code=code)
