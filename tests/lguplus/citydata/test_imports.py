@@ -101,13 +101,14 @@ def test_card_import_in_cp949_with_origin_classes(client, county, database):
                       f"2025-09,{GWANGJU_DONG},식료품,정육,{HWASUN},F,40-49,3000000,90",
                       f"2025-09,{HWASUN_EUP},식료품,정육,{NAJU},all,all,200000,8",
                       f"2025-09,{HWASUN_EUP},식료품,정육,1100000000,all,all,100000,5",
-                      f"2025-09,{HWASUN_EUP},식료품,정육,{HWASUN},M,30-39,500000,20"]) + "\n"
+                      f"2025-09,{HWASUN_EUP},식료품,정육,{HWASUN},M,30-39,500000,20",
+                      f"2025-09,{HWASUN_EUP},식료품,정육,{HANCHEON},F,30-39,70000,3"]) + "\n"
     raw = text.encode("cp949")
     with pytest.raises(UnicodeDecodeError):
         raw.decode("utf-8")
     r = client.post(f"{API}/imports/card-spending", headers=h, files={"file": ("카드.csv", raw, "text/csv")})
     assert r.status_code == 201, r.text
-    assert r.json()["encoding"] == "cp949" and r.json()["rows_done"] == 5
+    assert r.json()["encoding"] == "cp949" and r.json()["rows_done"] == 6
     with database.unit_of_work(write=False) as s:
         bind_principal(s, SYSTEM)
         assert set(s.scalars(select(CitydataCardSpending.category_middle))) == {"정육"}
@@ -115,7 +116,7 @@ def test_card_import_in_cp949_with_origin_classes(client, county, database):
             CitydataCardMonthly.origin_class, CitydataCardMonthly.zone_id, CitydataCardMonthly.amount_krw,
             CitydataCardMonthly.count))}
         zones = dict(s.execute(select(CitydataZone.code, CitydataZone.id)).all())
-    assert monthly[("resident", zones[HWASUN_EUP])] == (1_500_000, 60)
+    assert monthly[("resident", zones[HWASUN_EUP])] == (1_570_000, 63)  # a 읍면 home code is a resident too
     assert monthly[("resident", zones[GWANGJU_DONG])] == (3_000_000, 90)
     assert monthly[("province", zones[HWASUN_EUP])] == (200_000, 8)
     assert monthly[("other", zones[HWASUN_EUP])] == (100_000, 5)
@@ -133,6 +134,8 @@ BAD_FILES = {
     "bad date": (LIVING_HEADER, [f"2025-02-30,1,{HWASUN_EUP},all,all,visitor,,3"], 2, "date", "YYYY-MM-DD"),
     "bad visitor type": (LIVING_HEADER, [f"2025-02-03,1,{HWASUN_EUP},all,all,tourist,,3"], 2, "visitor_type",
                          "resident"),
+    "duplicate column": (LIVING_HEADER + ",count", [f"2025-10-06,10,{HWASUN_EUP},all,all,visitor,,1,2"], 1, "count",
+                         "두 번 이상"),
     "month 2025-13": (CARD_HEADER, [f"2025-13,{HWASUN_EUP},식료품,정육,{HWASUN},all,all,1000,4"], 2, "month",
                       "YYYY-MM"),
 }
