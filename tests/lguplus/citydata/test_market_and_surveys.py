@@ -127,6 +127,11 @@ def test_survey_answers_are_checked_against_the_questionnaire(client, county):
                     content=csv_text.encode("cp949"))
     assert r.status_code == 200, r.text
     assert r.json()["created"] == 2 and r.json()["answers"] == 5
+    # a retry of the same file stores nothing twice
+    r = client.post(f"{API}/surveys/{sid}/responses", headers={**h, "Content-Type": "text/csv"},
+                    content=csv_text.encode("cp949"))
+    assert r.status_code == 200 and r.json()["created"] == 0 and r.json()["unchanged"] == 2
+    assert client.get(f"{API}/surveys/{sid}", headers=h).json()["responses"] == 2
 
 
 def test_market_items_cross_the_survey(client, county_data):
