@@ -142,6 +142,30 @@ def _import_figures(results: list[dict]) -> None:
                             "floor_value": floor})
 
 
+def _during_import(db, mid: int, tmp: Path, work):
+    """Run ``work`` while a background import job of 300,000 rows is running (SQLite: it holds the write
+    lock; reads go on under WAL)."""
+    import threading
+
+    from app.core.tenancy import SYSTEM, bind_principal
+    from app.lguplus.citydata import jobs
+
+    path = tmp / "busy.csv"
+    _write_csv(path, 300_000)
+    with db.unit_of_work() as s:
+        bind_principal(s, SYSTEM)
+        job_id = jobs.new_job(s, municipality_id=mid, kind="living_population", filename=path.name,
+                              bytes_total=path.stat().st_size).id
+    thread: threading.Thread = jobs.start(db, job_id=job_id, path=path)
+    time.sleep(0.2)  # let the job take the write lock
+    out = work()
+    running_at_end = thread.is_alive()
+    thread.join()
+    if not running_at_end:
+        print("note: the import finished before the reads did", flush=True)
+    return out
+
+
 def _p99(xs: list[float]) -> float:
     return statistics.quantiles(xs, n=100)[98]
 
@@ -157,7 +181,7 @@ def _latency_figures(results: list[dict]) -> None:
 
         with db.unit_of_work() as s:
             bind_principal(s, SYSTEM)
-            demo.generate(s, municipality_id=mid, county_code=HWASUN)
+            demo.generate(s, municipality_id=mid, county_code=HWASUN, raw_days=demo.RAW_DAYS)
         principal = Principal(kind="api_key", id=1, name="bench", role="staff", municipality_id=mid,
                               municipality_ids=frozenset({mid}), scopes=frozenset({"lguplus.citydata:read"}))
         codes = [z[0] for z in demo.HWASUN_ZONES]
@@ -197,6 +221,10 @@ def _latency_figures(results: list[dict]) -> None:
                              .group_by(c.zone_id, c.category_large, c.category_middle, c.origin_class)).all()
             assert rows
 
+        def heat(s, n):
+            zone = service.get_zone(s, code=codes[n % len(codes)])
+            assert analysis.heatmap(s, zone=zone, visitor_type="visitor", k=5)["days"]
+
         timed(windows, cold=False)  # warm the caches of both engines and the model cache
         cold = timed(windows, cold=True)
         warm = timed(windows, cold=False)
@@ -204,6 +232,8 @@ def _latency_figures(results: list[dict]) -> None:
         mk_cold = timed(market, cold=True)
         mk = timed(market, cold=False)
         floor_m = timed(card_read, cold=False)
+        heat_idle = timed(heat, cold=False)
+        heat_busy = _during_import(db, mid, Path(tmp), lambda: timed(heat, cold=False))
         db.dispose()
     label = "3 years hourly x 13 zones"
     results += [
@@ -211,6 +241,8 @@ def _latency_figures(results: list[dict]) -> None:
          "floor_name": "read of the zone's daily series p99", "floor_value": _p99(floor_w)},
         {"name": f"citydata festival windows p99, warm ({label})", "value": _p99(warm), "unit": "ms",
          "floor_name": "read of the zone's daily series p99", "floor_value": _p99(floor_w)},
+        {"name": "citydata heat map p99 while a 300k-row import runs", "value": _p99(heat_busy), "unit": "ms",
+         "floor_name": "heat map p99, no import running", "floor_value": _p99(heat_idle)},
         {"name": "citydata market items p99, cold (24 months of card data)", "value": _p99(mk_cold), "unit": "ms",
          "floor_name": "its GROUP BY on the card rollup p99", "floor_value": _p99(floor_m)},
         {"name": "citydata market items p99, warm (24 months of card data)", "value": _p99(mk), "unit": "ms",

@@ -77,15 +77,6 @@ def heatmap(db: Session, *, zone: CitydataZone, visitor_type: str | None, k: int
             "suppressed": sum(1 for c in cells if c.suppressed)}
 
 
-def daily_totals(db: Session, *, zone: CitydataZone) -> list[dict[str, Any]]:
-    rows = db.execute(select(CitydataPopDaily.obs_date, CitydataPopDaily.visitor_type, CitydataPopDaily.count)
-                      .where(CitydataPopDaily.zone_id == zone.id).order_by(CitydataPopDaily.obs_date)).all()
-    out: dict[date, dict[str, Any]] = {}
-    for d, vt, c in rows:
-        out.setdefault(d, {"date": d})[vt] = c
-    return list(out.values())
-
-
 # --- holidays ----------------------------------------------------------------------------------
 
 @lru_cache(maxsize=64)

@@ -195,6 +195,12 @@ def get_survey(survey_id: IdPath, db: SessionDep, _: OptionalPrincipal):
     return SurveyOut.model_validate(_survey_summary(db, survey_id))
 
 
+@router.delete("/surveys/{survey_id}", status_code=204)
+def delete_survey(survey_id: IdPath, db: SessionDep, _: OptionalPrincipal) -> None:
+    """Remove a questionnaire with its responses and answers."""
+    service.delete_survey(db, survey=service.get_survey(db, survey_id=survey_id))
+
+
 @router.post("/surveys/{survey_id}/responses", openapi_extra=BATCH_DOC)
 async def import_responses(survey_id: IdPath, request: Request, db: SessionDep, _: OptionalPrincipal
                            ) -> dict[str, int]:

@@ -4,8 +4,9 @@ leakage to 광주, one survey of about 500 residents, and festivals (the county'
 Generated with real structure and a fixed seed: weekly rhythm, seasons, 설날/추석 homecoming peaks and
 substitute days (from the ``holidays`` package), an autumn festival in 화순읍, and a slow upward trend.
 To load in seconds, living population is generated at a coarse grain (sex and age band ``all``, one
-row per zone x hour x visitor type, visitors split by origin 광주/other); raw rows and rollups are written
-with the same bulk path as imports.
+row per zone x hour x visitor type, visitors split by origin 광주/other); raw rows are written for the last
+three months only, while the daily and hourly rollups cover all three years (pages and analyses read only
+the rollups). Raw rows and rollups are written with the same bulk path as imports.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ RESIDENT_HOURS = np.array([1.0] * 7 + [0.9, 0.8, 0.72, 0.7, 0.72, 0.72, 0.7, 0.7
 WORKER_HOURS = np.array([0.02] * 7 + [0.3, 0.8, 1.0, 1.0, 0.95, 0.9, 1.0, 1.0, 0.95, 0.8, 0.5, 0.2, 0.1, 0.05,
                                       0.03, 0.02, 0.02])
 LIVING_END = date(2026, 10, 31)
+RAW_DAYS = 92  # raw rows kept for the last three months; older days go straight into the rollups
 LIVING_DAYS = 1096
 CARD_MONTHS = 24
 
@@ -109,8 +111,10 @@ def _job(session: Session, municipality_id: int, kind: str, rows: int) -> int:
 
 def living_population(session: Session, *, municipality_id: int, county_code: str, zones: list[tuple],
                       zone_ids: dict[str, int], end: date, days: int, rng: np.random.Generator,
-                      festival_zone: str | None) -> int:
-    """Hourly people present per zone and visitor type; rollups are summed here and upserted."""
+                      festival_zone: str | None, raw_days: int | None = None) -> int:
+    """Hourly people present per zone and visitor type; rollups are summed here and upserted. Raw rows
+    are written for the last ``raw_days`` days only (all days when None); the rollups cover every day."""
+    raw_start = 0 if raw_days is None else max(0, days - raw_days)
     dates = [end - timedelta(days=days - 1 - i) for i in range(days)]
     dow = DOW[[d.weekday() for d in dates]]
     month = MONTH[[d.month - 1 for d in dates]]
@@ -161,7 +165,7 @@ def living_population(session: Session, *, municipality_id: int, county_code: st
             for origin, part in parts:
                 values = part.tolist()
                 rows += [(municipality_id, job_id, iso[i], h, zid, "all", "all", vtype, origin, values[i][h])
-                         for i in range(days) for h in range(24)]
+                         for i in range(raw_start, days) for h in range(24)]
             if len(rows) >= 200_000:
                 importers.bulk_insert(session, CitydataLivingPopulation.__table__, conv.insert_columns, rows)
                 total += len(rows)
@@ -297,7 +301,7 @@ def festivals(session: Session, *, municipality_id: int, county_code: str, festi
 def generate(session: Session, *, municipality_id: int, county_code: str, zones: list[tuple] | None = None,
              living_days: int = LIVING_DAYS, living_end: date = LIVING_END, card_months: int = CARD_MONTHS,
              responses: int = 500, seed: int = 4679, outside: bool = True, with_festivals: bool = True,
-             survey_name: str = "2026 화순군 소비·축제 주민 설문") -> dict[str, Any]:
+             survey_name: str = "2026 화순군 소비·축제 주민 설문", raw_days: int | None = None) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     zones = zones or HWASUN_ZONES
     zone_ids = ensure_zones(session, municipality_id=municipality_id, county_code=county_code, zones=zones,
@@ -307,7 +311,8 @@ def generate(session: Session, *, municipality_id: int, county_code: str, zones:
         festivals(session, municipality_id=municipality_id, county_code=county_code, festival_zone=festival_zone,
                   years=range(living_end.year - living_days // 365, living_end.year + 1), neighbours=outside)
     rows = living_population(session, municipality_id=municipality_id, county_code=county_code, zones=zones,
-                             zone_ids=zone_ids, end=living_end, days=living_days, rng=rng, festival_zone=festival_zone)
+                             zone_ids=zone_ids, end=living_end, days=living_days, rng=rng, festival_zone=festival_zone,
+                             raw_days=raw_days)
     cards = card_spending(session, municipality_id=municipality_id, county_code=county_code, zones=zones,
                           zone_ids=zone_ids, end_month=f"{living_end.year:04d}-{living_end.month:02d}",
                           months=card_months, rng=rng, outside=outside)
@@ -323,7 +328,7 @@ def load_demo(session: Session) -> None:
     mid = session.scalar(select(Municipality.id).where(Municipality.code == HWASUN))
     if mid is None:
         return
-    generate(session, municipality_id=mid, county_code=HWASUN)
+    generate(session, municipality_id=mid, county_code=HWASUN, raw_days=RAW_DAYS)
 
 
 def sample_zones(county_code: str) -> list[tuple]:

@@ -206,6 +206,8 @@ class Converter:
         for name in header:
             if name not in self.columns:
                 report.add(1, name, "Unknown column {column}", column=name)
+        for name in {h for h in header if header.count(h) > 1}:
+            report.add(1, name, "Column {column} appears more than once", column=name)
         for name in self.columns:
             if name not in positions and name not in OPTIONAL_COLUMNS:
                 report.add(1, name, "Missing column {column}", column=name)
@@ -309,7 +311,10 @@ class LivingPopulation(Converter):
 
 
 def origin_class(home_code: str, county_code: str) -> str:
-    if home_code == county_code:
+    """``resident`` if the customer lives in the county (its code or any 읍면동 code under it), ``province``
+    if elsewhere in the same 시도, else ``other``."""
+    prefix = 2 if county_code[2:] == "00000000" else 5  # a 시도 tenant, else a 시군구 one
+    if home_code[:prefix] == county_code[:prefix]:
         return "resident"
     if home_code[:2] == county_code[:2]:
         return "province"

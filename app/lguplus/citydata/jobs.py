@@ -68,13 +68,11 @@ def _finish(job: CitydataImportJob, rows: int) -> None:
 
 
 def _fail(job: CitydataImportJob, exc: importers.ImportRefused) -> None:
-    from app.core.i18n import gettext
-
     job.status = "failed"
     job.client_id = None  # a corrected file may be sent again under the same id
     job.error_count = exc.report.count
     job.errors = exc.report.items
-    job.message = gettext(exc.template, **exc.params)[:500]
+    job.message = exc.detail[:500]  # English, as the API speaks; pages translate the report
     job.finished_at = utcnow()
 
 

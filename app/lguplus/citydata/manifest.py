@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.manifest import ModuleManifest, NavEntry
+from app.core.manifest import ModuleManifest, NavEntry, Widget
 from app.lguplus.citydata import api, cli, demo, web
 
 MANIFEST = ModuleManifest(
@@ -14,6 +14,7 @@ MANIFEST = ModuleManifest(
     nav=(NavEntry("Population heat map", "citydata_heatmap"), NavEntry("Festival timing", "citydata_festivals"),
          NavEntry("Market items", "citydata_market"), NavEntry("Survey explorer", "citydata_surveys"),
          NavEntry("Data imports", "citydata_imports"), NavEntry("Consulting report", "citydata_report")),
+    widgets=(Widget("City-data consulting", "lguplus/citydata/_widget.html", web.widget),),
     load_demo=demo.load_demo,
     sample_data=demo.sample_data,
     add_cli=cli.add_cli,

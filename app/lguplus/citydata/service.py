@@ -82,7 +82,7 @@ def list_zones(db: Session, *, municipality_id: int, inside_only: bool = False) 
     return list(db.scalars(stmt.order_by(CitydataZone.code)))
 
 
-def get_zone(db: Session, *, code: str, field: str = "zone_code") -> CitydataZone:
+def get_zone(db: Session, *, code: str) -> CitydataZone:
     found = list(db.scalars(select(CitydataZone).where(CitydataZone.code == code)))
     if not found:
         raise NotFound("Zone {code} not found", code=code)
@@ -235,7 +235,8 @@ def store_responses(db: Session, *, survey: CitydataSurvey, parsed: list[Respons
                     loc_prefix: list[Any] | None = None, errors: list[dict[str, Any]] | None = None
                     ) -> dict[str, int]:
     """Check every response against the questionnaire and store all of them, or none. ``parsed`` may hold
-    None for rows that failed the schema (their ``errors`` are reported with the others)."""
+    None for rows that failed the schema (their ``errors`` are reported with the others). Respondents
+    already stored (same ``respondent_key``) are a retry: checked, then left as they are."""
     prefix = loc_prefix or ["rows"]
     questions = {q.code: q for q in questions_of(db, survey_id=survey.id)}
     existing = set(db.scalars(select(CitydataResponse.respondent_key).where(CitydataResponse.survey_id == survey.id)))
@@ -246,10 +247,7 @@ def store_responses(db: Session, *, survey: CitydataSurvey, parsed: list[Respons
         if r is None:
             answers.append([])
             continue
-        if r.respondent_key in existing:
-            errors.append(field_error([*prefix, i, "respondent_key"], "Respondent {key} was already imported",
-                                      key=r.respondent_key))
-        elif r.respondent_key in seen:
+        if r.respondent_key in seen:
             errors.append(field_error([*prefix, i, "respondent_key"], "Duplicate of row {j} in this batch",
                                       j=seen[r.respondent_key]))
         seen.setdefault(r.respondent_key, i)
@@ -269,18 +267,21 @@ def store_responses(db: Session, *, survey: CitydataSurvey, parsed: list[Respons
         bad = len({e["loc"][len(prefix)] for e in errors})
         raise InvalidInput("{n} rows are invalid; nothing was saved", n=bad, errors=errors)
     mid = survey.municipality_id
+    fresh = [(r, mine) for r, mine in zip(parsed, answers, strict=True) if r.respondent_key not in existing]
     rows = [{"municipality_id": mid, "survey_id": survey.id, "respondent_key": r.respondent_key, "weight": r.weight,
-             "sex": r.sex, "age_band": r.age_band, "zone_code": r.zone_code} for r in parsed]
-    db.execute(insert(CitydataResponse.__table__), rows)
+             "sex": r.sex, "age_band": r.age_band, "zone_code": r.zone_code} for r, _mine in fresh]
+    if rows:
+        db.execute(insert(CitydataResponse.__table__), rows)
     ids = dict(db.execute(select(CitydataResponse.respondent_key, CitydataResponse.id).where(
         CitydataResponse.survey_id == survey.id)).all())
     answer_rows = [{"municipality_id": mid, "response_id": ids[r.respondent_key], "question_id": qid, "value": v}
-                   for r, mine in zip(parsed, answers, strict=True) for qid, v in mine]
+                   for r, mine in fresh for qid, v in mine]
     if answer_rows:
         db.execute(insert(CitydataAnswer.__table__), answer_rows)
     audit.record(db, action="import", object_type="citydata_response", object_id=str(survey.id),
                  municipality_id=mid, after={"responses": len(rows), "answers": len(answer_rows)})
-    return {"received": len(rows), "created": len(rows), "answers": len(answer_rows)}
+    return {"received": len(parsed), "created": len(rows), "unchanged": len(parsed) - len(rows),
+            "answers": len(answer_rows)}
 
 
 def import_responses(db: Session, *, survey: CitydataSurvey, rows: list[Any]) -> dict[str, int]:

@@ -153,7 +153,10 @@ def _survey_upload(request: Request, db: Any, form: Any, upload: Any, context: d
     raw = upload.file.read()
     codes = {q.code for q in service.questions_of(db, survey_id=survey.id)}
     rows = service.responses_from_csv(uploads.decode_text(raw), question_codes=codes)
-    result = service.import_responses(db, survey=survey, rows=rows)
+    try:
+        result = service.import_responses(db, survey=survey, rows=rows)
+    except DomainError as exc:
+        raise _as_lines(exc) from None
     flash(request, _("Imported {n} responses.", n=result["created"]))
     return see_other(str(request.url_for("citydata_survey", survey_id=survey.id)))
 
@@ -385,3 +388,25 @@ def report_page(request: Request, db: SessionDep, principal: WebUser, zone_code:
         "county": county, "zone": zone, "zones": zones, "days": days, "year": year, "windows": windows,
         "problem": problem, "market": market, "survey": survey, "heat": heat, "weekdays": WEEKDAYS,
         "today": date.today()})
+
+
+def widget(db: Any, principal: Principal) -> dict[str, Any] | None:
+    """Home card: the best 3-day window of the main zone next year and the leakage headline."""
+    county = county_of(db, principal)
+    if county is None:
+        return None
+    zones = _zones(db, county)
+    from app.core.config import get_settings
+
+    k = get_settings().k_threshold
+    context: dict[str, Any] = {"year": default_year(), "window": None, "zone_name": "", "market": None, "top": None}
+    if zones:
+        try:
+            result = analysis.festival_windows(db, zone=zones[0], days=3, year=context["year"], k=k, limit=1)
+            context.update(window=result["windows"][0] if result["windows"] else None, zone_name=zones[0].name_ko)
+        except DomainError:
+            pass
+    market = analysis.market_items(db, municipality_id=county.id, k=k, limit=1)
+    if market["items"]:
+        context.update(market=market, top=market["items"][0])
+    return context if context["window"] or context["market"] else None

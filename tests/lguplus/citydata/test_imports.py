@@ -101,13 +101,14 @@ def test_card_import_in_cp949_with_origin_classes(client, county, database):
                       f"2025-09,{GWANGJU_DONG},식료품,정육,{HWASUN},F,40-49,3000000,90",
                       f"2025-09,{HWASUN_EUP},식료품,정육,{NAJU},all,all,200000,8",
                       f"2025-09,{HWASUN_EUP},식료품,정육,1100000000,all,all,100000,5",
-                      f"2025-09,{HWASUN_EUP},식료품,정육,{HWASUN},M,30-39,500000,20"]) + "\n"
+                      f"2025-09,{HWASUN_EUP},식료품,정육,{HWASUN},M,30-39,500000,20",
+                      f"2025-09,{HWASUN_EUP},식료품,정육,{HANCHEON},F,30-39,70000,3"]) + "\n"
     raw = text.encode("cp949")
     with pytest.raises(UnicodeDecodeError):
         raw.decode("utf-8")
     r = client.post(f"{API}/imports/card-spending", headers=h, files={"file": ("카드.csv", raw, "text/csv")})
     assert r.status_code == 201, r.text
-    assert r.json()["encoding"] == "cp949" and r.json()["rows_done"] == 5
+    assert r.json()["encoding"] == "cp949" and r.json()["rows_done"] == 6
     with database.unit_of_work(write=False) as s:
         bind_principal(s, SYSTEM)
         assert set(s.scalars(select(CitydataCardSpending.category_middle))) == {"정육"}
@@ -115,7 +116,7 @@ def test_card_import_in_cp949_with_origin_classes(client, county, database):
             CitydataCardMonthly.origin_class, CitydataCardMonthly.zone_id, CitydataCardMonthly.amount_krw,
             CitydataCardMonthly.count))}
         zones = dict(s.execute(select(CitydataZone.code, CitydataZone.id)).all())
-    assert monthly[("resident", zones[HWASUN_EUP])] == (1_500_000, 60)
+    assert monthly[("resident", zones[HWASUN_EUP])] == (1_570_000, 63)  # a 읍면 home code is a resident too
     assert monthly[("resident", zones[GWANGJU_DONG])] == (3_000_000, 90)
     assert monthly[("province", zones[HWASUN_EUP])] == (200_000, 8)
     assert monthly[("other", zones[HWASUN_EUP])] == (100_000, 5)
@@ -133,6 +134,8 @@ BAD_FILES = {
     "bad date": (LIVING_HEADER, [f"2025-02-30,1,{HWASUN_EUP},all,all,visitor,,3"], 2, "date", "YYYY-MM-DD"),
     "bad visitor type": (LIVING_HEADER, [f"2025-02-03,1,{HWASUN_EUP},all,all,tourist,,3"], 2, "visitor_type",
                          "resident"),
+    "duplicate column": (LIVING_HEADER + ",count", [f"2025-10-06,10,{HWASUN_EUP},all,all,visitor,,1,2"], 1, "count",
+                         "두 번 이상"),
     "month 2025-13": (CARD_HEADER, [f"2025-13,{HWASUN_EUP},식료품,정육,{HWASUN},all,all,1000,4"], 2, "month",
                       "YYYY-MM"),
 }
@@ -252,3 +255,32 @@ def test_viewer_cannot_import_and_other_county_jobs_are_hidden(client, county, d
     with database.unit_of_work(write=False) as s:
         job_id = s.scalar(select(CitydataImportJob.id))
     assert client.get(f"{API}/imports/{job_id}", headers=api_headers(client, "cw.staff")).status_code == 404
+
+
+def test_generated_data_keep_rollups_equal_to_raw_sums(database, county_data):
+    from sqlalchemy import func
+
+    raw_daily, raw_hourly, daily, hourly = _raw_and_rollups(database, county_data.id)
+    assert len(daily) == len(raw_daily) > 0 and len(hourly) == len(raw_hourly)
+    assert max(abs(daily[key] - value) / max(1.0, value) for key, value in raw_daily.items()) < 1e-9
+    assert max(abs(hourly[key] - value) / max(1.0, value) for key, value in raw_hourly.items()) < 1e-9
+    with database.unit_of_work(write=False) as s:
+        raw = s.execute(select(func.sum(CitydataCardSpending.amount_krw), func.sum(CitydataCardSpending.count))).one()
+        rolled = s.execute(select(func.sum(CitydataCardMonthly.amount_krw), func.sum(CitydataCardMonthly.count))).one()
+    assert tuple(raw) == tuple(rolled) and raw[0] > 0
+
+
+def test_rows_already_written_in_chunks_are_rolled_back_when_a_later_row_is_bad(client, county, database,
+                                                                                 monkeypatch):
+    from app.lguplus.citydata import importers
+
+    monkeypatch.setattr(importers, "CHUNK", 2)  # good rows reach the table (COPY/executemany) before the bad one
+    h = api_headers(client, "hwasun.staff")
+    lines = [*GOOD_LIVING, f"2025-10-20,5,{HWASUN_EUP},all,all,visitor,,-7"]
+    r = client.post(f"{API}/imports/living-population", headers={**h, "Content-Type": "text/csv"},
+                    content=living_csv(lines).encode())
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["line", 7, "count"]
+    assert count_rows(database, CitydataLivingPopulation) == 0 and count_rows(database, CitydataPopDaily) == 0
+    r = client.post(f"{API}/imports/living-population", headers={**h, "Content-Type": "text/csv"},
+                    content=living_csv(GOOD_LIVING).encode())
+    assert r.status_code == 201 and count_rows(database, CitydataLivingPopulation) == len(GOOD_LIVING)

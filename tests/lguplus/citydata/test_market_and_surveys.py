@@ -127,6 +127,11 @@ def test_survey_answers_are_checked_against_the_questionnaire(client, county):
                     content=csv_text.encode("cp949"))
     assert r.status_code == 200, r.text
     assert r.json()["created"] == 2 and r.json()["answers"] == 5
+    # a retry of the same file stores nothing twice
+    r = client.post(f"{API}/surveys/{sid}/responses", headers={**h, "Content-Type": "text/csv"},
+                    content=csv_text.encode("cp949"))
+    assert r.status_code == 200 and r.json()["created"] == 0 and r.json()["unchanged"] == 2
+    assert client.get(f"{API}/surveys/{sid}", headers=h).json()["responses"] == 2
 
 
 def test_market_items_cross_the_survey(client, county_data):
@@ -161,3 +166,16 @@ def test_market_items_follow_new_imports(client, county):
     client.post(f"{API}/imports/card-spending", headers=h,
                 json=[card("2025-09", GWANGJU_DONG, "유통", "대형마트", HWASUN, 1_000_000, 40)])
     assert client.get(f"{API}/market-items", headers=h).json()["totals"]["leakage_krw"] == 6_000_000
+
+
+def test_a_survey_can_be_removed_with_its_answers(client, county, database):
+    from app.lguplus.citydata.models import CitydataAnswer, CitydataResponse
+    from tests.lguplus.citydata.conftest import count_rows
+
+    h = api_headers(client, "hwasun.staff")
+    sid = client.post(f"{API}/surveys", headers=h, json={**SURVEY, "responses": _responses()}).json()["id"]
+    assert count_rows(database, CitydataAnswer) > 0
+    assert client.delete(f"{API}/surveys/{sid}", headers=api_headers(client, "cw.staff")).status_code == 404
+    assert client.delete(f"{API}/surveys/{sid}", headers=h).status_code == 204
+    assert client.get(f"{API}/surveys/{sid}", headers=h).status_code == 404
+    assert count_rows(database, CitydataAnswer) == 0 and count_rows(database, CitydataResponse) == 0

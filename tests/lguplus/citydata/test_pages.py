@@ -98,3 +98,21 @@ def test_zones_and_a_questionnaire_are_uploaded_from_the_page(client, county):
     assert r.status_code == 303
     page = client.get(f"/lguplus/citydata/surveys/{sid}")
     assert "100.0%" in page.text
+    bad = "respondent_key,weight,sex,age_band,q1\nS1,1,F,50-59,화순\nS2,1,F,50-59,부산\n"
+    r = client.post("/lguplus/citydata/imports", data={"kind": "survey_responses", "survey_id": sid,
+                                                        "csrf_token": token},
+                    files={"file": ("r.csv", bad.encode(), "text/csv")})
+    assert r.status_code == 400 and "<td>3</td>" in r.text and "보기에 없는 답" in r.text
+
+
+def test_home_dashboard_shows_the_county_card(client, county_data):
+    web_login(client, "hwasun.staff")
+    home = client.get("/")
+    assert home.status_code == 200 and "도시데이터 컨설팅" in home.text and "최적 축제 기간" in home.text
+    assert "대형마트" in home.text or "의류" in home.text
+
+
+def test_pages_speak_english_on_request(client, county):
+    web_login(client, "hwasun.staff")
+    page = client.get("/lguplus/citydata/imports", params={"lang": "en"})
+    assert page.status_code == 200 and "Data imports" in page.text and "데이터 가져오기" not in page.text
