@@ -28,6 +28,7 @@ from app.skt.tdeal.schemas import (
     CampaignIn,
     CampaignMerchantsIn,
     CampaignOut,
+    CampaignUpdate,
     CouponIn,
     CouponOut,
     EventOut,
@@ -148,6 +149,13 @@ def create_campaign(data: CampaignIn, db: SessionDep):
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut, tags=["tdeal"])
 def get_campaign(campaign: CampaignDep, db: SessionDep):
+    return _campaign_out(campaign, service.merchant_counts(db, campaign_ids=[campaign.id]).get(campaign.id, 0))
+
+
+@router.patch("/campaigns/{campaign_id}", response_model=CampaignOut, tags=["tdeal"])
+def update_campaign(campaign: CampaignDep, data: CampaignUpdate, db: SessionDep):
+    """Change name, period and description; ``merchant_ids``, when given, replaces the participants."""
+    service.update_campaign(db, campaign=campaign, data=data)
     return _campaign_out(campaign, service.merchant_counts(db, campaign_ids=[campaign.id]).get(campaign.id, 0))
 
 

@@ -116,6 +116,24 @@ class CampaignIn(InputModel):
         return self
 
 
+class CampaignUpdate(InputModel):
+    """A campaign's name, period, description and (when given) its whole list of participants."""
+
+    name: ShortText
+    start_date: date
+    end_date: date
+    description: Annotated[str, StringConstraints(max_length=2000)] = ""
+    merchant_ids: list[RefId] | None = Field(default=None, max_length=5000)
+
+    @model_validator(mode="after")
+    def _dates(self) -> CampaignUpdate:
+        in_range(self.start_date)
+        in_range(self.end_date)
+        if self.end_date < self.start_date:
+            raise ValueError("end_date must not be before start_date")
+        return self
+
+
 class CampaignMerchantsIn(InputModel):
     merchant_ids: list[RefId] = Field(min_length=1, max_length=5000)
 

@@ -34,6 +34,7 @@ from app.skt.tdeal.models import (
 )
 from app.skt.tdeal.schemas import (
     CampaignIn,
+    CampaignUpdate,
     CouponIn,
     EventIn,
     MerchantIn,
@@ -265,6 +266,25 @@ def add_participants(db: Session, *, campaign: TdealCampaign, merchant_ids: list
                                      municipality_id=merchant.municipality_id))
     db.flush()
     return len(new)
+
+
+def update_campaign(db: Session, *, campaign: TdealCampaign, data: CampaignUpdate) -> TdealCampaign:
+    """Rename or move a campaign; with ``merchant_ids`` the participants become exactly those merchants
+    (each checked against the region as in :func:`add_participants`, all or nothing)."""
+    campaign.name = data.name
+    campaign.start_date = data.start_date
+    campaign.end_date = data.end_date
+    campaign.description = data.description
+    _flush_or_conflict(db, "A campaign named {name} already exists", name=data.name)
+    if data.merchant_ids is not None:
+        if data.merchant_ids:
+            add_participants(db, campaign=campaign, merchant_ids=data.merchant_ids)
+        keep = set(data.merchant_ids)
+        for link in db.scalars(select(TdealCampaignMerchant).where(TdealCampaignMerchant.campaign_id == campaign.id)):
+            if link.merchant_id not in keep:
+                db.delete(link)
+        db.flush()
+    return campaign
 
 
 # --- coupons ---------------------------------------------------------------------------------

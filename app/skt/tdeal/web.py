@@ -14,17 +14,19 @@ from pydantic import Field, model_validator
 
 from app.core.deps import SessionDep
 from app.core.errors import DomainError
-from app.core.forms import domain_errors, form_to_dict, validate_form
+from app.core.forms import domain_errors, form_to_dict, submit_form, validate_form
 from app.core.i18n import SEOUL
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
 from app.core.schemas import InputModel, ShortText
-from app.core.templating import env, flash, render
+from app.core.templating import env, flash, render, render_error_page
+from app.core.tenancy import Principal
 from app.platform import service as platform_service
 from app.platform.auth import WebUser
 from app.skt.tdeal import recommend, report, service
-from app.skt.tdeal.deps import CampaignDep, parse_csv
-from app.skt.tdeal.schemas import CouponIn, in_range
+from app.skt.tdeal.deps import CampaignDep, MerchantDep, parse_csv
+from app.skt.tdeal.models import TdealMerchant
+from app.skt.tdeal.schemas import CampaignIn, CampaignUpdate, CouponIn, MerchantIn, MerchantUpdate, ProductIn, in_range
 
 router = APIRouter(include_in_schema=False)
 env.filters.setdefault("extract_from", lambda key, mapping: mapping.get(key))
@@ -118,7 +120,140 @@ async def import_page(request: Request, db: SessionDep, principal: WebUser):
     return see_other(str(request.url_for("tdeal_import")))
 
 
+# --- merchant forms --------------------------------------------------------------------------
+
+MAX_CHOICES = 500  # merchants offered as checkboxes on a campaign form
+
+
+def _no_permission() -> dict[str, str]:
+    return {"__all__": _("You do not have permission to do this.")}
+
+
+def _municipality_options(db, principal: Principal) -> list[tuple[str, str]]:
+    """The municipalities the user may write to, as (code, label) for a select."""
+    return [(m.code, f"{m.name_ko} ({m.code})") for m in platform_service.all_municipalities(db)
+            if principal.reaches(m.id)]
+
+
+def _own_code(db, principal: Principal) -> str:
+    if principal.municipality_id is None:
+        return ""
+    return platform_service.get_municipality_by_id(db, municipality_id=principal.municipality_id).code
+
+
+def _merchant_form_page(request: Request, db, principal: Principal, *, values: dict, errors: dict,
+                        status_code: int = 200):
+    return render(request, "skt/tdeal/merchant_form.html", {
+        "values": values, "errors": errors, "municipalities": _municipality_options(db, principal)},
+        status_code=status_code)
+
+
+@router.api_route("/merchants/new", methods=["GET", "POST"], name="tdeal_merchant_new")
+async def merchant_new(request: Request, db: SessionDep, principal: WebUser):
+    if principal.role == "viewer":
+        return render_error_page(request, 403, _("You do not have permission to do this."))
+    if request.method == "GET":
+        return _merchant_form_page(request, db, principal, values={
+            "is_small": "true", "municipality_code": _own_code(db, principal)}, errors={})
+    values = form_to_dict(await request.form())
+    merchant, errors = submit_form(db, MerchantIn, values, lambda data: service.create_merchant(db, data=data))
+    if merchant is None:
+        return _merchant_form_page(request, db, principal, values=values, errors=errors, status_code=400)
+    flash(request, _("Merchant registered."))
+    return see_other(str(request.url_for("tdeal_merchant", merchant_id=merchant.id)))
+
+
+def _merchant_page(request: Request, db, merchant, *, page: int = 1, values: dict | None = None,
+                   errors: dict | None = None, product_values: dict | None = None,
+                   product_errors: dict | None = None, status_code: int = 200):
+    products, total = service.list_products(db, page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
+                                            merchant_id=merchant.id)
+    if values is None:
+        values = {"name": merchant.name, "category": merchant.category,
+                  "is_small": "true" if merchant.is_small else "false"}
+    return render(request, "skt/tdeal/merchant.html", {
+        "merchant": merchant, "municipality": _names(db).get(merchant.municipality_id), "products": products,
+        "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
+        "values": values, "errors": errors or {}, "product_values": product_values or {},
+        "product_errors": product_errors or {}}, status_code=status_code)
+
+
+@router.get("/merchants/{merchant_id}", name="tdeal_merchant")
+def merchant_page(request: Request, merchant: MerchantDep, db: SessionDep,
+                  page: Annotated[int, Query(ge=1, le=100000)] = 1):
+    return _merchant_page(request, db, merchant, page=page)
+
+
+@router.post("/merchants/{merchant_id}/edit", name="tdeal_merchant_edit")
+async def merchant_edit(request: Request, merchant: MerchantDep, db: SessionDep, principal: WebUser):
+    values = form_to_dict(await request.form())
+    if principal.role == "viewer":
+        return _merchant_page(request, db, merchant, values=values, errors=_no_permission(), status_code=403)
+    # a blank name or category is an error here, not "leave unchanged" as in the API
+    data = {"name": "", "category": "", **values}
+    done, errors = submit_form(db, MerchantUpdate, data,
+                               lambda d: service.update_merchant(db, merchant=merchant, data=d))
+    if done is None:
+        return _merchant_page(request, db, merchant, values=values, errors=errors, status_code=400)
+    flash(request, _("Merchant saved."))
+    return see_other(str(request.url_for("tdeal_merchant", merchant_id=merchant.id)))
+
+
+@router.post("/merchants/{merchant_id}/products", name="tdeal_product_new")
+async def product_new(request: Request, merchant: MerchantDep, db: SessionDep, principal: WebUser):
+    values = form_to_dict(await request.form())
+    if principal.role == "viewer":
+        return _merchant_page(request, db, merchant, product_values=values, product_errors=_no_permission(),
+                              status_code=403)
+    data = {**{k: v for k, v in values.items() if k != "merchant_brn"}, "merchant_id": merchant.id}
+    product, errors = submit_form(db, ProductIn, data, lambda d: service.create_product(db, data=d))
+    if product is None:
+        return _merchant_page(request, db, merchant, product_values=values, product_errors=errors, status_code=400)
+    flash(request, _("Product added."))
+    return see_other(str(request.url_for("tdeal_merchant", merchant_id=merchant.id)))
+
+
 # --- campaigns -------------------------------------------------------------------------------
+
+def _merchant_choices(db, *, selected: list[int], region: frozenset[int] | None = None) -> tuple[list, bool]:
+    """Merchants offered on a campaign form (those of ``region`` when given), the selected ones first;
+    and whether the list was cut at :data:`MAX_CHOICES`."""
+    chosen = set(selected)
+    picked = list(db.scalars(service.merchant_query().where(TdealMerchant.id.in_(chosen)))) if chosen else []
+    stmt = service.merchant_query()
+    if region is not None:
+        stmt = stmt.where(TdealMerchant.municipality_id.in_(region))
+    others = [m for m in db.scalars(stmt.limit(MAX_CHOICES + 1)) if m.id not in chosen]
+    return picked + others[:MAX_CHOICES], len(others) > MAX_CHOICES
+
+
+def _selected_ids(values: dict) -> list[int]:
+    return [int(v) for v in values.get("merchant_ids", []) if str(v).isdigit()]
+
+
+def _campaign_form_page(request: Request, db, principal: Principal, *, values: dict, errors: dict,
+                        status_code: int = 200):
+    merchants, cut = _merchant_choices(db, selected=_selected_ids(values))
+    return render(request, "skt/tdeal/campaign_form.html", {
+        "values": values, "errors": errors, "municipalities": _municipality_options(db, principal),
+        "merchants": merchants, "cut": cut, "selected": set(_selected_ids(values)), "names": _names(db)},
+        status_code=status_code)
+
+
+@router.api_route("/campaigns/new", methods=["GET", "POST"], name="tdeal_campaign_new")
+async def campaign_new(request: Request, db: SessionDep, principal: WebUser):
+    if principal.role == "viewer":
+        return render_error_page(request, 403, _("You do not have permission to do this."))
+    if request.method == "GET":
+        return _campaign_form_page(request, db, principal, values={
+            "municipality_code": _own_code(db, principal), "merchant_ids": []}, errors={})
+    values = form_to_dict(await request.form(), lists=("merchant_ids",))
+    campaign, errors = submit_form(db, CampaignIn, values, lambda data: service.create_campaign(db, data=data))
+    if campaign is None:
+        return _campaign_form_page(request, db, principal, values=values, errors=errors, status_code=400)
+    flash(request, _("Campaign created."))
+    return see_other(str(request.url_for("tdeal_campaign", campaign_id=campaign.id)))
+
 
 @router.get("/campaigns", name="tdeal_campaigns")
 def campaigns(request: Request, db: SessionDep):
@@ -149,11 +284,20 @@ class CouponForm(InputModel):
         return self
 
 
-def _campaign_page(request: Request, db, campaign, *, values: dict, errors: dict, status_code: int = 200):
+def _campaign_page(request: Request, db, campaign, *, values: dict, errors: dict, status_code: int = 200,
+                   edit_values: dict | None = None, edit_errors: dict | None = None):
     data = report.campaign_report(db, campaign=campaign)
+    if edit_values is None:
+        edit_values = {"name": campaign.name, "start_date": campaign.start_date.isoformat(),
+                       "end_date": campaign.end_date.isoformat(), "description": campaign.description,
+                       "merchant_ids": sorted(service.participant_ids(db, campaign_id=campaign.id))}
+    merchants, cut = _merchant_choices(db, selected=_selected_ids(edit_values),
+                                       region=service.region_ids(db, campaign=campaign))
     return render(request, "skt/tdeal/campaign.html", {
-        "campaign": campaign, "r": data, "top": data["merchants"][:30], "values": values, "errors": errors},
-        status_code=status_code)
+        "campaign": campaign, "r": data, "top": data["merchants"][:30], "values": values, "errors": errors,
+        "edit_values": edit_values, "edit_errors": edit_errors or {}, "merchants": merchants, "cut": cut,
+        "selected": set(_selected_ids(edit_values)), "names": _names(db),
+        "region": _names(db).get(campaign.municipality_id)}, status_code=status_code)
 
 
 @router.get("/campaigns/{campaign_id}", name="tdeal_campaign")
@@ -182,6 +326,21 @@ async def coupon_new(request: Request, campaign: CampaignDep, db: SessionDep, pr
     if errors:
         return _campaign_page(request, db, campaign, values=values, errors=errors, status_code=400)
     flash(request, _("Coupon created."))
+    return see_other(str(request.url_for("tdeal_campaign", campaign_id=campaign.id)))
+
+
+@router.post("/campaigns/{campaign_id}/edit", name="tdeal_campaign_edit")
+async def campaign_edit(request: Request, campaign: CampaignDep, db: SessionDep, principal: WebUser):
+    values = form_to_dict(await request.form(), lists=("merchant_ids",))
+    if principal.role == "viewer":
+        return _campaign_page(request, db, campaign, values={}, errors={}, edit_values=values,
+                              edit_errors=_no_permission(), status_code=403)
+    done, errors = submit_form(db, CampaignUpdate, values,
+                               lambda data: service.update_campaign(db, campaign=campaign, data=data))
+    if done is None:
+        return _campaign_page(request, db, campaign, values={}, errors={}, edit_values=values, edit_errors=errors,
+                              status_code=400)
+    flash(request, _("Campaign saved."))
     return see_other(str(request.url_for("tdeal_campaign", campaign_id=campaign.id)))
 
 
