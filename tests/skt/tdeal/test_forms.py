@@ -148,6 +148,17 @@ def test_campaign_create_and_edit(client, tdeal, database):
                                                  TdealCampaignMerchant.campaign_id == cid)}
     assert joined == set(mids[2:6])
 
+    # the API behind the form: PATCH replaces the participants only when merchant_ids is given
+    body = {"name": "창원 가을 대장터", "start_date": "2026-10-05", "end_date": "2026-11-06"}
+    r = client.patch(f"{API}/campaigns/{cid}", headers=h, json=dict(body, end_date="2026-10-01"))
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    r = client.patch(f"{API}/campaigns/{cid}", headers=h, json=body)
+    assert r.status_code == 200 and r.json()["end_date"] == "2026-11-06" and r.json()["merchant_count"] == 4
+    r = client.patch(f"{API}/campaigns/{cid}", headers=h, json=dict(body, merchant_ids=[mids[0]]))
+    assert r.status_code == 200 and r.json()["merchant_count"] == 1
+    viewer = api_headers(client, "cw.viewer")
+    assert client.patch(f"{API}/campaigns/{cid}", headers=viewer, json=body).status_code == 403
+
     other = tdeal["us"]["campaign_id"]
     assert client.post(f"{WEB}/campaigns/{other}/edit", data=dict(edit, end_date="2026-11-05")).status_code == 404
     assert _rows(database, TdealCampaign, TdealCampaign.id == other)[0].name == "울산 기획전"
