@@ -228,7 +228,9 @@ def _merchant_choices(db, *, selected: list[int], region: frozenset[int] | None 
 
 
 def _selected_ids(values: dict) -> list[int]:
-    return [int(v) for v in values.get("merchant_ids", []) if str(v).isdigit()]
+    """The merchant ids ticked on a form, leaving out anything that cannot be an id (the schema reports it)."""
+    return [int(v) for v in values.get("merchant_ids", [])
+            if str(v).isascii() and str(v).isdigit() and 1 <= int(v) < 2**31]
 
 
 def _campaign_form_page(request: Request, db, principal: Principal, *, values: dict, errors: dict,

@@ -126,6 +126,9 @@ def test_campaign_create_and_edit(client, tdeal, database):
     assert r.status_code == 400 and f"알 수 없는 가맹점 {us_merchant}" in r.text
     assert not _rows(database, TdealCampaign, TdealCampaign.name == "창원 가을 장터")
 
+    for junk in (["99999999999999999999"], ["²"], ["abc"]):
+        r = client.post(f"{WEB}/campaigns/new", data=dict(form, end_date="2026-10-31", merchant_ids=junk))
+        assert r.status_code == 400, junk
     r = client.post(f"{WEB}/campaigns/new", data=dict(form, end_date="2026-10-31"), follow_redirects=False)
     assert r.status_code == 303
     cid = _id_from(r.headers["location"], "campaigns")
