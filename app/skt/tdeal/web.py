@@ -1,4 +1,4 @@
-"""Staff pages of T deal: catalogue, imports, campaign dashboard, recommendation evaluation."""
+"""Staff pages of T deal: catalogue, merchant and campaign forms, imports, campaign dashboard, recommendations."""
 
 from __future__ import annotations
 
