@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -145,3 +147,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if is_api_path(request.url.path):
             return problem(500, "Internal server error", "An unexpected error occurred; it has been logged.")
         return render_error_page(request, 500, None)
+
+
+def flush_or_conflict(db: Session, message: str, **params: object) -> None:
+    """Flush pending changes inside a savepoint; a unique-constraint clash becomes a 409 with ``message``."""
+    try:
+        with db.begin_nested():
+            db.flush()
+    except IntegrityError as exc:
+        raise Conflict(message, **params) from exc

@@ -10,12 +10,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from app.core.errors import Conflict, InvalidInput, NotFound, field_error
+from app.core.errors import InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.manifest import installed
 from app.core.pagination import PageParams, paginate
+from app.core.tenancy import principal_of
 from app.platform.models import Kpi, KpiValue, Milestone, Municipality, Partner, Program
 from app.platform.schemas import (
     KpiIn,
@@ -38,14 +38,6 @@ STATUS_TRANSITIONS: dict[str, tuple[str, ...]] = {
     "completed": (),
 }
 
-
-def _flush_or_conflict(db: Session, message: str, **params: Any) -> None:
-    """Flush pending changes inside a savepoint; a unique-constraint clash becomes a 409."""
-    try:
-        with db.begin_nested():
-            db.flush()
-    except IntegrityError as exc:
-        raise Conflict(message, **params) from exc
 
 
 # --- municipalities --------------------------------------------------------------------------
@@ -70,6 +62,16 @@ def resolve_municipality(db: Session, *, code: str, field: str = "municipality_c
     if found is None:
         raise InvalidInput.field(field, "Unknown municipality code {code}", code=code)
     return found
+
+
+def target_municipality_id(db: Session, *, code: str | None, field: str = "municipality_code") -> int:
+    """The municipality a write (or a read) goes to: the one named, else the caller's own."""
+    if code:
+        return resolve_municipality(db, code=code, field=field).id
+    principal = principal_of(db)
+    if principal is not None and principal.municipality_id is not None:
+        return principal.municipality_id
+    raise InvalidInput.field(field, "Name the municipality (10-digit code)")
 
 
 def list_municipalities(db: Session, *, page: PageParams, q: str | None = None,
@@ -121,7 +123,7 @@ def create_municipality(db: Session, *, data: MunicipalityIn) -> Municipality:
     municipality = Municipality(code=data.code, name_ko=data.name_ko, name_en=data.name_en,
                                 level=data.level, parent_id=parent_id)
     db.add(municipality)
-    _flush_or_conflict(db, "Municipality code {code} already exists", code=data.code)
+    flush_or_conflict(db, "Municipality code {code} already exists", code=data.code)
     return municipality
 
 
@@ -159,7 +161,7 @@ def all_partners(db: Session) -> list[Partner]:
 def create_partner(db: Session, *, data: PartnerIn) -> Partner:
     partner = Partner(**data.model_dump())
     db.add(partner)
-    _flush_or_conflict(db, "Partner code {code} already exists", code=data.code)
+    flush_or_conflict(db, "Partner code {code} already exists", code=data.code)
     return partner
 
 
@@ -230,7 +232,7 @@ def create_program(db: Session, *, data: ProgramIn) -> Program:
         budget_krw=data.budget_krw, agreement_date=data.agreement_date, partners=partners,
     )
     db.add(program)
-    _flush_or_conflict(db, "A program titled '{title}' already exists in {municipality}", title=data.title,
+    flush_or_conflict(db, "A program titled '{title}' already exists in {municipality}", title=data.title,
                        municipality=municipality.name_ko)
     return program
 
@@ -252,7 +254,7 @@ def update_program(db: Session, *, program: Program, data: ProgramUpdate) -> Pro
         program.partners = _resolve_partners(db, changes.pop("partner_codes") or [])
     for key, value in changes.items():
         setattr(program, key, value)
-    _flush_or_conflict(db, "A program titled '{title}' already exists in this municipality", title=program.title)
+    flush_or_conflict(db, "A program titled '{title}' already exists in this municipality", title=program.title)
     return program
 
 
@@ -307,7 +309,7 @@ def get_kpi(db: Session, *, program: Program, kpi_id: int) -> Kpi:
 def add_kpi(db: Session, *, program: Program, data: KpiIn) -> Kpi:
     kpi = Kpi(program_id=program.id, municipality_id=program.municipality_id, **data.model_dump())
     db.add(kpi)
-    _flush_or_conflict(db, "The program already has a KPI named '{name}'", name=data.name)
+    flush_or_conflict(db, "The program already has a KPI named '{name}'", name=data.name)
     db.refresh(program, ["kpis"])
     return kpi
 
@@ -319,7 +321,7 @@ def update_kpi(db: Session, *, kpi: Kpi, data: KpiUpdate) -> Kpi:
         raise InvalidInput.field("target", "target must differ from baseline")
     for key, value in changes.items():
         setattr(kpi, key, value)
-    _flush_or_conflict(db, "The program already has a KPI with that name")
+    flush_or_conflict(db, "The program already has a KPI with that name")
     return kpi
 
 

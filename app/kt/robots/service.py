@@ -15,12 +15,11 @@ from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.db import utcnow
-from app.core.errors import Conflict, InvalidInput, NotFound, field_error
+from app.core.errors import Conflict, InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.i18n import SEOUL
 from app.core.live import broker, publish_after_commit
 from app.core.pagination import PageParams, paginate
@@ -79,13 +78,6 @@ def _actor(db: Session) -> str:
     return principal.label[:120] if principal else "system"
 
 
-def _flush_or_conflict(db: Session, message: str, **params: Any) -> None:
-    try:
-        with db.begin_nested():
-            db.flush()
-    except IntegrityError as exc:
-        raise Conflict(message, **params) from exc
-
 
 def _insert(db: Session, table):
     """The dialect's INSERT, so both SQLite and PostgreSQL get ON CONFLICT clauses."""
@@ -127,7 +119,7 @@ def create_site(db: Session, *, data: SiteIn) -> RobotSite:
     site.places = [RobotPlace(municipality_id=municipality_id, name=p.name, kind=p.kind, x=p.x, y=p.y)
                    for p in data.places]
     db.add(site)
-    _flush_or_conflict(db, "A site with code {code} already exists", code=data.code)
+    flush_or_conflict(db, "A site with code {code} already exists", code=data.code)
     _touch(db, site.id)
     return site
 
@@ -215,7 +207,7 @@ def register_robot(db: Session, *, data: RobotIn) -> Robot:
                   name=data.name, vendor=data.vendor, model=data.model, type=data.type,
                   capabilities=capabilities, status="offline", online=False, errors=[])
     db.add(robot)
-    _flush_or_conflict(db, "A robot with external id {external_id} already exists", external_id=data.external_id)
+    flush_or_conflict(db, "A robot with external id {external_id} already exists", external_id=data.external_id)
     _touch(db, site.id)
     return robot
 
@@ -695,7 +687,7 @@ def create_task(db: Session, *, data: TaskIn, now: datetime | None = None) -> tu
                      not_before_at=data.not_before, pinned_robot_id=data.robot_id, created_by=_actor(db),
                      created_at=now, progress=0.0, attempts=0, failure_reason="")
     db.add(task)
-    _flush_or_conflict(db, "A task with client id {id} already exists", id=data.client_task_id)
+    flush_or_conflict(db, "A task with client id {id} already exists", id=data.client_task_id)
     _publish(db, site.id, {"event": "task", "task_id": task.id, "status": "queued"})
     dispatch(db, site=site, now=now)
     return task, True

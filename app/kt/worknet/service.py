@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from app.core.errors import Conflict, InvalidInput, NotFound, field_error
+from app.core.errors import Conflict, InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.pagination import PageParams, paginate
 from app.core.tenancy import Principal, principal_of
 from app.kt.worknet import sealing
@@ -49,13 +49,6 @@ def _history(db: Session, router: Router, action: str, **detail: Any) -> None:
     db.add(RouterEvent(router_id=router.id, municipality_id=router.municipality_id, action=action,
                        detail=detail, actor=_actor(db)))
 
-
-def _flush_or_conflict(db: Session, message: str, **params: Any) -> None:
-    try:
-        with db.begin_nested():
-            db.flush()
-    except IntegrityError as exc:
-        raise Conflict(message, **params) from exc
 
 
 # --- routers ---------------------------------------------------------------------------------
@@ -103,7 +96,7 @@ def create_router(db: Session, *, data: RouterIn, principal: Principal | None = 
                     iccid_sealed=sealing.seal(data.iccid), iccid_digest=digest,
                     iccid_masked=sealing.mask_iccid(data.iccid), note=data.note, status="in_stock")
     db.add(router)
-    _flush_or_conflict(db, "A router with serial {serial} is already registered", serial=data.serial)
+    flush_or_conflict(db, "A router with serial {serial} is already registered", serial=data.serial)
     _history(db, router, "registered", model=data.model)
     db.flush()
     return router
@@ -215,7 +208,7 @@ def create_pool(db: Session, *, data: PoolIn, principal: Principal | None = None
     pool = Pool(municipality_id=municipality.id, name=data.name, cidr=data.cidr, department=data.department,
                 first_ip_int=first, last_ip_int=last, next_ip_int=first, quarantine_hours=quarantine)
     db.add(pool)
-    _flush_or_conflict(db, "A pool named {name} already exists", name=data.name)
+    flush_or_conflict(db, "A pool named {name} already exists", name=data.name)
     return pool
 
 

@@ -16,7 +16,6 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error
-from app.core.tenancy import principal_of
 from app.lguplus.citydata.jobs import municipality_code
 from app.lguplus.citydata.models import (
     CitydataAnswer,
@@ -28,19 +27,10 @@ from app.lguplus.citydata.models import (
 )
 from app.lguplus.citydata.schemas import FestivalIn, ResponseIn, SurveyIn, ZoneIn
 from app.platform import audit
-from app.platform import service as platform_service
+from app.platform.service import target_municipality_id
 
 MAX_ZONES = 2000
 
-
-def target_municipality_id(db: Session, *, code: str | None, field: str = "municipality_code") -> int:
-    """The municipality a write or a read goes to: the one named, else the caller's own."""
-    if code:
-        return platform_service.resolve_municipality(db, code=code, field=field).id
-    principal = principal_of(db)
-    if principal is not None and principal.municipality_id is not None:
-        return principal.municipality_id
-    raise InvalidInput.field(field, "Name the municipality (10-digit code)")
 
 
 def _refuse(errors: list[dict[str, Any]]) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from sqlalchemy.orm import Session
 
+from app.core import batch
 from app.core.errors import InvalidInput
 from app.lguplus.citydata import importers, jobs
 from app.lguplus.citydata.config import settings_of
@@ -98,14 +98,8 @@ def run_batch(db: Session, *, kind: str, municipality_id: int, rows: list[Any], 
 
 
 def parse_json_rows(raw: bytes) -> list[Any]:
-    try:
-        body = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput.field("body", "The body is not valid JSON") from None
-    if isinstance(body, dict) and isinstance(body.get("rows"), list) and len(body) == 1:
-        body = body["rows"]
-    if not isinstance(body, list):
-        raise InvalidInput.field("body", "Send a JSON array of rows or a CSV file")
+    """A non-empty batch of JSON rows."""
+    body = batch.parse_json_rows(raw)
     if not body:
         raise InvalidInput.field("rows", "The batch is empty")
     return body

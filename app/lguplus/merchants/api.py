@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
+from app.core.batch import read_batch
 from app.core.deps import SessionDep, SettingsDep
-from app.core.errors import DomainError, Forbidden, InvalidInput
+from app.core.errors import Forbidden, InvalidInput
 from app.core.pagination import Page, PageDep
 from app.lguplus.merchants import report, service
 from app.lguplus.merchants.models import TRANSITIONS, Application, ConsultingSession, MerchantStore
@@ -88,69 +86,11 @@ def _page(items: list[Any], total: int, page: Any) -> Page:
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-def parse_csv(raw: bytes) -> list[dict[str, Any]]:
-    """CSV with a header row (UTF-8 with or without BOM, or CP949); blank cells are left out."""
-    for encoding in ("utf-8-sig", "cp949"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InvalidInput.field("body", "The CSV file must be UTF-8 or CP949")
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        raise InvalidInput.field("body", "The CSV file has no header row")
-    rows = []
-    for row in reader:
-        if None in row:
-            raise InvalidInput.field(["rows", len(rows)], "The row has more cells than the header")
-        rows.append({k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip() != ""})
-    return rows
-
-
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 20,000 rows of outcomes are about 2 MB
 
 
-class TooLarge(DomainError):
-    status = 413
-    title = "Content too large"
-
-
-def too_large() -> TooLarge:
-    return TooLarge("The file is larger than {mb} MB; split it into smaller files",
-                    mb=MAX_UPLOAD_BYTES // (1024 * 1024) or 1)
-
-
-async def capped_body(request: Request) -> bytes:
-    """The request body, refused (413) beyond ``MAX_UPLOAD_BYTES`` without reading the rest."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_UPLOAD_BYTES:
-        raise too_large()
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_UPLOAD_BYTES:
-            raise too_large()
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def batch_rows(request: Request) -> list[Any]:
-    """The rows of a batch: a JSON array (or ``{"rows": [...]}``) or a CSV file (``text/csv``)."""
-    raw = await capped_body(request)
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind in ("text/csv", "application/csv"):
-        return parse_csv(raw)
-    try:
-        body = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput.field("body", "The body is not valid JSON") from None
-    if isinstance(body, dict) and isinstance(body.get("rows"), list) and len(body) == 1:
-        body = body["rows"]
-    if not isinstance(body, list):
-        raise InvalidInput.field("body", "Send a JSON array of rows or a CSV file")
-    return body
+    return await read_batch(request, MAX_UPLOAD_BYTES)  # the cap is read at each call
 
 
 BatchRows = Annotated[list[Any], Depends(batch_rows)]

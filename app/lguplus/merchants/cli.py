@@ -57,9 +57,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
+    from app.core.batch import parse_csv
     from app.core.errors import DomainError
     from app.lguplus.merchants import service
-    from app.lguplus.merchants.api import parse_csv
 
     db = _database()
     try:

@@ -13,11 +13,10 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Select, bindparam, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from app.core.errors import Conflict, InvalidInput, NotFound, field_error
+from app.core.errors import Conflict, InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.forms import error_template
 from app.core.i18n import SEOUL
 from app.core.pagination import PageParams, paginate
@@ -48,27 +47,11 @@ from app.lguplus.merchants.schemas import (
     TransitionIn,
     month_start,
 )
-from app.platform import service as platform_service
+from app.platform.service import target_municipality_id
 
 MAX_BATCH = 20_000
 
 
-def _flush_or_conflict(db: Session, message: str, **params: Any) -> None:
-    try:
-        with db.begin_nested():
-            db.flush()
-    except IntegrityError as exc:
-        raise Conflict(message, **params) from exc
-
-
-def target_municipality_id(db: Session, *, code: str | None, field: str = "municipality_code") -> int:
-    """The municipality a write goes to: the one named, else the caller's own."""
-    if code:
-        return platform_service.resolve_municipality(db, code=code, field=field).id
-    principal = principal_of(db)
-    if principal is not None and principal.municipality_id is not None:
-        return principal.municipality_id
-    raise InvalidInput.field(field, "Name the municipality (10-digit code)")
 
 
 def actor(db: Session) -> str:
@@ -118,7 +101,7 @@ def create_merchant(db: Session, *, data: MerchantIn) -> MerchantStore:
     mid = target_municipality_id(db, code=data.municipality_code)
     merchant = MerchantStore(municipality_id=mid, **data.model_dump(exclude={"municipality_code"}))
     db.add(merchant)
-    _flush_or_conflict(db, "A merchant with business registration number {brn} already exists", brn=data.brn)
+    flush_or_conflict(db, "A merchant with business registration number {brn} already exists", brn=data.brn)
     return merchant
 
 
@@ -223,7 +206,7 @@ def set_budget(db: Session, *, data: BudgetIn) -> Budget:
     if budget is None:
         budget = Budget(municipality_id=mid, year=data.year, amount_krw=data.amount, committed_krw=0)
         db.add(budget)
-        _flush_or_conflict(db, "The budget of {year} was set at the same moment; try again", year=data.year)
+        flush_or_conflict(db, "The budget of {year} was set at the same moment; try again", year=data.year)
         return budget
     if data.amount < budget.committed_krw:
         raise Conflict("{committed} won of the {year} budget is already committed; the budget cannot be lower",

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import Field, model_validator
 
+from app.core.batch import parse_csv, too_large
 from app.core.config import get_settings
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
@@ -21,7 +22,7 @@ from app.core.pagination import PageParams
 from app.core.schemas import InputModel, ShortText
 from app.core.templating import flash, render, see_other
 from app.lguplus.merchants import api, report, service
-from app.lguplus.merchants.api import ApplicationDep, MerchantDep, parse_csv
+from app.lguplus.merchants.api import ApplicationDep, MerchantDep
 from app.lguplus.merchants.models import SOLUTIONS, STATES, TRANSITIONS
 from app.lguplus.merchants.schemas import (
     ApplicationIn,
@@ -316,7 +317,7 @@ async def outcomes_page(request: Request, db: SessionDep):
         context["errors"] = [{"loc": "", "msg": _("Choose a CSV file.")}]
         return render(request, "lguplus/merchants/outcomes.html", context, status_code=400)
     if (upload.size or 0) > api.MAX_UPLOAD_BYTES:
-        exc = api.too_large()
+        exc = too_large(api.MAX_UPLOAD_BYTES)
         context["errors"] = [{"loc": "", "msg": _(exc.template, **exc.params)}]
         return render(request, "lguplus/merchants/outcomes.html", context, status_code=413)
     raw = await upload.read()

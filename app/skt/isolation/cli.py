@@ -26,10 +26,10 @@ def _database():
 
 def _cmd_import(args: argparse.Namespace) -> int:
     """Import a CSV file in batches; each batch is all-or-nothing, and the whole file is one transaction."""
+    from app.core.batch import parse_csv
     from app.core.errors import DomainError
     from app.core.tenancy import SYSTEM, bind_principal
     from app.skt.isolation import service
-    from app.skt.isolation.deps import parse_csv
 
     try:
         rows = parse_csv(Path(args.file).read_bytes())

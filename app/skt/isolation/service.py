@@ -143,14 +143,6 @@ def list_dongs(db: Session, *, page: PageParams, q: str | None = None, district:
     return paginate(db, dong_query(q=q, district=district), page)
 
 
-def _target_municipality(db: Session, code: str | None) -> int:
-    if code:
-        return platform_service.resolve_municipality(db, code=code).id
-    principal = principal_of(db)
-    if principal is not None and principal.municipality_id is not None:
-        return principal.municipality_id
-    raise InvalidInput.field("municipality_code", "Name the municipality (10-digit code)")
-
 
 def _taken(db: Session, codes: set[str]) -> set[str]:
     """Codes registered anywhere (the 행정동 code is national), read past the tenant scope."""
@@ -161,7 +153,7 @@ def _taken(db: Session, codes: set[str]) -> set[str]:
 
 
 def create_dong(db: Session, *, data: DongIn) -> IsoDong:
-    mid = _target_municipality(db, data.municipality_code)
+    mid = platform_service.target_municipality_id(db, code=data.municipality_code)
     if _taken(db, {data.code}):
         raise Conflict("Dong code {code} is already registered", code=data.code)
     dong = IsoDong(municipality_id=mid, code=data.code, name=data.name, district=data.district)
@@ -244,7 +236,7 @@ def list_definitions(db: Session, *, page: PageParams) -> tuple[list[IsoDefiniti
 
 
 def create_definition(db: Session, *, data: DefinitionIn) -> IsoDefinition:
-    mid = _target_municipality(db, data.municipality_code)
+    mid = platform_service.target_municipality_id(db, code=data.municipality_code)
     found = db.scalar(select(IsoDefinition).where(IsoDefinition.municipality_id == mid,
                                                    IsoDefinition.effective_from == data.effective_from))
     if found is not None:

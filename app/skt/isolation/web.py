@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
+from app.core.batch import parse_csv
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
 from app.core.errors import DomainError
@@ -20,7 +21,7 @@ from app.core.pagination import PageParams
 from app.core.templating import flash, render
 from app.platform.auth import WebUser
 from app.skt.isolation import service
-from app.skt.isolation.deps import KDep, MinAgeQuery, PeriodQuery, parse_csv
+from app.skt.isolation.deps import KDep, MinAgeQuery, PeriodQuery
 from app.skt.isolation.models import AGE_BANDS, MEANS
 from app.skt.isolation.schemas import DefinitionIn, DongIn
 

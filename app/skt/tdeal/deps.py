@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path
 
+from app.core.batch import batch_rows_reader
 from app.core.deps import SessionDep
-from app.core.errors import InvalidInput
 from app.platform.auth import OptionalPrincipal
 from app.skt.tdeal import service
 from app.skt.tdeal.models import TdealCampaign, TdealCoupon, TdealMerchant, TdealProduct, TdealSubscriber
@@ -45,39 +42,9 @@ CouponDep = Annotated[TdealCoupon, Depends(coupon_or_404)]
 SubscriberDep = Annotated[TdealSubscriber, Depends(subscriber_or_404)]
 
 
-def parse_csv(raw: bytes) -> list[dict[str, Any]]:
-    """CSV with a header row (UTF-8, BOM allowed); blank cells are left out so defaults apply."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput.field("body", "The CSV file must be UTF-8") from None
-    reader = csv.DictReader(io.StringIO(text))
-    rows = []
-    for row in reader:
-        if None in row:
-            raise InvalidInput.field(["rows", len(rows)], "The row has more cells than the header")
-        rows.append({k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip() != ""})
-    return rows
-
-
-async def batch_rows(request: Request) -> list[Any]:
-    """The rows of a batch: a JSON array (or ``{"rows": [...]}``) or a CSV file (``text/csv``)."""
-    raw = await request.body()
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind in ("text/csv", "application/csv"):
-        return parse_csv(raw)
-    try:
-        body = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput.field("body", "The body is not valid JSON") from None
-    if isinstance(body, dict) and isinstance(body.get("rows"), list) and len(body) == 1:
-        body = body["rows"]
-    if not isinstance(body, list):
-        raise InvalidInput.field("body", "Send a JSON array of rows or a CSV file")
-    return body
-
-
-BatchRows = Annotated[list[Any], Depends(batch_rows)]
+# A batch of 10,000 rows (the most one request may carry) stays well under this.
+MAX_BODY_BYTES = 20 * 1024 * 1024
+BatchRows = Annotated[list[Any], Depends(batch_rows_reader(MAX_BODY_BYTES))]
 
 BATCH_DOC = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},

@@ -12,16 +12,16 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import Select, func, insert, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from app.core.errors import Conflict, InvalidInput, NotFound, field_error
+from app.core.errors import Conflict, InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.forms import error_template
 from app.core.pagination import PageParams, paginate
 from app.core.tenancy import principal_of
 from app.platform import audit
 from app.platform import service as platform_service
+from app.platform.service import target_municipality_id
 from app.skt.tdeal.models import (
     TdealCampaign,
     TdealCampaignMerchant,
@@ -49,22 +49,6 @@ from app.skt.tdeal.schemas import (
 MAX_BATCH = 10_000
 
 
-def _flush_or_conflict(db: Session, message: str, **params: Any) -> None:
-    try:
-        with db.begin_nested():
-            db.flush()
-    except IntegrityError as exc:
-        raise Conflict(message, **params) from exc
-
-
-def target_municipality_id(db: Session, *, code: str | None, field: str = "municipality_code") -> int:
-    """The municipality a write goes to: the one named, else the caller's own."""
-    if code:
-        return platform_service.resolve_municipality(db, code=code, field=field).id
-    principal = principal_of(db)
-    if principal is not None and principal.municipality_id is not None:
-        return principal.municipality_id
-    raise InvalidInput.field(field, "Name the municipality (10-digit code)")
 
 
 def _apply(obj: Any, data: BaseModel) -> None:
@@ -103,7 +87,7 @@ def create_merchant(db: Session, *, data: MerchantIn) -> TdealMerchant:
     mid = target_municipality_id(db, code=data.municipality_code)
     merchant = TdealMerchant(municipality_id=mid, **data.model_dump(exclude={"municipality_code"}))
     db.add(merchant)
-    _flush_or_conflict(db, "A merchant with business registration number {brn} already exists", brn=data.brn)
+    flush_or_conflict(db, "A merchant with business registration number {brn} already exists", brn=data.brn)
     return merchant
 
 
@@ -151,7 +135,7 @@ def create_product(db: Session, *, data: ProductIn) -> TdealProduct:
     product = TdealProduct(municipality_id=merchant.municipality_id, merchant_id=merchant.id,
                            **data.model_dump(exclude={"merchant_id", "merchant_brn"}))
     db.add(product)
-    _flush_or_conflict(db, "The merchant already has a product with SKU {sku}", sku=data.sku)
+    flush_or_conflict(db, "The merchant already has a product with SKU {sku}", sku=data.sku)
     return product
 
 
@@ -184,7 +168,7 @@ def create_subscriber(db: Session, *, data: SubscriberIn) -> TdealSubscriber:
     mid = target_municipality_id(db, code=data.home_municipality_code, field="home_municipality_code")
     sub = TdealSubscriber(municipality_id=mid, **data.model_dump(exclude={"home_municipality_code"}))
     db.add(sub)
-    _flush_or_conflict(db, "Subscriber {pseudonym} already exists", pseudonym=data.pseudonym)
+    flush_or_conflict(db, "Subscriber {pseudonym} already exists", pseudonym=data.pseudonym)
     return sub
 
 
@@ -239,7 +223,7 @@ def create_campaign(db: Session, *, data: CampaignIn) -> TdealCampaign:
     campaign = TdealCampaign(municipality_id=mid, name=data.name, start_date=data.start_date,
                              end_date=data.end_date, description=data.description)
     db.add(campaign)
-    _flush_or_conflict(db, "A campaign named {name} already exists", name=data.name)
+    flush_or_conflict(db, "A campaign named {name} already exists", name=data.name)
     if data.merchant_ids:
         add_participants(db, campaign=campaign, merchant_ids=data.merchant_ids)
     return campaign
@@ -275,7 +259,7 @@ def update_campaign(db: Session, *, campaign: TdealCampaign, data: CampaignUpdat
     campaign.start_date = data.start_date
     campaign.end_date = data.end_date
     campaign.description = data.description
-    _flush_or_conflict(db, "A campaign named {name} already exists", name=data.name)
+    flush_or_conflict(db, "A campaign named {name} already exists", name=data.name)
     if data.merchant_ids is not None:
         if data.merchant_ids:
             add_participants(db, campaign=campaign, merchant_ids=data.merchant_ids)
@@ -313,7 +297,7 @@ def create_coupon(db: Session, *, data: CouponIn) -> TdealCoupon:
         mid = target_municipality_id(db, code=data.municipality_code)
     coupon = TdealCoupon(municipality_id=mid, redeemed_count=0, **data.model_dump(exclude={"municipality_code"}))
     db.add(coupon)
-    _flush_or_conflict(db, "A coupon with code {code} already exists", code=data.code)
+    flush_or_conflict(db, "A coupon with code {code} already exists", code=data.code)
     return coupon
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import Field, model_validator
 
+from app.core.batch import parse_csv
 from app.core.deps import SessionDep
 from app.core.errors import DomainError
 from app.core.forms import domain_errors, form_to_dict, submit_form, validate_form
@@ -24,7 +25,7 @@ from app.core.tenancy import Principal
 from app.platform import service as platform_service
 from app.platform.auth import WebUser
 from app.skt.tdeal import recommend, report, service
-from app.skt.tdeal.deps import CampaignDep, MerchantDep, parse_csv
+from app.skt.tdeal.deps import CampaignDep, MerchantDep
 from app.skt.tdeal.models import TdealMerchant
 from app.skt.tdeal.schemas import CampaignIn, CampaignUpdate, CouponIn, MerchantIn, MerchantUpdate, ProductIn, in_range
 
