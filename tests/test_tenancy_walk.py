@@ -17,7 +17,7 @@ from app.core.db import Base
 from app.core.manifest import installed
 from app.core.tenancy import SYSTEM, bind_principal
 from app.platform.models import ApiKey, Kpi, KpiValue, Milestone, Municipality, Partner, Program, User
-from tests.conftest import PASSWORD, api_headers, csrf_of, web_login
+from tests.conftest import PASSWORD_HASH, api_headers, csrf_of, web_login
 
 A_MUNICIPALITY_ID = 9_000_001
 A_USER_ID = 9_000_002
@@ -97,7 +97,7 @@ def _build_world(database):
                            level="basic"))
         s.flush()
         s.add(User(id=A_USER_ID, username="a.admin", display_name="A", role="municipal_admin",
-                   municipality_id=A_MUNICIPALITY_ID, password_hash=security.hash_password(PASSWORD)))
+                   municipality_id=A_MUNICIPALITY_ID, password_hash=PASSWORD_HASH))
 
 
 def _fill_tenant_b(database) -> int:
@@ -108,7 +108,7 @@ def _fill_tenant_b(database) -> int:
         s.add_all([b, partner])
         s.flush()
         s.add(User(username="b.staff", display_name="울산 담당자", role="staff", municipality_id=b.id,
-                   password_hash=security.hash_password(PASSWORD)))
+                   password_hash=PASSWORD_HASH))
         program = Program(title="울산 CCTV 관제 사업", description="울산 전용", municipality_id=b.id, status="active",
                           partners=[partner])
         s.add(program)
