@@ -100,11 +100,20 @@ def database(migrated_database: Database, request: pytest.FixtureRequest) -> Ite
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Within each backend's run, the tests that read the demo go last, so that they share one load."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Within each backend's run, the tests that read the demo go last, so that they share one load.
+
+    Under pytest-xdist (``make test`` runs two workers with ``--dist loadgroup``) each backend's tests form
+    one group, run by one worker: a database is only ever used by one process of the suite, and the
+    demo is still loaded once per backend."""
     def backend(item: pytest.Item) -> str | None:
         callspec = getattr(item, "callspec", None)
         return callspec.params.get("database_url") if callspec else None
+
+    if config.pluginmanager.hasplugin("xdist"):
+        for item in items:
+            if name := backend(item):
+                item.add_marker(pytest.mark.xdist_group(f"db-{name}"))
 
     runs: list[list[pytest.Item]] = []
     for item in items:
@@ -117,9 +126,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def settings(database: Database) -> Settings:
+def settings(database: Database, tmp_path) -> Settings:
     return Settings(env="test", database_url=database.url, secret_key="test-secret-key-0123456789",
-                    login_max_failures=3, login_lockout_s=600)
+                    login_max_failures=3, login_lockout_s=600, data_dir=tmp_path / "var")
 
 
 @pytest.fixture
