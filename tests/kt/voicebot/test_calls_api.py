@@ -217,3 +217,43 @@ def test_request_workflow_notes_and_fee_table(client, vb_world):
     call = start(client, h)
     t = say(client, h, call["id"], "3인용 소파 버리려고요")
     assert t["slots"]["items"][0]["fee_krw"] == 15000  # the edited fee is quoted at once
+
+
+def test_callers_who_answer_out_of_order_or_in_their_own_words_get_through(client, vb_world):
+    h = api_headers(client, "cw.staff")
+    # Asked the wardrobe's size, the caller gives the address: progress, not a failure; "큰 거" is a size.
+    call = start(client, h)
+    t = say(client, h, call["id"], "여보세요 아 장롱이랑 침대 버릴라 카는데요")
+    assert t["state"] == "collect:size" and "120cm" in t["reply"]
+    t = say(client, h, call["id"], "우리 집은요 중앙동 삼성아파트 102동 1503호요")
+    assert t["state"] == "collect:size" and t["slots"]["address"] == "중앙동 삼성아파트 102동 1503호"
+    t = say(client, h, call["id"], "큰 거요")
+    assert t["state"] == "collect:pickup_date"
+    assert {(i["name"], i["fee_krw"]) for i in t["slots"]["items"]} == {("장롱", 20000), ("침대", 12000)}
+    t = say(client, h, call["id"], "다음 주 화요일 오전에요")
+    assert t["state"] == "confirm" and "32,000원" in t["reply"]
+    t = say(client, h, call["id"], "예 그래 주세요")
+    assert t["state"] == "done" and t["request_id"]
+
+    # A parking report timed by how long ago the car was seen.
+    call = start(client, h)
+    say(client, h, call["id"], "집 앞에 차가 맨날 불법으로 대 있어서요")
+    say(client, h, call["id"], "상남동 롯데마트 앞이요")
+    say(client, h, call["id"], "12 가 3456이요")
+    t = say(client, h, call["id"], "한 30분 전부터요")
+    assert t["state"] == "confirm" and "12가3456" in t["reply"]
+    t = say(client, h, call["id"], "예 보내 주세요")
+    assert t["state"] == "done" and t["request_id"]
+
+    # The birth date said in words identifies the caller.
+    call = start(client, h)
+    say(client, h, call["id"], "세금 돌려받을 거 있다고 문자 받았는데요")
+    t = say(client, h, call["id"], "85년 3월 12일생이요")
+    assert t["state"] == "offer_account" and "35,400원" in t["reply"]
+    t = say(client, h, call["id"], "아니요 그냥 위택스로 할게요")
+    assert t["ended"] and t["state"] == "done" and not t["handoff"]["needed"]
+
+    # English gets a polite answer in Korean that says how to go on.
+    call = start(client, h)
+    t = say(client, h, call["id"], "I want to throw away a sofa")
+    assert "한국어" in t["reply"] and not t["ended"]
