@@ -12,6 +12,16 @@ def test_held_out_accuracy_reaches_ninety_percent():
     ev = classifier.evaluate()
     assert ev.accuracy >= 0.9, ev.errors
     assert len(ev.confusion) == 6 and sum(map(sum, ev.confusion)) == ev.test_size
+    assert 90 <= ev.test_lines < ev.test_size  # a quarter of the lines, each with its spoken variants
+
+
+def test_near_duplicate_lines_stay_on_one_side_of_the_split():
+    clusters = classifier.near_duplicate_clusters(classifier.load_examples())
+    by_text = {e.text: i for i, cluster in enumerate(clusters) for e in cluster}
+    assert by_text["상담원 연결 좀 해 주이소"] == by_text["상담원 연결 해 주이소 마"]
+    assert by_text["불법주정차신고요"] == by_text["불볍 주차 신고요"]
+    assert by_text["소파 버리려면 어떻게 해야 돼요"] != by_text["대형폐기물 버리려고 하는데요"]
+    assert all(len({e.intent for e in cluster}) == 1 for cluster in clusters)
 
 
 def test_classifier_copes_with_dialect_missing_spaces_and_stt_mistakes(intent_model):
