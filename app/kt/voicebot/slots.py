@@ -244,7 +244,11 @@ _BIRTH_WORDS = re.compile(rf"(?<!\d)(\d{{4}}|\d{{2}}|{_SINO})\s*년\s*(\d{{1,2}}
 
 def find_birth(text: str) -> str | None:
     """Six digits of a birth date (YYMMDD), as callers say it to be identified: 850312, 85.03.12,
-    85년 3월 12일(생), 1985년 3월 12일, 팔십오년 삼월 십이일, or digit by digit 팔오공삼일이."""
+    85년 3월 12일(생), 1985년 3월 12일, 팔십오년 삼월 십이일, digit by digit 팔오공삼일이, or the front of a
+    resident registration number (850312-1234567)."""
+    m = re.search(r"(?<!\d)(\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))\s*-?\s*[1-8]\d{6}(?!\d)", text)
+    if m:  # a resident registration number: its first six digits are the birth date (the rest is not kept)
+        return m.group(1)
     m = _BIRTH_WORDS.search(text)
     if m:
         year, month, day = (_num(g) for g in m.groups())

@@ -258,6 +258,12 @@ def test_callers_who_answer_out_of_order_or_in_their_own_words_get_through(clien
     say(client, h, call["id"], "세금 돌려받을 거 있다고 문자 받았는데요")
     t = say(client, h, call["id"], "85년 3월 12일생이요")
     assert t["state"] == "offer_account" and "35,400원" in t["reply"]
+    call = start(client, h)
+    say(client, h, call["id"], "지방세 환급 조회요")
+    t = say(client, h, call["id"], "주민번호 850312-1234567이요")  # the whole number: birth date taken, masked
+    assert t["state"] == "offer_account" and "1234567" not in str(t["slots"])
+    turns = client.get(f"{BASE}/calls/{call['id']}", headers=h).json()["turns"]
+    assert "850312-1******" in turns[3]["text"] and all("1234567" not in x["text"] for x in turns)
     t = say(client, h, call["id"], "아니요 그냥 위택스로 할게요")
     assert t["ended"] and t["state"] == "done" and not t["handoff"]["needed"]
 
