@@ -41,6 +41,7 @@ def test_console_call_becomes_a_request_staff_work_and_a_router_gets_a_fixed_ip(
         bind_principal(s, SYSTEM)
         s.execute(insert(VoicebotFeeItem.__table__), _fee_rows(world.changwon.id, world.changwon.code))
     classifier.get_model()  # as `dxhub voicebot train` leaves it for a server: trained before the first call
+    page.set_default_timeout(30_000)  # a loaded 2-core CI machine: a dozen page loads, some of them slow
     _login(page)
 
     page.goto("/kt/voicebot/console")
