@@ -20,9 +20,11 @@ from app.kt.voicebot.schemas import (
     CallStarted,
     ClassifyIn,
     ClassifyOut,
+    Clean,
     FeeItemIn,
     FeeItemOut,
     FeeItemUpdate,
+    Intent,
     NoteIn,
     NoteOut,
     RequestDetailOut,
@@ -71,7 +73,7 @@ def hang_up(call: CallDep, db: SessionDep):
 @router.get("/calls", response_model=Page[CallOut])
 def list_calls(db: SessionDep, page: PageDep,
                status: Annotated[str | None, Query(pattern="^(active|completed|handed_off|abandoned)$")] = None,
-               intent: Annotated[str | None, Query(max_length=30)] = None):
+               intent: Intent | None = None):
     items, total = service.list_calls(db, page=page, status=status, intent=intent)
     return Page(items=[CallOut.model_validate(c) for c in items], total=total, limit=page.limit, offset=page.offset)
 
@@ -95,7 +97,7 @@ def classify(data: ClassifyIn):
 @router.get("/requests", response_model=Page[RequestOut])
 def list_requests(db: SessionDep, page: PageDep, status: RequestStatus | None = None,
                   service_code: ServiceCode | None = None, urgent: bool | None = None,
-                  q: Annotated[str | None, Query(max_length=100)] = None):
+                  q: Annotated[str | None, Query(max_length=100), Clean] = None):
     items, total = service.list_requests(db, page=page, status=status, service_code=service_code, urgent=urgent,
                                          q=q)
     return Page(items=[RequestOut.model_validate(r) for r in items], total=total, limit=page.limit,

@@ -9,6 +9,7 @@ original utterance, so no variant of a test sentence is ever seen in training.
 
 from __future__ import annotations
 
+import difflib
 import os
 import pickle
 import random
@@ -217,24 +218,61 @@ class Evaluation:
     train_size: int
     seconds: float
     errors: list[tuple[str, str, str]]  # text, expected, predicted
+    test_lines: int = 0  # distinct hand-written lines held out (test_size counts their spoken variants too)
+
+
+NEAR_DUPLICATE = 0.8  # difflib ratio of two lines without spaces at or above which they are one sentence
+
+
+def near_duplicate_clusters(examples: list[Example]) -> list[list[Example]]:
+    """The hand-written lines of each intent grouped so that near-duplicates ("상담원 연결 좀 해 주이소" and
+    "상담원 연결 해 주이소 마") share a group: a split puts a whole group on one side."""
+    parent = list(range(len(examples)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    keys = [normalise(e.text).replace(" ", "") for e in examples]
+    for i in range(len(examples)):
+        matcher = difflib.SequenceMatcher(None, b=keys[i])  # b is the side difflib indexes once
+        for j in range(i + 1, len(examples)):
+            if examples[i].intent != examples[j].intent:
+                continue
+            matcher.set_seq1(keys[j])
+            if matcher.real_quick_ratio() >= NEAR_DUPLICATE and matcher.quick_ratio() >= NEAR_DUPLICATE \
+                    and matcher.ratio() >= NEAR_DUPLICATE:
+                parent[root(j)] = root(i)
+    clusters: dict[int, list[Example]] = {}
+    for i, ex in enumerate(examples):
+        clusters.setdefault(root(i), []).append(ex)
+    return list(clusters.values())
 
 
 def evaluate(*, test_share: float = 0.25, seed: int = 2026) -> Evaluation:
-    """Hold out a share of the hand-written lines (by group, stratified per intent), train on the rest
-    with augmentation, and test on the held-out lines and their augmented variants."""
+    """Hold out a share of the hand-written lines (stratified per intent; near-duplicate lines always on
+    the same side), train on the rest with augmentation, and test on the held-out lines and their
+    spoken variants."""
     started = time.perf_counter()
     examples = load_examples()
     rng = random.Random(seed)
-    by_intent: dict[str, list[Example]] = {}
-    for ex in examples:
-        by_intent.setdefault(ex.intent, []).append(ex)
+    by_intent: dict[str, list[list[Example]]] = {}
+    for cluster in near_duplicate_clusters(examples):
+        by_intent.setdefault(cluster[0].intent, []).append(cluster)
     train_set, test_set = [], []
-    for items in by_intent.values():
-        items = items[:]
-        rng.shuffle(items)
-        cut = max(1, round(len(items) * test_share))
-        test_set.extend(items[:cut])
-        train_set.extend(items[cut:])
+    for clusters in by_intent.values():
+        clusters = clusters[:]
+        rng.shuffle(clusters)
+        wanted = max(1, round(sum(map(len, clusters)) * test_share))
+        held = 0
+        for cluster in clusters:
+            if held < wanted:
+                test_set.extend(cluster)
+                held += len(cluster)
+            else:
+                train_set.extend(cluster)
     model = train(train_set)
     # Test variants keep every word: a caller's sentence with its meaning, spoken and recognised differently.
     test_data = expand(test_set, seed=seed + 1, per_line=2, drop_words=False)
@@ -249,7 +287,7 @@ def evaluate(*, test_share: float = 0.25, seed: int = 2026) -> Evaluation:
             errors.append((ex.text, ex.intent, pred.intent))
     correct = sum(confusion[i][i] for i in range(len(labels)))
     return Evaluation(accuracy=correct / len(test_data), labels=labels, confusion=confusion,
-                      test_size=len(test_data), train_size=model.trained_on,
+                      test_size=len(test_data), train_size=model.trained_on, test_lines=len(test_set),
                       seconds=time.perf_counter() - started, errors=errors)
 
 

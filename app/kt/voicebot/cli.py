@@ -33,7 +33,8 @@ def format_evaluation(ev: classifier.Evaluation) -> str:
     short = {"bulky_waste": "bulky", "night_duty": "night", "illegal_parking": "parking",
              "local_tax_refund": "tax", "human_agent": "human", "out_of_scope": "other"}
     lines = [f"Held-out accuracy: {ev.accuracy:.1%} on {ev.test_size} utterances "
-             f"(trained on {ev.train_size}; {ev.seconds:.1f} s)", "",
+             f"({ev.test_lines} held-out lines with their spoken variants; trained on {ev.train_size} "
+             f"from the other lines; {ev.seconds:.1f} s)", "",
              "Confusion matrix (rows: expected, columns: predicted)",
              "expected\\predicted " + " ".join(f"{short[k]:>8}" for k in ev.labels)]
     for label, row in zip(ev.labels, ev.confusion, strict=True):

@@ -199,6 +199,20 @@ def _size_matches(label: str, said: str | None) -> bool:
     return False
 
 
+BIG_WORDS, SMALL_WORDS = ("큰", "대형"), ("작은", "소형")
+
+
+def line_for_size(lines: list[FeeLine], said: str | None) -> FeeLine | None:
+    """The fee line of one item that the size a caller said fits; "큰 거"/"작은 거" pick the dearest/cheapest
+    of the item's sized lines when no line is labelled by that word (callers do not know centimetres)."""
+    match = next((line for line in lines if _size_matches(line.size, said)), None)
+    if match is None and said in BIG_WORDS + SMALL_WORDS:
+        sized = sorted((line for line in lines if line.size), key=lambda line: line.fee_krw)
+        if len(sized) > 1:
+            match = sized[-1] if said in BIG_WORDS else sized[0]
+    return match
+
+
 def find_items(text: str, fee_table: list[FeeLine]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Items the caller named with their fee; the second value is an item whose size must be asked."""
     compact = text.replace(" ", "")
@@ -217,7 +231,7 @@ def find_items(text: str, fee_table: list[FeeLine]) -> tuple[list[dict[str, Any]
         compact = compact.replace(name, "")
         size = sx.find_size(text)
         qty = sx.find_quantity(text)
-        match = next((line for line in lines if _size_matches(line.size, size)), None)
+        match = line_for_size(lines, size)
         if match is None and len(lines) == 1:
             match = lines[0]
         if match is None:
@@ -247,11 +261,18 @@ def _extract(intent: str, text: str, slots: dict[str, Any], ctx: Context, asking
     if intent == "bulky_waste":
         if asking == "size" and slots.get("pending_item"):
             pending = slots["pending_item"]
-            size = sx.find_size(text) or text.strip()
-            line = next((line for line in ctx.fee_table if line.name == pending["name"]
-                         and _size_matches(line.size, size)), None)
+            said = sx.find_size(text)
+            compact = text.replace(" ", "")
+            candidates = [line for line in ctx.fee_table if line.name == pending["name"]]
+            if said:
+                line = line_for_size(candidates, said)
+            else:  # the caller read a size label back as it was offered ("3인용 이상")
+                line = next((line for line in candidates if line.size and line.size.replace(" ", "") in compact),
+                            None)
             if line is None:
-                problems["size"] = "invalid"
+                # A size that fits no line is invalid; no size at all (the address instead) is not a failure
+                # by itself: the progress rule in `step` decides.
+                problems["size"] = "invalid" if said else "missing"
             else:
                 slots.setdefault("items", []).append({"name": line.name, "size": line.size, "qty": pending["qty"],
                                                       "fee_krw": line.fee_krw * pending["qty"]})
@@ -294,7 +315,7 @@ def _extract(intent: str, text: str, slots: dict[str, Any], ctx: Context, asking
         elif asking == "plate":
             problems["plate"] = "missing"
         when = sx.parse_when(text, today=ctx.today)
-        if when.day or when.hour is not None or any(w in text for w in ("방금", "지금", "아까", "계속")):
+        if when.day or when.hour is not None or sx.says_recently(text):
             day = when.day or ctx.today
             slots["seen_at"] = f"{day.isoformat()}" + (f" {when.hour:02d}:00" if when.hour is not None else "")
         elif asking == "seen_at":
@@ -410,6 +431,9 @@ def step(call: CallState, text: str, prediction: Prediction | None, ctx: Context
         intent = intent or "human_agent"
         return result(HANDOFF["caller_asked"], "handoff", handoff_reason="caller_asked", ended=True)
     if not text or not re.search(r"[가-힣0-9]", text):
+        if re.search(r"[A-Za-z]{2}", text):
+            return fail("죄송해요, 한국어로만 안내해 드릴 수 있어요. "
+                        "한국어로 말씀해 주시거나 '상담원'이라고 말씀해 주세요.")
         if call.state == "greeting":
             again = MENU
         elif call.state.startswith("collect:"):

@@ -24,7 +24,7 @@ from app.core.tenancy import Principal, bind_principal
 from app.kt.voicebot import dialogue, service
 from app.kt.voicebot import slots as sx
 from app.kt.voicebot.models import VoicebotRequest
-from app.kt.voicebot.schemas import RequestIn
+from app.kt.voicebot.schemas import RequestIn, printable
 from app.platform import accounts
 from app.platform import service as platform_service
 from app.platform.auth import resolve_principal
@@ -238,6 +238,7 @@ async def get_request(service_request_id: str, request: Request, db: SessionDep)
 @spec_errors
 async def get_token(token: str, request: Request, db: SessionDep):
     _jurisdiction(db, request)
+    token = printable(token)
     try:
         found = service.get_request_by_token(db, token=token[:40])
     except DomainError:
@@ -267,9 +268,10 @@ async def create_request(request: Request, db: SessionDep):
             body = await request.json()
         except ValueError:
             raise Open311Error(400, "the body is not valid JSON") from None
-        form = {k: (str(v) if v is not None else None) for k, v in (body.items() if isinstance(body, dict) else [])}
+        form = {k: (printable(str(v)) if v is not None else None)
+                for k, v in (body.items() if isinstance(body, dict) else [])}
     else:
-        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        form = {k: printable(v) for k, v in (await request.form()).items() if isinstance(v, str)}
     secret = (form.get("api_key") or "").strip()
     if not secret:
         raise Open311Error(403, "api_key is required")

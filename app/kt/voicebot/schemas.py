@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 
 from app.core.schemas import InputModel, MunicipalityCode, OutputModel, UtcDateTime
 
@@ -13,15 +14,25 @@ Intent = Literal["bulky_waste", "night_duty", "illegal_parking", "local_tax_refu
 RequestStatus = Literal["received", "assigned", "in_progress", "resolved", "rejected", "duplicate"]
 ServiceCode = Literal["bulky_waste", "night_duty", "illegal_parking", "local_tax_refund"]
 Channel = Literal["phone", "web", "kiosk", "console"]
+# Control characters and lone surrogates that speech recognisers and copy-paste leave in text: no one
+# says them, and PostgreSQL cannot store NUL. They are dropped before any other check.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def printable(value: Any) -> Any:
+    return _UNPRINTABLE.sub("", value) if isinstance(value, str) else value
+
+
+Clean = BeforeValidator(printable)
 # A recognised utterance: empty is allowed (silence gets a polite reply); a monologue is refused.
-Utterance = Annotated[str, StringConstraints(max_length=1000)]
+Utterance = Annotated[str, Clean, StringConstraints(max_length=1000)]
 
 
 class CallIn(InputModel):
-    caller_number: Annotated[str, StringConstraints(max_length=20, pattern=r"^[0-9+\-\s]*$")] = ""
+    caller_number: Annotated[str, Clean, StringConstraints(max_length=20, pattern=r"^[0-9+\-\s]*$")] = ""
     municipality_code: MunicipalityCode
     channel: Channel = "phone"
-    client_call_id: Annotated[str, StringConstraints(min_length=1, max_length=80)] | None = Field(
+    client_call_id: Annotated[str, Clean, StringConstraints(min_length=1, max_length=80)] | None = Field(
         default=None, description="The telephony side's call id: a retried POST returns the same call")
 
 
@@ -97,18 +108,18 @@ class CallDetailOut(CallOut):
 
 
 class FeeItemIn(InputModel):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=60)]
-    size: Annotated[str, StringConstraints(max_length=60)] = ""
-    aliases: Annotated[str, StringConstraints(max_length=300)] = ""
+    name: Annotated[str, Clean, StringConstraints(min_length=1, max_length=60)]
+    size: Annotated[str, Clean, StringConstraints(max_length=60)] = ""
+    aliases: Annotated[str, Clean, StringConstraints(max_length=300)] = ""
     fee_krw: int = Field(ge=0, le=1_000_000)
     active: bool = True
     municipality_code: MunicipalityCode | None = None
 
 
 class FeeItemUpdate(InputModel):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = None
-    size: Annotated[str, StringConstraints(max_length=60)] | None = None
-    aliases: Annotated[str, StringConstraints(max_length=300)] | None = None
+    name: Annotated[str, Clean, StringConstraints(min_length=1, max_length=60)] | None = None
+    size: Annotated[str, Clean, StringConstraints(max_length=60)] | None = None
+    aliases: Annotated[str, Clean, StringConstraints(max_length=300)] | None = None
     fee_krw: int | None = Field(default=None, ge=0, le=1_000_000)
     active: bool | None = None
 
@@ -162,22 +173,22 @@ class RequestIn(InputModel):
     """A request keyed in by staff (e.g. a walk-in or a call a person took over)."""
 
     service_code: ServiceCode
-    description: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-    address: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    description: Annotated[str, Clean, StringConstraints(min_length=1, max_length=2000)]
+    address: Annotated[str, Clean, StringConstraints(min_length=1, max_length=200)]
     lat: float | None = Field(default=None, ge=-90, le=90)
     long: float | None = Field(default=None, ge=-180, le=180)
     urgent: bool = False
-    client_request_id: Annotated[str, StringConstraints(min_length=1, max_length=80)] | None = None
+    client_request_id: Annotated[str, Clean, StringConstraints(min_length=1, max_length=80)] | None = None
     municipality_code: MunicipalityCode | None = None
 
 
 class StatusChangeIn(InputModel):
     status: RequestStatus
-    note: Annotated[str, StringConstraints(max_length=2000)] = ""
+    note: Annotated[str, Clean, StringConstraints(max_length=2000)] = ""
 
 
 class NoteIn(InputModel):
-    text: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    text: Annotated[str, Clean, StringConstraints(min_length=1, max_length=2000)]
 
 
 class StatsOut(BaseModel):

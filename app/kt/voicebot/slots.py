@@ -28,7 +28,8 @@ _ADDRESS = re.compile(
     r"(?:\s*\d+(?:-\d+)?(?:\s*번지|\s*번길)?)?"
     r"(?:\s*[가-힣A-Za-z0-9]+(?:아파트|빌라|맨션|타운|상가|오피스텔))?(?:\s*\d+\s*동)?(?:\s*\d+\s*호)?)")
 _PLACE_SUFFIXES = ("아파트|빌라|초등학교|중학교|고등학교|학교|시장|사거리|삼거리|(?<![구지])역|공원|마트|"
-                   "주민센터|행정복지센터|정류장|터미널|병원|교회|성당")
+                   "주민센터|행정복지센터|정류장|터미널|병원|교회|성당|시청|군청|구청|우체국|편의점|주유소|파출소|지구대|"
+                   "소방서|도서관|경로당|마을회관")
 _LANDMARK = re.compile(
     r"((?:[가-힣]+(?:시|군|구)\s+)?(?:[가-힣0-9]+(?:동|읍|면|리)\s+[가-힣A-Za-z0-9]*|[가-힣A-Za-z0-9]+)(?:"
     + _PLACE_SUFFIXES + r")"
@@ -235,11 +236,48 @@ def yes_no(text: str) -> bool | None:
     return None
 
 
+SPOKEN_DIGITS = {"공": "0", "영": "0", **{k: str(v) for k, v in SINO_DIGITS.items()}}
+_SINO = r"[일이삼사오육칠팔구십]+"
+_BIRTH_WORDS = re.compile(rf"(?<!\d)(\d{{4}}|\d{{2}}|{_SINO})\s*년\s*(\d{{1,2}}|{_SINO})\s*월\s*"
+                          rf"(\d{{1,2}}|{_SINO})\s*일")
+
+
 def find_birth(text: str) -> str | None:
-    """Six digits of a birth date (YYMMDD), as callers say it to be identified."""
+    """Six digits of a birth date (YYMMDD), as callers say it to be identified: 850312, 85.03.12,
+    85년 3월 12일(생), 1985년 3월 12일, 팔십오년 삼월 십이일, digit by digit 팔오공삼일이, or the front of a
+    resident registration number (850312-1234567)."""
+    m = re.search(r"(?<!\d)(\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))\s*-?\s*[1-8]\d{6}(?!\d)", text)
+    if m:  # a resident registration number: its first six digits are the birth date (the rest is not kept)
+        return m.group(1)
+    m = _BIRTH_WORDS.search(text)
+    if m:
+        year, month, day = (_num(g) for g in m.groups())
+        if year is not None and month and day:
+            try:
+                date(2000 + year % 100, month, day)  # validates the day of the month (29 Feb: a leap year)
+            except ValueError:
+                return None
+            return f"{year % 100:02d}{month:02d}{day:02d}"
     digits = re.sub(r"[\s.\-년월일]", "", text)
     m = re.search(r"(?<!\d)(\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)", digits)
-    return m.group(0) if m else None
+    if m:
+        return m.group(0)
+    run = re.search(r"[공영일이삼사오육칠팔구]{6}", text.replace(" ", ""))
+    if run:
+        spoken = "".join(SPOKEN_DIGITS[ch] for ch in run.group(0))
+        if re.fullmatch(r"\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])", spoken):
+            return spoken
+    return None
+
+
+# Callers tell when they saw a car by how long ago: "30분 전부터", "아까", "어제 밤부터", "며칠째".
+_RECENTLY = re.compile(r"방금|지금|아까|계속|조금\s*전|좀\s*전|"
+                       r"(?:\d+|[가-힣]{1,3})\s*(?:분|시간)\s*(?:전|째|넘게|동안)|"
+                       r"(?:아침|저녁|밤|새벽|오전|오후)\s*부터|며칠\s*(?:째|전|동안)|하루\s*종일|밤새|어젯밤")
+
+
+def says_recently(text: str) -> bool:
+    return bool(_RECENTLY.search(text))
 
 
 BANKS = ("농협", "국민", "신한", "우리", "하나", "기업", "새마을", "우체국", "카카오", "토스", "케이뱅크", "수협",

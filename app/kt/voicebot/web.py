@@ -22,7 +22,7 @@ from app.core.templating import env, flash, render
 from app.kt.voicebot import service
 from app.kt.voicebot.deps import CallDep, FeeItemDep, RequestDep
 from app.kt.voicebot.models import REQUEST_STATUSES, SERVICE_CODES
-from app.kt.voicebot.schemas import CallIn, FeeItemIn, FeeItemUpdate, NoteIn, StatusChangeIn, TurnIn
+from app.kt.voicebot.schemas import CallIn, Clean, FeeItemIn, FeeItemUpdate, NoteIn, StatusChangeIn, TurnIn
 from app.platform import service as platform_service
 from app.platform.auth import WebUser
 
@@ -95,7 +95,7 @@ def requests_page(request: Request, db: SessionDep,
                   status: Annotated[str | None, Query(max_length=20)] = None,
                   service_code: Annotated[str | None, Query(max_length=30)] = None,
                   urgent: Annotated[str | None, Query(max_length=5)] = None,
-                  q: Annotated[str | None, Query(max_length=100)] = None,
+                  q: Annotated[str | None, Query(max_length=100), Clean] = None,
                   page: Annotated[int, Query(ge=1, le=100000)] = 1):
     filters = {k: v for k, v in {"status": status if status in REQUEST_STATUSES else None,
                                  "service_code": service_code if service_code in SERVICE_CODES else None,

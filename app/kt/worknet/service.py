@@ -406,7 +406,10 @@ def export_radius(db: Session, *, pool: Pool) -> str:
     lines = [f"# DX Hub 5G work network: pool {pool.name} ({pool.cidr}), generated {utcnow().isoformat()}",
              "# One entry per router holding a fixed address; regenerate after every allocation or release.", ""]
     for lease, router in _active_rows(db, pool):
-        lines.append(f'# {router.model}, IMEI {router.imei}, {router.department or "-"}')
+        # Free text goes on one comment line: a line break in a model or department name would otherwise
+        # start a new entry of the users file (e.g. "DEFAULT Auth-Type := Accept").
+        comment = " ".join(f'{router.model}, IMEI {router.imei}, {router.department or "-"}'.split())
+        lines.append(f"# {comment}")
         lines.append(f'"{router.serial}"')
         lines.append(f"\tFramed-IP-Address = {lease.ip},")
         lines.append(f"\tFramed-IP-Netmask = {net.netmask}")

@@ -151,6 +151,12 @@ def test_bad_turns_get_polite_replies_or_clear_errors(client, vb_world):
     r = client.post(f"{BASE}/calls/{call['id']}/turns", json={"text": "소파"}, headers=h)
     assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")
     call = start(client, h)
+    # Control characters and lone surrogates (PostgreSQL cannot store NUL) are dropped, not a 500.
+    r = client.post(f"{BASE}/calls/{call['id']}/turns", headers={**h, "content-type": "application/json"},
+                    content=b'{"text": "\\ud800\\u0000\\uc18c\\ud30c \\ubc84\\ub824\\uc694"}')
+    assert r.status_code == 200 and r.json()["intent"] == "bulky_waste", r.text
+    assert client.get(f"{BASE}/requests?q=%00", headers=h).status_code == 200
+    call = start(client, h)
     r = client.post(f"{BASE}/calls/{call['id']}/turns", json={"text": "가" * 10000}, headers=h)
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "text"]
     r = client.post(f"{BASE}/calls/{call['id']}/turns", json={"text": "x", "extra": 1}, headers=h)
@@ -217,3 +223,51 @@ def test_request_workflow_notes_and_fee_table(client, vb_world):
     call = start(client, h)
     t = say(client, h, call["id"], "3인용 소파 버리려고요")
     assert t["slots"]["items"][0]["fee_krw"] == 15000  # the edited fee is quoted at once
+
+
+def test_callers_who_answer_out_of_order_or_in_their_own_words_get_through(client, vb_world):
+    h = api_headers(client, "cw.staff")
+    # Asked the wardrobe's size, the caller gives the address: progress, not a failure; "큰 거" is a size.
+    call = start(client, h)
+    t = say(client, h, call["id"], "여보세요 아 장롱이랑 침대 버릴라 카는데요")
+    assert t["state"] == "collect:size" and "120cm" in t["reply"]
+    t = say(client, h, call["id"], "우리 집은요 중앙동 삼성아파트 102동 1503호요")
+    assert t["state"] == "collect:size" and t["slots"]["address"] == "중앙동 삼성아파트 102동 1503호"
+    t = say(client, h, call["id"], "큰 거요")
+    assert t["state"] == "collect:pickup_date"
+    assert {(i["name"], i["fee_krw"]) for i in t["slots"]["items"]} == {("장롱", 20000), ("침대", 12000)}
+    t = say(client, h, call["id"], "다음 주 화요일 오전에요")
+    assert t["state"] == "confirm" and "32,000원" in t["reply"]
+    t = say(client, h, call["id"], "예 그래 주세요")
+    assert t["state"] == "done" and t["request_id"]
+
+    # A parking report timed by how long ago the car was seen.
+    call = start(client, h)
+    say(client, h, call["id"], "집 앞에 차가 맨날 불법으로 대 있어서요")
+    say(client, h, call["id"], "상남동 롯데마트 앞이요")
+    say(client, h, call["id"], "12 가 3456이요")
+    t = say(client, h, call["id"], "한 30분 전부터요")
+    assert t["state"] == "confirm" and "12가3456" in t["reply"]
+    t = say(client, h, call["id"], "예 보내 주세요")
+    assert t["state"] == "done" and t["request_id"]
+    filed = client.get(f"/open311/v2/requests/{t['request_id']}.json", params={"jurisdiction_id": "4812000000"})
+    assert filed.json()[0]["interface_used"] == "voicebot" and filed.json()[0]["status"] == "open"
+
+    # The birth date said in words identifies the caller.
+    call = start(client, h)
+    say(client, h, call["id"], "세금 돌려받을 거 있다고 문자 받았는데요")
+    t = say(client, h, call["id"], "85년 3월 12일생이요")
+    assert t["state"] == "offer_account" and "35,400원" in t["reply"]
+    call = start(client, h)
+    say(client, h, call["id"], "지방세 환급 조회요")
+    t = say(client, h, call["id"], "주민번호 850312-1234567이요")  # the whole number: birth date taken, masked
+    assert t["state"] == "offer_account" and "1234567" not in str(t["slots"])
+    turns = client.get(f"{BASE}/calls/{call['id']}", headers=h).json()["turns"]
+    assert "850312-1******" in turns[3]["text"] and all("1234567" not in x["text"] for x in turns)
+    t = say(client, h, call["id"], "아니요 그냥 위택스로 할게요")
+    assert t["ended"] and t["state"] == "done" and not t["handoff"]["needed"]
+
+    # English gets a polite answer in Korean that says how to go on.
+    call = start(client, h)
+    t = say(client, h, call["id"], "I want to throw away a sofa")
+    assert "한국어" in t["reply"] and not t["ended"]

@@ -3,7 +3,7 @@
 from datetime import date
 
 from app.kt.voicebot import classifier
-from app.kt.voicebot.slots import find_address, find_amount, find_birth, find_plate, parse_when
+from app.kt.voicebot.slots import find_address, find_amount, find_birth, find_plate, parse_when, says_recently
 
 TODAY = date(2026, 11, 25)  # a Wednesday
 
@@ -12,6 +12,16 @@ def test_held_out_accuracy_reaches_ninety_percent():
     ev = classifier.evaluate()
     assert ev.accuracy >= 0.9, ev.errors
     assert len(ev.confusion) == 6 and sum(map(sum, ev.confusion)) == ev.test_size
+    assert 90 <= ev.test_lines < ev.test_size  # a quarter of the lines, each with its spoken variants
+
+
+def test_near_duplicate_lines_stay_on_one_side_of_the_split():
+    clusters = classifier.near_duplicate_clusters(classifier.load_examples())
+    by_text = {e.text: i for i, cluster in enumerate(clusters) for e in cluster}
+    assert by_text["상담원 연결 좀 해 주이소"] == by_text["상담원 연결 해 주이소 마"]
+    assert by_text["불법주정차신고요"] == by_text["불볍 주차 신고요"]
+    assert by_text["소파 버리려면 어떻게 해야 돼요"] != by_text["대형폐기물 버리려고 하는데요"]
+    assert all(len({e.intent for e in cluster}) == 1 for cluster in clusters)
 
 
 def test_classifier_copes_with_dialect_missing_spaces_and_stt_mistakes(intent_model):
@@ -45,7 +55,18 @@ def test_plates_addresses_amounts_birth():
     assert find_address("부발읍 아미리 55") == "부발읍 아미리 55"
     assert find_address("소파 버리려면 어떻게 해요") is None
     assert find_amount("만 오천 원") == 15000 and find_amount("3만 5천원") == 35000
-    assert find_birth("85년 3월 12일") is None and find_birth("850312") == "850312"
+    assert find_birth("850312") == "850312"
+    # Birth dates as callers say them: in words, with the full year, digit by digit.
+    for said in ("85년 3월 12일생이요", "1985년 3월 12일", "팔십오년 삼월 십이일", "팔오공삼일이요", "85.03.12"):
+        assert find_birth(said) == "850312", said
+    assert find_birth("85년 2월 30일") is None and find_birth("지방세 환급 조회요") is None
+    assert find_address("중앙동 시청 앞 사거리요") == "중앙동 시청 앞"
+
+
+def test_how_long_ago_a_car_was_seen():
+    for said in ("한 30분 전부터요", "아까부터요", "두 시간째 서 있어요", "며칠째요", "밤새 서 있었어요"):
+        assert says_recently(said), said
+    assert not says_recently("예 보내 주세요") and not says_recently("충분히 기다렸어요")
 
 
 def test_single_utterance_scoring_gives_the_pipeline_numbers(intent_model):

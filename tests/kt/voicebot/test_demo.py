@@ -1,0 +1,29 @@
+"""The demo gives 이천시 and 거제시 a voicebot with history: calls of every kind, requests in every state."""
+
+import re
+
+from sqlalchemy import func, select
+
+from app.kt.voicebot.models import VoicebotCall, VoicebotFeeItem, VoicebotRequest, VoicebotTurn
+from app.platform.models import Municipality
+
+
+def test_demo_calls_requests_and_fee_tables_for_icheon_and_geoje(demo_loaded):
+    with demo_loaded.session() as s:
+        ids = dict(s.execute(select(Municipality.code, Municipality.id)
+                             .where(Municipality.code.in_(["4150000000", "4831000000"]))).all())
+        assert len(ids) == 2
+        for mid in ids.values():
+            assert s.scalar(select(func.count()).select_from(VoicebotFeeItem)
+                            .where(VoicebotFeeItem.municipality_id == mid)) >= 10
+            intents = dict(s.execute(select(VoicebotCall.intent, func.count())
+                                     .where(VoicebotCall.municipality_id == mid).group_by(VoicebotCall.intent)).all())
+            assert sum(intents.values()) >= 100
+            assert {"bulky_waste", "night_duty", "illegal_parking", "local_tax_refund"} <= set(intents)
+        statuses = set(s.scalars(select(VoicebotRequest.status).distinct()))
+        assert statuses == {"received", "assigned", "in_progress", "resolved", "rejected", "duplicate"}
+        assert set(s.scalars(select(VoicebotCall.status).distinct())) >= {"completed", "handed_off"}
+        assert s.scalar(select(func.count()).select_from(VoicebotRequest)
+                        .where(VoicebotRequest.interface_used == "voicebot")) > 0
+        texts = list(s.scalars(select(VoicebotTurn.text).where(VoicebotTurn.speaker == "caller")))
+    assert texts and not any(re.search(r"01[016789]-?\d{3,4}-?\d{4}", t) for t in texts)  # phones masked
