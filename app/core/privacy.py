@@ -2,8 +2,8 @@
 
 * k-suppression: no published figure may rest on fewer than ``k`` people. Cells under ``k`` are
   suppressed (primary), and where a published total would let a reader recover a suppressed cell by
-  subtraction, the smallest other cell of that total is suppressed too (complementary), repeated until
-  no total has exactly one hidden cell.
+  subtraction, or the sum of its hidden cells when that sum rests on fewer than ``k`` people, the
+  smallest other cell of that total is suppressed too (complementary), repeated until every total is safe.
 * differences: where callers choose the range a figure covers (e.g. "ages 65+" or "70+"), a figure is also
   withheld when another range would reveal a small group by subtraction (``suffix_differences_*``).
 * masking: phone numbers, resident registration numbers, account numbers and vehicle plates are
@@ -28,14 +28,22 @@ class Cell:
     people: float
     suppressed: bool = False
     reason: str | None = None  # "primary" (under k) or "complementary"
+    # The people counts published in the cell (e.g. population, isolated people), when there are several:
+    # the hidden cells of a total must rest together on at least k people in each. Default: ``(people,)``.
+    counts: tuple[float, ...] = ()
+
+    def figures(self) -> tuple[float, ...]:
+        return self.counts or (self.people,)
 
 
 def suppress(cells: Sequence[Cell], *, k: int, margins: Iterable[Sequence[str]] = ()) -> list[Cell]:
-    """Mark cells under ``k`` and, per margin, enough others that no hidden cell can be derived.
+    """Mark cells under ``k`` and, per margin, enough others that no hidden figure can be derived.
 
     ``margins`` lists the groupings whose totals are published: e.g. ``[("age_band",), ("sex",)]`` for a
-    table whose row totals (per age band) and column totals (per sex) are shown. A group with exactly
-    one hidden cell gets its smallest visible cell hidden as well, until the table is stable.
+    table whose row totals (per age band) and column totals (per sex) are shown. The total minus its
+    visible cells gives the sum of its hidden cells, so a group is safe when it has no hidden cell, or at
+    least two whose sum rests on k people or more in each published count (a sum of 0 reveals no one).
+    Otherwise its smallest visible cell that helps is hidden as well, until the table is stable.
     """
     for cell in cells:
         if 0 < cell.people < k:  # an empty cell reveals no one and stays visible
@@ -49,13 +57,33 @@ def suppress(cells: Sequence[Cell], *, k: int, margins: Iterable[Sequence[str]] 
             for cell in cells:
                 groups.setdefault(tuple(cell.keys.get(d) for d in margin), []).append(cell)
             for group in groups.values():
-                hidden = [c for c in group if c.suppressed]
-                visible = [c for c in group if not c.suppressed and c.people > 0]
-                if len(hidden) == 1 and visible:
-                    partner = min(visible, key=lambda c: c.people)
+                partner = _complement(group, k)
+                if partner is not None:
                     partner.suppressed, partner.reason = True, "complementary"
                     changed = True
     return list(cells)
+
+
+def _complement(group: Sequence[Cell], k: int) -> Cell | None:
+    """The visible cell to hide next so that the group's hidden cells cannot be derived, or None."""
+    hidden = [c for c in group if c.suppressed]
+    if not hidden:
+        return None
+    visible = [c for c in group if not c.suppressed and c.people > 0]
+    if not visible:
+        return None
+    width = max(len(c.figures()) for c in group)
+    sums = [sum(c.figures()[j] if j < len(c.figures()) else 0.0 for c in hidden) for j in range(width)]
+    short = [j for j, total in enumerate(sums) if 0 < total < k]
+    if len(hidden) == 1:
+        helpful = [c for c in visible if any(j < len(c.figures()) and c.figures()[j] > 0 for j in short)]
+        return min(helpful or visible, key=lambda c: c.people)
+    if not short:
+        return None
+    helpful = [c for c in visible if any(j < len(c.figures()) and c.figures()[j] > 0 for j in short)]
+    # no visible cell adds people to the short count: hiding more cannot protect it, and the total itself
+    # then rests on fewer than k people (its publisher withholds it)
+    return min(helpful, key=lambda c: c.people) if helpful else None
 
 
 def suppress_rows(rows: list[dict[str, Any]], *, k: int, people_key: str, value_keys: Sequence[str],

@@ -89,11 +89,17 @@ def wilson_interval(successes: int, n: int, *, z: float = Z95) -> tuple[float | 
 
 
 def _suppressed(rows: list[dict[str, Any]], *, k: int, people: Sequence[float], dims: Sequence[str],
-                margins: Iterable[Sequence[str]], counts: Sequence[str] = (), start: int = 0) -> list[bool]:
+                margins: Iterable[Sequence[str]], counts: Sequence[str] = (), start: int = 0,
+                published: Sequence[str] | None = None) -> list[bool]:
     """Primary and complementary suppression of ``rows``. With ``counts`` the rows are sums over the age
     bands from ``start`` on, chosen by the caller (``parts``: figures per age band): a row is also hidden
-    when another choice of age would reveal, by subtraction, a group of fewer than k people."""
-    cells = [Cell(keys={d: row.get(d) for d in dims}, people=float(p)) for row, p in zip(rows, people, strict=True)]
+    when another choice of age would reveal, by subtraction, a group of fewer than k people.
+    ``published`` names the people counts each row shows (default: the population and ``counts``); the
+    hidden rows of a total must rest together on at least k people in each of them."""
+    names = ("population", *counts) if published is None else tuple(published)
+    cells = [Cell(keys={d: row.get(d) for d in dims}, people=float(p),
+                  counts=tuple(float(row.get(n) or 0) for n in names))
+             for row, p in zip(rows, people, strict=True)]
     if counts and rows:
         cols = [FIELD_INDEX[c] for c in ("population", *counts)]
         stacked = np.stack([row["parts"][:, cols] for row in rows])
@@ -657,7 +663,8 @@ def criteria(db: Session, *, period: str | None, min_age: int, k: int) -> dict[s
         rows = _order(_band_totals(db, period=period, group=group, bands=subset), order)
         people = [people_behind(_as_int(r["population"]), *(_as_int(r[c]) for c in COUNTS)) for r in rows]
         hidden = _suppressed(rows, k=k, people=people, dims=["group"], margins=[()],
-                             counts=COUNTS if subset is not None else (), start=_BAND_INDEX[bands[0]])
+                             counts=COUNTS if subset is not None else (), start=_BAND_INDEX[bands[0]],
+                             published=("population", *COUNTS))
         for r, h in zip(rows, hidden, strict=True):
             pop = _as_int(r["population"])
             out[key].append({"group": r["group"], "suppressed": h,

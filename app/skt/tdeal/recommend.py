@@ -8,7 +8,7 @@ import io
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -268,14 +268,29 @@ class Loaded:
     segments: dict[str, list[int]]
 
 
-_cache: dict[int, Loaded] = {}
+_cache: dict[tuple[str, int, datetime], Loaded] = {}
+_blas: Any = None  # a threadpoolctl controller, made once (finding the BLAS libraries takes milliseconds)
+
+
+def _one_blas_thread() -> Any:
+    """Score on one BLAS thread: a request's matrix-vector product is far too small to gain from threads,
+    and on a busy server the threads wait for cores (medians of 15 ms instead of 0.1 ms were measured)."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=1, user_api="blas")
 _cache_lock = threading.Lock()
 
 
-def _load(db: Session, model_id: int) -> Loaded:
-    """The model's arrays, read from the database once per process (the blob is not read per request)."""
+def _load(db: Session, model_id: int, trained_at: datetime) -> Loaded:
+    """The model's arrays, read from the database once per process (the blob is not read per request).
+    Keyed by database, id and training time, so a database restored or recreated under the same process
+    never serves another model's arrays under a reused id."""
+    key = (db.get_bind().url.render_as_string(hide_password=True), model_id, trained_at)
     with _cache_lock:
-        found = _cache.get(model_id)
+        found = _cache.get(key)
         if found is not None:
             return found
     blob = db.scalar(select(TdealModel.blob).where(TdealModel.id == model_id))
@@ -289,7 +304,7 @@ def _load(db: Session, model_id: int) -> Loaded:
     with _cache_lock:
         if len(_cache) > 4:
             _cache.clear()
-        _cache[model_id] = loaded
+        _cache[key] = loaded
     return loaded
 
 
@@ -314,12 +329,15 @@ def recommend(db: Session, *, subscriber_id: int, k: int = K, campaign_id: int |
     campaign = (service.get_campaign(db, campaign_id=campaign_id) if campaign_id
                 else service.active_campaign(db, today=today or date.today()))
     boosted = service.participant_ids(db, campaign_id=campaign.id) if campaign else set()
-    model_id = db.scalar(select(TdealModel.id).order_by(TdealModel.trained_at.desc(), TdealModel.id.desc()).limit(1))
+    newest = db.execute(select(TdealModel.id, TdealModel.trained_at)
+                        .order_by(TdealModel.trained_at.desc(), TdealModel.id.desc()).limit(1)).first()
+    model_id = newest[0] if newest else None
     pool = k * 8
-    loaded = _load(db, model_id) if model_id else None
+    loaded = _load(db, newest[0], newest[1]) if newest else None
     if loaded is not None and subscriber.id in loaded.user_pos:
         source, reason = "model", "similar_subscribers"
-        scores = loaded.item_factors @ loaded.user_factors[loaded.user_pos[subscriber.id]]
+        with _one_blas_thread():
+            scores = loaded.item_factors @ loaded.user_factors[loaded.user_pos[subscriber.id]]
         n = min(pool, len(scores))
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top])]

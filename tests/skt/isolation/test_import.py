@@ -136,15 +136,6 @@ def test_dong_registration(client, iso):
     assert "태백동" in client.get("/skt/isolation/dongs").text
 
 
-def test_the_cell_schema_is_documented_for_integrators(client, world):
-    schema = client.get("/openapi.json").json()
-    body = schema["paths"]["/api/v1/skt/isolation/indicators"]["post"]["requestBody"]["content"]
-    item = body["application/json"]["schema"]["items"]
-    assert set(item["required"]) >= {"period", "dong_code", "age_band", "sex", "income_band", "population",
-                                     "isolated", "home_hours"}
-    assert "text/csv" in body
-
-
 def test_concurrent_imports_into_one_month_keep_the_rollups_whole(iso):
     """Two integrators import different dongs of the same month at once: both land, and the city-wide rollup
     holds both. On PostgreSQL the second import is caught while the first is still open (it waits, seen in

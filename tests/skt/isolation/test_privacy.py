@@ -80,6 +80,44 @@ def test_divide_hides_a_small_age_band_and_a_complement(client, iso):
     assert body["total_population"] - bands["20-29"]["population"] == 92
 
 
+def test_two_small_bands_are_not_left_to_reveal_their_sum(client, iso):
+    """Two hidden bands of 2 people each: the total minus the visible bands would give a group of 4 people
+    (and their means), so a third band is hidden as well."""
+    load_cells(iso["database"], [
+        cell("4812151000", age="20-29", population=400),
+        cell("4812151000", age="50-59", population=90),
+        cell("4812151000", age="75-79", population=2, low_communication=1, low_outing=1, isolated=1),
+        cell("4812151000", age="80+", population=2, low_communication=1, low_outing=1, isolated=1),
+    ])
+    body = client.get(f"{API}/divide?period=2026-10", headers=api_headers(client, "cw.staff")).json()
+    bands = {i["age_band"]: i for i in body["items"]}
+    assert bands["75-79"]["suppressed"] and bands["80+"]["suppressed"] and bands["50-59"]["suppressed"]
+    visible = sum(i["population"] for i in body["items"] if not i["suppressed"])
+    assert body["total_population"] == 494 and body["total_population"] - visible == 94
+
+
+def test_hidden_rows_together_hold_k_people_in_every_published_count(client, iso):
+    """Among people 65+, 'no income' is hidden for its 2 isolated people and 'low' for its 3 people. The
+    share isolated by sex publishes the total of isolated people, so the visible income bands would leave
+    the hidden pair's 2 isolated people: the smallest band with isolated people is hidden with them."""
+    load_cells(iso["database"], [
+        cell("4812151000", income="none", population=500, low_communication=100, low_outing=90, isolated=2),
+        cell("4812151000", income="low", population=3, low_communication=0, low_outing=0, isolated=0),
+        cell("4812151000", income="middle", population=200, low_communication=60, low_outing=50, isolated=30),
+        cell("4812151000", income="high", population=300, low_communication=70, low_outing=60, isolated=40),
+    ])
+    h = api_headers(client, "cw.staff")
+    crit = client.get(f"{API}/criteria?period=2026-10&min_age=65", headers=h).json()
+    by_income = {r["group"]: r for r in crit["by_income"]}
+    assert [g for g, r in by_income.items() if r["suppressed"]] == ["none", "low", "middle"]
+    total_isolated = sum(r["isolated"] for r in crit["by_sex"])
+    assert total_isolated == 72
+    assert total_isolated - by_income["high"]["isolated"] == 32  # the hidden bands' sum: 32 people, not 2
+    grad = {i["income_band"]: i for i in client.get(f"{API}/gradient?period=2026-10&min_age=65",
+                                                     headers=h).json()["items"]}
+    assert [g for g, i in grad.items() if i["suppressed"]] == ["none", "low", "middle"]
+
+
 def test_k_is_a_setting(database, iso):
     _three_dongs(iso["database"])
     settings = Settings(env="test", database_url=database.url, secret_key="test-secret-key-0123456789", k_threshold=1)
@@ -96,6 +134,27 @@ def test_suppress_with_people_behind_the_smallest_figure():
     cells = [Cell(keys={"g": r["g"]}, people=people_behind(r["pop"], r["iso"])) for r in rows]
     suppress(cells, k=5, margins=[()])
     assert [(c.keys["g"], c.reason) for c in cells if c.suppressed] == [("a", "primary"), ("d", "complementary")]
+
+
+def test_suppress_protects_the_sum_of_hidden_cells():
+    # two primary cells of 1 and 2 people: their sum (3) follows from the total, so a third is hidden
+    cells = [Cell(keys={"g": g}, people=p) for g, p in (("a", 1), ("b", 2), ("c", 40), ("d", 7), ("e", 0))]
+    suppress(cells, k=5, margins=[()])
+    assert [(c.keys["g"], c.reason) for c in cells if c.suppressed] == [
+        ("a", "primary"), ("b", "primary"), ("d", "complementary")]
+    # with several counts per cell, each count's hidden sum must reach k: here the second count
+    cells = [Cell(keys={"g": "a"}, people=2, counts=(500, 2)), Cell(keys={"g": "b"}, people=3, counts=(3, 0)),
+             Cell(keys={"g": "c"}, people=6, counts=(6, 0)), Cell(keys={"g": "d"}, people=20, counts=(200, 20)),
+             Cell(keys={"g": "e"}, people=30, counts=(300, 30))]
+    suppress(cells, k=5, margins=[()])
+    assert [c.keys["g"] for c in cells if c.suppressed] == ["a", "b", "d"]  # c has no isolated to add
+    # a single hidden cell still gets its partner, and stable tables are left alone
+    cells = [Cell(keys={"g": g}, people=p) for g, p in (("a", 3), ("b", 9), ("c", 50))]
+    suppress(cells, k=5, margins=[()])
+    assert [c.keys["g"] for c in cells if c.suppressed] == ["a", "b"]
+    cells = [Cell(keys={"g": g}, people=p) for g, p in (("a", 3), ("b", 4), ("c", 50))]
+    suppress(cells, k=5, margins=[()])
+    assert [c.keys["g"] for c in cells if c.suppressed] == ["a", "b"]  # their sum, 7, is safe
 
 
 def test_suffix_differences_rule():
