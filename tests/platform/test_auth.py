@@ -1,14 +1,4 @@
-import pytest
-from pydantic import ValidationError
-
-from app.core.config import Settings
 from tests.conftest import PASSWORD, api_headers, csrf_of, web_login
-
-
-def test_default_secret_refused_in_production():
-    with pytest.raises(ValidationError, match="DXHUB_SECRET_KEY"):
-        Settings(env="production")
-    assert Settings(env="production", secret_key="a-real-secret-from-the-vault").env == "production"
 
 
 def test_lockout_after_repeated_failures(client, world):
