@@ -26,6 +26,11 @@ def test_demo_data_makes_a_meaningful_dashboard(client, demo_loaded):
     web_login(client, "changwon.staff", demo.DEMO_PASSWORD)
     home = client.get("/")
     assert home.status_code == 200 and "어르신 정보격차·고립 분석" in home.text
+    for heading in ("협력 기관별 사업", "진행 중 사업의 KPI 달성도", "다가오는 마일스톤", "최근 활동"):
+        assert heading in home.text, heading
+    assert "정보교육 수강 어르신" in home.text  # a KPI of 창원's active program
+    assert "정보교육 프로그램 개편" in home.text  # its milestone due in 20 days
+    assert "울산 CCTV AI 영상분석 관제" not in home.text  # 울산's program is not 창원's
     assert "울산 CCTV" not in client.get("/programs").text  # 창원 staff see only 창원
 
     web_login(client, "gyeongbuk.admin", demo.DEMO_PASSWORD)

@@ -86,6 +86,8 @@ def test_edit_form_and_status_change_refuse_bad_input(staff):
     r = client.post(f"{detail}/milestones", data={"title": "개강", "due_date": "언젠가", "csrf_token": token})
     assert r.status_code == 400 and "날짜를 YYYY-MM-DD 형식으로 입력하세요." in r.text
     assert program == client.get(f"/api/v1/programs/{program['id']}", headers=api_headers(client, "root")).json()
+    audit = client.get(f"/api/v1/programs/{program['id']}/audit", headers=api_headers(client, "root")).json()
+    assert [(e["action"], e["actor"]) for e in audit["items"]] == [("create", "user:cw.staff")]  # refusals leave none
 
 
 def test_web_sign_in_locks_after_repeated_failures(client, world):
