@@ -37,16 +37,18 @@ def test_default_secret_refused_outside_development(env):
     assert Settings(env="development").secret_key == DEFAULT_SECRET
 
 
-def test_command_refuses_to_start_with_the_default_secret(monkeypatch, capsys):
+def test_command_refuses_to_run_with_the_default_secret(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("DXHUB_ENV", "production")
     monkeypatch.delenv("DXHUB_SECRET_KEY", raising=False)
+    monkeypatch.setenv("DXHUB_DATABASE_URL", f"sqlite:///{tmp_path / 'refused.db'}")
     get_settings.cache_clear()
     try:
-        assert dxhub(["serve", "--port", "1"]) == 2  # refused before any server starts
+        assert dxhub(["migrate"]) == 2  # refused before touching anything (serve is refused the same way)
     finally:
         get_settings.cache_clear()
     err = capsys.readouterr().err
     assert "DXHUB_SECRET_KEY must be set" in err and "Traceback" not in err
+    assert not (tmp_path / "refused.db").exists()
 
 
 def test_healthz_answers_ok_and_503_when_the_database_is_down(shell_app):
