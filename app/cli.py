@@ -126,9 +126,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _settings_error() -> str | None:
+    """Why the settings are refused (e.g. the default secret outside development), or None."""
+    from pydantic import ValidationError
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        return "; ".join(str(err["msg"]).removeprefix("Value error, ") for err in exc.errors())
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path.cwd()))
     args = build_parser().parse_args(argv)
+    refused = _settings_error()
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 2
     return args.func(args) or 0
 
 

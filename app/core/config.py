@@ -32,10 +32,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
-        if self.env == "production" and self.secret_key == DEFAULT_SECRET:
+        if self.env != "development" and self.secret_key == DEFAULT_SECRET:
             raise ValueError(
-                "DXHUB_SECRET_KEY must be set outside development: the default secret would let anyone "
-                "forge sessions"
+                f"DXHUB_SECRET_KEY must be set outside development (DXHUB_ENV={self.env}): the default "
+                "secret would let anyone forge sessions"
             )
         return self
 

@@ -8,6 +8,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import iter_route_contexts
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from starlette.datastructures import URL, URLPath
+from starlette.routing import NoMatchFound
 
 from app.core.config import ROOT_DIR
 from app.core.i18n import (
@@ -21,11 +24,55 @@ from app.core.i18n import (
 
 templates = Jinja2Templates(directory=str(ROOT_DIR / "templates"))
 env = templates.env
+
+# Route names to their routes, per router. Starlette resolves a name by trying every route in turn, and
+# with the platform's few hundred routes (nested by include_router) that cost milliseconds per link: a
+# page's navigation alone took tens of milliseconds. The index is kept on the router and rebuilt when its
+# routes change.
+_INDEX_ATTR = "_dxhub_route_index"
+
+
+def _route_index(router: Any) -> dict[str, list[Any]]:
+    cached = getattr(router, _INDEX_ATTR, None)
+    if cached is not None and cached[0] == len(router.routes):
+        return cached[1]
+    index: dict[str, list[Any]] = {}
+    for route in iter_route_contexts(router.routes):
+        if route.name:
+            index.setdefault(route.name, []).append(route)
+    setattr(router, _INDEX_ATTR, (len(router.routes), index))
+    return index
+
+
+def _router_of(request: Request) -> Any:
+    return request.scope.get("router") or request.app.router
+
+
+def url_path_for(request: Request, name: str, /, **path_params: Any) -> URLPath:
+    """What ``request.url_for`` resolves, found through the per-router index of route names."""
+    router = _router_of(request)
+    for route in _route_index(router).get(name, ()):
+        try:
+            return route.url_path_for(name, **path_params)
+        except NoMatchFound:
+            continue
+    return router.url_path_for(name, **path_params)  # e.g. a mount's "name:sub-name"
+
+
+def url_for(request: Request, name: str, /, **path_params: Any) -> URL:
+    return url_path_for(request, name, **path_params).make_absolute_url(base_url=request.base_url)
+
+
+@pass_context
+def _template_url_for(context: dict[str, Any], name: str, /, **path_params: Any) -> URL:
+    return url_for(context["request"], name, **path_params)
+
+
 def app_has_route(request: Request, name: str) -> bool:
-    return any(route.name == name for route in iter_route_contexts(request.app.routes))
+    return name in _route_index(_router_of(request))
 
 
-env.globals.update(_=gettext, app_has_route=app_has_route)
+env.globals.update(_=gettext, app_has_route=app_has_route, url_for=_template_url_for)
 env.filters.update(krw=format_krw, num=format_number, dt=format_datetime, d=format_date)
 env.policies["ext.i18n.trimmed"] = True
 
@@ -59,8 +106,8 @@ def _navigation(request: Request) -> list[dict[str, Any]]:
         links = []
         for entry in manifest.nav:
             try:
-                links.append({"label": gettext(entry.label), "href": str(request.url_for(entry.route_name))})
-            except Exception:  # a route this process does not serve is simply not linked
+                links.append({"label": gettext(entry.label), "href": str(url_for(request, entry.route_name))})
+            except NoMatchFound:  # a route this process does not serve is simply not linked
                 continue
         if links:
             name = manifest.name_ko if current_locale.get() == "ko" else manifest.name_en

@@ -11,7 +11,8 @@ from fastapi.responses import Response
 
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep, SettingsDep
-from app.core.forms import form_to_dict, submit_form
+from app.core.errors import InvalidInput
+from app.core.forms import form_to_dict, submit_form, validate_form
 from app.core.i18n import gettext as _
 from app.core.manifest import installed
 from app.core.pagination import PageParams
@@ -216,12 +217,19 @@ async def program_edit(request: Request, program: ProgramDep, db: SessionDep):
 @router.post("/programs/{program_id}/status", name="program_status")
 async def program_status(request: Request, program: ProgramDep, db: SessionDep):
     target = str((await request.form()).get("status", ""))
-    saved, errors = submit_form(db, ProgramUpdate, {"status": target},
-                                lambda d: platform_service.update_program(db, program=program, data=d))
-    if saved is not None:
-        flash(request, _("Status changed to {status}.", status=_(STATUS_LABELS[target])))
-    else:
+    data, errors = validate_form(ProgramUpdate, {"status": target})
+    if data is None:
         flash(request, next(iter(errors.values())), "error")
+        return see_other(str(request.url_for("program_detail", program_id=program.id)))
+    try:
+        platform_service.update_program(db, program=program, data=data)
+    except InvalidInput as exc:  # a transition the status does not allow: named by the statuses' labels
+        db.rollback()
+        labels = {k: ", ".join(_(STATUS_LABELS.get(s, s)) for s in str(v).split(", "))
+                  for k, v in exc.params.items()}
+        flash(request, _(exc.template, **labels), "error")
+    else:
+        flash(request, _("Status changed to {status}.", status=_(STATUS_LABELS[target])))
     return see_other(str(request.url_for("program_detail", program_id=program.id)))
 
 

@@ -1,14 +1,4 @@
-import pytest
-from pydantic import ValidationError
-
-from app.core.config import Settings
 from tests.conftest import PASSWORD, api_headers, csrf_of, web_login
-
-
-def test_default_secret_refused_in_production():
-    with pytest.raises(ValidationError, match="DXHUB_SECRET_KEY"):
-        Settings(env="production")
-    assert Settings(env="production", secret_key="a-real-secret-from-the-vault").env == "production"
 
 
 def test_lockout_after_repeated_failures(client, world):
@@ -119,3 +109,28 @@ def test_english_switch(client, world):
     r = client.get("/programs?lang=en")
     assert "Programs" in r.text and "lang=en" in r.headers.get("set-cookie", "")
     assert "Register a program" in client.get("/programs").text
+
+
+def test_api_key_scopes_are_per_module_and_bound_to_its_municipality(client, world):
+    root = api_headers(client, "root")
+    client.post("/api/v1/programs", headers=root, json={"title": "창원 사업", "municipality_code": "4812000000"})
+    client.post("/api/v1/programs", headers=root, json={"title": "울산 사업", "municipality_code": "3100000000"})
+    admin = api_headers(client, "cw.admin")
+    key = client.post("/api/v1/api-keys", headers=admin, json={
+        "name": "관제 연동", "municipality_code": "4812000000", "scopes": ["kt.cctv:read", "platform:write"]}).json()
+    h = {"Authorization": f"Bearer {key['secret']}"}
+    assert client.get("/api/v1/kt/cctv/cameras", headers=h).status_code == 200
+    assert client.post("/api/v1/kt/cctv/cameras", headers=h, json={}).status_code == 403  # read only there
+    assert client.get("/api/v1/skt/isolation/dongs", headers=h).status_code == 403  # no scope at all
+    titles = [p["title"] for p in client.get("/api/v1/programs", headers=h).json()["items"]]
+    assert titles == ["창원 사업"]  # platform:write implies read, within 창원 only
+    r = client.post("/api/v1/programs", headers=h, json={"title": "키로 등록", "municipality_code": "4812000000"})
+    assert r.status_code == 201
+    r = client.post("/api/v1/programs", headers=h, json={"title": "남의 것", "municipality_code": "3100000000"})
+    assert r.status_code == 422
+    assert client.get("/api/v1/me", headers=h).json()["scopes"] == ["kt.cctv:read", "platform:write"]
+    # The secret is shown once: neither the list nor the key's own page shows it again.
+    assert "secret" not in client.get(f"/api/v1/api-keys/{key['id']}", headers=admin).json()
+    r = client.post("/api/v1/auth/token", data={"username": "cw.staff", "password": PASSWORD})
+    assert client.get("/api/v1/api-keys", headers={"Authorization": f"Bearer {r.json()['access_token']}"}
+                      ).status_code == 403  # staff do not manage keys

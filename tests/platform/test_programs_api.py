@@ -144,9 +144,42 @@ def test_csv_exports_follow_filters_and_tenancy(client, world):
     assert client.get("/programs.csv?q=없는사업").content.decode("utf-8-sig").count("\n") == 1
 
 
-def test_openapi_docs_are_served_without_a_cdn(client):
-    html = client.get("/docs").text
-    assert "/static/swagger/swagger-ui-bundle.js" in html and "cdn" not in html.lower()
-    assert client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
-    spec = client.get("/openapi.json").json()
-    assert "/api/v1/programs" in spec["paths"] and "/api/v1/auth/token" in spec["paths"]
+
+def test_each_bad_program_input_alone_is_refused_and_nothing_saved(client, world):
+    h = api_headers(client, "cw.staff")
+    cases = [
+        ({"end_date": "2026-01-01"}, ["body", "end_date"]),
+        ({"budget_krw": -1}, ["body", "budget_krw"]),
+        ({"municipality_code": "9999999999"}, ["municipality_code"]),
+        ({"partner_codes": ["skt", "nobody"]}, ["partner_codes", 1]),
+        ({"description": "가" * 5001}, ["body", "description"]),
+        ({"status": "finished"}, ["body", "status"]),
+        ({"module": "nosuch.module"}, ["module"]),
+    ]
+    for change, loc in cases:
+        r = client.post("/api/v1/programs", json={**PROGRAM, **change}, headers=h)
+        assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), change
+        assert [e["loc"] for e in r.json()["errors"]] == [loc], (change, r.json())
+    pid = client.post("/api/v1/programs", json=PROGRAM, headers=h).json()["id"]
+    r = client.patch(f"/api/v1/programs/{pid}", content=b'{"status": "active",', headers={
+        **h, "content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["errors"][0]["type"] == "json_invalid"
+    r = client.patch(f"/api/v1/programs/{pid}", json={"end_date": "2026-02-01"}, headers=h)  # before the start
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["end_date"]
+    assert client.get("/api/v1/programs", headers=h).json()["total"] == 1
+    assert client.get(f"/api/v1/programs/{pid}", headers=h).json()["status"] == "planned"
+
+
+def test_duplicate_municipality_and_partner_codes_are_conflicts(client, world):
+    root = api_headers(client, "root")
+    r = client.post("/api/v1/municipalities", headers=root, json={
+        "code": "4812000000", "name_ko": "창원", "name_en": "Changwon", "level": "basic"})
+    assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")
+    r = client.post("/api/v1/partners", headers=root, json={
+        "code": "skt", "name_ko": "에스케이", "name_en": "SKT", "kind": "telecom"})
+    assert r.status_code == 409
+    r = client.post("/api/v1/municipalities", headers=root, json={
+        "code": "4831000000", "name_ko": "거제시", "name_en": "Geoje", "level": "basic", "parent_code": "4800000000"})
+    assert r.status_code == 201 and r.json()["parent_code"] == "4800000000"
+    assert client.post("/api/v1/partners", headers=api_headers(client, "cw.admin"), json={
+        "code": "newco", "name_ko": "새회사", "name_en": "NewCo", "kind": "other"}).status_code == 403
