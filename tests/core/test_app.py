@@ -111,3 +111,11 @@ def test_openapi_docs_are_served_without_a_cdn(shell_app):
         assert client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
         spec = client.get("/openapi.json").json()
     assert "/api/v1/programs" in spec["paths"] and "/api/v1/auth/token" in spec["paths"]
+
+
+def test_pages_name_an_icon_that_is_served(shell_app):
+    with TestClient(shell_app) as client:
+        page = client.get("/login").text
+        href = page.split('rel="icon"', 1)[1].split('href="', 1)[1].split('"', 1)[0]
+        icon = client.get(href)
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
