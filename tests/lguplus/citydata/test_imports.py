@@ -257,10 +257,17 @@ def test_viewer_cannot_import_and_other_county_jobs_are_hidden(client, county, d
     assert client.get(f"{API}/imports/{job_id}", headers=api_headers(client, "cw.staff")).status_code == 404
 
 
-def test_generated_data_keep_rollups_equal_to_raw_sums(database, county_data):
+def test_generated_data_keep_rollups_equal_to_raw_sums(database, county):
     from sqlalchemy import func
 
-    raw_daily, raw_hourly, daily, hourly = _raw_and_rollups(database, county_data.id)
+    from app.lguplus.citydata import demo
+    from tests.lguplus.citydata.conftest import ZONES
+
+    with database.unit_of_work() as s:
+        bind_principal(s, SYSTEM)
+        demo.generate(s, municipality_id=county.id, county_code=HWASUN, zones=ZONES[:2], living_days=21,
+                      card_months=2, responses=0, seed=7)
+    raw_daily, raw_hourly, daily, hourly = _raw_and_rollups(database, county.id)
     assert len(daily) == len(raw_daily) > 0 and len(hourly) == len(raw_hourly)
     assert max(abs(daily[key] - value) / max(1.0, value) for key, value in raw_daily.items()) < 1e-9
     assert max(abs(hourly[key] - value) / max(1.0, value) for key, value in raw_hourly.items()) < 1e-9
