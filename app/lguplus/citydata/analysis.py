@@ -30,6 +30,7 @@ from app.core.errors import InvalidInput
 from app.core.privacy import Cell, people_behind, suppress
 from app.lguplus.citydata.jobs import municipality_code
 from app.lguplus.citydata.models import (
+    VISITOR_TYPES,
     CitydataAnswer,
     CitydataCardMonthly,
     CitydataFestival,
@@ -51,23 +52,34 @@ Z95 = 1.959964
 # --- heat map ----------------------------------------------------------------------------------
 
 def heatmap(db: Session, *, zone: CitydataZone, visitor_type: str | None, k: int) -> dict[str, Any]:
-    """Average people present per weekday (0 = Monday) and hour; cells under ``k`` are hidden."""
-    stmt = (select(CitydataPopHourly.weekday, CitydataPopHourly.hour, func.sum(CitydataPopHourly.count))
-            .where(CitydataPopHourly.zone_id == zone.id).group_by(CitydataPopHourly.weekday, CitydataPopHourly.hour))
-    if visitor_type:
-        stmt = stmt.where(CitydataPopHourly.visitor_type == visitor_type)
-    sums = {(w, h): float(v or 0) for w, h, v in db.execute(stmt).all()}
+    """Average people present per weekday (0 = Monday) and hour; cells under ``k`` are hidden.
+
+    The map of one visitor type and the map of all types are both published, so each all-types cell is
+    the total of its three type cells: when one type's cell is hidden, another one of that weekday and
+    hour is hidden too, else the total minus the others would give it away."""
+    stmt = (select(CitydataPopHourly.weekday, CitydataPopHourly.hour, CitydataPopHourly.visitor_type,
+                   func.sum(CitydataPopHourly.count))
+            .where(CitydataPopHourly.zone_id == zone.id)
+            .group_by(CitydataPopHourly.weekday, CitydataPopHourly.hour, CitydataPopHourly.visitor_type))
+    sums = {(w, h, v): float(c or 0) for w, h, v, c in db.execute(stmt).all()}
     days = [d for (d,) in db.execute(select(CitydataPopDaily.obs_date).where(CitydataPopDaily.zone_id == zone.id)
                                      .distinct()).all()]
     per_weekday = [0] * 7
     for d in days:
         per_weekday[d.weekday()] += 1
-    cells = []
-    for w in range(7):
-        for h in range(24):
-            avg = sums.get((w, h), 0.0) / per_weekday[w] if per_weekday[w] else 0.0
-            cells.append(Cell(keys={"weekday": w, "hour": h}, people=avg))
-    suppress(cells, k=k)
+
+    def avg(w: int, h: int, types: tuple[str, ...]) -> float:
+        return sum(sums.get((w, h, v), 0.0) for v in types) / per_weekday[w] if per_weekday[w] else 0.0
+
+    parts = [Cell(keys={"weekday": w, "hour": h, "type": v}, people=avg(w, h, (v,)))
+             for w in range(7) for h in range(24) for v in VISITOR_TYPES]
+    suppress(parts, k=k, margins=[("weekday", "hour")])
+    if visitor_type:
+        cells = [c for c in parts if c.keys["type"] == visitor_type]
+    else:
+        cells = [Cell(keys={"weekday": w, "hour": h}, people=avg(w, h, VISITOR_TYPES))
+                 for w in range(7) for h in range(24)]
+        suppress(cells, k=k)
     grid = [[None] * 24 for _ in range(7)]
     for c in cells:
         grid[c.keys["weekday"]][c.keys["hour"]] = None if c.suppressed else round(c.people, 1)

@@ -210,6 +210,23 @@ def test_heat_map_hides_small_cells(client, county):
     assert heat["grid"][1] == [0.0] * 24  # no Tuesday data: empty cells reveal no one and stay visible
 
 
+def test_heat_map_of_all_types_cannot_reveal_a_hidden_type_by_subtraction(client, county):
+    h = api_headers(client, "hwasun.staff")
+    counts = {"visitor": 3.0, "worker": 20.0, "resident": 500.0}  # 3 visitors at every hour: hidden
+    rows = [{"date": "2025-03-03", "hour": hr, "zone_code": HANCHEON, "sex": "all", "age_band": "all",
+             "visitor_type": v, "count": c} for hr in range(24) for v, c in counts.items()]
+    assert client.post(f"{API}/imports/living-population", headers=h, json=rows).status_code == 201
+
+    def monday(visitor_type=None):
+        params = {"zone_code": HANCHEON, **({"visitor_type": visitor_type} if visitor_type else {})}
+        return client.get(f"{API}/heatmap", headers=h, params=params).json()["grid"][0]
+
+    assert monday("visitor") == [None] * 24
+    assert monday() == [523.0] * 24
+    # with the total published, the smallest other type of each cell is hidden as well
+    assert monday("worker") == [None] * 24 and monday("resident") == [500.0] * 24
+
+
 def test_market_items_follow_new_imports(client, county):
     h = api_headers(client, "hwasun.staff")
     client.post(f"{API}/imports/card-spending", headers=h,
