@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import date
 
@@ -198,6 +199,14 @@ def test_a_file_over_the_size_limit_is_refused(app, client, county, database):
     assert r.status_code == 413 and "MB" in r.json()["detail"]
     r = client.post(f"{API}/imports/living-population", headers=h, files={"file": ("big.csv", big, "text/csv")})
     assert r.status_code == 413
+    # bodies read into memory (JSON rows, survey responses) are cut off too when they come without a length
+    rows = json.dumps([{"date": "2025-10-06", "hour": 1, "zone_code": HWASUN_EUP, "sex": "all", "age_band": "all",
+                        "visitor_type": "visitor", "count": 1}] * 40).encode()
+    for path, content_type in ((f"{API}/imports/living-population", "application/json"),
+                               (f"{API}/zones", "application/json")):
+        r = client.post(path, headers={**h, "Content-Type": content_type},
+                        content=iter([rows[i:i + 500] for i in range(0, len(rows), 500)]))
+        assert r.status_code == 413 and "MB" in r.json()["detail"], path
     assert count_rows(database, CitydataLivingPopulation) == 0
     web_login(client, "hwasun.staff")
     page = client.post("/lguplus/citydata/imports", files={"file": ("big.csv", big, "text/csv")},
