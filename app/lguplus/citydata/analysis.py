@@ -27,9 +27,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.errors import InvalidInput
-from app.core.privacy import Cell, suppress
+from app.core.privacy import Cell, people_behind, suppress
 from app.lguplus.citydata.jobs import municipality_code
 from app.lguplus.citydata.models import (
+    VISITOR_TYPES,
     CitydataAnswer,
     CitydataCardMonthly,
     CitydataFestival,
@@ -51,23 +52,34 @@ Z95 = 1.959964
 # --- heat map ----------------------------------------------------------------------------------
 
 def heatmap(db: Session, *, zone: CitydataZone, visitor_type: str | None, k: int) -> dict[str, Any]:
-    """Average people present per weekday (0 = Monday) and hour; cells under ``k`` are hidden."""
-    stmt = (select(CitydataPopHourly.weekday, CitydataPopHourly.hour, func.sum(CitydataPopHourly.count))
-            .where(CitydataPopHourly.zone_id == zone.id).group_by(CitydataPopHourly.weekday, CitydataPopHourly.hour))
-    if visitor_type:
-        stmt = stmt.where(CitydataPopHourly.visitor_type == visitor_type)
-    sums = {(w, h): float(v or 0) for w, h, v in db.execute(stmt).all()}
+    """Average people present per weekday (0 = Monday) and hour; cells under ``k`` are hidden.
+
+    The map of one visitor type and the map of all types are both published, so each all-types cell is
+    the total of its three type cells: when one type's cell is hidden, another one of that weekday and
+    hour is hidden too, else the total minus the others would give it away."""
+    stmt = (select(CitydataPopHourly.weekday, CitydataPopHourly.hour, CitydataPopHourly.visitor_type,
+                   func.sum(CitydataPopHourly.count))
+            .where(CitydataPopHourly.zone_id == zone.id)
+            .group_by(CitydataPopHourly.weekday, CitydataPopHourly.hour, CitydataPopHourly.visitor_type))
+    sums = {(w, h, v): float(c or 0) for w, h, v, c in db.execute(stmt).all()}
     days = [d for (d,) in db.execute(select(CitydataPopDaily.obs_date).where(CitydataPopDaily.zone_id == zone.id)
                                      .distinct()).all()]
     per_weekday = [0] * 7
     for d in days:
         per_weekday[d.weekday()] += 1
-    cells = []
-    for w in range(7):
-        for h in range(24):
-            avg = sums.get((w, h), 0.0) / per_weekday[w] if per_weekday[w] else 0.0
-            cells.append(Cell(keys={"weekday": w, "hour": h}, people=avg))
-    suppress(cells, k=k)
+
+    def avg(w: int, h: int, types: tuple[str, ...]) -> float:
+        return sum(sums.get((w, h, v), 0.0) for v in types) / per_weekday[w] if per_weekday[w] else 0.0
+
+    parts = [Cell(keys={"weekday": w, "hour": h, "type": v}, people=avg(w, h, (v,)))
+             for w in range(7) for h in range(24) for v in VISITOR_TYPES]
+    suppress(parts, k=k, margins=[("weekday", "hour")])
+    if visitor_type:
+        cells = [c for c in parts if c.keys["type"] == visitor_type]
+    else:
+        cells = [Cell(keys={"weekday": w, "hour": h}, people=avg(w, h, VISITOR_TYPES))
+                 for w in range(7) for h in range(24)]
+        suppress(cells, k=k)
     grid = [[None] * 24 for _ in range(7)]
     for c in cells:
         grid[c.keys["weekday"]][c.keys["hour"]] = None if c.suppressed else round(c.people, 1)
@@ -422,9 +434,11 @@ def _market_items(db: Session, *, municipality_id: int, k: int, months: int, lev
             a["vis_n"] += count
         if inside:
             a["county"] += amount
+            a["county_n"] += count
             totals["county"] += amount
         if in_province:
             a["province"] += amount
+            a["province_n"] += count
             totals["province"] += amount
         if oc == "resident":
             totals["residents"] += amount
@@ -436,6 +450,9 @@ def _market_items(db: Session, *, municipality_id: int, k: int, months: int, lev
         res_total = a["res_in"] + a["leak"]
         share_c = a["county"] / totals["county"] if totals["county"] else 0.0
         share_p = a["province"] / totals["province"] if totals["province"] else 0.0
+        # the quotient rests on the category's purchases in the county and in the rest of the province
+        lq_people = people_behind(a["county_n"], a["province_n"] - a["county_n"])
+        lq_shown = share_p > 0 and not 0 < lq_people < k
         name = cats[-1]
         survey_share = None
         if survey:
@@ -445,7 +462,7 @@ def _market_items(db: Session, *, municipality_id: int, k: int, months: int, lev
                       "leakage_share": round(a["leak"] / res_total, 4) if res_total else None,
                       "resident_inside_krw": int(a["res_in"]), "resident_inside_count": int(a["res_in_n"]),
                       "visitor_krw": int(a["vis"]), "visitor_count": int(a["vis_n"]),
-                      "location_quotient": round(share_c / share_p, 3) if share_p > 0 else None,
+                      "location_quotient": round(share_c / share_p, 3) if lq_shown else None,
                       "survey_share": survey_share})
     _suppress_figure(items, "leakage_krw", "leakage_count", k, also=("leakage_share",))
     _suppress_figure(items, "resident_inside_krw", "resident_inside_count", k, also=("leakage_share",))
@@ -528,6 +545,12 @@ def weighted_share(weights: np.ndarray, chosen: np.ndarray) -> dict[str, float]:
 
 def question_result(db: Session, *, question: CitydataQuestion, by: str | None, k: int,
                     responses: dict[int, tuple] | None = None) -> dict[str, Any]:
+    """Weighted results of one question, overall and per group of ``by``.
+
+    k-suppression: a group of fewer than ``k`` respondents is hidden, and because the overall figures are
+    published beside the groups, so is the next smallest group when only one would be hidden (else the
+    overall count minus the others would give it away). The same holds per choice across groups, and within
+    a group for single-choice questions, whose counts add up to the group's size."""
     responses = responses if responses is not None else _responses(db, question.survey_id)
     answers: dict[int, set[str]] = defaultdict(set)
     for rid, value in db.execute(select(CitydataAnswer.response_id, CitydataAnswer.value)
@@ -538,14 +561,36 @@ def question_result(db: Session, *, question: CitydataQuestion, by: str | None, 
         pos = BY_FIELDS[by]
         for rid in sorted(answers):
             groups.setdefault(str(responses[rid][pos] or "-"), []).append(rid)
+    labels = list(groups)
+    # groups: the overall group alone, then the others against its published size
+    hidden_group = {"all": 0 < len(groups["all"]) < k}
+    by_cells = [Cell(keys={"group": g}, people=float(len(groups[g]))) for g in labels[1:]]
+    suppress(by_cells, k=k, margins=[()])
+    hidden_group.update({c.keys["group"]: c.suppressed or hidden_group["all"] for c in by_cells})
+    counts: dict[tuple[str, str], int] = {}
+    if question.kind != "scale":
+        for g in labels:
+            for choice in question.choices:
+                counts[(g, choice)] = sum(1 for r in groups[g] if choice in answers[r])
+        single = question.kind == "choice"
+        overall = [Cell(keys={"choice": c}, people=float(counts[("all", c)])) for c in question.choices]
+        for cell in overall:
+            cell.suppressed = hidden_group["all"]
+        suppress(overall, k=k, margins=[()] if single else [])
+        grid = [Cell(keys={"group": g, "choice": c}, people=float(counts[(g, c)]), suppressed=hidden_group[g])
+                for g in labels[1:] for c in question.choices]
+        suppress(grid, k=k, margins=[("choice",), ("group",)] if single else [("choice",)])
+        hidden_cell = {(c.keys.get("group", "all"), c.keys["choice"]): c.suppressed for c in [*overall, *grid]}
     out_groups = []
-    for label, rids in groups.items():
+    for label in labels:
+        rids = groups[label]
         n = len(rids)
         w = np.array([responses[r][0] for r in rids], dtype=float)
-        group: dict[str, Any] = {"group": label, "n": n, "suppressed": 0 < n < k}
+        hidden = hidden_group[label]
+        group: dict[str, Any] = {"group": label, "n": None if hidden else n, "suppressed": hidden}
         if question.kind == "scale":
-            vals = np.array([float(next(iter(answers[r]))) for r in rids]) if n else np.array([])
-            if n and not group["suppressed"]:
+            if n and not hidden:
+                vals = np.array([float(next(iter(answers[r]))) for r in rids])
                 mean = float(np.average(vals, weights=w))
                 var = float(np.average((vals - mean) ** 2, weights=w))
                 n_eff = float(w.sum() ** 2 / (w ** 2).sum())
@@ -555,21 +600,18 @@ def question_result(db: Session, *, question: CitydataQuestion, by: str | None, 
                 group.update({"mean": None, "moe": None, "n_eff": None})
         else:
             choices = []
-            cells = []
+            group["n_eff"] = None
             for choice in question.choices:
+                if hidden_cell[(label, choice)]:
+                    choices.append({"choice": choice, "respondents": None, "share": None, "moe": None})
+                    continue
                 chosen = np.array([choice in answers[r] for r in rids], dtype=bool)
                 stat = weighted_share(w, chosen) if n else {"share": 0.0, "n_eff": 0.0, "moe": 0.0}
-                choices.append({"choice": choice, "respondents": int(chosen.sum()), "share": round(stat["share"], 4),
-                                "moe": round(stat["moe"], 4)})
-                cells.append(Cell(keys={"choice": choice}, people=float(chosen.sum())))
-                group["n_eff"] = round(stat["n_eff"], 1)
-            suppress(cells, k=k, margins=[()] if question.kind == "choice" else [])
-            for c, cell in zip(choices, cells, strict=True):
-                if cell.suppressed or group["suppressed"]:
-                    c.update({"respondents": None, "share": None, "moe": None})
+                choices.append({"choice": choice, "respondents": counts[(label, choice)],
+                                "share": round(stat["share"], 4), "moe": round(stat["moe"], 4)})
+            if n and not hidden:
+                group["n_eff"] = round(float(w.sum()) ** 2 / float((w ** 2).sum()), 1)
             group["choices"] = choices
-        if group["suppressed"]:
-            group["n"] = None
         out_groups.append(group)
     return {"question_id": question.id, "code": question.code, "text": question.text, "kind": question.kind,
             "topic": question.topic, "by": by or "all", "groups": out_groups}

@@ -50,7 +50,7 @@ def list_zones(db: SessionDep, _: OptionalPrincipal, municipality_code: Municipa
 @router.post("/zones", openapi_extra=BATCH_DOC)
 async def import_zones(request: Request, db: SessionDep, _: OptionalPrincipal) -> dict[str, int]:
     """Create or rename zones (JSON array of ``code, name_ko, name_en, area_code``); all or nothing."""
-    rows = uploads.parse_json_rows(await request.body())
+    rows = uploads.parse_json_rows(await uploads.read_body(request))
     return service.import_zones(db, rows=rows)
 
 
@@ -79,8 +79,7 @@ async def import_data(request: Request, db: SessionDep, _: OptionalPrincipal,
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     internal = uploads.KINDS[kind]
     if content_type == "application/json" or not content_type:
-        uploads.check_length(request)
-        rows = uploads.parse_json_rows(await request.body())
+        rows = uploads.parse_json_rows(await uploads.read_body(request))
         return uploads.job_out(uploads.run_batch(db, kind=internal, municipality_id=mid, rows=rows,
                                                  client_id=client_id))
     if content_type == "multipart/form-data":
@@ -208,8 +207,7 @@ async def import_responses(survey_id: IdPath, request: Request, db: SessionDep, 
     CSV (one column per question code); all or nothing."""
     survey = service.get_survey(db, survey_id=survey_id)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    uploads.check_length(request)
-    raw = await request.body()
+    raw = await uploads.read_body(request)
     if content_type in ("text/csv", "application/csv"):
         codes = {q.code for q in service.questions_of(db, survey_id=survey.id)}
         rows = service.responses_from_csv(uploads.decode_text(raw), question_codes=codes)

@@ -27,6 +27,20 @@ def check_length(request: Request) -> None:
         raise jobs.too_large(limit)
 
 
+async def read_body(request: Request) -> bytes:
+    """The request body in memory (JSON batches, survey responses, zones), refused (413) past the size
+    limit: from ``Content-Length`` before anything is read, or as soon as a chunked body crosses it."""
+    check_length(request)
+    limit = settings_of(request).max_upload_bytes
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise jobs.too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def body_to_file(request: Request) -> tuple[Path, int]:
     """The raw request body (a CSV) into a temporary file, refused past the size limit."""
     check_length(request)

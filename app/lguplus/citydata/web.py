@@ -271,14 +271,21 @@ def month_grids(year: int, daily: list[dict[str, Any]], windows: list[dict[str, 
 @router.get("/festivals", name="citydata_festivals")
 def festivals_page(request: Request, db: SessionDep, principal: WebUser, zone_code: ZoneParam = None,
                    days: Annotated[int, Query(ge=1, le=30)] = 3,
-                   year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
+                   year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+                   pick_start: date | None = None, pick_end: date | None = None):
+    """The recommender; ``pick_start``/``pick_end`` (a window's "pick" link) prefill the registration form
+    with the county's own festival on those dates."""
     county = county_of(db, principal)
     zones = _zones(db, county)
     zone = _pick_zone(zones, zone_code)
     year = year or default_year()
+    values: dict[str, Any] = {}
+    if pick_start and pick_end and county is not None:
+        values = {"host_code": county.code, "host_name": county.name_ko, "zone_code": zone.code if zone else "",
+                  "start_date": pick_start.isoformat(), "end_date": pick_end.isoformat()}
     context: dict[str, Any] = {"county": county, "zones": zones, "zone": zone, "days": days, "year": year,
-                               "result": None, "problem": None, "months": [], "values": {}, "errors": {},
-                               "festivals": service.list_festivals(db, year=year)}
+                               "result": None, "problem": None, "months": [], "values": values, "errors": {},
+                               "picked": bool(values), "festivals": service.list_festivals(db, year=year)}
     if zone is not None:
         try:
             result = analysis.festival_windows(db, zone=zone, days=days, year=year, k=_k(request), limit=10,
@@ -384,10 +391,11 @@ def report_page(request: Request, db: SessionDep, principal: WebUser, zone_code:
         survey = analysis.survey_results(db, survey=service.get_survey(db, survey_id=surveys[0]["id"]), by=None,
                                          k=_k(request))
     heat = analysis.heatmap(db, zone=zone, visitor_type="visitor", k=_k(request)) if zone else None
+    planned = [f for f in service.list_festivals(db, year=year) if county and f.host_code == county.code]
     return render(request, "lguplus/citydata/report.html", {
         "county": county, "zone": zone, "zones": zones, "days": days, "year": year, "windows": windows,
         "problem": problem, "market": market, "survey": survey, "heat": heat, "weekdays": WEEKDAYS,
-        "today": date.today()})
+        "planned": planned, "today": date.today()})
 
 
 def widget(db: Any, principal: Principal) -> dict[str, Any] | None:

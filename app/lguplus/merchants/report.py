@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.privacy import safe_value, suppress_rows
+from app.core.privacy import people_behind, safe_value, suppress_rows
 from app.core.stats import did
 from app.lguplus.merchants import service
 from app.lguplus.merchants.models import SOLUTIONS, Application, MerchantStore, Outcome, Solution
@@ -177,8 +177,12 @@ def effect_report(db: Session, *, k: int = 5, year: int | None = None) -> dict[s
         per_solution.append({"solution": code, "solution_name": names[code], **res})
     value_keys = ("estimate", "ci_low", "ci_high", "p_value", "relative", "treated_pre", "treated_post",
                   "control_pre", "control_post")
-    per_solution = suppress_rows(per_solution, k=k, people_key="n_treated", value_keys=value_keys,
-                                 dims=("solution",))
+    for row in per_solution:  # an estimate rests on its participants and on its comparison merchants
+        row["merchants"] = people_behind(row["n_treated"], row["n_control"])
+    per_solution = suppress_rows(per_solution, k=k, people_key="merchants",
+                                 value_keys=(*value_keys, "n_treated", "n_control"), dims=("solution",))
+    for row in per_solution:
+        del row["merchants"]
     for metric, res in overall.items():
         if res["n_treated"] < k or res["n_control"] < k:
             overall[metric] = {**res, **dict.fromkeys(value_keys), "suppressed": True}

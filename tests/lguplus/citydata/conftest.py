@@ -38,12 +38,13 @@ def county(database, world) -> SimpleNamespace:
 
 @pytest.fixture
 def county_data(database, county) -> SimpleNamespace:
-    """400 days of hourly living population in 화순읍 and 한천면, 6 months of card spending, 80 survey
-    responses, festivals."""
+    """400 days of hourly living population in 화순읍 and 한천면 (rollups only: pages and analyses never read
+    the raw rows, and writing them was most of the cost), 6 months of card spending, 80 survey responses,
+    festivals."""
     with database.unit_of_work() as s:
         bind_principal(s, SYSTEM)
         made = demo.generate(s, municipality_id=county.id, county_code=HWASUN, zones=ZONES[:2], living_days=400,
-                             card_months=6, responses=80, seed=7)
+                             card_months=6, responses=80, seed=7, raw_days=0)
     county.made = made
     return county
 

@@ -56,6 +56,21 @@ def test_market_items_hide_figures_resting_on_few_people(client, county):
     assert items["대형마트"]["leakage_krw"] == 5_000_000
 
 
+def test_location_quotient_is_hidden_when_few_purchases_make_it(client, county):
+    h = api_headers(client, "hwasun.staff")
+    rows = [card("2025-09", HWASUN_EUP, "식료품", "수산물", HWASUN, 90_000, 3),  # 3 purchases in the county
+            card("2025-09", NAJU, "식료품", "수산물", NAJU, 2_000_000, 80),
+            card("2025-09", HWASUN_EUP, "음식", "한식", HWASUN, 900_000, 60),
+            card("2025-09", NAJU, "음식", "한식", NAJU, 1_500_000, 70),
+            card("2025-09", HWASUN_EUP, "음식", "카페", HWASUN, 700_000, 50),
+            card("2025-09", NAJU, "음식", "카페", NAJU, 300_000, 2)]  # 2 purchases in the rest of the province
+    assert client.post(f"{API}/imports/card-spending", headers=h, json=rows).status_code == 201
+    items = {it["category_middle"]: it for it in client.get(f"{API}/market-items", headers=h).json()["items"]}
+    assert items["수산물"]["location_quotient"] is None
+    assert items["카페"]["location_quotient"] is None
+    assert items["한식"]["location_quotient"] == pytest.approx((900 / 1690) / (2400 / 5490), abs=1e-3)
+
+
 SURVEY = {
     "name": "시장 이용 조사", "provider": "티브릿지코퍼레이션",
     "questions": [
@@ -101,11 +116,50 @@ def test_small_groups_and_cells_are_suppressed(client, county):
     sid = client.post(f"{API}/surveys", headers=h, json={**SURVEY, "responses": _responses()}).json()["id"]
     res = client.get(f"{API}/surveys/{sid}/results", headers=h, params={"by": "sex"}).json()
     groups = {g["group"]: g for g in res["questions"][0]["groups"]}
+    assert groups["all"]["n"] == 10
     assert groups["M"]["n"] is None and all(c["share"] is None for c in groups["M"]["choices"])  # 3 men
-    assert groups["F"]["n"] == 7
-    f_choices = {c["choice"]: c for c in groups["F"]["choices"]}
-    assert f_choices["아니오"]["share"] is None  # 2 women said no: under k
-    assert f_choices["예"]["share"] is None  # complementary: n minus the other would reveal it
+    # 7 women beside the 10 of the whole survey would give the 3 men away: hidden too
+    assert groups["F"]["n"] is None and all(c["share"] is None for c in groups["F"]["choices"])
+    overall = {c["choice"]: c for c in groups["all"]["choices"]}
+    assert overall["예"]["respondents"] == 5 and overall["아니오"]["respondents"] == 5
+    # by age band everyone is 60-69: one group of 10, shown
+    res = client.get(f"{API}/surveys/{sid}/results", headers=h, params={"by": "age_band"}).json()
+    ages = {g["group"]: g for g in res["questions"][0]["groups"]}
+    assert ages["60-69"]["n"] == 10 and ages["60-69"]["choices"][0]["share"] == pytest.approx(0.2941, abs=1e-4)
+
+
+def _assert_nothing_derivable(question: dict, k: int = 5) -> None:
+    """No shown count under k, and no published total with exactly one hidden part."""
+    overall, *groups = question["groups"]
+    hidden_groups = [g for g in groups if g["n"] is None]
+    assert len(hidden_groups) != 1 or overall["n"] is None, question["code"]
+    for g in groups:
+        assert g["n"] is None or g["n"] >= k
+    if question["kind"] == "scale":
+        return
+    for i, choice in enumerate(question["groups"][0]["choices"]):
+        column = [g["choices"][i] for g in groups]
+        for cell in column:
+            assert cell["respondents"] is None or cell["respondents"] == 0 or cell["respondents"] >= k
+        hidden = [c for c in column if c["respondents"] is None]
+        if overall["choices"][i]["respondents"] is not None:
+            assert len(hidden) != 1, (question["code"], choice["choice"])
+    if question["kind"] == "choice":
+        for g in question["groups"]:
+            if g["n"] is not None:
+                assert sum(c["respondents"] is None for c in g["choices"]) != 1, (question["code"], g["group"])
+
+
+def test_no_hidden_survey_figure_can_be_recovered_by_subtraction(client, county_data):
+    h = api_headers(client, "hwasun.staff")
+    sid = client.get(f"{API}/surveys", headers=h).json()["items"][0]["id"]
+    hidden = 0
+    for by in ("sex", "age_band", "zone_code"):
+        res = client.get(f"{API}/surveys/{sid}/results", headers=h, params={"by": by}).json()
+        for q in res["questions"]:
+            _assert_nothing_derivable(q)
+            hidden += sum(c["share"] is None for g in q["groups"] for c in g.get("choices", []))
+    assert hidden > 0  # 80 responses over six age bands leave small cells to hide
 
 
 def test_survey_answers_are_checked_against_the_questionnaire(client, county):
@@ -154,6 +208,23 @@ def test_heat_map_hides_small_cells(client, county):
     monday = heat["grid"][0]
     assert monday[:6] == [None] * 6 and monday[12] == 40.0
     assert heat["grid"][1] == [0.0] * 24  # no Tuesday data: empty cells reveal no one and stay visible
+
+
+def test_heat_map_of_all_types_cannot_reveal_a_hidden_type_by_subtraction(client, county):
+    h = api_headers(client, "hwasun.staff")
+    counts = {"visitor": 3.0, "worker": 20.0, "resident": 500.0}  # 3 visitors at every hour: hidden
+    rows = [{"date": "2025-03-03", "hour": hr, "zone_code": HANCHEON, "sex": "all", "age_band": "all",
+             "visitor_type": v, "count": c} for hr in range(24) for v, c in counts.items()]
+    assert client.post(f"{API}/imports/living-population", headers=h, json=rows).status_code == 201
+
+    def monday(visitor_type=None):
+        params = {"zone_code": HANCHEON, **({"visitor_type": visitor_type} if visitor_type else {})}
+        return client.get(f"{API}/heatmap", headers=h, params=params).json()["grid"][0]
+
+    assert monday("visitor") == [None] * 24
+    assert monday() == [523.0] * 24
+    # with the total published, the smallest other type of each cell is hidden as well
+    assert monday("worker") == [None] * 24 and monday("resident") == [500.0] * 24
 
 
 def test_market_items_follow_new_imports(client, county):

@@ -30,6 +30,22 @@ def test_pages_render_and_show_the_analyses(client, county_data):
     assert "2026 화순군 소비·축제 주민 설문" in survey_list
 
 
+def test_a_picked_window_becomes_the_countys_festival_in_the_report(client, county_data):
+    token = web_login(client, "hwasun.staff")
+    cal = client.get("/lguplus/citydata/festivals", params={"year": 2027, "days": 3}).text
+    link = re.search(r'data-pick="1" href="([^"]+)"', cal).group(1).replace("&amp;", "&")
+    start, end = re.search(r"pick_start=([\d-]+)&pick_end=([\d-]+)", link).groups()
+    form = client.get(link).text
+    assert f'value="{start}"' in form and f'value="{end}"' in form and 'value="4679000000"' in form
+    assert '<details id="register" open' in form
+    r = client.post("/lguplus/citydata/festivals", follow_redirects=False, data={
+        "csrf_token": token, "name": "2027 화순 봄꽃축제", "host_code": "4679000000", "host_name": "화순군",
+        "zone_code": "4679025000", "start_date": start, "end_date": end})
+    assert r.status_code == 303, r.text[:400]
+    report = client.get("/lguplus/citydata/report", params={"year": 2027}).text
+    assert "개최 예정" in report and "2027 화순 봄꽃축제" in report
+
+
 def test_survey_explorer_breaks_down_by_age(client, county_data):
     web_login(client, "hwasun.staff")
     listing = client.get("/lguplus/citydata/surveys").text

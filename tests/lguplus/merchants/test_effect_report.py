@@ -119,6 +119,21 @@ def test_groups_under_k_are_suppressed(database, world):
     assert loose["overall"]["sales_krw"]["estimate"] is not None
 
 
+def test_an_estimate_resting_on_few_comparison_merchants_is_suppressed(database, world):
+    with database.unit_of_work() as s:
+        bind_principal(s, SYSTEM)
+        demo.generate(s, municipality_id=world.changwon.id, n_merchants=24, n_participants=20, months=10, seed=5,
+                      today=TODAY, solutions=["order"], n_consulting=0)
+    with database.unit_of_work(write=False) as s:
+        _scoped(s, world.changwon.id)
+        everything = report.effect_report(s, k=1)
+        rep = report.effect_report(s, k=5)
+    shown = next(e for e in everything["per_solution"] if e["solution"] == "order")
+    assert shown["n_treated"] >= 5 and 1 < shown["n_control"] < 5 and shown["estimate"] is not None
+    order = next(e for e in rep["per_solution"] if e["solution"] == "order")
+    assert order["suppressed"] and order["estimate"] is None and order["n_control"] is None
+
+
 def test_demo_program_has_every_state_and_a_positive_effect(database, world):
     with database.unit_of_work() as s:
         bind_principal(s, SYSTEM)
