@@ -149,7 +149,7 @@ def test_official_uploads_picks_a_window_and_prints_the_report(page, database, w
 
     # market items: 대형마트 leaks most to 광주 and tops the list, drawn as a chart with the table beside it
     page.goto("/lguplus/citydata/market")
-    page.wait_for_function("document.querySelector('canvas[data-tdeal-chart][data-drawn]') !== null")
+    page.wait_for_function("document.querySelector('canvas[data-chart][data-drawn]') !== null")
     first = page.locator("table.table tbody tr").first.inner_text()
     assert "대형마트" in first
 

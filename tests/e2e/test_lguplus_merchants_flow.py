@@ -52,9 +52,9 @@ def test_official_approves_against_the_budget_and_opens_the_report(page, databas
     assert row.locator(".badge").inner_text() == "승인"
 
     page.goto("/lguplus/merchants/report")
-    charts = page.locator("canvas[data-lgum-chart]").count()
+    charts = page.locator("canvas[data-chart]").count()
     assert charts >= 2
-    page.wait_for_function(f"document.querySelectorAll('canvas[data-lgum-chart][data-drawn]').length == {charts}")
+    page.wait_for_function(f"document.querySelectorAll('canvas[data-chart][data-drawn]').length == {charts}")
     assert page.locator("h1").first.inner_text() == "효과 보고서"
 
     page.goto("/lguplus/merchants/")

@@ -63,7 +63,7 @@ def test_isolation_pages_and_the_festival_report_in_chromium(request, database):
     for path, heading in ISOLATION.items():
         page.goto(f"{path}?period=2026-10")
         assert page.locator("h1").first.inner_text() == heading, path
-        assert _charts_drawn(page, "data-iso-chart") >= 1, path
+        assert _charts_drawn(page, "data-chart") >= 1, path
         assert page.locator("table tbody tr").count() >= 2, path
     assert page.locator("table tbody tr td code").first.inner_text().startswith("4812")  # a 창원시 행정동
     page.click("form[action$='/logout'] button")
@@ -80,7 +80,7 @@ def test_isolation_pages_and_the_festival_report_in_chromium(request, database):
     page.click("form[action$='/coupons'] button[type=submit]")
     page.wait_for_load_state()
     assert page.locator("td code:text-is('GBFESTA10')").count() == 1
-    assert _charts_drawn(page, "data-tdeal-chart") >= 3  # daily sales, coupons, cities
+    assert _charts_drawn(page, "data-chart") >= 3  # daily sales, coupons, cities
     uplift = page.locator("section", has=page.locator("h2:has-text('이중차분')"))
     assert "95%" in uplift.inner_text()
     assert errors == []

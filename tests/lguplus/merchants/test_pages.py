@@ -41,7 +41,7 @@ def test_pages_render_in_korean_and_mask_phones(client, database, program):
     assert cal.status_code == 200 and "컨설팅 일정" in cal.text and cal.text.count("<tr>") >= 5
     assert client.get(f"{WEB}/consulting?month=2026-13").status_code in (400, 422)
     rep = client.get(f"{WEB}/report")
-    assert rep.status_code == 200 and "효과 보고서" in rep.text and rep.text.count("data-lgum-chart") >= 2
+    assert rep.status_code == 200 and "효과 보고서" in rep.text and rep.text.count("data-chart") >= 2
     assert "js/chart.umd.min.js" in rep.text and "cdn" not in rep.text.lower()
     csv = client.get(f"{WEB}/report.csv")
     assert csv.status_code == 200 and csv.text.count("\n") == 12

@@ -42,7 +42,7 @@ def test_demo_pages_show_the_divide_gradient_ranking_and_targets(client, world):
     web_login(client, "cw.viewer")
     pages = {path: client.get(path) for path in PAGES}
     assert all(r.status_code == 200 for r in pages.values()), {p: r.status_code for p, r in pages.items()}
-    assert "정보격차" in pages["/skt/isolation/"].text and "data-iso-chart" in pages["/skt/isolation/"].text
+    assert "정보격차" in pages["/skt/isolation/"].text and "data-chart" in pages["/skt/isolation/"].text
     assert "윌슨" in pages["/skt/isolation/ranking"].text
     assert "예상 참여 인원" in pages["/skt/isolation/targets"].text
     assert "고소득" in pages["/skt/isolation/gradient"].text

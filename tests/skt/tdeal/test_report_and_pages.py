@@ -25,13 +25,13 @@ def test_pages_render_in_korean_with_charts_tables_and_csv(client, tdeal):
     web_login(client, "cw.staff")
     cid = tdeal["cw"]["campaign_id"]
     page = client.get(f"{WEB}/")
-    assert page.status_code == 200 and "티딜 카탈로그" in page.text and "data-tdeal-chart" in page.text
+    assert page.status_code == 200 and "티딜 카탈로그" in page.text and "data-chart" in page.text
     assert "울산" not in page.text
     page = client.get(f"{WEB}/campaigns")
     assert page.status_code == 200 and "창원 소상공인 기획전" in page.text and "울산 기획전" not in page.text
     page = client.get(f"{WEB}/campaigns/{cid}")
     assert page.status_code == 200 and "매출 증대 효과" in page.text and "쿠폰" in page.text
-    assert page.text.count("data-tdeal-chart") >= 3
+    assert page.text.count("data-chart") >= 3
     english = client.get(f"{WEB}/campaigns/{cid}?lang=en")
     assert "Sales uplift (difference in differences)" in english.text and "매출 증대 효과" not in english.text
     client.get(f"{WEB}/?lang=ko")
@@ -49,7 +49,7 @@ def test_pages_render_in_korean_with_charts_tables_and_csv(client, tdeal):
     r = client.post(f"{WEB}/recommendations/train", data={"csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303
     page = client.get(f"{WEB}/recommendations")
-    assert "인기 상품 기준선" in page.text and "NDCG@10" in page.text and "data-tdeal-chart" in page.text
+    assert "인기 상품 기준선" in page.text and "NDCG@10" in page.text and "data-chart" in page.text
     assert client.get(f"{WEB}/recommendations.csv").text.count("\n") == 5
     home = client.get("/")
     assert "창원 소상공인 기획전" in home.text
