@@ -12,29 +12,13 @@ from datetime import date, timedelta
 
 import pytest
 
-from app.core.tenancy import SYSTEM, bind_principal
-from app.lguplus.citydata import demo
-from app.platform.models import Municipality, User
 from tests.conftest import PASSWORD
+from tests.lguplus.citydata.conftest import HWASUN, HWASUN_EUP, county  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.e2e
 
-HWASUN, EUP = "4679000000", "4679025000"
+EUP = HWASUN_EUP
 WEEK = (0.8, 0.75, 0.8, 0.85, 1.0, 1.7, 1.5)
-
-
-def _county(database, world) -> None:
-    with database.unit_of_work() as s:
-        bind_principal(s, SYSTEM)
-        jeonnam = Municipality(code="4600000000", name_ko="전라남도", name_en="Jeollanam-do", level="metropolitan")
-        s.add(jeonnam)
-        s.flush()
-        hwasun = Municipality(code=HWASUN, name_ko="화순군", name_en="Hwasun", level="basic", parent_id=jeonnam.id)
-        s.add(hwasun)
-        s.flush()
-        s.add(User(username="hwasun.staff", display_name="화순군 담당자", role="staff",
-                   password_hash=world.users["cw.staff"].password_hash, municipality_id=hwasun.id))
-        demo.ensure_zones(s, municipality_id=hwasun.id, county_code=HWASUN, zones=demo.HWASUN_ZONES[:3])
 
 
 def _living_csv(tmp_path) -> str:
@@ -100,8 +84,8 @@ def _upload(page, kind: str, path: str, survey: str | None = None) -> None:
     page.wait_for_load_state()
 
 
-def test_official_uploads_picks_a_window_and_prints_the_report(page, database, world, tmp_path):
-    _county(database, world)
+@pytest.mark.usefixtures("county")
+def test_official_uploads_picks_a_window_and_prints_the_report(page, tmp_path):
     living, cards = _living_csv(tmp_path), _card_csv(tmp_path)
     questionnaire, responses = _survey_files(tmp_path)
 
