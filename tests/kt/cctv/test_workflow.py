@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from app.core.db import utcnow
@@ -219,45 +214,6 @@ def test_changes_are_published_to_the_municipality_after_commit(cctv, ulsan, wor
     message, nothing_for_others = asyncio.run(watch())
     assert message["event"] == "incident" and message["change"] == "opened" and message["urgent"] is True
     assert nothing_for_others
-
-
-SENDER = """
-import sys
-from datetime import UTC, datetime
-from app.core.db import Database
-from app.core.tenancy import SYSTEM, bind_principal
-from app.kt.cctv import service
-from app.kt.cctv.config import CctvSettings
-from app.kt.cctv.schemas import EventIn
-
-db = Database(sys.argv[1])
-with db.unit_of_work() as s:
-    bind_principal(s, SYSTEM)
-    row = EventIn(camera_id=int(sys.argv[2]), event_id="other-process", type="fire", confidence=0.9,
-                  detected_at=datetime.now(UTC), bbox=[0.1, 0.1, 0.2, 0.2])
-    service.ingest_events(s, events=[row], settings=CctvSettings())
-db.dispose()
-"""
-
-
-def test_an_event_written_by_another_process_reaches_this_process_stream(cctv, ulsan, world, database):
-    if database.is_sqlite:
-        pytest.skip("one process on SQLite: live messages travel between processes on PostgreSQL only")
-    assert live.ensure_listener(database.url, wait_s=10)
-    cam = make_camera(cctv, ulsan)
-    root = Path(__file__).resolve().parents[3]
-
-    async def watch() -> dict:
-        async with broker.subscribe(service.topic_for(world.ulsan.id)) as queue:
-            loop = asyncio.get_running_loop()
-            done = await loop.run_in_executor(None, lambda: subprocess.run(
-                [sys.executable, "-c", SENDER, database.url, str(cam)], cwd=root, capture_output=True, text=True,
-                env={**os.environ, "PYTHONPATH": str(root)}, timeout=60))
-            assert done.returncode == 0, done.stderr
-            return await asyncio.wait_for(queue.get(), timeout=10)
-
-    message = asyncio.run(watch())
-    assert message["event"] == "incident" and message["change"] == "opened" and message["type"] == "fire"
 
 
 def test_the_simulated_analyser_sends_valid_events():
