@@ -102,23 +102,38 @@ def test_unacknowledged_alerts_escalate_when_read_and_by_the_command(cctv, ulsan
     assert items[second]["escalated_at"] is not None and items[detection]["escalated_at"] is None
 
 
-def test_escalate_and_purge_commands(cctv, ulsan, database, monkeypatch, tmp_path, capsys):
+def test_escalate_and_purge_commands(cctv, ulsan, database, monkeypatch, cctv_settings, capsys):
     from app.cli import main
     from app.core.config import get_settings
     from app.kt.cctv.config import get_cctv_settings
 
     cam = make_camera(cctv, ulsan)
     _incident(cctv, ulsan, cam)
+    r = cctv.post(f"{API}/snapshots", headers=ulsan, data={"event_id": "e1", "camera_id": str(cam)},
+                  files={"file": ("a.png", PNG)})
+    assert r.status_code == 201
+    snapshot = r.json()["id"]
+    assert len(list(cctv_settings.snapshot_dir.rglob("*.png"))) == 1
     monkeypatch.setenv("DXHUB_DATABASE_URL", database.url)
     monkeypatch.setenv("DXHUB_KT_CCTV_ESCALATE_AFTER_MIN", "0")
-    monkeypatch.setenv("DXHUB_KT_CCTV_SNAPSHOT_DIR", str(tmp_path / "snaps"))
+    monkeypatch.setenv("DXHUB_KT_CCTV_SNAPSHOT_DIR", str(cctv_settings.snapshot_dir))
     get_settings.cache_clear()
     get_cctv_settings.cache_clear()
     try:
         assert main(["cctv", "escalate"]) == 0
         assert "1 incident(s) escalated." in capsys.readouterr().out
-        assert main(["cctv", "purge", "--days", "30"]) == 0
+        assert main(["cctv", "purge", "--days", "30"]) == 0  # the default retention keeps a fresh image
         assert "0 snapshot(s)" in capsys.readouterr().out
+        assert cctv.get(f"{API}/snapshots/{snapshot}", headers=ulsan).status_code == 200
+        assert main(["cctv", "purge", "--days", "-1"]) == 2
+        assert main(["cctv", "purge", "--days", "0"]) == 0
+        assert "1 snapshot(s)" in capsys.readouterr().out
+        assert not list(cctv_settings.snapshot_dir.rglob("*.png"))  # the file is gone from the disk
+        assert cctv.get(f"{API}/snapshots/{snapshot}", headers=ulsan).status_code == 404
+        with database.unit_of_work() as s:
+            purges = s.scalars(select(AuditLog).where(AuditLog.object_type == "kt_cctv_snapshot",
+                                                      AuditLog.action == "purge")).all()
+            assert [p.after["count"] for p in purges] == [1]
     finally:
         get_settings.cache_clear()
         get_cctv_settings.cache_clear()
