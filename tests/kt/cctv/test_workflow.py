@@ -12,6 +12,7 @@ from app.core.db import utcnow
 from app.core.live import broker
 from app.core.tenancy import SYSTEM, bind_principal
 from app.kt.cctv import live, service
+from app.kt.cctv.config import CctvSettings
 from app.kt.cctv.models import CctvIncident
 from app.kt.cctv.schemas import EventIn
 from app.platform.models import AuditLog
@@ -243,6 +244,10 @@ def test_the_simulated_analyser_sends_valid_events():
     parking = [e for e in parsed if e.type == "illegal_parking"]
     assert parking and all(e.camera_id == 1 and e.track_id for e in parking)
     assert any(e.type in ("fire", "fall") and e.confidence >= 0.75 for e in parsed)
+    from app.kt.cctv.simulate import frame_png
+
+    frame = frame_png(3)  # the snapshot it uploads passes the content check
+    assert service.sniff_image(frame) == "image/png" and len(frame) < CctvSettings().snapshot_max_bytes
 
 
 def test_statistics_count_days_in_seoul_time(cctv, ulsan):
