@@ -56,7 +56,7 @@ def _server(url: str, data_dir: str) -> Iterator[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a busy machine imports slowly
         while True:
             try:
                 if httpx.get(f"{base}/livez", timeout=1).status_code == 200:

@@ -85,3 +85,49 @@ def ensure_listener(database_url: str, *, wait_s: float = 0.0) -> bool:
             listener = _listeners[database_url] = _Listener(database_url)
             listener.start()
     return listener.ready.wait(wait_s) if wait_s else listener.ready.is_set()
+
+
+class Escalator:
+    """Escalates overdue alerts every ``INTERVAL_S`` while at least one board is open in this process, so
+    an unacknowledged alert turns red and sounds on an open board even when nothing else happens.
+    ``dxhub cctv escalate`` from cron does the same with no board open. Several processes may run one:
+    each overdue alert is escalated once (row locks skip what another process is escalating)."""
+
+    INTERVAL_S = 30.0
+    _lock = threading.Lock()
+    _watchers: dict[int, int] = {}
+    _stops: dict[int, threading.Event] = {}
+
+    @classmethod
+    def watch(cls, database: Any, settings: Any) -> None:
+        with cls._lock:
+            key = id(database)
+            cls._watchers[key] = cls._watchers.get(key, 0) + 1
+            if key not in cls._stops:
+                stop = cls._stops[key] = threading.Event()
+                threading.Thread(target=cls._run, args=(database, settings, stop), daemon=True,
+                                 name="kt-cctv-escalator").start()
+
+    @classmethod
+    def unwatch(cls, database: Any) -> None:
+        with cls._lock:
+            key = id(database)
+            cls._watchers[key] = cls._watchers.get(key, 1) - 1
+            if cls._watchers[key] <= 0:
+                cls._watchers.pop(key, None)
+                stop = cls._stops.pop(key, None)
+                if stop is not None:
+                    stop.set()
+
+    @classmethod
+    def _run(cls, database: Any, settings: Any, stop: threading.Event) -> None:
+        from app.core.tenancy import SYSTEM, bind_principal
+        from app.kt.cctv import service
+
+        while not stop.wait(cls.INTERVAL_S):
+            try:
+                with database.unit_of_work() as session:
+                    bind_principal(session, SYSTEM)
+                    service.escalate_overdue(session, settings=settings)
+            except Exception:  # keep watching: a failed round is logged and tried again
+                log.exception("escalation round failed")

@@ -500,26 +500,35 @@ class _Merger:
         return [i for i in self.existing.values() if i.added] + self.created
 
 
-def _parking_run_starts(db: Session, groups: dict[tuple[int, str, int], list[_Pending]],
+def _parking_run_starts(db: Session, tracks: dict[tuple[int, str], list[_Pending]],
                         rules: RuleBook) -> dict[int, datetime]:
-    """For each parking event (by batch index): since when its track has stood in the zone without a gap."""
+    """For each parking event inside a no-parking zone (by batch index): since when its track has stood in
+    that zone without a break. A break is a gap longer than the quiet window, or a sighting of the track
+    outside the zone (the car drove off, or moved to another zone), in this batch or stored before."""
     starts: dict[int, datetime] = {}
     table = CctvEvent.__table__
-    for (camera_id, track_id, zone_id), items in groups.items():
-        gap = rules.quiet(items[0].camera.municipality_id, "illegal_parking")
+    for (camera_id, track_id), items in tracks.items():
+        if all(p.zone_id is None for p in items):
+            continue  # never inside a zone in this batch: nothing can open
+        municipality_id = items[0].camera.municipality_id
+        gap = rules.quiet(municipality_id, "illegal_parking")
         first = min(p.event.detected_at for p in items)
         last = max(p.event.detected_at for p in items)
-        prior = db.execute(select(table.c.detected_at).where(
-            table.c.camera_id == camera_id, table.c.track_id == track_id, table.c.zone_id == zone_id,
-            table.c.detected_at >= first - timedelta(hours=24), table.c.detected_at <= last)).scalars().all()
-        times = sorted([(t, -1) for t in prior] + [(p.event.detected_at, p.index) for p in items])
-        run_start = None
-        previous = None
-        for t, index in times:
-            if previous is None or t - previous > gap:
-                run_start = t
+        prior = db.execute(select(table.c.detected_at, table.c.zone_id).where(
+            table.c.camera_id == camera_id, table.c.track_id == track_id, table.c.type == "illegal_parking",
+            table.c.confidence >= rules.rule(municipality_id, "illegal_parking").min_confidence,
+            table.c.detected_at >= first - timedelta(hours=24), table.c.detected_at <= last)).all()
+        sightings = sorted([(t, -1, zone_id) for t, zone_id in prior]
+                           + [(p.event.detected_at, p.index, p.zone_id) for p in items],
+                           key=lambda s: (s[0], s[1]))
+        run_zone: int | None = None
+        run_start: datetime | None = None
+        previous: datetime | None = None
+        for t, index, zone_id in sightings:
+            if zone_id is None or zone_id != run_zone or previous is None or t - previous > gap:
+                run_zone, run_start = zone_id, (t if zone_id is not None else None)
             previous = t
-            if index >= 0:
+            if index >= 0 and run_start is not None:
                 starts[index] = run_start
     return starts
 
@@ -584,12 +593,12 @@ def ingest_events(db: Session, *, events: list[EventIn], settings: CctvSettings,
                      zone_id=parking_zone, attributes=e.attributes, incident_id=None)
         pending.append(p)
 
-    parking_groups: dict[tuple[int, str, int], list[_Pending]] = defaultdict(list)
+    parking_tracks: dict[tuple[int, str], list[_Pending]] = defaultdict(list)
     for p in pending:
-        if (p.event.type == "illegal_parking" and p.event.track_id and p.zone_id is not None
+        if (p.event.type == "illegal_parking" and p.event.track_id
                 and p.event.confidence >= rules.rule(p.camera.municipality_id, "illegal_parking").min_confidence):
-            parking_groups[(p.camera.id, p.event.track_id, p.zone_id)].append(p)
-    run_starts = _parking_run_starts(db, parking_groups, rules) if parking_groups else {}
+            parking_tracks[(p.camera.id, p.event.track_id)].append(p)
+    run_starts = _parking_run_starts(db, parking_tracks, rules) if parking_tracks else {}
     dwell = timedelta(seconds=settings.parking_dwell_s)
 
     candidates: list[tuple[_Pending, str, datetime | None]] = []

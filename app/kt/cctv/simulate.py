@@ -1,14 +1,18 @@
 """A virtual edge analyser for demos and load tests: heartbeats and detections through the public API.
 
 Most detections are low-confidence noise; now and then smoke, loitering or crowds; a car parks in a
-no-parking zone and stays (an incident once the dwell time has passed); rarely a fire or a fall.
+no-parking zone and stays (an incident once the dwell time has passed); rarely a fire or a fall, whose
+frames are uploaded as snapshots (a generated picture) so that the board shows them with their boxes.
 """
 
 from __future__ import annotations
 
 import random
+import struct
 import time
+import zlib
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -16,6 +20,29 @@ import httpx
 from app.kt.cctv.demo import box_in, random_box
 
 NOISE = ["smoke", "fall", "loitering", "fire", "crowd"]
+URGENT = ("fire", "fall")
+
+
+@lru_cache(maxsize=64)
+def frame_png(seed: int, width: int = 320, height: int = 180) -> bytes:
+    """A plain generated camera frame (road-grey gradient with a faint grid) as a PNG, for snapshots."""
+    rng = random.Random(seed)
+    base = rng.randint(50, 110)
+    rows = []
+    for y in range(height):
+        shade = base + 70 * y // height
+        line = bytearray(b"\x00")  # PNG filter type 0 for the row
+        for x in range(width):
+            v = min(255, shade + (10 if (x // 20 + y // 20) % 2 else 0))
+            line += bytes((v, v, min(255, v + 12)))
+        rows.append(bytes(line))
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"".join(rows), 6))
+            + chunk(b"IEND", b""))
 
 
 class Analyser:
@@ -95,6 +122,11 @@ def simulate(*, url: str, username: str, password: str, seconds: float, interval
                 backlog = []
                 body = r.json()
                 sent += body["accepted"]
+                for e in events:  # the frames of fires and falls, as an analyser uploads them
+                    if e["type"] in URGENT and e["confidence"] >= 0.6:
+                        client.post("/api/v1/kt/cctv/snapshots", data={"event_id": e["event_id"],
+                                                                       "camera_id": str(e["camera_id"])},
+                                    files={"file": ("frame.png", frame_png(e["camera_id"]), "image/png")})
                 for inc in body["incidents_opened"]:
                     print(f"opened incident {inc['id']}: {inc['type']} ({inc['severity']}) "
                           f"on camera {inc['camera_id']}")

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -129,14 +130,27 @@ def incident_rows(request: Request, db: SessionDep, settings: CctvSettingsDep,
 
 
 @router.get("/live", name="cctv_live")
-async def live_stream(request: Request):
-    live.ensure_listener(request.app.state.db.url)  # PostgreSQL: changes made by other processes arrive too
+async def live_stream(request: Request, settings: CctvSettingsDep):
+    database = request.app.state.db
+    live.ensure_listener(database.url)  # PostgreSQL: changes made by other processes arrive too
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None or principal.municipality_ids is None:
         topics = [service.ALL_TOPIC]
     else:
         topics = [service.topic_for(m) for m in sorted(principal.municipality_ids)]
-    return sse_response(request, topics)
+    response = sse_response(request, topics)
+    inner = response.body_iterator
+
+    async def body() -> AsyncIterator[str | bytes]:
+        live.Escalator.watch(database, settings)  # overdue alerts escalate while a board is open
+        try:
+            async for chunk in inner:
+                yield chunk
+        finally:
+            live.Escalator.unwatch(database)
+
+    response.body_iterator = body()
+    return response
 
 
 # --- incident detail and workflow ------------------------------------------------------------

@@ -44,6 +44,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             sim = Simulator(client, site_code=args.site, robots=args.robots, seed=args.seed)
             print(f"Simulating {len(sim.robots)} robots at {sim.site['name']} for {args.duration:.0f} s")
             sim.run(duration_s=args.duration, interval_s=args.interval)
+        except LookupError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         except httpx.HTTPStatusError as exc:
             print(f"error: {exc.response.status_code} {exc.response.text[:300]}", file=sys.stderr)
             return 1

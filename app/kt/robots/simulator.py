@@ -72,7 +72,7 @@ class Simulator:
                     return site
             offset += 200
             if offset >= page["total"]:
-                raise SystemExit(f"no site with code {code!r} is visible to this key")
+                raise LookupError(f"no site with code {code!r} is visible to this key")
 
     def _fleet(self, n: int) -> list[VirtualRobot]:
         existing: list[dict[str, Any]] = []

@@ -110,6 +110,17 @@ def test_illegal_parking_needs_the_dwell_time_inside_a_no_parking_zone(cctv, uls
         for i in range(4)])
     assert len(r.json()["incidents_opened"]) == 1
     assert len(incidents(cctv, ulsan, type="illegal_parking")) == 2
+    # a car that drives out of the zone and back starts its dwell again from when it came back
+    seen = [(0, inside), (120, inside), (240, outside), (300, inside), (420, inside), (540, inside)]
+    r = cctv.post(EVENTS, headers=ulsan, json=[
+        event(cam, f"d{s}", "illegal_parking", start + timedelta(seconds=s), bbox=box, track_id="car-d")
+        for s, box in seen])
+    assert r.json()["accepted"] == 6 and r.json()["incidents_opened"] == []  # in at 300 s, 240 s since
+    r = cctv.post(EVENTS, headers=ulsan, json=event(cam, "d600", "illegal_parking", start + timedelta(seconds=600),
+                                                    bbox=inside, track_id="car-d"))  # the stored exit counts too
+    [opened] = r.json()["incidents_opened"]
+    back = next(i for i in incidents(cctv, ulsan, type="illegal_parking") if i["track_id"] == "car-d")
+    assert back["started_at"].startswith((start + timedelta(seconds=300)).isoformat()[:19])
 
 
 def test_bad_events_reject_the_whole_batch_naming_every_row(cctv, ulsan):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
 from app.core.tenancy import SYSTEM, bind_principal
 from app.kt.cctv.demo import load_demo, sample_data
+from app.platform.models import AuditLog
 from tests.conftest import web_login
 from tests.kt.cctv.conftest import NO_PARKING, PNG, event, make_camera, t0
 
@@ -19,7 +22,7 @@ def _setup(cctv, ulsan) -> tuple[int, int]:
     return cam, iid
 
 
-def test_control_centre_pages_render_in_korean(cctv, ulsan):
+def test_control_centre_pages_render_in_korean(cctv, ulsan, database):
     cam, iid = _setup(cctv, ulsan)
     cctv.cookies.clear()
     web_login(cctv, "us.staff")
@@ -34,6 +37,11 @@ def test_control_centre_pages_render_in_korean(cctv, ulsan):
     assert re.search(r'<rect x="0.6" y="0.1" width="0.1" height="0.2"', detail.text)  # the box over the image
     snap = re.search(r'/kt/cctv/snapshots/(\d+)', detail.text)
     assert snap and cctv.get(snap.group(0)).content == PNG
+    with database.unit_of_work() as s:  # each view of the image is logged: who and when
+        views = s.scalars(select(AuditLog).where(AuditLog.object_type == "kt_cctv_snapshot",
+                                                 AuditLog.action == "view")).all()
+        assert [(v.actor, v.object_id) for v in views] == [("user:us.staff", snap.group(1))]
+        assert views[0].occurred_at is not None
     cameras = cctv.get("/kt/cctv/cameras")
     assert cameras.status_code == 200 and "카메라 위치" in cameras.text and "<circle" in cameras.text
     camera = cctv.get(f"/kt/cctv/cameras/{cam}")
