@@ -264,6 +264,7 @@ def hang_up(db: Session, *, call: VoicebotCall, now: datetime | None = None) -> 
         return call
     call.status = "abandoned"
     call.ended_at = now or utcnow()
+    call.context = {k: v for k, v in (call.context or {}).items() if k != "account_sealed"}
     audit.record(db, action="end", object_type="vb_call", object_id=str(call.id),
                  municipality_id=call.municipality_id, after={"status": "abandoned", "intent": call.intent})
     db.flush()

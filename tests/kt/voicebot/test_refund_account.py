@@ -109,3 +109,13 @@ def test_sealing_detects_tampering_and_keeps_purposes_apart():
     with pytest.raises(ValueError):
         Sealer("worknet").unseal(sealed)
     assert re.fullmatch(r"[0-9a-f]{64}", service.account_sealer.digest(ACCOUNT))
+
+
+def test_a_caller_who_hangs_up_after_giving_the_account_leaves_nothing_on_the_call(client, vb_world, database):
+    h = api_headers(client, "cw.staff")
+    call = start(client, h)
+    for said in ["지방세 환급 받을 거 있나요", BIRTH, "네", f"농협 {ACCOUNT}"]:
+        say(client, h, call["id"], said)
+    assert "account_sealed" in _rows(database, "SELECT context FROM vb_call WHERE id = :id", id=call["id"])
+    assert client.post(f"{BASE}/calls/{call['id']}/hangup", headers=h).status_code == 200
+    assert "account_sealed" not in _rows(database, "SELECT context FROM vb_call WHERE id = :id", id=call["id"])
