@@ -226,7 +226,9 @@ def _load_municipality(session: Session, municipality, rng: random.Random, now: 
             status = rng.choices(["received", "assigned", "in_progress", "resolved", "rejected", "duplicate"],
                                  weights=[1, 2, 2, 8, 1, 1])[0] if not o.urgent else "resolved"
         attributes = dict(o.attributes)
+        sealed = None
         if attributes.get("account"):
+            sealed = service.account_sealer.seal(str(attributes["account"]))
             attributes["account"] = "*" * 8 + str(attributes["account"])[-4:]
             claimed.extend(r["_i"] for r in attributes.get("refunds", []) if "_i" in r)
         request_rows.append({
@@ -236,7 +238,8 @@ def _load_municipality(session: Session, municipality, rng: random.Random, now: 
             "lat": round(lat0 + rng.uniform(-0.05, 0.05), 6), "long": round(long0 + rng.uniform(-0.06, 0.06), 6),
             "attributes": _strip(attributes), "fee_krw": o.fee_krw,
             "payment_ref": None, "scheduled_date": o.scheduled_date, "interface_used": "voicebot",
-            "contact_masked": call["caller_masked"], "status_notes": "처리 완료" if status == "resolved" else None,
+            "contact_masked": call["caller_masked"], "account_sealed": sealed,
+            "status_notes": "처리 완료" if status == "resolved" else None,
             "requested_at": call["ended_at"],
             "updated_at": min(now, call["ended_at"] + timedelta(hours=rng.randint(0, 20))),
         })

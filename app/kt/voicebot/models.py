@@ -87,9 +87,13 @@ class VoicebotTurn(TenantScoped, Base):
 
 
 class VoicebotRequest(TenantScoped, Base):
-    """A service request: from a finished dialogue, an Open311 client or a staff member."""
+    """A service request: from a finished dialogue, an Open311 client or a staff member.
+
+    The refund account a caller gave is kept masked in ``attributes`` and sealed (encrypted) in
+    ``account_sealed``, which only an audited reveal on the staff page opens."""
 
     __tablename__ = "vb_request"
+    __audit_exclude__ = ("account_sealed",)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token: Mapped[str] = mapped_column(String(40), unique=True)
@@ -110,6 +114,7 @@ class VoicebotRequest(TenantScoped, Base):
     scheduled_date: Mapped[date | None] = mapped_column()
     interface_used: Mapped[str] = mapped_column(String(30), default="voicebot")
     contact_masked: Mapped[str | None] = mapped_column(String(120))
+    account_sealed: Mapped[str | None] = mapped_column(String(200))
     media_url: Mapped[str | None] = mapped_column(String(500))
     status_notes: Mapped[str | None] = mapped_column(String(500))
     requested_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import uuid
 from collections import Counter
@@ -14,11 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from app.core.db import utcnow
-from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.i18n import SEOUL
 from app.core.live import publish_after_commit
 from app.core.pagination import PageParams, paginate
 from app.core.privacy import mask_phone, mask_pii
+from app.core.sealing import Sealer
 from app.core.tenancy import principal_of
 from app.kt.voicebot import classifier, dialogue
 from app.kt.voicebot.models import (
@@ -44,6 +46,9 @@ TRANSITIONS = {
     "duplicate": ("received",),
 }
 OPEN_STATUSES = ("received", "assigned", "in_progress")
+ACCOUNT_KEY_ENV = "DXHUB_VOICEBOT_ACCOUNT_KEY"
+# The refund account a caller gives: sealed on the call while the dialogue runs, then on the request.
+account_sealer = Sealer("voicebot.account", master_key=lambda: os.environ.get(ACCOUNT_KEY_ENV))
 
 
 def caller_hash(number: str) -> str:
@@ -203,8 +208,12 @@ def take_turn(db: Session, *, call: VoicebotCall, text: str, now: datetime | Non
     ctx = dialogue.Context(today=now.astimezone(SEOUL).date(),
                            fee_table=fee_lines(db, municipality_id=call.municipality_id),
                            find_refunds=_find_refunds(db, call))
+    slots = dict(call.slots or {})
+    sealed_account = (call.context or {}).get("account_sealed")
+    if sealed_account and slots.get("account"):
+        slots["account"] = account_sealer.unseal(sealed_account)
     state = dialogue.CallState(municipality_name=municipality.name_ko, intent=call.intent, state=call.state,
-                               slots=dict(call.slots or {}), failures=call.failures)
+                               slots=slots, failures=call.failures)
     res = dialogue.step(state, text, prediction, ctx)
 
     request = None
@@ -225,6 +234,10 @@ def take_turn(db: Session, *, call: VoicebotCall, text: str, now: datetime | Non
     call.intent = res.intent if res.intent else call.intent
     call.state = res.state
     call.slots = _public_slots(res.slots, masked=True)
+    context = {k: v for k, v in (call.context or {}).items() if k != "account_sealed"}
+    if res.slots.get("account") and not res.ended:  # the next turn needs it in clear; the request keeps it
+        context["account_sealed"] = account_sealer.seal(str(res.slots["account"]))
+    call.context = context
     call.failures = res.failures
     if res.ended:
         call.ended_at = now
@@ -251,6 +264,7 @@ def hang_up(db: Session, *, call: VoicebotCall, now: datetime | None = None) -> 
         return call
     call.status = "abandoned"
     call.ended_at = now or utcnow()
+    call.context = {k: v for k, v in (call.context or {}).items() if k != "account_sealed"}
     audit.record(db, action="end", object_type="vb_call", object_id=str(call.id),
                  municipality_id=call.municipality_id, after={"status": "abandoned", "intent": call.intent})
     db.flush()
@@ -283,7 +297,9 @@ def _claim_refunds(db: Session, *, call: VoicebotCall, slots: dict[str, Any]) ->
 def _request_from_outcome(db: Session, *, call: VoicebotCall, outcome: dialogue.Outcome,
                           now: datetime) -> VoicebotRequest:
     attributes = dict(outcome.attributes)
+    sealed = None
     if attributes.get("account"):
+        sealed = account_sealer.seal(str(attributes["account"]))
         attributes["account"] = _public_slots({"account": attributes["account"]}, masked=True)["account"]
     request = VoicebotRequest(
         municipality_id=call.municipality_id, token=uuid.uuid4().hex, call_id=call.id,
@@ -291,7 +307,7 @@ def _request_from_outcome(db: Session, *, call: VoicebotCall, outcome: dialogue.
         department=outcome.department, area=outcome.area, description=mask_pii(outcome.description),
         address=outcome.address, attributes=attributes, fee_krw=outcome.fee_krw,
         scheduled_date=outcome.scheduled_date, interface_used="voicebot", contact_masked=call.caller_masked,
-        requested_at=now, updated_at=now)
+        account_sealed=sealed, requested_at=now, updated_at=now)
     db.add(request)
     db.flush()
     if outcome.service_code == "bulky_waste":
@@ -375,6 +391,26 @@ def create_request(db: Session, *, data: RequestIn, interface_used: str = "staff
     db.add(request)
     _flush_unique(db, "Request {id} already exists", id=data.client_request_id)
     return request, True
+
+
+def reveal_account(db: Session, *, request: VoicebotRequest) -> str:
+    """The full refund account of a request, for staff who pay the refund; every reveal is audited
+    (who and when) and viewers, API keys and the anonymous are refused."""
+    principal = principal_of(db)
+    if principal is None or principal.kind != "user" or principal.role == "viewer":
+        raise Forbidden("Only staff may reveal a refund account")
+    if not request.account_sealed:
+        raise NotFound("Service request {id} holds no refund account", id=request.id)
+    try:
+        account = account_sealer.unseal(request.account_sealed)
+    except ValueError:
+        raise Conflict("The refund account of request {id} cannot be read: the sealing key has changed",
+                       id=request.id) from None
+    audit.record(db, action="reveal_account", object_type="vb_request", object_id=str(request.id),
+                 municipality_id=request.municipality_id,
+                 after={"account": request.attributes.get("account"), "bank": request.attributes.get("bank")})
+    db.flush()
+    return account
 
 
 def allowed_transitions(request: VoicebotRequest) -> list[str]:

@@ -112,10 +112,10 @@ def requests_page(request: Request, db: SessionDep,
 
 
 def _request_page(request: Request, item, *, errors: dict | None = None, values: dict | None = None,
-                  status_code: int = 200):
+                  status_code: int = 200, revealed_account: str | None = None):
     return render(request, "kt/voicebot/request_detail.html", {
         "item": item, "transitions": service.allowed_transitions(item), "errors": errors or {},
-        "values": values or {}}, status_code=status_code)
+        "values": values or {}, "revealed_account": revealed_account}, status_code=status_code)
 
 
 @router.get("/requests/{request_id}", name="vb_request_detail")
@@ -138,6 +138,15 @@ async def request_status(request: Request, item: RequestDep, db: SessionDep):
             return see_other(str(request.url_for("vb_request_detail", request_id=item.id)))
     item = service.get_request(db, request_id=item.id)
     return _request_page(request, item, errors=errors, values=values, status_code=400)
+
+
+@router.post("/requests/{request_id}/account", name="vb_request_reveal_account")
+def request_reveal_account(request: Request, item: RequestDep, db: SessionDep):
+    """The full refund account, shown once on this answer (never cached) and audited."""
+    account = service.reveal_account(db, request=item)
+    response = _request_page(request, item, revealed_account=account)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/requests/{request_id}/notes", name="vb_request_note")
