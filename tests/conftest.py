@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.orm import Session
 
 from app.cli import migrate
@@ -44,17 +44,41 @@ def _reset_postgres(url: str) -> None:
     db.dispose()
 
 
+def _worker_database(url: str, worker: str) -> str:
+    """A database of this xdist worker's own beside the configured one (made fresh, on the same server):
+    the workers of ``make test`` never share a database. Dropped by the caller when the session ends."""
+    parsed = make_url(url)
+    name = f"{parsed.database}_{worker}"
+    admin = Database(url)
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    admin = Database(admin_url)
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request, tmp_path_factory) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'dxhub-test.db'}"
     if not PG_URL:
         pytest.skip("PostgreSQL not configured: set DXHUB_TEST_DATABASE_URL (.ci/run does)")
+    url = PG_URL
     try:
-        _reset_postgres(PG_URL)
+        if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+            url = _worker_database(PG_URL, worker)
+            request.addfinalizer(lambda: _drop_database(PG_URL, make_url(url).database))
+        _reset_postgres(url)
     except Exception as exc:  # pragma: no cover - depends on the machine
         pytest.skip(f"PostgreSQL unreachable at DXHUB_TEST_DATABASE_URL: {exc}")
-    return PG_URL
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -99,25 +123,17 @@ def database(migrated_database: Database, request: pytest.FixtureRequest) -> Ite
     yield migrated_database
 
 
+def _backend(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("database_url") if callspec else None
+
+
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Within each backend's run, the tests that read the demo go last, so that they share one load.
-
-    Under pytest-xdist (``make test`` runs two workers with ``--dist loadgroup``) each backend's tests form
-    one group, run by one worker: a database is only ever used by one process of the suite, and the
-    demo is still loaded once per backend."""
-    def backend(item: pytest.Item) -> str | None:
-        callspec = getattr(item, "callspec", None)
-        return callspec.params.get("database_url") if callspec else None
-
-    if config.pluginmanager.hasplugin("xdist"):
-        for item in items:
-            if name := backend(item):
-                item.add_marker(pytest.mark.xdist_group(f"db-{name}"))
-
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Within each backend's run, the tests that read the demo go last, so that they share one load."""
     runs: list[list[pytest.Item]] = []
     for item in items:
-        if runs and backend(runs[-1][0]) == backend(item):
+        if runs and _backend(runs[-1][0]) == _backend(item):
             runs[-1].append(item)
         else:
             runs.append([item])
