@@ -48,17 +48,23 @@ class _Listener(threading.Thread):
     def run(self) -> None:
         import psycopg
 
+        outage = False  # the first failure of an outage is logged with its cause, the retries are not
         while not self.stopping.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.ready.set()
+                    if outage:
+                        log.warning("live listener reconnected")
+                        outage = False
                     while not self.stopping.is_set():
                         for note in conn.notifies(timeout=2.0):
                             _deliver(note.payload)
             except Exception:  # the database restarted or the network dropped: listen again shortly
                 self.ready.clear()
-                log.warning("live listener lost its connection; reconnecting", exc_info=True)
+                if not outage:
+                    log.warning("live listener lost its connection; reconnecting", exc_info=True)
+                    outage = True
                 self.stopping.wait(2.0)
 
 
