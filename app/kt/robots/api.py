@@ -102,8 +102,8 @@ def replace_places(site: SiteDep, db: SessionDep,
 @router.get("/sites/{site_id}/live", response_model=SiteLiveOut)
 def site_live(site: SiteDep, db: SessionDep, request: Request):
     """Everything the site screen shows, in one call: robots with position, battery, status and
-    errors; recent tasks; open alerts. Readers share one copy for up to a second; any change to the
-    site is visible at once."""
+    errors; recent tasks; open alerts. Readers share one copy for up to a second; the first reader
+    after a change builds a new one, and readers arriving during that build get the previous copy."""
     body = live.SiteCache.get(request.app.state.db, site.id, lambda: SiteLiveOut.model_validate(
         service.site_live(db, site=site)).model_dump_json().encode())
     return Response(body, media_type="application/json")

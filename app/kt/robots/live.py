@@ -8,6 +8,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import defaultdict
 from collections.abc import AsyncIterator
 
 from sqlalchemy import event
@@ -88,39 +89,54 @@ def site_stream(request: Request, site_id: int) -> StreamingResponse:
 
 
 class SiteCache:
-    """The site screen's data, serialised once and shared by every reader for up to ``TTL_S``; a
-    committed change to the site drops it at once (in this process; other workers wait out the TTL)."""
+    """The site screen's data, serialised once and shared by every reader for up to ``TTL_S``.
+
+    A committed change to the site makes the next reader build a new copy (in this process; other
+    workers wait out the TTL). Readers arriving while a copy is being built get the previous one at
+    once rather than queueing behind the build: under a flood of state reports one request per change
+    pays for the build, and the screens, which learn of changes by server-sent events, stay fast."""
 
     TTL_S = 1.0
     _lock = threading.Lock()
-    _entries: dict[tuple[int, int], tuple[float, bytes]] = {}
-
+    _entries: dict[tuple[int, int], tuple[float, int, bytes]] = {}  # key -> (built at, generation, body)
+    _generations: dict[tuple[int, int], int] = defaultdict(int)  # bumped by each committed change
     _building: dict[tuple[int, int], threading.Lock] = {}
+
+    @classmethod
+    def _fresh(cls, key: tuple[int, int]) -> tuple[float, int, bytes] | None:
+        entry = cls._entries.get(key)
+        if entry is not None and entry[1] == cls._generations[key] and time.monotonic() - entry[0] < cls.TTL_S:
+            return entry
+        return None
 
     @classmethod
     def get(cls, database: Database, site_id: int, build) -> bytes:
         key = (id(database), site_id)
         with cls._lock:
-            entry = cls._entries.get(key)
+            fresh, previous = cls._fresh(key), cls._entries.get(key)
             build_lock = cls._building.setdefault(key, threading.Lock())
-        if entry is not None and time.monotonic() - entry[0] < cls.TTL_S:
-            return entry[1]
-        with build_lock:  # one reader builds, the others wait for its copy
+        if fresh is not None:
+            return fresh[2]
+        if not build_lock.acquire(blocking=previous is None):
+            return previous[2]  # type: ignore[index]  # another reader is building: the previous copy serves
+        try:
             with cls._lock:
-                entry = cls._entries.get(key)
-            if entry is not None and time.monotonic() - entry[0] < cls.TTL_S:
-                return entry[1]
+                fresh, generation = cls._fresh(key), cls._generations[key]
+            if fresh is not None:
+                return fresh[2]
             started = time.monotonic()
             body = build()
-            with cls._lock:
-                cls._entries[key] = (started, body)
+            with cls._lock:  # a change committed during the build leaves this copy stale already
+                cls._entries[key] = (started, generation, body)
             return body
+        finally:
+            build_lock.release()
 
     @classmethod
     def drop(cls, site_ids: set[int]) -> None:
         with cls._lock:
-            for key in [k for k in cls._entries if k[1] in site_ids]:
-                del cls._entries[key]
+            for key in {k for k in (*cls._entries, *cls._building) if k[1] in site_ids}:
+                cls._generations[key] += 1
 
 
 @event.listens_for(Session, "after_commit")

@@ -2,7 +2,7 @@
 
 Plain functions with keyword-only arguments. The caller's session carries the principal, so every
 ORM read is already scoped to the caller's municipalities. The state ingestion is the hot path: it
-reads the batch's robots in one query and writes with Core statements (executemany), never the ORM
+reads the batch's robots in one query and writes with a few Core statements per batch, never the ORM
 unit of work.
 """
 
@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, false, func, or_, select, update
+from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, object_session
-from sqlalchemy.orm.attributes import set_committed_value
 
-from app.core.db import utcnow
+from app.core.db import update_rows_by_id, utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.i18n import SEOUL
 from app.core.live import broker, publish_after_commit
@@ -200,6 +200,52 @@ def get_robot(db: Session, *, robot_id: int) -> Robot:
     return robot
 
 
+@dataclass(slots=True)
+class RobotView:
+    """A robot's columns read with one Core-level select (still scoped to the caller's municipalities)
+    and its site: what the state ingestion and the site screen need, without an ORM object per robot.
+    The rules below read either this or a ``Robot``."""
+
+    id: int
+    municipality_id: int
+    site_id: int
+    external_id: str
+    name: str
+    vendor: str
+    model: str
+    type: str
+    capabilities: list[str]
+    paused: bool
+    status: str
+    online: bool
+    last_seen_at: datetime | None
+    operating_mode: str | None
+    x: float | None
+    y: float | None
+    theta: float | None
+    map_id: str | None
+    battery_pct: float | None
+    charging: bool
+    errors: list[dict[str, Any]]
+    current_task_id: int | None
+    task_progress: float | None
+    site: RobotSite
+
+
+_VIEW_COLUMNS = [Robot.__table__.c[f.name] for f in fields(RobotView) if f.name != "site"]
+
+
+def robot_views(db: Session, where: Any, *, order_by: Any = None) -> list[RobotView]:
+    """Robots matching ``where`` as views, their sites loaded once (tenant scoping applies: the select
+    names the mapped entity)."""
+    stmt = select(Robot).where(where).with_only_columns(*_VIEW_COLUMNS)
+    if order_by is not None:
+        stmt = stmt.order_by(*order_by)
+    rows = db.execute(stmt).all()
+    sites = {s.id: s for s in db.scalars(select(RobotSite).where(RobotSite.id.in_({r.site_id for r in rows})))}
+    return [RobotView(*row, site=sites[row.site_id]) for row in rows]
+
+
 def register_robot(db: Session, *, data: RobotIn) -> Robot:
     site = _site_for_input(db, site_id=data.site_id)
     capabilities = sorted(set(data.capabilities if data.capabilities is not None else [data.type, "dock"]))
@@ -230,13 +276,13 @@ def update_robot(db: Session, *, robot: Robot, data: RobotUpdate) -> Robot:
     return robot
 
 
-def is_online(robot: Robot, *, now: datetime) -> bool:
+def is_online(robot: Robot | RobotView, *, now: datetime) -> bool:
     """Online means heard from within the site's ``offline_after_s``, whether or not a sweep has run."""
     return bool(robot.online and robot.last_seen_at is not None
                 and (now - robot.last_seen_at).total_seconds() <= robot.site.offline_after_s)
 
 
-def effective_status(robot: Robot, *, now: datetime) -> str:
+def effective_status(robot: Robot | RobotView, *, now: datetime) -> str:
     return robot.status if is_online(robot, now=now) else "offline"
 
 
@@ -270,7 +316,7 @@ ALERT_MESSAGES = {
 }
 
 
-def _raise_alert(db: Session, *, robot: Robot, kind: str, open_alerts: dict[tuple[int, str], RobotAlert],
+def _raise_alert(db: Session, *, robot: Robot | RobotView, kind: str, open_alerts: dict[tuple[int, str], RobotAlert],
                  now: datetime, task_id: int | None = None, **params: Any) -> RobotAlert | None:
     """Open an alert unless one of this kind is already open for the robot (task failures always open)."""
     if kind != "task_failed" and (robot.id, kind) in open_alerts:
@@ -285,7 +331,7 @@ def _raise_alert(db: Session, *, robot: Robot, kind: str, open_alerts: dict[tupl
     return alert
 
 
-def _clear_alert(db: Session, *, robot: Robot, kind: str, open_alerts: dict[tuple[int, str], RobotAlert],
+def _clear_alert(db: Session, *, robot: Robot | RobotView, kind: str, open_alerts: dict[tuple[int, str], RobotAlert],
                  now: datetime) -> None:
     alert = open_alerts.pop((robot.id, kind), None)
     if alert is not None and alert.cleared_at is None:
@@ -346,21 +392,16 @@ def count_open_alerts(db: Session) -> int:
 # --- state ingestion -------------------------------------------------------------------------
 
 def _resolve_batch_robots(db: Session, items: list[tuple[int | None, str | None, StateIn]]
-                          ) -> tuple[list[Robot | None], list[dict[str, Any]]]:
+                          ) -> tuple[list[RobotView | None], list[dict[str, Any]]]:
     ids = {rid for rid, _ext, _s in items if rid is not None}
     exts = {ext for _rid, ext, _s in items if ext is not None}
-    by_id: dict[int, Robot] = {}
-    by_ext: dict[str, Robot] = {}
-    if ids:
-        by_id = {r.id: r for r in db.scalars(select(Robot).where(Robot.id.in_(ids)))}
-    if exts:
-        for r in db.scalars(select(Robot).where(Robot.external_id.in_(exts))):
-            by_id.setdefault(r.id, r)
-            if r.external_id in by_ext:  # the same external id in two reachable municipalities
-                by_ext[r.external_id] = None  # type: ignore[assignment]
-            else:
-                by_ext[r.external_id] = r
-    robots: list[Robot | None] = []
+    by_id = {r.id: r for r in robot_views(db, or_(Robot.id.in_(ids), Robot.external_id.in_(exts)))}
+    by_ext: dict[str, RobotView | None] = {}
+    for r in by_id.values():
+        if r.external_id in exts:
+            # the same external id in two reachable municipalities names no robot
+            by_ext[r.external_id] = None if r.external_id in by_ext else r
+    robots: list[RobotView | None] = []
     errors: list[dict[str, Any]] = []
     for i, (rid, ext, _state) in enumerate(items):
         robot = by_id.get(rid) if rid is not None else by_ext.get(ext or "")
@@ -482,17 +523,16 @@ def ingest_states(db: Session, *, items: list[tuple[int | None, str | None, Stat
         was_available = available(robot, now=now)
         values = _apply_current_state(db, robot=robot, state=newest, open_tasks=open_tasks,
                                       open_alerts=open_alerts, now=now)
-        robot_updates.append({"b_id": robot.id, **{f"b_{k}": v for k, v in values.items()}})
+        robot_updates.append({"id": robot.id, **values})
         if available(robot, now=now) and not was_available:
             sites_to_dispatch.add(robot.site_id)
         if watched.setdefault(robot.site_id, broker.subscriber_count(topic(robot.site_id)) > 0):
             live[robot.site_id].append(robot_summary(robot, now=now))
 
     if robot_updates:
-        table = Robot.__table__
-        columns = [k.removeprefix("b_") for k in robot_updates[0] if k != "b_id"]
-        db.execute(update(table).where(table.c.id == bindparam("b_id"))
-                   .values({c: bindparam(f"b_{c}") for c in columns}), robot_updates)
+        update_rows_by_id(db, Robot.__table__, robot_updates)
+        _expire_loaded_robots(db, {u["id"] for u in robot_updates},
+                              columns=[c for c in robot_updates[0] if c != "id"])
     _upsert_daily(db, daily)
     for site_id in sorted(sites_to_dispatch | {t.site_id for t in db.info.pop("kt_robots_requeued", [])}):
         dispatch(db, site=get_site(db, site_id=site_id), now=now)
@@ -510,7 +550,15 @@ def ingest_states(db: Session, *, items: list[tuple[int | None, str | None, Stat
     return {"accepted": accepted, "duplicates": duplicates, "robots": len(per_robot)}
 
 
-def _apply_current_state(db: Session, *, robot: Robot, state: StateIn, open_tasks: dict[int, RobotTask],
+def _expire_loaded_robots(db: Session, robot_ids: set[int], *, columns: list[str]) -> None:
+    """ORM robots this session already holds (the single-report endpoint loads its robot) would keep
+    the state the batch's UPDATE has just replaced: expire those columns so they are read again."""
+    for obj in list(db.identity_map.values()):
+        if isinstance(obj, Robot) and obj.id in robot_ids:
+            db.expire(obj, columns)
+
+
+def _apply_current_state(db: Session, *, robot: RobotView, state: StateIn, open_tasks: dict[int, RobotTask],
                          open_alerts: dict[tuple[int, str], RobotAlert], now: datetime) -> dict[str, Any]:
     """Bring the in-memory robot to its newest state and raise or clear alerts; returns the column
     values the caller writes with one Core UPDATE for the whole batch."""
@@ -531,8 +579,8 @@ def _apply_current_state(db: Session, *, robot: Robot, state: StateIn, open_task
         "status": derive_status(online=True, errors=errors, charging=state.battery.charging,
                                 paused=robot.paused, has_task=task is not None),
     }
-    for key, value in values.items():  # in memory only: the batch's UPDATE writes them
-        set_committed_value(robot, key, value)
+    for key, value in values.items():  # in the view only: the batch's UPDATE writes them
+        setattr(robot, key, value)
     if came_back:
         _clear_alert(db, robot=robot, kind="offline", open_alerts=open_alerts, now=now)
     if fatal:
@@ -571,7 +619,7 @@ def _open_tasks_of(db: Session, robot_ids: list[int]) -> dict[int, RobotTask]:
     return {t.assigned_robot_id: t for t in rows}  # type: ignore[misc]
 
 
-def _apply_task_report(db: Session, *, robot: Robot, state: StateIn, open_tasks: dict[int, RobotTask],
+def _apply_task_report(db: Session, *, robot: RobotView, state: StateIn, open_tasks: dict[int, RobotTask],
                        open_alerts: dict[tuple[int, str], RobotAlert], now: datetime) -> None:
     """Move the robot's task along from what the robot says; reports about a task it no longer holds
     (it was requeued or canceled meanwhile) are ignored: the robot learns from its orders."""
@@ -717,7 +765,7 @@ def dispatch_cost(robot: Robot, task: RobotTask) -> float:
     return distance + (100.0 - (robot.battery_pct or 0.0)) * BATTERY_PENALTY_M_PER_PCT
 
 
-def available(robot: Robot, *, now: datetime) -> bool:
+def available(robot: Robot | RobotView, *, now: datetime) -> bool:
     """May take a task: online, not paused, no fatal error, above the battery floor, nothing to do."""
     return (is_online(robot, now=now) and not robot.paused and not has_fatal(robot.errors)
             and robot.status in ("idle", "charging") and robot.current_task_id is None
@@ -875,7 +923,7 @@ def state_history(db: Session, *, robot: Robot, page: PageParams) -> tuple[list[
 
 # --- views -----------------------------------------------------------------------------------
 
-def robot_summary(robot: Robot, *, now: datetime) -> dict[str, Any]:
+def robot_summary(robot: Robot | RobotView, *, now: datetime) -> dict[str, Any]:
     """A robot as the live screens and the API show it."""
     has_position = robot.x is not None and robot.y is not None
     return {
@@ -916,7 +964,7 @@ def alert_out(alert: RobotAlert) -> dict[str, Any]:
 def site_live(db: Session, *, site: RobotSite, now: datetime | None = None) -> dict[str, Any]:
     """Everything a site screen shows: robots, open and recent tasks, open alerts."""
     now = now or utcnow()
-    robots = site_robots(db, site_id=site.id)
+    robots = robot_views(db, Robot.site_id == site.id, order_by=(Robot.name, Robot.id))
     tasks = list(db.scalars(task_query(site_id=site.id).limit(50)))
     alerts = list(db.scalars(alert_query(site_id=site.id, open_only=True).limit(50)))
     return {"site": site_out(site), "robots": [robot_summary(r, now=now) for r in robots], "tasks": tasks,
