@@ -10,6 +10,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
+from app.kt.cctv import rollup
 from app.kt.cctv.geometry import bottom_centre, point_in_polygon
 from app.kt.cctv.models import CctvCamera, CctvEvent, CctvIncident, CctvSnapshot, CctvZone
 from app.platform import service as platform_service
@@ -215,6 +216,7 @@ def _write(session: Session, builder: _Builder) -> None:
                 builder.events.append(e)
     if builder.events:
         session.execute(insert(CctvEvent.__table__), builder.events)
+    rollup.refresh(session, [(r["camera_id"], r["started_at"]) for r in rows])
 
 
 def load_demo(session: Session, *, days: int = 30, seed: int = 2026) -> None:

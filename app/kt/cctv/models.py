@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base, TenantScoped, utcnow
@@ -150,3 +150,25 @@ class CctvRule(TenantScoped, Base):
     alert_confidence: Mapped[float | None] = mapped_column(Float, default=None)
     required_zones: Mapped[list[Any]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CctvIncidentDaily(TenantScoped, Base):
+    """Incidents per camera, type and day (Asia/Seoul, by ``started_at``), kept up to date whenever an
+    incident is written, so that statistics never scan incidents or events. Times to acknowledge and to
+    resolve are kept as sums and as counts per bucket of ``app.kt.cctv.rollup.BUCKET_EDGES_S``."""
+
+    __tablename__ = "kt_cctv_incident_daily"
+    __audit__ = False
+
+    camera_id: Mapped[int] = mapped_column(ForeignKey("kt_cctv_camera.id", ondelete="CASCADE"), primary_key=True)
+    type: Mapped[str] = mapped_column(String(20), primary_key=True)
+    day_date: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    incidents: Mapped[int] = mapped_column(Integer)
+    closed: Mapped[int] = mapped_column(Integer)
+    false_alarms: Mapped[int] = mapped_column(Integer)
+    acknowledged: Mapped[int] = mapped_column(Integer)
+    ack_s_sum: Mapped[float] = mapped_column(Float)
+    ack_buckets: Mapped[list[int]] = mapped_column(JSON)
+    resolved: Mapped[int] = mapped_column(Integer)
+    resolve_s_sum: Mapped[float] = mapped_column(Float)
+    resolve_buckets: Mapped[list[int]] = mapped_column(JSON)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Select, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
@@ -25,7 +24,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound, field_error
 from app.core.i18n import SEOUL
 from app.core.pagination import PageParams, paginate
 from app.core.tenancy import principal_of
-from app.kt.cctv import live
+from app.kt.cctv import live, rollup
 from app.kt.cctv.config import CctvSettings, TypeRule
 from app.kt.cctv.geometry import bottom_centre, point_in_polygon
 from app.kt.cctv.live import ALL_TOPIC, topic_for  # noqa: F401  (re-exported for the routers)
@@ -360,6 +359,7 @@ class _Incident:
     opened: bool = False
     closed: bool = False  # an existing merge target whose window has passed: its open_key is cleared
     added: int = 0
+    loaded_started_at: datetime | None = None  # as stored before this batch: its rollup day changes too
 
     def covers(self, t: datetime, quiet: timedelta) -> bool:
         return self.started_at - quiet <= t <= self.last_detected_at + quiet
@@ -401,7 +401,7 @@ def _load_incidents(db: Session, *where, limit: int | None = None) -> list[_Inci
     stmt = select(*[table.c[c] for c in _INCIDENT_COLS]).where(*where).order_by(table.c.started_at.desc())
     if limit:
         stmt = stmt.limit(limit)
-    return [_Incident(**row._mapping) for row in db.execute(stmt)]
+    return [_Incident(**row._mapping, loaded_started_at=row.started_at) for row in db.execute(stmt)]
 
 
 def _open_key(camera_id: int, event_type: str, track_id: str | None) -> str:
@@ -621,6 +621,8 @@ def ingest_events(db: Session, *, events: list[EventIn], settings: CctvSettings,
     for p, severity, start in sorted(candidates, key=lambda c: c[0].event.detected_at):
         merger.assign(p, severity=severity, started_at=start)
     merger.write_back()
+    rollup.refresh(db, [(i.camera_id, t) for i in merger.touched for t in (i.started_at, i.loaded_started_at)
+                        if t is not None])
     for p, _s, _t in candidates:
         if p.incident is not None:
             p.row["incident_id"] = p.incident.id
@@ -754,6 +756,7 @@ def transition(db: Session, *, incident: CctvIncident, action: str, note: str = 
         incident.open_key = None
     incident.status = target
     db.flush()
+    rollup.refresh(db, [(incident.camera_id, incident.started_at)])
     _publish(db, incident.municipality_id, {"event": "incident", "id": incident.id, "change": action,
                                             "type": incident.type, "severity": incident.severity,
                                             "status": incident.status, "camera_id": incident.camera_id,
@@ -883,60 +886,49 @@ def purge_snapshots(db: Session, *, root: Path, retention_days: int, now: dateti
 
 # --- statistics ------------------------------------------------------------------------------
 
-def _median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
 def compute_stats(db: Session, *, since: datetime, until: datetime) -> dict[str, Any]:
     """Incidents per type per day, false-alarm rate per camera and type, times to acknowledge/resolve.
 
-    Reads incidents only (each carries its event count), never the raw events.
+    Reads the daily rollup for whole days and aggregates only the partial days at either end from the
+    incidents: never the raw events, never a scan of the range's incidents. Medians are interpolated
+    within the rollup's time buckets.
     """
-    inc = CctvIncident
-    in_range = and_(inc.started_at >= since, inc.started_at < until)
-    sqlite = db.get_bind().dialect.name == "sqlite"
-    day = (func.date(inc.started_at, "+9 hours") if sqlite  # Korea keeps +09:00 all year
-           else func.to_char(func.timezone("Asia/Seoul", inc.started_at), "YYYY-MM-DD"))
-    per_day = {(d, t): n for d, t, n in db.execute(
-        select(day, inc.type, func.count()).where(in_range).group_by(day, inc.type)).all()}
-
-    def seconds(later, earlier):
-        if sqlite:
-            return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-        return func.extract("epoch", later - earlier)
-
-    ack: dict[str, list[float]] = defaultdict(list)
-    res: dict[str, list[float]] = defaultdict(list)
-    for t, secs in db.execute(select(inc.type, seconds(inc.acknowledged_at, inc.opened_at))
-                              .where(in_range, inc.acknowledged_at.is_not(None))):
-        ack[t].append(max(0.0, float(secs)))
-    for t, secs in db.execute(select(inc.type, seconds(inc.closed_at, inc.opened_at))
-                              .where(in_range, inc.status == "resolved", inc.closed_at.is_not(None))):
-        res[t].append(max(0.0, float(secs)))
-    closed = func.sum(case((inc.status.in_(("resolved", "false_alarm")), 1), else_=0))
-    false = func.sum(case((inc.status == "false_alarm", 1), else_=0))
-    fa_rows = db.execute(select(inc.camera_id, inc.type, closed, false).where(in_range)
-                         .group_by(inc.camera_id, inc.type)).all()
+    per_day: dict[tuple[str, str], int] = defaultdict(int)
+    per_camera: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+    n = len(rollup.BUCKET_EDGES_S) + 1
+    times: dict[str, dict[str, Any]] = defaultdict(lambda: {"acknowledged": 0, "ack_s": 0.0, "ack": [0] * n,
+                                                            "resolved": 0, "res_s": 0.0, "res": [0] * n})
+    for r in rollup.read(db, since=since, until=until):
+        per_day[(r["day_date"].isoformat(), r["type"])] += r["incidents"]
+        fa = per_camera[(r["camera_id"], r["type"])]
+        fa[0] += r["closed"]
+        fa[1] += r["false_alarms"]
+        t = times[r["type"]]
+        t["acknowledged"] += r["acknowledged"]
+        t["ack_s"] += r["ack_s_sum"]
+        t["resolved"] += r["resolved"]
+        t["res_s"] += r["resolve_s_sum"]
+        for i in range(n):
+            t["ack"][i] += r["ack_buckets"][i]
+            t["res"][i] += r["resolve_buckets"][i]
     names = {c.id: c.name for c in db.scalars(select(CctvCamera))}
-    false_alarms = []
-    for camera_id, type_, n_closed, n_false in fa_rows:
-        n_closed, n_false = int(n_closed or 0), int(n_false or 0)
-        false_alarms.append({"camera_id": camera_id, "camera_name": names.get(camera_id, str(camera_id)),
-                             "type": type_, "closed": n_closed, "false_alarms": n_false,
-                             "false_alarm_rate": (n_false / n_closed) if n_closed else None})
+    false_alarms = [{"camera_id": camera_id, "camera_name": names.get(camera_id, str(camera_id)), "type": type_,
+                     "closed": closed, "false_alarms": false, "false_alarm_rate": (false / closed) if closed else None}
+                    for (camera_id, type_), (closed, false) in per_camera.items()]
     false_alarms.sort(key=lambda f: (-(f["false_alarm_rate"] or 0), f["camera_name"], f["type"]))
     response = []
     for type_ in EVENT_TYPES:
-        if type_ in ack or type_ in res:
-            response.append({"type": type_, "acknowledged": len(ack[type_]), "mean_ack_s": _mean(ack[type_]),
-                             "median_ack_s": _median(ack[type_]), "resolved": len(res[type_]),
-                             "mean_resolve_s": _mean(res[type_]), "median_resolve_s": _median(res[type_])})
+        t = times.get(type_)
+        if t and (t["acknowledged"] or t["resolved"]):
+            response.append({
+                "type": type_, "acknowledged": t["acknowledged"],
+                "mean_ack_s": t["ack_s"] / t["acknowledged"] if t["acknowledged"] else None,
+                "median_ack_s": rollup.median_from_buckets(t["ack"]), "resolved": t["resolved"],
+                "mean_resolve_s": t["res_s"] / t["resolved"] if t["resolved"] else None,
+                "median_resolve_s": rollup.median_from_buckets(t["res"])})
     return {"since": since, "until": until,
-            "per_type_per_day": [{"day": d, "type": t, "incidents": n} for (d, t), n in sorted(per_day.items())],
+            "per_type_per_day": [{"day": d, "type": t, "incidents": n} for (d, t), n in sorted(per_day.items())
+                                 if n],
             "false_alarms": false_alarms, "response_times": response}
 
 
