@@ -13,6 +13,7 @@ from app.core.errors import InvalidInput
 from app.core.pagination import Page, PageDep
 from app.kt.cctv import service
 from app.kt.cctv.deps import CameraDep, CctvSettingsDep, IncidentDep, RawBody, SnapshotDep, SnapshotRootDep
+from app.kt.cctv.rollup import day_bounds, seoul_day
 from app.kt.cctv.schemas import (
     CameraIn,
     CameraOut,
@@ -277,12 +278,14 @@ def reset_rule(type: EventType, db: SessionDep, principal: ApiPrincipal, setting
 @router.get("/stats", response_model=StatsOut, tags=["kt.cctv incidents"])
 def stats(db: SessionDep, since: datetime | None = None, until: datetime | None = None):
     """Incidents per type per day (Asia/Seoul), false-alarm rate per camera and type, times to acknowledge
-    and resolve, for incidents started in [since, until) (default: the last 30 days)."""
+    and resolve, for incidents started in [since, until) (default: the 30 Seoul days up to and including
+    today). Bounds on Seoul midnights are answered from the daily rollup alone; other bounds add their
+    partial days from the incidents."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise InvalidInput.field(["query", name], "Give the time with its offset, e.g. 2026-11-25T09:00:00+09:00")
-    until = until or utcnow()
-    since = since or until - timedelta(days=30)
+    until = until or day_bounds(seoul_day(utcnow()))[1]
+    since = since or day_bounds(seoul_day(until - timedelta(microseconds=1)) - timedelta(days=29))[0]
     if since >= until:
         raise InvalidInput.field(["query", "since"], "since must be before until")
     return service.compute_stats(db, since=since, until=until)

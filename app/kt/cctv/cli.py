@@ -1,4 +1,5 @@
-"""`dxhub cctv ...`: escalation of overdue alerts and snapshot retention, for cron or a systemd timer."""
+"""`dxhub cctv ...`: escalation of overdue alerts, snapshot retention (for cron or a systemd timer), the
+rollup's repair and the analyser simulator."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ def add_cli(subparsers) -> None:
     purge = sub.add_parser("purge", help="delete snapshots older than the retention period")
     purge.add_argument("--days", type=int, default=None, help="retention in days (default: the setting)")
     purge.set_defaults(func=_cmd_purge)
+    roll = sub.add_parser("rollup", help="recompute the daily incident rollup the statistics read")
+    roll.set_defaults(func=_cmd_rollup)
     sim = sub.add_parser("simulate", help="act as an edge analyser against a running server (demos, load)")
     sim.add_argument("--url", default="http://127.0.0.1:8000")
     sim.add_argument("--username", default="ulsan.staff")
@@ -68,6 +71,12 @@ def _cmd_purge(args: argparse.Namespace) -> int:
         print(f"{count} snapshot(s) older than {days} days purged from {root}.")
 
     return _run(work)
+
+
+def _cmd_rollup(args: argparse.Namespace) -> int:
+    from app.kt.cctv import rollup
+
+    return _run(lambda session: print(f"{rollup.rebuild(session)} rollup row(s) written."))
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:

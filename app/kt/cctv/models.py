@@ -58,6 +58,10 @@ class CctvIncident(TenantScoped, Base):
         Index("ix_kt_cctv_incident_camera_type_started", "camera_id", "type", "started_at"),
         Index("ix_kt_cctv_incident_status_started", "status", "started_at"),
         Index("ix_kt_cctv_incident_municipality_last", "municipality_id", "last_detected_at"),
+        # The incident list filtered by status, newest first, and its count, within the caller's tenants.
+        Index("ix_kt_cctv_incident_municipality_status_last", "municipality_id", "status", "last_detected_at"),
+        # The statistics' partial first and last day of a range.
+        Index("ix_kt_cctv_incident_municipality_started", "municipality_id", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -155,7 +159,8 @@ class CctvRule(TenantScoped, Base):
 class CctvIncidentDaily(TenantScoped, Base):
     """Incidents per camera, type and day (Asia/Seoul, by ``started_at``), kept up to date whenever an
     incident is written, so that statistics never scan incidents or events. Times to acknowledge and to
-    resolve are kept as sums and as counts per bucket of ``app.kt.cctv.rollup.BUCKET_EDGES_S``."""
+    resolve are kept as sums and as counts per bucket (``ack_b0`` ... ``ack_b9``: up to each edge of
+    ``app.kt.cctv.rollup.BUCKET_EDGES_S``, the last one beyond), summed by SQL."""
 
     __tablename__ = "kt_cctv_incident_daily"
     __audit__ = False
@@ -168,7 +173,25 @@ class CctvIncidentDaily(TenantScoped, Base):
     false_alarms: Mapped[int] = mapped_column(Integer)
     acknowledged: Mapped[int] = mapped_column(Integer)
     ack_s_sum: Mapped[float] = mapped_column(Float)
-    ack_buckets: Mapped[list[int]] = mapped_column(JSON)
     resolved: Mapped[int] = mapped_column(Integer)
     resolve_s_sum: Mapped[float] = mapped_column(Float)
-    resolve_buckets: Mapped[list[int]] = mapped_column(JSON)
+    ack_b0: Mapped[int] = mapped_column(Integer)
+    ack_b1: Mapped[int] = mapped_column(Integer)
+    ack_b2: Mapped[int] = mapped_column(Integer)
+    ack_b3: Mapped[int] = mapped_column(Integer)
+    ack_b4: Mapped[int] = mapped_column(Integer)
+    ack_b5: Mapped[int] = mapped_column(Integer)
+    ack_b6: Mapped[int] = mapped_column(Integer)
+    ack_b7: Mapped[int] = mapped_column(Integer)
+    ack_b8: Mapped[int] = mapped_column(Integer)
+    ack_b9: Mapped[int] = mapped_column(Integer)
+    res_b0: Mapped[int] = mapped_column(Integer)
+    res_b1: Mapped[int] = mapped_column(Integer)
+    res_b2: Mapped[int] = mapped_column(Integer)
+    res_b3: Mapped[int] = mapped_column(Integer)
+    res_b4: Mapped[int] = mapped_column(Integer)
+    res_b5: Mapped[int] = mapped_column(Integer)
+    res_b6: Mapped[int] = mapped_column(Integer)
+    res_b7: Mapped[int] = mapped_column(Integer)
+    res_b8: Mapped[int] = mapped_column(Integer)
+    res_b9: Mapped[int] = mapped_column(Integer)

@@ -85,14 +85,13 @@ def aggregate(db: Executor, *where) -> list[dict[str, Any]]:
     rows = []
     for r in db.execute(stmt):
         v = [0 if x is None else x for x in r]
-        ack_end = 9 + n
-        rows.append({
-            "municipality_id": v[0], "camera_id": v[1], "type": v[2], "day_date": date.fromisoformat(str(v[3])),
-            "incidents": int(v[4]), "closed": int(v[5]), "false_alarms": int(v[6]), "acknowledged": int(v[7]),
-            "ack_s_sum": float(v[8]), "ack_buckets": [int(x) for x in v[9:ack_end]],
-            "resolved": int(v[ack_end]), "resolve_s_sum": float(v[ack_end + 1]),
-            "resolve_buckets": [int(x) for x in v[ack_end + 2:ack_end + 2 + n]],
-        })
+        res = 9 + n
+        row = {"municipality_id": v[0], "camera_id": v[1], "type": v[2], "day_date": date.fromisoformat(str(v[3])),
+               "incidents": int(v[4]), "closed": int(v[5]), "false_alarms": int(v[6]), "acknowledged": int(v[7]),
+               "ack_s_sum": float(v[8]), "resolved": int(v[res]), "resolve_s_sum": float(v[res + 1])}
+        row.update({f"ack_b{i}": int(v[9 + i]) for i in range(n)})
+        row.update({f"res_b{i}": int(v[res + 2 + i]) for i in range(n)})
+        rows.append(row)
     return rows
 
 
@@ -144,19 +143,37 @@ def median_from_buckets(counts: list[int]) -> float | None:
     return lower
 
 
-def read(db: Session, *, since: datetime, until: datetime) -> list[dict[str, Any]]:
-    """Rollup rows of incidents started in [since, until): whole Seoul days from the rollup, the partial
-    days at either end aggregated from their incidents."""
-    first_full = seoul_day(since) if day_bounds(seoul_day(since))[0] == since else seoul_day(since) + timedelta(1)
-    end_full = seoul_day(until)  # days before this one end by ``until``
+SUMMED = ("incidents", "closed", "false_alarms", "acknowledged", "ack_s_sum", "resolved", "resolve_s_sum",
+          *(f"ack_b{i}" for i in range(len(BUCKET_EDGES_S) + 1)),
+          *(f"res_b{i}" for i in range(len(BUCKET_EDGES_S) + 1)))
+
+
+def read(db: Session, *, since: datetime, until: datetime, by: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Sums of the rollup's figures over incidents started in [since, until), grouped by ``by`` (names of
+    ``day_date``, ``camera_id``, ``type``): whole Seoul days summed by SQL from the rollup, the partial
+    days at either end (if any) aggregated from their incidents and added."""
+    first_day = seoul_day(since)
+    first_full = first_day if day_bounds(first_day)[0] == since else first_day + timedelta(days=1)
+    end_full = seoul_day(until)  # the days before this one end by ``until``
     inc, d = CctvIncident, CctvIncidentDaily
+    partial: list[Any] = []
     if first_full >= end_full:  # no whole day inside: all from the incidents
-        return aggregate(db, inc.started_at >= since, inc.started_at < until)
-    full_start, full_end = day_bounds(first_full)[0], day_bounds(end_full)[0]
-    columns = [d.municipality_id, d.camera_id, d.type, d.day_date, d.incidents, d.closed, d.false_alarms,
-               d.acknowledged, d.ack_s_sum, d.ack_buckets, d.resolved, d.resolve_s_sum, d.resolve_buckets]
-    rows = [dict(r._mapping) for r in db.execute(select(*columns).where(
-        d.day_date >= first_full, d.day_date < end_full))]
-    edges = or_(and_(inc.started_at >= since, inc.started_at < full_start),
-                and_(inc.started_at >= full_end, inc.started_at < until))
-    return rows + aggregate(db, edges)
+        partial = [and_(inc.started_at >= since, inc.started_at < until)]
+        groups: dict[tuple, dict[str, Any]] = {}
+    else:
+        full_start, full_end = day_bounds(first_full)[0], day_bounds(end_full)[0]
+        if since < full_start:
+            partial.append(and_(inc.started_at >= since, inc.started_at < full_start))
+        if full_end < until:
+            partial.append(and_(inc.started_at >= full_end, inc.started_at < until))
+        keys = [getattr(d, k) for k in by]  # mapped attributes: the caller's tenant scope applies
+        stmt = select(*keys, *(func.sum(getattr(d, c)) for c in SUMMED)).where(
+            d.day_date >= first_full, d.day_date < end_full).group_by(*keys)
+        groups = {tuple(r[:len(by)]): dict(zip(SUMMED, r[len(by):], strict=True)) for r in db.execute(stmt)}
+    if partial:
+        for row in aggregate(db, or_(*partial)):
+            acc = groups.setdefault(tuple(row[k] for k in by), dict.fromkeys(SUMMED, 0))
+            for c in SUMMED:
+                acc[c] += row[c]
+    return [{**dict(zip(by, key, strict=True)), **{c: v or 0 for c, v in values.items()}}
+            for key, values in groups.items()]

@@ -889,28 +889,19 @@ def purge_snapshots(db: Session, *, root: Path, retention_days: int, now: dateti
 def compute_stats(db: Session, *, since: datetime, until: datetime) -> dict[str, Any]:
     """Incidents per type per day, false-alarm rate per camera and type, times to acknowledge/resolve.
 
-    Reads the daily rollup for whole days and aggregates only the partial days at either end from the
-    incidents: never the raw events, never a scan of the range's incidents. Medians are interpolated
-    within the rollup's time buckets.
+    Sums the daily rollup over whole days in SQL and aggregates only the partial days at either end (if
+    the bounds are not Seoul midnights) from their incidents: never the raw events. Means are exact;
+    medians are interpolated within the rollup's time buckets.
     """
-    per_day: dict[tuple[str, str], int] = defaultdict(int)
-    per_camera: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
     n = len(rollup.BUCKET_EDGES_S) + 1
-    times: dict[str, dict[str, Any]] = defaultdict(lambda: {"acknowledged": 0, "ack_s": 0.0, "ack": [0] * n,
-                                                            "resolved": 0, "res_s": 0.0, "res": [0] * n})
-    for r in rollup.read(db, since=since, until=until):
-        per_day[(r["day_date"].isoformat(), r["type"])] += r["incidents"]
-        fa = per_camera[(r["camera_id"], r["type"])]
-        fa[0] += r["closed"]
-        fa[1] += r["false_alarms"]
-        t = times[r["type"]]
-        t["acknowledged"] += r["acknowledged"]
-        t["ack_s"] += r["ack_s_sum"]
-        t["resolved"] += r["resolved"]
-        t["res_s"] += r["resolve_s_sum"]
-        for i in range(n):
-            t["ack"][i] += r["ack_buckets"][i]
-            t["res"][i] += r["resolve_buckets"][i]
+    per_day = {(r["day_date"].isoformat(), r["type"]): int(r["incidents"])
+               for r in rollup.read(db, since=since, until=until, by=("day_date", "type"))}
+    per_camera = {(r["camera_id"], r["type"]): (int(r["closed"]), int(r["false_alarms"]))
+                  for r in rollup.read(db, since=since, until=until, by=("camera_id", "type"))}
+    times = {r["type"]: {"acknowledged": int(r["acknowledged"]), "ack_s": float(r["ack_s_sum"]),
+                         "ack": [int(r[f"ack_b{i}"]) for i in range(n)], "resolved": int(r["resolved"]),
+                         "res_s": float(r["resolve_s_sum"]), "res": [int(r[f"res_b{i}"]) for i in range(n)]}
+             for r in rollup.read(db, since=since, until=until, by=("type",))}
     names = {c.id: c.name for c in db.scalars(select(CctvCamera))}
     false_alarms = [{"camera_id": camera_id, "camera_name": names.get(camera_id, str(camera_id)), "type": type_,
                      "closed": closed, "false_alarms": false, "false_alarm_rate": (false / closed) if closed else None}

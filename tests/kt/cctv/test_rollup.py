@@ -10,6 +10,7 @@ from app.core.i18n import SEOUL
 from app.core.tenancy import SYSTEM, bind_principal
 from app.kt.cctv import rollup
 from app.kt.cctv.models import CctvIncident, CctvIncidentDaily
+from tests.conftest import api_headers
 from tests.kt.cctv.conftest import event, make_camera
 
 API = "/api/v1/kt/cctv"
@@ -96,3 +97,19 @@ def test_median_is_interpolated_within_its_bucket():
     assert rollup.median_from_buckets(counts) == 90.0
     counts[-1] = 10  # most took longer than the last edge: the median is that edge
     assert rollup.median_from_buckets(counts) == float(rollup.BUCKET_EDGES_S[-1])
+
+
+def test_statistics_show_only_the_callers_municipalities(cctv, ulsan, world):
+    changwon = api_headers(cctv, "cw.staff")
+    ulsan_cam = make_camera(cctv, ulsan, "US-TEN")
+    changwon_cam = make_camera(cctv, changwon, "CW-TEN")
+    at = datetime.now(UTC) - timedelta(days=2)
+    _post(cctv, ulsan, [event(ulsan_cam, "u1", "fire", at)])
+    later = at + timedelta(hours=1)  # past the quiet window: a second incident
+    _post(cctv, changwon, [event(changwon_cam, "c1", "fall", at), event(changwon_cam, "c2", "fall", later)])
+    mine = cctv.get(f"{API}/stats", headers=ulsan).json()
+    assert [(r["type"], r["incidents"]) for r in mine["per_type_per_day"]] == [("fire", 1)]
+    assert {f["camera_id"] for f in mine["false_alarms"]} == {ulsan_cam}
+    theirs = cctv.get(f"{API}/stats", headers=changwon).json()
+    assert {r["type"] for r in theirs["per_type_per_day"]} == {"fall"}
+    assert sum(r["incidents"] for r in theirs["per_type_per_day"]) == 2

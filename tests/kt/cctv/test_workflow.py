@@ -6,14 +6,14 @@ import asyncio
 import threading
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from app.core.db import utcnow
 from app.core.live import broker
 from app.core.tenancy import SYSTEM, bind_principal
 from app.kt.cctv import live, service
 from app.kt.cctv.config import CctvSettings
-from app.kt.cctv.models import CctvIncident
+from app.kt.cctv.models import CctvIncident, CctvIncidentDaily
 from app.kt.cctv.schemas import EventIn
 from app.platform.models import AuditLog
 from tests.conftest import api_headers
@@ -123,6 +123,10 @@ def test_escalate_and_purge_commands(cctv, ulsan, database, monkeypatch, cctv_se
     try:
         assert main(["cctv", "escalate"]) == 0
         assert "1 incident(s) escalated." in capsys.readouterr().out
+        with database.unit_of_work() as s:  # a rollup emptied behind the platform's back is rebuilt
+            s.execute(delete(CctvIncidentDaily.__table__))
+        assert main(["cctv", "rollup"]) == 0
+        assert "1 rollup row(s) written." in capsys.readouterr().out
         assert main(["cctv", "purge", "--days", "30"]) == 0  # the default retention keeps a fresh image
         assert "0 snapshot(s)" in capsys.readouterr().out
         assert cctv.get(f"{API}/snapshots/{snapshot}", headers=ulsan).status_code == 200
