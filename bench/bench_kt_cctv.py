@@ -186,6 +186,9 @@ def _history(url: str, camera_ids: list[int], municipality_id: int) -> int:
             if rows:
                 conn.execute(insert(ev_table), rows)
             rollup.rebuild(conn)  # as the platform keeps it for incidents it writes itself
+        if url.startswith("postgresql"):  # what autovacuum does after a bulk load: statistics, visibility map
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE"))
         with db.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(ev_table)).scalar_one()
     finally:

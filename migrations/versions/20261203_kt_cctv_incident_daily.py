@@ -46,7 +46,7 @@ def upgrade() -> None:
                               unique=False)
     with op.batch_alter_table('kt_cctv_incident', schema=None) as batch_op:
         batch_op.create_index('ix_kt_cctv_incident_municipality_status_last',
-                              ['municipality_id', 'status', 'last_detected_at'], unique=False)
+                              ['municipality_id', 'status', 'last_detected_at', 'id'], unique=False)
         batch_op.create_index('ix_kt_cctv_incident_municipality_started', ['municipality_id', 'started_at'],
                               unique=False)
     # Incidents stored before this revision: fill their rows (the same aggregate the platform keeps).

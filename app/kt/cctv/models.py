@@ -58,8 +58,8 @@ class CctvIncident(TenantScoped, Base):
         Index("ix_kt_cctv_incident_camera_type_started", "camera_id", "type", "started_at"),
         Index("ix_kt_cctv_incident_status_started", "status", "started_at"),
         Index("ix_kt_cctv_incident_municipality_last", "municipality_id", "last_detected_at"),
-        # The incident list filtered by status, newest first, and its count, within the caller's tenants.
-        Index("ix_kt_cctv_incident_municipality_status_last", "municipality_id", "status", "last_detected_at"),
+        # The incident list filtered by status, newest first (id breaks ties), and its count, per tenant.
+        Index("ix_kt_cctv_incident_municipality_status_last", "municipality_id", "status", "last_detected_at", "id"),
         # The statistics' partial first and last day of a range.
         Index("ix_kt_cctv_incident_municipality_started", "municipality_id", "started_at"),
     )
