@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import (
-    JSON,
     DateTime,
     Engine,
     ForeignKey,
     MetaData,
-    Table,
-    Text,
-    bindparam,
-    cast,
     create_engine,
     event,
-    func,
-    update,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -60,33 +50,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-
-
-def update_rows_by_id(db: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Write many rows' new values by primary key ``id``; every row names the same columns.
-
-    SQLite runs in-process, so an executemany of one-row UPDATEs costs no round trips. On PostgreSQL
-    that would cost one per row; there the values travel as one array per column in a single
-    ``UPDATE ... FROM unnest(...)``, whose statement (a handful of parameters) compiles once."""
-    if not rows:
-        return
-    names = list(rows[0])
-    if db.get_bind().dialect.name != "postgresql":
-        db.execute(update(table).where(table.c.id == bindparam("b_id")).values(
-            {n: bindparam(f"b_{n}") for n in names if n != "id"}),
-            [{f"b_{n}": r[n] for n in names} for r in rows])
-        return
-    arrays, params = [], {}
-    for n in names:
-        col_type = table.c[n].type
-        is_json = isinstance(col_type, JSON)
-        element = Text() if is_json else (DateTime(timezone=True) if isinstance(col_type, UTCDateTime) else col_type)
-        arrays.append(bindparam(f"a_{n}", type_=postgresql.ARRAY(element)))
-        params[f"a_{n}"] = [json.dumps(r[n], ensure_ascii=False) if is_json else r[n] for r in rows]
-    v = func.unnest(*arrays).table_valued(*names).render_derived(name="v")
-    db.execute(update(table).where(table.c.id == v.c.id).values({
-        n: cast(v.c[n], table.c[n].type) if isinstance(table.c[n].type, JSON) else v.c[n]
-        for n in names if n != "id"}), params)
 
 
 class Base(DeclarativeBase):

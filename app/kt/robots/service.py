@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, false, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, object_session
 
-from app.core.db import update_rows_by_id, utcnow
+from app.core.bulk import insert_rows, update_rows_by_id
+from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.i18n import SEOUL
 from app.core.live import broker, publish_after_commit
@@ -77,11 +77,6 @@ def _actor(db: Session) -> str:
     principal = principal_of(db)
     return principal.label[:120] if principal else "system"
 
-
-
-def _insert(db: Session, table):
-    """The dialect's INSERT, so both SQLite and PostgreSQL get ON CONFLICT clauses."""
-    return (postgresql.insert(table) if db.get_bind().dialect.name == "postgresql" else sqlite.insert(table))
 
 
 # --- sites -----------------------------------------------------------------------------------
@@ -476,8 +471,7 @@ def ingest_states(db: Session, *, items: list[tuple[int | None, str | None, Stat
         "charging": s.battery.charging, "errors": [e.model_dump() for e in s.errors],
         "task_id": s.task.task_id if s.task else None, "task_progress": s.task.progress if s.task else None,
     } for rid, states in fresh.items() for s in states]
-    db.execute(_insert(db, RobotState.__table__).on_conflict_do_nothing(
-        index_elements=["robot_id", "reported_at"]), state_rows)
+    insert_rows(db, RobotState.__table__, state_rows, conflict=["robot_id", "reported_at"])
 
     touched = [robot_by_id[rid] for rid in fresh]
     open_tasks = _open_tasks_of(db, [r.id for r in touched])
@@ -598,14 +592,9 @@ def _apply_current_state(db: Session, *, robot: RobotView, state: StateIn, open_
 
 
 def _upsert_daily(db: Session, daily: dict[tuple[int, Any], dict[str, float]]) -> None:
-    if not daily:
-        return
     rows = [{"robot_id": rid, "day_date": day, **values} for (rid, day), values in daily.items()]
-    stmt = _insert(db, RobotDaily.__table__)
-    sums = ("online_s", "working_s", "charging_s", "error_s", "reports", "error_reports")
-    table = RobotDaily.__table__
-    db.execute(stmt.on_conflict_do_update(index_elements=["robot_id", "day_date"],
-                                          set_={c: table.c[c] + stmt.excluded[c] for c in sums}), rows)
+    insert_rows(db, RobotDaily.__table__, rows, conflict=["robot_id", "day_date"],
+                add_on_conflict=["online_s", "working_s", "charging_s", "error_s", "reports", "error_reports"])
 
 
 # --- tasks -----------------------------------------------------------------------------------

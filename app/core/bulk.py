@@ -1,0 +1,115 @@
+"""Many rows in one statement's worth of work: the write path of ingestion endpoints.
+
+A plain ``session.execute(stmt, rows)`` builds one parameter dictionary per row through the compiled
+statement's machinery, which costs more Python than the database spends storing the row, and on
+PostgreSQL sends one statement per row. Here the values are converted column by column with each
+column type's own bind processor (so what is stored is exactly what the ORM would store), then:
+
+- SQLite runs in-process, so one driver-level executemany of the compiled statement costs no round
+  trips;
+- PostgreSQL gets one statement whose rows arrive as one array per column, ``unnest``-ed by the
+  server; the statement (a handful of parameters) compiles once whatever the number of rows.
+
+Both helpers flush the session first, so pending ORM changes land before the rows, as with
+``session.execute``. Every row names the same columns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Table, Text, bindparam, cast, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import ColumnElement
+
+from app.core.db import UTCDateTime
+
+Rows = Sequence[Mapping[str, Any]]
+
+
+def insert_rows(db: Session, table: Table, rows: Rows, *, conflict: Sequence[str] = (),
+                add_on_conflict: Sequence[str] = ()) -> None:
+    """INSERT ``rows``. With ``conflict`` (the columns of a unique key), a row whose key exists is
+    skipped, or, when ``add_on_conflict`` names columns, those columns of the existing row grow by the
+    new row's values (a rollup's counters). The keys must be unique within ``rows`` when adding."""
+    if not rows:
+        return
+    names = list(rows[0])
+    db.flush()
+    if db.get_bind().dialect.name == "postgresql":
+        source = _unnest(table, names)
+        stmt = postgresql.insert(table).from_select(names, select(*[_as_column(table, source, n) for n in names]))
+        params = _arrays(table, names, rows)
+    else:
+        stmt = sqlite.insert(table).values({n: bindparam(n) for n in names})
+        params = None
+    if conflict and add_on_conflict:
+        stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_={
+            c: table.c[c] + stmt.excluded[c] for c in add_on_conflict})
+    elif conflict:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+    if params is not None:
+        db.execute(stmt, params)
+    else:
+        _driver_executemany(db, stmt, rows, {n: n for n in names})
+
+
+def update_rows_by_id(db: Session, table: Table, rows: Rows) -> None:
+    """Write many rows' new values by primary key ``id``; columns not named are left alone."""
+    if not rows:
+        return
+    names = list(rows[0])
+    db.flush()
+    if db.get_bind().dialect.name == "postgresql":
+        source = _unnest(table, names)
+        db.execute(update(table).where(table.c.id == source.c.id).values({
+            n: _as_column(table, source, n) for n in names if n != "id"}), _arrays(table, names, rows))
+        return
+    stmt = update(table).where(table.c.id == bindparam("b_id")).values(
+        {n: bindparam(f"b_{n}") for n in names if n != "id"})
+    _driver_executemany(db, stmt, rows, {f"b_{n}": n for n in names})
+
+
+def _driver_executemany(db: Session, stmt: Any, rows: Rows, key_of_bind: dict[str, str]) -> None:
+    """SQLite: the compiled statement run by the driver over rows converted column by column."""
+    conn = db.connection()
+    dialect = conn.dialect
+    compiled = stmt.compile(dialect=dialect)
+    columns = []
+    for bind_name in compiled.positiontup:
+        key = key_of_bind[bind_name]
+        values = [r[key] for r in rows]
+        process = compiled.binds[bind_name].type._cached_bind_processor(dialect)
+        columns.append(list(map(process, values)) if process is not None else values)
+    conn.exec_driver_sql(compiled.string, list(zip(*columns, strict=True)))
+
+
+def _element_type(table: Table, name: str) -> Any:
+    col_type = table.c[name].type
+    if isinstance(col_type, JSON):
+        return Text()  # JSON travels as text and is cast back
+    return DateTime(timezone=True) if isinstance(col_type, UTCDateTime) else col_type
+
+
+def _unnest(table: Table, names: list[str]) -> Any:
+    arrays = [bindparam(f"a_{n}", type_=postgresql.ARRAY(_element_type(table, n))) for n in names]
+    return func.unnest(*arrays).table_valued(*names).render_derived(name="v")
+
+
+def _as_column(table: Table, source: Any, name: str) -> ColumnElement[Any]:
+    column = source.c[name]
+    return cast(column, table.c[name].type) if isinstance(table.c[name].type, JSON) else column
+
+
+def _arrays(table: Table, names: list[str], rows: Rows) -> dict[str, list[Any]]:
+    """One array per column; typed arrays keep a column that is NULL in every row typed."""
+    params = {}
+    for n in names:
+        if isinstance(table.c[n].type, JSON):
+            params[f"a_{n}"] = [json.dumps(r[n], ensure_ascii=False) for r in rows]
+        else:
+            params[f"a_{n}"] = [r[n] for r in rows]
+    return params
