@@ -17,10 +17,10 @@ Both helpers flush the session first, so pending ORM changes land before the row
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Table, Text, bindparam, cast, func, select, update
+from sqlalchemy import JSON, DateTime, Table, Text, any_, bindparam, cast, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement
@@ -71,6 +71,15 @@ def update_rows_by_id(db: Session, table: Table, rows: Rows) -> None:
     stmt = update(table).where(table.c.id == bindparam("b_id")).values(
         {n: bindparam(f"b_{n}") for n in names if n != "id"})
     _driver_executemany(db, stmt, rows, {f"b_{n}": n for n in names})
+
+
+def among(db: Session, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
+    """``column IN (values)`` for a batch's worth of values. On PostgreSQL the values travel as one
+    array (``= ANY(...)``), which binds and plans in a fraction of the time of a thousand separate
+    parameters."""
+    if db.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, value=list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
 
 
 def _driver_executemany(db: Session, stmt: Any, rows: Rows, key_of_bind: dict[str, str]) -> None:

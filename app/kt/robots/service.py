@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session, object_session
 
-from app.core.bulk import insert_rows, update_rows_by_id
+from app.core.bulk import among, insert_rows, update_rows_by_id
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.i18n import SEOUL
@@ -338,7 +338,7 @@ def _clear_alert(db: Session, *, robot: Robot | RobotView, kind: str, open_alert
 def _open_alerts(db: Session, robot_ids: list[int]) -> dict[tuple[int, str], RobotAlert]:
     if not robot_ids:
         return {}
-    rows = db.scalars(select(RobotAlert).where(RobotAlert.robot_id.in_(robot_ids),
+    rows = db.scalars(select(RobotAlert).where(among(db, RobotAlert.robot_id, robot_ids),
                                                RobotAlert.cleared_at.is_(None),
                                                RobotAlert.kind != "task_failed"))
     return {(a.robot_id, a.kind): a for a in rows}
@@ -390,7 +390,7 @@ def _resolve_batch_robots(db: Session, items: list[tuple[int | None, str | None,
                           ) -> tuple[list[RobotView | None], list[dict[str, Any]]]:
     ids = {rid for rid, _ext, _s in items if rid is not None}
     exts = {ext for _rid, ext, _s in items if ext is not None}
-    by_id = {r.id: r for r in robot_views(db, or_(Robot.id.in_(ids), Robot.external_id.in_(exts)))}
+    by_id = {r.id: r for r in robot_views(db, or_(among(db, Robot.id, ids), among(db, Robot.external_id, exts)))}
     by_ext: dict[str, RobotView | None] = {}
     for r in by_id.values():
         if r.external_id in exts:
@@ -443,7 +443,7 @@ def ingest_states(db: Session, *, items: list[tuple[int | None, str | None, Stat
     existing = set()
     if per_robot:
         rows = db.execute(select(RobotState.robot_id, RobotState.reported_at).where(
-            RobotState.robot_id.in_(list(per_robot)), RobotState.reported_at >= min(times),
+            among(db, RobotState.robot_id, list(per_robot)), RobotState.reported_at >= min(times),
             RobotState.reported_at <= max(times)))
         existing = {(rid, t.timestamp()) for rid, t in rows}
     robot_by_id = {r.id: r for r in robots if r is not None}
@@ -602,7 +602,7 @@ def _upsert_daily(db: Session, daily: dict[tuple[int, Any], dict[str, float]]) -
 def _open_tasks_of(db: Session, robot_ids: list[int]) -> dict[int, RobotTask]:
     if not robot_ids:
         return {}
-    rows = db.scalars(select(RobotTask).where(RobotTask.assigned_robot_id.in_(robot_ids),
+    rows = db.scalars(select(RobotTask).where(among(db, RobotTask.assigned_robot_id, robot_ids),
                                               RobotTask.status.in_(("assigned", "underway")))
                       .order_by(RobotTask.assigned_at))
     return {t.assigned_robot_id: t for t in rows}  # type: ignore[misc]

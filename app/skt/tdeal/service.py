@@ -14,6 +14,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import Select, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from app.core.bulk import among, insert_rows
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.forms import error_template
@@ -577,17 +578,6 @@ def import_subscribers(db: Session, *, rows: list[Any]) -> dict[str, int]:
     return result
 
 
-def _insert_ignore(db: Session, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
-    """Insert rows, skipping those whose unique ``keys`` exist already (a retried batch, even a racing one)."""
-    if db.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=keys)
-    for start in range(0, len(rows), 5000):
-        db.execute(stmt, rows[start:start + 5000])
-
-
 def import_events(db: Session, *, rows: list[Any]) -> dict[str, int]:
     """Store interaction events; a retried batch (same ``client_id``s) stores nothing twice."""
     parsed, errors = validate_rows(EventIn, rows)
@@ -618,10 +608,10 @@ def import_events(db: Session, *, rows: list[Any]) -> dict[str, int]:
             "kind": p.kind, "amount_krw": p.amount_krw, "coupon_id": p.coupon_id, "occurred_at": p.occurred_at}
            for p in parsed]
     seen = set(db.execute(select(TdealEvent.municipality_id, TdealEvent.client_id).where(
-        TdealEvent.client_id.in_({r["client_id"] for r in out}))).all())
+        among(db, TdealEvent.client_id, {r["client_id"] for r in out}))).all())
     fresh = [r for r in out if (r["municipality_id"], r["client_id"]) not in seen]
     if fresh:
-        _insert_ignore(db, TdealEvent.__table__, fresh, ["municipality_id", "client_id"])
+        insert_rows(db, TdealEvent.__table__, fresh, conflict=["municipality_id", "client_id"])
     created = len(fresh)
     result = {"received": len(out), "created": created, "updated": 0, "unchanged": len(out) - created}
     audit.record(db, action="import", object_type="tdeal_event", object_id="batch",
