@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event
@@ -20,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 KEEPALIVE_S = 15.0
+log = logging.getLogger("dxhub.live")
 QUEUE_SIZE = 1000
 
 
@@ -98,3 +101,46 @@ def sse_response(request: Request, topics: list[str], *, keepalive_s: float = KE
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
+
+
+class WatchedLoop:
+    """Work a live screen needs done on a clock (marking silent devices offline, escalating overdue
+    alerts): one thread per database and process, running ``tick(database, since, *args)`` every
+    ``interval_s`` while at least one screen of this process watches. ``since`` is when the previous
+    round started, so a round can announce what changed in between without missing or repeating a
+    moment. A failed round is logged and the next one runs as usual."""
+
+    def __init__(self, name: str, interval_s: float, tick: Callable[..., Any]) -> None:
+        self.name, self.interval_s, self.tick = name, interval_s, tick
+        self._lock = threading.Lock()
+        self._watchers: dict[int, int] = {}
+        self._stops: dict[int, threading.Event] = {}
+
+    def watch(self, database: Any, *args: Any) -> None:
+        with self._lock:
+            key = id(database)
+            self._watchers[key] = self._watchers.get(key, 0) + 1
+            if key not in self._stops:
+                stop = self._stops[key] = threading.Event()
+                threading.Thread(target=self._run, args=(database, stop, args), daemon=True, name=self.name).start()
+
+    def unwatch(self, database: Any) -> None:
+        with self._lock:
+            key = id(database)
+            self._watchers[key] = self._watchers.get(key, 1) - 1
+            if self._watchers[key] <= 0:
+                self._watchers.pop(key, None)
+                stop = self._stops.pop(key, None)
+                if stop is not None:
+                    stop.set()
+
+    def _run(self, database: Any, stop: threading.Event, args: tuple[Any, ...]) -> None:
+        since = datetime.now(UTC)
+        while not stop.wait(self.interval_s):
+            started = datetime.now(UTC)
+            try:
+                self.tick(database, since, *args)
+            except Exception:  # the next round covers this one's time too
+                log.exception("%s: round failed", self.name)
+            else:
+                since = started

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from app.core.live import broker, publish_after_commit
+from app.core.live import WatchedLoop, broker, publish_after_commit
 
 CHANNEL = "dxhub_kt_cctv"
 ALL_TOPIC = "kt.cctv:all"
@@ -93,47 +94,18 @@ def ensure_listener(database_url: str, *, wait_s: float = 0.0) -> bool:
     return listener.ready.wait(wait_s) if wait_s else listener.ready.is_set()
 
 
-class Escalator:
-    """Escalates overdue alerts every ``INTERVAL_S`` while at least one board is open in this process, so
-    an unacknowledged alert turns red and sounds on an open board even when nothing else happens.
-    ``dxhub cctv escalate`` from cron does the same with no board open. Several processes may run one:
-    each overdue alert is escalated once (row locks skip what another process is escalating)."""
+def _board_round(database: Any, since: datetime, settings: Any) -> None:
+    from app.core.tenancy import SYSTEM, bind_principal
+    from app.kt.cctv import service
 
-    INTERVAL_S = 30.0
-    _lock = threading.Lock()
-    _watchers: dict[int, int] = {}
-    _stops: dict[int, threading.Event] = {}
+    with database.unit_of_work() as session:
+        bind_principal(session, SYSTEM)
+        service.escalate_overdue(session, settings=settings)
+        service.announce_silent_cameras(session, since=since, settings=settings)
 
-    @classmethod
-    def watch(cls, database: Any, settings: Any) -> None:
-        with cls._lock:
-            key = id(database)
-            cls._watchers[key] = cls._watchers.get(key, 0) + 1
-            if key not in cls._stops:
-                stop = cls._stops[key] = threading.Event()
-                threading.Thread(target=cls._run, args=(database, settings, stop), daemon=True,
-                                 name="kt-cctv-escalator").start()
 
-    @classmethod
-    def unwatch(cls, database: Any) -> None:
-        with cls._lock:
-            key = id(database)
-            cls._watchers[key] = cls._watchers.get(key, 1) - 1
-            if cls._watchers[key] <= 0:
-                cls._watchers.pop(key, None)
-                stop = cls._stops.pop(key, None)
-                if stop is not None:
-                    stop.set()
-
-    @classmethod
-    def _run(cls, database: Any, settings: Any, stop: threading.Event) -> None:
-        from app.core.tenancy import SYSTEM, bind_principal
-        from app.kt.cctv import service
-
-        while not stop.wait(cls.INTERVAL_S):
-            try:
-                with database.unit_of_work() as session:
-                    bind_principal(session, SYSTEM)
-                    service.escalate_overdue(session, settings=settings)
-            except Exception:  # keep watching: a failed round is logged and tried again
-                log.exception("escalation round failed")
+# While a board is open in this process: overdue alerts turn red and sound even when nothing else
+# happens, and a camera whose heartbeats stop is shown offline. ``dxhub cctv escalate`` from cron
+# escalates with no board open. Several processes may run this: each overdue alert is escalated once
+# (row locks skip what another process is escalating); a silent camera may be announced once per process.
+board_keeper = WatchedLoop("kt-cctv-board", 10.0, _board_round)

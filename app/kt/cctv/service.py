@@ -262,6 +262,21 @@ def record_heartbeats(db: Session, *, beats: list[HeartbeatIn], settings: CctvSe
     return len(latest)
 
 
+def announce_silent_cameras(db: Session, *, since: datetime, settings: CctvSettings,
+                            now: datetime | None = None) -> list[int]:
+    """Tell open boards about cameras that went offline after ``since``: their last heartbeat became
+    older than ``offline_after_s`` in that time. Returns their ids."""
+    now = now or utcnow()
+    window = timedelta(seconds=settings.offline_after_s)
+    silent = db.execute(select(CctvCamera.id, CctvCamera.municipality_id, CctvCamera.name).where(
+        CctvCamera.last_heartbeat_at > since - window, CctvCamera.last_heartbeat_at <= now - window)
+        .order_by(CctvCamera.id)).all()
+    for cam_id, municipality_id, name in silent:
+        log.warning("camera %s (%s) went offline: no heartbeat for %s s", cam_id, name, settings.offline_after_s)
+        _publish(db, municipality_id, {"event": "camera", "id": cam_id, "online": False})
+    return [row.id for row in silent]
+
+
 # --- rules -----------------------------------------------------------------------------------
 
 class RuleBook:

@@ -142,12 +142,12 @@ async def live_stream(request: Request, settings: CctvSettingsDep):
     inner = response.body_iterator
 
     async def body() -> AsyncIterator[str | bytes]:
-        live.Escalator.watch(database, settings)  # overdue alerts escalate while a board is open
+        live.board_keeper.watch(database, settings)  # escalations and silent cameras while a board is open
         try:
             async for chunk in inner:
                 yield chunk
         finally:
-            live.Escalator.unwatch(database)
+            live.board_keeper.unwatch(database)
 
     response.body_iterator = body()
     return response

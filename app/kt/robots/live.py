@@ -5,11 +5,11 @@ a screen open), and the site screen's data shared between readers."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -17,56 +17,19 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from app.core.db import Database
-from app.core.live import sse_response
+from app.core.live import WatchedLoop, sse_response
 from app.core.tenancy import SYSTEM, bind_principal
 from app.kt.robots import service
 from app.kt.robots.relay import Relay
 
-SWEEP_INTERVAL_S = 5.0
-log = logging.getLogger("dxhub.kt.robots")
 
-
-class Sweeper:
-    """One thread per database, running while at least one live screen is open."""
-
-    _lock = threading.Lock()
-    _watchers: dict[int, int] = {}
-    _stops: dict[int, threading.Event] = {}
-
-    @classmethod
-    def watch(cls, database: Database) -> None:
-        with cls._lock:
-            key = id(database)
-            cls._watchers[key] = cls._watchers.get(key, 0) + 1
-            if key not in cls._stops:
-                stop = cls._stops[key] = threading.Event()
-                threading.Thread(target=cls._run, args=(database, stop), daemon=True,
-                                 name="kt-robots-sweeper").start()
-
-    @classmethod
-    def unwatch(cls, database: Database) -> None:
-        with cls._lock:
-            key = id(database)
-            cls._watchers[key] = cls._watchers.get(key, 1) - 1
-            if cls._watchers[key] <= 0:
-                cls._watchers.pop(key, None)
-                stop = cls._stops.pop(key, None)
-                if stop is not None:
-                    stop.set()
-
-    @staticmethod
-    def _run(database: Database, stop: threading.Event) -> None:
-        while not stop.wait(SWEEP_INTERVAL_S):
-            try:
-                sweep_once(database)
-            except Exception:  # keep sweeping: a failed round is logged and retried
-                log.exception("offline sweep failed")
-
-
-def sweep_once(database: Database) -> int:
+def sweep_once(database: Database, _since: datetime | None = None) -> int:
     with database.unit_of_work() as session:
         bind_principal(session, SYSTEM)
         return service.sweep_offline(session)
+
+
+sweeper = WatchedLoop("kt-robots-sweeper", 5.0, sweep_once)
 
 
 def site_stream(request: Request, site_id: int) -> StreamingResponse:
@@ -75,13 +38,13 @@ def site_stream(request: Request, site_id: int) -> StreamingResponse:
     inner = response.body_iterator
 
     async def body() -> AsyncIterator[str | bytes]:
-        Sweeper.watch(database)
+        sweeper.watch(database)
         await asyncio.to_thread(Relay.watch, database)
         try:
             async for chunk in inner:
                 yield chunk
         finally:
-            Sweeper.unwatch(database)
+            sweeper.unwatch(database)
             Relay.unwatch(database)
 
     response.body_iterator = body()

@@ -66,7 +66,7 @@ def _next_message(lines, kind: str, *, within_s: float = 20.0) -> dict:
 
 def test_the_board_stream_shows_new_incidents_and_escalates_unacknowledged_alerts(
         app, cctv, ulsan, world, database, cctv_settings, monkeypatch):
-    monkeypatch.setattr(live.Escalator, "INTERVAL_S", 0.2)
+    monkeypatch.setattr(live.board_keeper, "interval_s", 0.2)
     cam = make_camera(cctv, ulsan)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
