@@ -30,6 +30,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     print(f"DX Hub on http://{args.host}:{args.port}  (database: {settings.database_url})")
+    if args.workers > 1 and settings.database_url.startswith("sqlite"):
+        print("경고: SQLite에서는 실시간 화면이 자기 작업 프로세스의 변경만 받습니다. 작업 프로세스 1개 또는 "
+              "PostgreSQL을 쓰세요. / Warning: on SQLite a live screen sees only the changes of its own worker; "
+              "serve with one worker, or use PostgreSQL.", file=sys.stderr)
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, reload=args.reload,
                 workers=None if args.reload else args.workers, log_level="info")
     return 0
