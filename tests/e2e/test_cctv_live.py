@@ -47,3 +47,35 @@ def test_fire_appears_on_the_console_without_reload(page, live_server, world):
         page.click("form[action$='/acknowledge'] button")
     assert page.locator("form[action$='/acknowledge']").count() == 0
     assert "cw.staff" in page.inner_text("main")  # who acknowledged, and when, is on record
+
+    # dispatch the fire to 119 with a note, then close it
+    page.select_option("form[action$='/dispatch'] select[name=target]", "119")
+    page.fill("form[action$='/dispatch'] textarea[name=note]", "소방서 출동 요청")
+    with page.expect_navigation():
+        page.click("form[action$='/dispatch'] button")
+    assert "소방서 출동 요청" in page.inner_text("main")
+    with page.expect_navigation():
+        page.click("form[action$='/resolve'] button")
+    assert page.locator("form[action$='/false_alarm']").count() == 0  # closed: no more actions
+
+    # a fall that turns out to be a shadow: marked as a false alarm from the console
+    with httpx.Client(base_url=live_server, timeout=10) as api:
+        sent = api.post("/api/v1/kt/cctv/events", headers=headers, json={
+            "event_id": "e2e-fall-1", "camera_external_id": "e2e-cam-1", "type": "fall", "confidence": 0.9,
+            "detected_at": datetime.now(UTC).isoformat(), "bbox": [0.1, 0.5, 0.2, 0.3]})
+        assert sent.status_code in (200, 201), sent.text
+    page.goto("/kt/cctv/")
+    page.locator("#incident-rows tr[id^=incident-]", has_text="쓰러짐").first.locator("a").first.click()
+    page.wait_for_url(re.compile(r"/kt/cctv/incidents/\d+$"))
+    page.fill("form[action$='/false_alarm'] input[name=note]", "그림자 오탐")
+    with page.expect_navigation():
+        page.click("form[action$='/false_alarm'] button")
+
+    # the statistics count both: a fire acknowledged and resolved, a fall that was a false alarm
+    page.goto("/kt/cctv/stats")
+    main = page.inner_text("main")
+    false_alarm_row = page.locator("tr", has_text="창원광장 CCTV").filter(has_text="쓰러짐").first
+    assert "100%" in false_alarm_row.inner_text(), main
+    response = page.locator("section.card", has=page.locator("canvas#response"))
+    cells = response.locator("tbody tr", has_text="화재").first.locator("td").all_inner_texts()
+    assert (cells[1], cells[3]) == ("1", "1"), main  # acknowledged once, resolved once
