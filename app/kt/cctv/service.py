@@ -19,6 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.core.bulk import among, insert_rows
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error
 from app.core.i18n import SEOUL
@@ -573,7 +574,7 @@ def ingest_events(db: Session, *, events: list[EventIn], settings: CctvSettings,
     ev_table = CctvEvent.__table__
     ids = {e.event_id for e in events}
     existing = {(r[0], r[1]) for r in db.execute(select(ev_table.c.camera_id, ev_table.c.event_id).where(
-        ev_table.c.camera_id.in_(cam_ids), ev_table.c.event_id.in_(ids)))}
+        among(db, ev_table.c.camera_id, cam_ids), among(db, ev_table.c.event_id, ids)))}
     zone_table = CctvZone.__table__
     zones: dict[int, list[Any]] = defaultdict(list)
     for z in db.execute(select(zone_table.c.id, zone_table.c.camera_id, zone_table.c.type, zone_table.c.polygon)
@@ -642,7 +643,7 @@ def ingest_events(db: Session, *, events: list[EventIn], settings: CctvSettings,
         if p.incident is not None:
             p.row["incident_id"] = p.incident.id
     if pending:
-        db.execute(insert(ev_table), [p.row for p in pending])
+        insert_rows(db, ev_table, [p.row for p in pending])
 
     opened = [i for i in merger.touched if i.opened]
     joined = [i for i in merger.touched if not i.opened]
