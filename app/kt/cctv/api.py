@@ -62,11 +62,19 @@ STEP_ERRORS = _problems(e404="No such incident (or another municipality's)",
                         e409="The incident is not in a state this step starts from")
 
 
-def _one_or_many(model: type, max_items: int) -> dict:
+def _one_or_many(model: type, max_items: int, example: dict) -> dict:
     schema = model.model_json_schema()
     schema.pop("title", None)
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-        "oneOf": [schema, {"type": "array", "items": schema, "minItems": 1, "maxItems": max_items}]}}}}}
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"oneOf": [schema, {"type": "array", "items": schema, "minItems": 1, "maxItems": max_items}]},
+        "examples": {"one": {"summary": "One item", "value": example},
+                     "batch": {"summary": "A batch (up to 1,000)", "value": [example]}}}}}}
+
+
+FIRE_EXAMPLE = {"event_id": "an-01-000123", "camera_external_id": "US-NG-002", "type": "fire", "confidence": 0.93,
+                "detected_at": "2026-12-03T21:14:05.120+09:00", "bbox": [0.41, 0.32, 0.18, 0.22],
+                "track_id": "t-88", "attributes": {}}
+HEARTBEAT_EXAMPLE = {"camera_external_id": "US-NG-002", "at": "2026-12-03T21:14:00+09:00"}
 
 
 # --- cameras and zones -----------------------------------------------------------------------
@@ -82,6 +90,8 @@ def create_camera(data: CameraIn, db: SessionDep, principal: ApiPrincipal, setti
 @router.get("/cameras", response_model=Page[CameraOut], tags=["kt.cctv cameras"])
 def list_cameras(db: SessionDep, page: PageDep, settings: CctvSettingsDep,
                  q: Annotated[str | None, Query(max_length=100)] = None):
+    """Cameras of the caller's municipalities with online state and zones; `q` searches name, external id
+    and address."""
     items, total = service.list_cameras(db, page=page, q=q)
     codes, now = service.municipality_codes(db), utcnow()
     return Page(items=[camera_out(c, codes=codes, settings=settings, now=now) for c in items], total=total,
@@ -90,17 +100,20 @@ def list_cameras(db: SessionDep, page: PageDep, settings: CctvSettingsDep,
 
 @router.get("/cameras/{camera_id}", response_model=CameraOut, tags=["kt.cctv cameras"])
 def get_camera(camera: CameraDep, db: SessionDep, settings: CctvSettingsDep):
+    """One camera with its zones and whether it is online."""
     return camera_out(camera, codes=service.municipality_codes(db), settings=settings, now=utcnow())
 
 
 @router.patch("/cameras/{camera_id}", response_model=CameraOut, tags=["kt.cctv cameras"])
 def update_camera(camera: CameraDep, data: CameraUpdate, db: SessionDep, settings: CctvSettingsDep):
+    """Change a camera's name, position, address or control centre."""
     camera = service.update_camera(db, camera=camera, data=data)
     return camera_out(camera, codes=service.municipality_codes(db), settings=settings, now=utcnow())
 
 
 @router.get("/cameras/{camera_id}/zones", response_model=list[ZoneOut], tags=["kt.cctv cameras"])
 def list_zones(camera: CameraDep):
+    """The camera's zones (polygons in normalised image coordinates)."""
     return [ZoneOut.model_validate(z) for z in camera.zones]
 
 
@@ -112,7 +125,7 @@ def replace_zones(camera: CameraDep, data: ZonesIn, db: SessionDep):
 
 
 @router.post("/heartbeats", response_model=HeartbeatResult, tags=["kt.cctv events"],
-             openapi_extra=_one_or_many(HeartbeatIn, 1000), responses=BATCH_ERRORS)
+             openapi_extra=_one_or_many(HeartbeatIn, 1000, HEARTBEAT_EXAMPLE), responses=BATCH_ERRORS)
 def heartbeats(body: RawBody, db: SessionDep, settings: CctvSettingsDep):
     """Analysers report that cameras are alive; a camera silent for `offline_after_s` shows offline."""
     beats = service.parse_rows(HeartbeatIn, body, max_rows=settings.max_batch)
@@ -122,7 +135,7 @@ def heartbeats(body: RawBody, db: SessionDep, settings: CctvSettingsDep):
 # --- events ----------------------------------------------------------------------------------
 
 @router.post("/events", response_model=IngestResult, tags=["kt.cctv events"],
-             openapi_extra=_one_or_many(EventIn, 1000), responses=BATCH_ERRORS)
+             openapi_extra=_one_or_many(EventIn, 1000, FIRE_EXAMPLE), responses=BATCH_ERRORS)
 def ingest_events(body: RawBody, db: SessionDep, settings: CctvSettingsDep):
     """Take one detection or an array of up to 1,000.
 
@@ -139,6 +152,7 @@ def ingest_events(body: RawBody, db: SessionDep, settings: CctvSettingsDep):
 @router.get("/events", response_model=Page[EventOut], tags=["kt.cctv events"])
 def list_events(db: SessionDep, page: PageDep, camera_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
                 incident_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None):
+    """Stored detections, newest first, of one incident or one camera."""
     items, total = service.list_events(db, page=page, camera_id=camera_id, incident_id=incident_id)
     snaps = service.snapshot_ids_for(db, [e.id for e in items])
     return Page(items=[event_out(e, snaps.get(e.id)) for e in items], total=total, limit=page.limit,
@@ -177,6 +191,7 @@ def get_snapshot_image(snapshot: SnapshotDep, db: SessionDep, root: SnapshotRoot
 
 @router.get("/snapshots/{snapshot_id}/meta", response_model=SnapshotOut, tags=["kt.cctv events"])
 def get_snapshot_meta(snapshot: SnapshotDep, db: SessionDep):
+    """A snapshot's event, size and box, without the image."""
     return snapshot_out(snapshot, service.snapshot_event(db, snapshot=snapshot))
 
 
@@ -203,6 +218,7 @@ def list_incidents(db: SessionDep, page: PageDep, settings: CctvSettingsDep,
 
 @router.get("/incidents/{incident_id}", response_model=IncidentOut, tags=["kt.cctv incidents"])
 def get_incident(incident: IncidentDep, db: SessionDep, settings: CctvSettingsDep):
+    """One incident with its workflow times, who did each step, and its event count."""
     return _moved(db, incident, settings)
 
 
@@ -214,6 +230,7 @@ def _moved(db, incident, settings) -> IncidentOut:
 @router.post("/incidents/{incident_id}/acknowledge", response_model=IncidentOut, tags=["kt.cctv incidents"],
              responses=STEP_ERRORS)
 def acknowledge(incident: IncidentDep, db: SessionDep, settings: CctvSettingsDep):
+    """An operator has seen the incident: new -> acknowledged (who and when are recorded)."""
     return _moved(db, service.transition(db, incident=incident, action="acknowledge"), settings)
 
 
@@ -227,12 +244,14 @@ def dispatch(incident: IncidentDep, data: DispatchIn, db: SessionDep, settings: 
 @router.post("/incidents/{incident_id}/resolve", response_model=IncidentOut, tags=["kt.cctv incidents"],
              responses=STEP_ERRORS)
 def resolve(incident: IncidentDep, data: NoteIn, db: SessionDep, settings: CctvSettingsDep):
+    """Close the incident as handled, with an optional note; time to resolve is measured from its opening."""
     return _moved(db, service.transition(db, incident=incident, action="resolve", note=data.note), settings)
 
 
 @router.post("/incidents/{incident_id}/false-alarm", response_model=IncidentOut, tags=["kt.cctv incidents"],
              responses=STEP_ERRORS)
 def false_alarm(incident: IncidentDep, data: NoteIn, db: SessionDep, settings: CctvSettingsDep):
+    """Close the incident as a false alarm from any open state; the note helps tune thresholds."""
     return _moved(db, service.transition(db, incident=incident, action="false_alarm", note=data.note), settings)
 
 

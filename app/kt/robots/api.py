@@ -69,6 +69,7 @@ LimitedBody = [Depends(limit_body)]
 
 @router.get("/sites", response_model=Page[SiteOut])
 def list_sites(db: SessionDep, page: PageDep):
+    """Sites of the caller's municipalities: floor map size, named places and their thresholds."""
     sites = service.list_sites(db)
     chunk = sites[page.offset:page.offset + page.limit]
     return Page(items=[service.site_out(s) for s in chunk], total=len(sites), limit=page.limit,
@@ -84,11 +85,13 @@ def create_site(data: SiteIn, db: SessionDep):
 
 @router.get("/sites/{site_id}", response_model=SiteOut)
 def get_site(site: SiteDep):
+    """One site with its named places."""
     return service.site_out(site)
 
 
 @router.patch("/sites/{site_id}", response_model=SiteOut)
 def update_site(site: SiteDep, data: SiteUpdate, db: SessionDep):
+    """Change a site's name, map size or thresholds (`offline_after_s`, battery floor, low battery)."""
     return service.site_out(service.update_site(db, site=site, data=data))
 
 
@@ -117,9 +120,19 @@ async def site_stream(site: SiteDep, request: Request):
 
 # --- state reports ---------------------------------------------------------------------------
 
+STATE_EXAMPLE = {"time": "2026-12-03T10:15:02.500+09:00", "operating_mode": "automatic",
+                 "position": {"x": 12.4, "y": 7.9, "theta": 1.57, "map_id": "1F"},
+                 "battery": {"charge_pct": 76.5, "charging": False},
+                 "errors": [{"type": "lidar_dirty", "level": "warning", "description": "전방 라이다 오염"}],
+                 "task": {"task_id": 42, "status": "underway", "progress": 35.0}}
+
+
 @router.post("/states", response_model=IngestResult, dependencies=LimitedBody)
-def report_states(db: SessionDep, reports: Annotated[list[StateBatchItem], Body(min_length=1,
-                                                                                 max_length=MAX_BATCH)]):
+def report_states(db: SessionDep, reports: Annotated[list[StateBatchItem], Body(
+        min_length=1, max_length=MAX_BATCH, openapi_examples={"fleet manager": {
+            "summary": "Two robots, by id and by external id",
+            "value": [{"robot_id": 7, **STATE_EXAMPLE}, {"robot_external_id": "CB-G-02", **STATE_EXAMPLE,
+                                                         "task": None, "errors": []}]}})]):
     """A batch of up to 1,000 state reports of any robots (by `robot_id` or `robot_external_id`).
     A bad report rejects the whole batch, each bad row named; a report already stored (same robot,
     same `time`) is counted in `duplicates` and changes nothing, so retries are safe."""
@@ -135,6 +148,7 @@ def report_states(db: SessionDep, reports: Annotated[list[StateBatchItem], Body(
 def list_tasks(db: SessionDep, page: PageDep, site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
                status: TaskStatus | None = None, kind: TaskKind | None = None,
                robot_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None):
+    """Tasks, newest first, filtered by site, status, kind or robot."""
     items, total = service.list_tasks(db, page=page, site_id=site_id, status=status, kind=kind, robot_id=robot_id)
     return Page(items=[TaskOut.model_validate(t) for t in items], total=total, limit=page.limit,
                 offset=page.offset)
@@ -154,11 +168,13 @@ def create_task(data: TaskIn, db: SessionDep, response: Response):
 
 @router.get("/tasks/{task_id}", response_model=TaskOut)
 def get_task(task: TaskDep):
+    """One task: status, assigned robot, progress and the times of each step."""
     return task
 
 
 @router.post("/tasks/{task_id}/cancel", response_model=TaskOut)
 def cancel_task(task: TaskDep, db: SessionDep):
+    """Cancel a queued, assigned or underway task; its robot becomes free for the next one."""
     return service.cancel_task(db, task=task)
 
 
@@ -168,12 +184,14 @@ def cancel_task(task: TaskDep, db: SessionDep):
 def list_alerts(db: SessionDep, page: PageDep, site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
                 open_only: bool = False,
                 kind: Literal["low_battery", "fatal_error", "offline", "task_failed"] | None = None):
+    """Alerts (low battery, fatal error, offline, task failed), newest first; `open_only` for unacknowledged."""
     items, total = service.list_alerts(db, page=page, site_id=site_id, open_only=open_only, kind=kind)
     return Page(items=[service.alert_out(a) for a in items], total=total, limit=page.limit, offset=page.offset)
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut)
 def acknowledge_alert(alert: AlertDep, db: SessionDep):
+    """An operator has seen the alert; who and when are recorded."""
     return service.alert_out(service.acknowledge_alert(db, alert=alert))
 
 
@@ -202,6 +220,7 @@ def fleet_stats(db: SessionDep, date_from: date | None = None, date_to: date | N
 def fleet_stats_csv(db: SessionDep, date_from: date | None = None, date_to: date | None = None,
                     site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
                     per: Literal["robot", "day"] = "robot"):
+    """The fleet statistics per robot and day as CSV (UTF-8 with BOM, for spreadsheets)."""
     start, end = _period(date_from, date_to)
     body = stats.stats_csv(stats.fleet_stats(db, date_from=start, date_to=end, site_id=site_id), per=per)
     return Response(body, media_type="text/csv; charset=utf-8", headers={
@@ -214,6 +233,8 @@ def fleet_stats_csv(db: SessionDep, date_from: date | None = None, date_to: date
 def list_robots(db: SessionDep, page: PageDep, site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
                 type: RobotType | None = None, status: RobotStatus | None = None,
                 q: Annotated[str | None, Query(max_length=100)] = None):
+    """Robots with their current status, position and battery, filtered by site, type or status; `q` searches
+    name, external id and vendor."""
     items, total = service.list_robots(db, page=page, site_id=site_id, type=type, status=status, q=q)
     now = utcnow()
     return Page(items=[service.robot_summary(r, now=now) for r in items], total=total, limit=page.limit,
@@ -234,11 +255,13 @@ def get_robot(robot: RobotDep):
 
 @router.patch("/{robot_id}", response_model=RobotOut)
 def update_robot(robot: RobotDep, data: RobotUpdate, db: SessionDep):
+    """Change a robot's name, site or capabilities."""
     return service.robot_summary(service.update_robot(db, robot=robot, data=data), now=utcnow())
 
 
 @router.post("/{robot_id}/state", response_model=IngestResult, dependencies=LimitedBody)
-def report_state(robot: RobotDep, data: StateIn, db: SessionDep):
+def report_state(robot: RobotDep, data: Annotated[StateIn, Body(openapi_examples={
+        "working": {"summary": "Guiding a visitor, a warning raised", "value": STATE_EXAMPLE}})], db: SessionDep):
     """One state report of this robot (VDA 5050's state, trimmed): time, operating mode, position on
     the site map, battery, errors and the task it works on with its progress."""
     result = service.ingest_states(db, items=[(robot.id, None, data)])
@@ -248,6 +271,7 @@ def report_state(robot: RobotDep, data: StateIn, db: SessionDep):
 
 @router.get("/{robot_id}/states", response_model=Page[StateOut])
 def state_history(robot: RobotDep, db: SessionDep, page: PageDep):
+    """The robot's stored state reports, newest first."""
     items, total = service.state_history(db, robot=robot, page=page)
     return Page(items=[StateOut.model_validate(s) for s in items], total=total, limit=page.limit,
                 offset=page.offset)
@@ -262,6 +286,7 @@ def fetch_orders(robot: RobotDep, db: SessionDep):
 
 @router.get("/{robot_id}/commands", response_model=list[CommandOut])
 def list_commands(robot: RobotDep, db: SessionDep):
+    """Commands sent to the robot (pause, resume, dock) and how far each got."""
     return service.list_commands(db, robot=robot)
 
 
