@@ -16,7 +16,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Text, bindparam, event, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
@@ -72,6 +73,27 @@ def publish_after_commit(db: Session, topic: str, message: dict[str, Any]) -> No
     db.info.setdefault("live_outbox", []).append((topic, message))
 
 
+_NOTIFY_KEY = "live_pg_notify"
+
+
+def notify_at_commit(db: Session, channel: str, payload: str) -> None:
+    """PostgreSQL: ``NOTIFY channel, payload`` as part of this transaction, so other processes hear of
+    it only if it commits. A transaction's notifications go out together in one statement just before
+    the commit, in their order (a batch of events can announce dozens of changes)."""
+    db.info.setdefault(_NOTIFY_KEY, []).append((channel, payload))
+
+
+@event.listens_for(Session, "before_commit")
+def _send_notifications(session: Session) -> None:
+    queued = session.info.pop(_NOTIFY_KEY, None)
+    if queued:
+        channels, payloads = (list(column) for column in zip(*queued, strict=True))
+        rows = func.unnest(bindparam("channels", channels, type_=ARRAY(Text)),
+                           bindparam("payloads", payloads, type_=ARRAY(Text))
+                           ).table_valued("channel", "payload").render_derived()
+        session.execute(select(func.pg_notify(rows.c.channel, rows.c.payload)).select_from(rows))
+
+
 @event.listens_for(Session, "after_commit")
 def _flush_outbox(session: Session) -> None:
     for topic, message in session.info.pop("live_outbox", []):
@@ -81,6 +103,7 @@ def _flush_outbox(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_outbox(session: Session) -> None:
     session.info.pop("live_outbox", None)
+    session.info.pop(_NOTIFY_KEY, None)
 
 
 def sse_response(request: Request, topics: list[str], *, keepalive_s: float = KEEPALIVE_S) -> StreamingResponse:

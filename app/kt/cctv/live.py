@@ -14,12 +14,10 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, bindparam, event, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from app.core.live import WatchedLoop, broker, publish_after_commit
+from app.core.live import WatchedLoop, broker, notify_at_commit, publish_after_commit
 
 CHANNEL = "dxhub_kt_cctv"
 ALL_TOPIC = "kt.cctv:all"
@@ -32,30 +30,12 @@ def topic_for(municipality_id: int) -> str:
 
 def publish(db: Session, municipality_id: int, message: dict[str, Any]) -> None:
     topics = [topic_for(municipality_id), ALL_TOPIC]
-    if db.get_bind().dialect.name == "postgresql":  # sent together just before the commit
-        payload = json.dumps({"topics": topics, "message": message}, ensure_ascii=False, default=str)
-        db.info.setdefault(_NOTIFY_KEY, []).append(payload)
+    if db.get_bind().dialect.name == "postgresql":
+        notify_at_commit(db, CHANNEL, json.dumps({"topics": topics, "message": message}, ensure_ascii=False,
+                                                 default=str))
     else:
         for topic in topics:
             publish_after_commit(db, topic, message)
-
-
-_NOTIFY_KEY = "kt_cctv_notify"
-
-
-@event.listens_for(Session, "before_commit")
-def _send_notifications(session: Session) -> None:
-    """One statement for a transaction's messages (a batch of events can announce dozens of
-    incidents), still inside the transaction: they leave only if it commits, in their order."""
-    payloads = session.info.pop(_NOTIFY_KEY, None)
-    if payloads:
-        p = func.unnest(bindparam("payloads", payloads, type_=ARRAY(Text))).table_valued("p").render_derived()
-        session.execute(select(func.pg_notify(CHANNEL, p.c.p)).select_from(p))
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_notifications(session: Session) -> None:
-    session.info.pop(_NOTIFY_KEY, None)
 
 
 class _Listener(threading.Thread):

@@ -12,12 +12,11 @@ import threading
 import uuid
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from app.core.db import Database
-from app.core.live import broker
+from app.core.live import broker, notify_at_commit
 
 CHANNEL = "kt_robots_live"
 ORIGIN = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -33,7 +32,7 @@ def notify(db: Session, topic: str, message: dict[str, Any]) -> None:
     if len(payload.encode()) > MAX_PAYLOAD:  # big robot lists: tell the screens to fetch instead
         slim = {k: v for k, v in message.items() if not isinstance(v, list)} | {"truncated": True}
         payload = json.dumps({"origin": ORIGIN, "topic": topic, "message": slim}, ensure_ascii=False, default=str)
-    db.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload})
+    notify_at_commit(db, CHANNEL, payload)
 
 
 def _dsn(database: Database) -> str:
