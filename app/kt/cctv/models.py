@@ -62,6 +62,8 @@ class CctvIncident(TenantScoped, Base):
         Index("ix_kt_cctv_incident_municipality_status_last", "municipality_id", "status", "last_detected_at", "id"),
         # The statistics' partial first and last day of a range.
         Index("ix_kt_cctv_incident_municipality_started", "municipality_id", "started_at"),
+        # the escalation check on every list read: the few new alerts, not every incident
+        Index("ix_kt_cctv_incident_status_severity_opened", "status", "severity", "opened_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
