@@ -126,26 +126,27 @@ def sse_response(request: Request, topics: list[str], *, keepalive_s: float = KE
 
 
 
-class WatchedLoop:
-    """Work a live screen needs done on a clock (marking silent devices offline, escalating overdue
-    alerts): one thread per database and process, running ``tick(database, since, *args)`` every
-    ``interval_s`` while at least one screen of this process watches. ``since`` is when the previous
-    round started, so a round can announce what changed in between without missing or repeating a
-    moment. A failed round is logged and the next one runs as usual."""
+class PerDatabaseThread:
+    """A background thread per database and process that runs while at least one live screen of this
+    process needs it: started by the first ``watch``, told to stop (its ``stop`` event set) by the last
+    ``unwatch``. ``run(database, stop, *args)`` is the thread's body."""
 
-    def __init__(self, name: str, interval_s: float, tick: Callable[..., Any]) -> None:
-        self.name, self.interval_s, self.tick = name, interval_s, tick
+    def __init__(self, name: str, run: Callable[..., None]) -> None:
+        self.name, self._body = name, run
         self._lock = threading.Lock()
         self._watchers: dict[int, int] = {}
         self._stops: dict[int, threading.Event] = {}
 
-    def watch(self, database: Any, *args: Any) -> None:
+    def watch(self, database: Any, *args: Any) -> bool:
+        """Count one more watcher; True when this call started the thread."""
         with self._lock:
             key = id(database)
             self._watchers[key] = self._watchers.get(key, 0) + 1
-            if key not in self._stops:
-                stop = self._stops[key] = threading.Event()
-                threading.Thread(target=self._run, args=(database, stop, args), daemon=True, name=self.name).start()
+            if key in self._stops:
+                return False
+            stop = self._stops[key] = threading.Event()
+        threading.Thread(target=self._body, args=(database, stop, *args), daemon=True, name=self.name).start()
+        return True
 
     def unwatch(self, database: Any) -> None:
         with self._lock:
@@ -157,13 +158,24 @@ class WatchedLoop:
                 if stop is not None:
                     stop.set()
 
-    def _run(self, database: Any, stop: threading.Event, args: tuple[Any, ...]) -> None:
+
+class WatchedLoop(PerDatabaseThread):
+    """Work a live screen needs done on a clock (marking silent devices offline, escalating overdue
+    alerts): ``tick(database, since, *args)`` every ``interval_s`` while a screen of this process
+    watches. ``since`` is when the previous good round started, so a round can announce what changed in
+    between without missing a moment. A failed round is logged and the next one covers its time too."""
+
+    def __init__(self, name: str, interval_s: float, tick: Callable[..., Any]) -> None:
+        super().__init__(name, self._loop)
+        self.interval_s, self.tick = interval_s, tick
+
+    def _loop(self, database: Any, stop: threading.Event, *args: Any) -> None:
         since = datetime.now(UTC)
         while not stop.wait(self.interval_s):
             started = datetime.now(UTC)
             try:
                 self.tick(database, since, *args)
-            except Exception:  # the next round covers this one's time too
+            except Exception:
                 log.exception("%s: round failed", self.name)
             else:
                 since = started

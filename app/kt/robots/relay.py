@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from app.core.db import Database
-from app.core.live import broker, notify_at_commit
+from app.core.live import PerDatabaseThread, broker, notify_at_commit
 
 CHANNEL = "kt_robots_live"
 ORIGIN = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -40,57 +40,41 @@ def _dsn(database: Database) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def _listen(database: Database, stop: threading.Event, ready: threading.Event) -> None:
+    import psycopg
+
+    while not stop.is_set():
+        try:
+            with psycopg.connect(_dsn(database), autocommit=True) as conn:
+                conn.execute(f"LISTEN {CHANNEL}")
+                ready.set()
+                while not stop.is_set():
+                    for note in conn.notifies(timeout=1.0):
+                        _deliver(note.payload)
+        except Exception:  # the database went away: wait a little and listen again
+            log.exception("live relay lost its connection")
+            ready.set()
+            stop.wait(2.0)
+
+
+_listeners = PerDatabaseThread("kt-robots-relay", _listen)
+
+
 class Relay:
-    """One LISTEN connection per database and process, open while a live screen is."""
+    """One LISTEN connection per database and process, open while a live screen is (PostgreSQL only)."""
 
-    _lock = threading.Lock()
-    _watchers: dict[int, int] = {}
-    _stops: dict[int, threading.Event] = {}
-
-    @classmethod
-    def watch(cls, database: Database, *, timeout_s: float = 5.0) -> None:
+    @staticmethod
+    def watch(database: Database, *, timeout_s: float = 5.0) -> None:
         if database.is_sqlite:
             return
         ready = threading.Event()
-        with cls._lock:
-            key = id(database)
-            cls._watchers[key] = cls._watchers.get(key, 0) + 1
-            if key in cls._stops:
-                return
-            stop = cls._stops[key] = threading.Event()
-            threading.Thread(target=cls._run, args=(_dsn(database), stop, ready), daemon=True,
-                             name="kt-robots-relay").start()
-        ready.wait(timeout_s)
-
-    @classmethod
-    def unwatch(cls, database: Database) -> None:
-        if database.is_sqlite:
-            return
-        with cls._lock:
-            key = id(database)
-            cls._watchers[key] = cls._watchers.get(key, 1) - 1
-            if cls._watchers[key] <= 0:
-                cls._watchers.pop(key, None)
-                stop = cls._stops.pop(key, None)
-                if stop is not None:
-                    stop.set()
+        if _listeners.watch(database, ready):
+            ready.wait(timeout_s)
 
     @staticmethod
-    def _run(dsn: str, stop: threading.Event, ready: threading.Event) -> None:
-        import psycopg
-
-        while not stop.is_set():
-            try:
-                with psycopg.connect(dsn, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    ready.set()
-                    while not stop.is_set():
-                        for note in conn.notifies(timeout=1.0):
-                            _deliver(note.payload)
-            except Exception:  # the database went away: wait a little and listen again
-                log.exception("live relay lost its connection")
-                ready.set()
-                stop.wait(2.0)
+    def unwatch(database: Database) -> None:
+        if not database.is_sqlite:
+            _listeners.unwatch(database)
 
 
 def _deliver(payload: str) -> None:
