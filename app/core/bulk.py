@@ -10,7 +10,7 @@ column type's own bind processor (so what is stored is exactly what the ORM woul
 - PostgreSQL gets one statement whose rows arrive as one array per column, ``unnest``-ed by the
   server; the statement (a handful of parameters) compiles once whatever the number of rows.
 
-Both helpers flush the session first, so pending ORM changes land before the rows, as with
+Both write helpers flush the session first, so pending ORM changes land before the rows, as with
 ``session.execute``. Every row names the same columns.
 """
 
@@ -20,7 +20,7 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Table, Text, any_, bindparam, cast, func, select, update
+from sqlalchemy import JSON, DateTime, Table, Text, any_, bindparam, cast, func, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement
@@ -38,13 +38,16 @@ def insert_rows(db: Session, table: Table, rows: Rows, *, conflict: Sequence[str
     if not rows:
         return
     names = list(rows[0])
+    unnamed = [c.name for c in table.columns if c.default is not None and c.name not in names]
+    if unnamed:  # the driver-level path does not run the ORM's Python-side defaults
+        raise ValueError(f"insert_rows into {table.name}: give {', '.join(unnamed)} in every row")
     db.flush()
     if db.get_bind().dialect.name == "postgresql":
         source = _unnest(table, names)
-        stmt = postgresql.insert(table).from_select(names, select(*[_as_column(table, source, n) for n in names]))
+        stmt = dialect_insert(db, table).from_select(names, select(*[_as_column(table, source, n) for n in names]))
         params = _arrays(table, names, rows)
     else:
-        stmt = sqlite.insert(table).values({n: bindparam(n) for n in names})
+        stmt = dialect_insert(db, table).values({n: bindparam(n) for n in names})
         params = None
     if conflict and add_on_conflict:
         stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_={
@@ -58,7 +61,9 @@ def insert_rows(db: Session, table: Table, rows: Rows, *, conflict: Sequence[str
 
 
 def update_rows_by_id(db: Session, table: Table, rows: Rows) -> None:
-    """Write many rows' new values by primary key ``id``; columns not named are left alone."""
+    """Write many rows' new values by primary key ``id``; columns not named are left alone. Objects of
+    those rows that the session already holds have the written columns expired, so they read the new
+    values."""
     if not rows:
         return
     names = list(rows[0])
@@ -67,10 +72,23 @@ def update_rows_by_id(db: Session, table: Table, rows: Rows) -> None:
         source = _unnest(table, names)
         db.execute(update(table).where(table.c.id == source.c.id).values({
             n: _as_column(table, source, n) for n in names if n != "id"}), _arrays(table, names, rows))
-        return
-    stmt = update(table).where(table.c.id == bindparam("b_id")).values(
-        {n: bindparam(f"b_{n}") for n in names if n != "id"})
-    _driver_executemany(db, stmt, rows, {f"b_{n}": n for n in names})
+    else:
+        stmt = update(table).where(table.c.id == bindparam("b_id")).values(
+            {n: bindparam(f"b_{n}") for n in names if n != "id"})
+        _driver_executemany(db, stmt, rows, {f"b_{n}": n for n in names})
+    _expire_loaded(db, table, {r["id"] for r in rows}, [n for n in names if n != "id"])
+
+
+def dialect_insert(db: Session, table: Table) -> Any:
+    """The database's own INSERT construct, which knows ON CONFLICT on both SQLite and PostgreSQL."""
+    return (postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def _expire_loaded(db: Session, table: Table, ids: set[Any], columns: list[str]) -> None:
+    for obj in list(db.identity_map.values()):
+        mapper = inspect(obj).mapper
+        if mapper.local_table is table and mapper.primary_key_from_instance(obj)[0] in ids:
+            db.expire(obj, [mapper.get_property_by_column(table.c[c]).key for c in columns])
 
 
 def among(db: Session, column: Any, values: Collection[Any]) -> ColumnElement[bool]:

@@ -81,3 +81,10 @@ def test_rows_get_their_own_values_and_an_all_null_column_keeps_its_type(world, 
     assert [rows[mid].name_en for mid in ids] == ["Renamed 0", "Renamed 1", "Renamed 2"]
     assert all(rows[mid].parent_id is None for mid in ids)
     assert rows[world.changwon.id].name_ko == "창원시"  # columns not named are left alone
+
+
+def test_objects_the_session_holds_read_the_written_values(world, session):
+    held = session.get(Municipality, world.ulsan.id)
+    assert held.name_en != "Written"
+    update_rows_by_id(session, Municipality.__table__, [{"id": world.ulsan.id, "name_en": "Written"}])
+    assert held.name_en == "Written"  # no expire_all needed by the caller

@@ -19,7 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.core.bulk import among, insert_rows
+from app.core.bulk import among, insert_rows, update_rows_by_id
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error
 from app.core.i18n import SEOUL
@@ -245,7 +245,6 @@ def record_heartbeats(db: Session, *, beats: list[HeartbeatIn], settings: CctvSe
         at = beat.at or now
         if cam is not None and (cam.id not in latest or at > latest[cam.id]):
             latest[cam.id] = at
-    table = CctvCamera.__table__
     by_id = {c.id: c for c in cameras if c is not None}
     rows = []
     for cam_id, at in latest.items():
@@ -253,13 +252,10 @@ def record_heartbeats(db: Session, *, beats: list[HeartbeatIn], settings: CctvSe
         if cam.last_heartbeat_at is not None and cam.last_heartbeat_at >= at:
             continue
         was_online = is_online(cam, now=now, settings=settings)
-        rows.append({"cid": cam_id, "at": at})
+        rows.append({"id": cam_id, "last_heartbeat_at": at})
         if not was_online:
             _publish(db, cam.municipality_id, {"event": "camera", "id": cam_id, "online": True})
-    if rows:
-        db.execute(update(table).where(table.c.id == bindparam("cid")).values(last_heartbeat_at=bindparam("at")),
-                   rows)
-        db.expire_all()
+    update_rows_by_id(db, CctvCamera.__table__, rows)
     return len(latest)
 
 

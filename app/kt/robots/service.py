@@ -525,8 +525,6 @@ def ingest_states(db: Session, *, items: list[tuple[int | None, str | None, Stat
 
     if robot_updates:
         update_rows_by_id(db, Robot.__table__, robot_updates)
-        _expire_loaded_robots(db, {u["id"] for u in robot_updates},
-                              columns=[c for c in robot_updates[0] if c != "id"])
     _upsert_daily(db, daily)
     for site_id in sorted(sites_to_dispatch | {t.site_id for t in db.info.pop("kt_robots_requeued", [])}):
         dispatch(db, site=get_site(db, site_id=site_id), now=now)
@@ -542,14 +540,6 @@ def ingest_states(db: Session, *, items: list[tuple[int | None, str | None, Stat
     for site_id, rids in changed_ids.items():
         _publish(db, site_id, {"event": "robots", "robot_ids": rids, "robots": live.get(site_id, [])})
     return {"accepted": accepted, "duplicates": duplicates, "robots": len(per_robot)}
-
-
-def _expire_loaded_robots(db: Session, robot_ids: set[int], *, columns: list[str]) -> None:
-    """ORM robots this session already holds (the single-report endpoint loads its robot) would keep
-    the state the batch's UPDATE has just replaced: expire those columns so they are read again."""
-    for obj in list(db.identity_map.values()):
-        if isinstance(obj, Robot) and obj.id in robot_ids:
-            db.expire(obj, columns)
 
 
 def _apply_current_state(db: Session, *, robot: RobotView, state: StateIn, open_tasks: dict[int, RobotTask],

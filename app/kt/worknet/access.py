@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Select, insert, select
 from sqlalchemy.orm import Session
 
+from app.core.bulk import dialect_insert
 from app.core.db import utcnow
 from app.core.errors import InvalidInput, NotFound, field_error
 from app.core.i18n import SEOUL, gettext
@@ -140,11 +141,7 @@ def policy_versions(db: Session, *, policy: Policy) -> list[PolicyVersion]:
 
 def _insert_ignoring_duplicates(db: Session):
     table = AccessEvent.__table__
-    if db.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return (dialect_insert(table).on_conflict_do_nothing(index_elements=["municipality_id", "client_id"])
+    return (dialect_insert(db, table).on_conflict_do_nothing(index_elements=["municipality_id", "client_id"])
             .returning(table.c.id, table.c.client_id))
 
 

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app.core.bulk import insert_rows
 from app.core.errors import InvalidInput, field_error
 from app.lguplus.citydata.models import (
     AGE_BANDS,
@@ -173,17 +173,6 @@ def bulk_insert(db: Session, table: Table, columns: tuple[str, ...], rows: list[
         conn.exec_driver_sql(f"INSERT INTO {table.name} ({cols}) VALUES ({marks})", rows)
 
 
-def upsert_add(db: Session, table: Table, keys: list[str], add: list[str], rows: list[dict[str, Any]]) -> None:
-    """Insert rollup rows, or add their values to the rows already there (same transaction)."""
-    if not rows:
-        return
-    dialect = db.get_bind().dialect.name
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    stmt = ins.on_conflict_do_update(index_elements=keys, set_={c: table.c[c] + ins.excluded[c] for c in add})
-    for start in range(0, len(rows), 5000):
-        db.execute(stmt, rows[start:start + 5000])
-
-
 # --- converters ----------------------------------------------------------------------------------
 
 class Converter:
@@ -302,12 +291,14 @@ class LivingPopulation(Converter):
 
     def write_rollups(self, db: Session) -> None:
         mid = self.mid
-        upsert_add(db, CitydataPopDaily.__table__, ["zone_id", "obs_date", "visitor_type"], ["count"], [
+        insert_rows(db, CitydataPopDaily.__table__, [
             {"municipality_id": mid, "zone_id": z, "obs_date": date.fromisoformat(d), "visitor_type": v, "count": c}
-            for (z, d, v), c in self.daily.items()])
-        upsert_add(db, CitydataPopHourly.__table__, ["zone_id", "weekday", "hour", "visitor_type"], ["count"], [
+            for (z, d, v), c in self.daily.items()],
+            conflict=["zone_id", "obs_date", "visitor_type"], add_on_conflict=["count"])
+        insert_rows(db, CitydataPopHourly.__table__, [
             {"municipality_id": mid, "zone_id": z, "weekday": w, "hour": h, "visitor_type": v, "count": c}
-            for (z, w, h, v), c in self.hourly.items()])
+            for (z, w, h, v), c in self.hourly.items()],
+            conflict=["zone_id", "weekday", "hour", "visitor_type"], add_on_conflict=["count"])
 
 
 def origin_class(home_code: str, county_code: str) -> str:
@@ -380,11 +371,12 @@ class CardSpending(Converter):
         return (self.mid, self.job_id, month, zone_id, large, middle, home, sex, age, amount, count)
 
     def write_rollups(self, db: Session) -> None:
-        upsert_add(db, CitydataCardMonthly.__table__,
-                   ["zone_id", "month", "category_large", "category_middle", "origin_class"], ["amount_krw", "count"],
-                   [{"municipality_id": self.mid, "zone_id": z, "month": m, "category_large": cl,
-                     "category_middle": cm, "origin_class": oc, "amount_krw": a, "count": n}
-                    for (z, m, cl, cm, oc), (a, n) in self.monthly.items()])
+        insert_rows(db, CitydataCardMonthly.__table__, [
+            {"municipality_id": self.mid, "zone_id": z, "month": m, "category_large": cl, "category_middle": cm,
+             "origin_class": oc, "amount_krw": a, "count": n}
+            for (z, m, cl, cm, oc), (a, n) in self.monthly.items()],
+            conflict=["zone_id", "month", "category_large", "category_middle", "origin_class"],
+            add_on_conflict=["amount_krw", "count"])
 
 
 def _whole(text: str, column: str, where: int, report: ErrorReport, message: str) -> int:
