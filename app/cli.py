@@ -28,14 +28,21 @@ def migrate(database_url: str | None = None, revision: str = "heads") -> None:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.core.logging import configure_logging
+
     settings = get_settings()
+    log_config = configure_logging(settings)
+    proxy_headers = settings.proxy_headers if args.proxy_headers is None else args.proxy_headers
+    forwarded_allow_ips = args.forwarded_allow_ips or settings.forwarded_allow_ips
     print(f"DX Hub on http://{args.host}:{args.port}  (database: {settings.database_url})")
     if args.workers > 1 and settings.database_url.startswith("sqlite"):
         print("경고: SQLite에서는 실시간 화면이 자기 작업 프로세스의 변경만 받습니다. 작업 프로세스 1개 또는 "
               "PostgreSQL을 쓰세요. / Warning: on SQLite a live screen sees only the changes of its own worker; "
               "serve with one worker, or use PostgreSQL.", file=sys.stderr)
+    # The app logs one line per request itself (app.core.observe), so uvicorn's access log is off.
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, reload=args.reload,
-                workers=None if args.reload else args.workers, log_level="info")
+                workers=None if args.reload else args.workers, log_config=log_config, access_log=False,
+                proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips if proxy_headers else None)
     return 0
 
 
@@ -95,6 +102,42 @@ def _cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+# Backup and restore (app.core.backup) ---------------------------------------------------------------
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from app.core.backup import BackupError, backup
+
+    try:
+        backup(get_settings().database_url, Path(args.file))
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Backup written to {args.file}. Keep DXHUB_SECRET_KEY and the modules' sealing keys with it "
+          "(see README, Backups): without them its sealed values cannot be opened.")
+    return 0
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    from app.core.backup import BackupError, restore
+
+    try:
+        restore(get_settings().database_url, Path(args.file))
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Restored {args.file}. Run `dxhub migrate` if this release is newer than the backup.")
+    return 0
+
+
+def _add_backup_commands(sub: argparse._SubParsersAction) -> None:
+    bk = sub.add_parser("backup", help="write a backup of the whole database to FILE (online)")
+    bk.add_argument("file", metavar="FILE")
+    bk.set_defaults(func=_cmd_backup)
+    rs = sub.add_parser("restore", help="load a backup FILE into an empty database")
+    rs.add_argument("file", metavar="FILE")
+    rs.set_defaults(func=_cmd_restore)
+# ------------------------------------------------------------------------------------------------------
+
+
 def build_parser() -> argparse.ArgumentParser:
     from app.modules import load_manifests
 
@@ -106,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--reload", action="store_true")
+    serve.add_argument("--proxy-headers", action=argparse.BooleanOptionalAction, default=None,
+                       help="trust X-Forwarded-Proto/-For from --forwarded-allow-ips (default: DXHUB_PROXY_HEADERS)")
+    serve.add_argument("--forwarded-allow-ips", metavar="IPS",
+                       help="comma-separated proxy addresses trusted (default: DXHUB_FORWARDED_ALLOW_IPS)")
     serve.set_defaults(func=_cmd_serve)
 
     mig = sub.add_parser("migrate", help="bring the database schema up to date")
@@ -123,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     cu.add_argument("--municipality", help="10-digit code of the municipality the user belongs to")
     cu.add_argument("--display-name")
     cu.set_defaults(func=_cmd_create_user)
+
+    _add_backup_commands(sub)
 
     for manifest in load_manifests():
         if manifest.add_cli is not None:
@@ -148,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     if refused:
         print(f"error: {refused}", file=sys.stderr)
         return 2
+    if args.func is not _cmd_serve:  # serve configures logging for each of its processes itself
+        from app.core.logging import configure_logging
+
+        configure_logging()
     return args.func(args) or 0
 
 

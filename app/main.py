@@ -5,19 +5,20 @@ from __future__ import annotations
 import gc
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
+from app.core import health, metrics
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import install_error_handlers, problem
 from app.core.headers import SecurityHeadersMiddleware
 from app.core.i18n import LocaleMiddleware
 from app.core.manifest import install
+from app.core.observe import RequestObservationMiddleware
 from app.core.tenancy import PLATFORM_MODULE
 from app.modules import load_manifests
 from app.platform import admin as platform_admin
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         yield
         if database is None:
             db.dispose()
+            metrics.mark_process_dead()
 
     app = FastAPI(title="DX Hub API", version="1.0", description=API_DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
@@ -68,6 +70,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                        max_age=settings.session_max_age_s, same_site="lax", https_only=settings.cookie_secure)
     app.add_middleware(LocaleMiddleware, default=settings.default_locale)
     app.add_middleware(SecurityHeadersMiddleware)
+    # Outermost: it times the whole answer and its request id reaches every log line of the request.
+    app.add_middleware(RequestObservationMiddleware)
     install_error_handlers(app)
 
     from app.core.config import ROOT_DIR
@@ -75,25 +79,42 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.mount("/static", StaticFiles(directory=str(ROOT_DIR / "app" / "static")), name="static")
 
     @app.get("/docs", include_in_schema=False)
-    def docs():
+    def docs(request: Request):
         # Swagger UI from our own static files: municipal networks often cannot reach a CDN.
+        static = request.scope.get("root_path", "").rstrip("/") + "/static/swagger"
         return get_swagger_ui_html(openapi_url=app.openapi_url, title="DX Hub API",
-                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-                                   swagger_css_url="/static/swagger/swagger-ui.css",
-                                   swagger_favicon_url="/static/swagger/favicon-32x32.png")
+                                   swagger_js_url=f"{static}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{static}/swagger-ui.css",
+                                   swagger_favicon_url=f"{static}/favicon-32x32.png")
 
+    # Probes. /livez: the process answers. /readyz: it can serve (every check of app.core.health: the
+    # database, the task queue). /healthz, kept as it was for existing monitors: the database answers.
     @app.get("/healthz", tags=["health"], openapi_extra={"x-tenant-scope": "global"})
     def healthz():
         try:
-            with db.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            health.check_database(app)
         except Exception:
             return problem(503, "Service unavailable", "The database does not answer")
         return {"status": "ok"}
 
+    @app.get("/readyz", tags=["health"], openapi_extra={"x-tenant-scope": "global"})
+    def readyz():
+        ready, checks = health.readiness(app)
+        if not ready:
+            failed = ", ".join(name for name, result in checks.items() if result != "ok")
+            return problem(503, "Service unavailable", f"Not ready: {failed}", checks=checks)
+        return {"status": "ok", "checks": checks}
+
     @app.get("/livez", tags=["health"], openapi_extra={"x-tenant-scope": "global"})
     def livez():
         return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_endpoint(request: Request):
+        if not metrics.scrape_allowed(request, settings.metrics_token):
+            # With a token, say a token is wanted; without one the endpoint does not exist for outsiders.
+            return problem(401, "Unauthorized") if settings.metrics_token else problem(404, "Not Found")
+        return metrics.metrics_response()
 
     # The platform: auth is open; everything else is guarded once, here, so a new route is protected.
     app.include_router(platform_api.auth_router)

@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     # Figures derived from telecom data are never shown for fewer people than this.
     k_threshold: int = 5
 
+    # Operations (docs/DEPLOY.md)
+    redis_url: str | None = None  # the task queue's Redis; None: the embedded SQLite queue
+    metrics_token: str | None = None  # /metrics wants this bearer token; None: loopback clients only
+    proxy_headers: bool = False  # trust X-Forwarded-Proto/For from forwarded_allow_ips (dxhub serve)
+    forwarded_allow_ips: str = "127.0.0.1"
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.env != "development" and self.secret_key == DEFAULT_SECRET:

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
+from app.core import metrics
+
 KEEPALIVE_S = 15.0
 log = logging.getLogger("dxhub.live")
 QUEUE_SIZE = 1000
@@ -47,9 +49,11 @@ class Broker:
         with self._lock:
             for topic in topics:
                 self._subscribers.setdefault(topic, set()).add(entry)
+        metrics.live_subscribed(1)
         try:
             yield queue
         finally:
+            metrics.live_subscribed(-1)
             with self._lock:
                 for topic in topics:
                     self._subscribers.get(topic, set()).discard(entry)

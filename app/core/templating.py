@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -60,7 +61,9 @@ def url_path_for(request: Request, name: str, /, **path_params: Any) -> URLPath:
 
 
 def url_for(request: Request, name: str, /, **path_params: Any) -> URL:
-    return url_path_for(request, name, **path_params).make_absolute_url(base_url=request.base_url)
+    """The route's URL as a path from the site's root (its ``root_path`` included), with no scheme or host:
+    a page links the same behind a proxy, under a prefix, or on any name the site is reached by."""
+    return URL(request.scope.get("root_path", "").rstrip("/") + url_path_for(request, name, **path_params))
 
 
 @pass_context
@@ -80,8 +83,11 @@ FLASH_KEY = "flash"
 
 
 def see_other(url: str) -> RedirectResponse:
-    """The answer to a successful form post (303: the browser follows with a GET)."""
-    return RedirectResponse(url, status_code=303)
+    """The answer to a successful form post (303: the browser follows with a GET). The location is kept
+    to its path (an absolute ``request.url_for`` loses its scheme and host), so a redirect stays on the site
+    and on the scheme the browser used, whatever the proxy in front told the app."""
+    parts = urlsplit(url)
+    return RedirectResponse(urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment)), status_code=303)
 
 
 def flash(request: Request, message: str, category: str = "success") -> None:

@@ -16,7 +16,7 @@ from app.core.forms import form_to_dict, submit_form, validate_form
 from app.core.i18n import gettext as _
 from app.core.manifest import installed
 from app.core.pagination import PageParams
-from app.core.templating import env, flash, render, see_other
+from app.core.templating import env, flash, render, see_other, url_for
 from app.core.tenancy import bind_principal
 from app.platform import accounts, audit
 from app.platform import service as platform_service
@@ -246,7 +246,7 @@ def _module_link(request: Request, module_key: str | None) -> dict[str, str] | N
     if manifest is None or not manifest.nav:
         return None
     name = manifest.name_ko if request.state.locale == "ko" else manifest.name_en
-    return {"name": name, "href": str(request.url_for(manifest.nav[0].route_name))}
+    return {"name": name, "href": str(url_for(request, manifest.nav[0].route_name))}
 
 
 def _detail(request: Request, db, program, status_code: int = 200, **errors_and_values) -> Response:

@@ -23,6 +23,7 @@ from app.core.bulk import among, insert_rows, update_rows_by_id
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error
 from app.core.i18n import SEOUL
+from app.core.metrics import count_ingested
 from app.core.pagination import PageParams, paginate
 from app.core.tenancy import principal_of
 from app.kt.cctv import live, rollup
@@ -640,6 +641,7 @@ def ingest_events(db: Session, *, events: list[EventIn], settings: CctvSettings,
             p.row["incident_id"] = p.incident.id
     if pending:
         insert_rows(db, ev_table, [p.row for p in pending])
+        count_ingested(db, module="kt.cctv", kind="events", n=len(pending))
 
     opened = [i for i in merger.touched if i.opened]
     joined = [i for i in merger.touched if not i.opened]

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
@@ -23,7 +23,7 @@ from app.core.i18n import SEOUL
 from app.core.i18n import gettext as _
 from app.core.live import sse_response
 from app.core.pagination import PageParams
-from app.core.templating import flash, render
+from app.core.templating import flash, render, see_other
 from app.core.tenancy import Principal
 from app.kt.cctv import live, service
 from app.kt.cctv.config import get_cctv_settings
@@ -65,10 +65,6 @@ def duration(seconds: float | None) -> str:
     if seconds < 3600:
         return _("{m} min {s} s", m=seconds // 60, s=seconds % 60)
     return _("{h} h {m} min", h=seconds // 3600, m=(seconds % 3600) // 60)
-
-
-def see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
 
 
 def _filters(camera_id: str | None, type: str | None, status: str | None, severity: str | None

@@ -22,6 +22,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.i18n import SEOUL
 from app.core.live import broker, publish_after_commit
+from app.core.metrics import count_ingested
 from app.core.pagination import PageParams, paginate
 from app.core.tenancy import principal_of
 from app.kt.robots import relay
@@ -472,6 +473,7 @@ def ingest_states(db: Session, *, items: list[tuple[int | None, str | None, Stat
         "task_id": s.task.task_id if s.task else None, "task_progress": s.task.progress if s.task else None,
     } for rid, states in fresh.items() for s in states]
     insert_rows(db, RobotState.__table__, state_rows, conflict=["robot_id", "reported_at"])
+    count_ingested(db, module="kt.robots", kind="states", n=len(state_rows))
 
     touched = [robot_by_id[rid] for rid in fresh]
     open_tasks = _open_tasks_of(db, [r.id for r in touched])

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from app.core.db import utcnow
 from app.core.deps import SessionDep
@@ -18,7 +18,7 @@ from app.core.forms import domain_errors, form_to_dict, validate_form
 from app.core.i18n import SEOUL
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
-from app.core.templating import env, flash, render
+from app.core.templating import env, flash, render, see_other
 from app.core.tenancy import Principal
 from app.kt.robots import live, service, stats
 from app.kt.robots.deps import AlertDep, RobotDep, SiteDep, TaskDep
@@ -40,10 +40,6 @@ COMMAND_LABELS = {"pause": "Pause", "resume": "Resume", "dock": "Send to dock"}
 env.filters.update(cos=math.cos, sin=math.sin)
 env.globals["robot_label"] = lambda key: _(
     {**ROBOT_STATUS_LABELS, **TASK_STATUS_LABELS, **KIND_LABELS, **ALERT_LABELS, **COMMAND_LABELS}.get(key, key))
-
-
-def see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
 
 
 def _back(request: Request, fallback: str) -> str:

@@ -10,7 +10,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from app.core.deps import SessionDep
 from app.core.errors import DomainError
@@ -18,7 +18,7 @@ from app.core.forms import domain_errors, form_to_dict, validate_form
 from app.core.i18n import gettext as _
 from app.core.live import sse_response
 from app.core.pagination import PageParams
-from app.core.templating import env, flash, render
+from app.core.templating import env, flash, render, see_other
 from app.kt.voicebot import service
 from app.kt.voicebot.deps import CallDep, FeeItemDep, RequestDep
 from app.kt.voicebot.models import REQUEST_STATUSES, SERVICE_CODES
@@ -42,10 +42,6 @@ env.globals["vb_status_label"] = lambda s: _(STATUS_LABELS.get(s, s))
 env.globals["vb_handoff_label"] = lambda r: _(HANDOFF_LABELS.get(r, r or "-"))
 env.filters["vb_handoff_label_f"] = lambda r: _(HANDOFF_LABELS.get(r, r or "-"))
 env.filters["vb_status_option"] = lambda s: (s, _(STATUS_LABELS.get(s, s)))
-
-
-def see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
 
 
 def _topics(principal) -> list[str]:

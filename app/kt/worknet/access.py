@@ -24,6 +24,7 @@ from app.core.db import utcnow
 from app.core.errors import InvalidInput, NotFound, field_error
 from app.core.i18n import SEOUL, gettext
 from app.core.live import publish_after_commit
+from app.core.metrics import count_ingested
 from app.core.pagination import PageParams, paginate
 from app.core.tenancy import principal_of
 from app.kt.worknet.models import AccessEvent, Alert, Policy, PolicyVersion, Router
@@ -232,6 +233,7 @@ def ingest(db: Session, *, municipality: Municipality, events: Sequence[AccessEv
         for start in range(0, len(rows), 1000):
             for event_id, client_id in db.execute(_insert_ignoring_duplicates(db), rows[start:start + 1000]):
                 inserted_ids[client_id] = event_id
+    count_ingested(db, module="kt.worknet", kind="events", n=len(inserted_ids))
     alerts = []
     for row in rows:
         event_id = inserted_ids.get(row["client_id"])

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import PlainTextResponse, RedirectResponse
+from fastapi.responses import PlainTextResponse
 
 from app.core.deps import SessionDep
 from app.core.errors import DomainError
@@ -15,7 +15,7 @@ from app.core.forms import domain_errors, form_to_dict, validate_form
 from app.core.i18n import gettext as _
 from app.core.live import sse_response
 from app.core.pagination import PageParams
-from app.core.templating import env, flash, render
+from app.core.templating import env, flash, render, see_other
 from app.kt.worknet import access, service
 from app.kt.worknet.deps import AlertDep, LeaseDep, PolicyDep, PoolDep, RouterDep
 from app.kt.worknet.models import ALERT_KINDS, ALERT_STATUSES, ROUTER_STATUSES
@@ -39,10 +39,6 @@ BADGES = {"in_stock": "planned", "assigned": "active", "lost": "suspended", "ret
           "success": "active", "failure": "suspended"}
 env.globals["worknet_label"] = lambda value: _(LABELS.get(value, value))
 env.globals["worknet_badge"] = lambda value: BADGES.get(value, "planned")
-
-
-def see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
 
 
 def _pages(total: int) -> int:

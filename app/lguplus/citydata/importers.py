@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.core.bulk import insert_rows
 from app.core.errors import InvalidInput, field_error
+from app.core.metrics import count_ingested
 from app.lguplus.citydata.models import (
     AGE_BANDS,
     SEXES,
@@ -427,6 +428,7 @@ def store(db: Session, conv: Converter, rows: Iterable[tuple[int, list[str]]], r
         raise refuse("The file has no data rows", prefix=report.prefix)
     bulk_insert(db, conv.table, conv.insert_columns, buffer)
     conv.write_rollups(db)
+    count_ingested(db, module="lguplus.citydata", kind="rows", n=n)
     if on_rows is not None:
         on_rows(n)
     return n

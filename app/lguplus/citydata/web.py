@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -18,7 +18,7 @@ from app.core.deps import SessionDep
 from app.core.errors import DomainError, InvalidInput
 from app.core.forms import domain_errors, form_to_dict, validate_form
 from app.core.i18n import gettext as _
-from app.core.templating import flash, render
+from app.core.templating import flash, render, see_other
 from app.core.tenancy import Principal
 from app.lguplus.citydata import analysis, importers, jobs, service, uploads
 from app.lguplus.citydata.models import VISITOR_TYPES, CitydataZone
@@ -32,10 +32,6 @@ ZoneParam = Annotated[str | None, Query(pattern=r"^\d{10}$")]
 IMPORT_KINDS = ("living_population", "card_spending", "survey_responses", "questionnaire", "zones")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 BY_OPTIONS = ("sex", "age_band", "zone_code")
-
-
-def see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
 
 
 def _k(request: Request) -> int:

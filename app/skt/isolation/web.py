@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse
 
 from app.core.batch import parse_csv
 from app.core.csvout import csv_response
@@ -18,7 +17,7 @@ from app.core.errors import DomainError
 from app.core.forms import form_to_dict, submit_form, translate_error
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
-from app.core.templating import flash, render
+from app.core.templating import flash, render, see_other
 from app.platform.auth import WebUser
 from app.skt.isolation import service
 from app.skt.isolation.deps import KDep, MinAgeQuery, PeriodQuery
@@ -36,10 +35,6 @@ MEASURE_LABELS = {
 INCOME_LABELS = {"none": "No income", "low": "Low income", "middle": "Middle income", "high": "High income"}
 SEX_LABELS = {"M": "Men", "F": "Women"}
 MIN_AGES = (60, 65, 70, 75, 80)
-
-
-def see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
 
 
 def _common(db, period: str | None, k: int, **extra: Any) -> dict[str, Any]:

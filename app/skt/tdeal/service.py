@@ -18,6 +18,7 @@ from app.core.bulk import among, insert_rows
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.forms import error_template
+from app.core.metrics import count_ingested
 from app.core.pagination import PageParams, paginate
 from app.core.tenancy import principal_of
 from app.platform import audit
@@ -612,6 +613,7 @@ def import_events(db: Session, *, rows: list[Any]) -> dict[str, int]:
     fresh = [r for r in out if (r["municipality_id"], r["client_id"]) not in seen]
     if fresh:
         insert_rows(db, TdealEvent.__table__, fresh, conflict=["municipality_id", "client_id"])
+        count_ingested(db, module="skt.tdeal", kind="events", n=len(fresh))
     created = len(fresh)
     result = {"received": len(out), "created": created, "updated": 0, "unchanged": len(out) - created}
     audit.record(db, action="import", object_type="tdeal_event", object_id="batch",

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import Field, model_validator
 
 from app.core.batch import parse_csv
@@ -20,7 +20,7 @@ from app.core.i18n import SEOUL
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
 from app.core.schemas import InputModel, ShortText
-from app.core.templating import env, flash, render, render_error_page
+from app.core.templating import env, flash, render, render_error_page, see_other
 from app.core.tenancy import Principal
 from app.platform import service as platform_service
 from app.platform.auth import WebUser
@@ -35,10 +35,6 @@ PAGE_SIZE = 25
 IMPORT_KINDS = ("merchants", "products", "subscribers", "events")
 METRICS = ("precision_at_k", "recall_at_k", "ndcg_at_k", "hit_rate", "merchant_coverage")
 VARIANTS = ("model", "model_reranked", "popularity", "popularity_reranked")
-
-
-def see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
 
 
 def csv_response(filename: str, header: list[str], rows: list[list[Any]]) -> Response:

@@ -1,0 +1,70 @@
+"""One line of log and one latency observation per HTTP request (pure ASGI: streams pass untouched).
+
+The request id is the client's ``X-Request-ID`` when it is a plain short token, otherwise a new one; it
+is echoed in the response and bound to the log context, so every record logged while serving the
+request names it. The route is the matched route's template (``/api/v1/programs/{program_id}``), never
+the raw path.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from app.core.logging import log_context, valid_request_id
+from app.core.metrics import UNMATCHED_ROUTE, observe_request
+
+log = logging.getLogger("dxhub.request")
+REQUEST_ID_HEADER = b"x-request-id"
+
+
+def route_template(scope: dict[str, Any]) -> str:
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return template if template is not None else UNMATCHED_ROUTE
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class RequestObservationMiddleware:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request_id = valid_request_id(_header(scope, REQUEST_ID_HEADER)) or uuid.uuid4().hex
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id.encode())]
+            await send(message)
+
+        with log_context(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                self._record(scope, status, time.perf_counter() - started)
+
+    @staticmethod
+    def _record(scope: dict[str, Any], status: int, seconds: float) -> None:
+        route = route_template(scope)
+        observe_request(method=scope["method"], route=route, status=status, seconds=seconds)
+        principal = (scope.get("state") or {}).get("principal")
+        log.info("request", extra={
+            "method": scope["method"], "route": route, "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "principal": principal.label if principal is not None else None,
+            "tenant": principal.municipality_id if principal is not None else None,
+        })
