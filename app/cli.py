@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -197,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     if refused:
         print(f"error: {refused}", file=sys.stderr)
         return 2
-    if args.func is not _cmd_serve:  # serve configures logging for each of its processes itself
+    if args.func is not _cmd_serve and not logging.getLogger().handlers:
+        # serve configures logging for each of its processes itself; a host that set up logging already
+        # (an embedding program, a test run) keeps its own.
         from app.core.logging import configure_logging
 
         configure_logging()

@@ -13,6 +13,8 @@ import time
 import uuid
 from typing import Any
 
+from fastapi.routing import iter_route_contexts
+
 from app.core.logging import log_context, valid_request_id
 from app.core.metrics import UNMATCHED_ROUTE, observe_request
 
@@ -20,10 +22,30 @@ log = logging.getLogger("dxhub.request")
 REQUEST_ID_HEADER = b"x-request-id"
 
 
+_TEMPLATES_ATTR = "_dxhub_route_templates"
+
+
+def _templates(router: Any) -> dict[int, str]:
+    """Each route's full template (prefixes of included routers joined), by the route object: an included
+    router's route knows only its own part (``/cameras/{camera_id}``). Rebuilt when the routes change."""
+    cached = getattr(router, _TEMPLATES_ATTR, None)
+    if cached is not None and cached[0] == len(router.routes):
+        return cached[1]
+    templates = {id(ctx.original_route): ctx.path_format for ctx in iter_route_contexts(router.routes)
+                 if ctx.path_format}
+    setattr(router, _TEMPLATES_ATTR, (len(router.routes), templates))
+    return templates
+
+
 def route_template(scope: dict[str, Any]) -> str:
+    """The matched route's template, e.g. ``/api/v1/kt/cctv/cameras/{camera_id}``; one label for no match."""
     route = scope.get("route")
-    template = getattr(route, "path_format", None) or getattr(route, "path", None)
-    return template if template is not None else UNMATCHED_ROUTE
+    if route is None:
+        return UNMATCHED_ROUTE
+    app = scope.get("app")
+    router = getattr(app, "router", None)
+    template = _templates(router).get(id(route)) if router is not None else None
+    return template or getattr(route, "path_format", None) or UNMATCHED_ROUTE
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
