@@ -179,7 +179,8 @@ def test_job_logs_carry_the_job_id():
     assert inside["msg"] == "started" and "job_id" not in outside
 
 
-def test_readyz_checks_the_database_and_the_queue(client):
+def test_readyz_checks_the_database_and_the_queue(client, settings):
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the embedded queue's place on PostgreSQL
     r = client.get("/readyz")
     assert r.status_code == 200 and r.json()["checks"] == {"database": "ok", "queue": "ok"}
     assert client.get("/livez").json() == {"status": "ok"}
