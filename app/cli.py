@@ -43,7 +43,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     # The app logs one line per request itself (app.core.observe), so uvicorn's access log is off.
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, reload=args.reload,
                 workers=None if args.reload else args.workers, log_config=log_config, access_log=False,
-                proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips if proxy_headers else None)
+                proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips if proxy_headers else None,
+                root_path=args.root_path)
     return 0
 
 
@@ -154,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="trust X-Forwarded-Proto/-For from --forwarded-allow-ips (default: DXHUB_PROXY_HEADERS)")
     serve.add_argument("--forwarded-allow-ips", metavar="IPS",
                        help="comma-separated proxy addresses trusted (default: DXHUB_FORWARDED_ALLOW_IPS)")
+    serve.add_argument("--root-path", default="", metavar="PREFIX",
+                       help="the path prefix the proxy serves the site under (e.g. /dxhub), stripped by the proxy")
     serve.set_defaults(func=_cmd_serve)
 
     mig = sub.add_parser("migrate", help="bring the database schema up to date")

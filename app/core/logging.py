@@ -57,7 +57,9 @@ class ContextFilter(logging.Filter):
         return True
 
 
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "context"}
+# Record attributes that are not extra fields (uvicorn's ``color_message`` repeats the message with colours).
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message", "asctime", "context", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

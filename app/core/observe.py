@@ -65,19 +65,30 @@ class RequestObservationMiddleware:
         request_id = valid_request_id(_header(scope, REQUEST_ID_HEADER)) or uuid.uuid4().hex
         status = 500
         started = time.perf_counter()
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            if not recorded:
+                recorded = True
+                self._record(scope, status, time.perf_counter() - started)
 
         async def send_with_id(message: dict[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id.encode())]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                # Recorded before the last part leaves: once the client has its answer, its next request
+                # (perhaps to another process) already finds this one counted.
+                record()
             await send(message)
 
         with log_context(request_id=request_id):
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                self._record(scope, status, time.perf_counter() - started)
+                record()  # no answer finished (an error, a client gone mid-stream)
 
     @staticmethod
     def _record(scope: dict[str, Any], status: int, seconds: float) -> None:

@@ -95,12 +95,13 @@ def test_template_url_for_resolves_every_route_name_as_starlette_does(shell_app)
             with pytest.raises(NoMatchFound):
                 templating.url_for(request, name)
             continue
-        assert templating.url_for(request, name) == expected, name
+        # the same route, as a path from the site's root (no scheme or host: see test_observability)
+        assert str(templating.url_for(request, name)) == expected.path, name
         resolved += 1
     assert resolved > 50
-    assert str(templating.url_for(request, "static", path="css/dxhub.css")).endswith("/static/css/dxhub.css")
-    assert templating.url_for(request, "program_detail", program_id=7) == request.url_for("program_detail",
-                                                                                          program_id=7)
+    assert str(templating.url_for(request, "static", path="css/dxhub.css")) == "/static/css/dxhub.css"
+    assert str(templating.url_for(request, "program_detail", program_id=7)) == request.url_for(
+        "program_detail", program_id=7).path
     assert templating.app_has_route(request, "admin_users") and not templating.app_has_route(request, "nope")
 
 
