@@ -8,7 +8,10 @@ import asyncio
 import io
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.core import health, metrics
+from app.core.config import ROOT_DIR
 from app.core.live import broker
 from app.core.logging import JsonFormatter, log_context
 from app.core.tenancy import SYSTEM, bind_principal
@@ -109,6 +113,24 @@ def test_worker_gauges_and_live_subscribers_are_exposed(metered):
     assert samples["dxhub_live_subscribers", ()] == base
     assert samples["dxhub_job_queue_depth", ()] == 7
     assert samples["dxhub_duty_lag_seconds", (("duty", "robots.sweep"),)] == 2.5
+
+
+def test_multiprocess_mode_adds_up_every_process_of_the_host(tmp_path):
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+
+    def python(code: str) -> str:
+        return subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT_DIR, check=True,
+                              capture_output=True, text=True).stdout
+
+    for status in (200, 200, 404):  # three processes, each answering one request
+        python(f"from app.core import metrics; metrics.observe_request(method='GET', route='/x', status={status}, "
+               "seconds=0.02)")
+    text = python("import sys; from app.core import metrics; sys.stdout.write(metrics.exposition().decode())")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    count = "dxhub_http_request_duration_seconds_count"
+    assert _value(samples, count, method="GET", route="/x", status="200") == 2
+    assert _value(samples, count, method="GET", route="/x", status="404") == 1
 
 
 def test_metrics_need_the_token_or_a_direct_local_client(settings, database):
