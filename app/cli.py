@@ -35,7 +35,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
               "PostgreSQL을 쓰세요. / Warning: on SQLite a live screen sees only the changes of its own worker; "
               "serve with one worker, or use PostgreSQL.", file=sys.stderr)
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, reload=args.reload,
-                workers=None if args.reload else args.workers, log_level="info")
+                workers=None if args.reload else args.workers, log_level="info", server_header=False)
     return 0
 
 
