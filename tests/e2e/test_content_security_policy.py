@@ -54,21 +54,47 @@ def _works(page, url: str) -> None:
         assert all(drawn), (url, "a chart was not drawn", drawn)
 
 
-def test_every_menu_page_loads_without_a_policy_violation(page, live_server, demo_loaded):
+def _shape(href: str) -> str:
+    """Pages that differ only by ids or query values share one shape: one of each is visited."""
+    return re.sub(r"\d+", "N", href.split("?")[0])
+
+
+def _page_links(page) -> list[str]:
+    # Same-origin links, as paths (url_for writes absolute URLs).
+    hrefs = page.eval_on_selector_all("main a[href], nav.sidebar a[href]", """as => as
+        .filter(a => a.origin === location.origin).map(a => a.pathname + a.search)""")
+    return [h for h in hrefs if h.startswith("/") and not h.startswith(("/static", "/logout", "/api/"))
+            and not h.split("?")[0].endswith((".csv", "/stream", "/live", "/radius-users", "/snapshot"))
+            and "lang=" not in h]
+
+
+def test_every_page_loads_without_a_policy_violation(page, live_server, demo_loaded):
+    """The menu's pages, then one page of each kind linked from them (details, forms, reports)."""
     console: list[str] = []
     page.on("console", lambda m: console.append(m.text) if "Content Security Policy" in m.text else None)
     page.add_init_script(RECORD_VIOLATIONS)
     _sign_in(page)
-    links = page.eval_on_selector_all("nav.sidebar a", "as => as.map(a => a.getAttribute('href'))")
-    assert len(links) >= 15, links  # every module's pages, and the administration's
-    program = page.goto("/programs").ok and page.locator("a[href*='/programs/']").first.get_attribute("href")
-    pages = list(dict.fromkeys([*links, program, "/docs"]))
+    menu = _page_links(page)
+    assert len(menu) >= 15, menu  # every module's pages, and the administration's
+    seen: dict[str, str] = {}
     refused: list[str] = []
-    for url in pages:
+    for url in [*menu, "/docs"]:
+        seen.setdefault(_shape(url), url)
+    queue = list(seen.values())
+    for depth_url in list(queue):
+        if depth_url == "/docs":
+            continue
+        page.goto(depth_url)
+        for href in _page_links(page):
+            if _shape(href) not in seen:
+                seen[_shape(href)] = href
+                queue.append(href)
+    for url in queue:
         refused += _check(page, url, console)
         if url != "/docs":
             _works(page, url)
     assert not refused, refused
+    assert len(queue) > len({_shape(u) for u in menu}) + 10, queue  # detail pages and forms were reached too
 
     # Swagger UI starts from its static script.
     page.goto("/docs")
@@ -84,7 +110,7 @@ def test_live_screens_and_htmx_work_under_the_policy(page, live_server, demo_loa
 
     # The CCTV console: its script connects to the live stream and says so with its Korean label.
     page.goto("/kt/cctv/")
-    page.wait_for_function("document.getElementById('live-state').textContent.includes('실시간')")
+    page.wait_for_function("() => document.getElementById('live-state').textContent.includes('실시간')")
     assert page.inner_text("#sound-toggle").startswith(("🔔", "🔕"))
 
     # A robot site: live, and an HTMX swap of its panels (as a server-sent change triggers it).
@@ -92,10 +118,10 @@ def test_live_screens_and_htmx_work_under_the_policy(page, live_server, demo_loa
     site = page.eval_on_selector_all("a[href*='/kt/robots/sites/']", "as => as.map(a => a.getAttribute('href'))"
                                      ".find(h => /\\/sites\\/\\d+$/.test(h))")
     page.goto(site)
-    page.wait_for_function("document.getElementById('live-state').textContent.includes('실시간')")
+    page.wait_for_function("() => document.getElementById('live-state').textContent.includes('실시간')")
     with page.expect_response(lambda r: "/panels" in r.url and r.status == 200):
         page.evaluate("htmx.trigger(document.getElementById('panels'), 'robots-changed')")
-    page.wait_for_function("!document.getElementById('panels').classList.contains('htmx-request')")
+    page.wait_for_function("() => !document.getElementById('panels').classList.contains('htmx-request')")
     for bar in page.locator("#panels [data-bar]").all():
         assert bar.evaluate("b => b.style.width").endswith("%")
 
