@@ -44,7 +44,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, reload=args.reload,
                 workers=None if args.reload else args.workers, log_config=log_config, access_log=False,
                 proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips if proxy_headers else None,
-                root_path=args.root_path)
+                root_path=args.root_path, server_header=False)
     return 0
 
 

@@ -31,7 +31,7 @@ def live_server(database) -> Iterator[str]:
     settings = Settings(env="test", database_url=database.url, secret_key="e2e-secret-key-0123456789")
     app = create_app(settings, database)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", server_header=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

@@ -28,7 +28,7 @@ def test_fire_appears_on_the_console_without_reload(page, live_server, world):
         page.click("form.form button[type=submit]")
         page.wait_for_url(re.compile(r"/$"))
         page.goto("/kt/cctv/")
-        page.wait_for_function("document.getElementById('live-state').textContent.includes('실시간')")
+        page.wait_for_function("() => document.getElementById('live-state').textContent.includes('실시간')")
         assert page.locator("#incident-rows tr[id^=incident-]").count() == 0
 
         event = {"event_id": "e2e-fire-1", "camera_external_id": "e2e-cam-1", "type": "fire",

@@ -33,7 +33,7 @@ def _say(page, text: str) -> None:
     turns = page.locator("ol.transcript li").count()
     page.fill("#f-text", text)
     page.press("#f-text", "Enter")
-    page.wait_for_function(f"document.querySelectorAll('ol.transcript li').length > {turns}")
+    page.wait_for_function(f"() => document.querySelectorAll('ol.transcript li').length > {turns}")
 
 
 def test_console_call_becomes_a_request_staff_work_and_a_router_gets_a_fixed_ip(page, database, world):

@@ -106,7 +106,7 @@ def test_official_uploads_picks_a_window_and_prints_the_report(page, tmp_path):
     _upload(page, "living_population", living)
     assert re.search(r"/lguplus/citydata/imports/\d+$", page.url)
     assert page.locator("#job-progress .progress").count() == 1
-    page.wait_for_function("document.querySelector('#job-progress strong')?.textContent.trim() === '완료'",
+    page.wait_for_function("() => document.querySelector('#job-progress strong')?.textContent.trim() === '완료'",
                            timeout=120_000)
     assert "40,320" in page.locator("#job-progress").inner_text()
 
@@ -133,7 +133,7 @@ def test_official_uploads_picks_a_window_and_prints_the_report(page, tmp_path):
 
     # market items: 대형마트 leaks most to 광주 and tops the list, drawn as a chart with the table beside it
     page.goto("/lguplus/citydata/market")
-    page.wait_for_function("document.querySelector('canvas[data-chart][data-drawn]') !== null")
+    page.wait_for_function("() => document.querySelector('canvas[data-chart][data-drawn]') !== null")
     first = page.locator("table.table tbody tr").first.inner_text()
     assert "대형마트" in first
 

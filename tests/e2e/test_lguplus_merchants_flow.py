@@ -54,7 +54,7 @@ def test_official_approves_against_the_budget_and_opens_the_report(page, databas
     page.goto("/lguplus/merchants/report")
     charts = page.locator("canvas[data-chart]").count()
     assert charts >= 2
-    page.wait_for_function(f"document.querySelectorAll('canvas[data-chart][data-drawn]').length == {charts}")
+    page.wait_for_function(f"() => document.querySelectorAll('canvas[data-chart][data-drawn]').length == {charts}")
     assert page.locator("h1").first.inner_text() == "효과 보고서"
 
     page.goto("/lguplus/merchants/")

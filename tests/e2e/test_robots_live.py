@@ -45,13 +45,13 @@ def test_robot_moves_on_the_map_and_finishes_a_guide_task(page, live_server, wor
         page.click("form.form button[type=submit]")
         page.wait_for_url(re.compile(r"/$"))
         page.goto(f"/kt/robots/sites/{site_id}")
-        page.wait_for_function("document.getElementById('live-dot').classList.contains('on')")
+        page.wait_for_function("() => document.getElementById('live-dot').classList.contains('on')")
         marker = f"g.robot[data-robot='{robot_id}'] circle"
         assert page.get_attribute(marker, "cx") == "5.0"
 
         # The robot reports a new position: the map follows without a reload.
         assert api.post(f"{ROBOTS}/{robot_id}/state", json=_state(12, 8)).status_code == 200
-        page.wait_for_function(f"document.querySelector(\"{marker}\").getAttribute('cx') === '12.0'")
+        page.wait_for_function(f"() => document.querySelector(\"{marker}\").getAttribute('cx') === '12.0'")
 
         # The operator queues a guide task from the page; dispatch assigns it to the robot.
         page.select_option("#f-kind", "guide")
@@ -66,6 +66,6 @@ def test_robot_moves_on_the_map_and_finishes_a_guide_task(page, live_server, wor
         # The robot walks there and reports the task completed: the board shows it done, live.
         done = {"task_id": task_id, "status": "completed", "progress": 100}
         assert api.post(f"{ROBOTS}/{robot_id}/state", json=_state(30, 12, done)).status_code == 200
-        page.wait_for_function(f"document.querySelector(\"{marker}\").getAttribute('cx') === '30.0'")
+        page.wait_for_function(f"() => document.querySelector(\"{marker}\").getAttribute('cx') === '30.0'")
         assert api.get(f"{ROBOTS}/tasks/{task_id}").json()["status"] == "completed"
         page.wait_for_selector("#panels >> text=완료")

@@ -31,7 +31,7 @@ def _sign_in(page, username: str, then: str) -> None:
 
 def _charts_drawn(page, attribute: str) -> int:
     charts = page.locator(f"canvas[{attribute}]").count()
-    page.wait_for_function(f"document.querySelectorAll('canvas[{attribute}][data-drawn]').length == {charts}")
+    page.wait_for_function(f"() => document.querySelectorAll('canvas[{attribute}][data-drawn]').length == {charts}")
     return charts
 
 

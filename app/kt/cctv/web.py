@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections.abc import AsyncIterator
@@ -15,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from app.core.csvout import csv_response
 from app.core.db import utcnow
 from app.core.deps import SessionDep
 from app.core.errors import DomainError, Forbidden, NotFound
@@ -397,25 +396,21 @@ def stats_csv(db: SessionDep, since: Annotated[str | None, Query(max_length=10)]
               until: Annotated[str | None, Query(max_length=10)] = None):
     start, end = _range(since, until)
     data = _stats(db, start, end)
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["section", "day", "camera_id", "camera_name", "type", "incidents", "closed", "false_alarms",
-                "false_alarm_rate", "acknowledged", "mean_ack_s", "median_ack_s", "resolved", "mean_resolve_s",
-                "median_resolve_s"])
-    for r in data["per_type_per_day"]:
-        w.writerow(["per_type_per_day", r["day"], "", "", r["type"], r["incidents"]] + [""] * 9)
-    for r in data["false_alarms"]:
-        rate = "" if r["false_alarm_rate"] is None else f"{r['false_alarm_rate']:.4f}"
-        w.writerow(["false_alarms", "", r["camera_id"], r["camera_name"], r["type"], "", r["closed"],
-                    r["false_alarms"], rate] + [""] * 6)
-    for r in data["response_times"]:
-        def f(v):
-            return "" if v is None else f"{v:.1f}"
-        w.writerow(["response_times", "", "", "", r["type"], "", "", "", "", r["acknowledged"], f(r["mean_ack_s"]),
-                    f(r["median_ack_s"]), r["resolved"], f(r["mean_resolve_s"]), f(r["median_resolve_s"])])
-    filename = f"cctv-stats-{start.isoformat()}-{end.isoformat()}.csv"
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    header = ["section", "day", "camera_id", "camera_name", "type", "incidents", "closed", "false_alarms",
+              "false_alarm_rate", "acknowledged", "mean_ack_s", "median_ack_s", "resolved", "mean_resolve_s",
+              "median_resolve_s"]
+
+    def f(v, digits=1):
+        return None if v is None else round(v, digits)
+
+    rows: list[list[object]] = [["per_type_per_day", r["day"], None, None, r["type"], r["incidents"]] + [None] * 9
+                                for r in data["per_type_per_day"]]
+    rows += [["false_alarms", None, r["camera_id"], r["camera_name"], r["type"], None, r["closed"],
+              r["false_alarms"], f(r["false_alarm_rate"], 4)] + [None] * 6 for r in data["false_alarms"]]
+    rows += [["response_times", None, None, None, r["type"], None, None, None, None, r["acknowledged"],
+              f(r["mean_ack_s"]), f(r["median_ack_s"]), r["resolved"], f(r["mean_resolve_s"]),
+              f(r["median_resolve_s"])] for r in data["response_times"]]
+    return csv_response(f"cctv-stats-{start.isoformat()}-{end.isoformat()}.csv", header, rows)
 
 
 # --- home widget -----------------------------------------------------------------------------

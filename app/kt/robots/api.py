@@ -10,8 +10,8 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
-from fastapi.responses import PlainTextResponse
 
+from app.core.csvout import CsvResponse, csv_response
 from app.core.db import utcnow
 from app.core.deps import SessionDep
 from app.core.errors import DomainError, InvalidInput
@@ -216,15 +216,14 @@ def fleet_stats(db: SessionDep, date_from: date | None = None, date_to: date | N
     return stats.fleet_stats(db, date_from=start, date_to=end, site_id=site_id)
 
 
-@router.get("/stats.csv", response_class=PlainTextResponse)
+@router.get("/stats.csv", response_class=CsvResponse)
 def fleet_stats_csv(db: SessionDep, date_from: date | None = None, date_to: date | None = None,
                     site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
                     per: Literal["robot", "day"] = "robot"):
     """The fleet statistics per robot and day as CSV (UTF-8 with BOM, for spreadsheets)."""
     start, end = _period(date_from, date_to)
-    body = stats.stats_csv(stats.fleet_stats(db, date_from=start, date_to=end, site_id=site_id), per=per)
-    return Response(body, media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="robots-{per}-{start}-{end}.csv"'})
+    header, rows = stats.stats_table(stats.fleet_stats(db, date_from=start, date_to=end, site_id=site_id), per=per)
+    return csv_response(f"robots-{per}-{start}-{end}.csv", header, rows)
 
 
 # --- robots (declared last: /{robot_id} would otherwise shadow the paths above) ---------------

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -103,14 +101,10 @@ DAY_COLUMNS = ("day", "online_h", "working_h", "utilisation_pct", "availability_
                "tasks_completed", "tasks_failed")
 
 
-def stats_csv(stats: dict[str, Any], *, per: str = "robot") -> str:
-    buffer = io.StringIO()
+def stats_table(stats: dict[str, Any], *, per: str = "robot") -> tuple[tuple[str, ...], list[list[object]]]:
+    """The header and rows of the fleet statistics per robot or per day, written by ``core.csvout``."""
     columns = ROBOT_COLUMNS if per == "robot" else DAY_COLUMNS
-    writer = csv.writer(buffer)
-    writer.writerow(columns)
-    for row in stats["robots" if per == "robot" else "days"]:
-        writer.writerow(["" if row[c] is None else row[c] for c in columns])
-    return "\ufeff" + buffer.getvalue()  # the BOM lets Excel read the Korean names
+    return columns, [[row[c] for c in columns] for row in stats["robots" if per == "robot" else "days"]]
 
 
 def default_period(today: date | None = None, days: int = 7) -> tuple[date, date]:

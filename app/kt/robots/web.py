@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from app.core.csvout import csv_response
 from app.core.db import utcnow
 from app.core.deps import SessionDep
 from app.core.errors import DomainError
@@ -360,9 +361,8 @@ def stats_csv(db: SessionDep, date_from: date | None = None, date_to: date | Non
               site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
               per: Annotated[str, Query(pattern="^(robot|day)$")] = "robot"):
     start, end = _period(date_from, date_to)
-    body = stats.stats_csv(stats.fleet_stats(db, date_from=start, date_to=end, site_id=site_id), per=per)
-    return Response(body, media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="robots-{per}-{start}-{end}.csv"'})
+    header, rows = stats.stats_table(stats.fleet_stats(db, date_from=start, date_to=end, site_id=site_id), per=per)
+    return csv_response(f"robots-{per}-{start}-{end}.csv", header, rows)
 
 
 # --- home widget -----------------------------------------------------------------------------

@@ -3,15 +3,13 @@ the fee-table editor, statistics and a console where staff play the caller."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
 
+from app.core.csvout import csv_response
 from app.core.deps import SessionDep
 from app.core.errors import DomainError
 from app.core.forms import domain_errors, form_to_dict, validate_form
@@ -234,18 +232,12 @@ def stats(request: Request, db: SessionDep, days: Annotated[int, Query(ge=1, le=
 @router.get("/stats.csv", name="vb_stats_csv")
 def stats_csv(db: SessionDep, days: Annotated[int, Query(ge=1, le=366)] = 30):
     data = service.statistics(db, since=_since(days), failed_limit=500)
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["section", "key", "value"])
-    for key in ("calls", "finished", "automated", "automation_rate", "average_turns"):
-        w.writerow(["summary", key, data[key]])
-    for section in ("handoff_reasons", "turns_per_call", "intents"):
-        for key, value in data[section].items():
-            w.writerow([section, key, value])
-    for f in data["failed_utterances"]:
-        w.writerow(["failed_utterance", f["text"], f["intent"] or ""])
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="voicebot-stats.csv"'})
+    rows: list[list[object]] = [["summary", key, data[key]]
+                                for key in ("calls", "finished", "automated", "automation_rate", "average_turns")]
+    rows += [[section, key, value] for section in ("handoff_reasons", "turns_per_call", "intents")
+             for key, value in data[section].items()]
+    rows += [["failed_utterance", f["text"], f["intent"]] for f in data["failed_utterances"]]
+    return csv_response("voicebot-stats.csv", ["section", "key", "value"], rows)
 
 
 # --- console ---------------------------------------------------------------------------------

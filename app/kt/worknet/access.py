@@ -9,8 +9,6 @@ The event keeps the policy version that judged it.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import deque
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
@@ -438,10 +436,9 @@ def usage_by_day(db: Session, *, days: int = 30, today: date | None = None) -> d
     return {"days": out_days, "departments": out_depts, "first": first, "last": today}
 
 
-def usage_csv(usage: dict[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["date", "successes", "failures", "users", "flagged"])
-    for row in usage["days"]:
-        writer.writerow([row["date"], row["successes"], row["failures"], row["users"], row["flagged"]])
-    return out.getvalue()
+USAGE_COLUMNS = ("date", "successes", "failures", "users", "flagged")
+
+
+def usage_rows(usage: dict[str, Any]) -> list[list[object]]:
+    """Sign-ins per day as CSV rows (columns ``USAGE_COLUMNS``), written by ``core.csvout``."""
+    return [[row[c] for c in USAGE_COLUMNS] for row in usage["days"]]

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from app.core.csvout import CsvResponse, csv_response
 from app.core.deps import SessionDep
 from app.core.errors import InvalidInput
 from app.core.pagination import Page, PageDep
@@ -161,11 +162,10 @@ def pool_leases(pool: PoolDep, db: SessionDep, page: PageDep, active: bool | Non
     return Page(items=[service.lease_view(x) for x in items], total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/pools/{pool_id}/export.csv", response_class=PlainTextResponse)
+@router.get("/pools/{pool_id}/export.csv", response_class=CsvResponse)
 def export_csv(pool: PoolDep, db: SessionDep):
-    """Active leases for the network side, as CSV."""
-    return PlainTextResponse(service.export_csv(db, pool=pool), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="worknet-pool-{pool.id}.csv"'})
+    """Active leases for the network side, as CSV (UTF-8 with BOM)."""
+    return csv_response(f"worknet-pool-{pool.id}.csv", service.EXPORT_COLUMNS, service.export_rows(db, pool=pool))
 
 
 @router.get("/pools/{pool_id}/radius-users", response_class=PlainTextResponse)
@@ -270,8 +270,7 @@ def usage(db: SessionDep, days: Annotated[int, Query(ge=1, le=366)] = 30):
     return access.usage_by_day(db, days=days)["days"]
 
 
-@router.get("/stats/usage.csv", response_class=PlainTextResponse)
+@router.get("/stats/usage.csv", response_class=CsvResponse)
 def usage_csv(db: SessionDep, days: Annotated[int, Query(ge=1, le=366)] = 30):
-    return PlainTextResponse(access.usage_csv(access.usage_by_day(db, days=days)),
-                             media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": 'attachment; filename="worknet-usage.csv"'})
+    return csv_response("worknet-usage.csv", access.USAGE_COLUMNS,
+                        access.usage_rows(access.usage_by_day(db, days=days)))

@@ -17,6 +17,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.core.csvout import csv_text
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.pagination import PageParams, paginate
@@ -388,16 +389,19 @@ def _active_rows(db: Session, pool: Pool) -> list[tuple[Lease, Router]]:
                            .order_by(Lease.ip_int)).all())
 
 
-def export_csv(db: Session, *, pool: Pool) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["ip", "netmask", "router_serial", "model", "imei", "status", "department",
-                     "assignee_username", "allocated_at"])
+EXPORT_COLUMNS = ("ip", "netmask", "router_serial", "model", "imei", "status", "department", "assignee_username",
+                  "allocated_at")
+
+
+def export_rows(db: Session, *, pool: Pool) -> list[list[object]]:
+    """The pool's active leases as CSV rows (columns ``EXPORT_COLUMNS``), written by ``core.csvout``."""
     netmask = str(ipaddress.IPv4Network(pool.cidr).netmask)
-    for lease, router in _active_rows(db, pool):
-        writer.writerow([lease.ip, netmask, router.serial, router.model, router.imei, router.status,
-                         router.department, router.assignee_username or "", lease.allocated_at.isoformat()])
-    return out.getvalue()
+    return [[lease.ip, netmask, router.serial, router.model, router.imei, router.status, router.department,
+             router.assignee_username, lease.allocated_at.isoformat()] for lease, router in _active_rows(db, pool)]
+
+
+def export_csv(db: Session, *, pool: Pool) -> str:
+    return csv_text(EXPORT_COLUMNS, export_rows(db, pool=pool))
 
 
 def export_radius(db: Session, *, pool: Pool) -> str:

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
+from app.core.csvout import csv_response
 from app.core.deps import SessionDep
 from app.core.errors import DomainError
 from app.core.forms import domain_errors, form_to_dict, validate_form
@@ -240,8 +241,7 @@ async def pool_allocate(request: Request, pool: PoolDep, db: SessionDep):
 
 @router.get("/pools/{pool_id}/export.csv", name="worknet_pool_csv")
 def pool_csv(pool: PoolDep, db: SessionDep):
-    return PlainTextResponse(service.export_csv(db, pool=pool), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="worknet-pool-{pool.id}.csv"'})
+    return csv_response(f"worknet-pool-{pool.id}.csv", service.EXPORT_COLUMNS, service.export_rows(db, pool=pool))
 
 
 @router.get("/pools/{pool_id}/radius-users", name="worknet_pool_radius")
@@ -425,6 +425,5 @@ def usage(request: Request, db: SessionDep, days: Annotated[int | None, Query(ge
 
 @router.get("/usage.csv", name="worknet_usage_csv")
 def usage_csv(db: SessionDep, days: Annotated[int | None, Query(ge=1, le=366)] = None):
-    return PlainTextResponse(access.usage_csv(access.usage_by_day(db, days=_days(days))),
-                             media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": 'attachment; filename="worknet-usage.csv"'})
+    return csv_response("worknet-usage.csv", access.USAGE_COLUMNS,
+                        access.usage_rows(access.usage_by_day(db, days=_days(days))))

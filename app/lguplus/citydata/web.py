@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from app.core.csvout import csv_response
 from app.core.deps import SessionDep
 from app.core.errors import DomainError, InvalidInput
 from app.core.forms import domain_errors, form_to_dict, validate_form
@@ -339,13 +340,7 @@ def market_csv(request: Request, db: SessionDep, principal: WebUser,
     data = _market(request, db, principal, months, level) or {"items": []}
     cols = ["rank", "category_large", "category_middle", "leakage_krw", "leakage_share", "resident_inside_krw",
             "visitor_krw", "location_quotient", "survey_share", "score"]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(cols)
-    for it in data["items"]:
-        writer.writerow(["" if it.get(c) is None else it.get(c) for c in cols])
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="citydata-market-items.csv"'})
+    return csv_response("citydata-market-items.csv", cols, [[it.get(c) for c in cols] for it in data["items"]])
 
 
 # --- surveys -----------------------------------------------------------------------------------

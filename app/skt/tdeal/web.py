@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime, time
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
 from pydantic import Field, model_validator
 
 from app.core.batch import parse_csv
+from app.core.csvout import csv_response
 from app.core.deps import SessionDep
 from app.core.errors import DomainError
 from app.core.forms import domain_errors, form_to_dict, submit_form, validate_form
@@ -37,13 +35,6 @@ METRICS = ("precision_at_k", "recall_at_k", "ndcg_at_k", "hit_rate", "merchant_c
 VARIANTS = ("model", "model_reranked", "popularity", "popularity_reranked")
 
 
-def csv_response(filename: str, header: list[str], rows: list[list[Any]]) -> Response:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 def _names(db) -> dict[int, Any]:

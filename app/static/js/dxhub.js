@@ -1,4 +1,6 @@
-// Small behaviours shared by every page: confirmations, KPI charts, live-region helpers.
+// Small behaviours shared by every page: confirmations, print buttons, per-response sizes and colours,
+// KPI charts. The Content-Security-Policy allows no inline script, handler or style attribute, so pages say
+// what they need in data attributes and this file acts on them (on load and on every HTMX swap).
 (function () {
   "use strict";
 
@@ -8,6 +10,37 @@
     if (message && !window.confirm(message)) {
       event.preventDefault();
     }
+  });
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-print]")) { window.print(); }
+  });
+
+  // Sizes and colours that differ per response, set through the CSSOM (which the policy allows). Values
+  // are checked so that an attribute can only ever carry a number or a colour.
+  var COLOUR = /^(#[0-9a-fA-F]{3,8}|rgba?\(\s*[\d.]+\s*,\s*[\d.]+\s*,\s*[\d.]+\s*(,\s*[\d.]+\s*)?\))$/;
+  function number(value) { var n = parseFloat(value); return isFinite(n) ? n : null; }
+  function each(root, selector, apply) {
+    if (root.matches && root.matches(selector)) { apply(root); }
+    if (root.querySelectorAll) { root.querySelectorAll(selector).forEach(apply); }
+  }
+  function applyData(root) {
+    each(root, "[data-bar]", function (el) {
+      var n = number(el.dataset.bar);
+      if (n !== null) { el.style.width = Math.max(0, Math.min(100, n)) + "%"; }
+    });
+    each(root, "[data-h]", function (el) { var n = number(el.dataset.h); if (n !== null) { el.style.height = n + "px"; } });
+    each(root, "[data-maxw]", function (el) {
+      var n = number(el.dataset.maxw);
+      if (n !== null) { el.style.maxWidth = n + "px"; }
+    });
+    each(root, "[data-bg]", function (el) { if (COLOUR.test(el.dataset.bg)) { el.style.background = el.dataset.bg; } });
+  }
+  applyData(document);
+  document.addEventListener("htmx:load", function (event) {
+    applyData(event.target);
+    // A swapped-in fragment that says its work is over (an import's progress) reloads the page around it.
+    if (event.target !== document.body) { each(event.target, "[data-reload]", function () { window.location.reload(); }); }
   });
 
   function drawLineCharts() {

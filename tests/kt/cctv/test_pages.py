@@ -29,7 +29,9 @@ def test_control_centre_pages_render_in_korean(cctv, ulsan, database):
     page = cctv.get("/kt/cctv/")
     assert page.status_code == 200 and "CCTV AI 관제센터" in page.text and "화재" in page.text
     assert f'id="incident-{iid}"' in page.text and "cctv-urgent" in page.text
-    assert "AudioContext" in page.text and "EventSource" in page.text
+    assert "js/cctv-console.js" in page.text and 'data-stream-url="' in page.text
+    script = cctv.get("/static/js/cctv-console.js").text
+    assert "AudioContext" in script and "EventSource" in script
     rows = cctv.get("/kt/cctv/incidents/rows", params={"type": "smoke"})
     assert rows.status_code == 200 and f'id="incident-{iid}"' not in rows.text
     detail = cctv.get(f"/kt/cctv/incidents/{iid}")

@@ -182,7 +182,7 @@ def test_usage_statistics_and_csv(client, world, new_router):
     assert days[-1] == {"date": today.date().isoformat(), "successes": 2, "failures": 1, "users": 2, "flagged": 1}
     assert days[-2]["successes"] == 1
     r = client.get(f"{API}/stats/usage.csv?days=7", headers=h)
-    assert r.text.splitlines()[0] == "date,successes,failures,users,flagged"
+    assert r.text.splitlines()[0] == "\ufeffdate,successes,failures,users,flagged"  # BOM: Excel reads UTF-8
     assert r.text.splitlines()[-1] == f"{today.date().isoformat()},2,1,2,1"
     assert client.get(f"{API}/stats/usage?days=0", headers=h).status_code == 422
     assert client.get(f"{API}/stats/usage", headers=api_headers(client, "us.staff")).json()[-1]["successes"] == 0

@@ -113,7 +113,8 @@ def test_exports_for_the_network_side(client, world, new_router):
     r = client.get(f"{API}/pools/{pool['id']}/export.csv", headers=h)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     lines = r.text.strip().splitlines()
-    assert lines[0].startswith("ip,netmask,router_serial") and lines[1].startswith("10.48.40.2,255.255.255.0,CW5G-0007")
+    assert lines[0].startswith("\ufeffip,netmask,router_serial")
+    assert lines[1].startswith("10.48.40.2,255.255.255.0,CW5G-0007")
     r = client.get(f"{API}/pools/{pool['id']}/radius-users", headers=h)
     assert '"CW5G-0007"' in r.text and "Framed-IP-Address = 10.48.40.2," in r.text
     assert "Framed-IP-Netmask = 255.255.255.0" in r.text

@@ -36,7 +36,7 @@ def test_pages_render_in_korean(client, world, database):
     pid = re.search(r'/kt/worknet/pools/(\d+)"', pools).group(1)
     assert "10.99.0.2" in client.get(f"{WEB}/pools/{pid}").text
     assert client.get(f"{WEB}/pools/{pid}/radius-users").text.count("Framed-IP-Address") == 1
-    assert client.get(f"{WEB}/usage.csv").text.startswith("date,successes")
+    assert client.get(f"{WEB}/usage.csv").text.startswith("\ufeffdate,successes")
     assert "Off-hours use" in client.get(f"{WEB}/alerts?lang=en").text
     assert client.get(f"{WEB}/access?flagged=1&date_from=bad&result=x&page=1").status_code == 200
     # Another municipality sees none of it.

@@ -25,7 +25,8 @@ def test_pages_render_and_show_the_analyses(client, county_data):
     cal = client.get("/lguplus/citydata/festivals", params={"year": 2026, "days": 3}).text
     assert "rank1" in cal and "추석" in cal and "지난 축제" in cal
     report = client.get("/lguplus/citydata/report", params={"year": 2026}).text
-    assert "@media print" in report and "도시데이터 컨설팅 보고서" in report and "관외" in report
+    assert "css/citydata.css" in report and "도시데이터 컨설팅 보고서" in report and "관외" in report
+    assert "@media print" in client.get("/static/css/citydata.css").text
     survey_list = client.get("/lguplus/citydata/surveys").text
     assert "2026 화순군 소비·축제 주민 설문" in survey_list
 

@@ -1,0 +1,8 @@
+// Worknet alerts: shows the "new alerts" notice when the server announces one (server-sent events).
+(function () {
+  "use strict";
+  var notice = document.getElementById("worknet-live");
+  if (!notice || !window.EventSource) { return; }
+  var source = new EventSource(notice.dataset.streamUrl);
+  source.addEventListener("worknet-alerts", function () { notice.hidden = false; });
+})();
