@@ -10,7 +10,6 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
-from starlette.middleware.sessions import SessionMiddleware
 
 from app.core.config import Settings, get_settings
 from app.core.db import Database
@@ -18,6 +17,8 @@ from app.core.errors import install_error_handlers, problem
 from app.core.headers import SecurityHeadersMiddleware
 from app.core.i18n import LocaleMiddleware
 from app.core.manifest import install
+from app.core.ratelimit import RateLimiter
+from app.core.sessions import RotatingSessionMiddleware
 from app.core.tenancy import PLATFORM_MODULE
 from app.modules import load_manifests
 from app.platform import admin as platform_admin
@@ -64,8 +65,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.db = db
     app.state.manifests = manifests
 
-    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="dxhub_session",
-                       max_age=settings.session_max_age_s, same_site="lax", https_only=settings.cookie_secure)
+    app.state.limiter = RateLimiter.from_settings(settings)
+
+    app.add_middleware(RotatingSessionMiddleware, secret_keys=settings.secret_keys,
+                       session_cookie=settings.session_cookie, max_age=settings.session_max_age_s,
+                       same_site="lax", https_only=settings.secure_cookies)
     app.add_middleware(LocaleMiddleware, default=settings.default_locale)
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
