@@ -60,8 +60,8 @@ def _session_principal(request: Request, db) -> Principal | None:
 
 def start_session(request: Request, db, *, user: User) -> None:
     """Sign a browser in: a new session id (never the one the browser came with) in a fresh cookie."""
+    end_session(request, db)  # a session the browser still held ends here
     session = request.session
-    session.clear()
     session[SESSION_ID] = accounts.open_session(db, user=user, max_age_s=request.app.state.settings.session_max_age_s)
 
 

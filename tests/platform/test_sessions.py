@@ -72,6 +72,9 @@ def test_each_sign_in_is_its_own_session(client, world, database):
     assert client.cookies[COOKIE] != other.cookies[COOKIE] and _sessions(database) == 2
     other.post("/logout", data={"csrf_token": token})
     assert _signed_in(client) and not _signed_in(other)  # signing out on one browser leaves the other
+    before = client.cookies[COOKIE]
+    web_login(client, "cw.admin")  # signing in again replaces the browser's session
+    assert _sessions(database) == 1 and not _signed_in(_replay(client.app, before))
 
 
 @pytest.mark.parametrize("change", [{"password": "a-new-long-password"}, {"role": "viewer"},
