@@ -88,7 +88,7 @@ async def login_submit(request: Request, db: SessionDep, settings: SettingsDep):
 async def logout(request: Request, db: SessionDep, principal: OptionalPrincipal):
     """Sign out: not a write of the user's data, so viewers may too; it needs the page's CSRF token
     (another site must not sign people out), unless the session has already ended."""
-    if principal is not None:
+    if principal is not None and principal.kind == "user":
         await csrf_protect(request)
         audit.record(db, action="sign_out", object_type="app_user", object_id=str(principal.id),
                      municipality_id=principal.municipality_id)
