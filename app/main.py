@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.sessions import SessionMiddleware
 
 from app.core import health, metrics
 from app.core.config import Settings, get_settings
@@ -19,6 +18,8 @@ from app.core.headers import SecurityHeadersMiddleware
 from app.core.i18n import LocaleMiddleware
 from app.core.manifest import install
 from app.core.observe import RequestObservationMiddleware
+from app.core.ratelimit import RateLimiter
+from app.core.sessions import RotatingSessionMiddleware
 from app.core.tenancy import PLATFORM_MODULE
 from app.modules import load_manifests
 from app.platform import admin as platform_admin
@@ -83,8 +84,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.db = db
     app.state.manifests = manifests
 
-    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="dxhub_session",
-                       max_age=settings.session_max_age_s, same_site="lax", https_only=settings.cookie_secure)
+    app.state.limiter = RateLimiter.from_settings(settings)
+
+    app.add_middleware(RotatingSessionMiddleware, secret_keys=settings.secret_keys,
+                       session_cookie=settings.session_cookie, max_age=settings.session_max_age_s,
+                       same_site="lax", https_only=settings.secure_cookies)
     app.add_middleware(LocaleMiddleware, default=settings.default_locale)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.env == "production")
     # Outermost: it times the whole answer and its request id reaches every log line of the request.

@@ -4,31 +4,55 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_SECRET = "dev-insecure-change-me"
+MIN_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DXHUB_", extra="ignore")
 
     env: Literal["development", "test", "production"] = "development"
-    secret_key: str = DEFAULT_SECRET
     database_url: str = f"sqlite:///{ROOT_DIR / 'var' / 'dxhub.db'}"
     data_dir: Path = ROOT_DIR / "var"
-    cookie_secure: bool = False
-    session_max_age_s: int = 8 * 3600
-    token_max_age_s: int = 8 * 3600
-    login_max_failures: int = 5
-    login_lockout_s: int = 15 * 60
     default_locale: Literal["ko", "en"] = "ko"
     max_page_size: int = 200
     # Figures derived from telecom data are never shown for fewer people than this.
     k_threshold: int = 5
+
+    # --- sign-in, sessions, signing keys, abuse limits (docs/OPERATIONS.md "Sign-in and abuse") ---
+    # The key that signs session cookies and staff tokens. DXHUB_SECRET_KEYS="newest,older,..." instead
+    # rotates: the first signs, every one verifies (and secret_key becomes the first).
+    secret_key: str = DEFAULT_SECRET
+    secret_keys: Annotated[list[str], NoDecode] = []
+    # Secure cookie named with the __Host- prefix; None: on in production, off elsewhere (plain http).
+    cookie_secure: bool | None = None
+    session_max_age_s: int = 8 * 3600
+    token_max_age_s: int = 8 * 3600
+    # Failed sign-ins per (username, address): after this many within login_lockout_s that pair waits;
+    # after twice as many the wait grows fourfold, after four times sixteenfold (at most a day). Other
+    # addresses, the user's own among them, are not held back.
+    login_max_failures: int = 5
+    login_lockout_s: int = 15 * 60
+    # Rate limits ("N/second|minute|hour|day", several joined by ";"; empty: none). Memory by default,
+    # Redis when redis_url is set, so that several processes share the counts.
+    rate_limit_sign_in_ip: str = "60/minute"  # sign-in attempts from one address (offices share one)
+    rate_limit_sign_in_user: str = "100/hour"  # failed sign-ins for one username from every address
+    rate_limit_open311_ip: str = "30/minute"  # public Open311 service requests from one address
+    rate_limit_api_key: str = "1200/minute"  # requests made with one API key
+    rate_limit_prefix: str = "dxhub"  # key prefix in Redis, for deployments that share one server
+
+    @field_validator("secret_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
 
     # Operations (docs/DEPLOY.md)
     redis_url: str | None = None  # the task queue's Redis; None: the embedded SQLite queue
@@ -39,13 +63,33 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     @model_validator(mode="after")
-    def _refuse_default_secret(self) -> Settings:
-        if self.env != "development" and self.secret_key == DEFAULT_SECRET:
+    def _check_secrets(self) -> Settings:
+        if self.secret_keys:
+            self.secret_key = self.secret_keys[0]
+        else:
+            self.secret_keys = [self.secret_key]
+        if self.env != "development" and DEFAULT_SECRET in self.secret_keys:
             raise ValueError(
                 f"DXHUB_SECRET_KEY must be set outside development (DXHUB_ENV={self.env}): the default "
                 "secret would let anyone forge sessions"
             )
+        short = [i for i, k in enumerate(self.secret_keys) if len(k.encode()) < MIN_SECRET_BYTES]
+        if self.env == "production" and short:
+            raise ValueError(
+                f"DXHUB_SECRET_KEY (or each of DXHUB_SECRET_KEYS) must be at least {MIN_SECRET_BYTES} bytes in "
+                "production: a short key can be guessed offline from one signed cookie; make one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
         return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.env == "production" if self.cookie_secure is None else self.cookie_secure
+
+    @property
+    def session_cookie(self) -> str:
+        # __Host-: the browser keeps it only if Secure, for this host alone, on path /.
+        return "__Host-dxhub_session" if self.secure_cookies else "dxhub_session"
 
 
 @lru_cache

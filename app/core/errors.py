@@ -19,6 +19,7 @@ class DomainError(Exception):
 
     status = 400
     title = "Bad request"
+    headers: dict[str, str] = {}  # sent with the answer (e.g. Retry-After)
 
     def __init__(self, message: str, *, errors: list[dict[str, Any]] | None = None, **params: Any) -> None:
         """``message`` is an English template; ``params`` fill it, and the UI translates the template."""
@@ -108,10 +109,13 @@ def install_error_handlers(app: FastAPI) -> None:
     def _domain(request: Request, exc: DomainError) -> Response:
         if is_api_path(request.url.path):
             extra = {"errors": public_errors(exc.errors)} if exc.errors else {}
-            return problem(exc.status, exc.title, exc.detail, **extra)
-        from app.core.i18n import gettext
+            response = problem(exc.status, exc.title, exc.detail, **extra)
+        else:
+            from app.core.i18n import gettext
 
-        return render_error_page(request, exc.status, gettext(exc.template, **exc.params))
+            response = render_error_page(request, exc.status, gettext(exc.template, **exc.params))
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -1,10 +1,11 @@
-"""Passwords (argon2id), staff bearer tokens and integrator API-key secrets."""
+"""Passwords (argon2id), signing keys, staff bearer tokens, session ids and integrator API-key secrets."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -34,19 +35,26 @@ def burn_password_check(password: str) -> None:
     verify_password(_DUMMY_HASH, password)
 
 
-def _token_serializer(secret_key: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret_key, salt="dxhub.staff-token")
+def signing_keys(keys: str | Sequence[str]) -> list[str]:
+    """Our keys, newest first, in itsdangerous' order (oldest first: the last one signs, all verify)."""
+    return [keys] if isinstance(keys, str) else list(reversed(keys))
 
 
-def issue_staff_token(secret_key: str, *, user_id: int, session_version: int) -> str:
-    return STAFF_TOKEN_PREFIX + _token_serializer(secret_key).dumps({"uid": user_id, "sv": session_version})
+def _token_serializer(keys: str | Sequence[str]) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(signing_keys(keys), salt="dxhub.staff-token")
 
 
-def read_staff_token(secret_key: str, token: str, *, max_age_s: int) -> dict | None:
+def issue_staff_token(keys: str | Sequence[str], *, user_id: int, session_version: int) -> str:
+    """A bearer token signed with the newest of ``keys`` (newest first, or one key)."""
+    return STAFF_TOKEN_PREFIX + _token_serializer(keys).dumps({"uid": user_id, "sv": session_version})
+
+
+def read_staff_token(keys: str | Sequence[str], token: str, *, max_age_s: int) -> dict | None:
+    """The token's data if any of ``keys`` signed it within ``max_age_s``, else None."""
     if not token.startswith(STAFF_TOKEN_PREFIX):
         return None
     try:
-        data = _token_serializer(secret_key).loads(token[len(STAFF_TOKEN_PREFIX):], max_age=max_age_s)
+        data = _token_serializer(keys).loads(token[len(STAFF_TOKEN_PREFIX):], max_age=max_age_s)
     except (BadSignature, SignatureExpired):
         return None
     return data if isinstance(data, dict) and "uid" in data else None
@@ -82,3 +90,13 @@ def api_key_matches(full_secret: str, stored_hash: str) -> bool:
 
 def new_csrf_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def new_session_id() -> tuple[str, str]:
+    """Return ``(session_id, digest)``: the id goes in the signed cookie, only its digest is stored."""
+    session_id = secrets.token_urlsafe(32)
+    return session_id, session_digest(session_id)
+
+
+def session_digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()

@@ -145,6 +145,7 @@ ERROR_MESSAGES = {
     405: "This action is not available here.",
     409: "This conflicts with existing data.",
     422: "Some of what you entered is not valid.",
+    429: "Too many requests. Please wait a moment and try again.",
     500: "Something went wrong on our side. It has been logged.",
 }
 

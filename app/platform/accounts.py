@@ -1,10 +1,17 @@
-"""Staff accounts, sign-in with lockout, integrator API keys, and who-may-do-what among them."""
+"""Staff accounts, sign-in, sessions, integrator API keys, and who-may-do-what among them.
+
+Sign-in resists guessing without becoming a weapon: failures are counted per (username, address), with
+waits that grow, so a stranger who knows a username can hold back only their own address; a ceiling per
+username over every address stops guessing spread across many. Known and unknown usernames answer alike
+(same message, same status, an argon2 verification either way).
+"""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.core import security
@@ -13,17 +20,23 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from app.core.manifest import installed
 from app.core.pagination import PageParams, paginate
+from app.core.ratelimit import RateLimiter, TooManyRequests, rule, tiers
 from app.core.tenancy import PLATFORM_MODULE, ROLE_RANK, SYSTEM, Principal, principal_of
 from app.platform import audit
 from app.platform import service as platform_service
-from app.platform.models import ApiKey, User
+from app.platform.models import ApiKey, User, UserSession
 from app.platform.schemas import ApiKeyIn, UserIn, UserUpdate
+
+USERNAME_MAX = 64
 
 
 class SignInFailed(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason  # "invalid" or "locked"
+    """Wrong username or password (which of the two is never said)."""
+
+
+class SignInThrottled(TooManyRequests):
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(retry_after_s, "Too many sign-in attempts: try again in {seconds} seconds")
 
 
 # --- principals ------------------------------------------------------------------------------
@@ -67,29 +80,78 @@ def authenticate_api_key(db: Session, *, secret: str) -> ApiKey | None:
     return key
 
 
-def sign_in(db: Session, *, settings: Settings, username: str, password: str) -> User:
-    """Check a password; repeated failures lock the account for a while. Raises :class:`SignInFailed`."""
-    user = db.scalar(select(User).where(User.username == username).execution_options(skip_tenant_scope=True))
-    now = utcnow()
+def _username_key(username: str) -> str:
+    # Case-folded so "Admin" and "admin" share a count; digested so any input makes a short key.
+    return hashlib.sha256(username.casefold().encode()).hexdigest()[:32]
+
+
+def _plausible(username: str) -> bool:
+    return 0 < len(username) <= USERNAME_MAX and username.isprintable()
+
+
+def sign_in(db: Session, *, settings: Settings, limiter: RateLimiter, username: str, password: str,
+            address: str) -> User:
+    """Check a password from ``address``. Raises :class:`SignInFailed`, or :class:`SignInThrottled` (429)
+    when that address tries too often, or this username from this address failed too often lately."""
+    who = _username_key(username)
+    pair = tiers(settings.login_max_failures, settings.login_lockout_s)
+    ceiling = rule(settings.rate_limit_sign_in_user)
+    try:
+        limiter.hit(rule(settings.rate_limit_sign_in_ip), "sign-in-ip", address)
+        limiter.check(pair, "sign-in-failures", who, address)
+        limiter.check(ceiling, "sign-in-user", who)
+    except TooManyRequests as exc:
+        raise SignInThrottled(exc.retry_after_s) from None
+    user = None
+    if _plausible(username):
+        user = db.scalar(select(User).where(User.username == username).execution_options(skip_tenant_scope=True))
     if user is None or not user.is_active:
-        security.burn_password_check(password)
-        raise SignInFailed("invalid")
-    if user.locked_until and user.locked_until > now:
-        raise SignInFailed("locked")
-    if not security.verify_password(user.password_hash, password):
-        failures = user.failed_logins + 1
-        values: dict = {"failed_logins": failures}
-        if failures >= settings.login_max_failures:
-            values = {"failed_logins": 0, "locked_until": now + timedelta(seconds=settings.login_lockout_s)}
-        db.execute(update(User).where(User.id == user.id).values(**values))
+        security.burn_password_check(password)  # the same argon2 work as for a real account
+        user = None
+    elif not security.verify_password(user.password_hash, password):
         audit.record(db, action="sign_in_failed", object_type="app_user", object_id=str(user.id),
-                     municipality_id=user.municipality_id,
-                     after={"locked": "locked_until" in values})
-        raise SignInFailed("locked" if "locked_until" in values else "invalid")
-    db.execute(update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None,
-                                                           last_login_at=now))
+                     municipality_id=user.municipality_id, after={"address": address})
+        user = None
+    if user is None:
+        limiter.count(pair, "sign-in-failures", who, address)
+        limiter.count(ceiling, "sign-in-user", who)
+        raise SignInFailed()
+    limiter.clear(pair, "sign-in-failures", who, address)
+    now = utcnow()
+    db.execute(update(User).where(User.id == user.id).values(last_login_at=now))
     user.last_login_at = now
     return user
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+def open_session(db: Session, *, user: User, max_age_s: int) -> str:
+    """Start a browser session; returns the id for the signed cookie (only its digest is stored)."""
+    now = utcnow()
+    db.execute(delete(UserSession).where(UserSession.expires_at <= now))  # sweep everyone's expired ones
+    session_id, digest = security.new_session_id()
+    db.execute(insert(UserSession).values(id=digest, user_id=user.id, created_at=now,
+                                          expires_at=now + timedelta(seconds=max_age_s)))
+    return session_id
+
+
+def session_user(db: Session, *, session_id: str) -> User | None:
+    """The active user of a live session, else None (signed out, expired, ended, or deactivated)."""
+    stmt = (select(User).join(UserSession, UserSession.user_id == User.id)
+            .where(UserSession.id == security.session_digest(session_id), UserSession.expires_at > utcnow(),
+                   User.is_active.is_(True))
+            .execution_options(skip_tenant_scope=True))
+    return db.scalar(stmt)
+
+
+def close_session(db: Session, *, session_id: str) -> None:
+    db.execute(delete(UserSession).where(UserSession.id == security.session_digest(session_id)))
+
+
+def end_all_sessions(db: Session, *, user: User) -> None:
+    """Sign the user out everywhere: every browser session and every staff token issued so far."""
+    user.session_version += 1
+    db.execute(delete(UserSession).where(UserSession.user_id == user.id))
 
 
 # --- users -----------------------------------------------------------------------------------
@@ -153,11 +215,12 @@ def update_user(db: Session, *, user: User, data: UserUpdate) -> User:
     if actor.kind == "user" and actor.id == user.id and (changes.get("is_active") is False
                                                           or changes.get("role", user.role) != user.role):
         raise InvalidInput.field("role", "You cannot demote or deactivate yourself")
+    ends_sessions = ("password" in changes or (changes.get("is_active") is False and user.is_active)
+                     or changes.get("role", user.role) != user.role)
     if "password" in changes:
         user.password_hash = security.hash_password(changes.pop("password"))
-        user.session_version += 1
-    if changes.get("is_active") is False and user.is_active:
-        user.session_version += 1
+    if ends_sessions:
+        end_all_sessions(db, user=user)
     for key, value in changes.items():
         setattr(user, key, value)
     db.flush()

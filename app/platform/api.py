@@ -13,7 +13,13 @@ from app.core.errors import Unauthorized
 from app.core.pagination import Page, PageDep
 from app.platform import accounts, audit
 from app.platform import service as platform_service
-from app.platform.auth import ApiPrincipal, require_api_admin, require_api_platform_admin
+from app.platform.auth import (
+    ApiPrincipal,
+    client_address,
+    limiter,
+    require_api_admin,
+    require_api_platform_admin,
+)
 from app.platform.deps import ApiKeyDep, KpiDep, MilestoneDep, MunicipalityDep, PartnerDep, ProgramDep, UserDep
 from app.platform.schemas import (
     ApiKeyCreated,
@@ -59,18 +65,23 @@ admin = [Depends(require_api_admin)]
 platform_admin = [Depends(require_api_platform_admin)]
 
 
-@auth_router.post("/token", response_model=TokenOut, openapi_extra=GLOBAL)
-def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: SessionDep,
+@auth_router.post("/token", response_model=TokenOut, openapi_extra=GLOBAL,
+                  responses={429: {"description": "Too many sign-in attempts (see Retry-After)"}})
+def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, db: SessionDep,
                 settings: SettingsDep) -> TokenOut:
-    """Exchange a staff member's username and password for a bearer token (OAuth2 password flow)."""
+    """Exchange a staff member's username and password for a bearer token (OAuth2 password flow).
+
+    Failures are counted per username and caller address: too many answer 429 with ``Retry-After``."""
     try:
-        user = accounts.sign_in(db, settings=settings, username=form.username, password=form.password)
-    except accounts.SignInFailed as failed:
-        db.commit()  # keep the failure count even though the request fails
-        if failed.reason == "locked":
-            raise Unauthorized("Too many failed attempts: the account is locked for a while") from None
+        user = accounts.sign_in(db, settings=settings, limiter=limiter(request), username=form.username,
+                                password=form.password, address=client_address(request))
+    except (accounts.SignInFailed, accounts.SignInThrottled) as failed:
+        db.commit()  # keep the audit of a failure even though the request fails
+        if isinstance(failed, accounts.SignInThrottled):
+            raise
         raise Unauthorized("Wrong username or password") from None
-    token = security.issue_staff_token(settings.secret_key, user_id=user.id, session_version=user.session_version)
+    token = security.issue_staff_token(settings.secret_keys, user_id=user.id,
+                                       session_version=user.session_version)
     return TokenOut(access_token=token, expires_in=settings.token_max_age_s)
 
 

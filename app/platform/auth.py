@@ -6,6 +6,10 @@ thread pool; the resolution itself reads the database and stays synchronous.
 The principal comes from an ``Authorization: Bearer`` header (an integrator's API key or a staff
 token) or from the signed session cookie of a browser. Resolving it binds the request's session to
 the principal, which scopes every read to the principal's municipalities (see app.core.tenancy).
+
+A browser session is a row on the server (``UserSession``) named by the cookie: signing out deletes
+it, so a cookie saved before sign-out no longer signs anyone in. Staff tokens carry the user's
+``session_version``, bumped (with the sessions deleted) when the password, role or activation changes.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ from fastapi import Depends, Request
 from app.core import security
 from app.core.deps import SAFE_METHODS, SessionDep
 from app.core.errors import Forbidden, SignInRequired, Unauthorized
+from app.core.ratelimit import RateLimiter, rule
 from app.core.tenancy import PLATFORM_MODULE, Principal, bind_principal
 from app.platform import accounts
+from app.platform.models import User
 
-SESSION_USER = "uid"
-SESSION_VERSION = "sv"
+SESSION_ID = "sid"
 SESSION_CSRF = "csrf"
 
 
@@ -32,16 +37,40 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def client_address(request: Request) -> str:
+    """The caller's address (behind a proxy: as the server was told to trust, see docs/OPERATIONS.md)."""
+    return request.client.host if request.client else "unknown"
+
+
+def limiter(request: Request) -> RateLimiter:
+    return request.app.state.limiter
+
+
 def _session_principal(request: Request, db) -> Principal | None:
     session = request.scope.get("session") or {}
-    user_id = session.get(SESSION_USER)
-    if not isinstance(user_id, int):
+    session_id = session.get(SESSION_ID)
+    if not isinstance(session_id, str):
         return None
-    user = accounts.load_active_user(db, user_id=user_id, session_version=session.get(SESSION_VERSION))
+    user = accounts.session_user(db, session_id=session_id)
     if user is None:
         session.clear()
         return None
     return accounts.principal_for_user(db, user)
+
+
+def start_session(request: Request, db, *, user: User) -> None:
+    """Sign a browser in: a new session id (never the one the browser came with) in a fresh cookie."""
+    end_session(request, db)  # a session the browser still held ends here
+    session = request.session
+    session[SESSION_ID] = accounts.open_session(db, user=user, max_age_s=request.app.state.settings.session_max_age_s)
+
+
+def end_session(request: Request, db) -> None:
+    """Sign a browser out on the server: its session row goes, so a copy of the cookie is worthless."""
+    session_id = request.session.get(SESSION_ID)
+    if isinstance(session_id, str):
+        accounts.close_session(db, session_id=session_id)
+    request.session.clear()
 
 
 def resolve_principal(request: Request, db: SessionDep) -> Principal | None:
@@ -53,9 +82,10 @@ def resolve_principal(request: Request, db: SessionDep) -> Principal | None:
             key = accounts.authenticate_api_key(db, secret=token)
             if key is None:
                 raise Unauthorized("The API key is unknown or revoked")
+            limiter(request).hit(rule(settings.rate_limit_api_key), "api-key", str(key.id))
             principal = accounts.principal_for_api_key(db, key)
         else:
-            data = security.read_staff_token(settings.secret_key, token, max_age_s=settings.token_max_age_s)
+            data = security.read_staff_token(settings.secret_keys, token, max_age_s=settings.token_max_age_s)
             user = data and accounts.load_active_user(db, user_id=data["uid"], session_version=data.get("sv"))
             if not user:
                 raise Unauthorized("The token is invalid or expired")
@@ -142,6 +172,17 @@ async def csrf_protect(request: Request) -> None:
         value = form.get("csrf_token")
         sent = value if isinstance(value, str) else None
     check_csrf_token(request, sent)
+
+
+def rate_limited(setting: str):
+    """A dependency counting requests per caller address against the rule in the setting ``setting``."""
+
+    def guard(request: Request) -> None:  # sync: with Redis the count is network I/O
+        spec = getattr(request.app.state.settings, setting)
+        limiter(request).hit(rule(spec), setting, client_address(request))
+
+    guard.__name__ = setting
+    return guard
 
 
 async def web_user(principal: OptionalPrincipal) -> Principal:

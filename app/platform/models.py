@@ -148,7 +148,7 @@ class User(TenantScoped, Base):
     """A staff member. Platform admins have no municipality; everyone else is bound to one."""
 
     __tablename__ = "app_user"
-    __audit_exclude__ = ("password_hash", "failed_logins", "locked_until", "last_login_at", "session_version")
+    __audit_exclude__ = ("password_hash", "last_login_at", "session_version")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -158,10 +158,9 @@ class User(TenantScoped, Base):
         ForeignKey("municipality.id", ondelete="RESTRICT"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column()
     last_login_at: Mapped[datetime | None] = mapped_column()
-    # Bumped when the password changes or the user is deactivated: older sessions and tokens stop working.
+    # Bumped when the password or role changes or the user is deactivated: older staff tokens stop working
+    # (and the user's sessions are deleted in the same step).
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -171,6 +170,20 @@ class User(TenantScoped, Base):
         CheckConstraint("role IN ('platform_admin', 'municipal_admin', 'staff', 'viewer')", name="role"),
         CheckConstraint("role = 'platform_admin' OR municipality_id IS NOT NULL", name="municipality_bound"),
     )
+
+
+class UserSession(Base):
+    """A signed-in browser. The signed cookie carries a random id; only its digest is kept here, and
+    signing out (or a password, role or activation change) deletes the row, so a copied cookie stops
+    working at once. Rows live at most ``session_max_age_s``; sign-ins sweep the expired ones."""
+
+    __tablename__ = "app_user_session"
+    __audit__ = False  # sign-in and sign-out are audited as such
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie's session id
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ApiKey(TenantScoped, Base):

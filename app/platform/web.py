@@ -20,7 +20,15 @@ from app.core.templating import env, flash, render, see_other, url_for
 from app.core.tenancy import bind_principal
 from app.platform import accounts, audit
 from app.platform import service as platform_service
-from app.platform.auth import SESSION_USER, SESSION_VERSION, WebUser, csrf_protect
+from app.platform.auth import (
+    OptionalPrincipal,
+    WebUser,
+    client_address,
+    csrf_protect,
+    end_session,
+    limiter,
+    start_session,
+)
 from app.platform.deps import KpiDep, MilestoneDep, ProgramDep
 from app.platform.models import PARTNER_KINDS, PROGRAM_STATUSES
 from app.platform.schemas import KpiIn, KpiValueIn, MilestoneIn, ProgramIn, ProgramUpdate, kpi_out
@@ -55,28 +63,36 @@ async def login_submit(request: Request, db: SessionDep, settings: SettingsDep):
     username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
     target = _safe_next(str(form.get("next", "/")))
     try:
-        user = accounts.sign_in(db, settings=settings, username=username, password=password)
-    except accounts.SignInFailed as failed:
-        db.commit()
-        message = (_("Too many failed attempts. The account is locked for {minutes} minutes.",
-                     minutes=settings.login_lockout_s // 60)
-                   if failed.reason == "locked" else _("Wrong username or password."))
-        return render(request, "platform/login.html",
-                      {"next": target, "errors": {"__all__": message}, "values": {"username": username}},
-                      status_code=400)
-    session = request.session
-    session.clear()
-    session[SESSION_USER] = user.id
-    session[SESSION_VERSION] = user.session_version
+        user = accounts.sign_in(db, settings=settings, limiter=limiter(request), username=username,
+                                password=password, address=client_address(request))
+    except (accounts.SignInFailed, accounts.SignInThrottled) as failed:
+        db.commit()  # keep the audit of a failure even though the request fails
+        throttled = isinstance(failed, accounts.SignInThrottled)
+        message = (_("Too many sign-in attempts. Try again in {minutes} minutes.",
+                     minutes=-(-failed.retry_after_s // 60))
+                   if throttled else _("Wrong username or password."))
+        response = render(request, "platform/login.html",
+                          {"next": target, "errors": {"__all__": message}, "values": {"username": username}},
+                          status_code=429 if throttled else 400)
+        if throttled:
+            response.headers.update(failed.headers)
+        return response
+    start_session(request, db, user=user)
     bind_principal(db, accounts.principal_for_user(db, user))
     audit.record(db, action="sign_in", object_type="app_user", object_id=str(user.id),
                  municipality_id=user.municipality_id)
     return see_other(target)
 
 
-@router.post("/logout", name="logout")
-def logout(request: Request):
-    request.session.clear()
+@public_router.post("/logout", name="logout")
+async def logout(request: Request, db: SessionDep, principal: OptionalPrincipal):
+    """Sign out: not a write of the user's data, so viewers may too; it needs the page's CSRF token
+    (another site must not sign people out), unless the session has already ended."""
+    if principal is not None and principal.kind == "user":
+        await csrf_protect(request)
+        audit.record(db, action="sign_out", object_type="app_user", object_id=str(principal.id),
+                     municipality_id=principal.municipality_id)
+    end_session(request, db)
     return see_other("/login")
 
 

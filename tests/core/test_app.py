@@ -33,7 +33,7 @@ def shell_app():
 def test_default_secret_refused_outside_development(env):
     with pytest.raises(ValidationError, match="DXHUB_SECRET_KEY"):
         Settings(env=env)
-    assert Settings(env=env, secret_key="a-real-secret-from-the-vault").env == env
+    assert Settings(env=env, secret_key="a-real-secret-from-the-vault-0123456789").env == env
     assert Settings(env="development").secret_key == DEFAULT_SECRET
 
 

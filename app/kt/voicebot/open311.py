@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -27,7 +27,7 @@ from app.kt.voicebot.models import VoicebotRequest
 from app.kt.voicebot.schemas import RequestIn, printable
 from app.platform import accounts
 from app.platform import service as platform_service
-from app.platform.auth import resolve_principal
+from app.platform.auth import rate_limited, resolve_principal
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 SPEC = "http://wiki.open311.org/GeoReport_v2"
@@ -259,7 +259,8 @@ def _float(form, name: str, low: float, high: float) -> float | None:
     return value
 
 
-@router.post("/requests.json", openapi_extra=PUBLIC)
+@router.post("/requests.json", openapi_extra=PUBLIC, dependencies=[Depends(rate_limited("rate_limit_open311_ip"))],
+             responses={429: {"description": "Too many requests from this address (see Retry-After)"}})
 @spec_errors
 async def create_request(request: Request, db: SessionDep):
     """File a request: form-encoded (or JSON) fields of the spec, ``api_key`` required."""
