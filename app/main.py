@@ -18,6 +18,8 @@ from app.core.errors import install_error_handlers, problem
 from app.core.headers import SecurityHeadersMiddleware
 from app.core.i18n import LocaleMiddleware
 from app.core.manifest import install
+from app.core.origin import OriginMiddleware
+from app.core.sealing import settings_error as sealing_settings_error
 from app.core.tenancy import PLATFORM_MODULE
 from app.modules import load_manifests
 from app.platform import admin as platform_admin
@@ -42,6 +44,9 @@ RFC 9457 `application/problem+json`.
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
+    refused = sealing_settings_error()  # unset sealing/lookup keys in production
+    if refused:
+        raise RuntimeError(refused)
     db = database or Database(settings.database_url)
     manifests = load_manifests()
     install(manifests)
@@ -68,6 +73,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                        max_age=settings.session_max_age_s, same_site="lax", https_only=settings.cookie_secure)
     app.add_middleware(LocaleMiddleware, default=settings.default_locale)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(OriginMiddleware)
     install_error_handlers(app)
 
     from app.core.config import ROOT_DIR

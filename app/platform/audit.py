@@ -1,9 +1,13 @@
-"""The audit trail, written for every change made through the web or the API.
+"""The audit trail, written for every change made through the web or the API, and the access records.
 
 A flush hook records each inserted, updated and deleted ORM object of a session that carries a
 principal, with its values before and after, so no route or module can forget to audit. Tables that
 take high-volume machine data (telemetry, detections) set ``__audit__ = False`` and audit their batches
-with :func:`record` instead.
+with :func:`record` instead. Reads of personal data leave an access record (:func:`record_access`) in a
+table of their own. Every entry names where it came from (:mod:`app.core.origin`).
+
+Both tables are hash chains (:mod:`app.platform.auditchain`): each entry is chained when its
+transaction commits, under the lock of its chain's head row.
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, insert, inspect, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
+from app.core.origin import current_origin
 from app.core.pagination import PageParams, paginate
 from app.core.tenancy import Principal, principal_of
-from app.platform.models import AuditLog
+from app.platform.auditchain import append
+from app.platform.models import AccessLog, AuditLog
 
 
 def _plain(value: Any) -> Any:
@@ -72,12 +78,18 @@ def _object_id(obj: Any) -> str:
     return ",".join(str(v) for v in values)
 
 
+def _whence() -> dict[str, Any]:
+    origin = current_origin()
+    return {"occurred_at": utcnow(), "source": origin.source, "origin": origin.detail, "ip": origin.ip,
+            "user_agent": origin.user_agent}
+
+
 def _row(principal: Principal, action: str, obj: Any, before: dict | None, after: dict | None) -> dict:
     municipality_id = getattr(obj, "municipality_id", None)
     if obj.__class__.__tablename__ == "municipality":
         municipality_id = obj.id
     return {
-        "occurred_at": utcnow(),
+        **_whence(),
         "actor": principal.label[:120],
         "action": action,
         "object_type": obj.__class__.__tablename__,
@@ -89,7 +101,7 @@ def _row(principal: Principal, action: str, obj: Any, before: dict | None, after
 
 
 def _audited(obj: Any) -> bool:
-    return getattr(obj, "__audit__", True) and not isinstance(obj, AuditLog)
+    return getattr(obj, "__audit__", True) and not isinstance(obj, AuditLog | AccessLog)
 
 
 @event.listens_for(Session, "before_flush")
@@ -127,17 +139,42 @@ def _write_trail(session: Session, _ctx) -> None:
         if _audited(obj):
             rows.append(_row(principal, "delete", obj, before.get(id(obj)), None))
     if rows:
-        session.connection().execute(insert(AuditLog.__table__), rows)
+        append(session, AuditLog.__table__, rows)
+
+
+def _actor(db: Session) -> str:
+    principal = principal_of(db)
+    return (principal.label if principal else "anonymous")[:120]
 
 
 def record(db: Session, *, action: str, object_type: str, object_id: str, municipality_id: int | None,
            after: dict[str, Any] | None = None, before: dict[str, Any] | None = None) -> None:
     """Audit something the flush hook cannot see, such as a bulk Core insert or a sign-in."""
-    principal = principal_of(db)
-    actor = principal.label if principal else "anonymous"
-    db.execute(insert(AuditLog.__table__).values(
-        occurred_at=utcnow(), actor=actor[:120], action=action, object_type=object_type,
-        object_id=str(object_id), municipality_id=municipality_id, before=_plain(before), after=_plain(after)))
+    append(db, AuditLog.__table__, [{
+        **_whence(), "actor": _actor(db), "action": action, "object_type": object_type,
+        "object_id": str(object_id), "municipality_id": municipality_id, "before": _plain(before),
+        "after": _plain(after)}])
+
+
+def record_unreadable(db: Session, *, object_type: str, object_id: str, municipality_id: int | None, field: str,
+                      reason: str) -> None:
+    """A sealed value that did not open (key removed, value altered or moved): the screen says so, this
+    leaves the trace an operator follows up."""
+    record(db, action="unseal_failed", object_type=object_type, object_id=object_id,
+           municipality_id=municipality_id, after={"field": field, "reason": reason[:200]})
+
+
+def record_access(db: Session, *, action: str, subject_type: str, subject_id: str, municipality_id: int | None,
+                  data_subject: str = "", detail: dict[str, Any] | None = None) -> None:
+    """One read of personal data (개인정보의 안전성 확보조치 기준 접속기록): the principal of ``db`` (who),
+    now (when), the request, command or job (from where), ``action`` on ``subject_type``/``subject_id``
+    (what was done) and ``data_subject`` (whose data, masked: "010-****-5678", "12 callers").
+
+    The one write a GET makes; it goes to ``access_log``, never to the business tables."""
+    append(db, AccessLog.__table__, [{
+        **_whence(), "actor": _actor(db), "action": action, "subject_type": subject_type,
+        "subject_id": str(subject_id)[:60], "municipality_id": municipality_id, "data_subject": data_subject[:120],
+        "detail": _plain(detail)}])
 
 
 def list_entries(db: Session, *, page: PageParams, object_type: str | None = None,

@@ -112,10 +112,11 @@ def requests_page(request: Request, db: SessionDep,
 
 
 def _request_page(request: Request, item, *, errors: dict | None = None, values: dict | None = None,
-                  status_code: int = 200, revealed_account: str | None = None):
+                  status_code: int = 200, revealed_account: str | None = None, unreadable: bool = False):
     return render(request, "kt/voicebot/request_detail.html", {
         "item": item, "transitions": service.allowed_transitions(item), "errors": errors or {},
-        "values": values or {}, "revealed_account": revealed_account}, status_code=status_code)
+        "values": values or {}, "revealed_account": revealed_account, "unreadable": unreadable},
+        status_code=status_code)
 
 
 @router.get("/requests/{request_id}", name="vb_request_detail")
@@ -144,7 +145,7 @@ async def request_status(request: Request, item: RequestDep, db: SessionDep):
 def request_reveal_account(request: Request, item: RequestDep, db: SessionDep):
     """The full refund account, shown once on this answer (never cached) and audited."""
     account = service.reveal_account(db, request=item)
-    response = _request_page(request, item, revealed_account=account)
+    response = _request_page(request, item, revealed_account=account, unreadable=account is None)
     response.headers["Cache-Control"] = "no-store"
     return response
 

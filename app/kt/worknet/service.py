@@ -93,7 +93,7 @@ def create_router(db: Session, *, data: RouterIn, principal: Principal | None = 
                         ("imei", data.imei) if clash.imei == data.imei else ("iccid", sealing.mask_iccid(data.iccid)))
         raise Conflict("A router with this {field} ({value}) is already registered", field=field, value=value)
     router = Router(municipality_id=mid, serial=data.serial, model=data.model, imei=data.imei,
-                    iccid_sealed=sealing.seal(data.iccid), iccid_digest=digest,
+                    iccid_sealed=sealing.seal(data.iccid, municipality_id=mid, serial=data.serial), iccid_digest=digest,
                     iccid_masked=sealing.mask_iccid(data.iccid), note=data.note, status="in_stock")
     db.add(router)
     flush_or_conflict(db, "A router with serial {serial} is already registered", serial=data.serial)
