@@ -12,7 +12,9 @@ transaction commits, under the lock of its chain's head row.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +22,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
+from app.core.i18n import SEOUL
 from app.core.origin import current_origin
 from app.core.pagination import PageParams, paginate
 from app.core.tenancy import Principal, principal_of
@@ -188,3 +191,28 @@ def list_entries(db: Session, *, page: PageParams, object_type: str | None = Non
     if municipality_ids is not None:
         stmt = stmt.where(AuditLog.municipality_id.in_(municipality_ids))
     return paginate(db, stmt, page)
+
+
+ACCESS_EXPORT_HEADER = ("id", "occurred_at_kst", "actor", "action", "subject_type", "subject_id", "data_subject",
+                        "municipality_id", "source", "origin", "ip", "user_agent", "detail", "entry_hash")
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """The first instant of ``YYYY-MM`` in Seoul and of the month after, in UTC; ValueError if malformed."""
+    year, _, mon = month.partition("-")
+    if not (len(year) == 4 and len(mon) == 2 and year.isdigit() and mon.isdigit() and 1 <= int(mon) <= 12):
+        raise ValueError(f"month {month!r}: write it as YYYY-MM, e.g. 2026-11")
+    start = datetime(int(year), int(mon), 1, tzinfo=SEOUL)
+    end = datetime(int(year) + int(mon) // 12, int(mon) % 12 + 1, 1, tzinfo=SEOUL)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def access_export_rows(db: Session, *, month: str) -> Iterator[tuple[Any, ...]]:
+    """The month's access records (Seoul calendar), oldest first, as rows of :data:`ACCESS_EXPORT_HEADER`."""
+    start, end = month_bounds(month)
+    stmt = (select(AccessLog).where(AccessLog.occurred_at >= start, AccessLog.occurred_at < end)
+            .order_by(AccessLog.occurred_at, AccessLog.id).execution_options(yield_per=1000))
+    for r in db.scalars(stmt):
+        yield (r.id, r.occurred_at.astimezone(SEOUL).strftime("%Y-%m-%d %H:%M:%S"), r.actor, r.action,
+               r.subject_type, r.subject_id, r.data_subject, r.municipality_id, r.source, r.origin, r.ip,
+               r.user_agent, json.dumps(r.detail, ensure_ascii=False) if r.detail else "", r.entry_hash)

@@ -168,6 +168,23 @@ def requests_for_call(db: Session, *, call: VoicebotCall) -> list[VoicebotReques
                            .order_by(VoicebotRequest.id)))
 
 
+def record_transcript_view(db: Session, *, call: VoicebotCall) -> None:
+    """A call's transcript was shown (page or API): an access record of the caller's data."""
+    audit.record_access(db, action="view_transcript", subject_type="vb_call", subject_id=str(call.id),
+                        municipality_id=call.municipality_id, data_subject=call.caller_masked,
+                        detail={"turns": call.turn_count})
+
+
+def record_caller_list(db: Session, *, calls: list[VoicebotCall]) -> None:
+    """A list of calls with their callers was shown: one access record naming the calls listed."""
+    if not calls:
+        return
+    municipalities = {c.municipality_id for c in calls}
+    audit.record_access(db, action="list_callers", subject_type="vb_call", subject_id="list",
+                        municipality_id=municipalities.pop() if len(municipalities) == 1 else None,
+                        data_subject=f"{len(calls)} callers", detail={"call_ids": [c.id for c in calls]})
+
+
 def get_call(db: Session, *, call_id: int) -> VoicebotCall:
     call = db.scalar(select(VoicebotCall).where(VoicebotCall.id == call_id)
                      .options(selectinload(VoicebotCall.turns)))

@@ -66,6 +66,7 @@ def calls(request: Request, db: SessionDep,
     live, _n = service.list_calls(db, page=PageParams(limit=50, offset=0), live=True)
     items, total = service.list_calls(db, page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
                                       live=False, **filters)
+    service.record_caller_list(db, calls=[*live, *items])
     return render(request, "kt/voicebot/calls.html", {
         "live": live, "calls": items, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
         "filters": filters, "query_base": urlencode(filters), "intents": list(SERVICE_LABELS)[:6]})
@@ -74,6 +75,7 @@ def calls(request: Request, db: SessionDep,
 @router.get("/calls/live", name="vb_calls_live")
 def calls_live(request: Request, db: SessionDep):
     live, _n = service.list_calls(db, page=PageParams(limit=50, offset=0), live=True)
+    service.record_caller_list(db, calls=live)
     return render(request, "kt/voicebot/_live.html", {"live": live})
 
 
@@ -84,6 +86,7 @@ async def calls_stream(request: Request, principal: WebUser):
 
 @router.get("/calls/{call_id}", name="vb_call_detail")
 def call_detail(request: Request, call: CallDep, db: SessionDep):
+    service.record_transcript_view(db, call=call)
     return render(request, "kt/voicebot/call_detail.html",
                   {"call": call, "requests": service.requests_for_call(db, call=call)})
 
