@@ -193,6 +193,13 @@ def list_entries(db: Session, *, page: PageParams, object_type: str | None = Non
     return paginate(db, stmt, page)
 
 
+def list_access(db: Session, *, page: PageParams, subject_type: str | None = None) -> tuple[list[AccessLog], int]:
+    stmt = select(AccessLog).order_by(AccessLog.id.desc())
+    if subject_type:
+        stmt = stmt.where(AccessLog.subject_type == subject_type)
+    return paginate(db, stmt, page)
+
+
 ACCESS_EXPORT_HEADER = ("id", "occurred_at_kst", "actor", "action", "subject_type", "subject_id", "data_subject",
                         "municipality_id", "source", "origin", "ip", "user_agent", "detail", "entry_hash")
 

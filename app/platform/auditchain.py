@@ -127,9 +127,12 @@ def _chain_on_commit(session: Session) -> None:
             chain_entries(session, chain, pending[chain])
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session: Session, transaction) -> None:
+    # Only the outermost transaction's end: a savepoint rolled back keeps the entries written before it
+    # (its own are simply absent when the chain reads them back).
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 # --- verify ------------------------------------------------------------------------------------
