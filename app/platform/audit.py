@@ -13,7 +13,7 @@ transaction commits, under the lock of its chain's head row.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -22,9 +22,11 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
+from app.core.errors import Forbidden
 from app.core.i18n import SEOUL
 from app.core.origin import current_origin
 from app.core.pagination import PageParams, paginate
+from app.core.sealing import SealedField, Unreadable
 from app.core.tenancy import Principal, principal_of
 from app.platform.auditchain import append
 from app.platform.models import AccessLog, AuditLog
@@ -165,6 +167,28 @@ def record_unreadable(db: Session, *, object_type: str, object_id: str, municipa
     leaves the trace an operator follows up."""
     record(db, action="unseal_failed", object_type=object_type, object_id=object_id,
            municipality_id=municipality_id, after={"field": field, "reason": reason[:200]})
+
+
+def reveal(db: Session, *, field: SealedField, sealed: str, row: Sequence[object], subject_type: str,
+           subject_id: str, municipality_id: int | None, data_subject: str = "",
+           detail: dict[str, Any] | None = None) -> str | None:
+    """Open a sealed value for a staff member who needs it in full (a refund account, an ICCID).
+
+    Viewers, API keys and the anonymous are refused; each reveal leaves an access record; a value that
+    does not open answers None and leaves ``unseal_failed`` in the audit trail."""
+    principal = principal_of(db)
+    if principal is None or principal.kind != "user" or principal.role == "viewer":
+        raise Forbidden("Only staff may reveal a sealed value")
+    try:
+        value = field.unseal(sealed, row=row)
+    except Unreadable as exc:
+        record_unreadable(db, object_type=subject_type, object_id=subject_id, municipality_id=municipality_id,
+                          field=field.name, reason=str(exc))
+        return None
+    record_access(db, action="reveal", subject_type=subject_type, subject_id=subject_id,
+                  municipality_id=municipality_id, data_subject=data_subject,
+                  detail={"field": field.name, **(detail or {})})
+    return value
 
 
 def record_access(db: Session, *, action: str, subject_type: str, subject_id: str, municipality_id: int | None,

@@ -428,18 +428,10 @@ def reveal_account(db: Session, *, request: VoicebotRequest) -> str | None:
         raise Forbidden("Only staff may reveal a refund account")
     if not request.account_sealed:
         raise NotFound("Service request {id} holds no refund account", id=request.id)
-    try:
-        account = REQUEST_ACCOUNT.unseal(request.account_sealed, row=(request.token,))
-    except Unreadable as exc:
-        audit.record_unreadable(db, object_type="vb_request", object_id=str(request.id),
-                                municipality_id=request.municipality_id, field=REQUEST_ACCOUNT.name, reason=str(exc))
-        return None
-    audit.record_access(db, action="reveal", subject_type="vb_request", subject_id=str(request.id),
-                        municipality_id=request.municipality_id, data_subject=request.contact_masked or "",
-                        detail={"field": "refund_account", "account": request.attributes.get("account"),
-                                "bank": request.attributes.get("bank")})
-    db.flush()
-    return account
+    return audit.reveal(db, field=REQUEST_ACCOUNT, sealed=request.account_sealed, row=(request.token,),
+                        subject_type="vb_request", subject_id=str(request.id), municipality_id=request.municipality_id,
+                        data_subject=request.contact_masked or "",
+                        detail={"account": request.attributes.get("account"), "bank": request.attributes.get("bank")})
 
 
 def allowed_transitions(request: VoicebotRequest) -> list[str]:

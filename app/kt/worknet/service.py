@@ -24,6 +24,7 @@ from app.core.tenancy import Principal, principal_of
 from app.kt.worknet import sealing
 from app.kt.worknet.models import Lease, Pool, Router, RouterEvent
 from app.kt.worknet.schemas import AssignIn, PoolIn, RouterIn, RouterUpdate, StatusIn
+from app.platform import audit
 from app.platform import service as platform_service
 from app.platform.models import Municipality
 
@@ -100,6 +101,15 @@ def create_router(db: Session, *, data: RouterIn, principal: Principal | None = 
     _history(db, router, "registered", model=data.model)
     db.flush()
     return router
+
+
+def reveal_iccid(db: Session, *, router: Router) -> str | None:
+    """The router's full ICCID, for staff who deal with the carrier (a lost USIM, a transfer): shown once,
+    with an access record; None when the sealed value does not open (audited as such)."""
+    return audit.reveal(db, field=sealing.ICCID, sealed=router.iccid_sealed,
+                        row=(router.municipality_id, router.serial), subject_type="worknet_router",
+                        subject_id=str(router.id), municipality_id=router.municipality_id,
+                        data_subject=router.assignee_name or router.serial, detail={"iccid": router.iccid_masked})
 
 
 def update_router(db: Session, *, router: Router, data: RouterUpdate) -> Router:
