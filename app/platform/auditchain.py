@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from pydantic import model_validator
@@ -74,45 +75,59 @@ class RetentionSettings(BaseSettings):
 
 def append(db: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert ``rows`` into a chained table; they are chained when ``db``'s transaction commits."""
-    ids = db.connection().execute(insert(table).returning(table.c.id), rows).scalars().all()
+    ids = db.connection().execute(_statements(table.name)["insert"], rows).scalars().all()
     db.info.setdefault(_PENDING, {}).setdefault(table.name, []).extend(ids)
 
 
-def _hashed(table: Table) -> list:
-    return [c for c in table.c if c.name not in CHAIN_COLUMNS]
+@cache
+def _statements(chain: str) -> dict[str, Any]:
+    """The chain's statements, built once (each commit runs them: building them anew cost more than running
+    them)."""
+    table, head = CHAINS[chain], AuditChain.__table__
+    hashed = [c for c in table.c if c.name not in CHAIN_COLUMNS]
+    return {
+        "insert": insert(table).returning(table.c.id),
+        "head": select(head).where(head.c.name == chain),
+        "head_locked": select(head).where(head.c.name == chain).with_for_update(),
+        "entries": select(*hashed).where(table.c.id.in_(bindparam("ids", expanding=True)), table.c.seq.is_(None))
+                                  .order_by(table.c.id),
+        "number": update(table).where(table.c.id == bindparam("b_id")).values(
+            seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"), entry_hash=bindparam("b_hash")),
+        "move": update(head).where(head.c.name == chain).values(head_seq=bindparam("b_seq"),
+                                                                 head_hash=bindparam("b_hash")),
+    }
 
 
 def _head(db: Session, chain: str, *, lock: bool) -> dict[str, Any]:
     """The chain's head row (made at its genesis if missing: a database built without the migration)."""
-    head = AuditChain.__table__
-    stmt = select(head).where(head.c.name == chain)
-    row = db.execute(stmt.with_for_update() if lock else stmt).mappings().one_or_none()
+    stmt = _statements(chain)["head_locked" if lock else "head"]
+    row = db.execute(stmt).mappings().one_or_none()
     if row is None:
-        db.execute(dialect_insert(db, head).values(name=chain, head_seq=0, head_hash=GENESIS, genesis_seq=0,
-                                                   genesis_hash=GENESIS).on_conflict_do_nothing())
-        row = db.execute(stmt.with_for_update() if lock else stmt).mappings().one()
+        db.execute(dialect_insert(db, AuditChain.__table__).values(
+            name=chain, head_seq=0, head_hash=GENESIS, genesis_seq=0, genesis_hash=GENESIS).on_conflict_do_nothing())
+        row = db.execute(stmt).mappings().one()
     return dict(row)
 
 
 def chain_entries(db: Session, chain: str, ids: list[int]) -> int:
     """Number and hash the entries ``ids`` of ``chain`` after its head, under the head row's lock."""
-    table, head = CHAINS[chain], AuditChain.__table__
+    statements = _statements(chain)
     conn = db.connection()
-    state = _head(db, chain, lock=True)
+    entries = [dict(row) for start in range(0, len(ids), BATCH)  # read before the lock: they are ours alone
+               for row in conn.execute(statements["entries"], {"ids": ids[start:start + BATCH]}).mappings()]
+    if not entries:
+        return 0
+    state = _head(db, chain, lock=True)  # held until the commit: the next transaction waits here
     seq, prev = state["head_seq"], state["head_hash"]
     updates: list[dict[str, Any]] = []
-    for start in range(0, len(ids), BATCH):
-        chunk = sorted(set(ids[start:start + BATCH]))
-        for row in conn.execute(select(*_hashed(table)).where(table.c.id.in_(chunk), table.c.seq.is_(None))
-                                .order_by(table.c.id)).mappings():
-            seq += 1
-            digest = entry_hash(prev, seq, dict(row))
-            updates.append({"b_id": row["id"], "b_seq": seq, "b_prev": prev, "b_hash": digest})
-            prev = digest
+    for entry in entries:
+        seq += 1
+        digest = entry_hash(prev, seq, entry)
+        updates.append({"b_id": entry["id"], "b_seq": seq, "b_prev": prev, "b_hash": digest})
+        prev = digest
     if updates:
-        conn.execute(update(table).where(table.c.id == bindparam("b_id")).values(
-            seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"), entry_hash=bindparam("b_hash")), updates)
-        conn.execute(update(head).where(head.c.name == chain).values(head_seq=seq, head_hash=prev))
+        conn.execute(statements["number"], updates)
+        conn.execute(statements["move"], {"b_seq": seq, "b_hash": prev})
     return len(updates)
 
 
