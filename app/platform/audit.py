@@ -197,11 +197,25 @@ def record_access(db: Session, *, action: str, subject_type: str, subject_id: st
     now (when), the request, command or job (from where), ``action`` on ``subject_type``/``subject_id``
     (what was done) and ``data_subject`` (whose data, masked: "010-****-5678", "12 callers").
 
-    The one write a GET makes; it goes to ``access_log``, never to the business tables."""
-    append(db, AccessLog.__table__, [{
-        **_whence(), "actor": _actor(db), "action": action, "subject_type": subject_type,
-        "subject_id": str(subject_id)[:60], "municipality_id": municipality_id, "data_subject": data_subject[:120],
-        "detail": _plain(detail)}])
+    The one write a GET makes; it goes to ``access_log``, never to the business tables. On SQLite a GET's
+    transaction is a deferred reader, which cannot turn writer once another process has written (WAL
+    answers SQLITE_BUSY_SNAPSHOT at once); there the record is written by a short transaction of its own
+    that takes the write lock up front, committed before the response."""
+    rows = [{**_whence(), "actor": _actor(db), "action": action, "subject_type": subject_type,
+             "subject_id": str(subject_id)[:60], "municipality_id": municipality_id,
+             "data_subject": data_subject[:120], "detail": _plain(detail)}]
+    if not _deferred_sqlite_reader(db):
+        append(db, AccessLog.__table__, rows)
+        return
+    with Session(db.get_bind(), expire_on_commit=False) as own:
+        own.connection(execution_options={"sqlite_immediate": True})
+        append(own, AccessLog.__table__, rows)
+        own.commit()
+
+
+def _deferred_sqlite_reader(db: Session) -> bool:
+    conn = db.connection()
+    return conn.dialect.name == "sqlite" and not conn.get_execution_options().get("sqlite_immediate", False)
 
 
 def list_entries(db: Session, *, page: PageParams, object_type: str | None = None,

@@ -238,3 +238,20 @@ def test_chain_overhead_is_one_locked_step_per_transaction(world, database):
         event.remove(database.engine, "before_cursor_execute", count)
     chain_work = [s for s in statements if "audit_chain" in s or "SET seq" in s]
     assert len(chain_work) == 3  # read (and lock) the head, number the entries, move the head
+
+
+def test_a_get_records_its_access_even_after_another_process_wrote(world, database):
+    """On SQLite a GET's deferred read transaction could not turn writer once another connection has
+    committed since its snapshot; the access record is written by a transaction of its own there."""
+    reader = database.session()  # a GET's unit of work: a plain (deferred) transaction
+    try:
+        bind_principal(reader, SYSTEM)
+        assert reader.scalar(select(func.count()).select_from(AuditLog)) > 0  # the snapshot is taken
+        _record(database, 1)  # another request writes and commits meanwhile
+        audit.record_access(reader, action="view", subject_type="vb_call", subject_id="7", municipality_id=None)
+        reader.commit()
+    finally:
+        reader.close()
+    with database.unit_of_work() as s:
+        assert s.scalars(select(AccessLog.subject_id)).all() == ["7"]
+    assert _verify(database, "access_log").ok
