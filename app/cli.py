@@ -197,7 +197,7 @@ def _cmd_audit_purge(args: argparse.Namespace) -> int:
     settings = RetentionSettings()
     db = _open_database()
     try:
-        session = db.session()
+        session = db.session(write=True)
         try:
             bind_principal(session, SYSTEM)
             counts = purge_expired(session, settings=settings, progress=print)

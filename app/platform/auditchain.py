@@ -218,6 +218,8 @@ def purge(db: Session, chain: str, *, before: datetime,
     genesis is committed before the first delete, so an interrupted purge resumes and what is left
     verifies at every step. Returns the number of entries deleted."""
     table, head = CHAINS[chain], AuditChain.__table__
+    if not db.in_transaction():
+        db.connection(execution_options={"sqlite_immediate": True})
     state = _head(db, chain, lock=True)
     keep_from = db.execute(select(func.min(table.c.seq)).where(table.c.occurred_at >= before)).scalar()
     last = (keep_from - 1) if keep_from is not None else state["head_seq"]
@@ -231,6 +233,7 @@ def purge(db: Session, chain: str, *, before: datetime,
     db.commit()
     deleted = 0
     while True:
+        db.connection(execution_options={"sqlite_immediate": True})  # SQLite: the write lock up front
         ids = db.execute(select(table.c.id).where(table.c.seq <= genesis).limit(BATCH)).scalars().all()
         if not ids:
             return deleted
