@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import sys
 from pathlib import Path
@@ -113,7 +114,7 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     except BackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"Backup written to {args.file}. Keep DXHUB_SECRET_KEY and the modules' sealing keys with it "
+    print(f"Backup written to {args.file}. Keep DXHUB_SEALING_KEYS and DXHUB_LOOKUP_KEY with it "
           "(see README, Backups): without them its sealed values cannot be opened.")
     return 0
 
@@ -138,6 +139,141 @@ def _add_backup_commands(sub: argparse._SubParsersAction) -> None:
     rs.add_argument("file", metavar="FILE")
     rs.set_defaults(func=_cmd_restore)
 # ------------------------------------------------------------------------------------------------------
+
+
+# --- keys and audit: sealing keys, the audit chain, access records --------------------------------
+
+def _open_database():
+    from app.core.db import Database
+    from app.core.manifest import install
+    from app.modules import load_manifests
+
+    install(load_manifests())  # every module's models and sealed fields
+    return Database(get_settings().database_url)
+
+
+def _cmd_keys_generate(args: argparse.Namespace) -> int:
+    from app.core.sealing import generate_key
+
+    key = generate_key()
+    print(key)
+    print(f"# add it FIRST in DXHUB_SEALING_KEYS, e.g. DXHUB_SEALING_KEYS={args.key_id}:{key},<older keys>; "
+          "then run `dxhub keys rotate`", file=sys.stderr)
+    return 0
+
+
+def _cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from app.core.rotation import rotate
+    from app.core.sealing import keyring
+    from app.core.tenancy import SYSTEM, bind_principal
+    from app.platform import audit
+
+    db = _open_database()
+    try:
+        print(f"Resealing under key {keyring().newest!r} (batches of {args.batch}).")
+        reports = rotate(db, batch=args.batch, progress=print)
+        with db.unit_of_work() as session:
+            bind_principal(session, SYSTEM)
+            audit.record(session, action="rotate_keys", object_type="sealing", object_id=keyring().newest,
+                         municipality_id=None, after={r.name: {"resealed": r.resealed, "current": r.skipped,
+                                                               "unreadable": len(r.unreadable)} for r in reports})
+    finally:
+        db.dispose()
+    unreadable = [r for r in reports if r.unreadable]
+    for r in reports:
+        print(f"{r.name}: {r.total} values, {r.resealed} resealed, {r.skipped} already under the newest key")
+    if unreadable:
+        for r in unreadable:
+            print(f"error: {r.name}: {len(r.unreadable)} values do not open (rows {r.unreadable[:20]}); "
+                  "keep the older keys until they are dealt with", file=sys.stderr)
+        return 1
+    print("Every sealed value is under the newest key: older keys can now leave DXHUB_SEALING_KEYS.")
+    return 0
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from app.platform.auditchain import CHAINS, verify
+
+    db = _open_database()
+    failed = False
+    try:
+        with db.unit_of_work(write=False) as session:
+            for chain in CHAINS:
+                v = verify(session, chain)
+                if v.ok:
+                    print(f"{chain}: ok, {v.checked} entries verified; head {v.head_seq} {v.head_hash}")
+                else:
+                    failed = True
+                    print(f"{chain}: TAMPERED after {v.checked} good entries: {v.problem}", file=sys.stderr)
+    finally:
+        db.dispose()
+    return 1 if failed else 0
+
+
+def _cmd_audit_export(args: argparse.Namespace) -> int:
+    from app.core.csvout import csv_text
+    from app.core.tenancy import SYSTEM, bind_principal
+    from app.platform import audit
+
+    try:
+        audit.month_bounds(args.month)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    output = Path(args.output or f"access-{args.month}.csv")
+    db = _open_database()
+    try:
+        with db.unit_of_work() as session:
+            bind_principal(session, SYSTEM)
+            rows = list(audit.access_export_rows(session, month=args.month))
+            output.write_text("\ufeff" + csv_text(audit.ACCESS_EXPORT_HEADER, rows), encoding="utf-8")
+            audit.record(session, action="export", object_type="access_log", object_id=args.month,
+                         municipality_id=None, after={"rows": len(rows), "file": output.name})
+    finally:
+        db.dispose()
+    print(f"{len(rows)} access records of {args.month} written to {output}.")
+    return 0
+
+
+def _cmd_audit_purge(args: argparse.Namespace) -> int:
+    from app.core.tenancy import SYSTEM, bind_principal
+    from app.platform.auditchain import RetentionSettings, purge_expired
+
+    settings = RetentionSettings()
+    db = _open_database()
+    try:
+        session = db.session(write=True)
+        try:
+            bind_principal(session, SYSTEM)
+            counts = purge_expired(session, settings=settings, progress=print)
+        finally:
+            session.close()
+    finally:
+        db.dispose()
+    for chain, n in counts.items():
+        print(f"{chain}: {n} entries older than {settings.days(chain)} days purged; the chain still verifies.")
+    return 0
+
+
+def _add_keys_and_audit(sub) -> None:
+    keys = sub.add_parser("keys", help="sealing keys of personal values").add_subparsers(dest="keys", required=True)
+    gen = keys.add_parser("generate", help="print a new random key for DXHUB_SEALING_KEYS or DXHUB_LOOKUP_KEY")
+    gen.add_argument("--key-id", default="k2", help="the id to show in the example line")
+    gen.set_defaults(func=_cmd_keys_generate)
+    rot = keys.add_parser("rotate", help="reseal every sealed value under the newest key (resumable)")
+    rot.add_argument("--batch", type=int, default=500)
+    rot.set_defaults(func=_cmd_keys_rotate)
+
+    aud = sub.add_parser("audit", help="the audit trail and access records").add_subparsers(dest="audit",
+                                                                                           required=True)
+    aud.add_parser("verify", help="walk the hash chains; name the first entry altered, inserted or removed"
+                   ).set_defaults(func=_cmd_audit_verify)
+    exp = aud.add_parser("export", help="write a month's access records (CSV) for the monthly review")
+    exp.add_argument("--month", required=True, help="YYYY-MM (Seoul calendar)")
+    exp.add_argument("--output", help="file to write (default access-YYYY-MM.csv)")
+    exp.set_defaults(func=_cmd_audit_export)
+    aud.add_parser("purge", help="delete entries past their retention (DXHUB_AUDIT_RETENTION_DAYS, "
+                   "DXHUB_ACCESS_RETENTION_DAYS)").set_defaults(func=_cmd_audit_purge)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     cu.set_defaults(func=_cmd_create_user)
 
     _add_backup_commands(sub)
+    _add_keys_and_audit(sub)
 
     for manifest in load_manifests():
         if manifest.add_cli is not None:
@@ -187,15 +324,20 @@ def _settings_error() -> str | None:
     """Why the settings are refused (e.g. the default secret outside development), or None."""
     from pydantic import ValidationError
 
+    from app.core.sealing import settings_error
+
     try:
         get_settings()
     except ValidationError as exc:
         return "; ".join(str(err["msg"]).removeprefix("Value error, ") for err in exc.errors())
-    return None
+    return settings_error()
 
 
 def main(argv: list[str] | None = None) -> int:
+    from app.core.origin import origin_scope
+
     sys.path.insert(0, str(Path.cwd()))
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     refused = _settings_error()
     if refused:
@@ -207,7 +349,10 @@ def main(argv: list[str] | None = None) -> int:
         from app.core.logging import configure_logging
 
         configure_logging()
-    return args.func(args) or 0
+    # The audit trail names the command, never its options (a password may be among them).
+    words = list(itertools.takewhile(lambda w: not w.startswith("-"), argv))[:2]
+    with origin_scope("cli", " ".join(["dxhub", *words])):
+        return args.func(args) or 0
 
 
 if __name__ == "__main__":

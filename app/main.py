@@ -18,7 +18,9 @@ from app.core.headers import SecurityHeadersMiddleware
 from app.core.i18n import LocaleMiddleware
 from app.core.manifest import install
 from app.core.observe import RequestObservationMiddleware
+from app.core.origin import OriginMiddleware
 from app.core.ratelimit import RateLimiter
+from app.core.sealing import settings_error as sealing_settings_error
 from app.core.sessions import RotatingSessionMiddleware
 from app.core.tenancy import PLATFORM_MODULE
 from app.modules import load_manifests
@@ -61,6 +63,9 @@ SWAGGER_UI_PAGE = """<!doctype html>
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
+    refused = sealing_settings_error()  # unset sealing/lookup keys in production
+    if refused:
+        raise RuntimeError(refused)
     db = database or Database(settings.database_url)
     manifests = load_manifests()
     install(manifests)
@@ -91,6 +96,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                        same_site="lax", https_only=settings.secure_cookies)
     app.add_middleware(LocaleMiddleware, default=settings.default_locale)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.env == "production")
+    app.add_middleware(OriginMiddleware)
     # Outermost: it times the whole answer and its request id reaches every log line of the request.
     app.add_middleware(RequestObservationMiddleware)
     install_error_handlers(app)

@@ -5,8 +5,8 @@ PostgreSQL: ``pg_dump --format=custom`` and ``pg_restore`` (the PostgreSQL clien
 version as the server or newer), run as a role that sees every row (the tables' owner).
 
 A restore goes into an empty database only: restoring over data would mix two histories. What a backup
-does not hold and must be kept with it: the sealing keys (``DXHUB_SECRET_KEY`` and each module's own key,
-e.g. ``DXHUB_WORKNET_ICCID_KEY``), without which the sealed personal values in it cannot be opened, and
+does not hold and must be kept with it: the sealing keys (``DXHUB_SEALING_KEYS`` and
+``DXHUB_LOOKUP_KEY``), without which the sealed personal values in it cannot be opened, and
 ``DXHUB_DATA_DIR`` (files the modules keep, e.g. CCTV snapshots).
 """
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -178,8 +179,14 @@ async def partners(request: Request, db: SessionDep, principal: WebUser,
 @router.get("/audit", name="admin_audit")
 def audit_log(request: Request, db: SessionDep,
               object_type: Annotated[str | None, Query(max_length=60)] = None,
+              kind: Literal["changes", "access"] = "changes",
               page: Annotated[int, Query(ge=1, le=100000)] = 1):
-    items, total = audit.list_entries(db, page=_page(page), object_type=object_type or None)
+    """Changes (the audit trail) or access records (reads of personal data), chosen by ``kind``."""
+    if kind == "access":
+        items, total = audit.list_access(db, page=_page(page), subject_type=object_type or None)
+    else:
+        items, total = audit.list_entries(db, page=_page(page), object_type=object_type or None)
+    query = urlencode({k: v for k, v in {"kind": kind, "object_type": object_type}.items() if v})
     return render(request, "platform/admin/audit.html", {
         "entries": items, "total": total, "page": page, "pages": _pages(total),
-        "object_type": object_type or ""})
+        "object_type": object_type or "", "kind": kind, "query": query})

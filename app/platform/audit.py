@@ -1,24 +1,35 @@
-"""The audit trail, written for every change made through the web or the API.
+"""The audit trail, written for every change made through the web or the API, and the access records.
 
 A flush hook records each inserted, updated and deleted ORM object of a session that carries a
 principal, with its values before and after, so no route or module can forget to audit. Tables that
 take high-volume machine data (telemetry, detections) set ``__audit__ = False`` and audit their batches
-with :func:`record` instead.
+with :func:`record` instead. Reads of personal data leave an access record (:func:`record_access`) in a
+table of their own. Every entry names where it came from (:mod:`app.core.origin`).
+
+Both tables are hash chains (:mod:`app.platform.auditchain`): each entry is chained when its
+transaction commits, under the lock of its chain's head row.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import json
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, insert, inspect, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
+from app.core.errors import Forbidden
+from app.core.i18n import SEOUL
+from app.core.origin import current_origin
 from app.core.pagination import PageParams, paginate
+from app.core.sealing import SealedField, Unreadable
 from app.core.tenancy import Principal, principal_of
-from app.platform.models import AuditLog
+from app.platform.auditchain import append
+from app.platform.models import AccessLog, AuditLog
 
 
 def _plain(value: Any) -> Any:
@@ -72,12 +83,18 @@ def _object_id(obj: Any) -> str:
     return ",".join(str(v) for v in values)
 
 
+def _whence() -> dict[str, Any]:
+    origin = current_origin()
+    return {"occurred_at": utcnow(), "source": origin.source, "origin": origin.detail, "ip": origin.ip,
+            "user_agent": origin.user_agent}
+
+
 def _row(principal: Principal, action: str, obj: Any, before: dict | None, after: dict | None) -> dict:
     municipality_id = getattr(obj, "municipality_id", None)
     if obj.__class__.__tablename__ == "municipality":
         municipality_id = obj.id
     return {
-        "occurred_at": utcnow(),
+        **_whence(),
         "actor": principal.label[:120],
         "action": action,
         "object_type": obj.__class__.__tablename__,
@@ -89,7 +106,7 @@ def _row(principal: Principal, action: str, obj: Any, before: dict | None, after
 
 
 def _audited(obj: Any) -> bool:
-    return getattr(obj, "__audit__", True) and not isinstance(obj, AuditLog)
+    return getattr(obj, "__audit__", True) and not isinstance(obj, AuditLog | AccessLog)
 
 
 @event.listens_for(Session, "before_flush")
@@ -127,17 +144,78 @@ def _write_trail(session: Session, _ctx) -> None:
         if _audited(obj):
             rows.append(_row(principal, "delete", obj, before.get(id(obj)), None))
     if rows:
-        session.connection().execute(insert(AuditLog.__table__), rows)
+        append(session, AuditLog.__table__, rows)
+
+
+def _actor(db: Session) -> str:
+    principal = principal_of(db)
+    return (principal.label if principal else "anonymous")[:120]
 
 
 def record(db: Session, *, action: str, object_type: str, object_id: str, municipality_id: int | None,
            after: dict[str, Any] | None = None, before: dict[str, Any] | None = None) -> None:
     """Audit something the flush hook cannot see, such as a bulk Core insert or a sign-in."""
+    append(db, AuditLog.__table__, [{
+        **_whence(), "actor": _actor(db), "action": action, "object_type": object_type,
+        "object_id": str(object_id), "municipality_id": municipality_id, "before": _plain(before),
+        "after": _plain(after)}])
+
+
+def record_unreadable(db: Session, *, object_type: str, object_id: str, municipality_id: int | None, field: str,
+                      reason: str) -> None:
+    """A sealed value that did not open (key removed, value altered or moved): the screen says so, this
+    leaves the trace an operator follows up."""
+    record(db, action="unseal_failed", object_type=object_type, object_id=object_id,
+           municipality_id=municipality_id, after={"field": field, "reason": reason[:200]})
+
+
+def reveal(db: Session, *, field: SealedField, sealed: str, row: Sequence[object], subject_type: str,
+           subject_id: str, municipality_id: int | None, data_subject: str = "",
+           detail: dict[str, Any] | None = None) -> str | None:
+    """Open a sealed value for a staff member who needs it in full (a refund account, an ICCID).
+
+    Viewers, API keys and the anonymous are refused; each reveal leaves an access record; a value that
+    does not open answers None and leaves ``unseal_failed`` in the audit trail."""
     principal = principal_of(db)
-    actor = principal.label if principal else "anonymous"
-    db.execute(insert(AuditLog.__table__).values(
-        occurred_at=utcnow(), actor=actor[:120], action=action, object_type=object_type,
-        object_id=str(object_id), municipality_id=municipality_id, before=_plain(before), after=_plain(after)))
+    if principal is None or principal.kind != "user" or principal.role == "viewer":
+        raise Forbidden("Only staff may reveal a sealed value")
+    try:
+        value = field.unseal(sealed, row=row)
+    except Unreadable as exc:
+        record_unreadable(db, object_type=subject_type, object_id=subject_id, municipality_id=municipality_id,
+                          field=field.name, reason=str(exc))
+        return None
+    record_access(db, action="reveal", subject_type=subject_type, subject_id=subject_id,
+                  municipality_id=municipality_id, data_subject=data_subject,
+                  detail={"field": field.name, **(detail or {})})
+    return value
+
+
+def record_access(db: Session, *, action: str, subject_type: str, subject_id: str, municipality_id: int | None,
+                  data_subject: str = "", detail: dict[str, Any] | None = None) -> None:
+    """One read of personal data (개인정보의 안전성 확보조치 기준 접속기록): the principal of ``db`` (who),
+    now (when), the request, command or job (from where), ``action`` on ``subject_type``/``subject_id``
+    (what was done) and ``data_subject`` (whose data, masked: "010-****-5678", "12 callers").
+
+    The one write a GET makes; it goes to ``access_log``, never to the business tables. On SQLite a GET's
+    transaction is a deferred reader, which cannot turn writer once another process has written (WAL
+    answers SQLITE_BUSY_SNAPSHOT at once); there the record is written by a short transaction of its own
+    that takes the write lock up front, committed before the response."""
+    rows = [{**_whence(), "actor": _actor(db), "action": action, "subject_type": subject_type,
+             "subject_id": str(subject_id)[:60], "municipality_id": municipality_id,
+             "data_subject": data_subject[:120], "detail": _plain(detail)}]
+    if not _deferred_sqlite_reader(db):
+        append(db, AccessLog.__table__, rows)
+        return
+    with Session(db.get_bind(), expire_on_commit=False) as own:
+        own.connection(execution_options={"sqlite_immediate": True})
+        append(own, AccessLog.__table__, rows)
+        own.commit()
+
+
+def _deferred_sqlite_reader(db: Session) -> bool:
+    conn = db.connection()
+    return conn.dialect.name == "sqlite" and not conn.get_execution_options().get("sqlite_immediate", False)
 
 
 def list_entries(db: Session, *, page: PageParams, object_type: str | None = None,
@@ -151,3 +229,35 @@ def list_entries(db: Session, *, page: PageParams, object_type: str | None = Non
     if municipality_ids is not None:
         stmt = stmt.where(AuditLog.municipality_id.in_(municipality_ids))
     return paginate(db, stmt, page)
+
+
+def list_access(db: Session, *, page: PageParams, subject_type: str | None = None) -> tuple[list[AccessLog], int]:
+    stmt = select(AccessLog).order_by(AccessLog.id.desc())
+    if subject_type:
+        stmt = stmt.where(AccessLog.subject_type == subject_type)
+    return paginate(db, stmt, page)
+
+
+ACCESS_EXPORT_HEADER = ("id", "occurred_at_kst", "actor", "action", "subject_type", "subject_id", "data_subject",
+                        "municipality_id", "source", "origin", "ip", "user_agent", "detail", "entry_hash")
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """The first instant of ``YYYY-MM`` in Seoul and of the month after, in UTC; ValueError if malformed."""
+    year, _, mon = month.partition("-")
+    if not (len(year) == 4 and len(mon) == 2 and year.isdigit() and mon.isdigit() and 1 <= int(mon) <= 12):
+        raise ValueError(f"month {month!r}: write it as YYYY-MM, e.g. 2026-11")
+    start = datetime(int(year), int(mon), 1, tzinfo=SEOUL)
+    end = datetime(int(year) + int(mon) // 12, int(mon) % 12 + 1, 1, tzinfo=SEOUL)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def access_export_rows(db: Session, *, month: str) -> Iterator[tuple[Any, ...]]:
+    """The month's access records (Seoul calendar), oldest first, as rows of :data:`ACCESS_EXPORT_HEADER`."""
+    start, end = month_bounds(month)
+    stmt = (select(AccessLog).where(AccessLog.occurred_at >= start, AccessLog.occurred_at < end)
+            .order_by(AccessLog.occurred_at, AccessLog.id).execution_options(yield_per=1000))
+    for r in db.scalars(stmt):
+        yield (r.id, r.occurred_at.astimezone(SEOUL).strftime("%Y-%m-%d %H:%M:%S"), r.actor, r.action,
+               r.subject_type, r.subject_id, r.data_subject, r.municipality_id, r.source, r.origin, r.ip,
+               r.user_agent, json.dumps(r.detail, ensure_ascii=False) if r.detail else "", r.entry_hash)

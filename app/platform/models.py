@@ -203,19 +203,62 @@ class ApiKey(TenantScoped, Base):
     municipality: Mapped[Municipality] = relationship(lazy="joined")
 
 
-class AuditLog(TenantScoped, Base):
-    """One change to one object, by whom and when, with the values before and after."""
+class _Chained:
+    """Columns of an append-only table kept as a hash chain (see :mod:`app.platform.audit`): where the
+    entry came from, and its place in the chain. ``municipality_id`` carries no foreign key: deleting a
+    municipality must not rewrite its history."""
+
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(40))
+    municipality_id: Mapped[int | None] = mapped_column(Integer, index=True)  # type: ignore[assignment]
+    # web, api, cli, job or system; then "GET /path", the command line or the job's name
+    source: Mapped[str] = mapped_column(String(10), default="system", server_default="system")
+    origin: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)  # set when the transaction commits
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    entry_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditLog(_Chained, TenantScoped, Base):
+    """One change to one object, by whom, when and from where, with the values before and after."""
 
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(120))
-    action: Mapped[str] = mapped_column(String(40))
     object_type: Mapped[str] = mapped_column(String(60))
     object_id: Mapped[str] = mapped_column(String(60))
-    municipality_id: Mapped[int | None] = mapped_column(  # type: ignore[assignment]
-        ForeignKey("municipality.id", ondelete="SET NULL"), index=True)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AccessLog(_Chained, TenantScoped, Base):
+    """One read of personal data (접속기록): who, when, from where, what was done and whose data.
+
+    Kept apart from the change trail: a GET that shows personal data writes here, the one sanctioned
+    write of a GET, and tests of "a GET changes nothing" exclude this table by name."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_type: Mapped[str] = mapped_column(String(60))
+    subject_id: Mapped[str] = mapped_column(String(60))
+    data_subject: Mapped[str] = mapped_column(String(120), default="")  # whose data, masked
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AuditChain(Base):
+    """The head of each hash chain (the lock row appends serialise on) and its genesis: after a purge,
+    the sequence number and hash of the last purged entry."""
+
+    __tablename__ = "audit_chain"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    head_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    genesis_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    genesis_hash: Mapped[str] = mapped_column(String(64))
+    purged_at: Mapped[datetime | None] = mapped_column()
 

@@ -75,7 +75,7 @@ def test_backup_and_restore_round_trip_the_demo(demo_loaded, empty_target, tmp_p
     source = demo_loaded.url
     file = tmp_path / "dxhub.backup"
     assert _dxhub(monkeypatch, source, "backup", str(file)) == 0, capsys.readouterr().err
-    assert "DXHUB_SECRET_KEY" in capsys.readouterr().out  # the command says what to keep with the file
+    assert "DXHUB_SEALING_KEYS" in capsys.readouterr().out  # the command says what to keep with the file
     assert _dxhub(monkeypatch, empty_target, "restore", str(file)) == 0, capsys.readouterr().err
 
     before, after = _snapshot(source), _snapshot(empty_target)
@@ -90,11 +90,12 @@ def test_backup_and_restore_round_trip_the_demo(demo_loaded, empty_target, tmp_p
     try:
         with restored.engine.connect() as conn:
             assert sorted(conn.scalars(text("SELECT version_num FROM alembic_version"))) == sorted(heads)
-            routers = conn.execute(select(Router.iccid_sealed, Router.iccid_masked, Router.iccid_digest)).all()
+            routers = conn.execute(select(Router.iccid_sealed, Router.iccid_masked, Router.iccid_digest,
+                                             Router.municipality_id, Router.serial)).all()
         # the sealed ICCIDs open with the same keys, and are the numbers their masks and digests were made of
         assert routers
-        for sealed, masked, digest in routers:
-            iccid = worknet_sealing.unseal(sealed)
+        for sealed, masked, digest, municipality_id, serial in routers:
+            iccid = worknet_sealing.unseal(sealed, municipality_id=municipality_id, serial=serial)
             assert worknet_sealing.mask_iccid(iccid) == masked and worknet_sealing.digest(iccid) == digest
         # a restored database is a working one: new rows get fresh ids after the restored ones
         with restored.engine.begin() as conn:

@@ -874,8 +874,9 @@ def read_snapshot(db: Session, *, snapshot: CctvSnapshot, root: Path) -> bytes:
         content = path.read_bytes()
     except OSError:
         raise NotFound("The image of snapshot {id} is no longer on disk", id=snapshot.id) from None
-    audit.record(db, action="view", object_type="kt_cctv_snapshot", object_id=str(snapshot.id),
-                 municipality_id=snapshot.municipality_id)
+    audit.record_access(db, action="view", subject_type="kt_cctv_snapshot", subject_id=str(snapshot.id),
+                        municipality_id=snapshot.municipality_id, data_subject=f"camera {snapshot.camera_id} view",
+                        detail={"camera_id": snapshot.camera_id, "incident_id": snapshot.incident_id})
     return content
 
 

@@ -75,11 +75,13 @@ def list_calls(db: SessionDep, page: PageDep,
                status: Annotated[str | None, Query(pattern="^(active|completed|handed_off|abandoned)$")] = None,
                intent: Intent | None = None):
     items, total = service.list_calls(db, page=page, status=status, intent=intent)
+    service.record_caller_list(db, calls=items)
     return Page(items=[CallOut.model_validate(c) for c in items], total=total, limit=page.limit, offset=page.offset)
 
 
 @router.get("/calls/{call_id}", response_model=CallDetailOut)
-def get_call(call: CallDep):
+def get_call(call: CallDep, db: SessionDep):
+    service.record_transcript_view(db, call=call)
     return CallDetailOut.model_validate({**CallOut.model_validate(call).model_dump(), "slots": call.slots,
                                          "turns": [TurnView.model_validate(t) for t in call.turns]})
 

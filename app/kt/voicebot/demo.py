@@ -227,12 +227,13 @@ def _load_municipality(session: Session, municipality, rng: random.Random, now: 
                                  weights=[1, 2, 2, 8, 1, 1])[0] if not o.urgent else "resolved"
         attributes = dict(o.attributes)
         sealed = None
+        token = uuid.uuid4().hex
         if attributes.get("account"):
-            sealed = service.account_sealer.seal(str(attributes["account"]))
+            sealed = service.REQUEST_ACCOUNT.seal(str(attributes["account"]), row=(token,))
             attributes["account"] = "*" * 8 + str(attributes["account"])[-4:]
             claimed.extend(r["_i"] for r in attributes.get("refunds", []) if "_i" in r)
         request_rows.append({
-            "municipality_id": mid, "token": uuid.uuid4().hex, "call_id": call_id, "service_code": o.service_code,
+            "municipality_id": mid, "token": token, "call_id": call_id, "service_code": o.service_code,
             "status": status, "urgent": o.urgent, "department": o.department, "area": o.area,
             "description": mask_pii(o.description), "address": o.address,
             "lat": round(lat0 + rng.uniform(-0.05, 0.05), 6), "long": round(long0 + rng.uniform(-0.06, 0.06), 6),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import uuid
 from collections import Counter
@@ -20,7 +19,7 @@ from app.core.i18n import SEOUL
 from app.core.live import publish_after_commit
 from app.core.pagination import PageParams, paginate
 from app.core.privacy import mask_phone, mask_pii
-from app.core.sealing import Sealer
+from app.core.sealing import Unreadable, sealed_field
 from app.core.tenancy import principal_of
 from app.kt.voicebot import classifier, dialogue
 from app.kt.voicebot.models import (
@@ -46,9 +45,13 @@ TRANSITIONS = {
     "duplicate": ("received",),
 }
 OPEN_STATUSES = ("received", "assigned", "in_progress")
-ACCOUNT_KEY_ENV = "DXHUB_VOICEBOT_ACCOUNT_KEY"
-# The refund account a caller gives: sealed on the call while the dialogue runs, then on the request.
-account_sealer = Sealer("voicebot.account", master_key=lambda: os.environ.get(ACCOUNT_KEY_ENV))
+ACCOUNT_KEY_ENV = "DXHUB_VOICEBOT_ACCOUNT_KEY"  # reads legacy (pre-AES-GCM) values only, in `dxhub keys rotate`
+# The refund account a caller gives: sealed on the call while the dialogue runs (bound to the call's id),
+# then on the request (bound to its token, which exists before the row is inserted and never changes).
+CALL_ACCOUNT = sealed_field("voicebot.account", table="vb_call", column="context", json_key="account_sealed",
+                            row_key=("id",), legacy_purpose="voicebot.account", legacy_key_env=ACCOUNT_KEY_ENV)
+REQUEST_ACCOUNT = sealed_field("voicebot.account", table="vb_request", column="account_sealed", row_key=("token",),
+                               legacy_purpose="voicebot.account", legacy_key_env=ACCOUNT_KEY_ENV)
 
 
 def caller_hash(number: str) -> str:
@@ -165,6 +168,23 @@ def requests_for_call(db: Session, *, call: VoicebotCall) -> list[VoicebotReques
                            .order_by(VoicebotRequest.id)))
 
 
+def record_transcript_view(db: Session, *, call: VoicebotCall) -> None:
+    """A call's transcript was shown (page or API): an access record of the caller's data."""
+    audit.record_access(db, action="view_transcript", subject_type="vb_call", subject_id=str(call.id),
+                        municipality_id=call.municipality_id, data_subject=call.caller_masked,
+                        detail={"turns": call.turn_count})
+
+
+def record_caller_list(db: Session, *, calls: list[VoicebotCall]) -> None:
+    """A list of calls with their callers was shown: one access record naming the calls listed."""
+    if not calls:
+        return
+    municipalities = {c.municipality_id for c in calls}
+    audit.record_access(db, action="list_callers", subject_type="vb_call", subject_id="list",
+                        municipality_id=municipalities.pop() if len(municipalities) == 1 else None,
+                        data_subject=f"{len(calls)} callers", detail={"call_ids": [c.id for c in calls]})
+
+
 def get_call(db: Session, *, call_id: int) -> VoicebotCall:
     call = db.scalar(select(VoicebotCall).where(VoicebotCall.id == call_id)
                      .options(selectinload(VoicebotCall.turns)))
@@ -211,7 +231,12 @@ def take_turn(db: Session, *, call: VoicebotCall, text: str, now: datetime | Non
     slots = dict(call.slots or {})
     sealed_account = (call.context or {}).get("account_sealed")
     if sealed_account and slots.get("account"):
-        slots["account"] = account_sealer.unseal(sealed_account)
+        try:
+            slots["account"] = CALL_ACCOUNT.unseal(sealed_account, row=(call.id,))
+        except Unreadable as exc:  # the dialogue asks for it again rather than failing the call
+            slots.pop("account")
+            audit.record_unreadable(db, object_type="vb_call", object_id=str(call.id),
+                                    municipality_id=call.municipality_id, field=CALL_ACCOUNT.name, reason=str(exc))
     state = dialogue.CallState(municipality_name=municipality.name_ko, intent=call.intent, state=call.state,
                                slots=slots, failures=call.failures)
     res = dialogue.step(state, text, prediction, ctx)
@@ -236,7 +261,7 @@ def take_turn(db: Session, *, call: VoicebotCall, text: str, now: datetime | Non
     call.slots = _public_slots(res.slots, masked=True)
     context = {k: v for k, v in (call.context or {}).items() if k != "account_sealed"}
     if res.slots.get("account") and not res.ended:  # the next turn needs it in clear; the request keeps it
-        context["account_sealed"] = account_sealer.seal(str(res.slots["account"]))
+        context["account_sealed"] = CALL_ACCOUNT.seal(str(res.slots["account"]), row=(call.id,))
     call.context = context
     call.failures = res.failures
     if res.ended:
@@ -298,11 +323,12 @@ def _request_from_outcome(db: Session, *, call: VoicebotCall, outcome: dialogue.
                           now: datetime) -> VoicebotRequest:
     attributes = dict(outcome.attributes)
     sealed = None
+    token = uuid.uuid4().hex
     if attributes.get("account"):
-        sealed = account_sealer.seal(str(attributes["account"]))
+        sealed = REQUEST_ACCOUNT.seal(str(attributes["account"]), row=(token,))
         attributes["account"] = _public_slots({"account": attributes["account"]}, masked=True)["account"]
     request = VoicebotRequest(
-        municipality_id=call.municipality_id, token=uuid.uuid4().hex, call_id=call.id,
+        municipality_id=call.municipality_id, token=token, call_id=call.id,
         service_code=outcome.service_code, status=outcome.status, urgent=outcome.urgent,
         department=outcome.department, area=outcome.area, description=mask_pii(outcome.description),
         address=outcome.address, attributes=attributes, fee_krw=outcome.fee_krw,
@@ -393,24 +419,19 @@ def create_request(db: Session, *, data: RequestIn, interface_used: str = "staff
     return request, True
 
 
-def reveal_account(db: Session, *, request: VoicebotRequest) -> str:
-    """The full refund account of a request, for staff who pay the refund; every reveal is audited
-    (who and when) and viewers, API keys and the anonymous are refused."""
+def reveal_account(db: Session, *, request: VoicebotRequest) -> str | None:
+    """The full refund account of a request, for staff who pay the refund; every reveal leaves an access
+    record (who, when, from where) and viewers, API keys and the anonymous are refused. None when the
+    sealed value does not open (key removed, value altered): that is recorded in the audit trail."""
     principal = principal_of(db)
     if principal is None or principal.kind != "user" or principal.role == "viewer":
         raise Forbidden("Only staff may reveal a refund account")
     if not request.account_sealed:
         raise NotFound("Service request {id} holds no refund account", id=request.id)
-    try:
-        account = account_sealer.unseal(request.account_sealed)
-    except ValueError:
-        raise Conflict("The refund account of request {id} cannot be read: the sealing key has changed",
-                       id=request.id) from None
-    audit.record(db, action="reveal_account", object_type="vb_request", object_id=str(request.id),
-                 municipality_id=request.municipality_id,
-                 after={"account": request.attributes.get("account"), "bank": request.attributes.get("bank")})
-    db.flush()
-    return account
+    return audit.reveal(db, field=REQUEST_ACCOUNT, sealed=request.account_sealed, row=(request.token,),
+                        subject_type="vb_request", subject_id=str(request.id), municipality_id=request.municipality_id,
+                        data_subject=request.contact_masked or "",
+                        detail={"account": request.attributes.get("account"), "bank": request.attributes.get("bank")})
 
 
 def allowed_transitions(request: VoicebotRequest) -> list[str]:

@@ -60,6 +60,7 @@ def calls(request: Request, db: SessionDep,
     live, _n = service.list_calls(db, page=PageParams(limit=50, offset=0), live=True)
     items, total = service.list_calls(db, page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
                                       live=False, **filters)
+    service.record_caller_list(db, calls=[*live, *items])
     return render(request, "kt/voicebot/calls.html", {
         "live": live, "calls": items, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
         "filters": filters, "query_base": urlencode(filters), "intents": list(SERVICE_LABELS)[:6]})
@@ -68,6 +69,7 @@ def calls(request: Request, db: SessionDep,
 @router.get("/calls/live", name="vb_calls_live")
 def calls_live(request: Request, db: SessionDep):
     live, _n = service.list_calls(db, page=PageParams(limit=50, offset=0), live=True)
+    service.record_caller_list(db, calls=live)
     return render(request, "kt/voicebot/_live.html", {"live": live})
 
 
@@ -78,6 +80,7 @@ async def calls_stream(request: Request, principal: WebUser):
 
 @router.get("/calls/{call_id}", name="vb_call_detail")
 def call_detail(request: Request, call: CallDep, db: SessionDep):
+    service.record_transcript_view(db, call=call)
     return render(request, "kt/voicebot/call_detail.html",
                   {"call": call, "requests": service.requests_for_call(db, call=call)})
 
@@ -106,10 +109,11 @@ def requests_page(request: Request, db: SessionDep,
 
 
 def _request_page(request: Request, item, *, errors: dict | None = None, values: dict | None = None,
-                  status_code: int = 200, revealed_account: str | None = None):
+                  status_code: int = 200, revealed_account: str | None = None, unreadable: bool = False):
     return render(request, "kt/voicebot/request_detail.html", {
         "item": item, "transitions": service.allowed_transitions(item), "errors": errors or {},
-        "values": values or {}, "revealed_account": revealed_account}, status_code=status_code)
+        "values": values or {}, "revealed_account": revealed_account, "unreadable": unreadable},
+        status_code=status_code)
 
 
 @router.get("/requests/{request_id}", name="vb_request_detail")
@@ -138,7 +142,7 @@ async def request_status(request: Request, item: RequestDep, db: SessionDep):
 def request_reveal_account(request: Request, item: RequestDep, db: SessionDep):
     """The full refund account, shown once on this answer (never cached) and audited."""
     account = service.reveal_account(db, request=item)
-    response = _request_page(request, item, revealed_account=account)
+    response = _request_page(request, item, revealed_account=account, unreadable=account is None)
     response.headers["Cache-Control"] = "no-store"
     return response
 

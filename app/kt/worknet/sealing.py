@@ -1,9 +1,10 @@
 """Check digits of device numbers and the sealing of USIM ICCIDs at rest.
 
 An ICCID identifies the subscription behind a router's fixed IP, so it is stored encrypted and shown
-masked, through the platform's sealing (:mod:`app.core.sealing`) under the purpose ``worknet``. Keys
-are derived from ``DXHUB_WORKNET_ICCID_KEY`` (or, failing that, ``DXHUB_SECRET_KEY``). A keyed digest
-(HMAC) of the ICCID lets the database refuse the same USIM twice without storing it in clear.
+masked, through the platform's sealing (:mod:`app.core.sealing`, AES-GCM under ``DXHUB_SEALING_KEYS``),
+bound to the router's municipality and serial (which never change). A keyed lookup digest (HMAC under
+``DXHUB_LOOKUP_KEY``) lets the database refuse the same USIM twice without storing it in clear.
+``DXHUB_WORKNET_ICCID_KEY`` only matters to read values sealed before AES-GCM (``dxhub keys rotate``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from functools import lru_cache
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.core.sealing import SEAL_VERSION, Sealer
+from app.core.sealing import sealed_field
 
-__all__ = ["SEAL_VERSION", "digest", "luhn_complete", "luhn_ok", "mask_iccid", "seal", "unseal",
-           "worknet_settings"]
+__all__ = ["ICCID", "digest", "luhn_complete", "luhn_ok", "mask_iccid", "seal", "unseal", "worknet_settings"]
 
 
 class WorknetSettings(BaseSettings):
@@ -30,10 +30,19 @@ def worknet_settings() -> WorknetSettings:
     return WorknetSettings()
 
 
-_sealer = Sealer("worknet", master_key=lambda: worknet_settings().iccid_key)
-seal = _sealer.seal
-unseal = _sealer.unseal
-digest = _sealer.digest
+ICCID = sealed_field("worknet.iccid", table="worknet_router", column="iccid_sealed",
+                     row_key=("municipality_id", "serial"), digest_column="iccid_digest",
+                     legacy_purpose="worknet", legacy_key_env="DXHUB_WORKNET_ICCID_KEY")
+digest = ICCID.digest
+
+
+def seal(iccid: str, *, municipality_id: int, serial: str) -> str:
+    return ICCID.seal(iccid, row=(municipality_id, serial))
+
+
+def unseal(sealed: str, *, municipality_id: int, serial: str) -> str:
+    """The ICCID in clear; :class:`app.core.sealing.Unreadable` when it does not open."""
+    return ICCID.unseal(sealed, row=(municipality_id, serial))
 
 
 def luhn_ok(digits: str) -> bool:

@@ -25,6 +25,7 @@ from app.core.tenancy import Principal, principal_of
 from app.kt.worknet import sealing
 from app.kt.worknet.models import Lease, Pool, Router, RouterEvent
 from app.kt.worknet.schemas import AssignIn, PoolIn, RouterIn, RouterUpdate, StatusIn
+from app.platform import audit
 from app.platform import service as platform_service
 from app.platform.models import Municipality
 
@@ -94,13 +95,22 @@ def create_router(db: Session, *, data: RouterIn, principal: Principal | None = 
                         ("imei", data.imei) if clash.imei == data.imei else ("iccid", sealing.mask_iccid(data.iccid)))
         raise Conflict("A router with this {field} ({value}) is already registered", field=field, value=value)
     router = Router(municipality_id=mid, serial=data.serial, model=data.model, imei=data.imei,
-                    iccid_sealed=sealing.seal(data.iccid), iccid_digest=digest,
+                    iccid_sealed=sealing.seal(data.iccid, municipality_id=mid, serial=data.serial), iccid_digest=digest,
                     iccid_masked=sealing.mask_iccid(data.iccid), note=data.note, status="in_stock")
     db.add(router)
     flush_or_conflict(db, "A router with serial {serial} is already registered", serial=data.serial)
     _history(db, router, "registered", model=data.model)
     db.flush()
     return router
+
+
+def reveal_iccid(db: Session, *, router: Router) -> str | None:
+    """The router's full ICCID, for staff who deal with the carrier (a lost USIM, a transfer): shown once,
+    with an access record; None when the sealed value does not open (audited as such)."""
+    return audit.reveal(db, field=sealing.ICCID, sealed=router.iccid_sealed,
+                        row=(router.municipality_id, router.serial), subject_type="worknet_router",
+                        subject_id=str(router.id), municipality_id=router.municipality_id,
+                        data_subject=router.assignee_name or router.serial, detail={"iccid": router.iccid_masked})
 
 
 def update_router(db: Session, *, router: Router, data: RouterUpdate) -> Router:

@@ -104,10 +104,11 @@ async def router_new(request: Request, db: SessionDep, principal: WebUser):
 
 
 def _router_page(request: Request, db, item, *, errors: dict | None = None, values: dict | None = None,
-                 status_code: int = 200):
+                 status_code: int = 200, revealed_iccid: str | None = None, unreadable: bool = False):
     lease = service.active_lease_of(db, router_id=item.id)
     return render(request, "kt/worknet/router_detail.html", {
-        "router": item, "lease": lease, "history": service.router_history(db, router=item),
+        "router": item, "lease": lease, "revealed_iccid": revealed_iccid, "unreadable": unreadable,
+        "history": service.router_history(db, router=item),
         "pools": service.list_pools(db), "departments": service.departments(db),
         "errors": errors or {}, "values": values or {"assignee_username": item.assignee_username or "",
                                                      "assignee_name": item.assignee_name,
@@ -119,6 +120,15 @@ def _router_page(request: Request, db, item, *, errors: dict | None = None, valu
 @router.get("/routers/{router_id}", name="worknet_router")
 def router_detail(request: Request, item: RouterDep, db: SessionDep):
     return _router_page(request, db, item)
+
+
+@router.post("/routers/{router_id}/iccid", name="worknet_router_reveal_iccid")
+def router_reveal_iccid(request: Request, item: RouterDep, db: SessionDep):
+    """The full ICCID, shown once on this answer (never cached), with an access record."""
+    iccid = service.reveal_iccid(db, router=item)
+    response = _router_page(request, db, item, revealed_iccid=iccid, unreadable=iccid is None)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/routers/{router_id}/assign", name="worknet_router_assign")

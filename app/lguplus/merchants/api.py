@@ -246,7 +246,8 @@ def effect_report(db: SessionDep, settings: SettingsDep, year: Year | None = Non
 # --- one merchant (after the fixed paths) ----------------------------------------------------
 
 @router.get("/{merchant_id}", response_model=MerchantOut, tags=TAG)
-def get_merchant(merchant: MerchantDep):
+def get_merchant(merchant: MerchantDep, db: SessionDep):
+    service.record_owner_view(db, merchant=merchant)
     return merchant_out(merchant)
 
 

@@ -47,6 +47,7 @@ from app.lguplus.merchants.schemas import (
     TransitionIn,
     month_start,
 )
+from app.platform import audit
 from app.platform.service import target_municipality_id
 
 MAX_BATCH = 20_000
@@ -65,6 +66,12 @@ def today_seoul() -> date:
 
 def masked_phone(phone: str | None) -> str | None:
     return mask_phone(phone) if phone else None
+
+
+def record_owner_view(db: Session, *, merchant: MerchantStore) -> None:
+    """A merchant's owner details (name of the business, registration number, contact) were shown."""
+    audit.record_access(db, action="view_owner", subject_type="lgum_merchant", subject_id=str(merchant.id),
+                        municipality_id=merchant.municipality_id, data_subject=f"owner of {merchant.name}"[:120])
 
 
 # --- merchants -------------------------------------------------------------------------------

@@ -129,6 +129,7 @@ def _merchant_page(request: Request, db, merchant, *, values, errors, status_cod
 
 @router.get("/merchants/{merchant_id}", name="lgum_merchant")
 def merchant_page(request: Request, merchant: MerchantDep, db: SessionDep):
+    service.record_owner_view(db, merchant=merchant)
     return _merchant_page(request, db, merchant, values={}, errors={})
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.core.tenancy import SYSTEM, bind_principal
 from app.kt.cctv.demo import load_demo, sample_data
-from app.platform.models import AuditLog
+from app.platform.models import AccessLog
 from tests.conftest import web_login
 from tests.kt.cctv.conftest import NO_PARKING, PNG, event, make_camera, t0
 
@@ -40,9 +40,9 @@ def test_control_centre_pages_render_in_korean(cctv, ulsan, database):
     snap = re.search(r'/kt/cctv/snapshots/(\d+)', detail.text)
     assert snap and cctv.get(snap.group(0)).content == PNG
     with database.unit_of_work() as s:  # each view of the image is logged: who and when
-        views = s.scalars(select(AuditLog).where(AuditLog.object_type == "kt_cctv_snapshot",
-                                                 AuditLog.action == "view")).all()
-        assert [(v.actor, v.object_id) for v in views] == [("user:us.staff", snap.group(1))]
+        views = s.scalars(select(AccessLog).where(AccessLog.subject_type == "kt_cctv_snapshot",
+                                                  AccessLog.action == "view")).all()
+        assert [(v.actor, v.subject_id) for v in views] == [("user:us.staff", snap.group(1))]
         assert views[0].occurred_at is not None
     cameras = cctv.get("/kt/cctv/cameras")
     assert cameras.status_code == 200 and "카메라 위치" in cameras.text and "<circle" in cameras.text

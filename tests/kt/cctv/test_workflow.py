@@ -15,7 +15,7 @@ from app.kt.cctv import live, service
 from app.kt.cctv.config import CctvSettings
 from app.kt.cctv.models import CctvIncident, CctvIncidentDaily
 from app.kt.cctv.schemas import EventIn
-from app.platform.models import AuditLog
+from app.platform.models import AccessLog, AuditLog
 from tests.conftest import api_headers
 from tests.kt.cctv.conftest import JPEG, PNG, event, make_camera, t0
 
@@ -176,8 +176,8 @@ def test_snapshot_upload_checks_content_and_logs_each_view(cctv, ulsan, cctv_set
     changwon = api_headers(cctv, "cw.staff")
     assert cctv.get(f"{API}/snapshots/{snap['id']}", headers=changwon).status_code == 404
     with database.unit_of_work() as s:
-        views = s.scalars(select(AuditLog).where(AuditLog.object_type == "kt_cctv_snapshot",
-                                                 AuditLog.action == "view")).all()
+        views = s.scalars(select(AccessLog).where(AccessLog.subject_type == "kt_cctv_snapshot",
+                                                  AccessLog.action == "view")).all()
         assert [v.actor for v in views] == ["user:us.staff"]
 
     with database.unit_of_work() as s:

@@ -5,8 +5,9 @@ import re
 import pytest
 from sqlalchemy import text
 
-from app.core.sealing import Sealer
+from app.core.sealing import Unreadable
 from app.kt.voicebot import service
+from app.kt.worknet.sealing import ICCID
 from tests.conftest import api_headers, web_login
 from tests.kt.voicebot.conftest import BIRTH
 from tests.kt.voicebot.test_calls_api import BASE, say, start
@@ -23,8 +24,8 @@ def _rows(database, sql: str, **params) -> str:
 
 def _reveals(database, request_id: int) -> list[tuple]:
     with database.engine.connect() as conn:
-        return list(conn.execute(text("SELECT actor, occurred_at, after FROM audit_log WHERE action = "
-                                      "'reveal_account' AND object_id = :id"), {"id": str(request_id)}))
+        return list(conn.execute(text("SELECT actor, occurred_at, detail FROM access_log WHERE action = 'reveal' "
+                                      "AND subject_type = 'vb_request' AND subject_id = :id"), {"id": str(request_id)}))
 
 
 def test_refund_account_is_sealed_revealed_to_staff_once_audited_and_masked_elsewhere(client, vb_world, database):
@@ -44,10 +45,10 @@ def test_refund_account_is_sealed_revealed_to_staff_once_audited_and_masked_else
 
     # The database: sealed on the request, nowhere in clear (request, call, turns, audit log).
     sealed = _rows(database, "SELECT account_sealed FROM vb_request WHERE id = :id", id=request_id)
-    assert sealed.startswith("('v1:") and not any(x in sealed for x in HIDDEN)
+    assert sealed.startswith("('s2:") and not any(x in sealed for x in HIDDEN)
     everything = " ".join(_rows(database, sql) for sql in (
         "SELECT * FROM vb_request", "SELECT * FROM vb_call", "SELECT * FROM vb_turn", "SELECT * FROM vb_tax_refund",
-        "SELECT * FROM vb_note", "SELECT * FROM audit_log"))
+        "SELECT * FROM vb_note", "SELECT * FROM audit_log", "SELECT * FROM access_log"))
     assert "-91" in everything and not any(x in everything for x in HIDDEN)
 
     # API answers and Open311 show only the masked number.
@@ -63,7 +64,7 @@ def test_refund_account_is_sealed_revealed_to_staff_once_audited_and_masked_else
     assert "전체 계좌번호 보기" in page.text and not any(x in page.text for x in HIDDEN)
     assert _reveals(database, request_id) == []
     r = client.post(f"{WEB}/requests/{request_id}/account", data={"csrf_token": csrf})
-    assert r.status_code == 200 and ACCOUNT in r.text and "감사 로그에 기록" in r.text
+    assert r.status_code == 200 and ACCOUNT in r.text and "접속기록에 남았습니다" in r.text
     assert r.headers["cache-control"] == "no-store"
     (actor, occurred_at, after), = _reveals(database, request_id)
     assert "cw.staff" in actor and occurred_at is not None and not any(x in str(after) for x in HIDDEN)
@@ -98,17 +99,21 @@ def test_a_request_without_an_account_has_nothing_to_reveal(client, vb_world):
     assert r.status_code == 404 and "환급 계좌가 없습니다" in r.text
 
 
-def test_sealing_detects_tampering_and_keeps_purposes_apart():
-    sealed = service.account_sealer.seal(ACCOUNT)
-    assert ACCOUNT not in sealed and service.account_sealer.unseal(sealed) == ACCOUNT
-    assert service.account_sealer.seal(ACCOUNT) != sealed  # a fresh nonce each time
+def test_sealing_detects_tampering_and_keeps_rows_and_purposes_apart():
+    sealed = service.REQUEST_ACCOUNT.seal(ACCOUNT, row=("tok1",))
+    assert ACCOUNT not in sealed and service.REQUEST_ACCOUNT.unseal(sealed, row=("tok1",)) == ACCOUNT
+    assert service.REQUEST_ACCOUNT.seal(ACCOUNT, row=("tok1",)) != sealed  # a fresh nonce each time
     raw = bytearray(sealed.encode())
-    raw[10] = ord("A") if raw[10] != ord("A") else ord("B")
-    with pytest.raises(ValueError):
-        service.account_sealer.unseal(raw.decode())
-    with pytest.raises(ValueError):
-        Sealer("worknet").unseal(sealed)
-    assert re.fullmatch(r"[0-9a-f]{64}", service.account_sealer.digest(ACCOUNT))
+    raw[12] = ord("A") if raw[12] != ord("A") else ord("B")
+    with pytest.raises(Unreadable):
+        service.REQUEST_ACCOUNT.unseal(raw.decode(), row=("tok1",))
+    with pytest.raises(Unreadable):  # pasted onto another request
+        service.REQUEST_ACCOUNT.unseal(sealed, row=("tok2",))
+    with pytest.raises(Unreadable):  # pasted into the call's working context
+        service.CALL_ACCOUNT.unseal(sealed, row=("tok1",))
+    with pytest.raises(Unreadable):  # pasted into another purpose's column
+        ICCID.unseal(sealed, row=(1, "tok1"))
+    assert re.fullmatch(r"[0-9a-f]{64}", ICCID.digest(ACCOUNT))
 
 
 def test_a_caller_who_hangs_up_after_giving_the_account_leaves_nothing_on_the_call(client, vb_world, database):

@@ -138,7 +138,8 @@ def test_concurrent_allocations_never_give_an_address_twice(database, world):
         pool.last_ip_int = int.from_bytes(bytes([10, 50, 0, 62]), "big")  # 61 addresses
         s.add(pool)
         routers = [Router(municipality_id=mid, serial=f"CC5G-{i:04d}", model="m", imei=f"{i:015d}",
-                          iccid_sealed=seal("x"), iccid_digest=f"{i:064d}", iccid_masked="x", status="in_stock")
+                          iccid_sealed=seal("x", municipality_id=mid, serial=f"CC5G-{i:04d}"),
+                          iccid_digest=f"{i:064d}", iccid_masked="x", status="in_stock")
                    for i in range(n_routers + 20)]
         s.add_all(routers)
         s.flush()

@@ -19,7 +19,8 @@ def test_register_assign_and_history(client, world, database):
     assert secret_iccid not in r.text
     with database.session() as s:
         row = s.scalar(select(Router))
-        assert secret_iccid not in row.iccid_sealed and sealing.unseal(row.iccid_sealed) == secret_iccid
+        assert secret_iccid not in row.iccid_sealed
+        assert sealing.unseal(row.iccid_sealed, municipality_id=row.municipality_id, serial=row.serial) == secret_iccid
     rid = body["id"]
 
     r = client.post(f"{API}/routers/{rid}/assign", headers=h, json={
