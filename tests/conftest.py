@@ -80,17 +80,23 @@ def clock_instant(request) -> datetime:
     return request.param
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "frozen_clock: the clock stands still at the default instant (tests "
+                                       "about time passing move it themselves, whatever the machine's load)")
+
+
 @pytest.fixture(autouse=True)
 def clock(request: pytest.FixtureRequest) -> Iterator[time_machine.Coordinates]:
     """Every test travels to a fixed instant: ``clock_instant``'s when it asks for it (frozen), otherwise
-    ``DEFAULT_NOW`` (ticking from there, for servers, threads and streams that wait for time to pass).
+    ``DEFAULT_NOW`` (ticking from there, for servers, threads and streams that wait for time to pass, or
+    frozen with the ``frozen_clock`` mark).
 
     The process's local zone is UTC during the travel, whatever the machine's. Tests move time with
     ``clock.shift(...)`` / ``clock.move_to(...)``; a subprocess does not travel along."""
     if "clock_instant" in request.fixturenames:
         at, tick = request.getfixturevalue("clock_instant"), False
     else:
-        at, tick = DEFAULT_NOW, True
+        at, tick = DEFAULT_NOW, request.node.get_closest_marker("frozen_clock") is None
     with time_machine.travel(at.astimezone(UTC), tick=tick) as traveller:
         yield traveller
 

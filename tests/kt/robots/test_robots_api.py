@@ -1,5 +1,7 @@
 from datetime import timedelta
 
+import pytest
+
 from app.core.db import utcnow
 from app.core.i18n import SEOUL
 from app.core.tenancy import SYSTEM, bind_principal
@@ -117,10 +119,12 @@ def test_dispatch_picks_the_cheapest_capable_available_robot(client, fleet, auth
     assert r.json()["status"] == "queued" and r.json()["assigned_robot_id"] is None
 
 
-def test_low_battery_or_fatal_error_robots_are_never_chosen(client, fleet, auth):
+@pytest.mark.frozen_clock  # a slow machine must not let the robots fall silent (30 s) between two steps
+def test_low_battery_or_fatal_error_robots_are_never_chosen(client, fleet, auth, clock):
     h = auth("cw.staff")
     # guide_a stands at the start but is under the battery floor (25 %); guide_b has a fatal error.
     _online(client, h, fleet, a=(25.0, 2.0, 20.0), b=(24.0, 3.0, 90.0))
+    clock.shift(timedelta(seconds=1))
     client.post(f"{API}/states", headers=h, json=[dict(state(x=24, y=3, errors=[
         {"type": "lidar", "level": "fatal", "description": "라이다 고장"}]), robot_id=fleet.guide_b)])
     assert client.get(f"{API}/{fleet.guide_b}", headers=h).json()["status"] == "error"
@@ -131,6 +135,7 @@ def test_low_battery_or_fatal_error_robots_are_never_chosen(client, fleet, auth)
     assert kinds == {"fatal_error"}  # 20 % is above the alert level (15 %), below the dispatch floor
 
     # guide_a charges up: it becomes available and takes the queued task.
+    clock.shift(timedelta(seconds=5))
     client.post(f"{API}/{fleet.guide_a}/state", json=state(x=25, y=2, battery=60, charging=True), headers=h)
     task = client.get(f"{API}/tasks?status=assigned", headers=h).json()["items"]
     assert [t["assigned_robot_id"] for t in task] == [fleet.guide_a]
