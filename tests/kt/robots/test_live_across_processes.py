@@ -79,6 +79,7 @@ def test_a_state_written_by_another_process_reaches_the_site_stream_served_by_th
     assert received["robot_ids"] == [fleet.guide_a]
 
 
+@pytest.mark.frozen_clock  # a slow machine must not let the robot fall silent (30 s) before the requests
 def test_concurrent_task_requests_never_give_one_robot_two_tasks(client, fleet, auth):
     from concurrent.futures import ThreadPoolExecutor
 
