@@ -1,8 +1,13 @@
-"""Shared fixtures: a real SQLite file and a real PostgreSQL database, migrated by Alembic.
+"""Shared fixtures: a real SQLite file and a real PostgreSQL database, migrated by Alembic; a fixed clock.
 
 Every test that uses ``database`` (directly or through ``app``/``client``) runs once per backend.
 PostgreSQL runs when ``DXHUB_TEST_DATABASE_URL`` names a database (``.ci/run`` creates a fresh one);
 otherwise those runs are skipped with the reason shown.
+
+Every test runs at a fixed instant (``clock``, autouse, with ``time-machine``), never on the day it happens
+to run; the process's time zone is UTC meanwhile, whatever the machine's, so a date taken with
+``date.today()`` where Seoul's was meant shows. The tests about dates also run at the instants where dates
+turn (``clock_instant``).
 """
 
 from __future__ import annotations
@@ -11,8 +16,11 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import make_url, text
@@ -34,6 +42,68 @@ PASSWORD = "correct-horse-battery"
 # are hashed at full cost.
 PASSWORD_HASH = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
 PG_URL = os.environ.get("DXHUB_TEST_DATABASE_URL")
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+def _default_now() -> datetime:
+    """The instant every test starts at: ``DXHUB_TEST_NOW`` (ISO 8601 with an offset) to try another one,
+    otherwise an ordinary Thursday morning in Seoul."""
+    raw = os.environ.get("DXHUB_TEST_NOW")
+    if not raw:
+        return datetime(2026, 12, 3, 10, 0, tzinfo=SEOUL)
+    at = datetime.fromisoformat(raw)
+    if at.tzinfo is None:
+        raise pytest.UsageError(f"DXHUB_TEST_NOW={raw!r} needs an offset, e.g. 2026-12-05T23:59:00+09:00")
+    return at
+
+
+DEFAULT_NOW = _default_now()
+
+# The instants where dates turn, for the tests about dates (``clock_instant``). Those tests compute what
+# they expect from the instant, in Seoul: a date taken in UTC (or the machine's zone) fails at one of them.
+CLOCK_INSTANTS = {
+    # Saturday night: "tomorrow" is a Sunday, when nothing is collected; the same day in UTC (14:59).
+    "sat-2359-kst": datetime(2026, 12, 5, 23, 59, tzinfo=SEOUL),
+    # The day before 설날 2027 (7 Feb), itself a public holiday, a Saturday; still Friday 5 Feb (a working
+    # day) at 23:30 in UTC.
+    "seollal-eve-0830-kst": datetime(2027, 2, 6, 8, 30, tzinfo=SEOUL),
+    # New Year's Eve, before midnight: the 31st in Seoul and in UTC (14:30); tomorrow is another year.
+    "dec31-2330-kst": datetime(2026, 12, 31, 23, 30, tzinfo=SEOUL),
+    # Just past midnight: New Year's Day (a holiday) in Seoul, still 31 December 15:30 in UTC.
+    "jan1-0030-kst": datetime(2027, 1, 1, 0, 30, tzinfo=SEOUL),
+}
+
+
+@pytest.fixture(params=list(CLOCK_INSTANTS.values()), ids=list(CLOCK_INSTANTS))
+def clock_instant(request) -> datetime:
+    """Run the test at each instant where dates turn (in Seoul time); the clock stands still there."""
+    return request.param
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "frozen_clock: the clock stands still at the default instant (tests "
+                                       "about time passing move it themselves, whatever the machine's load)")
+
+
+@pytest.fixture(autouse=True)
+def clock(request: pytest.FixtureRequest) -> Iterator[time_machine.Coordinates]:
+    """Every test travels to a fixed instant: ``clock_instant``'s when it asks for it (frozen), otherwise
+    ``DEFAULT_NOW`` (ticking from there, for servers, threads and streams that wait for time to pass, or
+    frozen with the ``frozen_clock`` mark).
+
+    The process's local zone is UTC during the travel, whatever the machine's. Tests move time with
+    ``clock.shift(...)`` / ``clock.move_to(...)``; a subprocess does not travel along."""
+    if "clock_instant" in request.fixturenames:
+        at, tick = request.getfixturevalue("clock_instant"), False
+    else:
+        at, tick = DEFAULT_NOW, request.node.get_closest_marker("frozen_clock") is None
+    with time_machine.travel(at.astimezone(UTC), tick=tick) as traveller:
+        yield traveller
+
+
+def seoul_now() -> datetime:
+    """Now in Seoul, on the travelled clock: what "today" and "tomorrow" mean to a caller."""
+    return datetime.now(SEOUL)
 
 
 def _reset_postgres(url: str) -> None:

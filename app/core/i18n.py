@@ -19,6 +19,12 @@ from babel.messages.pofile import read_po
 
 SUPPORTED_LOCALES = ("ko", "en")
 SEOUL = ZoneInfo("Asia/Seoul")
+
+
+def today_seoul() -> date:
+    """Today for the people using the platform: the date in Seoul, whatever the server's time zone
+    (``date.today()`` is the server's date, yesterday in Seoul from midnight to 09:00 on a UTC host)."""
+    return datetime.now(SEOUL).date()
 APP_DIR = Path(__file__).resolve().parents[1]
 
 current_locale: ContextVar[str] = ContextVar("current_locale", default="ko")

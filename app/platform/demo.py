@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.core import security
 from app.core.db import Database
+from app.core.i18n import today_seoul
 from app.core.manifest import installed
 from app.core.tenancy import SYSTEM, bind_principal
 from app.platform.models import Kpi, KpiValue, Milestone, Municipality, Partner, Program, User
@@ -160,7 +161,7 @@ def is_empty(db: Database) -> bool:
 
 
 def load_platform(session: Session, *, today: date | None = None) -> None:
-    today = today or date.today()
+    today = today or today_seoul()
     by_code: dict[str, Municipality] = {}
     for code, ko, en in PROVINCES:
         by_code[code] = Municipality(code=code, name_ko=ko, name_en=en, level="metropolitan")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -14,6 +13,7 @@ from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import InvalidInput
 from app.core.forms import form_to_dict, submit_form, validate_form
 from app.core.i18n import gettext as _
+from app.core.i18n import today_seoul
 from app.core.manifest import installed
 from app.core.pagination import PageParams
 from app.core.templating import env, flash, render, see_other, url_for
@@ -100,7 +100,7 @@ async def logout(request: Request, db: SessionDep, principal: OptionalPrincipal)
 
 @router.get("/", name="home")
 def home(request: Request, db: SessionDep, principal: WebUser):
-    today = date.today()
+    today = today_seoul()
     counts = platform_service.program_counts(db)
     programs, _total = platform_service.list_programs(db, page=PageParams(limit=200, offset=0),
                                                       status="active")
@@ -269,7 +269,7 @@ def _detail(request: Request, db, program, status_code: int = 200, **errors_and_
     history, _n = audit.list_entries(db, page=PageParams(limit=50, offset=0), object_type="program",
                                      object_id=str(program.id))
     context = {"program": program, "kpis": [kpi_out(k) for k in program.kpis], "history": history,
-               "transitions": platform_service.STATUS_TRANSITIONS[program.status], "today": date.today(),
+               "transitions": platform_service.STATUS_TRANSITIONS[program.status], "today": today_seoul(),
                "kpi_errors": {}, "milestone_errors": {}, "values": {},
                "module_link": _module_link(request, program.module)}
     context.update(errors_and_values)
@@ -313,7 +313,7 @@ async def milestone_add(request: Request, program: ProgramDep, db: SessionDep):
 def milestone_done(request: Request, program: ProgramDep, milestone: MilestoneDep, db: SessionDep):
     from app.platform.schemas import MilestoneUpdate
 
-    done = None if milestone.done_date else date.today()
+    done = None if milestone.done_date else today_seoul()
     platform_service.update_milestone(db, milestone=milestone, data=MilestoneUpdate(done_date=done))
     flash(request, _("Milestone completed.") if done else _("Milestone reopened."))
     return see_other(str(request.url_for("program_detail", program_id=program.id)) + "#milestones")

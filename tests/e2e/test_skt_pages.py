@@ -12,7 +12,7 @@ from app.core.tenancy import SYSTEM, bind_principal
 from app.platform.models import Municipality, User
 from app.skt.isolation import demo as iso_demo
 from app.skt.tdeal import demo as tdeal_demo
-from tests.conftest import PASSWORD, PASSWORD_HASH
+from tests.conftest import PASSWORD, PASSWORD_HASH, seoul_now
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +54,7 @@ def test_isolation_pages_and_the_festival_report_in_chromium(request, database):
         s.flush()
         made = tdeal_demo.generate(s, region_id=gyeongbuk.id, city_ids={pohang.id: 1.0}, n_merchants=24,
                                    n_participants=14, n_subscribers=80, events_per_user=8, days=90, seed=3,
-                                   today=date.today(), campaign_name="경북세일페스타")
+                                   today=seoul_now().date(), campaign_name="경북세일페스타")
     page = request.getfixturevalue("page")
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -75,8 +75,9 @@ def test_isolation_pages_and_the_festival_report_in_chromium(request, database):
     page.fill("#f-name", "경북세일페스타 10% 할인")
     page.fill("#f-discount_value", "10")
     page.fill("#f-total_quantity", "500")
-    page.fill("#f-valid_from_date", date.today().isoformat())
-    page.fill("#f-valid_until_date", date(date.today().year + 1, 1, 31).isoformat())
+    today = seoul_now().date()
+    page.fill("#f-valid_from_date", today.isoformat())
+    page.fill("#f-valid_until_date", date(today.year + 1, 1, 31).isoformat())
     page.click("form[action$='/coupons'] button[type=submit]")
     page.wait_for_load_state()
     assert page.locator("td code:text-is('GBFESTA10')").count() == 1

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from app.core.i18n import SEOUL
+from app.core.i18n import SEOUL, today_seoul
 from app.core.privacy import mask_phone, mask_pii
 from app.kt.voicebot import classifier, dialogue, service
 from app.kt.voicebot.models import (
@@ -305,5 +305,5 @@ def sample_data(session: Session, municipality_id: int) -> None:
     session.add(VoicebotNote(municipality_id=municipality_id, request_id=request.id, author="system", text="확인"))
     session.add(VoicebotTaxRefund(municipality_id=municipality_id, phone_hash=service.caller_hash("010-1234-5678"),
                                   birth="850312", tax_type="자동차세", amount_krw=35400, reason="연납 환급",
-                                  due_since_date=date.today()))
+                                  due_since_date=today_seoul()))
     session.flush()

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from app.core.deps import SessionDep
 from app.core.errors import DomainError
+from app.core.i18n import today_seoul
 from app.core.tenancy import Principal, bind_principal
 from app.kt.voicebot import dialogue, service
 from app.kt.voicebot import slots as sx
@@ -354,7 +355,7 @@ def _check_attributes(db, code: str, attrs: dict[str, str]) -> tuple[dict[str, A
         day = date.fromisoformat(pickup[:10])
     except ValueError:
         raise Open311Error(400, "attribute[pickup_date] must be a date such as 2026-12-01") from None
-    today = datetime.now(UTC).date()
+    today = today_seoul()
     if day <= today or day > today + timedelta(days=30) or day.weekday() == 6:
         raise Open311Error(400, "attribute[pickup_date] must be from tomorrow to 30 days ahead, not a Sunday")
     items = [{"name": line.name, "size": line.size, "qty": quantity, "fee_krw": line.fee_krw * quantity}]

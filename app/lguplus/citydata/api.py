@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -10,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from app.core.deps import SessionDep
 from app.core.errors import InvalidInput
+from app.core.i18n import today_seoul
 from app.lguplus.citydata import analysis, jobs, service, uploads
 from app.lguplus.citydata.schemas import FestivalIn, FestivalOut, JobOut, SurveyIn, SurveyOut, ZoneOut
 from app.platform.auth import OptionalPrincipal
@@ -143,7 +143,7 @@ def festival_windows(request: Request, db: SessionDep, _: OptionalPrincipal, zon
     reasons (season, weekend, holidays); windows clashing with neighbours' festivals are left out; past
     festivals of the county scored as uplift over the expected baseline."""
     zone = service.get_zone(db, code=zone_code)
-    return analysis.festival_windows(db, zone=zone, days=days, year=year or date.today().year, k=_k(request),
+    return analysis.festival_windows(db, zone=zone, days=days, year=year or today_seoul().year, k=_k(request),
                                      limit=limit)
 
 

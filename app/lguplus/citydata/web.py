@@ -19,6 +19,7 @@ from app.core.deps import SessionDep
 from app.core.errors import DomainError, InvalidInput
 from app.core.forms import domain_errors, form_to_dict, validate_form
 from app.core.i18n import gettext as _
+from app.core.i18n import today_seoul
 from app.core.templating import flash, render, see_other
 from app.core.tenancy import Principal
 from app.lguplus.citydata import analysis, importers, jobs, service, uploads
@@ -59,7 +60,7 @@ def _pick_zone(zones: list[CitydataZone], code: str | None) -> CitydataZone | No
 
 
 def default_year() -> int:
-    today = date.today()
+    today = today_seoul()
     return today.year + 1 if today.month >= 7 else today.year
 
 
@@ -386,7 +387,7 @@ def report_page(request: Request, db: SessionDep, principal: WebUser, zone_code:
     return render(request, "lguplus/citydata/report.html", {
         "county": county, "zone": zone, "zones": zones, "days": days, "year": year, "windows": windows,
         "problem": problem, "market": market, "survey": survey, "heat": heat, "weekdays": WEEKDAYS,
-        "planned": planned, "today": date.today()})
+        "planned": planned, "today": today_seoul()})
 
 
 def widget(db: Any, principal: Principal) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.forms import error_template
-from app.core.i18n import SEOUL
+from app.core.i18n import today_seoul
 from app.core.pagination import PageParams, paginate
 from app.core.privacy import mask_phone
 from app.core.tenancy import principal_of
@@ -58,10 +58,6 @@ MAX_BATCH = 20_000
 def actor(db: Session) -> str:
     principal = principal_of(db)
     return principal.label if principal is not None else "system"
-
-
-def today_seoul() -> date:
-    return utcnow().astimezone(SEOUL).date()
 
 
 def masked_phone(phone: str | None) -> str | None:

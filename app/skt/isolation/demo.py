@@ -15,6 +15,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core.i18n import today_seoul
 from app.platform.models import Municipality
 from app.skt.isolation import service
 from app.skt.isolation.models import AGE_BANDS, AGE_LOWER, INCOME_BANDS, SEXES
@@ -124,7 +125,7 @@ def load(session: Session, *, municipality_id: int, dongs: list[dict[str, Any]],
     """Register ``dongs`` in the municipality and import ``n_months`` of cells through the service."""
     service.import_dongs(session, rows=[{**d, "municipality_code": _code_of(session, municipality_id)}
                                         for d in dongs])
-    periods = months(n_months, until=until or date.today().replace(day=1))
+    periods = months(n_months, until=until or today_seoul().replace(day=1))
     rows = generate_cells(dongs, periods, seed=seed, scale=scale)
     per_batch = max(1, service.MAX_BATCH // (len(dongs) * 72)) * len(dongs) * 72
     for start in range(0, len(rows), per_batch):

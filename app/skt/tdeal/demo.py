@@ -11,7 +11,7 @@ import numpy as np
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from app.core.i18n import SEOUL
+from app.core.i18n import SEOUL, today_seoul
 from app.platform.models import Municipality
 from app.skt.tdeal.models import (
     AGE_BANDS,
@@ -79,7 +79,7 @@ def generate(session: Session, *, region_id: int, city_ids: dict[int, float], n_
              with_coupons: bool = True) -> dict[str, Any]:
     """Generate and bulk-insert the whole world; returns ids for tests."""
     rng = np.random.default_rng(seed)
-    today = today or date.today()
+    today = today or today_seoul()
     cities = list(city_ids)
     city_p = np.array([city_ids[c] for c in cities])
     city_p = city_p / city_p.sum()

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, InvalidInput
+from app.core.i18n import today_seoul
 from app.platform import audit
 from app.platform import service as platform_service
 from app.skt.tdeal import service
@@ -327,7 +328,7 @@ def recommend(db: Session, *, subscriber_id: int, k: int = K, campaign_id: int |
         raise Conflict("Subscriber {id} has not opted in to marketing; no recommendations are made",
                        id=subscriber_id)
     campaign = (service.get_campaign(db, campaign_id=campaign_id) if campaign_id
-                else service.active_campaign(db, today=today or date.today()))
+                else service.active_campaign(db, today=today or today_seoul()))
     boosted = service.participant_ids(db, campaign_id=campaign.id) if campaign else set()
     newest = db.execute(select(TdealModel.id, TdealModel.trained_at)
                         .order_by(TdealModel.trained_at.desc(), TdealModel.id.desc()).limit(1)).first()

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from app.core.i18n import SEOUL
+from app.core.i18n import SEOUL, today_seoul
 from app.platform import service as platform_service
 from app.skt.tdeal import service
 from app.skt.tdeal.models import TdealCampaign, TdealCoupon, TdealEvent, TdealMerchant, TdealRedemption
@@ -42,7 +42,7 @@ def did(treated: list[float], control: list[float]) -> dict[str, Any]:
 
 
 def campaign_report(db: Session, *, campaign: TdealCampaign, today: date | None = None) -> dict[str, Any]:
-    today = today or date.today()
+    today = today or today_seoul()
     end = min(campaign.end_date, today)
     if end < campaign.start_date:
         end = campaign.start_date

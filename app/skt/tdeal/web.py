@@ -14,7 +14,7 @@ from app.core.csvout import csv_response
 from app.core.deps import SessionDep
 from app.core.errors import DomainError
 from app.core.forms import domain_errors, form_to_dict, submit_form, validate_form
-from app.core.i18n import SEOUL
+from app.core.i18n import SEOUL, today_seoul
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
 from app.core.schemas import InputModel, ShortText
@@ -250,7 +250,7 @@ def campaigns(request: Request, db: SessionDep):
     items, total = service.list_campaigns(db, page=PageParams(limit=100, offset=0))
     return render(request, "skt/tdeal/campaigns.html", {
         "campaigns": items, "total": total, "counts": service.merchant_counts(db, campaign_ids=[c.id for c in items]),
-        "names": _names(db), "today": date.today()})
+        "names": _names(db), "today": today_seoul()})
 
 
 class CouponForm(InputModel):
@@ -403,7 +403,7 @@ async def train_page(request: Request, db: SessionDep, principal: WebUser):
 # --- home widget -----------------------------------------------------------------------------
 
 def widget(db, principal) -> dict[str, Any] | None:
-    campaign = service.active_campaign(db, today=date.today())
+    campaign = service.active_campaign(db, today=today_seoul())
     if campaign is None:
         return None
     data = report.campaign_report(db, campaign=campaign)

@@ -24,10 +24,12 @@ from tests.kt.cctv.conftest import event, make_camera
 
 ROOT = Path(__file__).resolve().parents[3]
 
-# Another process (another uvicorn worker or host in production) writes a detection to the database.
+# Another process (another uvicorn worker or host in production) writes a detection to the database, on
+# the test's clock (argv[3]): a subprocess does not travel along by itself.
 SENDER = """
 import sys
 from datetime import UTC, datetime
+import time_machine
 from app.core.db import Database
 from app.core.tenancy import SYSTEM, bind_principal
 from app.kt.cctv import service
@@ -35,7 +37,7 @@ from app.kt.cctv.config import CctvSettings
 from app.kt.cctv.schemas import EventIn
 
 db = Database(sys.argv[1])
-with db.unit_of_work() as s:
+with time_machine.travel(datetime.fromisoformat(sys.argv[3]), tick=True), db.unit_of_work() as s:
     bind_principal(s, SYSTEM)
     row = EventIn(camera_id=int(sys.argv[2]), event_id="other-process", type="fire", confidence=0.9,
                   detected_at=datetime.now(UTC), bbox=[0.1, 0.1, 0.2, 0.2])
@@ -96,7 +98,8 @@ def test_the_board_stream_shows_new_incidents_and_escalates_unacknowledged_alert
                                    json=event(cam, "stream-1", "fire", datetime.now(UTC)))
                     assert r.status_code == 200, r.text
                 else:  # PostgreSQL: written by another process, it reaches this process's stream
-                    done = subprocess.run([sys.executable, "-c", SENDER, database.url, str(cam)], cwd=ROOT,
+                    done = subprocess.run([sys.executable, "-c", SENDER, database.url, str(cam),
+                                           datetime.now(UTC).isoformat()], cwd=ROOT,
                                           capture_output=True, text=True, timeout=60,
                                           env={**os.environ, "PYTHONPATH": str(ROOT)})
                     assert done.returncode == 0, done.stderr

@@ -58,7 +58,7 @@ def test_rollup_rows_stay_what_an_aggregate_of_the_incidents_says(cctv, ulsan, d
     assert sum(r["resolved"] for r in stored.values()) == 1
 
 
-def test_a_late_detection_moves_its_incident_to_the_previous_day(cctv, ulsan, database):
+def test_a_late_detection_moves_its_incident_to_the_previous_day(cctv, ulsan, database, clock_instant):
     cam = make_camera(cctv, ulsan, "US-LATE")
     day = (datetime.now(SEOUL) - timedelta(days=2)).date()
     midnight = datetime.combine(day, time.min, tzinfo=SEOUL)

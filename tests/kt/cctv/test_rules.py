@@ -10,7 +10,7 @@ from tests.kt.cctv.conftest import event, make_camera, t0
 API = "/api/v1/kt/cctv"
 
 
-def test_a_municipality_tunes_its_rules_by_api_and_form(cctv, ulsan):
+def test_a_municipality_tunes_its_rules_by_api_and_form(cctv, ulsan, clock_instant):
     cam = make_camera(cctv, ulsan)
     rules = {r["type"]: r for r in cctv.get(f"{API}/rules", headers=ulsan).json()}
     assert rules["smoke"] == {"type": "smoke", "quiet_s": 120, "min_confidence": 0.4, "alert_confidence": 0.7,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select
 
 from app.core.db import utcnow
+from app.core.i18n import SEOUL
 from app.core.live import broker
 from app.core.tenancy import SYSTEM, bind_principal
 from app.kt.cctv import live, service
@@ -77,7 +78,8 @@ def test_workflow_records_who_and_when_and_refuses_wrong_steps(cctv, ulsan):
     assert cctv.get(f"{API}/stats", headers=ulsan, params={"since": "2026-01-01T00:00:00"}).status_code == 422
 
 
-def test_unacknowledged_alerts_escalate_when_read_and_by_the_command(cctv, ulsan, cctv_settings, database):
+def test_unacknowledged_alerts_escalate_when_read_and_by_the_command(cctv, ulsan, cctv_settings, database,
+                                                                    clock_instant):
     cam = make_camera(cctv, ulsan)
     alert = _incident(cctv, ulsan, cam)
     detection = _incident(cctv, ulsan, cam, type_="smoke", eid="s1", confidence=0.5)
@@ -254,7 +256,7 @@ def test_the_simulated_analyser_sends_valid_events():
     assert service.sniff_image(frame) == "image/png" and len(frame) < CctvSettings().snapshot_max_bytes
 
 
-def test_statistics_count_days_in_seoul_time(cctv, ulsan):
+def test_statistics_count_days_in_seoul_time(cctv, ulsan, clock_instant):
     cam = make_camera(cctv, ulsan)
     late_evening_utc = (datetime.now(UTC) - timedelta(days=2)).replace(hour=15, minute=30, second=0, microsecond=0)
     _incident(cctv, ulsan, cam, type_="fall", eid="midnight", at=late_evening_utc)
@@ -262,3 +264,14 @@ def test_statistics_count_days_in_seoul_time(cctv, ulsan):
     seoul_day = (late_evening_utc + timedelta(hours=9)).date().isoformat()  # 00:30 the next day in Seoul
     assert stats["per_type_per_day"] == [{"day": seoul_day, "type": "fall", "incidents": 1}]
     assert stats["response_times"] == []
+
+
+def test_an_incident_of_the_last_minutes_counts_on_today_in_seoul(cctv, ulsan, clock_instant):
+    """Just past midnight in Seoul it is still yesterday in UTC: the statistics' default range ends with
+    today in Seoul, and the incident is on today's row."""
+    cam = make_camera(cctv, ulsan)
+    at = clock_instant - timedelta(minutes=20)
+    _incident(cctv, ulsan, cam, type_="fall", eid="recent", at=at)
+    stats = cctv.get(f"{API}/stats", headers=ulsan).json()
+    today = at.astimezone(SEOUL).date().isoformat()
+    assert stats["per_type_per_day"] == [{"day": today, "type": "fall", "incidents": 1}]

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import uvicorn
 
+from app.core.db import utcnow
 from app.core.live import broker
 from app.kt.robots import service
 
@@ -48,10 +49,12 @@ def test_a_state_written_by_another_process_reaches_the_site_stream_served_by_th
             while broker.subscriber_count(service.topic(fleet.site_id)) == 0 and time.monotonic() < deadline:
                 time.sleep(0.02)
             writer = textwrap.dedent(f"""
+                import time_machine
                 from app.core.db import Database, utcnow
                 from app.core.tenancy import SYSTEM, bind_principal
                 from app.kt.robots import service
                 from app.kt.robots.schemas import StateIn
+                time_machine.travel({utcnow().isoformat()!r}, tick=True).start()  # on the test's clock
                 db = Database({database.url!r})
                 state = StateIn.model_validate({{"time": utcnow().isoformat(), "battery": {{"charge_pct": 64}},
                                                  "position": {{"x": 4, "y": 4, "map_id": "f1"}}}})
@@ -79,6 +82,7 @@ def test_a_state_written_by_another_process_reaches_the_site_stream_served_by_th
     assert received["robot_ids"] == [fleet.guide_a]
 
 
+@pytest.mark.frozen_clock  # a slow machine must not let the robot fall silent (30 s) before the requests
 def test_concurrent_task_requests_never_give_one_robot_two_tasks(client, fleet, auth):
     from concurrent.futures import ThreadPoolExecutor
 

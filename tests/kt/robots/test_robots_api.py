@@ -1,6 +1,9 @@
 from datetime import timedelta
 
+import pytest
+
 from app.core.db import utcnow
+from app.core.i18n import SEOUL
 from app.core.tenancy import SYSTEM, bind_principal
 from app.kt.robots import service
 from tests.kt.robots.conftest import PLACES, seconds_ago, state
@@ -116,10 +119,12 @@ def test_dispatch_picks_the_cheapest_capable_available_robot(client, fleet, auth
     assert r.json()["status"] == "queued" and r.json()["assigned_robot_id"] is None
 
 
-def test_low_battery_or_fatal_error_robots_are_never_chosen(client, fleet, auth):
+@pytest.mark.frozen_clock  # a slow machine must not let the robots fall silent (30 s) between two steps
+def test_low_battery_or_fatal_error_robots_are_never_chosen(client, fleet, auth, clock):
     h = auth("cw.staff")
     # guide_a stands at the start but is under the battery floor (25 %); guide_b has a fatal error.
     _online(client, h, fleet, a=(25.0, 2.0, 20.0), b=(24.0, 3.0, 90.0))
+    clock.shift(timedelta(seconds=1))
     client.post(f"{API}/states", headers=h, json=[dict(state(x=24, y=3, errors=[
         {"type": "lidar", "level": "fatal", "description": "라이다 고장"}]), robot_id=fleet.guide_b)])
     assert client.get(f"{API}/{fleet.guide_b}", headers=h).json()["status"] == "error"
@@ -130,6 +135,7 @@ def test_low_battery_or_fatal_error_robots_are_never_chosen(client, fleet, auth)
     assert kinds == {"fatal_error"}  # 20 % is above the alert level (15 %), below the dispatch floor
 
     # guide_a charges up: it becomes available and takes the queued task.
+    clock.shift(timedelta(seconds=5))
     client.post(f"{API}/{fleet.guide_a}/state", json=state(x=25, y=2, battery=60, charging=True), headers=h)
     task = client.get(f"{API}/tasks?status=assigned", headers=h).json()["items"]
     assert [t["assigned_robot_id"] for t in task] == [fleet.guide_a]
@@ -191,7 +197,8 @@ def test_capabilities_are_checked_before_anything_is_sent(client, fleet, databas
     assert client.get(f"{API}/{fleet.guide_a}/commands", headers=h).json() == []
 
 
-def test_a_silent_robot_goes_offline_its_task_returns_to_the_queue(client, fleet, database, auth):
+def test_a_silent_robot_goes_offline_its_task_returns_to_the_queue(client, fleet, database, auth, clock_instant,
+                                                                   clock):
     h = auth("cw.staff")
     _online(client, h, fleet, a=(2.0, 10.0, 80.0), b=(24.0, 3.0, 80.0))
     task = client.post(f"{API}/tasks", json={"site_id": fleet.site_id, "kind": "guide", "start": "정문",
@@ -209,7 +216,8 @@ def test_a_silent_robot_goes_offline_its_task_returns_to_the_queue(client, fleet
     assert got["assigned_robot_id"] == fleet.guide_b and got["attempts"] == 2
     offline = client.get(f"{API}/alerts?kind=offline", headers=h).json()["items"]
     assert {a["robot_id"] for a in offline} == {fleet.guide_a, fleet.patrol}
-    # Back online: the offline alert clears.
+    # Back online a minute later: the offline alert clears.
+    clock.move_to(later + timedelta(seconds=15))
     client.post(f"{API}/{fleet.guide_a}/state", json=state(x=2, y=10), headers=h)
     alerts = client.get(f"{API}/alerts?kind=offline", headers=h).json()["items"]
     cleared = {a["robot_id"]: a["cleared_at"] for a in alerts}
@@ -288,7 +296,7 @@ def test_another_municipality_sees_nothing_and_viewers_cannot_write(client, flee
     assert client.post(f"{API}/{fleet.guide_a}/state", json=state(x=1, y=1), headers=viewer).status_code == 403
 
 
-def test_statistics_come_from_the_reports(client, fleet, auth):
+def test_statistics_come_from_the_reports(client, fleet, auth, clock_instant):
     h = auth("cw.staff")
     t0 = utcnow() - timedelta(seconds=20)
     rows = [dict(state(x=2, y=10, at=t0 + timedelta(seconds=i)), robot_id=fleet.guide_a) for i in range(11)]
@@ -299,6 +307,8 @@ def test_statistics_come_from_the_reports(client, fleet, auth):
     assert round(robot["online_h"] * 3600) == 10 and robot["error_reports"] == 1
     assert robot["utilisation_pct"] == 0.0
     assert len(body["days"]) == 7
+    today = clock_instant.astimezone(SEOUL).date()  # the week ends today in Seoul, with today's reports
+    assert body["days"][-1]["day"] == today.isoformat() and round(body["days"][-1]["online_h"] * 3600) == 10
     csv = client.get(f"{API}/stats.csv?per=day", headers=h)
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert csv.text.lstrip("\ufeff").startswith("day,online_h")

@@ -1,10 +1,9 @@
 """Callers get things done in Korean as spoken; the bot hands off when it should; bad input never 500s."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
-from app.core.db import utcnow
 from app.core.i18n import SEOUL
-from tests.conftest import api_headers
+from tests.conftest import api_headers, seoul_now
 from tests.kt.voicebot.conftest import BIRTH, CALLER
 
 BASE = "/api/v1/kt/voicebot"
@@ -22,7 +21,9 @@ def say(client, h, call_id, text):
     return r.json()
 
 
-def test_bulky_waste_booked_with_the_municipality_fee_and_a_payment_reference(client, vb_world):
+def test_bulky_waste_booked_with_the_municipality_fee_and_a_payment_reference(client, vb_world, clock_instant):
+    today = clock_instant.astimezone(SEOUL).date()  # "내일" is tomorrow in Seoul, whatever UTC says
+    tomorrow = today + timedelta(days=1)
     h = api_headers(client, "cw.staff")
     call = start(client, h)
     assert "창원시" in call["greeting"]
@@ -31,18 +32,20 @@ def test_bulky_waste_booked_with_the_municipality_fee_and_a_payment_reference(cl
     assert t["slots"]["items"][0]["fee_krw"] == 12000
     t = say(client, h, call["id"], "창전동 123-4번지요")
     assert t["state"] == "collect:pickup_date"
-    t = say(client, h, call["id"], "일요일에요")  # no pickups on Sundays: asked again, one failure
+    # No pickups on Sundays: asked again, one failure. On a Saturday, "tomorrow" is that Sunday.
+    sunday_tomorrow = tomorrow.weekday() == 6
+    t = say(client, h, call["id"], "내일 오전에요" if sunday_tomorrow else "일요일에요")
     assert t["state"] == "collect:pickup_date" and not t["handoff"]["needed"]
-    t = say(client, h, call["id"], "내일 오전에요")
+    said, day = ("모레 오전에요", today + timedelta(days=2)) if sunday_tomorrow else ("내일 오전에요", tomorrow)
+    t = say(client, h, call["id"], said)
     assert t["state"] == "confirm" and "12,000원" in t["reply"]
+    assert f"{day.month}월 {day.day}일" in t["reply"], t["reply"]
     t = say(client, h, call["id"], "네 맞아요")
     assert t["ended"] and t["state"] == "done" and t["request_id"]
     req = client.get(f"{BASE}/requests/{t['request_id']}", headers=h).json()
     assert req["service_code"] == "bulky_waste" and req["fee_krw"] == 12000
-    assert req["payment_ref"].startswith("BW") and req["department"] == "자원순환과"
-    tomorrow = (utcnow().astimezone(SEOUL).date() + timedelta(days=1))
-    if tomorrow.weekday() != 6:
-        assert req["scheduled_date"] == tomorrow.isoformat()
+    assert req["payment_ref"].startswith(f"BW{today:%y%m%d}") and req["department"] == "자원순환과"
+    assert req["scheduled_date"] == day.isoformat()
     assert f"{t['request_id']:06d}" in t["reply"]
     detail = client.get(f"{BASE}/calls/{call['id']}", headers=h).json()
     assert detail["status"] == "completed" and len(detail["turns"]) == 11
@@ -56,7 +59,7 @@ def test_item_size_is_asked_when_the_fee_depends_on_it_and_rural_areas_route_to_
     t = say(client, h, call["id"], "500리터요")
     assert t["slots"]["items"][0]["fee_krw"] == 10000
     say(client, h, call["id"], "부발읍 아미리 55")
-    day = date.today() + timedelta(days=2)
+    day = seoul_now().date() + timedelta(days=2)
     if day.weekday() == 6:
         day += timedelta(days=1)
     t = say(client, h, call["id"], f"{day.month}월 {day.day}일 오전")

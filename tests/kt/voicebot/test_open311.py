@@ -1,8 +1,9 @@
 """A civic app files and follows requests through Open311 GeoReport v2."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
-from tests.conftest import api_headers
+from app.core.i18n import SEOUL
+from tests.conftest import api_headers, seoul_now
 from tests.kt.voicebot.conftest import CALLER
 
 V2 = "/open311/v2"
@@ -10,7 +11,7 @@ CW = {"jurisdiction_id": "4812000000"}
 
 
 def _next_weekday(days: int = 2) -> str:
-    day = date.today() + timedelta(days=days)
+    day = seoul_now().date() + timedelta(days=days)
     return (day + timedelta(days=1) if day.weekday() == 6 else day).isoformat()
 
 
@@ -96,3 +97,20 @@ def test_file_and_follow_requests_with_the_spec_errors(client, vb_world, api_key
     r = client.post(f"{V2}/requests.json", data={**base, "jurisdiction_id": "3100000000",
                                                 "service_code": "night_duty", "address_string": "울산 1"})
     assert r.status_code in (400, 404) and isinstance(r.json(), list)
+
+
+def test_a_pickup_date_counts_from_tomorrow_in_seoul(client, vb_world, api_key, clock_instant):
+    today = clock_instant.astimezone(SEOUL).date()
+
+    def book(day) -> int:
+        return client.post(f"{V2}/requests.json", data={
+            "api_key": api_key, "jurisdiction_id": "4812000000", "service_code": "bulky_waste",
+            "address_string": "창원시 중앙동 5", "attribute[item]": "소파", "attribute[size]": "3인용",
+            "attribute[pickup_date]": day.isoformat()}).status_code
+
+    assert book(today) == 400  # today in Seoul is too late, even where it is still yesterday in UTC
+    tomorrow = today + timedelta(days=1)
+    assert book(tomorrow) == (400 if tomorrow.weekday() == 6 else 200)
+    monday = tomorrow + timedelta(days=(7 - tomorrow.weekday()) % 7)
+    assert book(monday) == 200 and book(today + timedelta(days=31)) == 400
+

@@ -170,10 +170,10 @@ def test_api_key_ingests_for_its_own_municipality(client, world, new_router, dat
     assert r.json()["accepted"] == 1
 
 
-def test_usage_statistics_and_csv(client, world, new_router):
+def test_usage_statistics_and_csv(client, world, new_router, clock_instant):
     h = api_headers(client, "cw.staff")
     _setup(client, h, new_router)
-    today = datetime.now(SEOUL).replace(hour=0, minute=30, second=0, microsecond=0)
+    today = clock_instant.astimezone(SEOUL).replace(hour=0, minute=30, second=0, microsecond=0)
     client.post(f"{API}/access-events", headers=h, json=[
         _event("u1", today), _event("u2", today, user="cw2002", serial="CW5G-0002"),
         _event("u3", today, result="failure"), _event("u4", today - timedelta(days=1))])
@@ -239,3 +239,17 @@ def test_hostile_values_get_a_clear_4xx_never_a_500(client, world, new_router):
         r = client.get(f"{API}/access-events?{query}", headers=h)
         assert r.status_code in (200, 422), (query, r.status_code)
     assert client.get(f"{API}/access-events", headers=h).json()["total"] == 0
+
+
+def test_working_hours_are_judged_on_the_seoul_clock(client, world, new_router, clock_instant):
+    """건설과 works Monday to Friday, 07:00-22:00 in Seoul: an event at the instant is judged in Seoul time
+    (at each instant it is off hours in Seoul and within them in UTC)."""
+    h = api_headers(client, "cw.staff")
+    _setup(client, h, new_router)
+    local = clock_instant.astimezone(SEOUL)
+    off_hours = local.weekday() >= 5 or not 7 <= local.hour < 22
+    r = client.post(f"{API}/access-events", json=[_event("now", clock_instant)], headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["alerts"] == int(off_hours)
+    kinds = [a["kind"] for a in client.get(f"{API}/alerts", headers=h).json()["items"]]
+    assert kinds == (["off_hours"] if off_hours else [])

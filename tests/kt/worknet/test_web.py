@@ -1,5 +1,4 @@
 import re
-from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -133,13 +132,11 @@ def test_home_widget_shows_the_network(client, world, database):
 
 
 def test_demo_data_for_geoje_and_icheon(demo_loaded, client):
-    start = datetime.now(UTC)
     with demo_loaded.session() as s:
         assert s.scalar(select(func.count()).select_from(Router)) == 126
         assert s.scalar(select(func.count()).select_from(Lease).where(Lease.released_at.is_(None))) == 80 + 25
         kinds = set(s.scalars(select(Alert.kind)))
     assert kinds == {"off_hours", "wrong_router", "unknown_router", "inactive_router", "failure_burst"}
-    assert datetime.now(UTC) - start < timedelta(seconds=5)
     web_login(client, "geoje.staff", "dxhub-demo-2026")
     page = client.get(f"{WEB}/").text
     assert "거제시 본청" in page and "이천시 본청" not in page

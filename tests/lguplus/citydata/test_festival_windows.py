@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from app.core.i18n import SEOUL
 from app.lguplus.citydata import analysis
 from tests.conftest import api_headers
 from tests.lguplus.citydata.conftest import HWASUN, HWASUN_EUP
@@ -122,3 +123,13 @@ def test_expected_values_follow_the_weekly_pattern(database, county_data):
         expected = zm.expected(week)
     assert np.argmax(expected) == 5  # Saturday, as generated
     assert expected[5] / expected[1] > 1.6
+
+
+def test_windows_are_for_this_year_in_seoul_unless_asked(client, county_data, clock_instant):
+    """Just past midnight on New Year's Day in Seoul it is still last year in UTC: "this year" is Seoul's."""
+    h = api_headers(client, "hwasun.staff")
+    r = client.get(f"{API}/festival-windows", headers=h, params={"zone_code": HWASUN_EUP, "days": 3, "limit": 3})
+    assert r.status_code == 200, r.text
+    year = clock_instant.astimezone(SEOUL).year
+    assert r.json()["year"] == year
+    assert all(w["start_date"].startswith(str(year)) for w in r.json()["windows"])

@@ -1,5 +1,7 @@
 import re
+from datetime import timedelta
 
+from app.core.i18n import SEOUL
 from tests.conftest import api_headers, web_login
 
 API = "/api/v1/skt/tdeal"
@@ -91,3 +93,18 @@ def test_viewer_cannot_write_through_pages(client, tdeal):
     r = client.post(f"{WEB}/import", data={"csrf_token": token, "kind": "merchants"},
                     files={"file": ("m.csv", b"brn,name,category\n2208162517,x,y\n", "text/csv")})
     assert r.status_code == 403
+
+
+def test_a_campaign_runs_through_today_in_seoul(client, world, clock_instant):
+    """A campaign that began yesterday in Seoul has run two days, even where UTC still says yesterday."""
+    h = api_headers(client, "cw.staff")
+    today = clock_instant.astimezone(SEOUL).date()
+    body = {"name": "새해 기획전", "start_date": str(today - timedelta(days=1)),
+            "end_date": str(today + timedelta(days=6))}
+    r = client.post(f"{API}/campaigns", json=body, headers=h)
+    assert r.status_code == 201, r.text
+    assert [c["id"] for c in client.get(f"{API}/campaigns", headers=h, params={"active_on": str(today)}).json()[
+        "items"]] == [r.json()["id"]]
+    report = client.get(f"{API}/campaigns/{r.json()['id']}/report", headers=h)
+    assert report.status_code == 200, report.text
+    assert report.json()["through_date"] == today.isoformat() and report.json()["days"] == 2
