@@ -151,3 +151,8 @@ def list_entries(db: Session, *, page: PageParams, object_type: str | None = Non
     if municipality_ids is not None:
         stmt = stmt.where(AuditLog.municipality_id.in_(municipality_ids))
     return paginate(db, stmt, page)
+
+
+def purge_older_than(db: Session, *, cutoff: datetime) -> int:
+    """Delete audit entries older than ``cutoff`` (the retention setting's duty); returns how many."""
+    return db.execute(AuditLog.__table__.delete().where(AuditLog.occurred_at < cutoff)).rowcount or 0
