@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     # (or in data_dir on PostgreSQL), which serves the workers of one host.
     redis_url: str | None = None
     queue_path: Path | None = None  # the SQLite queue file; default: beside the database file
+    queue_name: str = "dxhub"  # Huey's name: installations sharing one Redis each need their own
     worker_threads: int = 4  # jobs and duties run at once by one worker process
     worker_tick_s: float = 1.0  # how often a worker's clock looks for duties that are due
     # A running job's worker renews its lease this often / 3; a job whose lease ran out (its worker died)

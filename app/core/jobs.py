@@ -134,12 +134,12 @@ class Queue:
 
         self.settings = settings
         if settings.redis_url:
-            self.huey = RedisHuey("dxhub", url=settings.redis_url, results=False)
+            self.huey = RedisHuey(settings.queue_name, url=settings.redis_url, results=False)
             self.where = settings.redis_url
         else:
             path = queue_file(settings)
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.huey = SqliteHuey("dxhub", filename=str(path), results=False)
+            self.huey = SqliteHuey(settings.queue_name, filename=str(path), results=False)
             self.where = str(path)
         self._database: Database | None = None
         self.run_job = self.huey.task(name="dxhub.run_job")(self._run_job)
@@ -170,6 +170,8 @@ class Queue:
         """Run what is queued now in this thread (tests, and ``dxhub worker --once``); returns how many."""
         ran = 0
         while ran < limit:
+            for due in self.huey.read_schedule():  # retries whose delay has passed
+                self.huey.enqueue(due)
             task = self.huey.dequeue()
             if task is None:
                 break
@@ -185,12 +187,12 @@ def _noop() -> None:
     return None
 
 
-_queues: dict[tuple[str | None, str, str], Queue] = {}
+_queues: dict[tuple[str, str, str], Queue] = {}
 
 
 def queue_for(settings: Settings) -> Queue:
     """This process's queue for ``settings`` (one Huey instance per storage)."""
-    key = (settings.redis_url, str(queue_file(settings)), settings.database_url)
+    key = (f"{settings.redis_url}#{settings.queue_name}", str(queue_file(settings)), settings.database_url)
     found = _queues.get(key)
     if found is None:
         found = _queues[key] = Queue(settings)

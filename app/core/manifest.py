@@ -88,4 +88,6 @@ def duties() -> dict[str, Duty]:
 
 
 def job_kinds() -> dict[str, JobKind]:
-    return {j.key: j for m in _installed.values() for j in m.jobs}
+    from app.core.worker import CORE_JOBS
+
+    return {j.key: j for j in (*CORE_JOBS, *(j for m in _installed.values() for j in m.jobs))}

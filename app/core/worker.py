@@ -36,6 +36,7 @@ from app.core.jobs import (
     Duty,
     DutyContext,
     JobContext,
+    JobKind,
     JobRefused,
     Queue,
     progress_key,
@@ -214,8 +215,8 @@ def claim_period(database: Database, duty: str, start: datetime) -> bool:
     with database.unit_of_work() as s:
         stmt = dialect_insert(s, DutyRun.__table__).values(
             duty=duty, period_start=start, claimed_at=utcnow(), worker=WORKER_ID, status="claimed",
-            error="").on_conflict_do_nothing()
-        return s.execute(stmt).rowcount == 1
+            error="").on_conflict_do_nothing().returning(DutyRun.duty)
+        return s.execute(stmt).first() is not None
 
 
 def execute_duty(queue: Queue, key: str, start: datetime) -> None:
@@ -232,6 +233,7 @@ def execute_duty(queue: Queue, key: str, start: datetime) -> None:
     if taken != 1 or duty is None:
         return
     status, error = "done", ""
+    began = time.perf_counter()
     try:
         with database.unit_of_work() as session:
             bind_principal(session, system_principal(key))
@@ -244,6 +246,21 @@ def execute_duty(queue: Queue, key: str, start: datetime) -> None:
     with database.unit_of_work() as s:
         s.execute(update(DutyRun).where(DutyRun.duty == key, DutyRun.period_start == start)
                   .values(status=status, error=error, finished_at=utcnow()))
+    log.info("duty %s period %s %s by %s in %.3f s", key, start.isoformat(), status, WORKER_ID,
+             time.perf_counter() - began)
+
+
+def run_duty_now(queue: Queue, key: str, *, now: datetime | None = None) -> bool:
+    """Claim ``key``'s current period and run it in this thread (``dxhub worker --once``, tests); False
+    when another worker already claimed the period."""
+    from app.core.manifest import duties
+
+    duty = duties()[key]
+    start = period_start(now or utcnow(), duty.period_s * queue.settings.duty_period_scale, duty.offset_s)
+    if not claim_period(queue.database, key, start):
+        return False
+    execute_duty(queue, key, start)
+    return True
 
 
 class Clock:
@@ -314,6 +331,14 @@ def _forget_old_duty_runs(ctx: DutyContext) -> None:
     """Duty claims are kept a week (lag figures, the last run of each duty), then deleted."""
     ctx.session.execute(DutyRun.__table__.delete().where(DutyRun.period_start < utcnow() - timedelta(days=7)))
 
+
+def _noop_job(ctx: JobContext) -> dict[str, Any]:
+    """A job that does nothing: the unit of the bench's throughput and of the worker's own tests."""
+    ctx.progress(1, 1, force=True)
+    return {"ok": True}
+
+
+CORE_JOBS = (JobKind("core.noop", _noop_job, max_attempts=1),)
 
 CORE_DUTIES = (
     Duty("core.jobs.recover", 10.0, _recover_duty),
