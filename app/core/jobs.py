@@ -175,6 +175,9 @@ class Queue:
             task = self.huey.dequeue()
             if task is None:
                 break
+            if not self.huey.ready_to_run(task):  # a retry's delayed copy: it waits in the schedule
+                self.huey.add_schedule(task)
+                continue
             self.huey.execute(task)
             ran += 1
         return ran

@@ -94,7 +94,7 @@ def test_a_job_whose_worker_died_is_queued_again_then_failed_when_out_of_attempt
     import socket
 
     here_dead = f"{socket.gethostname()}:{int(dead.stdout)}"
-    first, second, elsewhere = (_submit(database, queue) for _ in range(3))
+    first, second, elsewhere = (_submit(database, queue, max_attempts=3) for _ in range(3))
     queue.huey.flush()
     with database.unit_of_work() as s:
         bind_principal(s, SYSTEM)
@@ -107,13 +107,15 @@ def test_a_job_whose_worker_died_is_queued_again_then_failed_when_out_of_attempt
         s.get(Job, second).max_attempts = 1
     with database.unit_of_work() as s:
         counts = recover_jobs(queue, s)
-    # this host's dead worker is seen at once; another host's worker is trusted until its lease ends
-    assert counts == {"requeued": 1, "failed": 1, "handed_over": 0}
     assert _job(database, first).status == "queued" and "stopped" in _job(database, first).error
     assert _job(database, second).status == "failed"
-    assert _job(database, elsewhere).status == "running"
-    with time_machine.travel(utcnow() + timedelta(seconds=31), tick=False), database.unit_of_work() as s:
-        assert recover_jobs(queue, s)["requeued"] == 1
+    if database.is_sqlite:  # one host only: a worker not of this host cannot be running anything
+        assert counts == {"requeued": 2, "failed": 1, "handed_over": 0}
+    else:  # this host's dead worker is seen at once; another host's is trusted until its lease ends
+        assert counts == {"requeued": 1, "failed": 1, "handed_over": 0}
+        assert _job(database, elsewhere).status == "running"
+        with time_machine.travel(utcnow() + timedelta(seconds=31), tick=False), database.unit_of_work() as s:
+            assert recover_jobs(queue, s)["requeued"] == 1
     queue.drain()
     assert _job(database, first).status == "succeeded" and _job(database, first).attempts == 2
     assert _job(database, elsewhere).status == "succeeded"

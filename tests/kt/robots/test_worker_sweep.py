@@ -35,9 +35,9 @@ def test_a_silent_robot_is_marked_offline_and_alerted_by_the_worker(database, jo
         alerts = s.scalars(select(RobotAlert).where(RobotAlert.robot_id == fleet.guide_a,
                                                     RobotAlert.kind == "offline")).all()
         assert len(alerts) == 1
-        actors = set(s.scalars(select(AuditLog.actor).where(AuditLog.object_type == "kt_robot",
-                                                            AuditLog.object_id == str(fleet.guide_a))))
-        assert "system:worker:kt.robots.sweep_offline" in actors
+        actors = set(s.scalars(select(AuditLog.actor).where(AuditLog.object_type == "kt_robot_alert",
+                                                            AuditLog.object_id == str(alerts[0].id))))
+        assert actors == {"system:worker:kt.robots.sweep_offline"}
 
 
 def _robot_online(database, robot_id: int) -> bool:
