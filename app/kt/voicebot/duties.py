@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.jobs import Duty, DutyContext
+from app.core.jobs import Duty, DutyContext, demo_simulation_on
 from app.kt.voicebot import service
 
 # A call with no turn for this long lost its line: no caller waits 30 minutes in silence.
@@ -13,4 +13,11 @@ def _close_stale_calls(ctx: DutyContext) -> None:
     service.close_stale_calls(ctx.session, idle_s=IDLE_S)
 
 
-DUTIES = (Duty("kt.voicebot.close_stale_calls", 60.0, _close_stale_calls),)
+def _simulate(ctx: DutyContext) -> None:
+    from app.kt.voicebot import demo_live
+
+    demo_live.step(ctx.session)
+
+
+DUTIES = (Duty("kt.voicebot.close_stale_calls", 60.0, _close_stale_calls),
+          Duty("kt.voicebot.demo_calls", 20.0, _simulate, enabled=demo_simulation_on))

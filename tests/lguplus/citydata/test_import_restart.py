@@ -20,8 +20,10 @@ from tests.lguplus.citydata.test_imports import living_csv
 
 
 def test_an_import_cut_off_by_a_killed_worker_is_finished_by_the_next(database, county, tmp_path):
-    lines = [f"2024-{m:02d}-{d:02d},{hr},{zone},all,all,visitor,,{d + hr}" for m in range(1, 13)
-             for d in range(1, 29) for hr in range(24) for zone in (HWASUN_EUP, HANCHEON)]
+    # a year of hours for two zones, by sex and six age bands: large enough to take many seconds
+    lines = [f"2024-{m:02d}-{d:02d},{hr},{zone},{sex},{age},visitor,,{d + hr}" for m in range(1, 13)
+             for d in range(1, 29) for hr in range(24) for zone in (HWASUN_EUP, HANCHEON) for sex in ("M", "F")
+             for age in ("20-29", "30-39", "40-49", "50-59", "60-69", "70+")]
     source = tmp_path / "living.csv"
     source.write_text(living_csv(lines), encoding="utf-8")
     settings = Settings(database_url=database.url, data_dir=tmp_path / "var")
