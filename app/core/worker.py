@@ -105,7 +105,7 @@ def execute_job(queue: Queue, job_id: int) -> None:
     else:
         with database.unit_of_work() as s:
             s.execute(update(Job).where(Job.id == job_id, Job.status == "running").values(
-                status="succeeded", finished_at=utcnow(), result=result, error="", lease_until=None,
+                status="succeeded", finished_at=utcnow(), result=result, lease_until=None,
                 done=Job.total))
         log.info("job %s (%s) succeeded", job_id, job.kind)
     finally:

@@ -178,6 +178,9 @@ def run_queued(ctx: JobContext) -> dict[str, Any]:
     with ctx.database.unit_of_work() as s:
         bind_principal(s, ctx.principal)
         job = s.get(CitydataImportJob, job_id)
+        if job.status in ("done", "failed"):  # an earlier attempt committed its outcome, then its worker died
+            path.unlink(missing_ok=True)
+            return {"rows": job.rows_done, "status": job.status}
         job.status, job.started_at = "running", utcnow()
         total = job.bytes_total
     ctx.progress(0, total, force=True)
