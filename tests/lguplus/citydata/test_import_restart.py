@@ -71,3 +71,26 @@ def test_an_import_cut_off_by_a_killed_worker_is_finished_by_the_next(database, 
         assert imp.status == "done" and imp.rows_done == len(lines)
     assert count_rows(database, CitydataLivingPopulation) == len(lines)
     assert not list((tmp_path / "var" / "citydata-uploads").iterdir())  # the kept file is gone once done
+
+
+def test_an_import_run_again_after_its_outcome_was_stored_adds_nothing(database, county, job_queue, tmp_path):
+    """A worker that dies between the import's commit and marking its job succeeded: the job runs again
+    and finds the import done."""
+    lines = [f"2024-01-{d:02d},{hr},{HWASUN_EUP},all,all,visitor,,{d + hr}" for d in range(1, 11) for hr in range(24)]
+    source = tmp_path / "small.csv"
+    source.write_text(living_csv(lines), encoding="utf-8")
+    with database.unit_of_work() as s:
+        bind_principal(s, SYSTEM)
+        imp = jobs.new_job(s, municipality_id=county.id, kind="living_population", filename="small.csv",
+                           bytes_total=source.stat().st_size)
+        core_id = jobs.enqueue(s, queue=job_queue, job=imp, path=source).id
+    job_queue.drain()
+    assert count_rows(database, CitydataLivingPopulation) == len(lines)
+    with database.unit_of_work() as s:
+        s.get(Job, core_id).status = "queued"  # as the recovery round leaves it after such a crash
+    job_queue.run_job(core_id)
+    job_queue.drain()
+    with database.unit_of_work(write=False) as s:
+        job = s.get(Job, core_id)
+        assert job.status == "succeeded" and job.attempts == 2 and job.result["status"] == "done"
+    assert count_rows(database, CitydataLivingPopulation) == len(lines)
