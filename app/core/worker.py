@@ -368,7 +368,7 @@ def run_worker(settings: Settings, *, threads: int | None = None) -> int:
     stop = threading.Event()
     clock = threading.Thread(target=Clock(queue, duty_list).run, args=(stop,), name="dxhub-clock", daemon=True)
     consumer = queue.huey.create_consumer(workers=threads or settings.worker_threads, worker_type="thread",
-                                          periodic=False, initial_delay=0.02, backoff=1.3, max_delay=0.5,
+                                          periodic=False, initial_delay=0.02, backoff=1.3, max_delay=0.1,
                                           check_worker_health=True)
     clock.start()
     try:
