@@ -67,13 +67,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import time
 
     me = [sys.executable, "-m", "app.cli"]
+    stopping: list[int] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (in background)
+        signal.signal(signum, lambda n, _frame: stopping.append(n))
     procs = [subprocess.Popen([*me, "serve", "--host", args.host, "--port", str(args.port)]),
              subprocess.Popen([*me, "worker"])]
     try:
-        while all(p.poll() is None for p in procs):
+        while not stopping and all(p.poll() is None for p in procs):
             time.sleep(0.3)
-    except KeyboardInterrupt:
-        pass
     finally:
         for p in procs:
             if p.poll() is None:

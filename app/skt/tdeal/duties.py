@@ -3,24 +3,31 @@ as one training job per municipality that has a model, each with its progress in
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from app.core.db import utcnow
 from app.core.jobs import Duty, DutyContext, JobContext, JobKind, queue_for, submit
 from app.core.tenancy import bind_principal
 from app.skt.tdeal import recommend
 from app.skt.tdeal.models import TdealModel
 
 TRAIN = "skt.tdeal.train"
+FRESH = timedelta(hours=20)
 
 
 def _retrain(ctx: DutyContext) -> None:
     """Queue a training job for each municipality whose recommender was trained before."""
     queue = queue_for(ctx.settings)
     for municipality_id in ctx.session.scalars(select(TdealModel.municipality_id).distinct()).all():
-        params = ctx.session.scalar(select(TdealModel.params).where(TdealModel.municipality_id == municipality_id)
-                                    .order_by(TdealModel.id.desc()).limit(1)) or {}
+        params, trained_at = ctx.session.execute(
+            select(TdealModel.params, TdealModel.trained_at).where(TdealModel.municipality_id == municipality_id)
+            .order_by(TdealModel.id.desc()).limit(1)).one()
+        if trained_at > utcnow() - FRESH:  # trained today already (by hand, or the demo's own model)
+            continue
+        params = params or {}
         submit(ctx.session, queue=queue, kind=TRAIN, municipality_id=municipality_id, ref=f"{TRAIN}:{municipality_id}",
                payload={k: params[k] for k in ("factors", "iterations", "regularization") if k in params})
 
