@@ -190,12 +190,13 @@ def _noop() -> None:
     return None
 
 
-_queues: dict[tuple[str, str, str], Queue] = {}
+_queues: dict[tuple[str, str, str, str], Queue] = {}
 
 
 def queue_for(settings: Settings) -> Queue:
     """This process's queue for ``settings`` (one Huey instance per storage)."""
-    key = (f"{settings.redis_url}#{settings.queue_name}", str(queue_file(settings)), settings.database_url)
+    key = (f"{settings.redis_url}#{settings.queue_name}", str(queue_file(settings)), settings.database_url,
+           settings.model_dump_json())  # the same settings, the same queue (data_dir, lease... included)
     found = _queues.get(key)
     if found is None:
         found = _queues[key] = Queue(settings)
@@ -247,7 +248,7 @@ def queue_of(db: Session) -> Queue:
     from app.core.config import get_settings
 
     url = db.get_bind().engine.url.render_as_string(hide_password=False)
-    found = next((q for (_r, _p, u), q in _queues.items() if u == url), None)
+    found = next((q for (_r, _p, u, _s), q in _queues.items() if u == url), None)
     return found or queue_for(get_settings().model_copy(update={"database_url": url}))
 
 
