@@ -21,7 +21,7 @@ $(DEV_STAMP): pyproject.toml $(STAMP)
 run: $(STAMP)
 	$(BIN)/dxhub migrate
 	$(BIN)/dxhub demo --if-empty
-	$(BIN)/dxhub serve --host 127.0.0.1 --port 8000
+	$(BIN)/dxhub run --host 127.0.0.1 --port 8000
 
 test: $(DEV_STAMP)
 	$(BIN)/ruff check .

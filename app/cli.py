@@ -49,6 +49,55 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- worker and run (web + worker) ------------------------------------------------------------------
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+
+    from app.core import worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("huey").setLevel(logging.WARNING)  # one line per task is noise; ours say what ran
+    settings = get_settings()
+    if args.list:
+        info = worker.describe(settings)
+        print(f"queue: {info['queue']}")
+        for key, period in info["duties"].items():
+            print(f"duty  {key:<32} every {period:g} s")
+        for key in info["jobs"]:
+            print(f"job   {key}")
+        return 0
+    return worker.run_worker(settings, threads=args.threads)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    """The web app and one worker as two child processes; Ctrl-C (or either one ending) stops both."""
+    import signal
+    import subprocess
+    import time
+
+    me = [sys.executable, "-m", "app.cli"]
+    stopping: list[int] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (in background)
+        signal.signal(signum, lambda n, _frame: stopping.append(n))
+    procs = [subprocess.Popen([*me, "serve", "--host", args.host, "--port", str(args.port)]),
+             subprocess.Popen([*me, "worker"])]
+    try:
+        while not stopping and all(p.poll() is None for p in procs):
+            time.sleep(0.3)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    return max(0, *(p.returncode or 0 for p in procs))
+
+
 def _cmd_migrate(args: argparse.Namespace) -> int:
     migrate(revision=args.revision)
     print(f"Database migrated to {args.revision}.")
@@ -294,6 +343,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--root-path", default="", metavar="PREFIX",
                        help="the path prefix the proxy serves the site under (e.g. /dxhub), stripped by the proxy")
     serve.set_defaults(func=_cmd_serve)
+
+    wrk = sub.add_parser("worker", help="run duties on their clock and queued jobs (imports, training)")
+    wrk.add_argument("--threads", type=int, default=None, help="tasks run at once (default: DXHUB_WORKER_THREADS)")
+    wrk.add_argument("--list", action="store_true", help="print the queue, the duties and the job kinds, then exit")
+    wrk.set_defaults(func=_cmd_worker)
+
+    run = sub.add_parser("run", help="serve the web app and run a worker together (Ctrl-C stops both)")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.set_defaults(func=_cmd_run)
 
     mig = sub.add_parser("migrate", help="bring the database schema up to date")
     mig.add_argument("--revision", default="heads")

@@ -312,3 +312,16 @@ def demo_loaded(database: Database) -> Database:
         demo.load_all(database)
         _demo_pristine.add(database.url)
     return database
+
+
+@pytest.fixture
+def job_queue(settings: Settings, database: Database):
+    """The worker's queue for ``settings`` (Huey's SQLite storage in the test's directory), run by the test
+    with ``drain()`` where a worker would consume it."""
+    from app.core.jobs import queue_for
+
+    queue = queue_for(settings)
+    queue.bind(database)
+    queue.huey.flush()
+    yield queue
+    queue.huey.flush()

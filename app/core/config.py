@@ -55,12 +55,29 @@ class Settings(BaseSettings):
         return value
 
     # Operations (docs/DEPLOY.md)
-    redis_url: str | None = None  # the task queue's Redis; None: the embedded SQLite queue
     metrics_token: str | None = None  # /metrics wants this bearer token; None: loopback clients only
     proxy_headers: bool = False  # trust X-Forwarded-Proto/For from forwarded_allow_ips (dxhub serve)
     forwarded_allow_ips: str = "127.0.0.1"
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
+
+    # --- the worker (``dxhub worker``): duties on a clock and jobs, on Huey ---
+    # Redis for the queue (several hosts); unset: Huey's SQLite storage beside the SQLite database
+    # (or in data_dir on PostgreSQL), which serves the workers of one host.
+    redis_url: str | None = None
+    queue_path: Path | None = None  # the SQLite queue file; default: beside the database file
+    queue_name: str = "dxhub"  # Huey's name: installations sharing one Redis each need their own
+    worker_threads: int = 4  # jobs and duties run at once by one worker process
+    worker_tick_s: float = 1.0  # how often a worker's clock looks for duties that are due
+    # A running job's worker renews its lease this often / 3; a job whose lease ran out (its worker died)
+    # is queued again (or failed after max attempts) by any worker.
+    job_lease_s: int = 60
+    job_retry_delay_s: float = 10.0  # first retry after this long, doubling each attempt
+    # Multiply every duty's period (tests and demos run duties faster; 1.0 in production).
+    duty_period_scale: float = 1.0
+    # The worker drives the demo's devices and callers (robots, cameras, voicebot calls). None: on when
+    # the database holds the demo data (``dxhub demo`` leaves a mark), off otherwise.
+    demo_simulate: bool | None = None
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Settings:

@@ -13,7 +13,6 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Text, bindparam, event, func, select
@@ -161,25 +160,3 @@ class PerDatabaseThread:
                 stop = self._stops.pop(key, None)
                 if stop is not None:
                     stop.set()
-
-
-class WatchedLoop(PerDatabaseThread):
-    """Work a live screen needs done on a clock (marking silent devices offline, escalating overdue
-    alerts): ``tick(database, since, *args)`` every ``interval_s`` while a screen of this process
-    watches. ``since`` is when the previous good round started, so a round can announce what changed in
-    between without missing a moment. A failed round is logged and the next one covers its time too."""
-
-    def __init__(self, name: str, interval_s: float, tick: Callable[..., Any]) -> None:
-        super().__init__(name, self._loop)
-        self.interval_s, self.tick = interval_s, tick
-
-    def _loop(self, database: Any, stop: threading.Event, *args: Any) -> None:
-        since = datetime.now(UTC)
-        while not stop.wait(self.interval_s):
-            started = datetime.now(UTC)
-            try:
-                self.tick(database, since, *args)
-            except Exception:
-                log.exception("%s: round failed", self.name)
-            else:
-                since = started

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
+from app.core.jobs import Duty, JobKind
 from app.core.tenancy import Principal
 
 
@@ -45,6 +46,9 @@ class ModuleManifest:
     sample_data: Callable[[Session, int], None] | None = None
     # Adds the module's sub-commands to the `dxhub` command: receives argparse's subparsers.
     add_cli: Callable[[Any], None] | None = None
+    # Work on a clock that ``dxhub worker`` runs once per period, and the kinds of long work it runs.
+    duties: tuple[Duty, ...] = ()
+    jobs: tuple[JobKind, ...] = ()
 
     @property
     def operator(self) -> str:
@@ -74,3 +78,16 @@ def install(manifests: list[ModuleManifest]) -> None:
 
 def installed() -> dict[str, ModuleManifest]:
     return dict(_installed)
+
+
+def duties() -> dict[str, Duty]:
+    """Every duty the worker runs: the core's own, then each installed module's."""
+    from app.core.worker import CORE_DUTIES
+
+    return {d.key: d for d in (*CORE_DUTIES, *(d for m in _installed.values() for d in m.duties))}
+
+
+def job_kinds() -> dict[str, JobKind]:
+    from app.core.worker import CORE_JOBS
+
+    return {j.key: j for j in (*CORE_JOBS, *(j for m in _installed.values() for j in m.jobs))}

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.core import security
+from app.core import jobs, security
 from app.core.db import Database
 from app.core.i18n import today_seoul
 from app.core.manifest import installed
@@ -212,6 +212,7 @@ def load_all(db: Database) -> None:
         for manifest in installed().values():
             if manifest.load_demo is not None:
                 manifest.load_demo(session)
+        jobs.set_mark(session, "demo_data")  # the worker then keeps the demo alive (DXHUB_DEMO_SIMULATE)
 
 
 def print_sign_ins() -> None:

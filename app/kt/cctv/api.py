@@ -205,7 +205,7 @@ def list_incidents(db: SessionDep, page: PageDep, settings: CctvSettingsDep,
                    since: Annotated[datetime | None, Query(description="last detection at or after")] = None,
                    until: Annotated[datetime | None, Query(description="started before")] = None):
     """Incidents, latest detection first, each with its `event_count`. Alerts not acknowledged in time are
-    escalated as the list is read (also done by `dxhub cctv escalate`)."""
+    escalated by `dxhub worker` (or `dxhub cctv escalate`), never by reading."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise InvalidInput.field(["query", name], "Give the time with its offset, e.g. 2026-11-25T09:00:00+09:00")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.kt.cctv import rollup
+from app.kt.cctv.config import get_cctv_settings
 from app.kt.cctv.geometry import bottom_centre, point_in_polygon
 from app.kt.cctv.models import CctvCamera, CctvEvent, CctvIncident, CctvSnapshot, CctvZone
 from app.platform import service as platform_service
@@ -132,6 +133,9 @@ class _Builder:
             base = row["dispatched_at"] or row["acknowledged_at"]
             row.update(closed_at=base + timedelta(seconds=rng.uniform(120, 2400)), closed_by=who,
                        close_note="현장 조치 완료" if outcome == "resolved" else "그림자·조명 반사 오탐")
+        overdue = opened + timedelta(minutes=get_cctv_settings().escalate_after_min)
+        if outcome == "new" and severity == "alert" and overdue <= self.now:
+            row["escalated_at"] = overdue  # as the worker's escalation duty would have marked it
         if outcome in ("new", "acknowledged", "dispatched") and last + timedelta(minutes=10) > self.now:
             row["open_key"] = f"{cam.id}:{type_}" + (f":{track}" if track else "")
         self.incidents.append((row, events))

@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from app.core.live import WatchedLoop, broker, notify_at_commit, publish_after_commit
+from app.core.live import broker, notify_at_commit, publish_after_commit
 
 CHANNEL = "dxhub_kt_cctv"
 ALL_TOPIC = "kt.cctv:all"
@@ -91,20 +90,3 @@ def ensure_listener(database_url: str, *, wait_s: float = 0.0) -> bool:
             listener = _listeners[database_url] = _Listener(database_url)
             listener.start()
     return listener.ready.wait(wait_s) if wait_s else listener.ready.is_set()
-
-
-def _board_round(database: Any, since: datetime, settings: Any) -> None:
-    from app.core.tenancy import SYSTEM, bind_principal
-    from app.kt.cctv import service
-
-    with database.unit_of_work() as session:
-        bind_principal(session, SYSTEM)
-        service.escalate_overdue(session, settings=settings)
-        service.announce_silent_cameras(session, since=since, settings=settings)
-
-
-# While a board is open in this process: overdue alerts turn red and sound even when nothing else
-# happens, and a camera whose heartbeats stop is shown offline. ``dxhub cctv escalate`` from cron
-# escalates with no board open. Several processes may run this: each overdue alert is escalated once
-# (row locks skip what another process is escalating); a silent camera may be announced once per process.
-board_keeper = WatchedLoop("kt-cctv-board", 10.0, _board_round)

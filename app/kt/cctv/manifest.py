@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.core.manifest import ModuleManifest, NavEntry, Widget
-from app.kt.cctv import api, web
+from app.kt.cctv import api, duties, web
 from app.kt.cctv.cli import add_cli
 from app.kt.cctv.demo import load_demo, sample_data
 
@@ -19,4 +19,5 @@ MANIFEST = ModuleManifest(
     load_demo=load_demo,
     sample_data=sample_data,
     add_cli=add_cli,
+    duties=duties.DUTIES,
 )

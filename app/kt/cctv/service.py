@@ -712,8 +712,7 @@ def incident_query(*, camera_id: int | None = None, type: str | None = None, sta
 
 def list_incidents(db: Session, *, page: PageParams, settings: CctvSettings, now: datetime | None = None,
                    **filters: Any) -> tuple[list[CctvIncident], int]:
-    """Incidents, newest first; overdue alerts are escalated first so the list shows them."""
-    escalate_overdue(db, settings=settings, now=now)
+    """Incidents, newest first. Reading changes nothing: overdue alerts are escalated by the worker."""
     return paginate(db, incident_query(**filters), page)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -133,19 +132,8 @@ async def live_stream(request: Request, settings: CctvSettingsDep):
         topics = [service.ALL_TOPIC]
     else:
         topics = [service.topic_for(m) for m in sorted(principal.municipality_ids)]
-    response = sse_response(request, topics)
-    inner = response.body_iterator
-
-    async def body() -> AsyncIterator[str | bytes]:
-        live.board_keeper.watch(database, settings)  # escalations and silent cameras while a board is open
-        try:
-            async for chunk in inner:
-                yield chunk
-        finally:
-            live.board_keeper.unwatch(database)
-
-    response.body_iterator = body()
-    return response
+    # Escalations and silent cameras come from the worker's duties, through the same messages.
+    return sse_response(request, topics)
 
 
 # --- incident detail and workflow ------------------------------------------------------------

@@ -59,7 +59,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from app.core.config import get_settings
     from app.core.db import Database
-    from app.kt.robots.live import sweep_once
+    from app.kt.robots.duties import sweep_once
 
     db = Database(get_settings().database_url)
     try:

@@ -177,9 +177,11 @@ def _task_history(session: Session, rng: random.Random, site: RobotSite, robots:
                                          task_id=task.id, kind="task_failed", message=f"#{task.id}: 경로 막힘",
                                          raised_at=task.finished_at, acknowledged_at=task.finished_at
                                          + timedelta(minutes=3), acknowledged_by="user:chungbuk.staff"))
-    low = robots[-1]
+    low = robots[-1]  # its battery ran low and it has not reached the dock yet: the alert says what it shows
+    low.battery_pct, low.charging = 12.0, False
     alerts.append(RobotAlert(municipality_id=site.municipality_id, site_id=site.id, robot_id=low.id,
-                             kind="low_battery", message="12%", raised_at=utcnow() - timedelta(hours=2)))
+                             kind="low_battery", message=f"{low.battery_pct:.0f}%",
+                             raised_at=low.last_seen_at or utcnow() - timedelta(hours=2)))
     session.add_all(alerts)
     session.flush()
 

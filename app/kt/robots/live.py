@@ -1,6 +1,6 @@
-"""Live site screens: server-sent events (across processes through app.kt.robots.relay), a sweeper that
-marks silent robots offline while anyone watches (``dxhub robots sweep --every 5`` does the same without
-a screen open), and the site screen's data shared between readers."""
+"""Live site screens: server-sent events (across processes through app.kt.robots.relay) and the site
+screen's data shared between readers. Silent robots are marked offline by the worker's duty
+(``app.kt.robots.duties``), whether or not a screen is open."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from datetime import datetime
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -17,19 +16,9 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from app.core.db import Database
-from app.core.live import WatchedLoop, sse_response
-from app.core.tenancy import SYSTEM, bind_principal
+from app.core.live import sse_response
 from app.kt.robots import service
 from app.kt.robots.relay import Relay
-
-
-def sweep_once(database: Database, _since: datetime | None = None) -> int:
-    with database.unit_of_work() as session:
-        bind_principal(session, SYSTEM)
-        return service.sweep_offline(session)
-
-
-sweeper = WatchedLoop("kt-robots-sweeper", 5.0, sweep_once)
 
 
 def site_stream(request: Request, site_id: int) -> StreamingResponse:
@@ -38,13 +27,11 @@ def site_stream(request: Request, site_id: int) -> StreamingResponse:
     inner = response.body_iterator
 
     async def body() -> AsyncIterator[str | bytes]:
-        sweeper.watch(database)
         await asyncio.to_thread(Relay.watch, database)
         try:
             async for chunk in inner:
                 yield chunk
         finally:
-            sweeper.unwatch(database)
             Relay.unwatch(database)
 
     response.body_iterator = body()

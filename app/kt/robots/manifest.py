@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.core.manifest import ModuleManifest, NavEntry, Widget
-from app.kt.robots import api, cli, demo, web
+from app.kt.robots import api, cli, demo, duties, web
 
 MANIFEST = ModuleManifest(
     key="kt.robots",
@@ -17,4 +17,5 @@ MANIFEST = ModuleManifest(
     load_demo=demo.load_demo,
     sample_data=demo.sample_data,
     add_cli=cli.add_cli,
+    duties=duties.DUTIES,
 )

@@ -791,7 +791,7 @@ def dispatch(db: Session, *, site: RobotSite, now: datetime | None = None) -> li
 
 def sweep_offline(db: Session, *, now: datetime | None = None) -> int:
     """Mark robots not heard from within their site's ``offline_after_s`` offline, raise an alert and
-    return their tasks to the queue. Runs on every state batch, on each tick of a live screen and from
+    return their tasks to the queue. Runs on every state batch, as the worker's duty every 5 s and from
     ``dxhub robots sweep``. Returns how many robots went offline."""
     now = now or utcnow()
     gone = 0

@@ -298,6 +298,21 @@ def hang_up(db: Session, *, call: VoicebotCall, now: datetime | None = None) -> 
     return call
 
 
+def close_stale_calls(db: Session, *, idle_s: int = 1800, now: datetime | None = None) -> int:
+    """Calls still ``active`` with no turn for ``idle_s`` seconds: the line dropped without a hang-up
+    message. Each is closed as abandoned (a worker duty). Returns how many."""
+    now = now or utcnow()
+    last_turn = (select(VoicebotTurn.call_id, func.max(VoicebotTurn.created_at).label("at"))
+                 .group_by(VoicebotTurn.call_id).subquery())
+    stale = db.scalars(select(VoicebotCall).outerjoin(last_turn, last_turn.c.call_id == VoicebotCall.id).where(
+        VoicebotCall.status == "active",
+        func.coalesce(last_turn.c.at, VoicebotCall.started_at) < now - timedelta(seconds=idle_s))
+        .order_by(VoicebotCall.id).limit(1000)).all()
+    for call in stale:
+        hang_up(db, call=call, now=now)
+    return len(stale)
+
+
 def _public_slots(slots: dict[str, Any], *, masked: bool) -> dict[str, Any]:
     """Slots as stored (``masked``: the dialogue's working keys kept) or as answered (those dropped); the
     bank account is masked in both (the telephony side only needs to read back its last digits)."""

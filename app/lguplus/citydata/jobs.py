@@ -1,30 +1,32 @@
-"""Import jobs: small files and JSON batches run in the request; large files run in a background thread
-with their own session, so the app keeps answering. Progress of a running job lives in memory (this
-process) and is read by the job-status endpoint; the outcome and error report are stored on the job.
+"""Import jobs: small files and JSON batches run in the request; large files run in ``dxhub worker`` as a
+job of the shared job table (kind ``lguplus.citydata.import``), so the app keeps answering, any web
+process shows the progress, and a worker restart resumes the import. The outcome and error report are
+stored on the import job.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
-import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from app.core.db import Database, utcnow
+from app.core.db import utcnow
 from app.core.errors import NotFound
-from app.core.tenancy import SYSTEM, bind_principal, principal_of
+from app.core.jobs import Job, JobContext, JobKind, JobRefused, Queue, latest_for, submit
+from app.core.jobs import fraction as job_fraction
+from app.core.tenancy import bind_principal, principal_of
 from app.lguplus.citydata import importers
 from app.lguplus.citydata.models import CitydataImportJob
 from app.platform.models import Municipality
 
 log = logging.getLogger("dxhub.citydata")
-_progress: dict[int, dict[str, int]] = {}
-_threads: dict[int, threading.Thread] = {}
 
 
 def get_job(db: Session, *, job_id: int) -> CitydataImportJob:
@@ -135,68 +137,80 @@ def too_large(limit: int) -> importers.ImportRefused:
     return importers.FileTooLarge(report)
 
 
-def start(database: Database, *, job_id: int, path: Path) -> threading.Thread:
-    """Run a committed, queued job in a thread; the file is removed when it ends."""
-    _progress[job_id] = {"bytes": 0, "rows": 0}
-    thread = threading.Thread(target=_run, args=(database, job_id, path), name=f"citydata-import-{job_id}",
-                              daemon=True)
-    _threads[job_id] = thread
-    thread.start()
-    return thread
+IMPORT = "lguplus.citydata.import"
 
 
-def wait(job_id: int, timeout: float | None = None) -> None:
-    thread = _threads.get(job_id)
-    if thread is not None:
-        thread.join(timeout)
+def _ref(import_job_id: int) -> str:
+    return f"{IMPORT}:{import_job_id}"
+
+
+def enqueue(db: Session, *, queue: Queue, job: CitydataImportJob, path: Path) -> Job:
+    """Hand a queued import to the worker once the caller commits. The file moves into the data
+    directory, so the import survives a restart of the worker (or of the whole host) until it is done."""
+    keep = Path(queue.settings.data_dir) / "citydata-uploads"
+    keep.mkdir(parents=True, exist_ok=True)
+    kept = keep / f"{job.id}-{uuid.uuid4().hex}.csv"
+    shutil.move(str(path), kept)
+    return submit(db, queue=queue, kind=IMPORT, municipality_id=job.municipality_id, ref=_ref(job.id),
+                  payload={"import_job_id": job.id, "path": str(kept)})
 
 
 def progress(job: CitydataImportJob) -> dict[str, Any]:
-    """What the progress bar shows: a fraction from bytes read (running) or the stored outcome."""
-    live = _progress.get(job.id)
-    if job.status in ("done", "failed") or live is None:
-        fraction = 1.0 if job.status in ("done", "failed") else 0.0
-        rows = job.rows_done
+    """What the progress bar shows: the stored outcome, or the fraction of bytes read that the worker
+    stores in the shared job table (so any web process shows it)."""
+    rows = job.rows_done
+    if job.status in ("done", "failed"):
+        fraction = 1.0
     else:
-        fraction = min(0.99, live["bytes"] / job.bytes_total) if job.bytes_total else 0.0
-        rows = live["rows"]
+        db = object_session(job)
+        core_job = latest_for(db, ref=_ref(job.id)) if db is not None else None
+        fraction = job_fraction(db, core_job) if core_job is not None and core_job.status == "running" else 0.0
     return {"id": job.id, "kind": job.kind, "status": job.status, "fraction": round(fraction, 3),
             "rows_done": rows, "rows_total": job.rows_total, "error_count": job.error_count,
             "message": job.message}
 
 
-def _run(database: Database, job_id: int, path: Path) -> None:
-    live = _progress[job_id]
+def run_queued(ctx: JobContext) -> dict[str, Any]:
+    """The worker's side of a large import: the rows and rollups in one transaction, progress by bytes
+    read in the job table. A refused file fails the job at once (retrying cannot mend it); an
+    unexpected error is retried, the file kept until the last attempt."""
+    job_id, path = int(ctx.payload["import_job_id"]), Path(ctx.payload["path"])
+    with ctx.database.unit_of_work() as s:
+        bind_principal(s, ctx.principal)
+        job = s.get(CitydataImportJob, job_id)
+        if job.status in ("done", "failed"):  # an earlier attempt committed its outcome, then its worker died
+            path.unlink(missing_ok=True)
+            return {"rows": job.rows_done, "status": job.status}
+        job.status, job.started_at = "running", utcnow()
+        total = job.bytes_total
+    ctx.progress(0, total, force=True)
     try:
-        with database.unit_of_work() as s:
-            bind_principal(s, SYSTEM)
+        with ctx.database.unit_of_work() as s:
+            bind_principal(s, ctx.principal)
             job = s.get(CitydataImportJob, job_id)
-            job.status, job.started_at = "running", utcnow()
-        try:
-            with database.unit_of_work() as s:
-                bind_principal(s, SYSTEM)
-                job = s.get(CitydataImportJob, job_id)
-                job.encoding = importers.detect_encoding(path)
-                conv = importers.make_converter(s, kind=job.kind, municipality_id=job.municipality_id,
-                                                municipality_code=municipality_code(s, job.municipality_id),
-                                                job_id=job.id)
-                rows = importers.store_file(s, conv, path, encoding=job.encoding,
-                                            on_bytes=lambda b: live.__setitem__("bytes", b),
-                                            on_rows=lambda n: live.__setitem__("rows", n))
-                _finish(job, rows)
-        except importers.ImportRefused as exc:
-            with database.unit_of_work() as s:
-                bind_principal(s, SYSTEM)
-                job = s.get(CitydataImportJob, job_id)
-                _fail(job, exc)
-    except Exception:  # pragma: no cover - logged and shown as a failed job
-        log.exception("citydata import job %s failed", job_id)
-        with database.unit_of_work() as s:
-            bind_principal(s, SYSTEM)
-            job = s.get(CitydataImportJob, job_id)
-            if job is not None:
-                job.status, job.message, job.finished_at = "failed", "unexpected error; see the server log", utcnow()
-    finally:
-        _progress.pop(job_id, None)
-        _threads.pop(job_id, None)
+            job.encoding = importers.detect_encoding(path)
+            conv = importers.make_converter(s, kind=job.kind, municipality_id=job.municipality_id,
+                                            municipality_code=municipality_code(s, job.municipality_id),
+                                            job_id=job.id)
+            rows = importers.store_file(s, conv, path, encoding=job.encoding,
+                                        on_bytes=lambda b: ctx.progress(b, total))
+            _finish(job, rows)
+    except importers.ImportRefused as exc:
+        with ctx.database.unit_of_work() as s:
+            bind_principal(s, ctx.principal)
+            _fail(s.get(CitydataImportJob, job_id), exc)
         path.unlink(missing_ok=True)
+        raise JobRefused(exc.detail) from exc
+    path.unlink(missing_ok=True)
+    return {"rows": rows}
+
+
+def give_up(db: Session, core_job: Job) -> None:
+    """The worker gave the import up (errors on every attempt): the page shows it failed."""
+    job = db.get(CitydataImportJob, int(core_job.payload["import_job_id"]))
+    if job is not None and job.status not in ("done", "failed"):
+        job.status, job.message, job.finished_at = "failed", "unexpected error; see the worker log", utcnow()
+    Path(core_job.payload["path"]).unlink(missing_ok=True)
+
+
+JOBS = (JobKind(IMPORT, run_queued, max_attempts=3, on_give_up=give_up),)

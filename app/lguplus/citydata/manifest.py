@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.core.manifest import ModuleManifest, NavEntry, Widget
-from app.lguplus.citydata import api, cli, demo, web
+from app.lguplus.citydata import api, cli, demo, jobs, web
 
 MANIFEST = ModuleManifest(
     key="lguplus.citydata",
@@ -18,4 +18,5 @@ MANIFEST = ModuleManifest(
     load_demo=demo.load_demo,
     sample_data=demo.sample_data,
     add_cli=cli.add_cli,
+    jobs=jobs.JOBS,
 )

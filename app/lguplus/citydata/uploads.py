@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.core import batch
 from app.core.errors import InvalidInput
+from app.core.jobs import queue_for
 from app.lguplus.citydata import importers, jobs
 from app.lguplus.citydata.config import settings_of
 from app.lguplus.citydata.models import CitydataImportJob
@@ -79,8 +80,8 @@ def run_upload(request: Request, db: Session, *, kind: str, municipality_id: int
     job = jobs.new_job(db, municipality_id=municipality_id, kind=kind, filename=filename, client_id=client_id,
                        bytes_total=size)
     if size > settings_of(request).sync_max_bytes:
+        jobs.enqueue(db, queue=queue_for(request.app.state.settings), job=job, path=path)
         db.commit()
-        jobs.start(request.app.state.db, job_id=job.id, path=path)
         return job, True
     values = jobs.job_values(job)
     try:

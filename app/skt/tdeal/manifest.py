@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.core.manifest import ModuleManifest, NavEntry, Widget
-from app.skt.tdeal import api, cli, demo, web
+from app.skt.tdeal import api, cli, demo, duties, web
 
 MANIFEST = ModuleManifest(
     key="skt.tdeal",
@@ -17,4 +17,6 @@ MANIFEST = ModuleManifest(
     load_demo=demo.load_demo,
     sample_data=demo.sample_data,
     add_cli=cli.add_cli,
+    duties=duties.DUTIES,
+    jobs=duties.JOBS,
 )

@@ -17,8 +17,10 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from app.core.jobs import queue_for
 from app.core.live import broker
-from app.kt.cctv import live, service
+from app.core.worker import run_duty_now
+from app.kt.cctv import duties, live, service
 from tests.conftest import PASSWORD
 from tests.kt.cctv.conftest import event, make_camera
 
@@ -68,7 +70,7 @@ def _next_message(lines, kind: str, *, within_s: float = 20.0) -> dict:
 
 def test_the_board_stream_shows_new_incidents_and_escalates_unacknowledged_alerts(
         app, cctv, ulsan, world, database, cctv_settings, monkeypatch):
-    monkeypatch.setattr(live.board_keeper, "interval_s", 0.2)
+    monkeypatch.setattr(duties, "get_cctv_settings", lambda: cctv_settings)  # the worker's settings
     cam = make_camera(cctv, ulsan)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
@@ -106,8 +108,9 @@ def test_the_board_stream_shows_new_incidents_and_escalates_unacknowledged_alert
                 opened = _next_message(lines, "incident")
                 assert opened["change"] == "opened" and opened["type"] == "fire" and opened["urgent"] is True
 
-                # Nobody acknowledges it: once overdue, the open board's own process escalates it.
+                # Nobody acknowledges it: once overdue, the worker's duty escalates it and the board hears.
                 cctv_settings.escalate_after_min = 0
+                assert run_duty_now(queue_for(app.state.settings), "kt.cctv.escalate")
                 escalated = _next_message(lines, "incident")
         assert escalated["change"] == "escalated" and escalated["id"] == opened["id"]
         assert escalated["urgent"] is True

@@ -126,4 +126,4 @@ def test_demo_and_sample_data_load(cctv, database, world):
     page = cctv.get("/kt/cctv/?status=all")
     assert page.status_code == 200 and "태화강" in page.text and "샘플" not in page.text
     assert cctv.get("/kt/cctv/stats").status_code == 200
-    assert "에스컬레이션" in page.text  # the overdue demo fire is escalated as the board is read
+    assert "에스컬레이션" in page.text  # the overdue demo fire is shown escalated (the demo agrees with its clock)

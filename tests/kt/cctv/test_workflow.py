@@ -1,4 +1,4 @@
-"""Workflow, escalation, snapshots with their view log and retention, statistics, live messages."""
+"""Workflow, escalation (by the worker), snapshots with their view log and retention, statistics, live messages."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from sqlalchemy import delete, func, select
 
 from app.core.db import utcnow
 from app.core.i18n import SEOUL
+from app.core.jobs import queue_for
 from app.core.live import broker
 from app.core.tenancy import SYSTEM, bind_principal
-from app.kt.cctv import live, service
+from app.core.worker import run_duty_now
+from app.kt.cctv import duties, live, service
 from app.kt.cctv.config import CctvSettings
 from app.kt.cctv.models import CctvIncident, CctvIncidentDaily
 from app.kt.cctv.schemas import EventIn
@@ -78,8 +80,8 @@ def test_workflow_records_who_and_when_and_refuses_wrong_steps(cctv, ulsan):
     assert cctv.get(f"{API}/stats", headers=ulsan, params={"since": "2026-01-01T00:00:00"}).status_code == 422
 
 
-def test_unacknowledged_alerts_escalate_when_read_and_by_the_command(cctv, ulsan, cctv_settings, database,
-                                                                    clock_instant):
+def test_unacknowledged_alerts_escalate_by_the_worker_and_the_command_never_by_reading(
+        app, cctv, ulsan, cctv_settings, database, monkeypatch, clock_instant):
     cam = make_camera(cctv, ulsan)
     alert = _incident(cctv, ulsan, cam)
     detection = _incident(cctv, ulsan, cam, type_="smoke", eid="s1", confidence=0.5)
@@ -100,9 +102,17 @@ def test_unacknowledged_alerts_escalate_when_read_and_by_the_command(cctv, ulsan
         assert logged == 1
 
     second = _incident(cctv, ulsan, cam, type_="fall", eid="f1")
-    cctv_settings.escalate_after_min = 0  # reading the list applies the rule
+    cctv_settings.escalate_after_min = 0
+    items = {i["id"]: i for i in cctv.get(f"{API}/incidents", headers=ulsan).json()["items"]}
+    assert items[second]["escalated_at"] is None  # reading changes nothing
+    monkeypatch.setattr(duties, "get_cctv_settings", lambda: cctv_settings)  # the worker's settings
+    assert run_duty_now(queue_for(app.state.settings), "kt.cctv.escalate")
     items = {i["id"]: i for i in cctv.get(f"{API}/incidents", headers=ulsan).json()["items"]}
     assert items[second]["escalated_at"] is not None and items[detection]["escalated_at"] is None
+    with database.unit_of_work() as s:
+        actor = s.scalar(select(AuditLog.actor).where(AuditLog.object_type == "kt_cctv_incident",
+                                                      AuditLog.object_id == str(second), AuditLog.action == "update"))
+    assert actor == "system:worker:kt.cctv.escalate"
 
 
 def test_escalate_and_purge_commands(cctv, ulsan, database, monkeypatch, cctv_settings, capsys):
