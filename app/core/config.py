@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     secret_key: str = DEFAULT_SECRET
     database_url: str = f"sqlite:///{ROOT_DIR / 'var' / 'dxhub.db'}"
+    # The owner of the schema, for `dxhub migrate` (PostgreSQL: the app's own role should own nothing, so
+    # that row-level security holds for it). Unset: migrations use database_url (a single-user set-up).
+    migration_database_url: str | None = None
     data_dir: Path = ROOT_DIR / "var"
     cookie_secure: bool = False
     session_max_age_s: int = 8 * 3600
@@ -29,6 +32,10 @@ class Settings(BaseSettings):
     max_page_size: int = 200
     # Figures derived from telecom data are never shown for fewer people than this.
     k_threshold: int = 5
+
+    @property
+    def migration_url(self) -> str:
+        return self.migration_database_url or self.database_url
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -13,7 +13,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from app.core.manifest import installed
 from app.core.pagination import PageParams, paginate
-from app.core.tenancy import PLATFORM_MODULE, ROLE_RANK, SYSTEM, Principal, principal_of
+from app.core.tenancy import PLATFORM_MODULE, ROLE_RANK, SYSTEM, Principal, across_tenants, principal_of
 from app.platform import audit
 from app.platform import service as platform_service
 from app.platform.models import ApiKey, User
@@ -43,6 +43,7 @@ def principal_for_api_key(db: Session, key: ApiKey) -> Principal:
                      scopes=frozenset(key.scopes))
 
 
+@across_tenants
 def load_active_user(db: Session, *, user_id: int, session_version: int | None) -> User | None:
     user = db.scalar(select(User).where(User.id == user_id).execution_options(skip_tenant_scope=True))
     if user is None or not user.is_active:
@@ -52,6 +53,7 @@ def load_active_user(db: Session, *, user_id: int, session_version: int | None) 
     return user
 
 
+@across_tenants
 def authenticate_api_key(db: Session, *, secret: str) -> ApiKey | None:
     prefix = security.parse_api_key(secret)
     if prefix is None:
@@ -67,6 +69,7 @@ def authenticate_api_key(db: Session, *, secret: str) -> ApiKey | None:
     return key
 
 
+@across_tenants
 def sign_in(db: Session, *, settings: Settings, username: str, password: str) -> User:
     """Check a password; repeated failures lock the account for a while. Raises :class:`SignInFailed`."""
     user = db.scalar(select(User).where(User.username == username).execution_options(skip_tenant_scope=True))

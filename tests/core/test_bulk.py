@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.core.bulk import insert_rows, update_rows_by_id
 from app.core.db import Database, UTCDateTime
+from app.core.tenancy import SYSTEM
 from app.platform.models import Municipality
 
 probe_metadata = MetaData()
@@ -30,7 +31,7 @@ probe = Table(
 def probe_session(database: Database) -> Iterator[Session]:
     probe_metadata.create_all(database.engine)
     try:
-        with database.unit_of_work() as s:
+        with database.unit_of_work(principal=SYSTEM) as s:
             yield s
     finally:
         probe_metadata.drop_all(database.engine)
