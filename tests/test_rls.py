@@ -82,6 +82,44 @@ def test_the_app_role_is_held_by_the_policies(pg: Database):
             "SELECT tableowner FROM pg_tables WHERE tablename = 'municipality'"))
 
 
+def _first(conn: Connection, table: str, *columns: str):
+    t = Base.metadata.tables[table]
+    return conn.execute(select(*[t.c[c] for c in columns]).order_by(t.c.id).limit(1)).one()
+
+
+# Rows for the tenant tables the demo leaves empty, each in the municipality of a demo row it refers to.
+SEEDS = {
+    "api_key": lambda conn: {"municipality_id": _first(conn, "municipality", "id")[0], "name": "rls probe",
+                             "prefix": "rlsprobe", "secret_hash": "0" * 64},
+    "kt_cctv_rule": lambda conn: {"municipality_id": _first(conn, "kt_cctv_camera", "municipality_id")[0],
+                                  "type": "rls-probe", "quiet_s": 60, "min_confidence": 0.5},
+    "kt_robot_command": lambda conn: dict(zip(("robot_id", "municipality_id"),
+                                              _first(conn, "kt_robot", "id", "municipality_id"), strict=True),
+                                          kind="pause"),
+    "kt_cctv_snapshot": lambda conn: dict(zip(("event_row_id", "camera_id", "municipality_id"),
+                                              _first(conn, "kt_cctv_event", "id", "camera_id", "municipality_id"),
+                                              strict=True),
+                                          path="rls/probe.jpg", content_type="image/jpeg", size_bytes=1,
+                                          sha256="0" * 64),
+}
+
+
+@pytest.fixture
+def seeded(demo_loaded: Database, request: pytest.FixtureRequest) -> Iterator[None]:
+    """A row in the tenant table under test when the demo has none, removed afterwards."""
+    table: Table = request.node.callspec.params["table"]
+    if demo_loaded.is_sqlite or table.name not in SEEDS:
+        yield
+        return
+    with demo_loaded.scoped_connection(SYSTEM) as conn:
+        row_id = conn.execute(table.insert().values(SEEDS[table.name](conn)).returning(table.c.id)).scalar_one()
+    try:
+        yield
+    finally:
+        with demo_loaded.scoped_connection(SYSTEM) as conn:
+            conn.execute(table.delete().where(table.c.id == row_id))
+
+
 def _holders(db: Database, table: Table) -> tuple[int, int, int]:
     """Tenant A (the municipality with the most rows of ``table``), another B, and A's row count,
     as the system sees them."""
@@ -99,7 +137,7 @@ def _holders(db: Database, table: Table) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize("table", tenant_tables(), ids=lambda t: t.name)
-def test_a_tenant_reads_and_changes_only_its_rows(demo_loaded: Database, table: Table):
+def test_a_tenant_reads_and_changes_only_its_rows(demo_loaded: Database, seeded: None, table: Table):
     if demo_loaded.is_sqlite:
         pytest.skip(SQLITE_REASON)
     a, b, a_rows = _holders(demo_loaded, table)
@@ -125,7 +163,7 @@ def test_a_tenant_reads_and_changes_only_its_rows(demo_loaded: Database, table: 
 
 
 @pytest.mark.parametrize("table", tenant_tables(), ids=lambda t: t.name)
-def test_a_tenant_cannot_bulk_insert_rows_of_another(demo_loaded: Database, table: Table):
+def test_a_tenant_cannot_bulk_insert_rows_of_another(demo_loaded: Database, seeded: None, table: Table):
     if demo_loaded.is_sqlite:
         pytest.skip(SQLITE_REASON)
     a, b, _ = _holders(demo_loaded, table)
