@@ -41,9 +41,10 @@ APP_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 
 
 def predicate(column: str = "municipality_id") -> str:
-    """The policy's condition. An empty setting (a session that declared once, in an earlier
+    """The policy's condition: two init-plans (each setting read once a statement, the scope test a
+    boolean), then one ``= ANY`` a row. An empty setting (a session that declared in an earlier
     transaction) reads as NULL, which admits nothing."""
-    return (f"(SELECT current_setting('{SCOPE_SETTING}', true)) = 'all' OR \"{column}\" = "
+    return (f"(SELECT current_setting('{SCOPE_SETTING}', true) IS NOT DISTINCT FROM 'all') OR \"{column}\" = "
             f"ANY ((SELECT NULLIF(current_setting('{IDS_SETTING}', true), ''))::bigint[])")
 
 
