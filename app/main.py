@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @app.get("/healthz", tags=["health"], openapi_extra={"x-tenant-scope": "global"})
     def healthz():
         try:
-            with db.engine.connect() as conn:
+            with db.scoped_connection(None) as conn:  # no tenant table: nothing to declare
                 conn.execute(text("SELECT 1"))
         except Exception:
             return problem(503, "Service unavailable", "The database does not answer")

@@ -172,7 +172,9 @@ def test_a_tenant_cannot_bulk_insert_rows_of_another(demo_loaded: Database, seed
         template = conn.execute(select(table).where(column == a).limit(1)).mappings().one()
     names = [c.name for c in table.columns if c is not table.autoincrement_column]
     row = {n: (b if n == column.name else template[n]) for n in names}
-    with demo_loaded.session(principal=tenant(a)) as session:
+    with demo_loaded.session() as session:
+        # The scope declared, no principal bound: bulk's own check stands aside, the policy refuses.
+        declare(session.connection(), tenant(a))
         with pytest.raises(DBAPIError, match="row-level security"):
             bulk.insert_rows(session, table, [row])
         session.rollback()
@@ -215,3 +217,30 @@ def test_scoped_connection_declares_for_raw_sql(demo_loaded: Database):
     a, _, a_rows = _holders(demo_loaded, Base.metadata.tables["kt_cctv_camera"])
     with demo_loaded.scoped_connection(tenant(a)) as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM kt_cctv_camera").scalar() == a_rows
+
+
+def test_bulk_writes_keep_to_the_principal_on_every_database(database: Database, world):
+    """SQLite has no RLS: ``app.core.bulk`` refuses rows of another municipality and updates by id only
+    within the principal's reach (on PostgreSQL the policy holds as well)."""
+    from datetime import UTC, datetime
+
+    from app.core.errors import Forbidden
+
+    table = Base.metadata.tables["kt_cctv_rule"]
+    changwon, ulsan = world.changwon.id, world.ulsan.id
+
+    def rule(municipality_id: int) -> dict:
+        return {"municipality_id": municipality_id, "type": "fire", "quiet_s": 60, "min_confidence": 0.5,
+                "required_zones": [], "updated_at": datetime(2026, 12, 5, tzinfo=UTC)}
+
+    with database.unit_of_work(principal=SYSTEM) as s:
+        bulk.insert_rows(s, table, [rule(ulsan)])
+        ulsan_rule = s.scalar(select(table.c.id).where(table.c.municipality_id == ulsan))
+    with database.unit_of_work(principal=tenant(changwon)) as s:
+        with pytest.raises(Forbidden):
+            bulk.insert_rows(s, table, [rule(ulsan)])
+        bulk.insert_rows(s, table, [rule(changwon)])
+        bulk.update_rows_by_id(s, table, [{"id": ulsan_rule, "quiet_s": 1, "updated_at": rule(ulsan)["updated_at"]}])
+    with database.unit_of_work(principal=SYSTEM) as s:
+        rows = dict(s.execute(select(table.c.municipality_id, table.c.quiet_s)).all())
+    assert rows == {ulsan: 60, changwon: 60}

@@ -18,17 +18,18 @@ On SQLite (no RLS) Core statements on tenant tables take their scope from :func:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
-from sqlalchemy import ColumnElement, Table, event, text, true
+from sqlalchemy import ColumnElement, Table, event, false, literal_column, text, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, SessionTransaction, mapped_column, with_loader_criteria
 
 from app.core.db import TenantScoped
+from app.core.errors import Forbidden
 from app.core.rls import IDS_SETTING, SCOPE_SETTING
 
 ROLES = ("platform_admin", "municipal_admin", "staff", "viewer")
@@ -170,11 +171,40 @@ def scoped(table: Table, principal: Principal | None) -> ColumnElement[bool]:
     """The WHERE that keeps a Core statement on ``table`` to ``principal``'s municipalities (SQLite has no
     RLS; on PostgreSQL the policies hold as well). No principal reaches nothing; the system reaches all."""
     column = table.c.id if table.name == "municipality" else table.c.municipality_id
-    if principal is None:
-        return column.in_(())
+    if principal is None or principal.municipality_ids == frozenset():
+        return false()
     if principal.municipality_ids is None:
         return true()
-    return column.in_(sorted(principal.municipality_ids))
+    # Integers written into the SQL: the criterion carries no parameter, so it also joins the
+    # driver-level executemany of app.core.bulk.
+    return column.in_([literal_column(str(int(i))) for i in sorted(principal.municipality_ids)])
+
+
+def is_tenant_table(table: Table) -> bool:
+    return table.name == "municipality" or "municipality_id" in table.c
+
+
+def check_rows(db: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse rows of ``table`` that the session's principal may not write (another municipality's):
+    the ``WITH CHECK`` of the PostgreSQL policy, for Core writes on every database."""
+    principal = _effective(db)
+    if principal is None or principal.municipality_ids is None or not is_tenant_table(table) or not rows:
+        return
+    key = "id" if table.name == "municipality" else "municipality_id"
+    if key not in rows[0]:
+        return
+    foreign = {r[key] for r in rows} - principal.municipality_ids
+    if foreign:
+        raise Forbidden("Rows of another municipality cannot be written here")
+
+
+def within_reach(db: Session, table: Table) -> ColumnElement[bool]:
+    """The WHERE keeping a Core statement on ``table`` to the session's principal (true when the table is
+    not a tenant's or no principal is bound, as for the ORM filter)."""
+    principal = _effective(db)
+    if principal is None or not is_tenant_table(table):
+        return true()
+    return scoped(table, principal)
 
 
 @event.listens_for(Session, "do_orm_execute")
