@@ -13,7 +13,12 @@ by :func:`app.core.tenancy.declare` from the session's principal at the start of
 - ``dxhub.municipality_ids``: the tenant's municipalities as an array literal, e.g. ``{3,7}``.
 
 Each setting is read once per statement: the policy wraps ``current_setting`` in a scalar sub-select,
-which PostgreSQL plans as an init-plan evaluated once, not once per row.
+which PostgreSQL plans as an init-plan evaluated once, not once per row. The policy's ``OR`` is not an
+index condition, so the index on ``municipality_id`` serves the statement's own municipality filter
+(the ORM filter and ``tenancy.within_reach`` add one; ``int = ANY`` is leakproof, so it is used under
+RLS), and the policy is a cheap filter on the rows found. A statement that relies on the policy alone
+gets the right rows by a scan: correct, not fast. Measured on 2M rows of 50 municipalities, a tenant's
+newest 50 by (municipality_id, occurred_at): 0.13 ms without RLS, 0.27 ms with it (median).
 
 A migration that adds a tenant table adds its policy in one line::
 
