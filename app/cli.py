@@ -21,10 +21,18 @@ def alembic_config(database_url: str | None = None):
     return cfg
 
 
-def migrate(database_url: str | None = None, revision: str = "heads") -> None:
+def migrate(database_url: str | None = None, revision: str = "heads", *,
+            app_database_url: str | None = None) -> str | None:
+    """Upgrade the schema as its owner (``database_url``, else the settings' migration URL). Given the
+    app's URL, grant the app's role its rights; answers why row-level security would not hold for the
+    app's role, or None."""
     from alembic import command
 
-    command.upgrade(alembic_config(database_url), revision)
+    from app.core.rls import after_migrate
+
+    owner_url = database_url or get_settings().migration_url
+    command.upgrade(alembic_config(owner_url), revision)
+    return after_migrate(owner_url, app_database_url) if app_database_url else None
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -99,8 +107,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
-    migrate(revision=args.revision)
+    settings = get_settings()
+    warning = migrate(settings.migration_url, args.revision, app_database_url=settings.database_url)
     print(f"Database migrated to {args.revision}.")
+    if warning:
+        print(f"경고: 행 단위 보안(RLS)이 앱의 데이터베이스 역할에 적용되지 않습니다. / Warning: {warning}",
+              file=sys.stderr)
     return 0
 
 

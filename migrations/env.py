@@ -7,6 +7,7 @@ from alembic import context
 import app.platform.models  # noqa: F401  (registers the shared tables)
 from app.core.config import get_settings
 from app.core.db import Base, UTCDateTime, create_db_engine
+from app.core.rls import declare_all
 from app.modules import load_manifests
 
 load_manifests()  # importing each module registers its tables on the one metadata
@@ -16,7 +17,7 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    return config.attributes.get("database_url") or get_settings().database_url
+    return config.attributes.get("database_url") or get_settings().migration_url
 
 
 def render_item(type_, obj, autogen_context):
@@ -36,18 +37,22 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _run(conn) -> None:
+    _configure(connection=conn)
+    with context.begin_transaction():
+        # Row-level security is forced, so it holds for the owner too: migrations see every row.
+        declare_all(conn)
+        context.run_migrations()
+
+
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        _configure(connection=connection)
-        with context.begin_transaction():
-            context.run_migrations()
+        _run(connection)
         return
     engine = create_db_engine(_url())
     with engine.connect() as conn:
-        _configure(connection=conn)
-        with context.begin_transaction():
-            context.run_migrations()
+        _run(conn)
     engine.dispose()
 
 

@@ -2,7 +2,10 @@
 
 Every test that uses ``database`` (directly or through ``app``/``client``) runs once per backend.
 PostgreSQL runs when ``DXHUB_TEST_DATABASE_URL`` names a database (``.ci/run`` creates a fresh one);
-otherwise those runs are skipped with the reason shown.
+otherwise those runs are skipped with the reason shown. That URL's role owns the schema and runs the
+migrations; the app and the tests connect as ``DXHUB_TEST_APP_ROLE`` (default ``dxhub_app``), a role that
+owns nothing and has no BYPASSRLS, made here when missing: so the PostgreSQL runs prove the row-level
+security policies, not only the ORM's tenant filter.
 
 Every test runs at a fixed instant (``clock``, autouse, with ``time-machine``), never on the day it happens
 to run; the process's time zone is UTC meanwhile, whatever the machine's, so a date taken with
@@ -30,6 +33,7 @@ from app.cli import migrate
 from app.core.config import Settings
 from app.core.db import Base, Database
 from app.core.manifest import install
+from app.core.rls import declare_all
 from app.core.tenancy import SYSTEM, bind_principal
 from app.main import create_app
 from app.modules import load_manifests
@@ -42,6 +46,8 @@ PASSWORD = "correct-horse-battery"
 # are hashed at full cost.
 PASSWORD_HASH = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
 PG_URL = os.environ.get("DXHUB_TEST_DATABASE_URL")
+APP_ROLE = os.environ.get("DXHUB_TEST_APP_ROLE", "dxhub_app")
+
 SEOUL = ZoneInfo("Asia/Seoul")
 
 
@@ -134,6 +140,25 @@ def _drop_database(admin_url: str, name: str) -> None:
     admin.dispose()
 
 
+def _ensure_app_role(url: str) -> None:
+    """The app's role, once per cluster (roles are cluster-wide; xdist workers may race to make it)."""
+    admin = Database(url)
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN "
+            f"CREATE ROLE \"{APP_ROLE}\" LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE; END IF; "
+            "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"))
+    admin.dispose()
+
+
+def app_url_of(owner_url: str) -> str:
+    """The URL the app and the tests use: the app's role on PostgreSQL, the same file on SQLite."""
+    parsed = make_url(owner_url)
+    if parsed.get_backend_name() != "postgresql":
+        return owner_url
+    return parsed.set(username=APP_ROLE, password=None).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request, tmp_path_factory) -> str:
     if request.param == "sqlite":
@@ -146,6 +171,7 @@ def database_url(request, tmp_path_factory) -> str:
             url = _worker_database(PG_URL, worker)
             request.addfinalizer(lambda: _drop_database(PG_URL, make_url(url).database))
         _reset_postgres(url)
+        _ensure_app_role(url)
     except Exception as exc:  # pragma: no cover - depends on the machine
         pytest.skip(f"PostgreSQL unreachable at DXHUB_TEST_DATABASE_URL: {exc}")
     return url
@@ -153,18 +179,31 @@ def database_url(request, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def migrated_database(database_url: str) -> Iterator[Database]:
+    """The database migrated by its owner, as the app sees it (the app's role on PostgreSQL)."""
     install(load_manifests())
-    migrate(database_url)
-    db = Database(database_url)
+    app_url = app_url_of(database_url)
+    warning = migrate(database_url, app_database_url=app_url)
+    assert warning is None, warning
+    db = Database(app_url, migration_url=database_url)
+    owner = Database(database_url)
+    _owners[db.url] = owner
     yield db
     db.dispose()
+    owner.dispose()
+    _owners.pop(db.url, None)
+
+
+# Each migrated database's owner: the wipe runs as the owner, in scope all.
+_owners: dict[str, Database] = {}
 
 
 def _wipe(db: Database, *, bulky: bool) -> None:
     """Empty every table. On PostgreSQL, DELETE and a sequence reset cost a tenth of a TRUNCATE of every
     table when the tables hold a test's few rows; TRUNCATE is kept for a database that holds the demo."""
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with db.engine.begin() as conn:
+    owner = _owners.get(db.url, db)
+    with owner.engine.begin() as conn:
+        declare_all(conn)
         if db.is_sqlite:
             conn.execute(text("PRAGMA defer_foreign_keys=ON"))
             for name in tables:

@@ -14,8 +14,7 @@ from app.core.db import Base, Database
 
 def test_upgrade_downgrade_upgrade_and_models_match(database: Database):
     migrated_database = database  # emptied first: a downgrade drops tables
-    url = migrated_database.url
-    cfg = alembic_config(url)
+    cfg = alembic_config(migrated_database.migration_url)  # the schema's owner
     command.downgrade(cfg, "base")
     with migrated_database.engine.connect() as conn:
         left = set(inspect(conn).get_table_names()) - {"alembic_version"}
@@ -31,4 +30,4 @@ def test_upgrade_downgrade_upgrade_and_models_match(database: Database):
 
 
 def test_alembic_check_command(migrated_database: Database):
-    command.check(alembic_config(migrated_database.url))
+    command.check(alembic_config(migrated_database.migration_url))

@@ -12,6 +12,10 @@ column type's own bind processor (so what is stored is exactly what the ORM woul
 
 Both write helpers flush the session first, so pending ORM changes land before the rows, as with
 ``session.execute``. Every row names the same columns.
+
+Tenancy: on PostgreSQL the row-level security policies hold for these statements. On every database
+the helpers also keep to the session's principal themselves (``app.core.tenancy``): rows inserted for a
+municipality outside its reach are refused, and updates by id touch only rows within its reach.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement
 
 from app.core.db import UTCDateTime
+from app.core.tenancy import check_rows, within_reach
 
 Rows = Sequence[Mapping[str, Any]]
 
@@ -41,6 +46,7 @@ def insert_rows(db: Session, table: Table, rows: Rows, *, conflict: Sequence[str
     unnamed = [c.name for c in table.columns if c.default is not None and c.name not in names]
     if unnamed:  # the driver-level path does not run the ORM's Python-side defaults
         raise ValueError(f"insert_rows into {table.name}: give {', '.join(unnamed)} in every row")
+    check_rows(db, table, rows)
     db.flush()
     if db.get_bind().dialect.name == "postgresql":
         source = _unnest(table, names)
@@ -67,13 +73,15 @@ def update_rows_by_id(db: Session, table: Table, rows: Rows) -> None:
     if not rows:
         return
     names = list(rows[0])
+    check_rows(db, table, rows)
     db.flush()
+    within = within_reach(db, table)
     if db.get_bind().dialect.name == "postgresql":
         source = _unnest(table, names)
-        db.execute(update(table).where(table.c.id == source.c.id).values({
+        db.execute(update(table).where(table.c.id == source.c.id, within).values({
             n: _as_column(table, source, n) for n in names if n != "id"}), _arrays(table, names, rows))
     else:
-        stmt = update(table).where(table.c.id == bindparam("b_id")).values(
+        stmt = update(table).where(table.c.id == bindparam("b_id"), within).values(
             {n: bindparam(f"b_{n}") for n in names if n != "id"})
         _driver_executemany(db, stmt, rows, {f"b_{n}": n for n in names})
     _expire_loaded(db, table, {r["id"] for r in rows}, [n for n in names if n != "id"])

@@ -19,6 +19,9 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     database_url: str = f"sqlite:///{ROOT_DIR / 'var' / 'dxhub.db'}"
+    # The owner of the schema, for `dxhub migrate` (PostgreSQL: the app's own role should own nothing, so
+    # that row-level security holds for it). Unset: migrations use database_url (a single-user set-up).
+    migration_database_url: str | None = None
     data_dir: Path = ROOT_DIR / "var"
     default_locale: Literal["ko", "en"] = "ko"
     max_page_size: int = 200
@@ -78,6 +81,10 @@ class Settings(BaseSettings):
     # The worker drives the demo's devices and callers (robots, cameras, voicebot calls). None: on when
     # the database holds the demo data (``dxhub demo`` leaves a mark), off otherwise.
     demo_simulate: bool | None = None
+
+    @property
+    def migration_url(self) -> str:
+        return self.migration_database_url or self.database_url
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Settings:

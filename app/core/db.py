@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     DateTime,
@@ -14,9 +15,12 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from app.core.tenancy import Principal
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -100,10 +104,16 @@ def _sqlite_begin(conn) -> None:
 
 
 class Database:
-    """One engine and its session factory; the app holds one, tests make their own."""
+    """One engine and its session factory; the app holds one, tests make their own.
 
-    def __init__(self, url: str) -> None:
+    ``migration_url`` names the schema's owner (PostgreSQL), for what only the owner may do; by default
+    the same URL. Every transaction of a session declares its principal's tenant scope
+    (:mod:`app.core.tenancy`); a connection taken outside a session does so through
+    :meth:`scoped_connection`."""
+
+    def __init__(self, url: str, *, migration_url: str | None = None) -> None:
         self.url = url
+        self.migration_url = migration_url or url
         self.engine = create_db_engine(url)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -111,16 +121,23 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
-    def session(self, *, write: bool = False) -> Session:
+    def session(self, *, write: bool = False, principal: Principal | None = None) -> Session:
+        """A session; with ``principal``, bound to it before its first statement (see
+        :func:`app.core.tenancy.bind_principal`). Without one, it sees no tenant row on PostgreSQL until a
+        principal is bound."""
         session = self.session_factory()
+        if principal is not None:
+            from app.core.tenancy import bind_principal
+
+            bind_principal(session, principal)
         if write and self.is_sqlite:
             session.connection(execution_options={"sqlite_immediate": True})
         return session
 
     @contextmanager
-    def unit_of_work(self, *, write: bool = True) -> Iterator[Session]:
+    def unit_of_work(self, *, write: bool = True, principal: Principal | None = None) -> Iterator[Session]:
         """Yield a session that commits when the block succeeds and rolls back when it fails."""
-        session = self.session(write=write)
+        session = self.session(write=write, principal=principal)
         try:
             yield session
             session.commit()
@@ -129,6 +146,16 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def scoped_connection(self, principal: Principal | None) -> Iterator[Connection]:
+        """A connection in a transaction that declared ``principal``'s tenant scope (committed when the
+        block succeeds): the one way to run Core statements or raw SQL outside a session."""
+        from app.core.tenancy import declare
+
+        with self.engine.begin() as conn:
+            declare(conn, principal)
+            yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -21,7 +21,7 @@ from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound, field_e
 from app.core.manifest import installed
 from app.core.pagination import PageParams, paginate
 from app.core.ratelimit import RateLimiter, TooManyRequests, rule, tiers
-from app.core.tenancy import PLATFORM_MODULE, ROLE_RANK, SYSTEM, Principal, principal_of
+from app.core.tenancy import PLATFORM_MODULE, ROLE_RANK, SYSTEM, Principal, across_tenants, principal_of
 from app.platform import audit
 from app.platform import service as platform_service
 from app.platform.models import ApiKey, User, UserSession
@@ -56,6 +56,7 @@ def principal_for_api_key(db: Session, key: ApiKey) -> Principal:
                      scopes=frozenset(key.scopes))
 
 
+@across_tenants
 def load_active_user(db: Session, *, user_id: int, session_version: int | None) -> User | None:
     user = db.scalar(select(User).where(User.id == user_id).execution_options(skip_tenant_scope=True))
     if user is None or not user.is_active:
@@ -65,6 +66,7 @@ def load_active_user(db: Session, *, user_id: int, session_version: int | None) 
     return user
 
 
+@across_tenants
 def authenticate_api_key(db: Session, *, secret: str) -> ApiKey | None:
     prefix = security.parse_api_key(secret)
     if prefix is None:
@@ -89,6 +91,7 @@ def _plausible(username: str) -> bool:
     return 0 < len(username) <= USERNAME_MAX and username.isprintable()
 
 
+@across_tenants
 def sign_in(db: Session, *, settings: Settings, limiter: RateLimiter, username: str, password: str,
             address: str) -> User:
     """Check a password from ``address``. Raises :class:`SignInFailed`, or :class:`SignInThrottled` (429)

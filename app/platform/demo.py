@@ -156,7 +156,7 @@ def _month_start(today: date, months_ago: int) -> date:
 
 
 def is_empty(db: Database) -> bool:
-    with db.session() as session:
+    with db.session(principal=SYSTEM) as session:
         return not session.scalar(select(func.count()).select_from(Municipality))
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.core.bulk import insert_rows, update_rows_by_id
 from app.core.db import Database, UTCDateTime
+from app.core.tenancy import SYSTEM
 from app.platform.models import Municipality
 
 probe_metadata = MetaData()
@@ -28,12 +29,14 @@ probe = Table(
 
 @pytest.fixture
 def probe_session(database: Database) -> Iterator[Session]:
-    probe_metadata.create_all(database.engine)
+    owner = Database(database.migration_url)  # the schema's owner makes tables; the app's role writes
+    probe_metadata.create_all(owner.engine)
     try:
-        with database.unit_of_work() as s:
+        with database.unit_of_work(principal=SYSTEM) as s:
             yield s
     finally:
-        probe_metadata.drop_all(database.engine)
+        probe_metadata.drop_all(owner.engine)
+        owner.dispose()
 
 
 def _row(key: str, hits: int = 1, **extra) -> dict:

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.core.live import notify_at_commit
+from app.core.tenancy import SYSTEM
 
 CHANNEL = "dxhub_test_notify"
 
@@ -18,16 +19,16 @@ def test_notifications_leave_in_order_at_commit_and_never_after_a_rollback(datab
     dsn = make_url(database.url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(dsn, autocommit=True) as listener:
         listener.execute(f"LISTEN {CHANNEL}")
-        with database.unit_of_work() as session:
+        with database.unit_of_work(principal=SYSTEM) as session:
             for n in range(3):
                 notify_at_commit(session, CHANNEL, f"message {n}")
         try:
-            with database.unit_of_work() as session:
+            with database.unit_of_work(principal=SYSTEM) as session:
                 notify_at_commit(session, CHANNEL, "rolled back")
                 raise RuntimeError("the request failed")
         except RuntimeError:
             pass
-        with database.unit_of_work() as session:
+        with database.unit_of_work(principal=SYSTEM) as session:
             notify_at_commit(session, CHANNEL, "after")
         got = []
         for note in listener.notifies(timeout=5, stop_after=4):

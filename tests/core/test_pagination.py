@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.core.pagination import PageParams, paginate
-from app.core.tenancy import Principal, bind_principal
+from app.core.tenancy import SYSTEM, Principal, bind_principal
 from app.platform.models import Program
 
 
 def test_the_total_counts_only_the_callers_rows_and_distinct_rows_once(world, database):
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         s.add_all([Program(municipality_id=world.ulsan.id, title=f"울산 {n}", status="active") for n in range(3)]
                   + [Program(municipality_id=world.changwon.id, title=f"창원 {n}", status="active")
                      for n in range(5)])

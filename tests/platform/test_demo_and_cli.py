@@ -2,13 +2,14 @@ from sqlalchemy import func, select
 
 from app.cli import main as dxhub
 from app.core.config import get_settings
+from app.core.tenancy import SYSTEM
 from app.platform import demo
 from app.platform.models import Municipality, Program, User
 from tests.conftest import web_login
 
 
 def test_demo_data_makes_a_meaningful_dashboard(client, demo_loaded):
-    with demo_loaded.session() as s:
+    with demo_loaded.session(principal=SYSTEM) as s:
         provinces = select(func.count()).select_from(Municipality).where(Municipality.level == "metropolitan")
         assert s.scalar(provinces) == 17
         assert s.scalar(select(func.count()).select_from(Program)) >= 10
@@ -50,6 +51,6 @@ def test_create_user_command(database, monkeypatch, capsys, world):
         get_settings.cache_clear()
     err = capsys.readouterr().err
     assert "taken" in err and "password" in err
-    with database.session() as s:
+    with database.session(principal=SYSTEM) as s:
         user = s.scalar(select(User).where(User.username == "cli.user"))
         assert user.role == "staff" and user.municipality.code == "4812000000"

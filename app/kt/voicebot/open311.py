@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from app.core.deps import SessionDep
 from app.core.errors import DomainError
 from app.core.i18n import today_seoul
-from app.core.tenancy import Principal, bind_principal
+from app.core.tenancy import Principal, all_tenants, bind_principal
 from app.kt.voicebot import dialogue, service
 from app.kt.voicebot import slots as sx
 from app.kt.voicebot.models import VoicebotRequest
@@ -89,7 +89,8 @@ def _jurisdiction(db, request: Request) -> Principal:
     if not code.isdigit() or len(code) != 10:
         raise Open311Error(400, "jurisdiction_id must be a 10-digit municipality code")
     try:
-        municipality = platform_service.get_municipality(db, code=code)
+        with all_tenants(db):  # the public reader names its jurisdiction: found before it is bound
+            municipality = platform_service.get_municipality(db, code=code)
     except DomainError:
         raise Open311Error(404, f"jurisdiction_id {code} not found") from None
     reach = platform_service.descendant_ids(db, municipality_id=municipality.id)

@@ -159,19 +159,15 @@ def _cell(value: Any) -> str:
 # --- writing -----------------------------------------------------------------------------------
 
 def bulk_insert(db: Session, table: Table, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """Insert plain tuples as fast as the driver allows: COPY on PostgreSQL, executemany on SQLite."""
+    """Insert plain tuples as fast as the driver allows: one executemany (pipelined by psycopg on
+    PostgreSQL, where ``COPY FROM`` is refused on tables under row-level security)."""
     if not rows:
         return
     conn = db.connection()
     cols = ", ".join(columns)
-    if conn.dialect.name == "postgresql":
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-    else:
-        marks = ", ".join("?" for _ in columns)
-        conn.exec_driver_sql(f"INSERT INTO {table.name} ({cols}) VALUES ({marks})", rows)
+    mark = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
+    marks = ", ".join(mark for _ in columns)
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({cols}) VALUES ({marks})", rows)
 
 
 # --- converters ----------------------------------------------------------------------------------

@@ -135,7 +135,7 @@ def test_escalate_and_purge_commands(cctv, ulsan, database, monkeypatch, cctv_se
     try:
         assert main(["cctv", "escalate"]) == 0
         assert "1 incident(s) escalated." in capsys.readouterr().out
-        with database.unit_of_work() as s:  # a rollup emptied behind the platform's back is rebuilt
+        with database.unit_of_work(principal=SYSTEM) as s:  # a rollup emptied behind the platform's back is rebuilt
             s.execute(delete(CctvIncidentDaily.__table__))
         assert main(["cctv", "rollup"]) == 0
         assert "1 rollup row(s) written." in capsys.readouterr().out
@@ -147,7 +147,7 @@ def test_escalate_and_purge_commands(cctv, ulsan, database, monkeypatch, cctv_se
         assert "1 snapshot(s)" in capsys.readouterr().out
         assert not list(cctv_settings.snapshot_dir.rglob("*.png"))  # the file is gone from the disk
         assert cctv.get(f"{API}/snapshots/{snapshot}", headers=ulsan).status_code == 404
-        with database.unit_of_work() as s:
+        with database.unit_of_work(principal=SYSTEM) as s:
             purges = s.scalars(select(AuditLog).where(AuditLog.object_type == "kt_cctv_snapshot",
                                                       AuditLog.action == "purge")).all()
             assert [p.after["count"] for p in purges] == [1]
@@ -187,7 +187,7 @@ def test_snapshot_upload_checks_content_and_logs_each_view(cctv, ulsan, cctv_set
     assert events[0]["snapshot_id"] == snap["id"]
     changwon = api_headers(cctv, "cw.staff")
     assert cctv.get(f"{API}/snapshots/{snap['id']}", headers=changwon).status_code == 404
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         views = s.scalars(select(AccessLog).where(AccessLog.subject_type == "kt_cctv_snapshot",
                                                   AccessLog.action == "view")).all()
         assert [v.actor for v in views] == ["user:us.staff"]
@@ -223,7 +223,7 @@ def test_concurrent_batches_never_open_two_incidents_for_one_camera_and_type(cct
     for t in threads:
         t.join()
     assert errors == []
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         rows = s.scalars(select(CctvIncident)).all()
         assert len(rows) == 1 and rows[0].event_count == 80
 

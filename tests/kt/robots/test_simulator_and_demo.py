@@ -1,5 +1,6 @@
 from sqlalchemy import func, select
 
+from app.core.tenancy import SYSTEM
 from app.kt.robots.models import Robot, RobotDaily, RobotSite, RobotState
 from app.kt.robots.simulator import Simulator
 from app.platform.demo import DEMO_PASSWORD
@@ -28,7 +29,7 @@ def test_simulated_robots_take_a_guide_task_to_the_end(client, fleet, auth):
 
 
 def test_demo_has_both_chungbuk_sites_with_a_mixed_fleet(client, demo_loaded):
-    with demo_loaded.session() as s:
+    with demo_loaded.session(principal=SYSTEM) as s:
         sites = {site.code: site.name for site in s.scalars(select(RobotSite))}
         assert sites == {"cb-minwon": "충북도청 민원실", "cheongnamdae": "청남대"}
         vendors = {r.vendor for r in s.scalars(select(Robot))}

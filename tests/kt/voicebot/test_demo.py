@@ -4,13 +4,14 @@ import re
 
 from sqlalchemy import func, select
 
+from app.core.tenancy import SYSTEM
 from app.kt.voicebot import service
 from app.kt.voicebot.models import VoicebotCall, VoicebotFeeItem, VoicebotRequest, VoicebotTurn
 from app.platform.models import Municipality
 
 
 def test_demo_calls_requests_and_fee_tables_for_icheon_and_geoje(demo_loaded):
-    with demo_loaded.session() as s:
+    with demo_loaded.session(principal=SYSTEM) as s:
         ids = dict(s.execute(select(Municipality.code, Municipality.id)
                              .where(Municipality.code.in_(["4150000000", "4831000000"]))).all())
         assert len(ids) == 2

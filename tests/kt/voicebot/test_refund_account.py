@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from app.core.sealing import Unreadable
+from app.core.tenancy import SYSTEM
 from app.kt.voicebot import service
 from app.kt.worknet.sealing import ICCID
 from tests.conftest import api_headers, web_login
@@ -18,12 +19,12 @@ HIDDEN = ("302-1234-5678", "30212345678", "1234-5678")  # any of these would giv
 
 
 def _rows(database, sql: str, **params) -> str:
-    with database.engine.connect() as conn:
+    with database.scoped_connection(SYSTEM) as conn:
         return " ".join(str(tuple(r)) for r in conn.execute(text(sql), params))
 
 
 def _reveals(database, request_id: int) -> list[tuple]:
-    with database.engine.connect() as conn:
+    with database.scoped_connection(SYSTEM) as conn:
         return list(conn.execute(text("SELECT actor, occurred_at, detail FROM access_log WHERE action = 'reveal' "
                                       "AND subject_type = 'vb_request' AND subject_id = :id"), {"id": str(request_id)}))
 

@@ -166,7 +166,7 @@ def test_concurrent_allocations_never_give_an_address_twice(database, world):
         t.start()
     for t in threads:
         t.join()
-    with database.session() as s:
+    with database.session(principal=SYSTEM) as s:
         ips = list(s.scalars(select(Lease.ip).where(Lease.pool_id == pool_id)))
     assert len(ips) == len(set(ips)) == 61 == len(outcomes)
     assert len(errors) == n_routers + 20 - 61 and all("exhausted" in e for e in errors)

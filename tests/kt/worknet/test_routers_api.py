@@ -1,5 +1,6 @@
 from sqlalchemy import select
 
+from app.core.tenancy import SYSTEM
 from app.kt.worknet import sealing
 from app.kt.worknet.models import Router
 from tests.conftest import api_headers
@@ -17,7 +18,7 @@ def test_register_assign_and_history(client, world, database):
     assert body["serial"] == "GJ5G-0001" and body["status"] == "in_stock"
     assert body["iccid_masked"].startswith("8982") and body["iccid_masked"].endswith(secret_iccid[-4:])
     assert secret_iccid not in r.text
-    with database.session() as s:
+    with database.session(principal=SYSTEM) as s:
         row = s.scalar(select(Router))
         assert secret_iccid not in row.iccid_sealed
         assert sealing.unseal(row.iccid_sealed, municipality_id=row.municipality_id, serial=row.serial) == secret_iccid

@@ -17,7 +17,7 @@ def _ids(database, world) -> dict[str, int]:
     with database.unit_of_work() as s:
         bind_principal(s, SYSTEM)
         sample_data(s, world.changwon.id)
-    with database.session() as s:
+    with database.session(principal=SYSTEM) as s:
         return {name: s.scalar(select(model.id).order_by(model.id)) for name, model in PARAMS.items()}
 
 

@@ -132,7 +132,7 @@ def test_home_widget_shows_the_network(client, world, database):
 
 
 def test_demo_data_for_geoje_and_icheon(demo_loaded, client):
-    with demo_loaded.session() as s:
+    with demo_loaded.session(principal=SYSTEM) as s:
         assert s.scalar(select(func.count()).select_from(Router)) == 126
         assert s.scalar(select(func.count()).select_from(Lease).where(Lease.released_at.is_(None))) == 80 + 25
         kinds = set(s.scalars(select(Alert.kind)))

@@ -90,7 +90,7 @@ def test_csv_import_keeps_rollups_equal_to_raw_sums(client, county, database):
         assert daily[key] == pytest.approx(value)
     for key, value in raw_hourly.items():
         assert hourly[key] == pytest.approx(value)
-    with database.unit_of_work(write=False) as s:
+    with database.unit_of_work(write=False, principal=SYSTEM) as s:
         zone_id = s.scalar(select(CitydataZone.id).where(CitydataZone.code == HWASUN_EUP))
     assert daily[(zone_id, date(2025, 10, 6), "visitor")] == pytest.approx(120.5 + 30.25 + 9.5)
 
@@ -263,7 +263,7 @@ def test_viewer_cannot_import_and_other_county_jobs_are_hidden(client, county, d
     assert r.status_code == 403
     staff = api_headers(client, "hwasun.staff")
     client.post(f"{API}/imports/living-population", headers=staff, json=[{"date": "x"}])
-    with database.unit_of_work(write=False) as s:
+    with database.unit_of_work(write=False, principal=SYSTEM) as s:
         job_id = s.scalar(select(CitydataImportJob.id))
     assert client.get(f"{API}/imports/{job_id}", headers=api_headers(client, "cw.staff")).status_code == 404
 
@@ -282,7 +282,7 @@ def test_generated_data_keep_rollups_equal_to_raw_sums(database, county):
     assert len(daily) == len(raw_daily) > 0 and len(hourly) == len(raw_hourly)
     assert max(abs(daily[key] - value) / max(1.0, value) for key, value in raw_daily.items()) < 1e-9
     assert max(abs(hourly[key] - value) / max(1.0, value) for key, value in raw_hourly.items()) < 1e-9
-    with database.unit_of_work(write=False) as s:
+    with database.unit_of_work(write=False, principal=SYSTEM) as s:
         raw = s.execute(select(func.sum(CitydataCardSpending.amount_krw), func.sum(CitydataCardSpending.count))).one()
         rolled = s.execute(select(func.sum(CitydataCardMonthly.amount_krw), func.sum(CitydataCardMonthly.count))).one()
     assert tuple(raw) == tuple(rolled) and raw[0] > 0

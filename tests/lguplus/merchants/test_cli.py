@@ -2,11 +2,12 @@ from sqlalchemy import func, select
 
 from app.cli import main
 from app.core.config import get_settings
+from app.core.tenancy import SYSTEM
 from app.lguplus.merchants.models import MerchantStore, Outcome
 
 
 def test_report_and_outcomes_import_from_the_command_line(database, program, monkeypatch, capsys, tmp_path):
-    with database.unit_of_work(write=False) as s:
+    with database.unit_of_work(write=False, principal=SYSTEM) as s:
         brn = s.scalar(select(MerchantStore.brn).where(MerchantStore.id == program["cw"]["merchant_ids"][0]))
         before = s.scalar(select(func.count()).select_from(Outcome))
     monkeypatch.setenv("DXHUB_DATABASE_URL", database.url)
@@ -27,5 +28,5 @@ def test_report_and_outcomes_import_from_the_command_line(database, program, mon
         assert main(["merchants", "import-outcomes", str(good), "--municipality", "3100000000"]) == 2
     finally:
         get_settings.cache_clear()
-    with database.unit_of_work(write=False) as s:
+    with database.unit_of_work(write=False, principal=SYSTEM) as s:
         assert s.scalar(select(func.count()).select_from(Outcome)) == before + 2

@@ -74,7 +74,7 @@ def test_report_finds_the_generated_effect_per_solution(database, world):
         demo.generate(s, municipality_id=world.changwon.id, n_merchants=90, n_participants=36, months=14, seed=11,
                       today=TODAY, solutions=["order", "pos"], effects={"order": 2_000_000, "pos": 0},
                       n_consulting=0)
-    with database.unit_of_work(write=False) as s:
+    with database.unit_of_work(write=False, principal=SYSTEM) as s:
         _scoped(s, world.changwon.id)
         rep = report.effect_report(s, k=5)
     by = {e["solution"]: e for e in rep["per_solution"]}
@@ -94,7 +94,7 @@ def test_groups_under_k_are_suppressed(database, world):
         bind_principal(s, SYSTEM)
         demo.generate(s, municipality_id=world.changwon.id, n_merchants=30, n_participants=3, months=10, seed=12,
                       today=TODAY, solutions=["order"], n_consulting=0)
-    with database.unit_of_work(write=False) as s:
+    with database.unit_of_work(write=False, principal=SYSTEM) as s:
         _scoped(s, world.changwon.id)
         rep = report.effect_report(s, k=5)
         loose = report.effect_report(s, k=2)
@@ -124,7 +124,7 @@ def test_an_estimate_resting_on_few_comparison_merchants_is_suppressed(database,
         bind_principal(s, SYSTEM)
         demo.generate(s, municipality_id=world.changwon.id, n_merchants=24, n_participants=20, months=10, seed=5,
                       today=TODAY, solutions=["order"], n_consulting=0)
-    with database.unit_of_work(write=False) as s:
+    with database.unit_of_work(write=False, principal=SYSTEM) as s:
         _scoped(s, world.changwon.id)
         everything = report.effect_report(s, k=1)
         rep = report.effect_report(s, k=5)
@@ -138,7 +138,7 @@ def test_demo_program_has_every_state_and_a_positive_effect(database, world):
     with database.unit_of_work() as s:
         bind_principal(s, SYSTEM)
         demo.generate(s, municipality_id=world.changwon.id, today=TODAY)
-    with database.unit_of_work(write=False) as s:
+    with database.unit_of_work(write=False, principal=SYSTEM) as s:
         _scoped(s, world.changwon.id)
         rep = report.effect_report(s, k=5)
     assert all(n > 0 for n in rep["funnel"].values()), rep["funnel"]

@@ -1,17 +1,18 @@
 from sqlalchemy import func, select
 
+from app.core.tenancy import SYSTEM
 from app.lguplus.merchants.models import MerchantStore, Outcome
 from tests.conftest import api_headers, web_login
 from tests.lguplus.merchants.conftest import API, WEB
 
 
 def _count(database) -> int:
-    with database.unit_of_work(write=False) as s:
+    with database.unit_of_work(write=False, principal=SYSTEM) as s:
         return s.scalar(select(func.count()).select_from(Outcome))
 
 
 def _brns(database, municipality_id: int) -> list[str]:
-    with database.unit_of_work(write=False) as s:
+    with database.unit_of_work(write=False, principal=SYSTEM) as s:
         return list(s.scalars(select(MerchantStore.brn).where(MerchantStore.municipality_id == municipality_id)
                               .order_by(MerchantStore.id)))
 
