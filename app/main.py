@@ -14,10 +14,12 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from app.core.config import Settings, get_settings
 from app.core.db import Database
-from app.core.errors import install_error_handlers, problem
+from app.core.edge import ControlCharacterGuard
+from app.core.errors import UnexpectedErrorMiddleware, install_error_handlers, problem
 from app.core.headers import SecurityHeadersMiddleware
 from app.core.i18n import LocaleMiddleware
 from app.core.manifest import install
+from app.core.openapi import install_openapi
 from app.core.tenancy import PLATFORM_MODULE
 from app.modules import load_manifests
 from app.platform import admin as platform_admin
@@ -64,11 +66,16 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.db = db
     app.state.manifests = manifests
 
+    # Innermost first: control characters are refused before any route reads the request, and an error
+    # no handler took is answered inside the session and locale middleware (so the page is translated).
+    app.add_middleware(ControlCharacterGuard)
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="dxhub_session",
                        max_age=settings.session_max_age_s, same_site="lax", https_only=settings.cookie_secure)
     app.add_middleware(LocaleMiddleware, default=settings.default_locale)
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
+    install_openapi(app)
 
     from app.core.config import ROOT_DIR
 

@@ -27,7 +27,20 @@ from app.platform.auth import WebUser
 from app.skt.tdeal import recommend, report, service
 from app.skt.tdeal.deps import CampaignDep, MerchantDep
 from app.skt.tdeal.models import TdealMerchant
-from app.skt.tdeal.schemas import CampaignIn, CampaignUpdate, CouponIn, MerchantIn, MerchantUpdate, ProductIn, in_range
+from app.skt.tdeal.schemas import (
+    CampaignIn,
+    CampaignUpdate,
+    CouponIn,
+    DiscountKind,
+    DiscountValue,
+    MerchantIn,
+    MerchantUpdate,
+    PerSubscriber,
+    ProductIn,
+    Quantity,
+    Won,
+    in_range,
+)
 
 router = APIRouter(include_in_schema=False)
 env.filters.setdefault("extract_from", lambda key, mapping: mapping.get(key))
@@ -267,14 +280,15 @@ def campaigns(request: Request, db: SessionDep):
 
 
 class CouponForm(InputModel):
+    db_table = "tdeal_coupon"
     code: Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
     name: ShortText
-    discount_kind: str
-    discount_value: int
-    max_discount_krw: int | None = None
-    min_order_krw: int = 0
-    total_quantity: int
-    per_subscriber_limit: int = 1
+    discount_kind: DiscountKind
+    discount_value: DiscountValue
+    max_discount_krw: Won | None = None
+    min_order_krw: Won = 0
+    total_quantity: Quantity
+    per_subscriber_limit: PerSubscriber = 1
     valid_from_date: date
     valid_until_date: date
 
