@@ -11,7 +11,7 @@ from app.core.db import utcnow
 from app.core.deps import SessionDep
 from app.core.errors import InvalidInput
 from app.core.pagination import Page, PageDep
-from app.core.schemas import Id
+from app.core.schemas import INT32_MAX, Id
 from app.kt.cctv import service
 from app.kt.cctv.deps import CameraDep, CctvSettingsDep, IncidentDep, RawBody, SnapshotDep, SnapshotRootDep
 from app.kt.cctv.rollup import day_bounds, seoul_day
@@ -167,7 +167,7 @@ def list_events(db: SessionDep, page: PageDep, camera_id: Id | None = None,
 def upload_snapshot(db: SessionDep, settings: CctvSettingsDep, root: SnapshotRootDep, response: Response,
                     event_id: Annotated[str, Form(min_length=1, max_length=100)],
                     file: Annotated[UploadFile, File(description="JPEG or PNG, checked by content")],
-                    camera_id: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
+                    camera_id: Annotated[int | None, Form(ge=1, le=INT32_MAX)] = None,
                     camera_external_id: Annotated[str | None, Form(max_length=100)] = None):
     """Upload the image of an event already sent (multipart). A retry of the same image answers 200."""
     try:

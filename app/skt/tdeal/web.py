@@ -19,7 +19,7 @@ from app.core.forms import domain_errors, form_to_dict, submit_form, validate_fo
 from app.core.i18n import SEOUL
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
-from app.core.schemas import InputModel, ShortText
+from app.core.schemas import INT32_MAX, InputModel, ShortText
 from app.core.templating import env, flash, render, render_error_page
 from app.core.tenancy import Principal
 from app.platform import service as platform_service
@@ -244,7 +244,7 @@ def _merchant_choices(db, *, selected: list[int], region: frozenset[int] | None 
 def _selected_ids(values: dict) -> list[int]:
     """The merchant ids ticked on a form, leaving out anything that cannot be an id (the schema reports it)."""
     return [int(v) for v in values.get("merchant_ids", [])
-            if str(v).isascii() and str(v).isdigit() and 1 <= int(v) < 2**31]
+            if str(v).isascii() and str(v).isdigit() and 1 <= int(v) <= INT32_MAX]
 
 
 def _campaign_form_page(request: Request, db, principal: Principal, *, values: dict, errors: dict,
