@@ -54,7 +54,8 @@ class UpdateModel(InputModel):
     def _refuse_null(cls, value: Any, info: ValidationInfo) -> Any:
         table = getattr(cls, "db_table", None)
         if value is None and table and info.field_name in _not_null_columns(table):
-            raise PydanticCustomError("null_refused", "This field cannot be emptied; leave it out to keep it")
+            # "missing": a form shows "This field is required." (core.forms); the API this message.
+            raise PydanticCustomError("missing", "This field cannot be emptied; leave it out to keep it")
         return value
 
 

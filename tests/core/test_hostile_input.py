@@ -105,7 +105,7 @@ def test_a_500_logs_once_answers_problem_json_and_keeps_the_connection(app, worl
     try:
         while not server.started:
             thread.join(0.01)
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         with caplog.at_level(logging.ERROR):
             conn.request("GET", "/api/v1/boom")
             r = conn.getresponse()
