@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     status_code_conformance,
 )
 
-FUZZ_EXAMPLES = int(os.environ.get("DXHUB_FUZZ_EXAMPLES", "8"))
+FUZZ_EXAMPLES = int(os.environ.get("DXHUB_FUZZ_EXAMPLES", "12"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Ids far from those the demo and the fuzzer's own writes use, so that no generated write (a PATCH that
 # deactivates a user, a password change) ends the fuzzer's own sign-in.
