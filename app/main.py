@@ -13,11 +13,13 @@ from fastapi.staticfiles import StaticFiles
 from app.core import health, metrics
 from app.core.config import Settings, get_settings
 from app.core.db import Database
-from app.core.errors import install_error_handlers, problem
+from app.core.edge import ControlCharacterGuard
+from app.core.errors import UnexpectedErrorMiddleware, install_error_handlers, problem
 from app.core.headers import SecurityHeadersMiddleware
 from app.core.i18n import LocaleMiddleware
 from app.core.manifest import install
 from app.core.observe import RequestObservationMiddleware
+from app.core.openapi import install_openapi
 from app.core.origin import OriginMiddleware
 from app.core.ratelimit import RateLimiter
 from app.core.sealing import settings_error as sealing_settings_error
@@ -91,6 +93,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     app.state.limiter = RateLimiter.from_settings(settings)
 
+    # Innermost first: control characters are refused before any route reads the request, and an error
+    # no handler took is answered inside the session and locale middleware (so the page is translated).
+    app.add_middleware(ControlCharacterGuard)
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(RotatingSessionMiddleware, secret_keys=settings.secret_keys,
                        session_cookie=settings.session_cookie, max_age=settings.session_max_age_s,
                        same_site="lax", https_only=settings.secure_cookies)
@@ -100,6 +106,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # Outermost: it times the whole answer and its request id reaches every log line of the request.
     app.add_middleware(RequestObservationMiddleware)
     install_error_handlers(app)
+    install_openapi(app)
 
     from app.core.config import ROOT_DIR
 

@@ -248,6 +248,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             runs.append([item])
     items[:] = [item for run in runs
                 for item in sorted(run, key=lambda i: "demo_loaded" in getattr(i, "fixturenames", ()))]
+    # The fuzzer takes minutes: first, so that under xdist the other tests run beside it, not after it.
+    items.sort(key=lambda i: i.get_closest_marker("fuzz") is None)
 
 
 @pytest.fixture

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+from functools import cache
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+logger = logging.getLogger("dxhub")
 
 
 class DomainError(Exception):
@@ -82,13 +86,77 @@ def is_api_path(path: str) -> bool:
     return path.startswith(("/api/", "/open311/")) or path in ("/healthz", "/livez")
 
 
-def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
+def problem(status: int, title: str, detail: str | None = None, *, headers: dict[str, str] | None = None,
+            **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
     body.update(extra)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    headers = dict(headers or {})
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
+
+
+def unexpected_error_response(request: Request, exc: BaseException) -> Response:
+    """A 500: its traceback logged once, then problem+json (API) or the error page (web)."""
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if is_api_path(request.url.path):
+        return problem(500, "Internal server error", "An unexpected error occurred; it has been logged.")
+    from app.core.templating import render_error_page
+
+    try:
+        return render_error_page(request, 500, None)
+    except Exception:  # the page itself failed: plain text still answers
+        return Response("Internal server error", status_code=500, media_type="text/plain")
+
+
+class UnexpectedErrorMiddleware:
+    """Pure ASGI, inside the session and locale middleware: an exception no handler took becomes a 500
+    answer here. Starlette's own last resort re-raises after answering, so the server would log it a
+    second time and close the keep-alive connection; answered here, the connection stays usable."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def send_tracking(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as exc:
+            if started:  # too late for another answer: the server closes the stream
+                raise
+            from starlette.requests import Request as StarletteRequest
+
+            response = unexpected_error_response(StarletteRequest(scope, receive), exc)
+            await response(scope, receive, send)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (Starlette names only the first route's)."""
+    from fastapi.routing import iter_route_contexts
+
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        if route.methods and route.path and _path_regex(route.path).match(request.url.path):
+            methods |= route.methods
+    return sorted(methods)
+
+
+@cache
+def _path_regex(path: str) -> re.Pattern[str]:
+    from starlette.routing import compile_path
+
+    return compile_path(path)[0]
 
 
 def _clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -126,11 +194,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         if is_api_path(request.url.path):
             titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 403: "Forbidden"}
             detail = exc.detail if isinstance(exc.detail, str) else None
-            return problem(exc.status_code, titles.get(exc.status_code, "Error"), detail)
-        return render_error_page(request, exc.status_code, None)
+            return problem(exc.status_code, titles.get(exc.status_code, "Error"), detail, headers=headers)
+        response = render_error_page(request, exc.status_code, None)
+        response.headers.update(headers)
+        return response
 
     @app.exception_handler(SignInRequired)
     def _sign_in(request: Request, exc: SignInRequired) -> Response:
@@ -143,14 +216,9 @@ def install_error_handlers(app: FastAPI) -> None:
             return Response(status_code=401, headers={"HX-Redirect": "/login"})
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
-    @app.exception_handler(Exception)
-    def _unexpected(request: Request, exc: Exception) -> Response:  # pragma: no cover - last resort
-        import logging
-
-        logging.getLogger("dxhub").exception("unhandled error on %s %s", request.method, request.url.path)
-        if is_api_path(request.url.path):
-            return problem(500, "Internal server error", "An unexpected error occurred; it has been logged.")
-        return render_error_page(request, 500, None)
+    # An error raised outside ``UnexpectedErrorMiddleware`` (in the session or locale middleware) still
+    # answers problem+json or the error page; Starlette then re-raises it to the server.
+    app.add_exception_handler(Exception, unexpected_error_response)
 
 
 def flush_or_conflict(db: Session, message: str, **params: object) -> None:

@@ -9,8 +9,12 @@ from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from app.core.schemas import INT32_MAX
+
 T = TypeVar("T")
 MAX_LIMIT = 200
+# Bounded so the OFFSET fits PostgreSQL's BIGINT (a larger one fails the statement); no list is that long.
+MAX_OFFSET = INT32_MAX
 
 
 class PageParams(BaseModel):
@@ -20,7 +24,7 @@ class PageParams(BaseModel):
 
 async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

@@ -11,6 +11,7 @@ from app.core import security
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import Unauthorized
 from app.core.pagination import Page, PageDep
+from app.core.schemas import Id
 from app.platform import accounts, audit
 from app.platform import service as platform_service
 from app.platform.auth import (
@@ -220,7 +221,7 @@ def record_kpi_value(kpi: KpiDep, data: KpiValueIn, db: SessionDep):
 
 
 @router.delete("/programs/{program_id}/kpis/{kpi_id}/values/{value_id}", status_code=204, tags=["kpis"])
-def delete_kpi_value(kpi: KpiDep, value_id: int, db: SessionDep) -> Response:
+def delete_kpi_value(kpi: KpiDep, value_id: Id, db: SessionDep) -> Response:
     platform_service.delete_kpi_value(db, kpi=kpi, value_id=value_id)
     return Response(status_code=204)
 

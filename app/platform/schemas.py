@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
-from app.core.schemas import InputModel, LongText, MunicipalityCode, OutputModel, ShortText
+from app.core.schemas import Chars, InputModel, LongText, MunicipalityCode, OutputModel, ShortText, UpdateModel
 from app.core.tenancy import ROLES
 from app.platform.models import PARTNER_KINDS, PROGRAM_STATUSES
 
@@ -21,16 +21,18 @@ assert set(ROLES) == set(Role.__args__) and set(PROGRAM_STATUSES) == set(Program
 # --- municipalities and partners -------------------------------------------------------------
 
 class MunicipalityIn(InputModel):
+    db_table = "municipality"
     code: MunicipalityCode
-    name_ko: ShortText
-    name_en: ShortText
+    name_ko: Chars(100)
+    name_en: Chars(100)
     level: Literal["metropolitan", "basic"]
     parent_code: MunicipalityCode | None = None
 
 
-class MunicipalityUpdate(InputModel):
-    name_ko: ShortText | None = None
-    name_en: ShortText | None = None
+class MunicipalityUpdate(UpdateModel):
+    db_table = "municipality"
+    name_ko: Chars(100) | None = None
+    name_en: Chars(100) | None = None
 
 
 class MunicipalityOut(OutputModel):
@@ -43,15 +45,17 @@ class MunicipalityOut(OutputModel):
 
 
 class PartnerIn(InputModel):
+    db_table = "partner"
     code: PartnerCode
-    name_ko: ShortText
-    name_en: ShortText
+    name_ko: Chars(100)
+    name_en: Chars(100)
     kind: Literal[PARTNER_KINDS]  # type: ignore[valid-type]
 
 
-class PartnerUpdate(InputModel):
-    name_ko: ShortText | None = None
-    name_en: ShortText | None = None
+class PartnerUpdate(UpdateModel):
+    db_table = "partner"
+    name_ko: Chars(100) | None = None
+    name_en: Chars(100) | None = None
     kind: Literal[PARTNER_KINDS] | None = None  # type: ignore[valid-type]
 
 
@@ -66,6 +70,7 @@ class PartnerOut(OutputModel):
 # --- programs --------------------------------------------------------------------------------
 
 class _ProgramFields(InputModel):
+    db_table = "program"
     @field_validator("end_date", check_fields=False)
     @classmethod
     def _dates_in_order(cls, end: date | None, info: ValidationInfo) -> date | None:
@@ -93,7 +98,7 @@ class ProgramIn(_ProgramFields):
         return list(dict.fromkeys(v))
 
 
-class ProgramUpdate(_ProgramFields):
+class ProgramUpdate(_ProgramFields, UpdateModel):
     """Partial update: only the fields sent change. ``status`` follows the allowed transitions."""
 
     title: ShortText | None = None
@@ -156,6 +161,7 @@ class ProgramDetailOut(ProgramOut):
 
 
 class KpiIn(InputModel):
+    db_table = "kpi"
     name: ShortText
     unit: Annotated[str, StringConstraints(max_length=40)] = ""
     baseline: float = 0.0
@@ -168,7 +174,8 @@ class KpiIn(InputModel):
         return self
 
 
-class KpiUpdate(InputModel):
+class KpiUpdate(UpdateModel):
+    db_table = "kpi"
     name: ShortText | None = None
     unit: Annotated[str, StringConstraints(max_length=40)] | None = None
     baseline: float | None = None
@@ -176,18 +183,21 @@ class KpiUpdate(InputModel):
 
 
 class KpiValueIn(InputModel):
+    db_table = "kpi_value"
     measured_date: date
     value: float = Field(allow_inf_nan=False)
     note: Annotated[str, StringConstraints(max_length=500)] = ""
 
 
 class MilestoneIn(InputModel):
+    db_table = "milestone"
     title: ShortText
     due_date: date
     done_date: date | None = None
 
 
-class MilestoneUpdate(InputModel):
+class MilestoneUpdate(UpdateModel):
+    db_table = "milestone"
     title: ShortText | None = None
     due_date: date | None = None
     done_date: date | None = None
@@ -200,6 +210,7 @@ Password = Annotated[str, StringConstraints(min_length=10, max_length=256)]
 
 
 class UserIn(InputModel):
+    db_table = "app_user"
     username: Username
     display_name: Annotated[str, StringConstraints(max_length=100)] = ""
     password: Password
@@ -207,7 +218,8 @@ class UserIn(InputModel):
     municipality_code: MunicipalityCode | None = None
 
 
-class UserUpdate(InputModel):
+class UserUpdate(UpdateModel):
+    db_table = "app_user"
     display_name: Annotated[str, StringConstraints(max_length=100)] | None = None
     password: Password | None = None
     role: Role | None = None
@@ -229,7 +241,8 @@ Scope = Annotated[str, StringConstraints(pattern=r"^[a-z]+(\.[a-z_]+)?:(read|wri
 
 
 class ApiKeyIn(InputModel):
-    name: ShortText
+    db_table = "api_key"
+    name: Chars(100)
     municipality_code: MunicipalityCode
     scopes: list[Scope] = Field(min_length=1, max_length=50)
 

@@ -11,6 +11,7 @@ from app.core.db import utcnow
 from app.core.deps import SessionDep
 from app.core.errors import InvalidInput
 from app.core.pagination import Page, PageDep
+from app.core.schemas import INT32_MAX, Id
 from app.kt.cctv import service
 from app.kt.cctv.deps import CameraDep, CctvSettingsDep, IncidentDep, RawBody, SnapshotDep, SnapshotRootDep
 from app.kt.cctv.rollup import day_bounds, seoul_day
@@ -150,8 +151,8 @@ def ingest_events(body: RawBody, db: SessionDep, settings: CctvSettingsDep):
 
 
 @router.get("/events", response_model=Page[EventOut], tags=["kt.cctv events"])
-def list_events(db: SessionDep, page: PageDep, camera_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-                incident_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None):
+def list_events(db: SessionDep, page: PageDep, camera_id: Id | None = None,
+                incident_id: Id | None = None):
     """Stored detections, newest first, of one incident or one camera."""
     items, total = service.list_events(db, page=page, camera_id=camera_id, incident_id=incident_id)
     snaps = service.snapshot_ids_for(db, [e.id for e in items])
@@ -166,7 +167,7 @@ def list_events(db: SessionDep, page: PageDep, camera_id: Annotated[int | None, 
 def upload_snapshot(db: SessionDep, settings: CctvSettingsDep, root: SnapshotRootDep, response: Response,
                     event_id: Annotated[str, Form(min_length=1, max_length=100)],
                     file: Annotated[UploadFile, File(description="JPEG or PNG, checked by content")],
-                    camera_id: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
+                    camera_id: Annotated[int | None, Form(ge=1, le=INT32_MAX)] = None,
                     camera_external_id: Annotated[str | None, Form(max_length=100)] = None):
     """Upload the image of an event already sent (multipart). A retry of the same image answers 200."""
     try:
@@ -199,7 +200,7 @@ def get_snapshot_meta(snapshot: SnapshotDep, db: SessionDep):
 
 @router.get("/incidents", response_model=Page[IncidentOut], tags=["kt.cctv incidents"])
 def list_incidents(db: SessionDep, page: PageDep, settings: CctvSettingsDep,
-                   camera_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+                   camera_id: Id | None = None,
                    type: EventType | None = None, status: IncidentStatus | None = None,
                    severity: Severity | None = None,
                    since: Annotated[datetime | None, Query(description="last detection at or after")] = None,

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi import Path as PathParam
 
 from app.core.deps import SessionDep
 from app.core.errors import DomainError
+from app.core.schemas import Id
 from app.kt.cctv import service
 from app.kt.cctv.config import CctvSettings, get_cctv_settings
 from app.kt.cctv.models import CctvCamera, CctvIncident, CctvSnapshot
@@ -50,7 +50,7 @@ async def raw_body(request: Request, settings: CctvSettingsDep) -> bytes:
 RawBody = Annotated[bytes, Depends(raw_body)]
 
 
-def camera_or_404(camera_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)], db: SessionDep,
+def camera_or_404(camera_id: Id, db: SessionDep,
                   _: OptionalPrincipal) -> CctvCamera:
     return service.get_camera(db, camera_id=camera_id)
 
@@ -58,7 +58,7 @@ def camera_or_404(camera_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)], db: 
 CameraDep = Annotated[CctvCamera, Depends(camera_or_404)]
 
 
-def incident_or_404(incident_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)], db: SessionDep,
+def incident_or_404(incident_id: Id, db: SessionDep,
                     _: OptionalPrincipal) -> CctvIncident:
     return service.get_incident(db, incident_id=incident_id)
 
@@ -66,7 +66,7 @@ def incident_or_404(incident_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)], 
 IncidentDep = Annotated[CctvIncident, Depends(incident_or_404)]
 
 
-def snapshot_or_404(snapshot_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)], db: SessionDep,
+def snapshot_or_404(snapshot_id: Id, db: SessionDep,
                     _: OptionalPrincipal) -> CctvSnapshot:
     return service.get_snapshot(db, snapshot_id=snapshot_id)
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
-from app.core.schemas import InputModel, OutputModel, ShortText
+from app.core.schemas import Id, InputModel, OutputModel, ShortText, UpdateModel
 
 EventType = Literal["fire", "smoke", "fall", "illegal_parking", "loitering", "intrusion", "crowd"]
 ZoneType = Literal["no_parking", "no_stopping", "watch", "restricted"]
@@ -20,6 +20,7 @@ Note = Annotated[str, StringConstraints(max_length=2000)]
 
 
 class CameraIn(InputModel):
+    db_table = "kt_cctv_camera"
     external_id: ExternalId
     name: ShortText
     municipality_code: Annotated[str, StringConstraints(pattern=r"^\d{10}$")] | None = Field(
@@ -30,7 +31,8 @@ class CameraIn(InputModel):
     control_centre: Annotated[str, StringConstraints(max_length=200)] = ""
 
 
-class CameraUpdate(InputModel):
+class CameraUpdate(UpdateModel):
+    db_table = "kt_cctv_camera"
     name: ShortText | None = None
     lat: float | None = Field(default=None, ge=33.0, le=39.0, allow_inf_nan=False)
     lon: float | None = Field(default=None, ge=124.0, le=132.0, allow_inf_nan=False)
@@ -39,6 +41,7 @@ class CameraUpdate(InputModel):
 
 
 class ZoneIn(InputModel):
+    db_table = "kt_cctv_zone"
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     type: ZoneType
     polygon: list[tuple[Unit, Unit]] = Field(min_length=3, max_length=64,
@@ -46,6 +49,7 @@ class ZoneIn(InputModel):
 
 
 class ZonesIn(InputModel):
+    db_table = None
     zones: list[ZoneIn] = Field(max_length=50)
 
 
@@ -71,7 +75,8 @@ class CameraOut(OutputModel):
 
 
 class CameraRef(InputModel):
-    camera_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    db_table = None
+    camera_id: Id | None = None
     camera_external_id: ExternalId | None = None
 
     @model_validator(mode="after")
@@ -82,10 +87,12 @@ class CameraRef(InputModel):
 
 
 class HeartbeatIn(CameraRef):
+    db_table = None
     at: AwareDatetime | None = Field(default=None, description="Defaults to the time of arrival")
 
 
 class EventIn(CameraRef):
+    db_table = "kt_cctv_event"
     event_id: ExternalId = Field(description="The analyser's id of the event: a retry with the same id is "
                                              "stored once")
     type: EventType
@@ -180,6 +187,7 @@ class IncidentOut(OutputModel):
 
 
 class DispatchIn(InputModel):
+    db_table = None
     target: DispatchTarget = Field(description="112 police, 119 fire, or a municipal department")
     department: Annotated[str, StringConstraints(max_length=100)] | None = None
     note: Note = ""
@@ -192,6 +200,7 @@ class DispatchIn(InputModel):
 
 
 class NoteIn(InputModel):
+    db_table = None
     note: Note = ""
 
 
@@ -241,6 +250,7 @@ class StatsOut(OutputModel):
 
 
 class RuleIn(InputModel):
+    db_table = "kt_cctv_rule"
     quiet_s: int = Field(ge=5, le=86400, description="Detections closer than this (by detected_at) merge")
     min_confidence: Unit = Field(description="Below this an event is stored but opens no incident")
     alert_confidence: Unit | None = Field(default=None, description="From this confidence an alert; null: never")

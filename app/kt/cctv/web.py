@@ -21,6 +21,7 @@ from app.core.i18n import SEOUL
 from app.core.i18n import gettext as _
 from app.core.live import sse_response
 from app.core.pagination import PageParams
+from app.core.schemas import INT32_MAX
 from app.core.templating import flash, render, see_other
 from app.core.tenancy import Principal
 from app.kt.cctv import live, service
@@ -68,7 +69,7 @@ def duration(seconds: float | None) -> str:
 def _filters(camera_id: str | None, type: str | None, status: str | None, severity: str | None
              ) -> dict[str, Any]:
     filters: dict[str, Any] = {}
-    if camera_id and camera_id.isdigit() and 0 < int(camera_id) < 2**31:
+    if camera_id and camera_id.isdigit() and 0 < int(camera_id) <= INT32_MAX:
         filters["camera_id"] = int(camera_id)
     if type in EVENT_TYPES:
         filters["type"] = type

@@ -16,6 +16,7 @@ from app.core.db import utcnow
 from app.core.deps import SessionDep
 from app.core.errors import DomainError, InvalidInput
 from app.core.pagination import Page, PageDep
+from app.core.schemas import Id
 from app.kt.robots import live, service, stats
 from app.kt.robots.deps import AlertDep, CommandDep, RobotDep, SiteDep, TaskDep
 from app.kt.robots.schemas import (
@@ -145,9 +146,9 @@ def report_states(db: SessionDep, reports: Annotated[list[StateBatchItem], Body(
 # --- tasks -----------------------------------------------------------------------------------
 
 @router.get("/tasks", response_model=Page[TaskOut])
-def list_tasks(db: SessionDep, page: PageDep, site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+def list_tasks(db: SessionDep, page: PageDep, site_id: Id | None = None,
                status: TaskStatus | None = None, kind: TaskKind | None = None,
-               robot_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None):
+               robot_id: Id | None = None):
     """Tasks, newest first, filtered by site, status, kind or robot."""
     items, total = service.list_tasks(db, page=page, site_id=site_id, status=status, kind=kind, robot_id=robot_id)
     return Page(items=[TaskOut.model_validate(t) for t in items], total=total, limit=page.limit,
@@ -181,7 +182,7 @@ def cancel_task(task: TaskDep, db: SessionDep):
 # --- alerts ----------------------------------------------------------------------------------
 
 @router.get("/alerts", response_model=Page[AlertOut])
-def list_alerts(db: SessionDep, page: PageDep, site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+def list_alerts(db: SessionDep, page: PageDep, site_id: Id | None = None,
                 open_only: bool = False,
                 kind: Literal["low_battery", "fatal_error", "offline", "task_failed"] | None = None):
     """Alerts (low battery, fatal error, offline, task failed), newest first; `open_only` for unacknowledged."""
@@ -209,7 +210,7 @@ def _period(date_from: date | None, date_to: date | None) -> tuple[date, date]:
 
 @router.get("/stats", response_model=StatsOut)
 def fleet_stats(db: SessionDep, date_from: date | None = None, date_to: date | None = None,
-                site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None):
+                site_id: Id | None = None):
     """Utilisation (working / online), availability (online without a fatal error / time elapsed),
     error reports and tasks, per robot and per day (Asia/Seoul), from daily rollups."""
     start, end = _period(date_from, date_to)
@@ -218,7 +219,7 @@ def fleet_stats(db: SessionDep, date_from: date | None = None, date_to: date | N
 
 @router.get("/stats.csv", response_class=CsvResponse)
 def fleet_stats_csv(db: SessionDep, date_from: date | None = None, date_to: date | None = None,
-                    site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+                    site_id: Id | None = None,
                     per: Literal["robot", "day"] = "robot"):
     """The fleet statistics per robot and day as CSV (UTF-8 with BOM, for spreadsheets)."""
     start, end = _period(date_from, date_to)
@@ -229,7 +230,7 @@ def fleet_stats_csv(db: SessionDep, date_from: date | None = None, date_to: date
 # --- robots (declared last: /{robot_id} would otherwise shadow the paths above) ---------------
 
 @router.get("", response_model=Page[RobotOut])
-def list_robots(db: SessionDep, page: PageDep, site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+def list_robots(db: SessionDep, page: PageDep, site_id: Id | None = None,
                 type: RobotType | None = None, status: RobotStatus | None = None,
                 q: Annotated[str | None, Query(max_length=100)] = None):
     """Robots with their current status, position and battery, filtered by site, type or status; `q` searches

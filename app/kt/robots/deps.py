@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends
 
 from app.core.deps import SessionDep
+from app.core.schemas import Id
 from app.kt.robots import service
 from app.kt.robots.models import Robot, RobotAlert, RobotCommand, RobotSite, RobotTask
 from app.platform.auth import OptionalPrincipal
-
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def site_or_404(site_id: Id, db: SessionDep, _: OptionalPrincipal) -> RobotSite:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
-from app.core.schemas import InputModel, MunicipalityCode, OutputModel, ShortText, UtcDateTime
+from app.core.schemas import Chars, Id, InputModel, MunicipalityCode, OutputModel, ShortText, UpdateModel, UtcDateTime
 
 RobotType = Literal["guide", "patrol", "care"]
 TaskKind = Literal["guide", "patrol", "care"]
@@ -23,12 +23,12 @@ PlaceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Metres = Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)]
 
 MAX_BATCH = 1000
-RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 # --- sites -----------------------------------------------------------------------------------
 
 class PlaceIn(InputModel):
+    db_table = "kt_robot_place"
     name: PlaceName
     kind: Literal["poi", "desk", "door", "dock", "exhibit", "room"] = "poi"
     x: Metres
@@ -52,6 +52,7 @@ def _unique_places(places: list[PlaceIn]) -> list[PlaceIn]:
 
 
 class SiteIn(InputModel):
+    db_table = "kt_robot_site"
     code: Code
     name: ShortText
     municipality_code: MunicipalityCode | None = Field(
@@ -77,7 +78,8 @@ class SiteIn(InputModel):
         return self
 
 
-class SiteUpdate(InputModel):
+class SiteUpdate(UpdateModel):
+    db_table = "kt_robot_site"
     name: ShortText | None = None
     offline_after_s: Annotated[int, Field(ge=5, le=3600)] | None = None
     battery_floor_pct: Annotated[int, Field(ge=0, le=100)] | None = None
@@ -102,24 +104,27 @@ class SiteOut(OutputModel):
 # --- robots ----------------------------------------------------------------------------------
 
 class RobotIn(InputModel):
+    db_table = "kt_robot"
     external_id: ExternalId = Field(description="The vendor's id of the robot; unique in the municipality")
-    name: ShortText
+    name: Chars(100)
     vendor: Annotated[str, StringConstraints(min_length=1, max_length=80)]
     model: Annotated[str, StringConstraints(min_length=1, max_length=80)]
     type: RobotType
-    site_id: RowId
+    site_id: Id
     capabilities: Annotated[list[Capability], Field(max_length=30)] | None = Field(
         None, description="What the robot can do: task kinds (guide, patrol, care) and actions such as dock. "
                           "Defaults to its type and dock.")
 
 
-class RobotUpdate(InputModel):
-    name: ShortText | None = None
+class RobotUpdate(UpdateModel):
+    db_table = "kt_robot"
+    name: Chars(100) | None = None
     capabilities: Annotated[list[Capability], Field(max_length=30)] | None = None
-    site_id: RowId | None = None
+    site_id: Id | None = None
 
 
 class Position(InputModel):
+    db_table = "kt_robot_state"
     x: float = Field(allow_inf_nan=False, description="metres from the map's left edge")
     y: float = Field(allow_inf_nan=False, description="metres from the map's top edge")
     theta: float = Field(0.0, ge=-7, le=7, allow_inf_nan=False, description="heading in radians")
@@ -127,24 +132,28 @@ class Position(InputModel):
 
 
 class Battery(InputModel):
+    db_table = None
     charge_pct: float = Field(ge=0, le=100, allow_inf_nan=False)
     charging: bool = False
 
 
 class RobotError(InputModel):
+    db_table = None
     type: Annotated[str, StringConstraints(min_length=1, max_length=60)]
     level: Literal["warning", "fatal"]
     description: Annotated[str, StringConstraints(max_length=500)] = ""
 
 
 class TaskReport(InputModel):
-    task_id: RowId
+    db_table = "kt_robot_task"
+    task_id: Id
     status: Literal["underway", "completed", "failed"]
     progress: float = Field(0.0, ge=0, le=100, allow_inf_nan=False)
     failure_reason: Annotated[str, StringConstraints(max_length=500)] = ""
 
 
 class StateIn(InputModel):
+    db_table = "kt_robot_state"
     time: AwareDatetime = Field(description="When the robot measured this state (with a time zone)")
     operating_mode: OperatingMode = "automatic"
     position: Position
@@ -154,7 +163,8 @@ class StateIn(InputModel):
 
 
 class StateBatchItem(StateIn):
-    robot_id: RowId | None = None
+    db_table = "kt_robot_state"
+    robot_id: Id | None = None
     robot_external_id: ExternalId | None = None
 
     @model_validator(mode="after")
@@ -221,7 +231,8 @@ class StateOut(OutputModel):
 # --- tasks -----------------------------------------------------------------------------------
 
 class TaskIn(InputModel):
-    site_id: RowId
+    db_table = "kt_robot_task"
+    site_id: Id
     kind: TaskKind
     start: PlaceName | None = Field(None, description="Named place where the task starts (e.g. a guide meets "
                                                       "the visitor); default: wherever the robot is")
@@ -230,7 +241,7 @@ class TaskIn(InputModel):
         [], description="Named places to pass, in order (patrols); the destination, if given, comes last")
     priority: Annotated[int, Field(ge=1, le=9)] = 5
     not_before: AwareDatetime | None = Field(None, description="Do not start before this time")
-    robot_id: RowId | None = Field(None, description="Only this robot may do it")
+    robot_id: Id | None = Field(None, description="Only this robot may do it")
     client_task_id: Annotated[str, StringConstraints(min_length=1, max_length=80)] | None = Field(
         None, description="Your id for the task: a retried request with the same id creates nothing new")
     note: Annotated[str, StringConstraints(max_length=500)] = ""
@@ -285,6 +296,7 @@ class OrderOut(OutputModel):
 
 
 class CommandIn(InputModel):
+    db_table = "kt_robot_command"
     kind: CommandKind
     note: Annotated[str, StringConstraints(max_length=500)] = ""
 
@@ -302,6 +314,7 @@ class CommandOut(OutputModel):
 
 
 class CommandAck(InputModel):
+    db_table = "kt_robot_command"
     status: Literal["acknowledged", "completed", "failed"]
 
 

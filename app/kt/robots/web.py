@@ -19,6 +19,7 @@ from app.core.forms import domain_errors, form_to_dict, validate_form
 from app.core.i18n import SEOUL
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
+from app.core.schemas import Id
 from app.core.templating import env, flash, render, see_other
 from app.core.tenancy import Principal
 from app.kt.robots import live, service, stats
@@ -286,7 +287,7 @@ async def robot_command(request: Request, robot: RobotDep, db: SessionDep):
 
 @router.get("/tasks", name="robots_tasks")
 def tasks(request: Request, db: SessionDep, status: Annotated[str | None, Query(max_length=20)] = None,
-          site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+          site_id: Id | None = None,
           page: Annotated[int, Query(ge=1, le=100000)] = 1):
     filters = {"status": status if status in TASK_STATUSES else None, "site_id": site_id}
     items, total = service.list_tasks(db, page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
@@ -342,7 +343,7 @@ def _period(date_from: date | None, date_to: date | None) -> tuple[date, date]:
 
 @router.get("/stats", name="robots_stats")
 def stats_page(request: Request, db: SessionDep, date_from: date | None = None, date_to: date | None = None,
-               site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None):
+               site_id: Id | None = None):
     start, end = _period(date_from, date_to)
     data = stats.fleet_stats(db, date_from=start, date_to=end, site_id=site_id)
     query = urlencode({k: v for k, v in {"date_from": start, "date_to": end, "site_id": site_id}.items() if v})
@@ -358,7 +359,7 @@ def stats_page(request: Request, db: SessionDep, date_from: date | None = None, 
 
 @router.get("/stats.csv", name="robots_stats_csv")
 def stats_csv(db: SessionDep, date_from: date | None = None, date_to: date | None = None,
-              site_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+              site_id: Id | None = None,
               per: Annotated[str, Query(pattern="^(robot|day)$")] = "robot"):
     start, end = _period(date_from, date_to)
     header, rows = stats.stats_table(stats.fleet_stats(db, date_from=start, date_to=end, site_id=site_id), per=per)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends
 
 from app.core.deps import SessionDep
+from app.core.schemas import Id
 from app.kt.voicebot import service
 from app.kt.voicebot.models import VoicebotCall, VoicebotFeeItem, VoicebotRequest
 from app.platform.auth import OptionalPrincipal
 
 
-def call_or_404(call_id: Annotated[int, Path(ge=1, le=2**31 - 1)], db: SessionDep, _: OptionalPrincipal
+def call_or_404(call_id: Id, db: SessionDep, _: OptionalPrincipal
                 ) -> VoicebotCall:
     return service.get_call(db, call_id=call_id)
 
@@ -20,7 +21,7 @@ def call_or_404(call_id: Annotated[int, Path(ge=1, le=2**31 - 1)], db: SessionDe
 CallDep = Annotated[VoicebotCall, Depends(call_or_404)]
 
 
-def request_or_404(request_id: Annotated[int, Path(ge=1, le=2**31 - 1)], db: SessionDep, _: OptionalPrincipal
+def request_or_404(request_id: Id, db: SessionDep, _: OptionalPrincipal
                    ) -> VoicebotRequest:
     return service.get_request(db, request_id=request_id)
 
@@ -28,7 +29,7 @@ def request_or_404(request_id: Annotated[int, Path(ge=1, le=2**31 - 1)], db: Ses
 RequestDep = Annotated[VoicebotRequest, Depends(request_or_404)]
 
 
-def fee_item_or_404(item_id: Annotated[int, Path(ge=1, le=2**31 - 1)], db: SessionDep, _: OptionalPrincipal
+def fee_item_or_404(item_id: Id, db: SessionDep, _: OptionalPrincipal
                     ) -> VoicebotFeeItem:
     return service.get_fee_item(db, item_id=item_id)
 

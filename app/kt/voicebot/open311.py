@@ -30,7 +30,14 @@ from app.platform import accounts
 from app.platform import service as platform_service
 from app.platform.auth import rate_limited, resolve_principal
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
+_ERRORS_SCHEMA = {"type": "array", "items": {"type": "object", "required": ["code", "description"],
+                                              "properties": {"code": {"type": "integer"},
+                                                             "description": {"type": "string"}}}}
+# The spec's error format, answered by every operation (declared once for the router).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"description": title, "content": {"application/json": {"schema": _ERRORS_SCHEMA}}}
+    for status, title in [(400, "Bad request"), (403, "Invalid api_key"), (404, "Not found")]}
+router = APIRouter(prefix="/open311/v2", tags=["open311"], responses=ERRORS)
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 OPEN = ("received", "assigned", "in_progress")
 CLOSED = ("resolved", "rejected", "duplicate")

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 
-from app.core.schemas import InputModel, MunicipalityCode, OutputModel, UtcDateTime
+from app.core.schemas import InputModel, MunicipalityCode, OutputModel, UpdateModel, UtcDateTime
 
 Intent = Literal["bulky_waste", "night_duty", "illegal_parking", "local_tax_refund", "human_agent", "out_of_scope"]
 RequestStatus = Literal["received", "assigned", "in_progress", "resolved", "rejected", "duplicate"]
@@ -29,6 +29,7 @@ Utterance = Annotated[str, Clean, StringConstraints(max_length=1000)]
 
 
 class CallIn(InputModel):
+    db_table = "vb_call"
     caller_number: Annotated[str, Clean, StringConstraints(max_length=20, pattern=r"^[0-9+\-\s]*$")] = ""
     municipality_code: MunicipalityCode
     channel: Channel = "phone"
@@ -44,6 +45,7 @@ class CallStarted(BaseModel):
 
 
 class TurnIn(InputModel):
+    db_table = "vb_turn"
     text: Utterance
 
 
@@ -64,6 +66,7 @@ class TurnOut(BaseModel):
 
 
 class ClassifyIn(InputModel):
+    db_table = None
     text: Utterance
 
 
@@ -108,6 +111,7 @@ class CallDetailOut(CallOut):
 
 
 class FeeItemIn(InputModel):
+    db_table = "vb_fee_item"
     name: Annotated[str, Clean, StringConstraints(min_length=1, max_length=60)]
     size: Annotated[str, Clean, StringConstraints(max_length=60)] = ""
     aliases: Annotated[str, Clean, StringConstraints(max_length=300)] = ""
@@ -116,7 +120,8 @@ class FeeItemIn(InputModel):
     municipality_code: MunicipalityCode | None = None
 
 
-class FeeItemUpdate(InputModel):
+class FeeItemUpdate(UpdateModel):
+    db_table = "vb_fee_item"
     name: Annotated[str, Clean, StringConstraints(min_length=1, max_length=60)] | None = None
     size: Annotated[str, Clean, StringConstraints(max_length=60)] | None = None
     aliases: Annotated[str, Clean, StringConstraints(max_length=300)] | None = None
@@ -172,6 +177,8 @@ class RequestDetailOut(RequestOut):
 class RequestIn(InputModel):
     """A request keyed in by staff (e.g. a walk-in or a call a person took over)."""
 
+    db_table = "vb_request"
+
     service_code: ServiceCode
     description: Annotated[str, Clean, StringConstraints(min_length=1, max_length=2000)]
     address: Annotated[str, Clean, StringConstraints(min_length=1, max_length=200)]
@@ -183,11 +190,13 @@ class RequestIn(InputModel):
 
 
 class StatusChangeIn(InputModel):
+    db_table = "vb_request"
     status: RequestStatus
     note: Annotated[str, Clean, StringConstraints(max_length=2000)] = ""
 
 
 class NoteIn(InputModel):
+    db_table = "vb_note"
     text: Annotated[str, Clean, StringConstraints(min_length=1, max_length=2000)]
 
 

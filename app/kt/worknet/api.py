@@ -13,7 +13,7 @@ from app.core.csvout import CsvResponse, csv_response
 from app.core.deps import SessionDep
 from app.core.errors import InvalidInput
 from app.core.pagination import Page, PageDep
-from app.core.schemas import MunicipalityCode
+from app.core.schemas import Id, MunicipalityCode
 from app.kt.worknet import access, service
 from app.kt.worknet.deps import AlertDep, LeaseDep, PolicyDep, PoolDep, RouterDep
 from app.kt.worknet.schemas import (
@@ -44,7 +44,7 @@ from app.kt.worknet.schemas import (
 from app.platform.auth import ApiPrincipal
 
 router = APIRouter(tags=["kt.worknet"])
-Text = Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Text = Annotated[str | None, Query(max_length=100)]
 
 
 def _router_out(db, routers) -> list[RouterOut]:
@@ -177,7 +177,7 @@ def export_radius(pool: PoolDep, db: SessionDep):
 
 @router.get("/leases", response_model=Page[LeaseOut])
 def list_leases(db: SessionDep, page: PageDep, active: bool | None = None,
-                router_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None, q: Text = None):
+                router_id: Id | None = None, q: Text = None):
     items, total = service.list_leases(db, page=page, active=active, router_id=router_id, q=q)
     return Page(items=[service.lease_view(x) for x in items], total=total, limit=page.limit, offset=page.offset)
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends
 
 from app.core.deps import SessionDep
+from app.core.schemas import Id
 from app.kt.worknet import access, service
 from app.kt.worknet.models import Alert, Lease, Policy, Pool, Router
 from app.platform.auth import OptionalPrincipal
-
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def router_or_404(router_id: Id, db: SessionDep, _: OptionalPrincipal) -> Router:

@@ -3,40 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
-from app.core.schemas import InputModel as _CoreInput
-from app.core.schemas import MunicipalityCode, OutputModel, ShortText
+from app.core.schemas import Chars, Id, InputModel, MunicipalityCode, OutputModel, UpdateModel
 from app.kt.worknet.sealing import luhn_ok
-
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _no_control(value: Any) -> Any:
-    if isinstance(value, str) and _CONTROL.search(value):
-        raise ValueError("Control characters are not allowed")
-    if isinstance(value, list):
-        for item in value:
-            _no_control(item)
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _no_control(key)
-            _no_control(item)
-    return value
-
-
-class InputModel(_CoreInput):
-    """The core's input base, also refusing control characters (PostgreSQL rejects NUL in text)."""
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _clean_text(cls, value: Any) -> Any:
-        return _no_control(value)
 
 Serial = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{3,39}$", to_upper=True)]
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
@@ -53,8 +26,9 @@ MIN_PREFIX, MAX_PREFIX = 16, 30
 # --- routers ---------------------------------------------------------------------------------
 
 class RouterIn(InputModel):
+    db_table = "worknet_router"
     serial: Serial
-    model: ShortText
+    model: Chars(60)
     imei: Annotated[str, StringConstraints(pattern=r"^\d{15}$")]
     iccid: Annotated[str, StringConstraints(pattern=r"^89\d{17,18}$")]
     municipality_code: MunicipalityCode | None = None
@@ -75,12 +49,14 @@ class RouterIn(InputModel):
         return v
 
 
-class RouterUpdate(InputModel):
-    model: ShortText | None = None
+class RouterUpdate(UpdateModel):
+    db_table = "worknet_router"
+    model: Chars(60) | None = None
     note: Note | None = None
 
 
 class AssignIn(InputModel):
+    db_table = "worknet_router"
     assignee_username: Username
     assignee_name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     department: Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -89,6 +65,8 @@ class AssignIn(InputModel):
 
 class StatusIn(InputModel):
     """Lost, found (back in stock) or retired; assigning and returning have their own endpoints."""
+
+    db_table = "worknet_router"
 
     status: Literal["in_stock", "lost", "retired"]
     note: Note = ""
@@ -121,7 +99,8 @@ class RouterEventOut(OutputModel):
 # --- pools and leases ------------------------------------------------------------------------
 
 class PoolIn(InputModel):
-    name: ShortText
+    db_table = "worknet_pool"
+    name: Chars(100)
     cidr: Annotated[str, StringConstraints(min_length=9, max_length=18)]
     municipality_code: MunicipalityCode | None = None
     department: Department = ""
@@ -164,10 +143,12 @@ class PoolOut(OutputModel):
 
 
 class AllocateIn(InputModel):
-    router_id: int = Field(ge=1, le=MAX_ID)
+    db_table = None
+    router_id: Id
 
 
 class ReleaseIn(InputModel):
+    db_table = None
     reason: Annotated[str, StringConstraints(max_length=200)] = ""
 
 
@@ -201,6 +182,7 @@ def hhmm_of(minutes: int) -> str:
 
 
 class PolicyIn(InputModel):
+    db_table = "worknet_policy"
     department: Department = Field(default="", description="Empty: the default for departments without their own")
     municipality_code: MunicipalityCode | None = None
     weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(default_factory=lambda: [0, 1, 2, 3, 4],
@@ -250,6 +232,7 @@ class PolicyVersionOut(OutputModel):
 # --- access log and alerts -------------------------------------------------------------------
 
 class AccessEventIn(InputModel):
+    db_table = "worknet_access_event"
     client_id: ClientId
     occurred_at: AwareDatetime
     username: Username
@@ -312,7 +295,8 @@ class AlertOut(OutputModel):
     handled_at: datetime | None
 
 
-class AlertUpdate(InputModel):
+class AlertUpdate(UpdateModel):
+    db_table = "worknet_alert"
     status: Literal["acknowledged", "resolved"]
     note: Note = ""
 

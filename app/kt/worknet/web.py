@@ -51,7 +51,7 @@ def _page(page: int) -> PageParams:
 
 
 PageNo = Annotated[int, Query(ge=1, le=100000)]
-Text = Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Text = Annotated[str | None, Query(max_length=100)]
 
 
 # --- overview --------------------------------------------------------------------------------

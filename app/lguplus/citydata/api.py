@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from app.core.deps import SessionDep
 from app.core.errors import InvalidInput
 from app.core.i18n import today_seoul
+from app.core.schemas import Id
 from app.lguplus.citydata import analysis, jobs, service, uploads
 from app.lguplus.citydata.schemas import FestivalIn, FestivalOut, JobOut, SurveyIn, SurveyOut, ZoneOut
 from app.platform.auth import OptionalPrincipal
 
 router = APIRouter(tags=["citydata"])
-IdPath = Annotated[int, Path(ge=1, le=2**62)]
 MunicipalityQuery = Annotated[str | None, Query(pattern=r"^\d{10}$")]
 ZoneQuery = Annotated[str, Query(pattern=r"^\d{10}$")]
 ClientId = Annotated[str | None, Query(min_length=1, max_length=80)]
@@ -105,7 +105,7 @@ async def import_data(request: Request, db: SessionDep, _: OptionalPrincipal,
 
 
 @router.get("/imports/{job_id}", response_model=JobOut, name="citydata_api_job")
-def get_import(job_id: IdPath, db: SessionDep, _: OptionalPrincipal):
+def get_import(job_id: Id, db: SessionDep, _: OptionalPrincipal):
     """A job's status and progress (``fraction`` of the file read), and its error report when refused."""
     return uploads.job_out(jobs.get_job(db, job_id=job_id))
 
@@ -125,12 +125,12 @@ def create_festival(data: FestivalIn, db: SessionDep, _: OptionalPrincipal):
 
 
 @router.get("/festivals/{festival_id}", response_model=FestivalOut)
-def get_festival(festival_id: IdPath, db: SessionDep, _: OptionalPrincipal):
+def get_festival(festival_id: Id, db: SessionDep, _: OptionalPrincipal):
     return FestivalOut.model_validate(service.get_festival(db, festival_id=festival_id))
 
 
 @router.delete("/festivals/{festival_id}", status_code=204)
-def delete_festival(festival_id: IdPath, db: SessionDep, _: OptionalPrincipal) -> None:
+def delete_festival(festival_id: Id, db: SessionDep, _: OptionalPrincipal) -> None:
     service.delete_festival(db, festival=service.get_festival(db, festival_id=festival_id))
 
 
@@ -190,18 +190,18 @@ def _survey_summary(db: Any, survey_id: int) -> dict[str, Any]:
 
 
 @router.get("/surveys/{survey_id}", response_model=SurveyOut)
-def get_survey(survey_id: IdPath, db: SessionDep, _: OptionalPrincipal):
+def get_survey(survey_id: Id, db: SessionDep, _: OptionalPrincipal):
     return SurveyOut.model_validate(_survey_summary(db, survey_id))
 
 
 @router.delete("/surveys/{survey_id}", status_code=204)
-def delete_survey(survey_id: IdPath, db: SessionDep, _: OptionalPrincipal) -> None:
+def delete_survey(survey_id: Id, db: SessionDep, _: OptionalPrincipal) -> None:
     """Remove a questionnaire with its responses and answers."""
     service.delete_survey(db, survey=service.get_survey(db, survey_id=survey_id))
 
 
 @router.post("/surveys/{survey_id}/responses", openapi_extra=BATCH_DOC)
-async def import_responses(survey_id: IdPath, request: Request, db: SessionDep, _: OptionalPrincipal
+async def import_responses(survey_id: Id, request: Request, db: SessionDep, _: OptionalPrincipal
                            ) -> dict[str, int]:
     """Responses as a JSON array (``respondent_key, weight, sex, age_band, zone_code, answers``) or a wide
     CSV (one column per question code); all or nothing."""
@@ -217,7 +217,7 @@ async def import_responses(survey_id: IdPath, request: Request, db: SessionDep, 
 
 
 @router.get("/surveys/{survey_id}/results")
-def survey_results(survey_id: IdPath, request: Request, db: SessionDep, _: OptionalPrincipal,
+def survey_results(survey_id: Id, request: Request, db: SessionDep, _: OptionalPrincipal,
                    by: Literal["sex", "age_band", "zone_code"] | None = None) -> dict[str, Any]:
     """Weighted results per question, overall and by a demographic, with 95% margins of error (Kish
     effective sample size); groups and cells under k respondents are hidden."""

@@ -18,6 +18,7 @@ ChoiceText = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class ZoneIn(InputModel):
+    db_table = "citydata_zone"
     code: Code10
     name_ko: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     name_en: Annotated[str, StringConstraints(max_length=100)] = ""
@@ -50,6 +51,7 @@ class JobOut(OutputModel):
 
 
 class FestivalIn(InputModel):
+    db_table = "citydata_festival"
     name: ShortText
     host_code: Code10
     host_name: Annotated[str, StringConstraints(max_length=100)] = ""
@@ -78,12 +80,13 @@ class FestivalOut(OutputModel):
 
 
 class QuestionIn(InputModel):
+    db_table = "citydata_question"
     code: QuestionCode
     text: Annotated[str, StringConstraints(min_length=1, max_length=500)]
     kind: Literal["choice", "multi", "scale"]
     choices: Annotated[list[ChoiceText], Field(max_length=50)] = []
-    scale_min: int | None = None
-    scale_max: int | None = None
+    scale_min: Annotated[int, Field(ge=-1000, le=1000)] | None = None
+    scale_max: Annotated[int, Field(ge=-1000, le=1000)] | None = None
     topic: Annotated[str, StringConstraints(max_length=40)] = ""
 
     @model_validator(mode="after")
@@ -99,6 +102,7 @@ class QuestionIn(InputModel):
 
 
 class ResponseIn(InputModel):
+    db_table = "citydata_response"
     respondent_key: Annotated[str, StringConstraints(min_length=1, max_length=80)]
     weight: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] = 1.0
     sex: Sex
@@ -108,6 +112,7 @@ class ResponseIn(InputModel):
 
 
 class SurveyIn(InputModel):
+    db_table = "citydata_survey"
     name: ShortText
     provider: Annotated[str, StringConstraints(max_length=100)] = ""
     fielded_date: date | None = None

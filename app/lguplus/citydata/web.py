@@ -9,7 +9,7 @@ import json
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from app.core.errors import DomainError, InvalidInput
 from app.core.forms import domain_errors, form_to_dict, validate_form
 from app.core.i18n import gettext as _
 from app.core.i18n import today_seoul
+from app.core.schemas import Id
 from app.core.templating import flash, render, see_other
 from app.core.tenancy import Principal
 from app.lguplus.citydata import analysis, importers, jobs, service, uploads
@@ -29,7 +30,6 @@ from app.platform.auth import WebUser
 from app.platform.models import Municipality
 
 router = APIRouter(include_in_schema=False)
-IdPath = Annotated[int, Path(ge=1, le=2**62)]
 ZoneParam = Annotated[str | None, Query(pattern=r"^\d{10}$")]
 IMPORT_KINDS = ("living_population", "card_spending", "survey_responses", "questionnaire", "zones")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -206,7 +206,7 @@ def _questionnaire_upload(request: Request, db: Any, county: Municipality, uploa
 
 
 @router.get("/imports/{job_id}", name="citydata_job")
-def job_page(request: Request, job_id: IdPath, db: SessionDep, principal: WebUser):
+def job_page(request: Request, job_id: Id, db: SessionDep, principal: WebUser):
     job = jobs.get_job(db, job_id=job_id)
     errors = [{"line": e["loc"][1], "column": e["loc"][2], "msg": _(e["template"], **e["params"])}
               for e in (job.errors or [])]
@@ -215,7 +215,7 @@ def job_page(request: Request, job_id: IdPath, db: SessionDep, principal: WebUse
 
 
 @router.get("/imports/{job_id}/progress", name="citydata_job_progress")
-def job_progress(request: Request, job_id: IdPath, db: SessionDep, principal: WebUser):
+def job_progress(request: Request, job_id: Id, db: SessionDep, principal: WebUser):
     job = jobs.get_job(db, job_id=job_id)
     return render(request, "lguplus/citydata/_progress.html",
                   {"job": job, "p": uploads.job_out(job, with_errors=False)})
@@ -352,7 +352,7 @@ def surveys_page(request: Request, db: SessionDep, principal: WebUser):
 
 
 @router.get("/surveys/{survey_id}", name="citydata_survey")
-def survey_page(request: Request, survey_id: IdPath, db: SessionDep, principal: WebUser,
+def survey_page(request: Request, survey_id: Id, db: SessionDep, principal: WebUser,
                 by: Annotated[str | None, Query(pattern="^(sex|age_band|zone_code)$")] = None):
     survey = service.get_survey(db, survey_id=survey_id)
     results = analysis.survey_results(db, survey=survey, by=by, k=_k(request))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from app.core.batch import read_batch
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import Forbidden, InvalidInput
 from app.core.pagination import Page, PageDep
+from app.core.schemas import Id
 from app.lguplus.merchants import report, service
 from app.lguplus.merchants.models import TRANSITIONS, Application, ConsultingSession, MerchantStore
 from app.lguplus.merchants.schemas import (
@@ -38,21 +39,20 @@ from app.lguplus.merchants.schemas import (
 from app.platform.auth import OptionalPrincipal
 
 router = APIRouter()
-IdPath = Annotated[int, Path(ge=1, le=2**62)]
 Text = Annotated[str | None, Query(max_length=100)]
 CodeQuery = Annotated[str | None, Query(pattern=r"^\d{10}$")]
 TAG = ["lguplus.merchants"]
 
 
-def merchant_or_404(merchant_id: IdPath, db: SessionDep, _: OptionalPrincipal) -> MerchantStore:
+def merchant_or_404(merchant_id: Id, db: SessionDep, _: OptionalPrincipal) -> MerchantStore:
     return service.get_merchant(db, merchant_id=merchant_id)
 
 
-def application_or_404(application_id: IdPath, db: SessionDep, _: OptionalPrincipal) -> Application:
+def application_or_404(application_id: Id, db: SessionDep, _: OptionalPrincipal) -> Application:
     return service.get_application(db, application_id=application_id)
 
 
-def consulting_or_404(consulting_id: IdPath, db: SessionDep, _: OptionalPrincipal) -> ConsultingSession:
+def consulting_or_404(consulting_id: Id, db: SessionDep, _: OptionalPrincipal) -> ConsultingSession:
     return service.get_consulting(db, consulting_id=consulting_id)
 
 
@@ -160,7 +160,7 @@ def set_budget(data: BudgetIn, db: SessionDep):
 
 @router.get("/applications", response_model=Page[ApplicationOut], tags=TAG)
 def list_applications(db: SessionDep, page: PageDep, state: State | None = None, year: Year | None = None,
-                      solution: SolutionCode | None = None, merchant_id: Annotated[int | None, Query(ge=1)] = None):
+                      solution: SolutionCode | None = None, merchant_id: Id | None = None):
     items, total = service.list_applications(db, page=page, state=state, year=year, solution=solution,
                                              merchant_id=merchant_id)
     return _page([application_out(a) for a in items], total, page)
@@ -197,7 +197,7 @@ def funnel(db: SessionDep, year: Year | None = None) -> dict[str, int]:
 # --- consulting ------------------------------------------------------------------------------
 
 @router.get("/consulting", response_model=Page[ConsultingOut], tags=TAG)
-def list_consulting(db: SessionDep, page: PageDep, merchant_id: Annotated[int | None, Query(ge=1)] = None,
+def list_consulting(db: SessionDep, page: PageDep, merchant_id: Id | None = None,
                     date_from: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
                     date_to: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None):
     from datetime import date
@@ -222,7 +222,7 @@ def get_consulting(consulting: ConsultingDep):
 
 
 @router.patch("/followups/{followup_id}", response_model=FollowUpOut, tags=TAG)
-def update_followup(followup_id: IdPath, data: FollowUpUpdate, db: SessionDep):
+def update_followup(followup_id: Id, data: FollowUpUpdate, db: SessionDep):
     return FollowUpOut.model_validate(service.set_followup_done(db, followup_id=followup_id, done=data.done))
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from app.core.brn import normalise_brn
-from app.core.schemas import InputModel, MunicipalityCode, OutputModel, ShortText, UtcDateTime
+from app.core.schemas import Id, InputModel, MunicipalityCode, OutputModel, ShortText, UpdateModel, UtcDateTime
 
 State = Literal["submitted", "reviewed", "approved", "installed", "active", "cancelled", "rejected"]
 SolutionCode = Literal["ai_call", "ai_booking", "waiting", "order", "pos", "serving_robot"]
@@ -17,7 +17,6 @@ DongCode = Annotated[str, StringConstraints(pattern=r"^\d{10}$")]
 Category = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 Phone = Annotated[str, StringConstraints(pattern=r"^0\d{1,2}-?\d{3,4}-?\d{4}$")]
 Won = Annotated[int, Field(ge=0, le=10_000_000_000)]
-RefId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Year = Annotated[int, Field(ge=2000, le=2100)]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}$")]
@@ -41,6 +40,7 @@ def month_start(value: str) -> date:
 # --- merchants -------------------------------------------------------------------------------
 
 class MerchantIn(InputModel):
+    db_table = "lgum_merchant"
     brn: Brn
     name: ShortText
     address: Annotated[str, StringConstraints(max_length=300)] = ""
@@ -63,7 +63,8 @@ class MerchantIn(InputModel):
         return v.replace("-", "") if v else v
 
 
-class MerchantUpdate(InputModel):
+class MerchantUpdate(UpdateModel):
+    db_table = "lgum_merchant"
     name: ShortText | None = None
     address: Annotated[str, StringConstraints(max_length=300)] | None = None
     dong_code: DongCode | None = None
@@ -96,6 +97,7 @@ class MerchantOut(OutputModel):
 # --- solutions -------------------------------------------------------------------------------
 
 class SolutionIn(InputModel):
+    db_table = "lgum_solution"
     monthly_fee_krw: Won
     one_off_krw: Won
     subsidy_pct: Annotated[int, Field(ge=0, le=100)]
@@ -117,13 +119,15 @@ class SolutionOut(OutputModel):
 # --- applications ----------------------------------------------------------------------------
 
 class ApplicationIn(InputModel):
-    merchant_id: RefId
+    db_table = "lgum_application"
+    merchant_id: Id
     solution: SolutionCode
     requested_subsidy_krw: Won
     year: Year
 
 
 class TransitionIn(InputModel):
+    db_table = "lgum_application_step"
     to: State
     reason: Reason | None = None
     on: date | None = None  # the day of installation, when it was not today
@@ -162,6 +166,7 @@ class ApplicationOut(OutputModel):
 # --- budget ----------------------------------------------------------------------------------
 
 class BudgetIn(InputModel):
+    db_table = "lgum_budget"
     year: Year
     amount: Won  # won
     municipality_code: MunicipalityCode | None = None
@@ -178,6 +183,7 @@ class BudgetOut(OutputModel):
 # --- consulting ------------------------------------------------------------------------------
 
 class FollowUpIn(InputModel):
+    db_table = "lgum_followup"
     action: Annotated[str, StringConstraints(min_length=1, max_length=300)]
     due_date: date
     done: bool = False
@@ -189,7 +195,8 @@ class FollowUpIn(InputModel):
 
 
 class ConsultingIn(InputModel):
-    merchant_id: RefId
+    db_table = "lgum_consulting"
+    merchant_id: Id
     session_date: date
     topic: ShortText
     notes: Annotated[str, StringConstraints(max_length=5000)] = ""
@@ -216,7 +223,8 @@ class FollowUpOut(OutputModel):
     done: bool
 
 
-class FollowUpUpdate(InputModel):
+class FollowUpUpdate(UpdateModel):
+    db_table = "lgum_followup"
     done: bool
 
 
@@ -236,7 +244,9 @@ class ConsultingOut(OutputModel):
 class OutcomeIn(InputModel):
     """One month of one merchant, named by id or by business registration number."""
 
-    merchant_id: RefId | None = None
+    db_table = "lgum_outcome"
+
+    merchant_id: Id | None = None
     brn: Brn | None = None
     month: Month
     sales_krw: Won

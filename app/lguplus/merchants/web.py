@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import Field, model_validator
 
 from app.core.batch import parse_csv, too_large
@@ -19,7 +19,7 @@ from app.core.errors import DomainError, Forbidden
 from app.core.forms import domain_errors, form_to_dict, submit_form, validate_form
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
-from app.core.schemas import InputModel, ShortText
+from app.core.schemas import Id, InputModel, ShortText
 from app.core.templating import flash, render, see_other
 from app.lguplus.merchants import api, report, service
 from app.lguplus.merchants.api import ApplicationDep, MerchantDep
@@ -215,6 +215,7 @@ async def budget_page(request: Request, db: SessionDep):
 
 
 class SolutionForm(SolutionIn):
+    db_table = "lgum_solution"
     code: SolutionCode
 
 
@@ -240,7 +241,8 @@ async def solution_page(request: Request, db: SessionDep, principal: WebUser):
 # --- consulting ------------------------------------------------------------------------------
 
 class ConsultingForm(InputModel):
-    merchant_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    db_table = "lgum_consulting"
+    merchant_id: Id
     session_date: date
     topic: ShortText
     notes: Annotated[str, Field(max_length=5000)] = ""
@@ -299,7 +301,7 @@ async def consulting_page(request: Request, db: SessionDep,
 
 
 @router.post("/followups/{followup_id}/done", name="lgum_followup_done")
-async def followup_done(request: Request, followup_id: Annotated[int, Path(ge=1, le=2**62)], db: SessionDep):
+async def followup_done(request: Request, followup_id: Id, db: SessionDep):
     service.set_followup_done(db, followup_id=followup_id, done=True)
     flash(request, _("Follow-up marked as done."))
     return see_other(str(request.url_for("lgum_consulting")))

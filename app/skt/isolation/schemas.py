@@ -21,6 +21,8 @@ Mean = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
 class CellIn(InputModel):
     """One indicator cell: people of one dong, age band, sex and income band in one month."""
 
+    db_table = "iso_cell"
+
     period: Period
     dong_code: DongCode
     age_band: AgeBand
@@ -66,6 +68,7 @@ class CellRow(TypedDict):
 
 
 class DongIn(InputModel):
+    db_table = "iso_dong"
     code: DongCode
     name: Annotated[str, StringConstraints(min_length=1, max_length=60)]
     district: Annotated[str, StringConstraints(max_length=60)] = ""
@@ -77,6 +80,8 @@ Rule = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
 class DefinitionIn(InputModel):
     """The floors a municipality applies from ``effective_from`` on (as text: the operator computes them)."""
+
+    db_table = "iso_definition"
 
     effective_from: Period
     low_communication: Rule

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from app.core.deps import SessionDep
 from app.core.pagination import Page, PageDep
+from app.core.schemas import Id
 from app.platform.auth import OptionalPrincipal
 from app.skt.tdeal import recommend, report, service
 from app.skt.tdeal.deps import (
@@ -17,7 +18,6 @@ from app.skt.tdeal.deps import (
     BatchRows,
     CampaignDep,
     CouponDep,
-    IdPath,
     MerchantDep,
     ProductDep,
     SubscriberDep,
@@ -100,7 +100,7 @@ def update_merchant(merchant: MerchantDep, data: MerchantUpdate, db: SessionDep)
 # --- products --------------------------------------------------------------------------------
 
 @router.get("/products", response_model=Page[ProductOut], tags=["tdeal"])
-def list_products(db: SessionDep, page: PageDep, merchant_id: Annotated[int | None, Query(ge=1)] = None,
+def list_products(db: SessionDep, page: PageDep, merchant_id: Id | None = None,
                   category: Annotated[str | None, Query(max_length=40)] = None, q: Text = None):
     items, total = service.list_products(db, page=page, merchant_id=merchant_id, category=category, q=q)
     return _page([ProductOut.model_validate(p) for p in items], total, page)
@@ -176,7 +176,7 @@ def campaign_report(campaign: CampaignDep, db: SessionDep, today: date | None = 
 # --- coupons ---------------------------------------------------------------------------------
 
 @router.get("/coupons", response_model=Page[CouponOut], tags=["tdeal"])
-def list_coupons(db: SessionDep, page: PageDep, campaign_id: Annotated[int | None, Query(ge=1)] = None):
+def list_coupons(db: SessionDep, page: PageDep, campaign_id: Id | None = None):
     items, total = service.list_coupons(db, page=page, campaign_id=campaign_id)
     return _page([coupon_out(c) for c in items], total, page)
 
@@ -194,7 +194,7 @@ def get_coupon(coupon: CouponDep):
 @router.post("/coupons/{coupon_id}/redeem", status_code=201, response_model=RedemptionOut, tags=["tdeal"],
              responses={409: {"description": "sold out, limit reached, expired or not yet valid"},
                         422: {"description": "below the minimum order"}})
-def redeem_coupon(coupon_id: IdPath, data: RedeemIn, db: SessionDep, _: OptionalPrincipal):
+def redeem_coupon(coupon_id: Id, data: RedeemIn, db: SessionDep, _: OptionalPrincipal):
     """Redeem a coupon for one order; safe under concurrent requests. A retry with the same ``client_id``
     answers the first redemption again (200)."""
     redemption, created = service.redeem(db, coupon_id=coupon_id, data=data)
@@ -242,8 +242,8 @@ def update_subscriber(subscriber: SubscriberDep, data: SubscriberUpdate, db: Ses
 # --- events ----------------------------------------------------------------------------------
 
 @router.get("/events", response_model=Page[EventOut], tags=["tdeal"])
-def list_events(db: SessionDep, page: PageDep, subscriber_id: Annotated[int | None, Query(ge=1)] = None,
-                product_id: Annotated[int | None, Query(ge=1)] = None,
+def list_events(db: SessionDep, page: PageDep, subscriber_id: Id | None = None,
+                product_id: Id | None = None,
                 kind: Annotated[str | None, Query(pattern="^(view|click|purchase|redeem)$")] = None):
     items, total = service.list_events(db, page=page, subscriber_id=subscriber_id, product_id=product_id, kind=kind)
     return _page([EventOut.model_validate(e) for e in items], total, page)
@@ -259,9 +259,9 @@ def import_events(rows: BatchRows, db: SessionDep):
 # --- recommendations -------------------------------------------------------------------------
 
 @router.get("/recommendations", response_model=RecommendationsOut, tags=["tdeal"])
-def recommendations(db: SessionDep, subscriber_id: Annotated[int, Query(ge=1, le=2**62)],
+def recommendations(db: SessionDep, subscriber_id: Id,
                     k: Annotated[int, Query(ge=1, le=50)] = 10,
-                    campaign_id: Annotated[int | None, Query(ge=1, le=2**62)] = None):
+                    campaign_id: Id | None = None):
     """Products for an opted-in subscriber: the trained model, or segment popularity for a new subscriber;
     re-ranked to favour the campaign's merchants with at most two items per merchant."""
     return recommend.recommend(db, subscriber_id=subscriber_id, k=k, campaign_id=campaign_id)

@@ -4,34 +4,33 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Path
+from fastapi import Depends
 
 from app.core.batch import batch_rows_reader
 from app.core.deps import SessionDep
+from app.core.schemas import Id
 from app.platform.auth import OptionalPrincipal
 from app.skt.tdeal import service
 from app.skt.tdeal.models import TdealCampaign, TdealCoupon, TdealMerchant, TdealProduct, TdealSubscriber
 
-IdPath = Annotated[int, Path(ge=1, le=2**62)]
 
-
-def merchant_or_404(merchant_id: IdPath, db: SessionDep, _: OptionalPrincipal) -> TdealMerchant:
+def merchant_or_404(merchant_id: Id, db: SessionDep, _: OptionalPrincipal) -> TdealMerchant:
     return service.get_merchant(db, merchant_id=merchant_id)
 
 
-def product_or_404(product_id: IdPath, db: SessionDep, _: OptionalPrincipal) -> TdealProduct:
+def product_or_404(product_id: Id, db: SessionDep, _: OptionalPrincipal) -> TdealProduct:
     return service.get_product(db, product_id=product_id)
 
 
-def campaign_or_404(campaign_id: IdPath, db: SessionDep, _: OptionalPrincipal) -> TdealCampaign:
+def campaign_or_404(campaign_id: Id, db: SessionDep, _: OptionalPrincipal) -> TdealCampaign:
     return service.get_campaign(db, campaign_id=campaign_id)
 
 
-def coupon_or_404(coupon_id: IdPath, db: SessionDep, _: OptionalPrincipal) -> TdealCoupon:
+def coupon_or_404(coupon_id: Id, db: SessionDep, _: OptionalPrincipal) -> TdealCoupon:
     return service.get_coupon(db, coupon_id=coupon_id)
 
 
-def subscriber_or_404(subscriber_id: IdPath, db: SessionDep, _: OptionalPrincipal) -> TdealSubscriber:
+def subscriber_or_404(subscriber_id: Id, db: SessionDep, _: OptionalPrincipal) -> TdealSubscriber:
     return service.get_subscriber(db, subscriber_id=subscriber_id)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
 from app.core.brn import brn_is_valid, format_brn, normalise_brn  # noqa: F401 - re-exported
-from app.core.schemas import InputModel, MunicipalityCode, OutputModel, ShortText, UtcDateTime
+from app.core.schemas import Id, InputModel, MunicipalityCode, OutputModel, ShortText, UpdateModel, UtcDateTime
 
 AgeBand = Literal["10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+"]
 Sex = Literal["M", "F"]
@@ -17,7 +17,6 @@ Category = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 Brn = Annotated[str, StringConstraints(pattern=r"^\d{3}-?\d{2}-?\d{5}$")]
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:\-]+$")]
 Won = Annotated[int, Field(ge=0, le=10_000_000_000)]
-RefId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 
 
@@ -29,6 +28,7 @@ def in_range(value: date) -> None:
 # --- merchants -------------------------------------------------------------------------------
 
 class MerchantIn(InputModel):
+    db_table = "tdeal_merchant"
     brn: Brn
     name: ShortText
     category: Category
@@ -41,7 +41,8 @@ class MerchantIn(InputModel):
         return normalise_brn(v)
 
 
-class MerchantUpdate(InputModel):
+class MerchantUpdate(UpdateModel):
+    db_table = "tdeal_merchant"
     name: ShortText | None = None
     category: Category | None = None
     is_small: bool | None = None
@@ -59,7 +60,8 @@ class MerchantOut(OutputModel):
 # --- products --------------------------------------------------------------------------------
 
 class ProductIn(InputModel):
-    merchant_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    db_table = "tdeal_product"
+    merchant_id: Id | None = None
     merchant_brn: Brn | None = None
     sku: Annotated[str, StringConstraints(min_length=1, max_length=60)]
     name: ShortText
@@ -79,7 +81,8 @@ class ProductIn(InputModel):
         return self
 
 
-class ProductUpdate(InputModel):
+class ProductUpdate(UpdateModel):
+    db_table = "tdeal_product"
     name: ShortText | None = None
     category: Category | None = None
     price_krw: Won | None = None
@@ -100,12 +103,13 @@ class ProductOut(OutputModel):
 # --- campaigns -------------------------------------------------------------------------------
 
 class CampaignIn(InputModel):
+    db_table = "tdeal_campaign"
     name: ShortText
     start_date: date
     end_date: date
     description: Annotated[str, StringConstraints(max_length=2000)] = ""
     municipality_code: MunicipalityCode | None = None
-    merchant_ids: list[RefId] = Field(default_factory=list, max_length=5000)
+    merchant_ids: list[Id] = Field(default_factory=list, max_length=5000)
 
     @model_validator(mode="after")
     def _dates(self) -> CampaignIn:
@@ -116,14 +120,16 @@ class CampaignIn(InputModel):
         return self
 
 
-class CampaignUpdate(InputModel):
+class CampaignUpdate(UpdateModel):
     """A campaign's name, period, description and (when given) its whole list of participants."""
+
+    db_table = "tdeal_campaign"
 
     name: ShortText
     start_date: date
     end_date: date
     description: Annotated[str, StringConstraints(max_length=2000)] = ""
-    merchant_ids: list[RefId] | None = Field(default=None, max_length=5000)
+    merchant_ids: list[Id] | None = Field(default=None, max_length=5000)
 
     @model_validator(mode="after")
     def _dates(self) -> CampaignUpdate:
@@ -135,7 +141,8 @@ class CampaignUpdate(InputModel):
 
 
 class CampaignMerchantsIn(InputModel):
-    merchant_ids: list[RefId] = Field(min_length=1, max_length=5000)
+    db_table = None
+    merchant_ids: list[Id] = Field(min_length=1, max_length=5000)
 
 
 class CampaignOut(OutputModel):
@@ -150,16 +157,23 @@ class CampaignOut(OutputModel):
 
 # --- coupons ---------------------------------------------------------------------------------
 
+DiscountKind = Literal["fixed", "percent"]
+DiscountValue = Annotated[int, Field(ge=1, le=100_000_000)]
+Quantity = Annotated[int, Field(ge=0, le=10_000_000)]
+PerSubscriber = Annotated[int, Field(ge=1, le=1000)]
+
+
 class CouponIn(InputModel):
-    campaign_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    db_table = "tdeal_coupon"
+    campaign_id: Id | None = None
     code: Annotated[str, StringConstraints(min_length=2, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
     name: ShortText
-    discount_kind: Literal["fixed", "percent"]
-    discount_value: Annotated[int, Field(ge=1, le=100_000_000)]
+    discount_kind: DiscountKind
+    discount_value: DiscountValue
     max_discount_krw: Won | None = None
     min_order_krw: Won = 0
-    total_quantity: Annotated[int, Field(ge=0, le=10_000_000)]
-    per_subscriber_limit: Annotated[int, Field(ge=1, le=1000)] = 1
+    total_quantity: Quantity
+    per_subscriber_limit: PerSubscriber = 1
     valid_from_at: AwareDatetime
     valid_until_at: AwareDatetime
     municipality_code: MunicipalityCode | None = None
@@ -194,7 +208,8 @@ class CouponOut(OutputModel):
 
 
 class RedeemIn(InputModel):
-    subscriber_id: RefId
+    db_table = "tdeal_redemption"
+    subscriber_id: Id
     order_amount: Won
     client_id: ClientId | None = None
 
@@ -213,6 +228,7 @@ class RedemptionOut(OutputModel):
 # --- subscribers -----------------------------------------------------------------------------
 
 class SubscriberIn(InputModel):
+    db_table = "tdeal_subscriber"
     pseudonym: Annotated[str, StringConstraints(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
     age_band: AgeBand
     sex: Sex
@@ -220,7 +236,8 @@ class SubscriberIn(InputModel):
     marketing_opt_in: bool = False
 
 
-class SubscriberUpdate(InputModel):
+class SubscriberUpdate(UpdateModel):
+    db_table = "tdeal_subscriber"
     age_band: AgeBand | None = None
     sex: Sex | None = None
     marketing_opt_in: bool | None = None
@@ -238,12 +255,13 @@ class SubscriberOut(OutputModel):
 # --- events ----------------------------------------------------------------------------------
 
 class EventIn(InputModel):
+    db_table = "tdeal_event"
     client_id: ClientId
-    subscriber_id: RefId
-    product_id: RefId
+    subscriber_id: Id
+    product_id: Id
     kind: EventKind
     amount_krw: Won = 0
-    coupon_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    coupon_id: Id | None = None
     occurred_at: AwareDatetime
 
     @model_validator(mode="after")
@@ -291,6 +309,7 @@ class RecommendationsOut(OutputModel):
 
 
 class TrainIn(InputModel):
+    db_table = None
     municipality_code: MunicipalityCode | None = None
     factors: int = Field(default=32, ge=2, le=256)
     iterations: int = Field(default=15, ge=1, le=100)

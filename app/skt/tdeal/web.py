@@ -17,7 +17,7 @@ from app.core.forms import domain_errors, form_to_dict, submit_form, validate_fo
 from app.core.i18n import SEOUL, today_seoul
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
-from app.core.schemas import InputModel, ShortText
+from app.core.schemas import INT32_MAX, InputModel, ShortText
 from app.core.templating import env, flash, render, render_error_page, see_other
 from app.core.tenancy import Principal
 from app.platform import service as platform_service
@@ -25,7 +25,20 @@ from app.platform.auth import WebUser
 from app.skt.tdeal import recommend, report, service
 from app.skt.tdeal.deps import CampaignDep, MerchantDep
 from app.skt.tdeal.models import TdealMerchant
-from app.skt.tdeal.schemas import CampaignIn, CampaignUpdate, CouponIn, MerchantIn, MerchantUpdate, ProductIn, in_range
+from app.skt.tdeal.schemas import (
+    CampaignIn,
+    CampaignUpdate,
+    CouponIn,
+    DiscountKind,
+    DiscountValue,
+    MerchantIn,
+    MerchantUpdate,
+    PerSubscriber,
+    ProductIn,
+    Quantity,
+    Won,
+    in_range,
+)
 
 router = APIRouter(include_in_schema=False)
 env.filters.setdefault("extract_from", lambda key, mapping: mapping.get(key))
@@ -218,7 +231,7 @@ def _merchant_choices(db, *, selected: list[int], region: frozenset[int] | None 
 def _selected_ids(values: dict) -> list[int]:
     """The merchant ids ticked on a form, leaving out anything that cannot be an id (the schema reports it)."""
     return [int(v) for v in values.get("merchant_ids", [])
-            if str(v).isascii() and str(v).isdigit() and 1 <= int(v) < 2**31]
+            if str(v).isascii() and str(v).isdigit() and 1 <= int(v) <= INT32_MAX]
 
 
 def _campaign_form_page(request: Request, db, principal: Principal, *, values: dict, errors: dict,
@@ -254,14 +267,15 @@ def campaigns(request: Request, db: SessionDep):
 
 
 class CouponForm(InputModel):
+    db_table = "tdeal_coupon"
     code: Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
     name: ShortText
-    discount_kind: str
-    discount_value: int
-    max_discount_krw: int | None = None
-    min_order_krw: int = 0
-    total_quantity: int
-    per_subscriber_limit: int = 1
+    discount_kind: DiscountKind
+    discount_value: DiscountValue
+    max_discount_krw: Won | None = None
+    min_order_krw: Won = 0
+    total_quantity: Quantity
+    per_subscriber_limit: PerSubscriber = 1
     valid_from_date: date
     valid_until_date: date
 

@@ -154,11 +154,11 @@ def test_bad_turns_get_polite_replies_or_clear_errors(client, vb_world):
     r = client.post(f"{BASE}/calls/{call['id']}/turns", json={"text": "소파"}, headers=h)
     assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")
     call = start(client, h)
-    # Control characters and lone surrogates (PostgreSQL cannot store NUL) are dropped, not a 500.
+    # Control characters and lone surrogates (PostgreSQL cannot store NUL) are refused at the edge, not a 500.
     r = client.post(f"{BASE}/calls/{call['id']}/turns", headers={**h, "content-type": "application/json"},
                     content=b'{"text": "\\ud800\\u0000\\uc18c\\ud30c \\ubc84\\ub824\\uc694"}')
-    assert r.status_code == 200 and r.json()["intent"] == "bulky_waste", r.text
-    assert client.get(f"{BASE}/requests?q=%00", headers=h).status_code == 200
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), r.text
+    assert client.get(f"{BASE}/requests?q=%00", headers=h).status_code == 422
     call = start(client, h)
     r = client.post(f"{BASE}/calls/{call['id']}/turns", json={"text": "가" * 10000}, headers=h)
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "text"]

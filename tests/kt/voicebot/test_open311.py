@@ -46,8 +46,8 @@ def test_file_and_follow_requests_with_the_spec_errors(client, vb_world, api_key
     assert r.status_code == 400
     r = client.post(f"{V2}/requests.json", data={**base, "service_code": "night_duty", "address_string": "창전동\x00 1",
                                                 "first_name": "\x00", "attribute[category]": "noise\x00"})
-    assert r.status_code == 200, r.text  # control characters dropped: PostgreSQL cannot store NUL
-    assert client.get(f"{V2}/tokens/a%00.json", params=CW).status_code == 404
+    assert r.status_code == 422, r.text  # control characters refused at the edge: PostgreSQL cannot store NUL
+    assert client.get(f"{V2}/tokens/a%00.json", params=CW).status_code == 422
 
     r = client.post(f"{V2}/requests.json", data={
         **base, "service_code": "illegal_parking", "address_string": "창원시 상남동 12", "lat": "35.22",
