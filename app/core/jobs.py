@@ -26,7 +26,7 @@ from app.core.config import Settings
 from app.core.db import Database, utcnow
 from app.core.errors import NotFound
 from app.core.jobs_models import DutyRun, InstanceMark, Job
-from app.core.tenancy import Principal, principal_of
+from app.core.tenancy import SYSTEM, Principal, principal_of
 
 log = logging.getLogger("dxhub.jobs")
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -69,7 +69,7 @@ class JobContext:
         if self.database.is_sqlite:
             queue_for(self.settings).huey.put(progress_key(self.job_id), (int(done), int(total)))
             return
-        with self.database.unit_of_work() as s:
+        with self.database.unit_of_work(principal=SYSTEM) as s:
             s.execute(update(Job).where(Job.id == self.job_id, Job.status == "running")
                       .values(done=int(done), total=int(total)))
 

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from app.core import metrics
 from app.core.bulk import dialect_insert
 from app.core.config import Settings
 from app.core.db import Database, utcnow
@@ -44,7 +45,9 @@ from app.core.jobs import (
     system_principal,
 )
 from app.core.jobs_models import DutyRun, Job
-from app.core.tenancy import bind_principal, principal_of
+from app.core.logging import log_context
+from app.core.origin import origin_scope
+from app.core.tenancy import SYSTEM, bind_principal, principal_of
 
 log = logging.getLogger("dxhub.worker")
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -54,7 +57,7 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 def _claim_job(database: Database, job_id: int, lease_s: int) -> Job | None:
     now = utcnow()
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         claimed = s.execute(update(Job).where(Job.id == job_id, Job.status == "queued").values(
             status="running", attempts=Job.attempts + 1, started_at=now, finished_at=None, worker=WORKER_ID,
             lease_until=now + timedelta(seconds=lease_s))).rowcount
@@ -68,7 +71,7 @@ def _claim_job(database: Database, job_id: int, lease_s: int) -> Job | None:
 def _renew_lease(database: Database, job_id: int, lease_s: int, stop: threading.Event) -> None:
     while not stop.wait(max(0.2, lease_s / 3)):
         try:
-            with database.unit_of_work() as s:
+            with database.unit_of_work(principal=SYSTEM) as s:
                 s.execute(update(Job).where(Job.id == job_id, Job.status == "running", Job.worker == WORKER_ID)
                           .values(lease_until=utcnow() + timedelta(seconds=lease_s)))
         except Exception:  # the next renewal tries again; a lost lease only means a retry elsewhere
@@ -77,12 +80,18 @@ def _renew_lease(database: Database, job_id: int, lease_s: int, stop: threading.
 
 def execute_job(queue: Queue, job_id: int) -> None:
     """Run job ``job_id`` if it is still queued (a second delivery finds it taken and does nothing)."""
-    from app.core.manifest import job_kinds
-
-    settings, database = queue.settings, queue.database
-    job = _claim_job(database, job_id, settings.job_lease_s)
+    job = _claim_job(queue.database, job_id, queue.settings.job_lease_s)
     if job is None:
         return
+    # Every log line of the job carries its id; everything it audits names the job as its origin.
+    with log_context(job_id=job.id, job_kind=job.kind), origin_scope("job", job.kind):
+        _run_claimed(queue, job)
+
+
+def _run_claimed(queue: Queue, job: Job) -> None:
+    from app.core.manifest import job_kinds
+
+    settings, database, job_id = queue.settings, queue.database, job.id
     spec = job_kinds().get(job.kind)
     if spec is None:
         _give_up(queue, job_id, f"unknown job kind {job.kind!r}")
@@ -103,7 +112,7 @@ def execute_job(queue: Queue, job_id: int) -> None:
         log.exception("job %s (%s) failed on attempt %s", job_id, job.kind, job.attempts)
         _after_failure(queue, job, exc)
     else:
-        with database.unit_of_work() as s:
+        with database.unit_of_work(principal=SYSTEM) as s:
             s.execute(update(Job).where(Job.id == job_id, Job.status == "running").values(
                 status="succeeded", finished_at=utcnow(), result=result, lease_until=None,
                 done=Job.total))
@@ -123,7 +132,7 @@ def _after_failure(queue: Queue, job: Job, exc: BaseException) -> None:
         _give_up(queue, job.id, _error_text(exc))
         return
     delay = queue.settings.job_retry_delay_s * 2 ** (job.attempts - 1)
-    with queue.database.unit_of_work() as s:
+    with queue.database.unit_of_work(principal=SYSTEM) as s:
         s.execute(update(Job).where(Job.id == job.id, Job.status == "running").values(
             status="queued", error=_error_text(exc), worker="",
             lease_until=utcnow() + timedelta(seconds=delay + queue.settings.job_lease_s)))
@@ -132,7 +141,7 @@ def _after_failure(queue: Queue, job: Job, exc: BaseException) -> None:
 
 
 def _give_up(queue: Queue, job_id: int, error: str) -> None:
-    with queue.database.unit_of_work() as s:
+    with queue.database.unit_of_work(principal=SYSTEM) as s:
         job = s.get(Job, job_id)
         if job is not None:
             _give_up_in(s, job, error)
@@ -212,7 +221,7 @@ def period_start(now: datetime, period_s: float, offset_s: float = 0.0) -> datet
 
 def claim_period(database: Database, duty: str, start: datetime) -> bool:
     """Claim ``duty``'s period starting at ``start``; True for the one caller whose claim landed."""
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         stmt = dialect_insert(s, DutyRun.__table__).values(
             duty=duty, period_start=start, claimed_at=utcnow(), worker=WORKER_ID, status="claimed",
             error="").on_conflict_do_nothing().returning(DutyRun.duty)
@@ -223,8 +232,8 @@ def execute_duty(queue: Queue, key: str, start: datetime) -> None:
     from app.core.manifest import duties
 
     duty = duties().get(key)
-    database, settings = queue.database, queue.settings
-    with database.unit_of_work() as s:
+    database = queue.database
+    with database.unit_of_work(principal=SYSTEM) as s:
         taken = s.execute(update(DutyRun).where(DutyRun.duty == key, DutyRun.period_start == start,
                                                 DutyRun.status == "claimed")
                           .values(status="running", started_at=utcnow())).rowcount
@@ -232,10 +241,17 @@ def execute_duty(queue: Queue, key: str, start: datetime) -> None:
             DutyRun.duty == key, DutyRun.period_start < start, DutyRun.status == "done"))
     if taken != 1 or duty is None:
         return
+    metrics.observe_duty_lag(key, (utcnow() - start).total_seconds())
+    with log_context(duty=key), origin_scope("job", key):
+        _run_duty(queue, duty, start, previous)
+
+
+def _run_duty(queue: Queue, duty: Duty, start: datetime, previous: datetime | None) -> None:
+    database, settings, key = queue.database, queue.settings, duty.key
     status, error = "done", ""
     began = time.perf_counter()
     try:
-        with database.unit_of_work() as session:
+        with database.unit_of_work(principal=SYSTEM) as session:
             bind_principal(session, system_principal(key))
             since = previous or start - timedelta(seconds=duty.period_s * settings.duty_period_scale)
             duty.run(DutyContext(session=session, database=database, settings=settings, period_start=start,
@@ -243,7 +259,7 @@ def execute_duty(queue: Queue, key: str, start: datetime) -> None:
     except Exception as exc:
         log.exception("duty %s (period %s) failed", key, start.isoformat())
         status, error = "failed", _error_text(exc)
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         s.execute(update(DutyRun).where(DutyRun.duty == key, DutyRun.period_start == start)
                   .values(status=status, error=error, finished_at=utcnow()))
     log.info("duty %s period %s %s by %s in %.3f s", key, start.isoformat(), status, WORKER_ID,
@@ -278,7 +294,7 @@ class Clock:
             return True
         checked = self._enabled.get(duty.key)
         if checked is None or time.monotonic() - checked[0] > self.ENABLED_TTL_S:
-            with self.queue.database.unit_of_work(write=False) as s:
+            with self.queue.database.unit_of_work(write=False, principal=SYSTEM) as s:
                 checked = (time.monotonic(), bool(duty.enabled(s, self.queue.settings)))
             self._enabled[duty.key] = checked
         return checked[1]
@@ -301,6 +317,13 @@ class Clock:
                 self._last.pop(duty.key, None)
         return queued
 
+    def report_depth(self) -> None:
+        """The queue's depth for ``/metrics`` (a cheap count on Redis and on Huey's SQLite store)."""
+        try:
+            metrics.set_queue_depth(self.queue.pending())
+        except Exception:  # the queue is down: the consumer says so; the gauge keeps its last value
+            log.debug("queue depth unavailable", exc_info=True)
+
     def next_due_in(self, now: datetime) -> float:
         """Seconds until the next period of any duty starts."""
         scale = self.queue.settings.duty_period_scale
@@ -311,6 +334,7 @@ class Clock:
         """Tick at each period's start (and at least every ``worker_tick_s``, to see enabled duties)."""
         while not stop.is_set():
             self.tick()
+            self.report_depth()
             stop.wait(max(0.0, min(self.queue.settings.worker_tick_s, self.next_due_in(utcnow()) + 0.001)))
 
 
@@ -362,7 +386,7 @@ def run_worker(settings: Settings, *, threads: int | None = None) -> int:
     print(f"DX Hub worker {WORKER_ID}: queue {queue.where}; duties: "
           + ", ".join(f"{d.key} ({d.period_s * settings.duty_period_scale:g} s)" for d in duty_list), flush=True)
     try:
-        with queue.database.unit_of_work() as s:
+        with queue.database.unit_of_work(principal=SYSTEM) as s:
             recover_jobs(queue, s)
     except Exception:
         log.exception("job recovery at start failed")
