@@ -63,6 +63,23 @@ class OutputModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class JobOut(OutputModel):
+    """A job of the shared job table (``app.core.jobs.job_out``): queued, running, succeeded or failed."""
+
+    id: int
+    kind: str
+    status: str
+    fraction: float
+    done: int
+    total: int
+    attempts: int
+    error: str | None
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    result: dict[str, Any] | None
+
+
 MunicipalityCode = Annotated[str, StringConstraints(pattern=r"^\d{10}$")]
 
 

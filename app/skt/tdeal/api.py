@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.core.deps import SessionDep
+from app.core.jobs import job_out, queue_for
 from app.core.pagination import Page, PageDep
-from app.core.schemas import Id
+from app.core.schemas import Id, JobOut
 from app.platform.auth import OptionalPrincipal
-from app.skt.tdeal import recommend, report, service
+from app.skt.tdeal import duties, recommend, report, service
 from app.skt.tdeal.deps import (
     BATCH_DOC,
     BatchRows,
@@ -272,9 +273,19 @@ def list_models(db: SessionDep):
     return [ModelOut.model_validate(m) for m in recommend.list_models(db)]
 
 
-@router.post("/models", status_code=201, response_model=ModelOut, tags=["tdeal"])
-def train_model(data: TrainIn, db: SessionDep):
-    """Train on the interactions of a municipality (and those under it), evaluate on a time split, store."""
+@router.post("/models", status_code=202, response_model=JobOut, tags=["tdeal"],
+             responses={202: {"description": "Training queued; follow it at the `Location` URL"}})
+def train_model(data: TrainIn, db: SessionDep, request: Request, response: Response):
+    """Queue a training on the interactions of a municipality (and those under it): `dxhub worker` evaluates
+    it on a time split and stores the model. Answers the job; its `result.model_id` names the model."""
     mid = service.target_municipality_id(db, code=data.municipality_code)
-    return ModelOut.model_validate(recommend.train(db, municipality_id=mid, factors=data.factors,
-                                                   iterations=data.iterations, regularization=data.regularization))
+    job = duties.submit_training(db, queue=queue_for(request.app.state.settings), municipality_id=mid,
+                                 params=data.model_dump())
+    response.headers["Location"] = str(request.url_for("tdeal_training_job", job_id=job.id))
+    return job_out(job)
+
+
+@router.get("/models/training/{job_id}", name="tdeal_training_job", response_model=JobOut, tags=["tdeal"])
+def training_job(job_id: Id, db: SessionDep):
+    """A training job: its status and progress (`fraction`), and when it succeeded `result.model_id`."""
+    return job_out(duties.get_training(db, job_id=job_id))

@@ -16,13 +16,15 @@ from app.core.errors import DomainError
 from app.core.forms import domain_errors, form_to_dict, submit_form, validate_form
 from app.core.i18n import SEOUL, today_seoul
 from app.core.i18n import gettext as _
+from app.core.jobs import fraction as job_fraction
+from app.core.jobs import queue_for
 from app.core.pagination import PageParams
-from app.core.schemas import INT32_MAX, InputModel, ShortText
+from app.core.schemas import INT32_MAX, Id, InputModel, ShortText
 from app.core.templating import env, flash, render, render_error_page, see_other
 from app.core.tenancy import Principal
 from app.platform import service as platform_service
 from app.platform.auth import WebUser
-from app.skt.tdeal import recommend, report, service
+from app.skt.tdeal import duties, recommend, report, service
 from app.skt.tdeal.deps import CampaignDep, MerchantDep
 from app.skt.tdeal.models import TdealMerchant
 from app.skt.tdeal.schemas import (
@@ -377,11 +379,21 @@ def campaign_csv(campaign: CampaignDep, db: SessionDep,
 # --- recommendations -------------------------------------------------------------------------
 
 @router.get("/recommendations", name="tdeal_models")
-def models_page(request: Request, db: SessionDep):
+def models_page(request: Request, db: SessionDep, job: Id | None = None):
+    """The models and their evaluation; with ``job``, the progress of that training job above them."""
     models = recommend.list_models(db)
+    training = duties.get_training(db, job_id=job) if job is not None else None
     return render(request, "skt/tdeal/models.html", {
         "models": models, "latest": models[0] if models else None, "metrics": METRICS, "variants": VARIANTS,
-        "names": _names(db)})
+        "names": _names(db), "training": training,
+        "fraction": job_fraction(db, training) if training is not None else 0.0})
+
+
+@router.get("/recommendations/training/{job_id}", name="tdeal_training_progress")
+def training_progress(request: Request, job_id: Id, db: SessionDep):
+    """The training's progress bar alone, polled by the page while the worker trains."""
+    job = duties.get_training(db, job_id=job_id)
+    return render(request, "skt/tdeal/_training.html", {"job": job, "fraction": job_fraction(db, job)})
 
 
 @router.get("/recommendations.csv", name="tdeal_models_csv")
@@ -405,13 +417,14 @@ async def train_page(request: Request, db: SessionDep, principal: WebUser):
     code = str(form.get("municipality_code", "")).strip() or None
     try:
         mid = service.target_municipality_id(db, code=code)
-        model = recommend.train(db, municipality_id=mid)
+        job = duties.submit_training(db, queue=queue_for(request.app.state.settings), municipality_id=mid,
+                                     params={})
     except DomainError as exc:
         db.rollback()
         flash(request, _(exc.template, **exc.params), "error")
         return see_other(str(request.url_for("tdeal_models")))
-    flash(request, _("Model trained on {n} interactions.", n=model.n_events))
-    return see_other(str(request.url_for("tdeal_models")))
+    flash(request, _("Training queued: the worker trains and evaluates the model."))
+    return see_other(str(request.url_for("tdeal_models").include_query_params(job=job.id)))
 
 
 # --- home widget -----------------------------------------------------------------------------

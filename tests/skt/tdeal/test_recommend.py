@@ -13,9 +13,18 @@ API = "/api/v1/skt/tdeal"
 
 
 def _train(client, h, **params):
+    """Queue a training through the API, let the worker run it, and return the model it stored."""
+    from app.core.jobs import queue_for
+
     r = client.post(f"{API}/models", json={"factors": 16, "iterations": 8, **params}, headers=h)
-    assert r.status_code == 201, r.text
-    return r.json()
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "queued" and r.json()["kind"] == "skt.tdeal.train"
+    queue = queue_for(client.app.state.settings)
+    queue.bind(client.app.state.db)
+    assert queue.drain() >= 1
+    job = client.get(r.headers["location"], headers=h).json()
+    assert job["status"] == "succeeded" and job["fraction"] == 1.0, job
+    return next(m for m in client.get(f"{API}/models", headers=h).json() if m["id"] == job["result"]["model_id"])
 
 
 def test_model_beats_popularity_baseline_on_a_time_split(client, tdeal):

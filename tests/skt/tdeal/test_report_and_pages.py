@@ -49,7 +49,17 @@ def test_pages_render_in_korean_with_charts_tables_and_csv(client, tdeal):
     assert page.status_code == 200 and "추천 모델 평가" in page.text and "아직 학습된 모델이 없습니다" in page.text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     r = client.post(f"{WEB}/recommendations/train", data={"csrf_token": token}, follow_redirects=False)
-    assert r.status_code == 303
+    assert r.status_code == 303 and "?job=" in r.headers["location"]
+    queued = client.get(r.headers["location"])
+    assert "학습을 대기열에 넣었습니다" in queued.text and 'id="training-progress"' in queued.text
+    assert 'hx-trigger="every 1s"' in queued.text  # the bar polls while the worker trains
+    from app.core.jobs import queue_for
+
+    queue = queue_for(client.app.state.settings)
+    queue.bind(client.app.state.db)
+    assert queue.drain() >= 1
+    done = client.get(r.headers["location"])
+    assert 'hx-trigger="every 1s"' not in done.text and "완료" in done.text
     page = client.get(f"{WEB}/recommendations")
     assert "인기 상품 기준선" in page.text and "NDCG@10" in page.text and "data-chart" in page.text
     assert client.get(f"{WEB}/recommendations.csv").text.count("\n") == 5
