@@ -226,18 +226,11 @@ def _cmd_keys_generate(args: argparse.Namespace) -> int:
 def _cmd_keys_rotate(args: argparse.Namespace) -> int:
     from app.core.rotation import rotate
     from app.core.sealing import keyring
-    from app.core.tenancy import SYSTEM, bind_principal
-    from app.platform import audit
 
     db = _open_database()
     try:
         print(f"Resealing under key {keyring().newest!r} (batches of {args.batch}).")
-        reports = rotate(db, batch=args.batch, progress=print)
-        with db.unit_of_work() as session:
-            bind_principal(session, SYSTEM)
-            audit.record(session, action="rotate_keys", object_type="sealing", object_id=keyring().newest,
-                         municipality_id=None, after={r.name: {"resealed": r.resealed, "current": r.skipped,
-                                                               "unreadable": len(r.unreadable)} for r in reports})
+        reports = rotate(db, batch=args.batch, progress=print)  # as the worker's core.keys.rotate job does
     finally:
         db.dispose()
     unreadable = [r for r in reports if r.unreadable]

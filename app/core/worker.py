@@ -363,7 +363,13 @@ def _noop_job(ctx: JobContext) -> dict[str, Any]:
     return {"ok": True}
 
 
-CORE_JOBS = (JobKind("core.noop", _noop_job, max_attempts=1),)
+def _rotate_keys(ctx: JobContext) -> dict[str, Any]:
+    from app.core import rotation
+
+    return rotation.run_job(ctx)
+
+
+CORE_JOBS = (JobKind("core.noop", _noop_job, max_attempts=1), JobKind("core.keys.rotate", _rotate_keys))
 
 CORE_DUTIES = (
     Duty("core.jobs.recover", 10.0, _recover_duty),

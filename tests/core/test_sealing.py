@@ -84,7 +84,7 @@ def test_a_value_opens_only_on_its_own_row_column_and_purpose(keys):
 
 def _routers(database, count: int) -> list[tuple[int, str, str]]:
     made = []
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         bind_principal(s, SYSTEM)
         for i in range(count):
             number = iccid()
@@ -98,7 +98,7 @@ def test_rotate_reseals_everything_then_the_old_key_can_go(keys, world, database
     keys(f"k1:{K1}", DXHUB_DATABASE_URL=database.url, DXHUB_SECRET_KEY="legacy-secret-0123456789")
     routers = _routers(database, 3)
     mid = world.changwon.id
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         # A request and an active call sealed under k1, and one router still in the former v1 format.
         s.add(VoicebotRequest(municipality_id=mid, token="tok-1", service_code="tax_refund", department="세정과",
                               account_sealed=REQUEST_ACCOUNT.seal(ACCOUNT, row=("tok-1",))))
@@ -118,7 +118,7 @@ def test_rotate_reseals_everything_then_the_old_key_can_go(keys, world, database
     assert "older keys can now leave" in out
 
     keys(f"k2:{K2}", DXHUB_DATABASE_URL=database.url)  # k1 removed, and the legacy secret forgotten
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         for rid, serial, number in routers:
             r = s.get(Router, rid)
             assert key_id(r.iccid_sealed) == "k2"
@@ -136,23 +136,42 @@ def test_rotate_reseals_everything_then_the_old_key_can_go(keys, world, database
         assert "worknet_router.iccid_sealed" in str(entry)
 
     # A second run finds everything current (resumable, idempotent) and changes nothing.
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         before = s.execute(text("SELECT id, iccid_sealed FROM worknet_router ORDER BY id")).all()
     assert main(["keys", "rotate"]) == 0
     assert "3 values, 0 resealed, 3 already under the newest key" in capsys.readouterr().out
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         assert s.execute(text("SELECT id, iccid_sealed FROM worknet_router ORDER BY id")).all() == before
 
 
 def test_rotate_names_values_that_do_not_open_and_keeps_going(keys, world, database, capsys):
     keys(f"k1:{K1}", DXHUB_DATABASE_URL=database.url)
     routers = _routers(database, 2)
-    with database.unit_of_work() as s:  # one value pasted from the other router: it cannot open here
+    with database.unit_of_work(principal=SYSTEM) as s:  # one value pasted from the other router: it cannot open here
         s.execute(update(Router).where(Router.id == routers[0][0]).values(
             iccid_sealed=s.get(Router, routers[1][0]).iccid_sealed))
     keys(f"k2:{K2},k1:{K1}", DXHUB_DATABASE_URL=database.url)
     assert main(["keys", "rotate"]) == 1
     captured = capsys.readouterr()
     assert f"1 values do not open (rows [{routers[0][0]}])" in captured.err and "keep the older keys" in captured.err
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         assert key_id(s.get(Router, routers[1][0]).iccid_sealed) == "k2"
+
+
+def test_rotation_runs_as_a_job_of_the_worker_with_the_same_outcome(keys, world, database, job_queue):
+    """``core.keys.rotate``: the run of ``dxhub keys rotate``, queued, in the worker, its outcome in the job table."""
+    from app.core.jobs import submit
+    from app.core.jobs_models import Job
+
+    keys(f"k1:{K1}", DXHUB_DATABASE_URL=database.url)
+    routers = _routers(database, 3)
+    keys(f"k2:{K2},k1:{K1}", DXHUB_DATABASE_URL=database.url)
+    with database.unit_of_work(principal=SYSTEM) as s:
+        job_id = submit(s, queue=job_queue, kind="core.keys.rotate", payload={"batch": 2}).id
+    assert job_queue.drain() == 1
+    with database.unit_of_work(principal=SYSTEM) as s:
+        job = s.get(Job, job_id)
+        assert job.status == "succeeded" and job.attempts == 1, job.error
+        assert job.result["worknet_router.iccid_sealed"] == {"total": 3, "resealed": 3, "current": 0}
+        assert all(key_id(s.get(Router, rid).iccid_sealed) == "k2" for rid, _serial, _n in routers)
+        assert s.execute(text("SELECT count(*) FROM audit_log WHERE action = 'rotate_keys'")).scalar_one() == 1
