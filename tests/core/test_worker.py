@@ -17,7 +17,7 @@ from app.core.jobs import submit
 from app.core.jobs_models import DutyRun, Job
 from app.core.manifest import duties
 from app.core.tenancy import SYSTEM, bind_principal
-from app.core.worker import Clock, period_start, recover_jobs
+from app.core.worker import Clock, period_start, recover_jobs, run_duty_now
 
 
 @pytest.fixture
@@ -158,3 +158,26 @@ def test_jobs_are_read_by_their_municipality_only(database, queue):
         assert [j.id for j in list_jobs(s)] == [mine]
         # On PostgreSQL the database's row-level security hides the other tenant's job from a raw count too.
         assert s.scalar(select(func.count()).select_from(Job)) == (2 if database.is_sqlite else 1)
+
+
+def test_job_lines_carry_the_job_id_and_a_late_duty_reports_its_lag(database, queue, caplog):
+    """Every log line of a job names it (JSON logs: ``job_id``); a duty that starts late shows by how much on
+    ``/metrics`` (``dxhub_duty_lag_seconds``), and the queue's depth is reported."""
+    from prometheus_client import REGISTRY
+
+    from app.core.logging import ContextFilter
+
+    caplog.handler.addFilter(ContextFilter())
+    job_id = _submit(database, queue)
+    with caplog.at_level("INFO", logger="dxhub.worker"):
+        assert queue.drain() == 1
+    lines = [r for r in caplog.records if r.name == "dxhub.worker" and f"job {job_id} " in r.getMessage()]
+    assert lines and all(r.context == {"job_id": job_id, "job_kind": "core.noop"} for r in lines)
+
+    key = "core.duty_runs.cleanup"
+    assert run_duty_now(queue, key, now=utcnow() - timedelta(seconds=90))  # its period began 90 s ago at least
+    assert REGISTRY.get_sample_value("dxhub_duty_lag_seconds", {"duty": key}) >= 90
+    _submit(database, queue)
+    Clock(queue, []).report_depth()
+    assert REGISTRY.get_sample_value("dxhub_job_queue_depth") == 1
+    queue.drain()
