@@ -14,7 +14,7 @@ from app.core import health, metrics
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.edge import ControlCharacterGuard
-from app.core.errors import UnexpectedErrorMiddleware, install_error_handlers, problem
+from app.core.errors import PROBLEM_JSON, UnexpectedErrorMiddleware, install_error_handlers, problem
 from app.core.headers import SecurityHeadersMiddleware
 from app.core.i18n import LocaleMiddleware
 from app.core.manifest import install
@@ -122,7 +122,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     # Probes. /livez: the process answers. /readyz: it can serve (every check of app.core.health: the
     # database, the task queue). /healthz, kept as it was for existing monitors: the database answers.
-    @app.get("/healthz", tags=["health"], openapi_extra={"x-tenant-scope": "global"})
+    unavailable = {503: {"description": "Not ready: the check that failed is named",
+                         "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}}
+
+    @app.get("/healthz", tags=["health"], responses=unavailable, openapi_extra={"x-tenant-scope": "global"})
     def healthz():
         try:
             health.check_database(app)
@@ -130,7 +133,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             return problem(503, "Service unavailable", "The database does not answer")
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], openapi_extra={"x-tenant-scope": "global"})
+    @app.get("/readyz", tags=["health"], responses=unavailable, openapi_extra={"x-tenant-scope": "global"})
     def readyz():
         ready, checks = health.readiness(app)
         if not ready:
