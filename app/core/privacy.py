@@ -238,7 +238,7 @@ def coarse_address(address: str | None) -> str | None:
 # What places a door within free text: a building and its 동/호, a 지번, a road's building number.
 _PLACE_DETAIL = re.compile(
     r"\s*(?:[가-힣A-Za-z0-9]*(?:아파트|빌라|맨션|오피스텔)(?:\s*\d+동)?(?:\s*\d+호)?"
-    r"|\d+동\s*\d+호|\d+호|(?:산\s?)?\d+(?:-\d+)?\s?번지)"
+    r"|\d+동\s*\d+호|\d+호(?!선)|(?:산\s?)?\d+(?:-\d+)?\s?번지)"
     r"|(?<=[로길])\s*\d+(?:-\d+)?(?:번길\s*\d+(?:-\d+)?)?")
 
 

@@ -116,7 +116,8 @@ def test_delay_review_and_hiding_decide_what_is_public(client, vb_world, databas
     night = client.post(f"{V2}/requests.json", data={**base, "service_code": "night_duty",
                                                     "address_string": "창원시 상남동 12", "description": "가로등 고장"})
     parking = client.post(f"{V2}/requests.json", data={**base, "service_code": "illegal_parking",
-                                                      "address_string": "창원시 중앙동 5", "attribute[plate]": "12가3456"})
+                                                      "address_string": "창원시 중앙동 5",
+                                                      "attribute[plate]": "12가3456"})
     night_id, parking_id = night.json()[0]["service_request_id"], parking.json()[0]["service_request_id"]
 
     def public_ids() -> set[str]:
