@@ -17,12 +17,11 @@ from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from app.core.errors import InvalidInput
 from app.core.privacy import coarse_address, coarse_coordinate, coarse_places, mask_pii
 from app.core.tenancy import principal_of
+from app.kt.voicebot import service
 from app.kt.voicebot.models import VoicebotNote, VoicebotRequest, VoicebotServiceSetting
 from app.kt.voicebot.schemas import ModerationIn, ServiceSettingIn
-from app.platform import service as platform_service
 
 # Services whose requests are personal by nature: never published, whatever their setting says.
 ALWAYS_PERSONAL = frozenset({"local_tax_refund"})
@@ -57,18 +56,9 @@ def offered(db: Session, *, municipality_id: int) -> dict[str, VoicebotServiceSe
     return {s.service_code: s for s in list_settings(db, municipality_ids=[municipality_id]) if s.enabled}
 
 
-def _municipality_id(db: Session, code: str | None) -> int:
-    if code:
-        return platform_service.resolve_municipality(db, code=code).id
-    principal = principal_of(db)
-    if principal is None or principal.municipality_id is None:
-        raise InvalidInput.field("municipality_code", "Name the municipality (10-digit code)")
-    return principal.municipality_id
-
-
 def put_setting(db: Session, *, data: ServiceSettingIn) -> VoicebotServiceSetting:
     """Create or replace a municipality's setting of one service (a personal service is never public)."""
-    municipality_id = _municipality_id(db, data.municipality_code)
+    municipality_id = service._municipality_for_write(db, data.municipality_code)
     setting = db.scalar(select(VoicebotServiceSetting).where(
         VoicebotServiceSetting.municipality_id == municipality_id,
         VoicebotServiceSetting.service_code == data.service_code))
