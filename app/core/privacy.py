@@ -7,7 +7,8 @@
 * differences: where callers choose the range a figure covers (e.g. "ages 65+" or "70+"), a figure is also
   withheld when another range would reveal a small group by subtraction (``suffix_differences_*``).
 * masking: phone numbers, resident registration numbers, account numbers and vehicle plates are
-  masked in logs, transcripts and screens.
+  masked in logs, transcripts and screens; for publication, names a speaker gives after a cue
+  (이름/성함/저는) too, and places are coarsened (address to 읍/면/동, coordinates to ~100 m).
 """
 
 from __future__ import annotations
@@ -192,10 +193,64 @@ def mask_plate(text: str) -> str:
     return _PLATE.sub(lambda m: f"{m.group(1)}{m.group(2)}**{m.group(3)[-2:]}", text)
 
 
-def mask_pii(text: str, *, plates: bool = True) -> str:
-    """Mask every kind of personal number in free text (order matters: the most specific first)."""
+# A name a speaker gives: "이름은 홍길동이에요", "성함: 김영희", "저는 박철수인데요". The word after the cue
+# (particles included: a name's end cannot be told from its particle) keeps its first syllable only.
+_NAME = re.compile(r"(이름|성함|저는)(\s*(?:은|는|이|:)?\s*)([가-힣])([가-힣]+)")
+
+
+def mask_names(text: str) -> str:
+    return _NAME.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{'*' * len(m.group(4))}", text)
+
+
+def mask_pii(text: str, *, plates: bool = True, names: bool = False) -> str:
+    """Mask every kind of personal number in free text (order matters: the most specific first); with
+    ``names``, also names given after a cue (for text published to strangers)."""
     masked = mask_rrn(text)
     masked = mask_phone(masked)
     masked = mask_account(masked)
-    return mask_plate(masked) if plates else masked
+    masked = mask_plate(masked) if plates else masked
+    return mask_names(masked) if names else masked
+
+
+# --- coarsening places -----------------------------------------------------------------------
+
+_NEIGHBOURHOOD = re.compile(r"^[가-힣]+\d*(?:\.\d+)?[읍면동]$")  # 증포동, 부발읍, 신길1동 (not 103동)
+_REGION = re.compile(r"^[가-힣]+(?:특별시|광역시|특별자치시|특별자치도|도|시|군|구)$")
+# 3 decimals: 0.001° of latitude is ~111 m, of longitude ~89 m at 37°N (Korea): a block, not a door.
+COORDINATE_DECIMALS = 3
+
+
+def coarse_address(address: str | None) -> str | None:
+    """An address cut after its 읍/면/동 ("이천시 증포동 대우아파트 103동" -> "이천시 증포동"); without one, only
+    the leading 시/도/군/구 are kept; None when nothing coarse is left."""
+    tokens = (address or "").split()
+    for i, token in enumerate(tokens):
+        if _NEIGHBOURHOOD.match(token):
+            return " ".join(tokens[:i + 1])
+    regions = []
+    for token in tokens:
+        if not _REGION.match(token):
+            break
+        regions.append(token)
+    return " ".join(regions) or None
+
+
+# What places a door within free text: a building and its 동/호, a 지번, a road's building number.
+_PLACE_DETAIL = re.compile(
+    r"\s*(?:[가-힣A-Za-z0-9]*(?:아파트|빌라|맨션|오피스텔)(?:\s*\d+동)?(?:\s*\d+호)?"
+    r"|\d+동\s*\d+호|\d+호(?!선)|(?:산\s?)?\d+(?:-\d+)?\s?번지)"
+    r"|(?<=[로길])\s*\d+(?:-\d+)?(?:번길\s*\d+(?:-\d+)?)?")
+
+
+def coarse_places(text: str, *, address: str | None = None) -> str:
+    """Free text with the places in it coarsened: ``address`` (the request's own) cut to its 읍/면/동, and any
+    building, 동/호, 지번 or building number dropped."""
+    if address and address in text:
+        text = text.replace(address, coarse_address(address) or "")
+    return _PLACE_DETAIL.sub("", text)
+
+
+def coarse_coordinate(value: float | None) -> float | None:
+    """A latitude or longitude rounded to :data:`COORDINATE_DECIMALS` decimals (about 100 m)."""
+    return None if value is None else round(value, COORDINATE_DECIMALS)
 

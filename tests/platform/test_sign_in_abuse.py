@@ -155,4 +155,5 @@ def test_public_open311_posts_are_limited_per_address(settings, database, world,
     assert r.status_code == 429 and r.headers["retry-after"] == "60"
     other = TestClient(app, client=VICTIM)
     assert other.post("/open311/v2/requests.json", data={"service_code": "night_duty"}).status_code == 403
-    assert client.get("/open311/v2/services.json?jurisdiction_id=4812000000").status_code == 200  # reads free
+    assert client.get("/open311/v2/discovery.json").status_code == 200  # reads free
+    assert client.get("/open311/v2/services.json?jurisdiction_id=4812000000").status_code == 404  # none enabled

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.core.deps import SessionDep
 from app.core.pagination import Page, PageDep
-from app.kt.voicebot import service
+from app.kt.voicebot import publication, service
 from app.kt.voicebot.deps import CallDep, FeeItemDep, RequestDep
 from app.kt.voicebot.schemas import (
     Alternative,
@@ -25,6 +25,7 @@ from app.kt.voicebot.schemas import (
     FeeItemOut,
     FeeItemUpdate,
     Intent,
+    ModerationIn,
     NoteIn,
     NoteOut,
     RequestDetailOut,
@@ -32,6 +33,8 @@ from app.kt.voicebot.schemas import (
     RequestOut,
     RequestStatus,
     ServiceCode,
+    ServiceSettingIn,
+    ServiceSettingOut,
     StatsOut,
     StatusChangeIn,
     TurnIn,
@@ -127,9 +130,30 @@ def change_status(item: RequestDep, data: StatusChangeIn, db: SessionDep):
     return _detail(item)
 
 
+@router.post("/requests/{request_id}/moderation", response_model=RequestDetailOut)
+def moderate(item: RequestDep, data: ModerationIn, db: SessionDep):
+    """Hide a request from the public Open311 feed, show it again, or approve it for publication."""
+    publication.moderate(db, request=item, data=data)
+    return _detail(item)
+
+
 @router.post("/requests/{request_id}/notes", status_code=201, response_model=NoteOut)
 def add_note(item: RequestDep, data: NoteIn, db: SessionDep):
     return NoteOut.model_validate(service.add_note(db, request=item, text=data.text))
+
+
+# --- services per municipality ---------------------------------------------------------------
+
+@router.get("/services", response_model=list[ServiceSettingOut])
+def list_services(db: SessionDep):
+    """The services each of the caller's municipalities offers, and how their requests are published."""
+    return publication.list_settings(db)
+
+
+@router.put("/services", response_model=ServiceSettingOut)
+def put_service(data: ServiceSettingIn, db: SessionDep):
+    """Enable (or disable) a service in a municipality and set its publication."""
+    return publication.put_setting(db, data=data)
 
 
 # --- fee table -------------------------------------------------------------------------------

@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session
 
 from app.core.i18n import SEOUL, today_seoul
 from app.core.privacy import mask_phone, mask_pii
-from app.kt.voicebot import classifier, dialogue, service
+from app.kt.voicebot import classifier, dialogue, publication, service
 from app.kt.voicebot.models import (
     VoicebotCall,
     VoicebotFeeItem,
     VoicebotNote,
     VoicebotRequest,
+    VoicebotServiceSetting,
     VoicebotTaxRefund,
     VoicebotTurn,
 )
@@ -129,6 +130,7 @@ def _fee_rows(municipality_id: int, code: str) -> list[dict[str, Any]]:
 
 def _load_municipality(session: Session, municipality, rng: random.Random, now: datetime, model) -> None:
     mid, code = municipality.id, municipality.code
+    session.execute(insert(VoicebotServiceSetting.__table__), publication.default_rows(mid))
     session.execute(insert(VoicebotFeeItem.__table__), _fee_rows(mid, code))
     fee_table = [dialogue.FeeLine(name=n, size=s, aliases=tuple(x for x in a.split(",") if x),
                                   fee_krw=int(round(f * FEE_FACTOR.get(code, 1.0) / 500) * 500))
@@ -286,6 +288,7 @@ def _strip(attributes: dict[str, Any]) -> dict[str, Any]:
 def sample_data(session: Session, municipality_id: int) -> None:
     """A few of every object in one municipality, for the tenancy walk."""
     municipality = platform_service.get_municipality_by_id(session, municipality_id=municipality_id)
+    session.execute(insert(VoicebotServiceSetting.__table__), publication.default_rows(municipality_id))
     session.execute(insert(VoicebotFeeItem.__table__), _fee_rows(municipality_id, municipality.code)[:6])
     now = datetime.now(UTC)
     call = VoicebotCall(municipality_id=municipality_id, caller_masked="010-****-5678",

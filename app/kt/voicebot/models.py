@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base, TenantScoped, utcnow
@@ -117,6 +117,10 @@ class VoicebotRequest(TenantScoped, Base):
     account_sealed: Mapped[str | None] = mapped_column(String(200))
     media_url: Mapped[str | None] = mapped_column(String(500))
     status_notes: Mapped[str | None] = mapped_column(String(500))
+    # Public-feed moderation: staff may hide a request from the public Open311 feed, and a service that
+    # requires review shows a request only once staff checked it (``reviewed_at``).
+    public_hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    reviewed_at: Mapped[datetime | None] = mapped_column()
     requested_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -126,6 +130,30 @@ class VoicebotRequest(TenantScoped, Base):
     __table_args__ = (UniqueConstraint("municipality_id", "client_request_id"),
                       CheckConstraint("status IN ('received', 'assigned', 'in_progress', 'resolved', 'rejected', "
                                       "'duplicate')", name="status"))
+
+
+class VoicebotServiceSetting(TenantScoped, Base):
+    """One service a municipality offers (Open311 ``services.json``) and how its requests are published.
+
+    A service without a row is not offered in that municipality. ``public`` lets the anonymous Open311
+    feed show the service's requests (masked, place coarsened); ``personal`` services (and
+    ``local_tax_refund`` always) never appear there. A public request appears ``publish_after_min``
+    minutes after it was filed, or, with ``requires_review``, only once staff checked it."""
+
+    __tablename__ = "vb_service_setting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_code: Mapped[str] = mapped_column(String(30))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    personal: Mapped[bool] = mapped_column(Boolean, default=False)
+    publish_after_min: Mapped[int] = mapped_column(Integer, default=60)
+    requires_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("municipality_id", "service_code"),
+                      CheckConstraint("publish_after_min >= 0 AND publish_after_min <= 43200",
+                                      name="publish_after_range"))
 
 
 class VoicebotNote(TenantScoped, Base):

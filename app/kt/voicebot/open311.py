@@ -2,9 +2,13 @@
 
 GeoReport's reads are public per jurisdiction (``jurisdiction_id`` = the municipality's 10-digit code):
 the route binds a read-only principal reaching that jurisdiction only, so the core's tenancy scoping
-applies as everywhere else. Writes carry an ``api_key`` form field (a DX Hub API key with
-``kt.voicebot:write``) and act as that key, in its municipality. Errors use the spec's format:
-``[{"code": 400, "description": "..."}]`` with the same HTTP status.
+applies as everywhere else. ``services.json`` lists the services the jurisdiction enabled (404 when it
+has none). A stranger reads only what ``publication`` publishes: requests of public services, after their
+delay or a staff check, not hidden by staff, masked and with the place coarsened. An ``api_key`` holding
+``kt.voicebot:read`` for the jurisdiction reads the full requests of every service. Writes carry an
+``api_key`` form field (a DX Hub API key with ``kt.voicebot:write``) and act as that key, in its
+municipality, for a service it enabled. Errors use the spec's format: ``[{"code": 400, "description": "..."}]``
+with the same HTTP status.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from app.core.deps import SessionDep
 from app.core.errors import DomainError
 from app.core.i18n import today_seoul
 from app.core.tenancy import Principal, all_tenants, bind_principal
-from app.kt.voicebot import dialogue, service
+from app.kt.voicebot import dialogue, publication, service
 from app.kt.voicebot import slots as sx
 from app.kt.voicebot.models import VoicebotRequest
 from app.kt.voicebot.schemas import RequestIn, printable
@@ -85,14 +89,32 @@ def spec_errors(func: Callable) -> Callable:
     return wrapper
 
 
-def _jurisdiction(db, request: Request) -> Principal:
+class Reader:
+    """Who reads: the principal bound for the read, whether it holds credentials (full requests) or is a
+    stranger (the public, masked feed), and the jurisdiction's municipality (None for a bearer caller)."""
+
+    def __init__(self, principal: Principal, *, credentialed: bool, municipality_id: int | None) -> None:
+        self.principal, self.credentialed, self.municipality_id = principal, credentialed, municipality_id
+
+
+def _credentialed(db, secret: str, municipality_id: int) -> bool:
+    """An ``api_key`` query parameter: a key with ``kt.voicebot:read`` reaching the jurisdiction, or 403."""
+    key = accounts.authenticate_api_key(db, secret=secret)
+    if key is None or "kt.voicebot:read" not in key.scopes \
+            or not accounts.principal_for_api_key(db, key).reaches(municipality_id):
+        raise Open311Error(403, "api_key is invalid or may not read kt.voicebot requests of this jurisdiction")
+    return True
+
+
+def _jurisdiction(db, request: Request) -> Reader:
     """The reader: the jurisdiction named, or else a DX Hub caller (bearer token) in its own scope."""
     code = (request.query_params.get("jurisdiction_id") or "").strip()
     if not code:
         principal = resolve_principal(request, db) if request.headers.get("authorization") else None
         if principal is None:
             raise Open311Error(400, "jurisdiction_id is required: the municipality's 10-digit code")
-        return principal
+        full = principal.kind in ("user", "system") or "kt.voicebot:read" in principal.scopes
+        return Reader(principal, credentialed=full, municipality_id=principal.municipality_id)
     if not code.isdigit() or len(code) != 10:
         raise Open311Error(400, "jurisdiction_id must be a 10-digit municipality code")
     try:
@@ -104,8 +126,19 @@ def _jurisdiction(db, request: Request) -> Principal:
     principal = Principal(kind="api_key", id=None, name=f"open311:{code}", role="viewer",
                           municipality_id=municipality.id, municipality_ids=reach,
                           scopes=frozenset({"kt.voicebot:read"}))
+    secret = (request.query_params.get("api_key") or "").strip()
+    full = _credentialed(db, secret, municipality.id) if secret else False
     bind_principal(db, principal)
-    return principal
+    return Reader(principal, credentialed=full, municipality_id=municipality.id)
+
+
+def _offered(db, reader: Reader) -> dict[str, Any]:
+    """The Open311 services the jurisdiction enabled; none is the spec's 404."""
+    enabled = publication.offered(db, municipality_id=reader.municipality_id) if reader.municipality_id else {}
+    codes = {c: SERVICES[c] for c in SERVICES if c in enabled}
+    if not codes:
+        raise Open311Error(404, "this jurisdiction offers no Open311 service")
+    return codes
 
 
 def _w3c(value: datetime | None) -> str | None:
@@ -141,10 +174,10 @@ def discovery(request: Request):
 @router.get("/services.json", openapi_extra=REFERENCE)
 @spec_errors
 async def services(request: Request, db: SessionDep):
-    _jurisdiction(db, request)
+    offered = _offered(db, _jurisdiction(db, request))
     return [{"service_code": code, "service_name": s["service_name"], "description": s["description"],
              "metadata": True, "type": "realtime", "keywords": s["keywords"], "group": s["group"]}
-            for code, s in SERVICES.items()]
+            for code, s in offered.items()]
 
 
 def _attributes(db, code: str) -> list[dict[str, Any]]:
@@ -182,8 +215,8 @@ def _attributes(db, code: str) -> list[dict[str, Any]]:
 @router.get("/services/{service_code}.json", openapi_extra=REFERENCE)
 @spec_errors
 async def service_definition(service_code: str, request: Request, db: SessionDep):
-    _jurisdiction(db, request)
-    if service_code not in SERVICES:
+    reader = _jurisdiction(db, request)
+    if service_code not in SERVICES or service_code not in _offered(db, reader):
         raise Open311Error(404, f"service_code {service_code} not found")
     return {"service_code": service_code, "attributes": _attributes(db, service_code)}
 
@@ -202,7 +235,7 @@ def _parse_time(value: str | None, name: str) -> datetime | None:
 @spec_errors
 async def list_requests(request: Request, db: SessionDep):
     params = request.query_params
-    _jurisdiction(db, request)
+    reader = _jurisdiction(db, request)
     ids: list[int] = []
     if params.get("service_request_id"):
         for part in params["service_request_id"].split(","):
@@ -226,21 +259,29 @@ async def list_requests(request: Request, db: SessionDep):
     if start and end and end < start:
         raise Open311Error(400, "end_date is before start_date")
     stmt = service.request_query(status=statuses, service_code=codes or None, start=start, end=end, ids=ids or None)
+    if not reader.credentialed:
+        stmt = stmt.where(publication.public_condition(db, municipality_ids=reader.principal.municipality_ids))
     rows = db.scalars(stmt.limit(MAX_RESULTS))
-    return [request_view(r) for r in rows]
+    return [_view(r, reader) for r in rows]
+
+
+def _view(r: VoicebotRequest, reader: Reader) -> dict[str, Any]:
+    return request_view(r) if reader.credentialed else publication.public_view(request_view(r))
 
 
 @router.get("/requests/{service_request_id}.json", openapi_extra=PUBLIC)
 @spec_errors
 async def get_request(service_request_id: str, request: Request, db: SessionDep):
-    _jurisdiction(db, request)
+    reader = _jurisdiction(db, request)
     if not service_request_id.isdigit() or len(service_request_id) > 9:
         raise Open311Error(404, f"service_request_id {service_request_id} not found")
     try:
         found = service.get_request(db, request_id=int(service_request_id))
     except DomainError:
         raise Open311Error(404, f"service_request_id {service_request_id} not found") from None
-    return [request_view(found)]
+    if not reader.credentialed and not publication.is_public(db, request=found):
+        raise Open311Error(404, f"service_request_id {service_request_id} not found")
+    return [_view(found, reader)]
 
 
 @router.get("/tokens/{token}.json", openapi_extra=PUBLIC)
@@ -315,6 +356,8 @@ async def create_request(request: Request, db: SessionDep):
                            ) from None
     created, _new = service.create_request(db, data=data, interface_used="open311", contact=contact,
                                            media_url=(form.get("media_url") or None), attributes=attributes)
+    if code not in publication.offered(db, municipality_id=created.municipality_id):
+        raise Open311Error(404, f"service_code {code} is not offered in this jurisdiction")  # rolled back
     if fee is not None:
         created.fee_krw = fee
         created.payment_ref = f"BW{created.requested_at:%y%m%d}{created.id:05d}"

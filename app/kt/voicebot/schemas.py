@@ -165,6 +165,8 @@ class RequestOut(OutputModel):
     scheduled_date: date | None
     interface_used: str
     call_id: int | None
+    public_hidden: bool = False
+    reviewed_at: UtcDateTime | None = None
     requested_at: UtcDateTime
     updated_at: UtcDateTime
 
@@ -193,6 +195,39 @@ class StatusChangeIn(InputModel):
     db_table = "vb_request"
     status: RequestStatus
     note: Annotated[str, Clean, StringConstraints(max_length=2000)] = ""
+
+
+class ModerationIn(InputModel):
+    """Staff moderation of the public Open311 feed: ``hide`` / ``show`` a request, or ``approve`` it
+    (checked by staff, for services that publish only after review)."""
+
+    db_table = None
+    action: Literal["hide", "show", "approve"]
+    note: Annotated[str, Clean, StringConstraints(max_length=500)] = ""
+
+
+class ServiceSettingIn(InputModel):
+    """A municipality's setting of one service (replaces the previous one)."""
+
+    db_table = "vb_service_setting"
+    service_code: ServiceCode
+    enabled: bool = True
+    public: bool = False
+    personal: bool = False
+    publish_after_min: int = Field(default=60, ge=0, le=43200)
+    requires_review: bool = False
+    municipality_code: MunicipalityCode | None = None
+
+
+class ServiceSettingOut(OutputModel):
+    municipality_id: int
+    service_code: str
+    enabled: bool
+    public: bool
+    personal: bool
+    publish_after_min: int
+    requires_review: bool
+    updated_at: UtcDateTime
 
 
 class NoteIn(InputModel):

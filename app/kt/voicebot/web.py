@@ -17,10 +17,20 @@ from app.core.i18n import gettext as _
 from app.core.live import sse_response
 from app.core.pagination import PageParams
 from app.core.templating import env, flash, render, see_other
-from app.kt.voicebot import service
+from app.kt.voicebot import publication, service
 from app.kt.voicebot.deps import CallDep, FeeItemDep, RequestDep
 from app.kt.voicebot.models import REQUEST_STATUSES, SERVICE_CODES
-from app.kt.voicebot.schemas import CallIn, Clean, FeeItemIn, FeeItemUpdate, NoteIn, StatusChangeIn, TurnIn
+from app.kt.voicebot.schemas import (
+    CallIn,
+    Clean,
+    FeeItemIn,
+    FeeItemUpdate,
+    ModerationIn,
+    NoteIn,
+    ServiceSettingIn,
+    StatusChangeIn,
+    TurnIn,
+)
 from app.platform import service as platform_service
 from app.platform.auth import WebUser
 
@@ -108,17 +118,20 @@ def requests_page(request: Request, db: SessionDep,
         "services": SERVICE_CODES, "counts": service.request_counts(db)})
 
 
-def _request_page(request: Request, item, *, errors: dict | None = None, values: dict | None = None,
+def _request_page(request: Request, db, item, *, errors: dict | None = None, values: dict | None = None,
                   status_code: int = 200, revealed_account: str | None = None, unreadable: bool = False):
+    setting = publication.offered(db, municipality_id=item.municipality_id).get(item.service_code)
     return render(request, "kt/voicebot/request_detail.html", {
+        "publishable": publication.is_published(setting), "requires_review": bool(setting and setting.requires_review),
+        "is_public": publication.is_public(db, request=item),
         "item": item, "transitions": service.allowed_transitions(item), "errors": errors or {},
         "values": values or {}, "revealed_account": revealed_account, "unreadable": unreadable},
         status_code=status_code)
 
 
 @router.get("/requests/{request_id}", name="vb_request_detail")
-def request_detail(request: Request, item: RequestDep):
-    return _request_page(request, item)
+def request_detail(request: Request, item: RequestDep, db: SessionDep):
+    return _request_page(request, db, item)
 
 
 @router.post("/requests/{request_id}/status", name="vb_request_status")
@@ -135,16 +148,28 @@ async def request_status(request: Request, item: RequestDep, db: SessionDep):
             flash(request, _("Status changed."))
             return see_other(str(request.url_for("vb_request_detail", request_id=item.id)))
     item = service.get_request(db, request_id=item.id)
-    return _request_page(request, item, errors=errors, values=values, status_code=400)
+    return _request_page(request, db, item, errors=errors, values=values, status_code=400)
 
 
 @router.post("/requests/{request_id}/account", name="vb_request_reveal_account")
 def request_reveal_account(request: Request, item: RequestDep, db: SessionDep):
     """The full refund account, shown once on this answer (never cached) and audited."""
     account = service.reveal_account(db, request=item)
-    response = _request_page(request, item, revealed_account=account, unreadable=account is None)
+    response = _request_page(request, db, item, revealed_account=account, unreadable=account is None)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@router.post("/requests/{request_id}/moderation", name="vb_request_moderation")
+async def request_moderation(request: Request, item: RequestDep, db: SessionDep):
+    """Hide from / show in the public Open311 feed, or approve for publication (audited)."""
+    values = form_to_dict(await request.form())
+    data, errors = validate_form(ModerationIn, values)
+    if data is not None:
+        publication.moderate(db, request=item, data=data)
+        flash(request, _("Public feed updated."))
+        return see_other(str(request.url_for("vb_request_detail", request_id=item.id)))
+    return _request_page(request, db, item, errors=errors, values=values, status_code=400)
 
 
 @router.post("/requests/{request_id}/notes", name="vb_request_note")
@@ -155,8 +180,46 @@ async def request_note(request: Request, item: RequestDep, db: SessionDep):
         service.add_note(db, request=item, text=data.text)
         flash(request, _("Note added."))
         return see_other(str(request.url_for("vb_request_detail", request_id=item.id)))
-    return _request_page(request, item, errors={"note_" + k: v for k, v in errors.items()}, values=values,
+    return _request_page(request, db, item, errors={"note_" + k: v for k, v in errors.items()}, values=values,
                          status_code=400)
+
+
+# --- services per municipality ---------------------------------------------------------------
+
+SETTING_FLAGS = ("enabled", "public", "personal", "requires_review")
+
+
+def _services_page(request: Request, db, *, errors: dict | None = None, values: dict | None = None,
+                   status_code: int = 200):
+    municipalities = [m for m in platform_service.all_municipalities(db) if m.level == "basic"] \
+        or platform_service.all_municipalities(db)
+    settings = {(s.municipality_id, s.service_code): s for s in publication.list_settings(db)}
+    return render(request, "kt/voicebot/services.html", {
+        "municipalities": municipalities, "settings": settings, "codes": SERVICE_CODES,
+        "errors": errors or {}, "values": values or {}}, status_code=status_code)
+
+
+@router.get("/services", name="vb_services")
+def services_page(request: Request, db: SessionDep):
+    return _services_page(request, db)
+
+
+@router.post("/services", name="vb_service_save")
+async def service_save(request: Request, db: SessionDep):
+    values = form_to_dict(await request.form())
+    for flag in SETTING_FLAGS:  # an unticked box is not sent
+        values.setdefault(flag, False)
+    data, errors = validate_form(ServiceSettingIn, values)
+    if data is not None:
+        try:
+            publication.put_setting(db, data=data)
+        except DomainError as exc:
+            db.rollback()
+            errors = domain_errors(exc)
+        else:
+            flash(request, _("Service settings saved."))
+            return see_other(str(request.url_for("vb_services")))
+    return _services_page(request, db, errors=errors, values=values, status_code=400)
 
 
 # --- fee table -------------------------------------------------------------------------------

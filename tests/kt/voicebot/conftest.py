@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import insert
 
 from app.core.tenancy import SYSTEM, bind_principal
-from app.kt.voicebot import classifier, service
+from app.kt.voicebot import classifier, publication, service
 from app.kt.voicebot.demo import _fee_rows
-from app.kt.voicebot.models import VoicebotFeeItem, VoicebotTaxRefund
+from app.kt.voicebot.models import VoicebotFeeItem, VoicebotServiceSetting, VoicebotTaxRefund
 from app.platform import accounts
 from app.platform.schemas import ApiKeyIn
 
@@ -54,6 +54,7 @@ def vb_world(world, database):
         bind_principal(s, SYSTEM)
         for muni in (world.changwon, world.ulsan):
             s.execute(insert(VoicebotFeeItem.__table__), _fee_rows(muni.id, muni.code))
+            s.execute(insert(VoicebotServiceSetting.__table__), publication.default_rows(muni.id))
             s.execute(insert(VoicebotTaxRefund.__table__).values(
                 municipality_id=muni.id, phone_hash=service.caller_hash(CALLER), birth=BIRTH, tax_type="자동차세",
                 amount_krw=35400, reason="연납 환급", status="due", due_since_date=date(2026, 3, 1)))
@@ -62,9 +63,9 @@ def vb_world(world, database):
 
 @pytest.fixture
 def api_key(vb_world, database):
-    """An Open311 client's key in 창원시 with kt.voicebot:write."""
+    """An Open311 client's key in 창원시 with kt.voicebot:write and kt.voicebot:read."""
     with database.unit_of_work() as s:
         bind_principal(s, SYSTEM)
         _key, secret = accounts.create_api_key(s, data=ApiKeyIn(name="civic app", municipality_code="4812000000",
-                                                                scopes=["kt.voicebot:write"]))
+                                                                scopes=["kt.voicebot:write", "kt.voicebot:read"]))
     return secret

@@ -253,7 +253,7 @@ def test_callers_who_answer_out_of_order_or_in_their_own_words_get_through(clien
     assert t["state"] == "confirm" and "12가3456" in t["reply"]
     t = say(client, h, call["id"], "예 보내 주세요")
     assert t["state"] == "done" and t["request_id"]
-    filed = client.get(f"/open311/v2/requests/{t['request_id']}.json", params={"jurisdiction_id": "4812000000"})
+    filed = client.get(f"/open311/v2/requests/{t['request_id']}.json", headers=h)  # staff: the full request
     assert filed.json()[0]["interface_used"] == "voicebot" and filed.json()[0]["status"] == "open"
 
     # The birth date said in words identifies the caller.
