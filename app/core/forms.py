@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -39,8 +40,9 @@ _MESSAGES = {
 }
 
 
-def form_to_dict(form: FormData, *, lists: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Form fields as a dict for a schema: blanks become absent, ``lists`` keep every value."""
+def form_to_dict(form: FormData, *, lists: tuple[str, ...] = (), words: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Form fields as a dict for a schema: blanks become absent, ``lists`` keep every value (checkboxes,
+    multiple selects), ``words`` split one text field on commas and spaces ("guide, patrol delivery")."""
     data: dict[str, Any] = {}
     for key in set(form.keys()):
         if key == "csrf_token":
@@ -50,6 +52,9 @@ def form_to_dict(form: FormData, *, lists: tuple[str, ...] = ()) -> dict[str, An
             continue
         value = form.get(key)
         if isinstance(value, str) and value.strip() == "":
+            continue
+        if key in words and isinstance(value, str):
+            data[key] = [w for w in re.split(r"[,\s]+", value) if w]
             continue
         data[key] = value
     for key in lists:

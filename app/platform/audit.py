@@ -147,7 +147,8 @@ def _write_trail(session: Session, _ctx) -> None:
         append(session, AuditLog.__table__, rows)
 
 
-def _actor(db: Session) -> str:
+def actor(db: Session) -> str:
+    """Who acts in ``db``: the principal's label (as the trail records it), for "cancelled by" columns."""
     principal = principal_of(db)
     return (principal.label if principal else "anonymous")[:120]
 
@@ -156,7 +157,7 @@ def record(db: Session, *, action: str, object_type: str, object_id: str, munici
            after: dict[str, Any] | None = None, before: dict[str, Any] | None = None) -> None:
     """Audit something the flush hook cannot see, such as a bulk Core insert or a sign-in."""
     append(db, AuditLog.__table__, [{
-        **_whence(), "actor": _actor(db), "action": action, "object_type": object_type,
+        **_whence(), "actor": actor(db), "action": action, "object_type": object_type,
         "object_id": str(object_id), "municipality_id": municipality_id, "before": _plain(before),
         "after": _plain(after)}])
 
@@ -201,7 +202,7 @@ def record_access(db: Session, *, action: str, subject_type: str, subject_id: st
     transaction is a deferred reader, which cannot turn writer once another process has written (WAL
     answers SQLITE_BUSY_SNAPSHOT at once); there the record is written by a short transaction of its own
     that takes the write lock up front, committed before the response."""
-    rows = [{**_whence(), "actor": _actor(db), "action": action, "subject_type": subject_type,
+    rows = [{**_whence(), "actor": actor(db), "action": action, "subject_type": subject_type,
              "subject_id": str(subject_id)[:60], "municipality_id": municipality_id,
              "data_subject": data_subject[:120], "detail": _plain(detail)}]
     if not _deferred_sqlite_reader(db):

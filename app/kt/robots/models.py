@@ -23,14 +23,18 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.core.db import Base, TenantScoped, utcnow
 
 ROBOT_TYPES = ("guide", "patrol", "care")
-TASK_KINDS = ROBOT_TYPES
+# The task kinds a new site accepts; each site edits its own list (e.g. adds "delivery").
+DEFAULT_TASK_KINDS = ROBOT_TYPES
 ROBOT_STATUSES = ("idle", "working", "charging", "paused", "error", "offline")
 TASK_STATUSES = ("queued", "assigned", "underway", "completed", "failed", "canceled")
 OPEN_TASK_STATUSES = ("queued", "assigned", "underway")
-COMMAND_KINDS = ("pause", "resume", "dock")
+COMMAND_KINDS = ("pause", "resume", "dock", "charge")
+# Commands that take a robot off dispatch until it reports idle again.
+HOLDING_COMMANDS = ("pause", "dock", "charge")
 COMMAND_STATUSES = ("pending", "delivered", "acknowledged", "completed", "failed")
 ALERT_KINDS = ("low_battery", "fatal_error", "offline", "task_failed")
 ERROR_LEVELS = ("warning", "fatal")
+
 
 
 class RobotSite(TenantScoped, Base):
@@ -47,6 +51,8 @@ class RobotSite(TenantScoped, Base):
     offline_after_s: Mapped[int] = mapped_column(Integer, default=30)
     battery_floor_pct: Mapped[int] = mapped_column(Integer, default=25)
     low_battery_pct: Mapped[int] = mapped_column(Integer, default=15)
+    # The task kinds this site accepts (admins edit them on the site form); see DEFAULT_TASK_KINDS.
+    task_kinds: Mapped[list[str]] = mapped_column(JSON, default=lambda: list(DEFAULT_TASK_KINDS))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     places: Mapped[list[RobotPlace]] = relationship(back_populates="site", cascade="all, delete-orphan",
@@ -93,6 +99,9 @@ class Robot(TenantScoped, Base):
     type: Mapped[str] = mapped_column(String(20))
     capabilities: Mapped[list[str]] = mapped_column(JSON, default=list)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The operator's command that took the robot off dispatch (dock, pause, charge): it gets no task
+    # until it reports idle again (and is not paused).
+    hold: Mapped[str | None] = mapped_column(String(10))
     # Last known state
     status: Mapped[str] = mapped_column(String(20), default="offline", index=True)
     online: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -8,17 +8,20 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
 from app.core.schemas import Chars, Id, InputModel, MunicipalityCode, OutputModel, ShortText, UpdateModel, UtcDateTime
+from app.kt.robots.models import DEFAULT_TASK_KINDS
 
 RobotType = Literal["guide", "patrol", "care"]
-TaskKind = Literal["guide", "patrol", "care"]
 TaskStatus = Literal["queued", "assigned", "underway", "completed", "failed", "canceled"]
 RobotStatus = Literal["idle", "working", "charging", "paused", "error", "offline"]
-CommandKind = Literal["pause", "resume", "dock"]
+CommandKind = Literal["pause", "resume", "dock", "charge"]
 # VDA 5050's operating modes, lower-cased.
 OperatingMode = Literal["automatic", "semiautomatic", "manual", "service", "teachin"]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,39}$")]
 ExternalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$")]
 Capability = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,29}$")]
+# A task kind is a word the site lists in its ``task_kinds`` (guide, patrol, care, delivery, ...).
+TaskKind = Capability
+TaskKinds = Annotated[list[TaskKind], Field(min_length=1, max_length=30)]
 PlaceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Metres = Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)]
 
@@ -51,6 +54,11 @@ def _unique_places(places: list[PlaceIn]) -> list[PlaceIn]:
     return places
 
 
+def _unique_kinds(kinds: list[str]) -> list[str]:
+    """The kinds in order, each once."""
+    return list(dict.fromkeys(kinds))
+
+
 class SiteIn(InputModel):
     db_table = "kt_robot_site"
     code: Code
@@ -63,12 +71,18 @@ class SiteIn(InputModel):
     offline_after_s: Annotated[int, Field(ge=5, le=3600)] = 30
     battery_floor_pct: Annotated[int, Field(ge=0, le=100)] = 25
     low_battery_pct: Annotated[int, Field(ge=0, le=100)] = 15
+    task_kinds: TaskKinds = Field(list(DEFAULT_TASK_KINDS), description="The task kinds this site accepts")
     places: Annotated[list[PlaceIn], Field(max_length=500)] = []
 
     @field_validator("places")
     @classmethod
     def _places_unique(cls, places: list[PlaceIn]) -> list[PlaceIn]:
         return _unique_places(places)
+
+    @field_validator("task_kinds")
+    @classmethod
+    def _kinds_unique(cls, kinds: list[str]) -> list[str]:
+        return _unique_kinds(kinds)
 
     @model_validator(mode="after")
     def _places_on_map(self):
@@ -84,6 +98,12 @@ class SiteUpdate(UpdateModel):
     offline_after_s: Annotated[int, Field(ge=5, le=3600)] | None = None
     battery_floor_pct: Annotated[int, Field(ge=0, le=100)] | None = None
     low_battery_pct: Annotated[int, Field(ge=0, le=100)] | None = None
+    task_kinds: TaskKinds | None = None
+
+    @field_validator("task_kinds")
+    @classmethod
+    def _kinds_unique(cls, kinds: list[str] | None) -> list[str] | None:
+        return _unique_kinds(kinds) if kinds is not None else None
 
 
 class SiteOut(OutputModel):
@@ -97,6 +117,7 @@ class SiteOut(OutputModel):
     offline_after_s: int
     battery_floor_pct: int
     low_battery_pct: int
+    task_kinds: list[str]
     places: list[PlaceOut]
     created_at: UtcDateTime
 
@@ -160,6 +181,9 @@ class StateIn(InputModel):
     battery: Battery
     errors: Annotated[list[RobotError], Field(max_length=50)] = []
     task: TaskReport | None = Field(None, description="The task the robot works on and its progress")
+    idle: bool = Field(False, description="The robot is idle and ready for work: no order, not driving, no "
+                                          "action running (VDA 5050). Ends the hold of a dock, pause or charge "
+                                          "command, which keeps the robot from being given tasks")
 
 
 class StateBatchItem(StateIn):
@@ -205,6 +229,8 @@ class RobotOut(OutputModel):
     status: RobotStatus
     online: bool
     paused: bool
+    hold: str | None = Field(None, description="The command (dock, pause, charge) that keeps the robot from "
+                                               "being given tasks until it reports idle")
     last_seen_at: UtcDateTime | None
     operating_mode: str | None
     position: PositionOut | None

@@ -27,6 +27,8 @@ from app.core.pagination import PageParams, paginate
 from app.core.tenancy import principal_of
 from app.kt.robots import relay
 from app.kt.robots.models import (
+    DEFAULT_TASK_KINDS,
+    HOLDING_COMMANDS,
     OPEN_TASK_STATUSES,
     Robot,
     RobotAlert,
@@ -111,7 +113,7 @@ def create_site(db: Session, *, data: SiteIn) -> RobotSite:
     site = RobotSite(municipality_id=municipality_id, code=data.code, name=data.name, map_id=data.map_id,
                      map_width_m=data.map_width_m, map_height_m=data.map_height_m,
                      offline_after_s=data.offline_after_s, battery_floor_pct=data.battery_floor_pct,
-                     low_battery_pct=data.low_battery_pct)
+                     low_battery_pct=data.low_battery_pct, task_kinds=list(data.task_kinds))
     site.places = [RobotPlace(municipality_id=municipality_id, name=p.name, kind=p.kind, x=p.x, y=p.y)
                    for p in data.places]
     db.add(site)
@@ -212,6 +214,7 @@ class RobotView:
     type: str
     capabilities: list[str]
     paused: bool
+    hold: str | None
     status: str
     online: bool
     last_seen_at: datetime | None
@@ -544,6 +547,17 @@ def ingest_states(db: Session, *, items: list[tuple[int | None, str | None, Stat
     return {"accepted": accepted, "duplicates": duplicates, "robots": len(per_robot)}
 
 
+def _hold_ends(db: Session, *, robot: RobotView, state: StateIn) -> bool:
+    """An operator's hold ends when the robot, no longer paused, reports idle in a state measured after
+    it fetched the holding command: an "idle" said before it knew of the command does not count."""
+    if robot.hold is None or not state.idle or robot.paused or has_fatal([e.model_dump() for e in state.errors]):
+        return False
+    delivered = db.scalar(select(RobotCommand.delivered_at).where(
+        RobotCommand.robot_id == robot.id, RobotCommand.kind.in_(HOLDING_COMMANDS))
+        .order_by(RobotCommand.id.desc()).limit(1))
+    return delivered is not None and state.time >= delivered
+
+
 def _apply_current_state(db: Session, *, robot: RobotView, state: StateIn, open_tasks: dict[int, RobotTask],
                          open_alerts: dict[tuple[int, str], RobotAlert], now: datetime) -> dict[str, Any]:
     """Bring the in-memory robot to its newest state and raise or clear alerts; returns the column
@@ -564,6 +578,7 @@ def _apply_current_state(db: Session, *, robot: RobotView, state: StateIn, open_
         "current_task_id": task.id if task else None, "task_progress": task.progress if task else None,
         "status": derive_status(online=True, errors=errors, charging=state.battery.charging,
                                 paused=robot.paused, has_task=task is not None),
+        "hold": None if _hold_ends(db, robot=robot, state=state) else robot.hold,
     }
     for key, value in values.items():  # in the view only: the batch's UPDATE writes them
         setattr(robot, key, value)
@@ -699,7 +714,11 @@ def create_task(db: Session, *, data: TaskIn, now: datetime | None = None) -> tu
         if name not in places:
             errors.append(field_error(loc, "No place named {name} at this site", name=name))
     robots = site_robots(db, site_id=site.id)
-    if data.robot_id is not None:
+    kinds = list(site.task_kinds or DEFAULT_TASK_KINDS)
+    if data.kind not in kinds:
+        errors.append(field_error("kind", "This site does not take {kind} tasks; it takes: {kinds}",
+                                  kind=data.kind, kinds=", ".join(kinds)))
+    elif data.robot_id is not None:
         pinned = next((r for r in robots if r.id == data.robot_id), None)
         if pinned is None:
             errors.append(field_error("robot_id", "Robot {id} does not work at this site", id=data.robot_id))
@@ -747,8 +766,9 @@ def dispatch_cost(robot: Robot, task: RobotTask) -> float:
 
 
 def available(robot: Robot | RobotView, *, now: datetime) -> bool:
-    """May take a task: online, not paused, no fatal error, above the battery floor, nothing to do."""
-    return (is_online(robot, now=now) and not robot.paused and not has_fatal(robot.errors)
+    """May take a task: online, not paused nor held by an operator's command, no fatal error, above the
+    battery floor, nothing to do."""
+    return (is_online(robot, now=now) and not robot.paused and robot.hold is None and not has_fatal(robot.errors)
             and robot.status in ("idle", "charging") and robot.current_task_id is None
             and (robot.battery_pct or 0.0) >= robot.site.battery_floor_pct)
 
@@ -842,17 +862,25 @@ def orders_for(db: Session, *, robot: Robot, now: datetime | None = None) -> dic
     return {"robot_id": robot.id, "orders": orders, "commands": commands}
 
 
+REQUEUE_REASONS = {"pause": "robot paused by an operator", "dock": "robot sent to dock",
+                   "charge": "robot sent to charge"}
+
+
 def send_command(db: Session, *, robot: Robot, data: CommandIn, now: datetime | None = None) -> RobotCommand:
-    """Queue an instant action; ``dock`` is refused to a robot without the ``dock`` capability."""
+    """Queue an instant action; ``dock`` and ``charge`` are refused to a robot without the ``dock``
+    capability. ``dock``, ``pause`` and ``charge`` return the robot's task to the queue and hold the robot
+    off dispatch until it reports idle again (``resume`` ends the pause, not the hold), so the task goes
+    to another robot or waits: never straight back to the robot the operator just stopped."""
     now = now or utcnow()
-    if data.kind == "dock" and not capable(robot, "dock"):
+    if data.kind in ("dock", "charge") and not capable(robot, "dock"):
         raise InvalidInput.field("kind", "Robot {name} cannot dock", name=robot.name)
     if data.kind == "pause":
         robot.paused = True
     elif data.kind == "resume":
         robot.paused = False
-    elif data.kind == "dock":
-        _requeue_robot_tasks(db, robot=robot, reason="robot sent to dock", now=now)
+    if data.kind in HOLDING_COMMANDS:
+        robot.hold = data.kind
+        _requeue_robot_tasks(db, robot=robot, reason=REQUEUE_REASONS[data.kind], now=now)
     robot.status = derive_status(online=robot.online, errors=robot.errors, charging=robot.charging,
                                  paused=robot.paused, has_task=robot.current_task_id is not None)
     command = RobotCommand(municipality_id=robot.municipality_id, robot_id=robot.id, kind=data.kind,
@@ -911,7 +939,8 @@ def robot_summary(robot: Robot | RobotView, *, now: datetime) -> dict[str, Any]:
         "id": robot.id, "external_id": robot.external_id, "name": robot.name, "vendor": robot.vendor,
         "model": robot.model, "type": robot.type, "site_id": robot.site_id, "site_code": robot.site.code,
         "capabilities": list(robot.capabilities or []), "status": effective_status(robot, now=now),
-        "online": is_online(robot, now=now), "paused": robot.paused, "last_seen_at": robot.last_seen_at,
+        "online": is_online(robot, now=now), "paused": robot.paused, "hold": robot.hold,
+        "last_seen_at": robot.last_seen_at,
         "operating_mode": robot.operating_mode,
         "position": ({"x": robot.x, "y": robot.y, "theta": robot.theta or 0.0, "map_id": robot.map_id or ""}
                      if has_position else None),
@@ -930,7 +959,7 @@ def site_out(site: RobotSite, *, municipality_code: str | None = None) -> dict[s
     return {"id": site.id, "code": site.code, "name": site.name, "municipality_code": municipality_code,
             "map_id": site.map_id, "map_width_m": site.map_width_m, "map_height_m": site.map_height_m,
             "offline_after_s": site.offline_after_s, "battery_floor_pct": site.battery_floor_pct,
-            "low_battery_pct": site.low_battery_pct,
+            "low_battery_pct": site.low_battery_pct, "task_kinds": list(site.task_kinds or DEFAULT_TASK_KINDS),
             "places": [{"name": p.name, "kind": p.kind, "x": p.x, "y": p.y} for p in site.places],
             "created_at": site.created_at}
 

@@ -127,7 +127,7 @@ class Simulator:
                 robot.paused = True
             elif command["kind"] == "resume":
                 robot.paused = False
-            elif command["kind"] == "dock":
+            elif command["kind"] in ("dock", "charge"):
                 robot.task_id, robot.route, robot.docking = None, [], True
             self.client.post(f"{PREFIX}/{robot.id}/commands/{command['id']}/ack", json={"status": "completed"})
 
@@ -176,7 +176,9 @@ class Simulator:
                 robot.battery = max(0.0, robot.battery - 0.05 * dt)
             else:
                 robot.battery = max(0.0, robot.battery - 0.01 * dt)
-        return {"errors": errors, "task": task_report}
+        idle = (not errors and not robot.paused and not robot.charging and not robot.docking
+                and robot.task_id is None)
+        return {"errors": errors, "task": task_report, "idle": idle}
 
     def tick(self, now: datetime | None = None, dt: float = 1.0) -> dict[str, Any]:
         """Advance every robot by ``dt`` seconds and report the fleet's states in one batch."""
@@ -190,7 +192,7 @@ class Simulator:
                 "position": {"x": round(robot.x, 2), "y": round(robot.y, 2), "theta": round(robot.theta, 3),
                              "map_id": self.site["map_id"]},
                 "battery": {"charge_pct": round(robot.battery, 1), "charging": robot.charging},
-                "errors": extra["errors"]}
+                "errors": extra["errors"], "idle": extra["idle"]}
             if extra["task"] is not None:
                 report["task"] = extra["task"]
             reports.append(report)

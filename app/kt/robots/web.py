@@ -24,7 +24,7 @@ from app.core.templating import env, flash, render, see_other
 from app.core.tenancy import Principal
 from app.kt.robots import live, service, stats
 from app.kt.robots.deps import AlertDep, RobotDep, SiteDep, TaskDep
-from app.kt.robots.models import ALERT_KINDS, ROBOT_TYPES, TASK_STATUSES
+from app.kt.robots.models import ALERT_KINDS, DEFAULT_TASK_KINDS, ROBOT_TYPES, TASK_STATUSES
 from app.kt.robots.schemas import CommandIn, PlaceIn, RobotIn, SiteIn, SiteUpdate, TaskIn
 from app.platform import service as platform_service
 
@@ -35,10 +35,10 @@ ROBOT_STATUS_LABELS = {"idle": "Idle", "working": "Working", "charging": "Chargi
                        "error": "Error", "offline": "Offline"}
 TASK_STATUS_LABELS = {"queued": "Queued", "assigned": "Assigned", "underway": "Underway",
                       "completed": "Completed", "failed": "Failed", "canceled": "Canceled"}
-KIND_LABELS = {"guide": "Guide", "patrol": "Patrol", "care": "Care"}
+KIND_LABELS = {"guide": "Guide", "patrol": "Patrol", "care": "Care", "delivery": "Delivery"}
 ALERT_LABELS = {"low_battery": "Low battery", "fatal_error": "Fatal error", "offline": "Offline",
                 "task_failed": "Task failed"}
-COMMAND_LABELS = {"pause": "Pause", "resume": "Resume", "dock": "Send to dock"}
+COMMAND_LABELS = {"pause": "Pause", "resume": "Resume", "dock": "Send to dock", "charge": "Send to charge"}
 env.filters.update(cos=math.cos, sin=math.sin)
 env.globals["robot_label"] = lambda key: _(
     {**ROBOT_STATUS_LABELS, **TASK_STATUS_LABELS, **KIND_LABELS, **ALERT_LABELS, **COMMAND_LABELS}.get(key, key))
@@ -110,9 +110,10 @@ async def site_new(request: Request, db: SessionDep):
             code = platform_service.get_municipality_by_id(db, municipality_id=principal.municipality_id).code
         return render(request, "kt/robots/site_form.html", {
             "values": {"municipality_code": code, "offline_after_s": 30, "battery_floor_pct": 25,
-                       "low_battery_pct": 15, "map_id": "floor-1"}, "errors": {},
+                       "low_battery_pct": 15, "map_id": "floor-1", "task_kinds": _kinds_text(DEFAULT_TASK_KINDS)},
+            "errors": {},
             "municipality_options": _municipality_options(db)})
-    values = form_to_dict(await request.form())
+    values = form_to_dict(await request.form(), words=("task_kinds",))
     places, place_error = _parse_places(values.get("places_text", ""))
     data, errors = validate_form(SiteIn, {**{k: v for k, v in values.items() if k != "places_text"},
                                           "places": places})
@@ -130,8 +131,18 @@ async def site_new(request: Request, db: SessionDep):
             flash(request, _("Site registered."))
             return see_other(str(request.url_for("robots_site", site_id=site.id)))
     return render(request, "kt/robots/site_form.html", {
-        "values": values, "errors": errors or {"__all__": ""},
+        "values": _shown(values), "errors": errors or {"__all__": ""},
         "municipality_options": _municipality_options(db)}, status_code=400)
+
+
+def _kinds_text(kinds) -> str:
+    return ", ".join(kinds)
+
+
+def _shown(values: dict[str, Any]) -> dict[str, Any]:
+    """Form values as typed, to show again: the task kinds back to one line."""
+    kinds = values.get("task_kinds")
+    return {**values, "task_kinds": _kinds_text(kinds)} if isinstance(kinds, list) else values
 
 
 def _places_text(site) -> str:
@@ -143,8 +154,9 @@ async def site_edit(request: Request, site: SiteDep, db: SessionDep):
     if request.method == "GET":
         values = {k: getattr(site, k) for k in ("name", "offline_after_s", "battery_floor_pct", "low_battery_pct")}
         values["places_text"] = _places_text(site)
+        values["task_kinds"] = _kinds_text(site.task_kinds or DEFAULT_TASK_KINDS)
         return render(request, "kt/robots/site_edit.html", {"site": site, "values": values, "errors": {}})
-    values = form_to_dict(await request.form())
+    values = form_to_dict(await request.form(), words=("task_kinds",))
     places, place_error = _parse_places(values.get("places_text", ""))
     data, errors = validate_form(SiteUpdate, {k: v for k, v in values.items() if k != "places_text"})
     if place_error:
@@ -162,7 +174,7 @@ async def site_edit(request: Request, site: SiteDep, db: SessionDep):
             flash(request, _("Changes saved."))
             return see_other(str(request.url_for("robots_site", site_id=site.id)))
     site = service.get_site(db, site_id=site.id)
-    return render(request, "kt/robots/site_edit.html", {"site": site, "values": values, "errors": errors},
+    return render(request, "kt/robots/site_edit.html", {"site": site, "values": _shown(values), "errors": errors},
                   status_code=400)
 
 
@@ -191,7 +203,7 @@ def _site_page(request: Request, db, site, *, values: dict | None = None, errors
                status_code: int = 200) -> Response:
     context = _site_context(db, site, utcnow())
     context.update({"values": values or {"kind": "guide", "priority": 5}, "errors": errors or {},
-                    "kind_options": [(k, _(KIND_LABELS[k])) for k in ROBOT_TYPES],
+                    "kind_options": [(k, _(KIND_LABELS.get(k, k))) for k in site.task_kinds or DEFAULT_TASK_KINDS],
                     "place_options": [(p.name, p.name) for p in site.places],
                     "robot_options": [(r["id"], r["name"]) for r in context["robots"]]})
     return render(request, "kt/robots/site.html", context, status_code=status_code)

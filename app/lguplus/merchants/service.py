@@ -301,6 +301,9 @@ def transition(db: Session, *, application_id: int, data: TransitionIn) -> Appli
         raise exc
     if data.to == "rejected" and not data.reason:
         raise InvalidInput.field("reason", "Give the reason for rejecting")
+    if data.to == "installed" and data.on is not None and data.on > today_seoul():
+        # "Today" is Seoul's: just after midnight in Seoul, UTC still says yesterday.
+        raise InvalidInput.field("on", "The installation date {on} lies in the future", on=data.on.isoformat())
     if data.to == "approved":
         budget = _locked_budget(db, municipality_id=application.municipality_id, year=application.year)
         if budget is None:

@@ -23,7 +23,7 @@ from app.skt.tdeal.deps import (
     ProductDep,
     SubscriberDep,
 )
-from app.skt.tdeal.models import TdealCoupon, TdealRedemption
+from app.skt.tdeal.models import TdealCoupon, TdealCouponIssue, TdealRedemption
 from app.skt.tdeal.schemas import (
     BatchResult,
     CampaignIn,
@@ -33,6 +33,8 @@ from app.skt.tdeal.schemas import (
     CouponIn,
     CouponOut,
     EventOut,
+    IssueIn,
+    IssueOut,
     MerchantIn,
     MerchantOut,
     MerchantUpdate,
@@ -42,6 +44,7 @@ from app.skt.tdeal.schemas import (
     ProductUpdate,
     RecommendationsOut,
     RedeemIn,
+    RedemptionCancelIn,
     RedemptionOut,
     SubscriberIn,
     SubscriberOut,
@@ -63,9 +66,16 @@ def coupon_out(c: TdealCoupon) -> CouponOut:
 
 
 def redemption_out(r: TdealRedemption) -> RedemptionOut:
-    return RedemptionOut(id=r.id, coupon_id=r.coupon_id, subscriber_id=r.subscriber_id,
-                         order_amount_krw=r.order_amount_krw, discount_krw=r.discount_krw,
-                         pay_krw=r.order_amount_krw - r.discount_krw, redeemed_at=r.redeemed_at, client_id=r.client_id)
+    return RedemptionOut(id=r.id, coupon_id=r.coupon_id, subscriber_id=r.subscriber_id, merchant_id=r.merchant_id,
+                         order_ref=r.order_ref, order_amount_krw=r.order_amount_krw, discount_krw=r.discount_krw,
+                         pay_krw=r.order_amount_krw - r.discount_krw, redeemed_at=r.redeemed_at, client_id=r.client_id,
+                         status="cancelled" if r.cancelled_at else "redeemed", cancelled_at=r.cancelled_at,
+                         cancelled_by=r.cancelled_by, cancel_reason=r.cancel_reason)
+
+
+def issue_out(i: TdealCouponIssue) -> IssueOut:
+    return IssueOut(id=i.id, coupon_id=i.coupon_id, subscriber_id=i.subscriber_id, issued_at=i.issued_at,
+                    client_id=i.client_id, at_checkout=i.at_checkout)
 
 
 # --- merchants -------------------------------------------------------------------------------
@@ -192,9 +202,27 @@ def get_coupon(coupon: CouponDep):
     return coupon_out(coupon)
 
 
+@router.post("/coupons/{coupon_id}/issues", status_code=201, response_model=IssueOut, tags=["tdeal"],
+             responses={409: {"description": "sold out, limit reached, expired or not yet valid"}})
+def issue_coupon(coupon_id: Id, data: IssueIn, db: SessionDep):
+    """Issue the coupon to a subscriber (into the wallet). A retry with the same ``client_id`` answers the
+    first issue again (200)."""
+    issued, created = service.issue(db, coupon_id=coupon_id, data=data)
+    body = issue_out(issued)
+    if not created:
+        return JSONResponse(body.model_dump(mode="json"), status_code=200)
+    return body
+
+
+@router.get("/coupons/{coupon_id}/issues", response_model=Page[IssueOut], tags=["tdeal"])
+def list_issues(coupon: CouponDep, db: SessionDep, page: PageDep):
+    items, total = service.list_issues(db, coupon=coupon, page=page)
+    return _page([issue_out(i) for i in items], total, page)
+
+
 @router.post("/coupons/{coupon_id}/redeem", status_code=201, response_model=RedemptionOut, tags=["tdeal"],
              responses={409: {"description": "sold out, limit reached, expired or not yet valid"},
-                        422: {"description": "below the minimum order"}})
+                        422: {"description": "below the minimum order, unknown or non-participating merchant"}})
 def redeem_coupon(coupon_id: Id, data: RedeemIn, db: SessionDep, _: OptionalPrincipal):
     """Redeem a coupon for one order; safe under concurrent requests. A retry with the same ``client_id``
     answers the first redemption again (200)."""
@@ -209,6 +237,14 @@ def redeem_coupon(coupon_id: Id, data: RedeemIn, db: SessionDep, _: OptionalPrin
 def list_redemptions(coupon: CouponDep, db: SessionDep, page: PageDep):
     items, total = service.list_redemptions(db, coupon=coupon, page=page)
     return _page([redemption_out(r) for r in items], total, page)
+
+
+@router.post("/redemptions/{redemption_id}/cancel", response_model=RedemptionOut, tags=["tdeal"],
+             responses={409: {"description": "already cancelled"}})
+def cancel_redemption(redemption_id: Id, data: RedemptionCancelIn, db: SessionDep):
+    """Cancel a redemption (the order was refunded): the subscriber may use the coupon again and the
+    coupon's stock grows by one. Audited; the redemption stays, marked cancelled."""
+    return redemption_out(service.cancel_redemption(db, redemption_id=redemption_id, data=data))
 
 
 # --- subscribers -----------------------------------------------------------------------------

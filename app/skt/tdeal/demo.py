@@ -18,6 +18,7 @@ from app.skt.tdeal.models import (
     TdealCampaign,
     TdealCampaignMerchant,
     TdealCoupon,
+    TdealCouponIssue,
     TdealEvent,
     TdealMerchant,
     TdealProduct,
@@ -187,11 +188,13 @@ def generate(session: Session, *, region_id: int, city_ids: dict[int, float], n_
             coupon = TdealCoupon(municipality_id=region_id, campaign_id=campaign.id, code=code, name=name,
                                  discount_kind=kind, discount_value=value, max_discount_krw=15_000 if kind == "percent"
                                  else None, min_order_krw=minimum, total_quantity=qty, per_subscriber_limit=cap,
-                                 valid_from_at=valid_from, valid_until_at=valid_until, redeemed_count=0)
+                                 valid_from_at=valid_from, valid_until_at=valid_until, issued_count=0,
+                                 redeemed_count=0)
             session.add(coupon)
             coupons.append(coupon)
         session.flush()
     redemptions: list[dict[str, Any]] = []
+    issues: list[dict[str, Any]] = []
     used: dict[tuple[int, int], int] = {}
     for s in range(n_subscribers):
         logits = 1.1 * base[:, s] + 0.9 * (p_city == s_city[s]) + p_pop_arr
@@ -220,21 +223,46 @@ def generate(session: Session, *, region_id: int, city_ids: dict[int, float], n_
                         and coupon.redeemed_count < coupon.total_quantity):
                     used[key] = used.get(key, 0) + 1
                     coupon.redeemed_count += 1
+                    coupon.issued_count += 1
+                    issues.append({"municipality_id": region_id, "coupon_id": coupon.id,
+                                   "subscriber_id": int(sub_ids[s]), "client_id": f"demo-{tag}-i{len(issues)}",
+                                   "at_checkout": True, "issued_at": at})
                     discount = (min(amount * coupon.discount_value // 100, coupon.max_discount_krw or amount)
                                 if coupon.discount_kind == "percent" else coupon.discount_value)
                     row["coupon_id"] = coupon.id
                     redemptions.append({"municipality_id": region_id, "coupon_id": coupon.id,
                                         "subscriber_id": int(sub_ids[s]),
+                                        "merchant_id": int(mid_of[p_merchant_arr[p]]),
+                                        "issue_client_id": issues[-1]["client_id"],
+                                        "order_ref": f"ORD-{tag}-{len(redemptions) + 1:06d}",
                                         "client_id": f"demo-{tag}-r{len(redemptions)}",
                                         "order_amount_krw": amount, "discount_krw": min(discount, amount),
                                         "redeemed_at": at})
             events.append(row)
+    # Coupons downloaded to a wallet and not (yet) used: issued, not redeemed.
+    for s in (range(n_subscribers) if coupons else ()):
+        if rng.random() < 0.04:
+            coupon = coupons[int(rng.integers(0, len(coupons)))]
+            key = (coupon.id, int(sub_ids[s]))
+            if used.get(key, 0) < coupon.per_subscriber_limit and coupon.issued_count < coupon.total_quantity:
+                used[key] = used.get(key, 0) + 1
+                coupon.issued_count += 1
+                issues.append({"municipality_id": region_id, "coupon_id": coupon.id, "subscriber_id": int(sub_ids[s]),
+                               "client_id": f"demo-{tag}-i{len(issues)}", "at_checkout": False,
+                               "issued_at": coupon.valid_from_at})
     for start_row in range(0, len(events), 20_000):
         session.execute(insert(TdealEvent.__table__), events[start_row:start_row + 20_000])
+    if issues:
+        session.execute(insert(TdealCouponIssue.__table__), issues)
+        issue_ids = dict(session.execute(select(TdealCouponIssue.client_id, TdealCouponIssue.id).where(
+            TdealCouponIssue.coupon_id.in_([c.id for c in coupons]))).all())
+        for row in redemptions:
+            row["issue_id"] = issue_ids[row.pop("issue_client_id")]
     if redemptions:
         session.execute(insert(TdealRedemption.__table__), redemptions)
     session.flush()
-    return {"campaign_id": campaign.id, "merchant_ids": mid_of.tolist(), "product_ids": product_ids.tolist(),
+    return {"campaign_id": campaign.id, "merchant_ids": mid_of.tolist(),
+            "participant_ids": mid_of[is_participant].tolist(), "product_ids": product_ids.tolist(),
             "subscriber_ids": sub_ids.tolist(), "events": len(events), "coupon_ids": [c.id for c in coupons]}
 
 

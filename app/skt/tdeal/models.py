@@ -111,7 +111,8 @@ class TdealCoupon(TenantScoped, Base):
     per_subscriber_limit: Mapped[int] = mapped_column(Integer, default=1)
     valid_from_at: Mapped[datetime] = mapped_column()
     valid_until_at: Mapped[datetime] = mapped_column()
-    redeemed_count: Mapped[int] = mapped_column(Integer, default=0)
+    issued_count: Mapped[int] = mapped_column(Integer, default=0)  # TdealCouponIssue rows
+    redeemed_count: Mapped[int] = mapped_column(Integer, default=0)  # redemptions not cancelled
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
@@ -121,6 +122,7 @@ class TdealCoupon(TenantScoped, Base):
         CheckConstraint("total_quantity >= 0", name="quantity_nonnegative"),
         CheckConstraint("per_subscriber_limit >= 1", name="limit_positive"),
         CheckConstraint("redeemed_count >= 0 AND redeemed_count <= total_quantity", name="redeemed_within"),
+        CheckConstraint("issued_count >= 0 AND issued_count <= total_quantity", name="issued_within"),
         CheckConstraint("valid_until_at > valid_from_at", name="validity"),
     )
 
@@ -140,17 +142,48 @@ class TdealSubscriber(TenantScoped, Base):
     __table_args__ = (UniqueConstraint("municipality_id", "pseudonym"),)
 
 
-class TdealRedemption(TenantScoped, Base):
-    __tablename__ = "tdeal_redemption"
+class TdealCouponIssue(TenantScoped, Base):
+    """One coupon issued to a subscriber (downloaded to the wallet, or issued at checkout when redeemed
+    without one). What the campaign report counts as "issued"; at most ``total_quantity`` per coupon and
+    ``per_subscriber_limit`` per subscriber. A redemption uses one issued coupon; cancelling the
+    redemption gives a wallet coupon back to the subscriber and takes a checkout one back to the stock."""
+
+    __tablename__ = "tdeal_coupon_issue"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     coupon_id: Mapped[int] = mapped_column(ForeignKey("tdeal_coupon.id", ondelete="CASCADE"), index=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("tdeal_subscriber.id", ondelete="CASCADE"),
                                                index=True)
     client_id: Mapped[str | None] = mapped_column(String(80))
+    # Issued at checkout by the redemption that used it (no wallet coupon was there): cancelling that
+    # redemption takes the issue back as well, so the quantity is free for anyone again.
+    at_checkout: Mapped[bool] = mapped_column(Boolean, default=False)
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("coupon_id", "client_id"),)
+
+
+class TdealRedemption(TenantScoped, Base):
+    """A coupon used on one order at one merchant; cancelled (never deleted) when the order is refunded."""
+
+    __tablename__ = "tdeal_redemption"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coupon_id: Mapped[int] = mapped_column(ForeignKey("tdeal_coupon.id", ondelete="CASCADE"), index=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("tdeal_subscriber.id", ondelete="CASCADE"),
+                                               index=True)
+    # Null only on redemptions recorded before merchants were named.
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("tdeal_merchant.id", ondelete="RESTRICT"),
+                                                    index=True)
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("tdeal_coupon_issue.id", ondelete="SET NULL"))
+    order_ref: Mapped[str | None] = mapped_column(String(80))
+    client_id: Mapped[str | None] = mapped_column(String(80))
     order_amount_krw: Mapped[int] = mapped_column(BigInteger)
     discount_krw: Mapped[int] = mapped_column(BigInteger)
     redeemed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column()
+    cancelled_by: Mapped[str | None] = mapped_column(String(120))
+    cancel_reason: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (UniqueConstraint("coupon_id", "client_id"),)
 

@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session
 from app.core.i18n import SEOUL, today_seoul
 from app.platform import service as platform_service
 from app.skt.tdeal import service
-from app.skt.tdeal.models import TdealCampaign, TdealCoupon, TdealEvent, TdealMerchant, TdealRedemption
+from app.skt.tdeal.models import (
+    TdealCampaign,
+    TdealCoupon,
+    TdealCouponIssue,
+    TdealEvent,
+    TdealMerchant,
+    TdealRedemption,
+)
 
 
 def _start_of(day: date) -> datetime:
@@ -86,12 +93,17 @@ def campaign_report(db: Session, *, campaign: TdealCampaign, today: date | None 
     coupons = []
     stmt = select(TdealCoupon).where(TdealCoupon.campaign_id == campaign.id).order_by(TdealCoupon.id)
     for coupon in db.scalars(stmt):
-        discount, redeemers = db.execute(select(func.coalesce(func.sum(TdealRedemption.discount_krw), 0),
-                                                func.count(func.distinct(TdealRedemption.subscriber_id)))
-                                         .where(TdealRedemption.coupon_id == coupon.id)).one()
+        # Issued: coupons actually given to subscribers (not the quantity on offer); redeemed, the
+        # discount and the subscribers count live redemptions only (cancelled ones are refunds).
+        issued = db.scalar(select(func.count()).select_from(TdealCouponIssue)
+                           .where(TdealCouponIssue.coupon_id == coupon.id)) or 0
+        redeemed, discount, redeemers = db.execute(
+            select(func.count(), func.coalesce(func.sum(TdealRedemption.discount_krw), 0),
+                   func.count(func.distinct(TdealRedemption.subscriber_id)))
+            .where(TdealRedemption.coupon_id == coupon.id, TdealRedemption.cancelled_at.is_(None))).one()
         coupons.append({"coupon_id": coupon.id, "code": coupon.code, "name": coupon.name,
-                        "issued": coupon.total_quantity, "redeemed": coupon.redeemed_count,
-                        "rate": coupon.redeemed_count / coupon.total_quantity if coupon.total_quantity else 0.0,
+                        "quantity": coupon.total_quantity, "issued": int(issued), "redeemed": int(redeemed),
+                        "rate": redeemed / issued if issued else 0.0,
                         "discount_krw": int(discount), "subscribers": int(redeemers)})
     series_rows = db.execute(select(TdealEvent.merchant_id, TdealEvent.occurred_at, TdealEvent.amount_krw)
                              .where(TdealEvent.kind == "purchase", TdealEvent.occurred_at >= t0,

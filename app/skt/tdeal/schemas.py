@@ -202,27 +202,62 @@ class CouponOut(OutputModel):
     per_subscriber_limit: int
     valid_from_at: UtcDateTime
     valid_until_at: UtcDateTime
+    issued_count: int = Field(description="Coupons issued to subscribers (at most total_quantity)")
     redeemed_count: int
     remaining: int
     municipality_id: int
 
 
+OrderRef = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:/#\-]+$")]
+
+
+class IssueIn(InputModel):
+    db_table = "tdeal_coupon_issue"
+    subscriber_id: Id
+    client_id: ClientId | None = Field(None, description="Your id for the issue: a retry with the same id "
+                                                         "issues nothing new")
+
+
+class IssueOut(OutputModel):
+    id: int
+    coupon_id: int
+    subscriber_id: int
+    issued_at: UtcDateTime
+    client_id: str | None
+    at_checkout: bool = Field(description="Issued by a redemption, no wallet coupon being there")
+
+
 class RedeemIn(InputModel):
     db_table = "tdeal_redemption"
     subscriber_id: Id
+    merchant_id: Id = Field(description="The merchant where the order was placed (a participant of the "
+                                        "coupon's campaign)")
+    order_ref: OrderRef | None = Field(None, description="The merchant's reference of the order")
     order_amount: Won
     client_id: ClientId | None = None
+
+
+class RedemptionCancelIn(InputModel):
+    db_table = "tdeal_redemption"
+    cancel_reason: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="Why the redemption is cancelled (order refunded, entered by mistake, ...)")
 
 
 class RedemptionOut(OutputModel):
     id: int
     coupon_id: int
     subscriber_id: int
+    merchant_id: int | None
+    order_ref: str | None
     order_amount_krw: int
     discount_krw: int
     pay_krw: int
     redeemed_at: UtcDateTime
     client_id: str | None
+    status: Literal["redeemed", "cancelled"]
+    cancelled_at: UtcDateTime | None
+    cancelled_by: str | None
+    cancel_reason: str | None
 
 
 # --- subscribers -----------------------------------------------------------------------------

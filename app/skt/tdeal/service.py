@@ -28,6 +28,7 @@ from app.skt.tdeal.models import (
     TdealCampaign,
     TdealCampaignMerchant,
     TdealCoupon,
+    TdealCouponIssue,
     TdealEvent,
     TdealMerchant,
     TdealProduct,
@@ -39,11 +40,13 @@ from app.skt.tdeal.schemas import (
     CampaignUpdate,
     CouponIn,
     EventIn,
+    IssueIn,
     MerchantIn,
     MerchantUpdate,
     ProductIn,
     ProductUpdate,
     RedeemIn,
+    RedemptionCancelIn,
     SubscriberIn,
     SubscriberUpdate,
 )
@@ -65,6 +68,10 @@ def get_merchant(db: Session, *, merchant_id: int) -> TdealMerchant:
     if found is None:
         raise NotFound("Merchant {id} not found", id=merchant_id)
     return found
+
+
+def merchants_by_id(db: Session, *, ids: set[int]) -> dict[int, TdealMerchant]:
+    return {m.id: m for m in db.scalars(select(TdealMerchant).where(TdealMerchant.id.in_(ids)))} if ids else {}
 
 
 def merchant_query(*, q: str | None = None, category: str | None = None, small: bool | None = None,
@@ -297,7 +304,8 @@ def create_coupon(db: Session, *, data: CouponIn) -> TdealCoupon:
         mid = campaign.municipality_id
     else:
         mid = target_municipality_id(db, code=data.municipality_code)
-    coupon = TdealCoupon(municipality_id=mid, redeemed_count=0, **data.model_dump(exclude={"municipality_code"}))
+    coupon = TdealCoupon(municipality_id=mid, issued_count=0, redeemed_count=0,
+                         **data.model_dump(exclude={"municipality_code"}))
     db.add(coupon)
     flush_or_conflict(db, "A coupon with code {code} already exists", code=data.code)
     return coupon
@@ -321,51 +329,163 @@ def _refusal(cls: type[Conflict] | type[InvalidInput], kind: str, loc: list[str]
     return exc
 
 
-def redeem(db: Session, *, coupon_id: int, data: RedeemIn, now: datetime | None = None
-           ) -> tuple[TdealRedemption, bool]:
-    """Redeem a coupon for one order. The coupon row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL;
-    SQLite writers are serialised by ``BEGIN IMMEDIATE``), so neither the total quantity nor a
-    subscriber's limit is ever exceeded by concurrent requests. Returns the redemption and whether it is new
-    (a retry with the same ``client_id`` returns the first one)."""
-    now = now or utcnow()
+def _locked_coupon(db: Session, coupon_id: int) -> TdealCoupon:
+    """The coupon row, locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite writers are serialised by
+    ``BEGIN IMMEDIATE``), so concurrent issues, redemptions and cancellations never overrun its counts."""
     coupon = db.scalar(select(TdealCoupon).where(TdealCoupon.id == coupon_id).with_for_update()
                        .execution_options(populate_existing=True))
     if coupon is None:
         raise NotFound("Coupon {id} not found", id=coupon_id)
-    if data.client_id:
-        done = db.scalar(select(TdealRedemption).where(TdealRedemption.coupon_id == coupon.id,
-                                                        TdealRedemption.client_id == data.client_id))
-        if done is not None:
-            if done.subscriber_id != data.subscriber_id or done.order_amount_krw != data.order_amount:
-                raise _refusal(Conflict, "client_id_reused", ["client_id"],
-                               "client_id {client_id} was already used for another redemption",
-                               client_id=data.client_id)
-            return done, False
-    subscriber = db.scalar(select(TdealSubscriber).where(TdealSubscriber.id == data.subscriber_id))
-    if subscriber is None:
-        raise InvalidInput.field("subscriber_id", "Unknown subscriber {id}", id=data.subscriber_id)
+    return coupon
+
+
+def _check_validity(coupon: TdealCoupon, now: datetime) -> None:
     if now < coupon.valid_from_at:
         raise _refusal(Conflict, "not_yet_valid", ["coupon_id"], "The coupon is not valid yet")
     if now >= coupon.valid_until_at:
         raise _refusal(Conflict, "expired", ["coupon_id"], "The coupon has expired")
+
+
+def _subscriber_for(db: Session, subscriber_id: int) -> TdealSubscriber:
+    subscriber = db.scalar(select(TdealSubscriber).where(TdealSubscriber.id == subscriber_id))
+    if subscriber is None:
+        raise InvalidInput.field("subscriber_id", "Unknown subscriber {id}", id=subscriber_id)
+    return subscriber
+
+
+def _new_issue(db: Session, *, coupon: TdealCoupon, subscriber: TdealSubscriber, client_id: str | None,
+               now: datetime, at_checkout: bool = False) -> TdealCouponIssue:
+    """Issue one coupon to the subscriber, within the coupon's quantity and the subscriber's limit."""
+    held = db.scalar(select(func.count()).select_from(TdealCouponIssue).where(
+        TdealCouponIssue.coupon_id == coupon.id, TdealCouponIssue.subscriber_id == subscriber.id)) or 0
+    if held >= coupon.per_subscriber_limit:
+        raise _refusal(Conflict, "limit_reached", ["subscriber_id"],
+                       "The subscriber has reached this coupon's limit of {limit}", limit=coupon.per_subscriber_limit)
+    if coupon.issued_count >= coupon.total_quantity:
+        raise _refusal(Conflict, "sold_out", ["coupon_id"], "The coupon is sold out")
+    issue = TdealCouponIssue(municipality_id=coupon.municipality_id, coupon_id=coupon.id,
+                             subscriber_id=subscriber.id, client_id=client_id, at_checkout=at_checkout,
+                             issued_at=now)
+    coupon.issued_count = coupon.issued_count + 1
+    db.add(issue)
+    db.flush()
+    return issue
+
+
+def issue(db: Session, *, coupon_id: int, data: IssueIn, now: datetime | None = None
+          ) -> tuple[TdealCouponIssue, bool]:
+    """Issue a coupon to a subscriber (it lands in the wallet, to be used later). Returns the issue and
+    whether it is new (a retry with the same ``client_id`` returns the first one)."""
+    now = now or utcnow()
+    coupon = _locked_coupon(db, coupon_id)
+    if data.client_id:
+        done = db.scalar(select(TdealCouponIssue).where(TdealCouponIssue.coupon_id == coupon.id,
+                                                         TdealCouponIssue.client_id == data.client_id))
+        if done is not None:
+            if done.subscriber_id != data.subscriber_id:
+                raise _refusal(Conflict, "client_id_reused", ["client_id"],
+                               "client_id {client_id} was already used for another issue", client_id=data.client_id)
+            return done, False
+    subscriber = _subscriber_for(db, data.subscriber_id)
+    _check_validity(coupon, now)
+    return _new_issue(db, coupon=coupon, subscriber=subscriber, client_id=data.client_id, now=now), True
+
+
+def list_issues(db: Session, *, coupon: TdealCoupon, page: PageParams) -> tuple[list[TdealCouponIssue], int]:
+    stmt = select(TdealCouponIssue).where(TdealCouponIssue.coupon_id == coupon.id).order_by(TdealCouponIssue.id.desc())
+    return paginate(db, stmt, page)
+
+
+def _merchant_for_redemption(db: Session, *, coupon: TdealCoupon, merchant_id: int) -> TdealMerchant:
+    """The merchant named by a redemption: one the caller sees, taking part in the coupon's campaign."""
+    merchant = db.scalar(select(TdealMerchant).where(TdealMerchant.id == merchant_id))
+    if merchant is None:
+        raise InvalidInput.field("merchant_id", "Unknown merchant {id}", id=merchant_id)
+    if coupon.campaign_id is not None and merchant.id not in participant_ids(db, campaign_id=coupon.campaign_id):
+        raise InvalidInput.field("merchant_id", "Merchant {name} does not take part in this coupon's campaign",
+                                 name=merchant.name)
+    return merchant
+
+
+def _unused_issue(db: Session, *, coupon: TdealCoupon, subscriber: TdealSubscriber) -> TdealCouponIssue | None:
+    """An issued coupon of the subscriber that no live redemption uses (oldest first)."""
+    used = select(TdealRedemption.issue_id).where(TdealRedemption.coupon_id == coupon.id,
+                                                  TdealRedemption.issue_id.is_not(None),
+                                                  TdealRedemption.cancelled_at.is_(None))
+    return db.scalar(select(TdealCouponIssue).where(
+        TdealCouponIssue.coupon_id == coupon.id, TdealCouponIssue.subscriber_id == subscriber.id,
+        TdealCouponIssue.id.not_in(used)).order_by(TdealCouponIssue.id).limit(1))
+
+
+def redeem(db: Session, *, coupon_id: int, data: RedeemIn, now: datetime | None = None
+           ) -> tuple[TdealRedemption, bool]:
+    """Redeem a coupon for one order at one merchant. The redemption uses one of the subscriber's issued
+    coupons, or issues one at checkout when the wallet holds none (within the quantity and the
+    subscriber's limit). The coupon row is locked, so neither is ever exceeded by concurrent requests.
+    Returns the redemption and whether it is new (a retry with the same ``client_id`` returns the first
+    one)."""
+    now = now or utcnow()
+    coupon = _locked_coupon(db, coupon_id)
+    if data.client_id:
+        done = db.scalar(select(TdealRedemption).where(TdealRedemption.coupon_id == coupon.id,
+                                                        TdealRedemption.client_id == data.client_id))
+        if done is not None:
+            if (done.subscriber_id, done.order_amount_krw, done.merchant_id) != (
+                    data.subscriber_id, data.order_amount, data.merchant_id):
+                raise _refusal(Conflict, "client_id_reused", ["client_id"],
+                               "client_id {client_id} was already used for another redemption",
+                               client_id=data.client_id)
+            return done, False
+    subscriber = _subscriber_for(db, data.subscriber_id)
+    merchant = _merchant_for_redemption(db, coupon=coupon, merchant_id=data.merchant_id)
+    _check_validity(coupon, now)
     if data.order_amount < coupon.min_order_krw:
         raise _refusal(InvalidInput, "below_minimum", ["order_amount"],
                        "The order is below the coupon's minimum of {minimum} won", minimum=coupon.min_order_krw)
-    if coupon.redeemed_count >= coupon.total_quantity:
-        raise _refusal(Conflict, "sold_out", ["coupon_id"], "The coupon is sold out")
-    used = db.scalar(select(func.count()).select_from(TdealRedemption).where(
-        TdealRedemption.coupon_id == coupon.id, TdealRedemption.subscriber_id == subscriber.id)) or 0
-    if used >= coupon.per_subscriber_limit:
-        raise _refusal(Conflict, "limit_reached", ["subscriber_id"],
-                       "The subscriber has reached this coupon's limit of {limit}", limit=coupon.per_subscriber_limit)
+    issued = _unused_issue(db, coupon=coupon, subscriber=subscriber)
+    if issued is None:
+        issued = _new_issue(db, coupon=coupon, subscriber=subscriber, client_id=None, now=now, at_checkout=True)
     redemption = TdealRedemption(municipality_id=coupon.municipality_id, coupon_id=coupon.id,
-                                 subscriber_id=subscriber.id, client_id=data.client_id,
+                                 subscriber_id=subscriber.id, merchant_id=merchant.id, issue_id=issued.id,
+                                 order_ref=data.order_ref, client_id=data.client_id,
                                  order_amount_krw=data.order_amount,
                                  discount_krw=discount_for(coupon, data.order_amount), redeemed_at=now)
     coupon.redeemed_count = coupon.redeemed_count + 1
     db.add(redemption)
     db.flush()
     return redemption, True
+
+
+def get_redemption(db: Session, *, redemption_id: int) -> TdealRedemption:
+    redemption = db.scalar(select(TdealRedemption).where(TdealRedemption.id == redemption_id))
+    if redemption is None:
+        raise NotFound("Redemption {id} not found", id=redemption_id)
+    return redemption
+
+
+def cancel_redemption(db: Session, *, redemption_id: int, data: RedemptionCancelIn,
+                      now: datetime | None = None) -> TdealRedemption:
+    """Cancel a redemption (the order was refunded), undoing exactly what it did: the subscriber's limit
+    and the coupon's stock (``remaining``) grow by one again; a coupon issued at checkout is taken back
+    (``issued_count`` too), a wallet coupon goes back to the wallet. The row stays, marked cancelled with
+    who, when and why; the audit trail records both changes. Cancelling twice is 409."""
+    redemption = get_redemption(db, redemption_id=redemption_id)
+    coupon = _locked_coupon(db, redemption.coupon_id)
+    db.refresh(redemption, with_for_update=True)
+    if redemption.cancelled_at is not None:
+        raise Conflict("Redemption {id} was already cancelled", id=redemption.id)
+    issued = db.get(TdealCouponIssue, redemption.issue_id) if redemption.issue_id else None
+    redemption.cancelled_at = now or utcnow()
+    redemption.cancelled_by = audit.actor(db)
+    redemption.cancel_reason = data.cancel_reason
+    coupon.redeemed_count = coupon.redeemed_count - 1
+    if issued is not None and issued.at_checkout:
+        redemption.issue_id = None
+        db.flush()  # the redemption lets go of the issue before the issue goes
+        db.delete(issued)
+        coupon.issued_count = coupon.issued_count - 1
+    db.flush()
+    return redemption
 
 
 def list_redemptions(db: Session, *, coupon: TdealCoupon, page: PageParams) -> tuple[list[TdealRedemption], int]:

@@ -25,7 +25,7 @@ from app.core.tenancy import Principal
 from app.platform import service as platform_service
 from app.platform.auth import WebUser
 from app.skt.tdeal import duties, recommend, report, service
-from app.skt.tdeal.deps import CampaignDep, MerchantDep
+from app.skt.tdeal.deps import CampaignDep, CouponDep, MerchantDep
 from app.skt.tdeal.models import TdealMerchant
 from app.skt.tdeal.schemas import (
     CampaignIn,
@@ -38,6 +38,7 @@ from app.skt.tdeal.schemas import (
     PerSubscriber,
     ProductIn,
     Quantity,
+    RedemptionCancelIn,
     Won,
     in_range,
 )
@@ -333,6 +334,43 @@ async def coupon_new(request: Request, campaign: CampaignDep, db: SessionDep, pr
         return _campaign_page(request, db, campaign, values=values, errors=errors, status_code=400)
     flash(request, _("Coupon created."))
     return see_other(str(request.url_for("tdeal_campaign", campaign_id=campaign.id)))
+
+
+def _coupon_page(request: Request, db, coupon, *, page: int = 1, values: dict | None = None,
+                 errors: dict | None = None, status_code: int = 200):
+    items, total = service.list_redemptions(db, coupon=coupon,
+                                            page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE))
+    merchants = service.merchants_by_id(db, ids={r.merchant_id for r in items if r.merchant_id})
+    campaign = service.get_campaign(db, campaign_id=coupon.campaign_id) if coupon.campaign_id else None
+    return render(request, "skt/tdeal/coupon.html", {
+        "coupon": coupon, "campaign": campaign, "redemptions": items, "total": total, "page": page,
+        "pages": max(1, -(-total // PAGE_SIZE)), "merchants": merchants, "values": values or {},
+        "errors": errors or {}}, status_code=status_code)
+
+
+@router.get("/coupons/{coupon_id}", name="tdeal_coupon")
+def coupon_page(request: Request, coupon: CouponDep, db: SessionDep,
+                page: Annotated[int, Query(ge=1, le=100000)] = 1):
+    """A coupon's redemptions (with merchant and order reference), each live one with its cancel form."""
+    return _coupon_page(request, db, coupon, page=page)
+
+
+@router.post("/redemptions/{redemption_id}/cancel", name="tdeal_redemption_cancel")
+async def redemption_cancel(request: Request, redemption_id: Id, db: SessionDep, principal: WebUser):
+    redemption = service.get_redemption(db, redemption_id=redemption_id)
+    coupon = service.get_coupon(db, coupon_id=redemption.coupon_id)
+    values = form_to_dict(await request.form())
+    if principal.role == "viewer":
+        return _coupon_page(request, db, coupon, values=values,
+                            errors={"__all__": _("You do not have permission to do this.")}, status_code=403)
+    done, errors = submit_form(db, RedemptionCancelIn, values, lambda data: service.cancel_redemption(
+        db, redemption_id=redemption.id, data=data))
+    if done is None:
+        coupon = service.get_coupon(db, coupon_id=redemption.coupon_id)
+        return _coupon_page(request, db, coupon, values={**values, "redemption_id": redemption.id},
+                            errors=errors, status_code=400)
+    flash(request, _("Redemption {id} cancelled: the coupon is back with the subscriber.", id=redemption.id))
+    return see_other(str(request.url_for("tdeal_coupon", coupon_id=coupon.id)))
 
 
 @router.post("/campaigns/{campaign_id}/edit", name="tdeal_campaign_edit")

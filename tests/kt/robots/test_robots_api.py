@@ -253,6 +253,8 @@ def test_commands_pause_resume_and_are_acknowledged(client, fleet, auth):
                        headers=h).status_code == 404
     client.post(f"{API}/{fleet.guide_a}/commands", json={"kind": "resume"}, headers=h)
     assert client.get(f"{API}/{fleet.guide_a}", headers=h).json()["status"] == "idle"
+    # Resumed, it takes work again once it reports idle.
+    client.post(f"{API}/{fleet.guide_a}/state", json=dict(state(x=2, y=10), idle=True), headers=h)
     # Sent to dock, a robot gives its task back to the queue.
     r = client.post(f"{API}/{fleet.guide_b}/commands", json={"kind": "dock"}, headers=h)
     got = client.get(f"{API}/tasks/{task['id']}", headers=h).json()
