@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from app.kt.voicebot.numerals import plate_digits, to_digits
+
 WEEKDAYS = {"월": 0, "화": 1, "수": 2, "목": 3, "금": 4, "토": 5, "일": 6}
 NATIVE_NUMBERS = {"한": 1, "하나": 1, "두": 2, "둘": 2, "세": 3, "셋": 3, "네": 4, "넷": 4, "다섯": 5,
                   "여섯": 6, "일곱": 7, "여덟": 8, "아홉": 9, "열": 10, "열한": 11, "열두": 12}
@@ -140,6 +142,7 @@ def parse_when(text: str, *, today: date) -> When:
 def find_plate(text: str) -> tuple[str | None, bool]:
     """``(plate, attempted)``: a valid plate such as 12가3456 or 123가4567, or whether the caller said
     something plate-like that is not one (to ask again)."""
+    text = plate_digits(text)
     for m in _PLATE.finditer(text):
         if m.group(2) in PLATE_SYLLABLES:
             return f"{m.group(1)}{m.group(2)}{m.group(3)}", True
@@ -147,8 +150,25 @@ def find_plate(text: str) -> tuple[str | None, bool]:
 
 
 def find_address(text: str) -> str | None:
-    for m in _LANDMARK.finditer(text):
-        return m.group(1).strip()
+    """The whole address a caller said: 시군구, 읍면동, 리, 지번 or 도로명 + 건물번호, building, 동/호, or a
+    landmark. When the administrative part and a building are both said ("부발읍 아미리 123번지 현대아파트
+    101동 202호"), both are kept: the 읍 routes the request to its office."""
+    text = to_digits(text)
+    landmark = next(_LANDMARK.finditer(text), None)
+    place = _administrative_address(text)
+    if landmark is None:
+        return place[0] if place else None
+    if place is None:
+        return landmark.group(1).strip()
+    (p_start, p_end), (l_start, l_end) = place[1], landmark.span(1)
+    gap = text[min(p_end, l_end):max(p_start, l_start)]
+    if p_start <= l_end and l_start <= p_end or not gap.strip():  # overlapping or side by side: one address
+        return text[min(p_start, l_start):max(p_end, l_end)].strip()
+    return landmark.group(1).strip()
+
+
+def _administrative_address(text: str) -> tuple[str, tuple[int, int]] | None:
+    """The first administrative address (동/읍/면/리, road and number, lot) and its span in ``text``."""
     for m in _ADDRESS.finditer(text):
         candidate = m.group(1).strip()
         head = re.split(r"\s", candidate)[0]
@@ -163,7 +183,8 @@ def find_address(text: str) -> str | None:
             continue
         if stem.endswith(("로", "길", "가")) and not re.search(r"\d", candidate):
             continue  # a road name alone is too vague; 'X가' without a number is usually a subject
-        return candidate
+        start = m.start(1) + (len(m.group(1)) - len(m.group(1).lstrip()))
+        return candidate, (start, start + len(candidate))
     return None
 
 
@@ -178,16 +199,22 @@ def area_of(address: str | None) -> str | None:
 
 
 def find_quantity(text: str) -> int:
+    """How many: 두 개, 3대, 세트 하나, 하나, 둘이요 (a native count alone is a quantity in an item's words)."""
+    text = to_digits(text)
     m = re.search(r"(\d+|한|두|세|네|다섯|여섯|일곱|여덟|아홉|열)\s*(?:개|대|짝|세트|점|채)", text)
+    if m is None:
+        m = re.search(r"(?<![가-힣])(하나|둘|셋|넷|다섯|여섯|일곱|여덟|아홉|열)(?![가-힣])|"
+                      r"(?<![가-힣])(하나|둘|셋|넷)(?=이요|요|이에요|예요|랑|하고|이랑|도)", text)
     if m:
-        return max(1, min(_num(m.group(1)) or 1, 20))
+        return max(1, min(_num(next(g for g in m.groups() if g)) or 1, 20))
     return 1
 
 
-def find_size(text: str) -> str | None:
-    """Size words callers use: 3인용, 2m, 180cm, 10자, 대/중/소, 양문형, 55인치, 500리터."""
-    t = text.replace(" ", "")
-    m = re.search(r"(\d+)(인용|인치|리터|L|l|자|단|칸|도어)", t)
+def find_size(text: str, unit: str | None = None) -> str | None:
+    """Size words callers use: 3인용, 2m, 180cm, 10자, 대/중/소, 양문형, 55인치, 500리터, 백이십 센치; with the
+    ``unit`` of the item's sizes (cm, 리터), a bare number too: "120 넘어요"."""
+    t = to_digits(text).replace(" ", "")
+    m = re.search(r"(\d+)(인용|인치|리터|L|l|자(?!리)|단(?!지)|칸|도어)", t)
     if m:
         return f"{m.group(1)}{m.group(2)}"
     m = re.search(r"(\d+(?:\.\d+)?)(m|미터|cm|센치|센티)", t)
@@ -195,6 +222,13 @@ def find_size(text: str) -> str | None:
         value = float(m.group(1))
         cm = value * 100 if m.group(2) in ("m", "미터") else value
         return f"{int(cm)}cm"
+    if unit:  # a bare number against the item's unit: "120 넘어요", "100 안 돼요", "80 정도"
+        m = re.search(r"(?<![\d동호번])(\d{2,4})(넘|이상|초과|미만|안|이하|정도|쯤|짜리|요|이요|$)", t)
+        if m:
+            value = int(m.group(1))
+            if m.group(2) in ("미만", "안"):
+                value -= 1
+            return f"{value}{unit}"
     for word in ("대형", "중형", "소형", "양문형", "싱글", "슈퍼싱글", "더블", "퀸", "킹", "큰", "작은", "보통"):
         if word in t:
             return word
