@@ -199,7 +199,11 @@ def area_of(address: str | None) -> str | None:
 
 
 def find_quantity(text: str) -> int:
-    """How many: 두 개, 3대, 세트 하나, 하나, 둘이요 (a native count alone is a quantity in an item's words)."""
+    return quantity_said(text) or 1
+
+
+def quantity_said(text: str) -> int | None:
+    """How many, when said: 두 개, 3대, 하나, 둘이요 (a native count alone is a quantity in an item's words)."""
     text = to_digits(text)
     m = re.search(r"(\d+|한|두|세|네|다섯|여섯|일곱|여덟|아홉|열)\s*(?:개|대|짝|세트|점|채)", text)
     if m is None:
@@ -207,7 +211,22 @@ def find_quantity(text: str) -> int:
                       r"(?<![가-힣])(하나|둘|셋|넷)(?=이요|요|이에요|예요|랑|하고|이랑|도)", text)
     if m:
         return max(1, min(_num(next(g for g in m.groups() if g)) or 1, 20))
-    return 1
+    return None
+
+
+_ORDINAL = re.compile(r"(첫|한|두|세|네|다섯|1|2|3|4|5|일|이|삼|사|오)\s*(?:번째|째|번(?!지))|(둘|셋|넷)째|마지막")
+_ORDINAL_VALUE = {"첫": 0, "한": 0, "1": 0, "일": 0, "두": 1, "둘": 1, "2": 1, "이": 1, "세": 2, "셋": 2, "3": 2,
+                  "삼": 2, "네": 3, "넷": 3, "4": 3, "사": 3, "다섯": 4, "5": 4, "오": 4}
+
+
+def ordinal(text: str) -> int | None:
+    """The place of a choice offered by name: 첫 번째 → 0, 두 번째/둘째/2번 → 1, 마지막 → -1."""
+    m = _ORDINAL.search(text)
+    if not m:
+        return None
+    if m.group(0) == "마지막":
+        return -1
+    return _ORDINAL_VALUE[m.group(1) or m.group(2)]
 
 
 def find_size(text: str, unit: str | None = None) -> str | None:
