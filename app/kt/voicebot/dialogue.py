@@ -187,7 +187,8 @@ def _size_matches(label: str, said: str | None) -> bool:
         return True
     if not said:
         return False
-    if label in said or said in label:
+    bounded = re.search(r"이상|이하|미만|초과", label)
+    if not bounded and (label in said or said in label):
         return True
     ln, sn = re.search(r"\d+", label), re.search(r"\d+", said)
     lu, su = re.sub(r"[\d\s]|이상|이하|미만|초과", "", label), re.sub(r"\d", "", said)
@@ -200,7 +201,7 @@ def _size_matches(label: str, said: str | None) -> bool:
         if "이하" in label:
             return a <= b
         return a == b
-    return False
+    return bool(bounded) and said.replace(" ", "") == label.replace(" ", "")
 
 
 BIG_WORDS, SMALL_WORDS = ("큰", "대형"), ("작은", "소형")

@@ -20,9 +20,10 @@ _RUN = "[공영일이삼사오육륙칠팔구]"
 _UNITS = (r"번지|번길|번|동(?!네)|호(?!수)|층|cm|센치|센티|미터|m(?![a-z])|인용|인치|리터|개|대(?!형)|짝|"
           r"넘|이상|미만|이하|초과|정도|쯤|짜리")
 # One syllable alone (이동, 사동, 오호) is a word, not a number, unless it is 십/백/천.
-_NUMBER_START = "(?=[공영일이삼사오육륙칠팔구십백천]{2}|[십백천])"
+_NUMBER_START = "(?=[공영일이삼사오육륙칠팔구십백천]{2}|[십백천]|[일이삼사오육륙칠팔구]\\s?번지)"
 _NUMBER_BEFORE_UNIT = re.compile(rf"(?<![가-힣]){_NUMBER_START}({_POSITIONAL}|{_RUN}{{2,6}})(?=\s?(?:{_UNITS}))")
-_PLATE = re.compile(rf"(?<![가-힣])({_POSITIONAL}|{_RUN}{{2,3}})\s?([가-힣])\s?({_RUN}{{4}})(?![가-힣])")
+_PLATE = re.compile(rf"(?<![가-힣])({_POSITIONAL}|{_RUN}{{2,3}})\s?([가-힣])\s?({_RUN}{{4}})"
+                    r"(?=이요|요|이에요|예요|입니다|이고|이랑|[^가-힣]|$)")
 
 
 def sino_value(word: str) -> int | None:
