@@ -100,9 +100,15 @@ class Result:
         if w.intent == "bulky_waste":
             got = sorted((i["name"], i["size"], i["qty"], i["fee_krw"]) for i in f.attributes["items"])
             want = sorted((i["name"], i["size"], i["qty"], i["fee_krw"]) for i in w.items)
-            return (got == want and f.fee_krw == sum(i["fee_krw"] for i in w.items) and f.address == w.address
+            return (got == want and f.fee_krw == sum(i["fee_krw"] for i in w.items)
+                    and _same_place(f.address, w.address)
                     and f.scheduled_date is not None and f.scheduled_date.isoformat() == w.pickup_date)
-        return f.attributes.get("plate") == w.plate and f.address == w.address
+        return f.attributes.get("plate") == w.plate and _same_place(f.address, w.address)
+
+
+def _same_place(filed: str | None, wanted: str) -> bool:
+    """The same address, whatever the spacing speech recognition gave it ("부발읍아미리")."""
+    return re.sub(r"\s", "", filed or "") == re.sub(r"\s", "", wanted)
 
 
 # --- what a caller says ---------------------------------------------------------------------------
@@ -277,8 +283,8 @@ def _matches(want: Want, order: dict[str, Any]) -> bool:
     if want.intent == "bulky_waste":
         got = sorted((i["name"], i["size"], i["qty"]) for i in order.get("items", []))
         return (got == sorted((i["name"], i["size"], i["qty"]) for i in want.items)
-                and order.get("address") == want.address and order.get("pickup_date") == want.pickup_date)
-    return order.get("plate") == want.plate and order.get("address") == want.address
+                and _same_place(order.get("address"), want.address) and order.get("pickup_date") == want.pickup_date)
+    return order.get("plate") == want.plate and _same_place(order.get("address"), want.address)
 
 
 def opening(rng: random.Random, want: Want, fee_table: list[dialogue.FeeLine]) -> str:

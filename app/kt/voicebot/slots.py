@@ -26,7 +26,7 @@ NO = ("아니", "아뇨", "틀려", "틀렸", "잘못", "다시", "취소", "no"
 
 _ADDRESS = re.compile(
     r"((?:[가-힣]+(?:시|군|구)\s+)?"
-    r"(?:[가-힣]{1,6}(?:동|읍|면|가)(?![가-힣])(?:\s+[가-힣]{1,6}리(?![가-힣]))?(?:\s+[가-힣0-9]+(?:로|길))?|"
+    r"(?:[가-힣]{1,6}(?:동|읍|면|가)(?:\s*[가-힣]{1,6}리(?![가-힣])|(?![가-힣]))(?:\s+[가-힣0-9]+(?:로|길))?|"
     r"[가-힣0-9]{2,12}(?:로|길))"
     r"(?:\s*\d+(?:-\d+)?(?:\s*번지|\s*번길)?)?"
     r"(?:\s*[가-힣A-Za-z0-9]+(?:아파트|빌라|맨션|타운|상가|오피스텔))?(?:\s*\d+\s*동)?(?:\s*\d+\s*호)?)")
@@ -193,9 +193,10 @@ def area_of(address: str | None) -> str | None:
     """The 읍/면/동 an address lies in, for routing to the area's office."""
     if not address:
         return None
-    m = re.search(r"([가-힣0-9]+(?:읍|면|동))(?![가-힣])", address)
-    if m and not re.fullmatch(r"\d+동", m.group(1)):
-        return m.group(1)
+    m = re.search(r"([가-힣0-9]+?(?:읍|면|동))(?![가-힣]|(?<=동)[가-힣]{1,6}리)|([가-힣]+?(?:읍|면))(?=[가-힣]{1,6}리)",
+                  address)
+    if m and not re.fullmatch(r"\d+동", m.group(1) or m.group(2)):
+        return m.group(1) or m.group(2)
     return None
 
 
