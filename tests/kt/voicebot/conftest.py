@@ -83,7 +83,7 @@ def refund_request_with_account(client, headers, database, account: str) -> int:
     for said in ("지방세 환급 받을 거 있나요", BIRTH):
         say(client, headers, call["id"], said)
     request_id = say(client, headers, call["id"], "네")["request_id"]
-    with database.engine.begin() as conn:
+    with database.scoped_connection(SYSTEM) as conn:
         token, attributes = conn.execute(text("SELECT token, attributes FROM vb_request WHERE id = :id"),
                                          {"id": request_id}).one()
         attributes = json.loads(attributes) if isinstance(attributes, str) else dict(attributes)

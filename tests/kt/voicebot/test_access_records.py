@@ -8,6 +8,7 @@ import json
 from sqlalchemy import select, text
 
 from app.core.db import Base
+from app.core.tenancy import SYSTEM
 from app.kt.voicebot.service import REQUEST_ACCOUNT
 from app.platform.models import AccessLog, AuditLog
 from tests.conftest import api_headers, web_login
@@ -84,7 +85,7 @@ def _audit_after(database):
 def test_a_refund_account_that_does_not_open_says_so_in_korean(client, vb_world, database):
     h = api_headers(client, "cw.staff")
     request_id = refund_request_with_account(client, h, database, ACCOUNT)
-    with database.engine.begin() as conn:  # sealed for another request: the associated data refuses it
+    with database.scoped_connection(SYSTEM) as conn:  # sealed for another request: the associated data refuses it
         conn.execute(text("UPDATE vb_request SET account_sealed = :v WHERE id = :id"),
                      {"v": REQUEST_ACCOUNT.seal(ACCOUNT, row=("another-token",)), "id": request_id})
     csrf = web_login(client, "cw.staff")
