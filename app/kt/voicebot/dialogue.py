@@ -37,7 +37,12 @@ HANDOFF = {
     "caller_asked": "네, 상담원에게 바로 연결해 드릴게요. 잠시만 기다려 주세요.",
     "not_understood": "제가 잘 알아듣지 못해 죄송합니다. 상담원에게 바로 연결해 드릴게요.",
     "urgent": "위급한 상황으로 보여 당직 근무자에게 바로 연결해 드릴게요. 접수번호는 {ref}입니다.",
+    "waste_schedule": "생활쓰레기 배출 요일과 시간은 동네마다 달라서 담당 직원이 안내해 드릴게요. "
+                      "바로 연결해 드릴게요.",
 }
+# "쓰레기 버리는 날이 언제예요": a question about household waste days, not a bulky-waste booking.
+WASTE_SCHEDULE = re.compile(r"(?:쓰레기|분리\s*수거|재활용|음식물|종량제).*(?:언제|요일|무슨\s*날|날이|몇\s*시|시간)|"
+                            r"(?:언제|무슨\s*요일).*(?:쓰레기|분리\s*수거|재활용|음식물)")
 
 HUMAN_PATTERN = re.compile(
     r"상담[원사언]|산담원|교환원|주무관|사람\s*(?:좀\s*)?(?:바꿔|연결|통화|얘기|이야기|말|목소리|이랑|하고|한테|이)|"
@@ -646,7 +651,7 @@ def step(call: CallState, text: str, prediction: Prediction | None, ctx: Context
         if (res := guard(turn)) is not None:
             return res
     if call.state == "greeting":
-        return _step_greeting(turn)
+        return _step_waste_schedule(turn) or _step_greeting(turn)
     if call.state == "confirm":
         return _step_confirm(turn)
     if call.state == "offer_claim":
@@ -679,6 +684,14 @@ def _step_silence(turn: Turn) -> StepResult | None:
     else:
         again = "다시 말씀해 주시겠어요?"
     return turn.fail("죄송해요, 잘 듣지 못했어요. " + again)
+
+
+def _step_waste_schedule(turn: Turn) -> StepResult | None:
+    """A question about household waste days goes to a person (it is not a bulky-waste booking)."""
+    if not WASTE_SCHEDULE.search(turn.text) or "대형" in turn.text or find_items(turn.text, turn.ctx.fee_table)[0]:
+        return None
+    turn.intent = "out_of_scope"  # no FAQ table yet: answered by a person
+    return turn.result(HANDOFF["waste_schedule"], "handoff", handoff_reason="faq_unanswered", ended=True)
 
 
 def _step_greeting(turn: Turn) -> StepResult:
