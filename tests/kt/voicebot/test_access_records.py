@@ -8,7 +8,7 @@ import json
 from sqlalchemy import select, text
 
 from app.core.db import Base
-from app.core.tenancy import SYSTEM
+from app.core.tenancy import SYSTEM, bind_principal
 from app.kt.voicebot.service import REQUEST_ACCOUNT
 from app.platform.models import AccessLog, AuditLog
 from tests.conftest import api_headers, web_login
@@ -21,6 +21,7 @@ ACCOUNT = "302-1234-5678-91"
 
 def _access(database) -> list[AccessLog]:
     with database.unit_of_work() as s:
+        bind_principal(s, SYSTEM)
         rows = s.scalars(select(AccessLog).order_by(AccessLog.id)).all()
         s.expunge_all()
         return rows
@@ -73,12 +74,14 @@ def test_transcripts_and_caller_lists_leave_access_records_and_nothing_else(clie
 
 def _unseal_failures(database) -> list[tuple[str, str]]:
     with database.unit_of_work() as s:
+        bind_principal(s, SYSTEM)
         return [(r.object_type, r.object_id)
                 for r in s.scalars(select(AuditLog).where(AuditLog.action == "unseal_failed"))]
 
 
 def _audit_after(database):
     with database.unit_of_work() as s:
+        bind_principal(s, SYSTEM)
         return s.scalar(select(AuditLog.after).where(AuditLog.action == "unseal_failed"))
 
 
@@ -94,4 +97,5 @@ def test_a_refund_account_that_does_not_open_says_so_in_korean(client, vb_world,
     assert "암호화된 값을 읽을 수 없습니다" in r.text
     assert _unseal_failures(database) == [("vb_request", str(request_id))]
     with database.unit_of_work() as s:  # no reveal is recorded: nothing was shown
+        bind_principal(s, SYSTEM)
         assert s.scalars(select(AccessLog).where(AccessLog.action == "reveal")).all() == []
