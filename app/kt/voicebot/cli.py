@@ -1,4 +1,4 @@
-"""`dxhub voicebot train` and `dxhub voicebot evaluate`."""
+"""`dxhub voicebot train`, `dxhub voicebot evaluate` and `dxhub voicebot simulate`."""
 
 from __future__ import annotations
 
@@ -56,6 +56,34 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0 if ev.accuracy >= args.min_accuracy else 1
 
 
+def fee_table() -> list:
+    """The demo's fee table (이천시 prices), which the simulated callers choose from."""
+    from app.kt.voicebot import dialogue
+    from app.kt.voicebot.demo import FEE_TABLE
+
+    return [dialogue.FeeLine(name=n, size=s, aliases=tuple(x for x in a.split(",") if x), fee_krw=f)
+            for n, s, a, f in FEE_TABLE]
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from app.kt.voicebot import simulate
+
+    model = classifier.get_model()
+    seeds = range(args.seed, args.seed + args.dialogues)
+    summary = simulate.simulate(seeds, fee_table=fee_table(), today=date.fromisoformat(args.today),
+                                predict=model.predict, noise=args.noise)
+    print(f"Seeds {seeds.start}-{seeds.stop - 1}: {summary.dialogues} dialogues, {summary.filed} filed, "
+          f"{len(summary.unfaithful)} filed other than read back; filed exactly as the caller wanted: "
+          f"{summary.accuracy:.1%}")
+    for result in summary.misses[:args.show]:
+        print(f"\n--- seed {result.seed}")
+        for said, reply in result.transcript:
+            print(f"  caller: {said}\n  bot:    {reply}")
+    return 0 if not summary.unfaithful and summary.accuracy >= args.min_accuracy else 1
+
+
 def add_cli(subparsers) -> None:
     voicebot = subparsers.add_parser("voicebot", help="A'Cen civil-complaint voicebot: intent classifier")
     sub = voicebot.add_subparsers(dest="voicebot_command", required=True)
@@ -69,3 +97,11 @@ def add_cli(subparsers) -> None:
     evaluate.add_argument("--repeats", type=int, default=1, help="also report the spread over this many splits")
     evaluate.add_argument("--min-accuracy", type=float, default=0.9, help="exit 1 below this accuracy")
     evaluate.set_defaults(func=cmd_evaluate)
+    sim = sub.add_parser("simulate", help="seeded simulated callers: is every request filed as confirmed?")
+    sim.add_argument("--seed", type=int, default=100000, help="first seed (the test's held-out set: 100000)")
+    sim.add_argument("--dialogues", type=int, default=500)
+    sim.add_argument("--today", default="2026-12-02", help="the date the calls are made (Seoul)")
+    sim.add_argument("--noise", type=float, default=0.3, help="share of fillers and dropped spaces")
+    sim.add_argument("--show", type=int, default=3, help="print this many dialogues not filed as wanted")
+    sim.add_argument("--min-accuracy", type=float, default=0.9, help="exit 1 below this accuracy")
+    sim.set_defaults(func=cmd_simulate)

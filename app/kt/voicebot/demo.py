@@ -69,7 +69,6 @@ FAILS = [["오늘 날씨 어때요", "음 그러니까 그게"], ["여권 발급
          ["상담원 연결해 주세요"], ["기계 말고 사람 바꿔 줘"], ["소파 버리려고요", "", "잘 모르겠어요"]]
 SIZE_ANSWER = "<size>"
 PLATE_HANGUL = "가나다라마거너더러머버서어저고노도로모보소오조구누두루무부수우주"
-BANKS = ["농협", "국민", "신한", "우리", "하나", "기업", "새마을"]
 
 
 def _address(rng: random.Random, code: str) -> str:
@@ -105,7 +104,7 @@ def _script(kind: str, rng: random.Random, code: str, taxpayer: tuple[str, str] 
         return lines
     if kind == "local_tax_refund":
         birth = taxpayer[1] if taxpayer else f"{rng.randint(50, 99)}0{rng.randint(1, 9)}1{rng.randint(0, 9)}"
-        return [rng.choice(TAX), birth, "네", f"{rng.choice(BANKS)} 302{rng.randint(1000000, 9999999)}41", "네"]
+        return [rng.choice(TAX), birth, "네"]  # the claim is filed with a staff call-back, no account by voice
     return list(rng.choice(FAILS))
 
 

@@ -2,11 +2,17 @@
 
 Pure logic over the call's state (no database): the service loads the state, calls :func:`step`, and
 persists what it returns. States: ``greeting`` (what is the call about), ``collect:<slot>`` (asking
-for one slot), ``confirm`` (read back, yes/no), ``offer_account`` (tax refund: pay into an account?),
-``done`` and ``handoff`` (terminal).
+for one slot), ``confirm`` (the pending order read back, yes/no), ``offer_claim`` (tax refund: file the
+claim with a staff call-back?), ``done`` and ``handoff`` (terminal). Each state is one named step
+(``_step_greeting``, ``_step_collect``, ``_step_confirm``...), each kind of slot one extractor
+(``_take_items``, ``_take_address``...), so each can be tested alone.
+
+What is read back is what is filed: the read-back is spoken from the pending order (``pending_order``),
+kept in the call's slots as ``order``, and the caller's "네" files that same structure.
 
 Rules that protect callers: asking for a person hands off at once; a second failure to understand
-(low confidence, out of scope, a slot that does not validate, silence) hands off too; urgent night
+(low confidence, out of scope, a slot that does not validate, silence) hands off too, except that the
+second miss on a slot with a short list of choices offers them by name first; urgent night
 complaints go straight to the duty officer.
 """
 
@@ -31,7 +37,12 @@ HANDOFF = {
     "caller_asked": "네, 상담원에게 바로 연결해 드릴게요. 잠시만 기다려 주세요.",
     "not_understood": "제가 잘 알아듣지 못해 죄송합니다. 상담원에게 바로 연결해 드릴게요.",
     "urgent": "위급한 상황으로 보여 당직 근무자에게 바로 연결해 드릴게요. 접수번호는 {ref}입니다.",
+    "waste_schedule": "생활쓰레기 배출 요일과 시간은 동네마다 달라서 담당 직원이 안내해 드릴게요. "
+                      "바로 연결해 드릴게요.",
 }
+# "쓰레기 버리는 날이 언제예요": a question about household waste days, not a bulky-waste booking.
+WASTE_SCHEDULE = re.compile(r"(?:쓰레기|분리\s*수거|재활용|음식물|종량제).*(?:언제|요일|무슨\s*날|날이|몇\s*시|시간)|"
+                            r"(?:언제|무슨\s*요일).*(?:쓰레기|분리\s*수거|재활용|음식물)")
 
 HUMAN_PATTERN = re.compile(
     r"상담[원사언]|산담원|교환원|주무관|사람\s*(?:좀\s*)?(?:바꿔|연결|통화|얘기|이야기|말|목소리|이랑|하고|한테|이)|"
@@ -162,7 +173,6 @@ ASK = {
     "plate": "차량 번호를 말씀해 주세요. 예를 들면 '12가 3456'처럼요.",
     "seen_at": "차량을 언제 보셨나요? '지금'이나 '오늘 오후 3시'처럼 말씀해 주세요.",
     "birth": "본인 확인을 위해 생년월일 여섯 자리를 말씀해 주세요. 예를 들면 '850312'처럼요.",
-    "account": "환급받으실 은행 이름과 계좌번호를 말씀해 주세요.",
     "size": "{item} 크기에 따라 수수료가 달라요. {sizes} 중 어떤 크기인가요?",
 }
 ASK_AGAIN = {
@@ -173,7 +183,6 @@ ASK_AGAIN = {
     "plate": "차량 번호 형식이 맞지 않아요. 숫자 두세 자리, 한글 한 자, 숫자 네 자리로 '12가 3456'처럼 말씀해 주세요.",
     "seen_at": "언제 보셨는지 다시 말씀해 주세요. '방금'이나 '오늘 밤 10시'처럼요.",
     "birth": "생년월일을 알아듣지 못했어요. 여섯 자리 숫자로 '850312'처럼 말씀해 주세요.",
-    "account": "계좌번호를 알아듣지 못했어요. 은행 이름과 계좌번호를 천천히 다시 말씀해 주세요.",
     "size": "크기를 알아듣지 못했어요. {sizes} 중에서 말씀해 주세요.",
 }
 
@@ -183,7 +192,8 @@ def _size_matches(label: str, said: str | None) -> bool:
         return True
     if not said:
         return False
-    if label in said or said in label:
+    bounded = re.search(r"이상|이하|미만|초과", label)
+    if not bounded and (label in said or said in label):
         return True
     ln, sn = re.search(r"\d+", label), re.search(r"\d+", said)
     lu, su = re.sub(r"[\d\s]|이상|이하|미만|초과", "", label), re.sub(r"\d", "", said)
@@ -196,7 +206,7 @@ def _size_matches(label: str, said: str | None) -> bool:
         if "이하" in label:
             return a <= b
         return a == b
-    return False
+    return bool(bounded) and said.replace(" ", "") == label.replace(" ", "")
 
 
 BIG_WORDS, SMALL_WORDS = ("큰", "대형"), ("작은", "소형")
@@ -213,34 +223,6 @@ def line_for_size(lines: list[FeeLine], said: str | None) -> FeeLine | None:
     return match
 
 
-def find_items(text: str, fee_table: list[FeeLine]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Items the caller named with their fee; the second value is an item whose size must be asked."""
-    compact = text.replace(" ", "")
-    by_name: dict[str, list[FeeLine]] = {}
-    for line in fee_table:
-        by_name.setdefault(line.name, []).append(line)
-    found, pending = [], None
-    # Longer names first, so 김치냉장고 wins over 냉장고.
-    for name in sorted(by_name, key=len, reverse=True):
-        lines = by_name[name]
-        words = {name, *[a for line in lines for a in line.aliases if a]}
-        if not any(w.replace(" ", "") in compact for w in words):
-            continue
-        if any(name in f["name"] or any(w in f["name"] for w in words) for f in found):
-            continue
-        compact = compact.replace(name, "")
-        size = sx.find_size(text)
-        qty = sx.find_quantity(text)
-        match = line_for_size(lines, size)
-        if match is None and len(lines) == 1:
-            match = lines[0]
-        if match is None:
-            pending = {"name": name, "qty": qty, "sizes": [line.size for line in lines]}
-            continue
-        found.append({"name": name, "size": match.size, "qty": qty, "fee_krw": match.fee_krw * qty})
-    return found, pending
-
-
 def night_category(text: str) -> str | None:
     for code, _label, words in NIGHT_CATEGORIES:
         if any(w in text for w in words):
@@ -252,92 +234,269 @@ def is_urgent(text: str) -> bool:
     return any(w in text for w in URGENT_WORDS)
 
 
-def _extract(intent: str, text: str, slots: dict[str, Any], ctx: Context, asking: str | None) -> dict[str, str]:
-    """Merge what ``text`` says into ``slots``; returns slot -> problem for values given but invalid."""
-    problems: dict[str, str] = {}
+
+# --- items ------------------------------------------------------------------------------------
+
+# Words that join the items of one sentence ("소파랑 장롱", "침대, 매트리스", "냉장고 하고 세탁기").
+_JOINER = re.compile(r",|그리고|이랑|하고|및|랑|(?<=[가-힣])[와과]\s|또")
+_REMOVE = re.compile(r"빼|말고|없어|안\s*버|취소|필요\s*없")
+
+
+def size_unit(lines: list[FeeLine]) -> str | None:
+    """The unit of an item's sizes (cm, 리터), for a bare number ("120 넘어요")."""
+    for unit in ("cm", "리터", "인치"):
+        if any(unit in line.size for line in lines):
+            return unit
+    return None
+
+
+def _item_hits(text: str, by_name: dict[str, list[FeeLine]]) -> list[tuple[int, int, str]]:
+    """Where each item is named, longest words first (김치냉장고 before 냉장고, 티비장 before 티비), spaces
+    allowed inside; a one-syllable word (문) only standing alone or before a particle."""
+    words = sorted({(w.replace(" ", ""), name) for name, lines in by_name.items()
+                    for w in (name, *[a for line in lines for a in line.aliases]) if w.strip()},
+                   key=lambda pair: len(pair[0]), reverse=True)
+    taken = [False] * len(text)
+    hits = []
+    for word, name in words:
+        pattern = r"\s?".join(re.escape(ch) for ch in word)
+        if len(word) == 1:
+            pattern = rf"(?<![가-힣]){pattern}(?=[이을은도랑짝과와\s,.]|$)"
+        for m in re.finditer(pattern, text):
+            if not any(taken[m.start():m.end()]):
+                taken[m.start():m.end()] = [True] * (m.end() - m.start())
+                hits.append((m.start(), m.end(), name))
+    return sorted(hits)
+
+
+def _segments(text: str, hits: list[tuple[int, int, str]]) -> list[tuple[str, str]]:
+    """Each named item with the words that belong to it: those after it up to the next joiner belong to it,
+    those before it back to the previous joiner too ("3인용 소파 하나랑 장롱 큰 거")."""
+    out = []
+    for i, (start, end, name) in enumerate(hits):
+        left = hits[i - 1][1] if i else 0
+        before = text[left:start]
+        joiners = list(_JOINER.finditer(before))
+        head = before[joiners[-1].end():] if joiners else (before if i == 0 else "")
+        right = hits[i + 1][0] if i + 1 < len(hits) else len(text)
+        after = text[end:right]
+        if i + 1 < len(hits):
+            joiner = _JOINER.search(after)
+            after = after[:joiner.start()] if joiner else after
+        out.append((name, f"{head}{text[start:end]}{after}"))
+    return out
+
+
+def find_items(text: str, fee_table: list[FeeLine]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Items the caller named, each with its own size and count and its fee; the second value lists items
+    whose size must be asked. An item said with 빼/말고 ("소파는 빼 주세요") comes with ``remove``."""
+    text = sx.to_digits(text)
+    by_name: dict[str, list[FeeLine]] = {}
+    for line in fee_table:
+        by_name.setdefault(line.name, []).append(line)
+    found: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
+    for name, words in _segments(text, _item_hits(text, by_name)):
+        lines = by_name[name]
+        qty = sx.quantity_said(words)
+        if _REMOVE.search(words):
+            found.append({"name": name, "remove": True})
+            continue
+        match = line_for_size(lines, sx.find_size(words, size_unit(lines)))
+        if match is None and len(lines) == 1:
+            match = lines[0]
+        if match is None:
+            pending.append({"name": name, "qty": qty or 1, "sizes": [line.size for line in lines]})
+            continue
+        found.append(_item(match, qty or 1, explicit=qty is not None))
+    return found, pending
+
+
+def _item(line: FeeLine, qty: int, *, explicit: bool = True) -> dict[str, Any]:
+    item = {"name": line.name, "size": line.size, "qty": qty, "unit_fee_krw": line.fee_krw,
+            "fee_krw": line.fee_krw * qty}
+    if not explicit:
+        item["qty_assumed"] = True
+    return item
+
+
+def merge_items(current: list[dict[str, Any]], said: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items after what the caller just said: new ones added, a count said again replaces the old one
+    ("매트리스 두 개요"), an item said with 빼/말고 removed."""
+    items = [dict(i) for i in current]
+    for new in said:
+        if new.get("remove"):
+            items = [i for i in items if i["name"] != new["name"]]
+            continue
+        same = next((i for i in items if (i["name"], i["size"]) == (new["name"], new["size"])), None)
+        if same is None:
+            items.append({k: v for k, v in new.items() if k != "qty_assumed"})
+        elif not new.get("qty_assumed"):
+            same.update(qty=new["qty"], fee_krw=new["unit_fee_krw"] * new["qty"])
+    return items
+
+
+# --- extraction: one named step per kind of slot --------------------------------------------------
+
+Problems = dict[str, str]  # slot -> "invalid" (a value given that does not fit) | "missing" (nothing given)
+
+
+def _take_address(intent: str, text: str, slots: dict[str, Any], ctx: Context, asking: str | None) -> Problems:
     address = sx.find_address(text)
     if address and intent in ("bulky_waste", "night_duty", "illegal_parking"):
         slots["address"] = address
-    if intent == "bulky_waste":
-        if asking == "size" and slots.get("pending_item"):
-            pending = slots["pending_item"]
-            said = sx.find_size(text)
-            compact = text.replace(" ", "")
-            candidates = [line for line in ctx.fee_table if line.name == pending["name"]]
-            if said:
-                line = line_for_size(candidates, said)
-            else:  # the caller read a size label back as it was offered ("3인용 이상")
-                line = next((line for line in candidates if line.size and line.size.replace(" ", "") in compact),
-                            None)
-            if line is None:
-                # A size that fits no line is invalid; no size at all (the address instead) is not a failure
-                # by itself: the progress rule in `step` decides.
-                problems["size"] = "invalid" if said else "missing"
-            else:
-                slots.setdefault("items", []).append({"name": line.name, "size": line.size, "qty": pending["qty"],
-                                                      "fee_krw": line.fee_krw * pending["qty"]})
-                slots.pop("pending_item")
-        items, pending = find_items(text, ctx.fee_table)
-        if items:
-            known = {(i["name"], i["size"]) for i in slots.get("items", [])}
-            slots.setdefault("items", []).extend(i for i in items if (i["name"], i["size"]) not in known)
-        if pending:
-            slots["pending_item"] = pending
-        when = sx.parse_when(text, today=ctx.today)
-        if when.day:
-            if when.day <= ctx.today or when.day > ctx.today + timedelta(days=30) or when.day.weekday() == 6:
-                problems["pickup_date"] = "invalid"
-            else:
-                slots["pickup_date"] = when.day.isoformat()
-                if when.part:
-                    slots["pickup_part"] = when.part
-        elif asking == "pickup_date":
-            problems["pickup_date"] = "missing"
-        amount = sx.find_amount(text)
-        if amount:
-            slots["amount_said_krw"] = amount
-    elif intent == "night_duty":
-        category = night_category(text)
-        if category:
-            slots["category"] = category
-        elif asking == "category" and text.strip():
-            slots["category"] = "other"
-        if is_urgent(text):
-            slots["urgent"] = True
-        if text.strip() and asking in (None, "category"):
-            slots.setdefault("summary", text.strip()[:200])
-    elif intent == "illegal_parking":
-        plate, attempted = sx.find_plate(text)
-        if plate:
-            slots["plate"] = plate
-        elif attempted:
-            problems["plate"] = "invalid"
-        elif asking == "plate":
-            problems["plate"] = "missing"
-        when = sx.parse_when(text, today=ctx.today)
-        if when.day or when.hour is not None or sx.says_recently(text):
-            day = when.day or ctx.today
-            slots["seen_at"] = f"{day.isoformat()}" + (f" {when.hour:02d}:00" if when.hour is not None else "")
-        elif asking == "seen_at":
-            if any(w in text for w in ("몰라", "모르")):
-                slots["seen_at"] = ctx.today.isoformat()
-            else:
-                problems["seen_at"] = "missing"
-    elif intent == "local_tax_refund":
-        if asking == "account":
-            bank, account = sx.find_bank_account(text)
-            if bank:
-                slots["bank"] = bank
-            if account:
-                slots["account"] = account
-            if not account:
-                problems["account"] = "missing"
+    return {}
+
+
+def _take_size_answer(intent: str, text: str, slots: dict[str, Any], ctx: Context, asking: str | None) -> Problems:
+    """The size of the item asked about: a size word, a bare number in the item's unit, a size label read
+    back as offered ("120cm 이상"), or the place of a choice offered by name ("두 번째")."""
+    pending = slots.get("pending_item")
+    if asking != "size" or not pending:
+        return {}
+    candidates = [line for line in ctx.fee_table if line.name == pending["name"]]
+    said = sx.find_size(text, size_unit(candidates))
+    compact = text.replace(" ", "")
+    line = line_for_size(candidates, said) if said else None
+    if line is None:
+        line = next((c for c in candidates if c.size and c.size.replace(" ", "") in compact), None)
+    if line is None and (index := sx.ordinal(text)) is not None and -len(candidates) <= index < len(candidates):
+        line = candidates[index]
+    if line is None:
+        return {"size": "invalid" if said else "missing"}
+    qty = sx.quantity_said(text) or pending["qty"]
+    slots["items"] = merge_items(slots.get("items", []), [_item(line, qty)])
+    _next_pending(slots)
+    return {}
+
+
+def _next_pending(slots: dict[str, Any]) -> None:
+    queue = list(slots.pop("pending_queue", []))
+    slots.pop("pending_item", None)
+    if queue:
+        slots["pending_item"] = queue.pop(0)
+    if queue:
+        slots["pending_queue"] = queue
+
+
+def _take_items(intent: str, text: str, slots: dict[str, Any], ctx: Context, asking: str | None) -> Problems:
+    items, pending = find_items(text, ctx.fee_table)
+    if items:
+        slots["items"] = merge_items(slots.get("items", []), items)
+    named = {i["name"] for i in items}
+    queue = [p for p in [slots.get("pending_item"), *slots.get("pending_queue", [])] if p and p["name"] not in named]
+    queue += [p for p in pending if p["name"] not in {q["name"] for q in queue}]
+    slots.pop("pending_item", None)
+    slots.pop("pending_queue", None)
+    if queue:
+        slots["pending_item"] = queue[0]
+    if queue[1:]:
+        slots["pending_queue"] = queue[1:]
+    if not items and not pending and asking == "items":
+        return {"items": "missing"}
+    return {}
+
+
+def _take_pickup_date(intent: str, text: str, slots: dict[str, Any], ctx: Context, asking: str | None) -> Problems:
+    when = sx.parse_when(text, today=ctx.today)
+    day = when.day
+    if day is None and asking == "pickup_date" and (index := sx.ordinal(text)) is not None:
+        offered = pickup_choices(ctx.today)
+        day = offered[index] if -len(offered) <= index < len(offered) else None
+    if day is None:
+        return {"pickup_date": "missing"} if asking == "pickup_date" else {}
+    if not pickup_allowed(day, ctx.today):
+        return {"pickup_date": "invalid"}
+    slots["pickup_date"] = day.isoformat()
+    if when.part:
+        slots["pickup_part"] = when.part
+    return {}
+
+
+def pickup_allowed(day: date, today: date) -> bool:
+    return today < day <= today + timedelta(days=30) and day.weekday() != 6
+
+
+def pickup_choices(today: date, count: int = 3) -> list[date]:
+    """The first days a pickup can be booked, offered by name after two misses."""
+    days, day = [], today
+    while len(days) < count:
+        day += timedelta(days=1)
+        if pickup_allowed(day, today):
+            days.append(day)
+    return days
+
+
+def _take_amount(intent: str, text: str, slots: dict[str, Any], ctx: Context, asking: str | None) -> Problems:
+    amount = sx.find_amount(text)
+    if amount:
+        slots["amount_said_krw"] = amount
+    return {}
+
+
+def _take_category(intent: str, text: str, slots: dict[str, Any], ctx: Context, asking: str | None) -> Problems:
+    category = night_category(text)
+    if category is None and asking == "category" and (index := sx.ordinal(text)) is not None:
+        codes = [code for code, _l, _w in NIGHT_CATEGORIES]
+        category = codes[index] if -len(codes) <= index < len(codes) else None
+    if category:
+        slots["category"] = category
+    elif asking == "category" and text.strip():
+        slots["category"] = "other"
+    if is_urgent(text):
+        slots["urgent"] = True
+    if text.strip() and asking in (None, "category"):
+        slots.setdefault("summary", text.strip()[:200])
+    return {}
+
+
+def _take_plate(intent: str, text: str, slots: dict[str, Any], ctx: Context, asking: str | None) -> Problems:
+    plate, attempted = sx.find_plate(text)
+    if plate:
+        slots["plate"] = plate
+    elif attempted:
+        return {"plate": "invalid"}
+    elif asking == "plate":
+        return {"plate": "missing"}
+    return {}
+
+
+def _take_seen_at(intent: str, text: str, slots: dict[str, Any], ctx: Context, asking: str | None) -> Problems:
+    when = sx.parse_when(text, today=ctx.today)
+    if when.day or when.hour is not None or sx.says_recently(text):
+        day = when.day or ctx.today
+        slots["seen_at"] = f"{day.isoformat()}" + (f" {when.hour:02d}:00" if when.hour is not None else "")
+    elif asking == "seen_at":
+        if any(w in text for w in ("몰라", "모르")):
+            slots["seen_at"] = ctx.today.isoformat()
         else:
-            birth = sx.find_birth(text)
-            if birth:
-                slots["birth"] = birth
-            elif asking == "birth":
-                problems["birth"] = "missing"
+            return {"seen_at": "missing"}
+    return {}
+
+
+def _take_birth(intent: str, text: str, slots: dict[str, Any], ctx: Context, asking: str | None) -> Problems:
+    birth = sx.find_birth(text)
+    if birth:
+        slots["birth"] = birth
+    elif asking == "birth":
+        return {"birth": "missing"}
+    return {}
+
+
+Extractor = Callable[[str, str, dict[str, Any], Context, str | None], Problems]
+EXTRACTORS: dict[str, tuple[Extractor, ...]] = {
+    "bulky_waste": (_take_address, _take_size_answer, _take_items, _take_pickup_date, _take_amount),
+    "night_duty": (_take_address, _take_category),
+    "illegal_parking": (_take_address, _take_plate, _take_seen_at),
+    "local_tax_refund": (_take_birth,),
+}
+
+
+def _extract(intent: str, text: str, slots: dict[str, Any], ctx: Context, asking: str | None) -> Problems:
+    """Merge what ``text`` says into ``slots``, one named step per kind of slot; returns slot -> problem."""
+    problems: Problems = {}
+    for take in EXTRACTORS.get(intent, ()):
+        problems.update(take(intent, text, slots, ctx, asking))
     return problems
 
 
@@ -359,176 +518,303 @@ def _ask(slot: str, slots: dict[str, Any], *, again: bool = False, intent: str |
     return template
 
 
-def _read_back(intent: str, slots: dict[str, Any], ctx: Context) -> str:
+ORDINALS = ("첫 번째", "두 번째", "세 번째", "네 번째", "다섯 번째", "여섯 번째", "일곱 번째")
+
+
+def offer_choices(slot: str, slots: dict[str, Any], ctx: Context) -> str | None:
+    """After two misses on one slot, the choices by name, each with its place ("두 번째"); None for a slot
+    without a short list of choices (an address, a plate)."""
+    if slot == "size" and slots.get("pending_item"):
+        names = [s for s in slots["pending_item"]["sizes"]]
+        head = f"{topic(slots['pending_item']['name'])} 크기에 따라 골라 주세요."
+    elif slot == "category":
+        names = [label for _c, label, _w in NIGHT_CATEGORIES] + ["기타"]
+        head = "어떤 불편인지 골라 주세요."
+    elif slot == "pickup_date":
+        names = [say_date(d) for d in pickup_choices(ctx.today)]
+        head = "가장 빠른 수거일을 알려 드릴게요."
+    elif slot == "items":
+        names = list(dict.fromkeys(line.name for line in ctx.fee_table))[:5]
+        head = "자주 버리시는 물건은"
+        return f"{head} {', '.join(names)}이에요. 이 중에 있으면 이름을 말씀해 주세요."
+    else:
+        return None
+    listing = ", ".join(f"{ORDINALS[i]} {name}" for i, name in enumerate(names[:len(ORDINALS)]))
+    return f"{head} {listing}. 번호나 이름으로 말씀해 주세요."
+
+
+# --- the pending order: what is read back is what is filed --------------------------------------
+
+def pending_order(intent: str, slots: dict[str, Any]) -> dict[str, Any]:
+    """The request as it will be filed: the read-back speaks it and the confirmation files this same
+    structure, so the caller's "네" confirms exactly what is filed."""
     if intent == "bulky_waste":
-        items = ", ".join(f"{i['name']}{' ' + i['size'] if i['size'] else ''} {i['qty']}개" for i in slots["items"])
-        total = sum(i["fee_krw"] for i in slots["items"])
-        day = date.fromisoformat(slots["pickup_date"])
-        when = say_date(day, slots.get("pickup_part"))
-        return (f"{items}, 수수료는 모두 {krw(total)}입니다. {slots['address']}에서 {when}에 "
-                "수거해 드릴게요. 이대로 접수할까요?")
+        items = [{k: i[k] for k in ("name", "size", "qty", "unit_fee_krw", "fee_krw")} for i in slots["items"]]
+        return {"items": items, "fee_krw": sum(i["fee_krw"] for i in items), "address": slots["address"],
+                "pickup_date": slots["pickup_date"], "pickup_part": slots.get("pickup_part")}
     if intent == "night_duty":
-        label = next((lbl for code, lbl, _w in NIGHT_CATEGORIES if code == slots["category"]), "기타 민원")
-        return f"{slots['address']}의 {label} 민원으로 당직실에 접수할게요. 맞으신가요?"
+        return {"category": slots.get("category") or "other", "address": slots.get("address"),
+                "summary": slots.get("summary", "")}
     if intent == "illegal_parking":
-        return (f"{slots['address']}에 세워진 {slots['plate']} 차량을 불법 주정차로 신고할게요. "
-                "단속반에 단속 요청을 보내도 될까요?")
+        return {"address": slots["address"], "plate": slots["plate"], "seen_at": slots.get("seen_at")}
     if intent == "local_tax_refund":
-        return f"{slots.get('bank') or ''} 계좌 끝자리 {str(slots['account'])[-4:]}로 환급 청구를 접수할까요?".strip()
+        return {"refunds": slots.get("refunds", []), "total_krw": slots.get("refund_total_krw"), "callback": True}
+    return {}
+
+
+def say_items(items: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{i['name']}{' ' + i['size'] if i['size'] else ''} {i['qty']}개" for i in items)
+
+
+def read_back(intent: str, order: dict[str, Any]) -> str:
+    if intent == "bulky_waste":
+        when = say_date(date.fromisoformat(order["pickup_date"]), order.get("pickup_part"))
+        return (f"{say_items(order['items'])}, 수수료는 모두 {krw(order['fee_krw'])}입니다. {order['address']}에서 "
+                f"{when}에 수거해 드릴게요. 이대로 접수할까요?")
+    if intent == "night_duty":
+        label = next((lbl for code, lbl, _w in NIGHT_CATEGORIES if code == order["category"]), "기타 민원")
+        return f"{order['address']}의 {label} 민원으로 당직실에 접수할게요. 맞으신가요?"
+    if intent == "illegal_parking":
+        return (f"{order['address']}에 세워진 {order['plate']} 차량을 불법 주정차로 신고할게요. "
+                "단속반에 단속 요청을 보내도 될까요?")
     return ""
 
 
-def _outcome(intent: str, slots: dict[str, Any], *, urgent: bool = False) -> Outcome:
-    address = slots.get("address")
+def outcome_of(intent: str, order: dict[str, Any], *, urgent: bool = False) -> Outcome:
+    """The service request for a confirmed order (or an urgent night complaint)."""
+    address = order.get("address")
     area = sx.area_of(address)
     rural = bool(area and area.endswith(("읍", "면")))
     if intent == "bulky_waste":
-        items = slots["items"]
-        total = sum(i["fee_krw"] for i in items)
-        day = date.fromisoformat(slots["pickup_date"])
+        items = order["items"]
         desc = "대형폐기물 수거: " + ", ".join(f"{i['name']} {i['size']} x{i['qty']}".replace("  ", " ") for i in items)
         dept = f"{area} 행정복지센터" if rural else DEPARTMENTS["bulky_waste"]
         return Outcome("bulky_waste", dept, area, desc, address,
-                       {"items": items, "pickup_part": slots.get("pickup_part")}, fee_krw=total,
-                       scheduled_date=day)
+                       {"items": items, "pickup_part": order.get("pickup_part")}, fee_krw=order["fee_krw"],
+                       scheduled_date=date.fromisoformat(order["pickup_date"]))
     if intent == "night_duty":
-        category = slots.get("category") or "other"
+        category = order["category"]
         label = next((lbl for code, lbl, _w in NIGHT_CATEGORIES if code == category), "기타")
-        desc = f"야간 당직민원({label}): {slots.get('summary', '')}".strip()
+        desc = f"야간 당직민원({label}): {order.get('summary', '')}".strip()
         dept = DUTY_OFFICER if urgent else NIGHT_DEPARTMENTS.get(category, "당직실")
         return Outcome("night_duty", dept, area, desc, address, {"category": category}, urgent=urgent,
                        status="assigned" if urgent else "received")
     if intent == "illegal_parking":
         dept = f"{area} 행정복지센터" if rural else DEPARTMENTS["illegal_parking"]
-        return Outcome("illegal_parking", dept, area, f"불법 주정차 단속 요청: {slots['plate']}", address,
-                       {"plate": slots["plate"], "seen_at": slots.get("seen_at")})
-    return Outcome("local_tax_refund", DEPARTMENTS["local_tax_refund"], None, "지방세 환급금 계좌 입금 청구",
-                   None, {"bank": slots.get("bank"), "account": slots.get("account"),
-                          "refunds": slots.get("refunds", []), "total_krw": slots.get("refund_total_krw")})
+        return Outcome("illegal_parking", dept, area, f"불법 주정차 단속 요청: {order['plate']}", address,
+                       {"plate": order["plate"], "seen_at": order.get("seen_at")})
+    return Outcome("local_tax_refund", DEPARTMENTS["local_tax_refund"], None,
+                   "지방세 환급 청구: 담당 직원이 전화로 본인 확인과 입금 계좌를 확인", None,
+                   {"refunds": order.get("refunds", []), "total_krw": order.get("total_krw"), "callback": True})
+
+
+# --- the dialogue: one named step per state ------------------------------------------------------
+
+@dataclass
+class Turn:
+    """One caller utterance being handled: what the steps share."""
+
+    call: CallState
+    text: str
+    prediction: Prediction | None
+    ctx: Context
+    slots: dict[str, Any]
+    intent: str | None
+    failures: int
+
+    def result(self, reply: str, state: str, **kw: Any) -> StepResult:
+        return StepResult(reply=reply, intent=self.intent, state=state, slots=self.slots, failures=self.failures,
+                          confidence=self.prediction.confidence if self.prediction else None, **kw)
+
+    def fail(self, reply: str, *, slot: str | None = None) -> StepResult:
+        """A miss: asked again once; on a slot with choices the second miss offers them by name; the next
+        miss hands off (an elderly caller is never trapped in a loop)."""
+        self.failures += 1
+        if slot:
+            misses = dict(self.slots.get("misses", {}))
+            misses[slot] = misses.get(slot, 0) + 1
+            self.slots["misses"] = misses
+            if misses[slot] == 2 and (choices := offer_choices(slot, self.slots, self.ctx)):
+                return self.result(choices, self.call.state, understood=False)
+        offered = any(n >= 2 for n in self.slots.get("misses", {}).values())
+        if self.failures >= MAX_FAILURES + (1 if offered else 0):
+            return self.result(HANDOFF["not_understood"], "handoff", handoff_reason="not_understood", ended=True,
+                               understood=False)
+        return self.result(reply, self.call.state, understood=False)
 
 
 def step(call: CallState, text: str, prediction: Prediction | None, ctx: Context) -> StepResult:
     """Advance the dialogue by one caller utterance."""
-    text = (text or "").strip()
-    slots = dict(call.slots)
-    intent = call.intent
-    failures = call.failures
-
-    def result(reply: str, state: str, **kw: Any) -> StepResult:
-        return StepResult(reply=reply, intent=intent, confidence=prediction.confidence if prediction else None,
-                          state=state, slots=slots, failures=failures, **kw)
-
-    def fail(reply: str) -> StepResult:
-        nonlocal failures
-        failures += 1
-        if failures >= MAX_FAILURES:
-            return result(HANDOFF["not_understood"], "handoff", handoff_reason="not_understood", ended=True,
-                          understood=False)
-        return result(reply, call.state, understood=False)
-
-    if wants_person(text) or (prediction and prediction.intent == "human_agent"
-                              and prediction.confidence >= 0.7 and call.state in ("greeting", "confirm")):
-        intent = intent or "human_agent"
-        return result(HANDOFF["caller_asked"], "handoff", handoff_reason="caller_asked", ended=True)
-    if not text or not re.search(r"[가-힣0-9]", text):
-        if re.search(r"[A-Za-z]{2}", text):
-            return fail("죄송해요, 한국어로만 안내해 드릴 수 있어요. "
-                        "한국어로 말씀해 주시거나 '상담원'이라고 말씀해 주세요.")
-        if call.state == "greeting":
-            again = MENU
-        elif call.state.startswith("collect:"):
-            again = _ask(call.state.removeprefix("collect:"), slots, intent=intent)
-        else:
-            again = "다시 말씀해 주시겠어요?"
-        return fail("죄송해요, 잘 듣지 못했어요. " + again)
-
+    turn = Turn(call=call, text=(text or "").strip(), prediction=prediction, ctx=ctx, slots=dict(call.slots),
+                intent=call.intent, failures=call.failures)
+    for guard in (_step_person, _step_silence):
+        if (res := guard(turn)) is not None:
+            return res
     if call.state == "greeting":
-        if prediction is None or prediction.confidence < CONFIDENCE_MIN:
-            return fail("죄송해요, 잘 이해하지 못했어요. " + MENU)
-        if prediction.intent == "out_of_scope":
-            return fail("그 업무는 제가 도와드리기 어려워요. " + MENU
-                        + " 상담원이 필요하시면 '상담원'이라고 말씀해 주세요.")
-        intent = prediction.intent
-        if intent == "human_agent":
-            return result(HANDOFF["caller_asked"], "handoff", handoff_reason="caller_asked", ended=True)
-        _extract(intent, text, slots, ctx, None)
-        if intent == "night_duty" and slots.get("urgent"):
-            return result(HANDOFF["urgent"], "handoff", handoff_reason="urgent", ended=True,
-                          outcome=_outcome(intent, slots, urgent=True))
-        return _next(intent, slots, ctx, result)
-
+        return _step_waste_schedule(turn) or _step_greeting(turn)
     if call.state == "confirm":
-        answer = sx.yes_no(text)
-        before = {k: v for k, v in slots.items()}
-        _extract(intent or "", text, slots, ctx, None)
-        changed = slots != before
-        if answer is True and not changed:
-            return _finish(intent or "", slots, result)
-        if changed:
-            return _next(intent or "", slots, ctx, result)
-        if answer is False:
-            keep = {k: v for k, v in slots.items() if k in ("refunds", "refund_total_krw", "birth", "category",
-                                                           "summary")}
-            slots.clear()
-            slots.update(keep)
-            first = _missing(intent or "", slots) or "address"
-            if intent == "local_tax_refund":
-                first = "account"
-            return result("알겠습니다. 처음부터 다시 여쭤볼게요. " + _ask(first, slots, intent=intent),
-                          f"collect:{first}")
-        return fail("'네' 또는 '아니요'로 말씀해 주세요. " + _read_back(intent or "", slots, ctx))
+        return _step_confirm(turn)
+    if call.state == "offer_claim":
+        return _step_offer_claim(turn)
+    return _step_collect(turn)
 
-    if call.state == "offer_account":
-        answer = sx.yes_no(text)
-        bank, account = sx.find_bank_account(text)
-        if account:
-            slots.update({"bank": bank, "account": account})
-            return result(_read_back("local_tax_refund", slots, ctx), "confirm")
-        if answer is True:
-            return result(ASK["account"], "collect:account")
-        if answer is False:
-            return result("알겠습니다. 위택스나 시청 세무과에서 언제든 청구하실 수 있어요. 전화 주셔서 감사합니다.",
-                          "done", ended=True)
-        return fail("환급금을 계좌로 받으시겠어요? '네' 또는 '아니요'로 말씀해 주세요.")
 
-    asking = call.state.removeprefix("collect:")
-    problems = _extract(intent or "", text, slots, ctx, asking)
-    # A value given but invalid is a failure; so is an answer that moved nothing forward. An answer that
-    # filled another slot (the address when the date was asked) is progress: ask on without counting it.
-    if problems.get(asking) == "invalid" or not _progress(call.slots, slots):
-        return fail(_ask(asking, slots, again=True, intent=intent))
-    if intent == "night_duty" and slots.get("urgent"):
-        return result(HANDOFF["urgent"], "handoff", handoff_reason="urgent", ended=True,
-                      outcome=_outcome(intent, slots, urgent=True))
-    return _next(intent or "", slots, ctx, result)
+def _step_person(turn: Turn) -> StepResult | None:
+    """Asking for a person hands off at once, in any state."""
+    p = turn.prediction
+    if wants_person(turn.text) or (p and p.intent == "human_agent" and p.confidence >= 0.7
+                                   and turn.call.state in ("greeting", "confirm")):
+        turn.intent = turn.intent or "human_agent"
+        return turn.result(HANDOFF["caller_asked"], "handoff", handoff_reason="caller_asked", ended=True)
+    return None
+
+
+def _step_silence(turn: Turn) -> StepResult | None:
+    """Silence, noise or another language: asked again (counted as a miss)."""
+    text, state = turn.text, turn.call.state
+    if text and re.search(r"[가-힣0-9]", text):
+        return None
+    if re.search(r"[A-Za-z]{2}", text):
+        return turn.fail("죄송해요, 한국어로만 안내해 드릴 수 있어요. "
+                         "한국어로 말씀해 주시거나 '상담원'이라고 말씀해 주세요.")
+    if state == "greeting":
+        again = MENU
+    elif state.startswith("collect:"):
+        again = _ask(state.removeprefix("collect:"), turn.slots, intent=turn.intent)
+    else:
+        again = "다시 말씀해 주시겠어요?"
+    return turn.fail("죄송해요, 잘 듣지 못했어요. " + again)
+
+
+def _step_waste_schedule(turn: Turn) -> StepResult | None:
+    """A question about household waste days goes to a person (it is not a bulky-waste booking)."""
+    if not WASTE_SCHEDULE.search(turn.text) or "대형" in turn.text or find_items(turn.text, turn.ctx.fee_table)[0]:
+        return None
+    turn.intent = "out_of_scope"  # no FAQ table yet: answered by a person
+    return turn.result(HANDOFF["waste_schedule"], "handoff", handoff_reason="faq_unanswered", ended=True)
+
+
+def _step_greeting(turn: Turn) -> StepResult:
+    """What the call is about; whatever slots the first sentence already gives are taken."""
+    p = turn.prediction
+    if p is None or p.confidence < CONFIDENCE_MIN:
+        return turn.fail("죄송해요, 잘 이해하지 못했어요. " + MENU)
+    if p.intent == "out_of_scope":
+        return turn.fail("그 업무는 제가 도와드리기 어려워요. " + MENU
+                         + " 상담원이 필요하시면 '상담원'이라고 말씀해 주세요.")
+    turn.intent = p.intent
+    if turn.intent == "human_agent":
+        return turn.result(HANDOFF["caller_asked"], "handoff", handoff_reason="caller_asked", ended=True)
+    _extract(turn.intent, turn.text, turn.slots, turn.ctx, None)
+    return _urgent(turn) or _next(turn)
+
+
+def _urgent(turn: Turn) -> StepResult | None:
+    if turn.intent == "night_duty" and turn.slots.get("urgent"):
+        return turn.result(HANDOFF["urgent"], "handoff", handoff_reason="urgent", ended=True,
+                           outcome=outcome_of("night_duty", pending_order("night_duty", turn.slots), urgent=True))
+    return None
+
+
+def _step_confirm(turn: Turn) -> StepResult:
+    """The read-back: "네" files the order read back; a new value ("아니요, 침대도요", "모레요") changes the
+    order and reads it back again; a bare "아니요" starts the slots again."""
+    intent = turn.intent or ""
+    answer = sx.yes_no(turn.text)
+    before = pending_order(intent, turn.slots) if intent else {}
+    _extract(intent, turn.text, turn.slots, turn.ctx, None)
+    changed = _order_changed(intent, turn.slots, before)
+    if answer is True and not changed:
+        return _finish(turn, turn.slots.get("order") or before)
+    if changed:
+        return _next(turn)
+    if answer is False:
+        keep = {k: v for k, v in turn.slots.items() if k in ("refunds", "refund_total_krw", "birth", "category",
+                                                             "summary")}
+        turn.slots.clear()
+        turn.slots.update(keep)
+        first = _missing(intent, turn.slots) or "address"
+        return turn.result("알겠습니다. 처음부터 다시 여쭤볼게요. " + _ask(first, turn.slots, intent=intent),
+                           f"collect:{first}")
+    return turn.fail("'네' 또는 '아니요'로 말씀해 주세요. " + read_back(intent, turn.slots.get("order") or before))
+
+
+def _order_changed(intent: str, slots: dict[str, Any], before: dict[str, Any]) -> bool:
+    if slots.get("pending_item"):
+        return True
+    try:
+        return pending_order(intent, slots) != before
+    except KeyError:
+        return True
+
+
+def _step_offer_claim(turn: Turn) -> StepResult:
+    """Tax refund: file the claim and book a staff call-back (no account is ever taken by voice)."""
+    answer = sx.yes_no(turn.text)
+    if answer is True:
+        return _finish(turn, pending_order("local_tax_refund", turn.slots))
+    if answer is False:
+        return turn.result("알겠습니다. 위택스나 시청 세무과에서 언제든 청구하실 수 있어요. 전화 주셔서 감사합니다.",
+                           "done", ended=True)
+    return turn.fail("환급 청구를 접수하고 담당 직원의 전화를 받으시겠어요? '네' 또는 '아니요'로 말씀해 주세요.")
+
+
+def _step_collect(turn: Turn) -> StepResult:
+    """Asking for one slot. An answer that fills another slot (the address when the size was asked) is
+    progress: taken, and the slot asked again without counting a miss. A value given but invalid, or an
+    answer that moves nothing, is a miss."""
+    asking = turn.call.state.removeprefix("collect:")
+    before = dict(turn.slots)
+    problems = _extract(turn.intent or "", turn.text, turn.slots, turn.ctx, asking)
+    progressed = _progress(before, turn.slots)
+    if not progressed or (problems.get(asking) == "invalid" and _missing(turn.intent or "", turn.slots) == asking
+                          and not _other_slot_filled(before, turn.slots, asking)):
+        return turn.fail(_ask(asking, turn.slots, again=True, intent=turn.intent), slot=asking)
+    return _urgent(turn) or _next(turn)
+
+
+def _other_slot_filled(before: dict[str, Any], after: dict[str, Any], asking: str) -> bool:
+    ignore = {asking, "misses", "summary", "amount_said_krw"}
+    return any(after.get(k) != before.get(k) for k in set(before) | set(after) if k not in ignore)
 
 
 def _progress(before: dict[str, Any], after: dict[str, Any]) -> bool:
-    return before != after
+    strip = ("misses",)
+    return {k: v for k, v in before.items() if k not in strip} != {k: v for k, v in after.items() if k not in strip}
 
 
-def _next(intent: str, slots: dict[str, Any], ctx: Context, result: Callable[..., StepResult]) -> StepResult:
+def _next(turn: Turn) -> StepResult:
+    """Ask for the next missing slot, or read the pending order back."""
+    intent, slots = turn.intent or "", turn.slots
     missing = _missing(intent, slots)
     if missing:
-        return result(_ask(missing, slots, intent=intent), f"collect:{missing}")
-    if intent == "local_tax_refund" and "refunds" not in slots:
-        refunds = ctx.find_refunds(slots["birth"])
-        slots["refunds"] = refunds
-        slots["refund_total_krw"] = sum(r["amount_krw"] for r in refunds)
-        if not refunds:
-            return result("확인해 보니 지금 돌려받으실 지방세 환급금은 없어요. 전화 주셔서 감사합니다.", "done",
-                          ended=True)
-        listing = ", ".join(f"{r['tax_type']} {krw(r['amount_krw'])}" for r in refunds)
-        return result(f"돌려받으실 환급금이 있어요. {listing}, 모두 {krw(slots['refund_total_krw'])}입니다. "
-                      "위택스나 시청 세무과에서 청구하실 수 있고, 지금 계좌를 말씀해 주시면 바로 접수해 드려요. "
-                      "계좌로 받으시겠어요?", "offer_account")
-    if intent == "local_tax_refund" and not slots.get("account"):
-        return result(ASK["account"], "collect:account")
-    return result(_read_back(intent, slots, ctx), "confirm")
+        return turn.result(_ask(missing, slots, intent=intent), f"collect:{missing}")
+    if intent == "local_tax_refund":
+        return _refunds_due(turn)
+    slots["order"] = pending_order(intent, slots)
+    return turn.result(read_back(intent, slots["order"]), "confirm")
 
 
-def _finish(intent: str, slots: dict[str, Any], result: Callable[..., StepResult]) -> StepResult:
-    outcome = _outcome(intent, slots)
+def _refunds_due(turn: Turn) -> StepResult:
+    """Explain the refunds due to the identified caller, and offer to file the claim with a call-back."""
+    slots = turn.slots
+    refunds = turn.ctx.find_refunds(slots["birth"])
+    slots["refunds"] = refunds
+    slots["refund_total_krw"] = sum(r["amount_krw"] for r in refunds)
+    if not refunds:
+        return turn.result("확인해 보니 지금 돌려받으실 지방세 환급금은 없어요. 전화 주셔서 감사합니다.", "done",
+                           ended=True)
+    listing = ", ".join(f"{r['tax_type']} {krw(r['amount_krw'])}" for r in refunds)
+    return turn.result(
+        f"돌려받으실 환급금이 있어요. {listing}, 모두 {krw(slots['refund_total_krw'])}입니다. 환급금은 낸 세금이 "
+        "많았거나 고지가 바뀌어 돌려드리는 돈이에요. 위택스나 시청 세무과에서 청구하실 수 있고, 지금 청구를 접수하면 "
+        "담당 직원이 전화를 드려 본인 확인과 입금 계좌를 확인해 드려요. 계좌번호는 전화로 말씀하지 마세요. "
+        "청구를 접수할까요?", "offer_claim")
+
+
+def _finish(turn: Turn, order: dict[str, Any]) -> StepResult:
+    intent = turn.intent or ""
+    outcome = outcome_of(intent, order)
     if intent == "bulky_waste":
         reply = (f"접수되었습니다. 수수료 {krw(outcome.fee_krw or 0)}은 문자로 보내 드리는 납부번호로 내 주시고, "
                  "물건에는 접수번호를 적어 내놓아 주세요. 접수번호는 {ref}입니다. 감사합니다.")
@@ -537,5 +823,5 @@ def _finish(intent: str, slots: dict[str, Any], result: Callable[..., StepResult
     elif intent == "illegal_parking":
         reply = "단속 요청을 보냈습니다. 단속반이 현장을 확인할 거예요. 접수번호는 {ref}입니다. 감사합니다."
     else:
-        reply = "환급 청구가 접수되었습니다. 확인 후 말씀하신 계좌로 입금해 드려요. 접수번호는 {ref}입니다."
-    return result(reply, "done", ended=True, outcome=outcome, refund_claim=intent == "local_tax_refund")
+        reply = "환급 청구가 접수되었습니다. 담당 직원이 곧 전화를 드릴게요. 접수번호는 {ref}입니다."
+    return turn.result(reply, "done", ended=True, outcome=outcome, refund_claim=intent == "local_tax_refund")

@@ -19,7 +19,7 @@ from app.core.i18n import SEOUL
 from app.core.live import publish_after_commit
 from app.core.pagination import PageParams, paginate
 from app.core.privacy import mask_phone, mask_pii
-from app.core.sealing import Unreadable, sealed_field
+from app.core.sealing import sealed_field
 from app.core.tenancy import principal_of
 from app.kt.voicebot import classifier, dialogue
 from app.kt.voicebot.models import (
@@ -46,10 +46,8 @@ TRANSITIONS = {
 }
 OPEN_STATUSES = ("received", "assigned", "in_progress")
 ACCOUNT_KEY_ENV = "DXHUB_VOICEBOT_ACCOUNT_KEY"  # reads legacy (pre-AES-GCM) values only, in `dxhub keys rotate`
-# The refund account a caller gives: sealed on the call while the dialogue runs (bound to the call's id),
-# then on the request (bound to its token, which exists before the row is inserted and never changes).
-CALL_ACCOUNT = sealed_field("voicebot.account", table="vb_call", column="context", json_key="account_sealed",
-                            row_key=("id",), legacy_purpose="voicebot.account", legacy_key_env=ACCOUNT_KEY_ENV)
+# A refund account is never taken by voice (staff call the claimant back). Requests filed before that
+# rule keep theirs sealed, bound to the request's token, for the audited reveal on the staff page.
 REQUEST_ACCOUNT = sealed_field("voicebot.account", table="vb_request", column="account_sealed", row_key=("token",),
                                legacy_purpose="voicebot.account", legacy_key_env=ACCOUNT_KEY_ENV)
 
@@ -229,14 +227,6 @@ def take_turn(db: Session, *, call: VoicebotCall, text: str, now: datetime | Non
                            fee_table=fee_lines(db, municipality_id=call.municipality_id),
                            find_refunds=_find_refunds(db, call))
     slots = dict(call.slots or {})
-    sealed_account = (call.context or {}).get("account_sealed")
-    if sealed_account and slots.get("account"):
-        try:
-            slots["account"] = CALL_ACCOUNT.unseal(sealed_account, row=(call.id,))
-        except Unreadable as exc:  # the dialogue asks for it again rather than failing the call
-            slots.pop("account")
-            audit.record_unreadable(db, object_type="vb_call", object_id=str(call.id),
-                                    municipality_id=call.municipality_id, field=CALL_ACCOUNT.name, reason=str(exc))
     state = dialogue.CallState(municipality_name=municipality.name_ko, intent=call.intent, state=call.state,
                                slots=slots, failures=call.failures)
     res = dialogue.step(state, text, prediction, ctx)
@@ -259,10 +249,6 @@ def take_turn(db: Session, *, call: VoicebotCall, text: str, now: datetime | Non
     call.intent = res.intent if res.intent else call.intent
     call.state = res.state
     call.slots = _public_slots(res.slots, masked=True)
-    context = {k: v for k, v in (call.context or {}).items() if k != "account_sealed"}
-    if res.slots.get("account") and not res.ended:  # the next turn needs it in clear; the request keeps it
-        context["account_sealed"] = CALL_ACCOUNT.seal(str(res.slots["account"]), row=(call.id,))
-    call.context = context
     call.failures = res.failures
     if res.ended:
         call.ended_at = now
@@ -289,7 +275,6 @@ def hang_up(db: Session, *, call: VoicebotCall, now: datetime | None = None) -> 
         return call
     call.status = "abandoned"
     call.ended_at = now or utcnow()
-    call.context = {k: v for k, v in (call.context or {}).items() if k != "account_sealed"}
     audit.record(db, action="end", object_type="vb_call", object_id=str(call.id),
                  municipality_id=call.municipality_id, after={"status": "abandoned", "intent": call.intent})
     db.flush()
@@ -313,10 +298,14 @@ def close_stale_calls(db: Session, *, idle_s: int = 1800, now: datetime | None =
     return len(stale)
 
 
+# The dialogue's working keys: kept on the call between turns, left out of answers.
+WORKING_SLOTS = ("pending_item", "pending_queue", "order", "misses")
+
+
 def _public_slots(slots: dict[str, Any], *, masked: bool) -> dict[str, Any]:
     """Slots as stored (``masked``: the dialogue's working keys kept) or as answered (those dropped); the
     bank account is masked in both (the telephony side only needs to read back its last digits)."""
-    out = {k: v for k, v in slots.items() if masked or k != "pending_item"}
+    out = {k: v for k, v in slots.items() if masked or k not in WORKING_SLOTS}
     if out.get("account"):
         out["account"] = mask_pii(str(out["account"]))
         if re.fullmatch(r"\d+", str(slots["account"])):
@@ -327,11 +316,10 @@ def _public_slots(slots: dict[str, Any], *, masked: bool) -> dict[str, Any]:
 
 
 def _claim_refunds(db: Session, *, call: VoicebotCall, slots: dict[str, Any]) -> None:
+    """The refunds the caller claimed: staff call back to confirm identity and the account (never by voice)."""
     ids = [r["id"] for r in slots.get("refunds", [])]
-    masked = _public_slots(slots, masked=True).get("account")
     for refund in db.scalars(select(VoicebotTaxRefund).where(VoicebotTaxRefund.id.in_(ids or [-1]))):
         refund.status = "claimed"
-        refund.account_masked = f"{slots.get('bank') or ''} {masked}".strip()
 
 
 def _request_from_outcome(db: Session, *, call: VoicebotCall, outcome: dialogue.Outcome,

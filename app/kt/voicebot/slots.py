@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from app.kt.voicebot.numerals import plate_digits, to_digits
+
 WEEKDAYS = {"월": 0, "화": 1, "수": 2, "목": 3, "금": 4, "토": 5, "일": 6}
 NATIVE_NUMBERS = {"한": 1, "하나": 1, "두": 2, "둘": 2, "세": 3, "셋": 3, "네": 4, "넷": 4, "다섯": 5,
                   "여섯": 6, "일곱": 7, "여덟": 8, "아홉": 9, "열": 10, "열한": 11, "열두": 12}
@@ -24,7 +26,8 @@ NO = ("아니", "아뇨", "틀려", "틀렸", "잘못", "다시", "취소", "no"
 
 _ADDRESS = re.compile(
     r"((?:[가-힣]+(?:시|군|구)\s+)?"
-    r"(?:[가-힣]{1,6}(?:동|읍|면|가)(?:\s+[가-힣]{1,6}리)?(?:\s+[가-힣0-9]+(?:로|길))?|[가-힣0-9]{2,12}(?:로|길))"
+    r"(?:[가-힣]{1,6}(?:동|읍|면|가)(?:\s*[가-힣]{1,6}리(?![가-힣])|(?![가-힣]))(?:\s+[가-힣0-9]+(?:로|길))?|"
+    r"[가-힣0-9]{2,12}(?:로|길))"
     r"(?:\s*\d+(?:-\d+)?(?:\s*번지|\s*번길)?)?"
     r"(?:\s*[가-힣A-Za-z0-9]+(?:아파트|빌라|맨션|타운|상가|오피스텔))?(?:\s*\d+\s*동)?(?:\s*\d+\s*호)?)")
 _PLACE_SUFFIXES = ("아파트|빌라|초등학교|중학교|고등학교|학교|시장|사거리|삼거리|(?<![구지])역|공원|마트|"
@@ -140,6 +143,7 @@ def parse_when(text: str, *, today: date) -> When:
 def find_plate(text: str) -> tuple[str | None, bool]:
     """``(plate, attempted)``: a valid plate such as 12가3456 or 123가4567, or whether the caller said
     something plate-like that is not one (to ask again)."""
+    text = plate_digits(text)
     for m in _PLATE.finditer(text):
         if m.group(2) in PLATE_SYLLABLES:
             return f"{m.group(1)}{m.group(2)}{m.group(3)}", True
@@ -147,8 +151,25 @@ def find_plate(text: str) -> tuple[str | None, bool]:
 
 
 def find_address(text: str) -> str | None:
-    for m in _LANDMARK.finditer(text):
-        return m.group(1).strip()
+    """The whole address a caller said: 시군구, 읍면동, 리, 지번 or 도로명 + 건물번호, building, 동/호, or a
+    landmark. When the administrative part and a building are both said ("부발읍 아미리 123번지 현대아파트
+    101동 202호"), both are kept: the 읍 routes the request to its office."""
+    text = to_digits(text)
+    landmark = next(_LANDMARK.finditer(text), None)
+    place = _administrative_address(text)
+    if landmark is None:
+        return place[0] if place else None
+    if place is None:
+        return landmark.group(1).strip()
+    (p_start, p_end), (l_start, l_end) = place[1], landmark.span(1)
+    gap = text[min(p_end, l_end):max(p_start, l_start)]
+    if p_start <= l_end and l_start <= p_end or not gap.strip():  # overlapping or side by side: one address
+        return text[min(p_start, l_start):max(p_end, l_end)].strip()
+    return landmark.group(1).strip()
+
+
+def _administrative_address(text: str) -> tuple[str, tuple[int, int]] | None:
+    """The first administrative address (동/읍/면/리, road and number, lot) and its span in ``text``."""
     for m in _ADDRESS.finditer(text):
         candidate = m.group(1).strip()
         head = re.split(r"\s", candidate)[0]
@@ -163,7 +184,8 @@ def find_address(text: str) -> str | None:
             continue
         if stem.endswith(("로", "길", "가")) and not re.search(r"\d", candidate):
             continue  # a road name alone is too vague; 'X가' without a number is usually a subject
-        return candidate
+        start = m.start(1) + (len(m.group(1)) - len(m.group(1).lstrip()))
+        return candidate, (start, start + len(candidate))
     return None
 
 
@@ -171,23 +193,50 @@ def area_of(address: str | None) -> str | None:
     """The 읍/면/동 an address lies in, for routing to the area's office."""
     if not address:
         return None
-    m = re.search(r"([가-힣0-9]+(?:읍|면|동))(?![가-힣])", address)
-    if m and not re.fullmatch(r"\d+동", m.group(1)):
-        return m.group(1)
+    m = re.search(r"([가-힣0-9]+?(?:읍|면|동))(?![가-힣]|(?<=동)[가-힣]{1,6}리)|([가-힣]+?(?:읍|면))(?=[가-힣]{1,6}리)",
+                  address)
+    if m and not re.fullmatch(r"\d+동", m.group(1) or m.group(2)):
+        return m.group(1) or m.group(2)
     return None
 
 
 def find_quantity(text: str) -> int:
+    return quantity_said(text) or 1
+
+
+def quantity_said(text: str) -> int | None:
+    """How many, when said: 두 개, 3대, 하나, 둘이요 (a native count alone is a quantity in an item's words)."""
+    text = to_digits(text)
     m = re.search(r"(\d+|한|두|세|네|다섯|여섯|일곱|여덟|아홉|열)\s*(?:개|대|짝|세트|점|채)", text)
+    if m is None:
+        m = re.search(r"(?<![가-힣])(하나|둘|셋|넷|다섯|여섯|일곱|여덟|아홉|열)(?![가-힣])|"
+                      r"(?<![가-힣])(하나|둘|셋|넷)(?=이요|요|이에요|예요|랑|하고|이랑|도)", text)
     if m:
-        return max(1, min(_num(m.group(1)) or 1, 20))
-    return 1
+        return max(1, min(_num(next(g for g in m.groups() if g)) or 1, 20))
+    return None
 
 
-def find_size(text: str) -> str | None:
-    """Size words callers use: 3인용, 2m, 180cm, 10자, 대/중/소, 양문형, 55인치, 500리터."""
-    t = text.replace(" ", "")
-    m = re.search(r"(\d+)(인용|인치|리터|L|l|자|단|칸|도어)", t)
+_ORDINAL = re.compile(r"(첫|한|두|세|네|다섯|1|2|3|4|5|일|이|삼|사|오)\s*(?:번째|째|번(?!지))|(둘|셋|넷)째|마지막")
+_ORDINAL_VALUE = {"첫": 0, "한": 0, "1": 0, "일": 0, "두": 1, "둘": 1, "2": 1, "이": 1, "세": 2, "셋": 2, "3": 2,
+                  "삼": 2, "네": 3, "넷": 3, "4": 3, "사": 3, "다섯": 4, "5": 4, "오": 4}
+
+
+def ordinal(text: str) -> int | None:
+    """The place of a choice offered by name: 첫 번째 → 0, 두 번째/둘째/2번 → 1, 마지막 → -1."""
+    m = _ORDINAL.search(text)
+    if not m:
+        return None
+    if m.group(0) == "마지막":
+        return -1
+    return _ORDINAL_VALUE[m.group(1) or m.group(2)]
+
+
+def find_size(text: str, unit: str | None = None) -> str | None:
+    """Size words callers use: 3인용, 2m, 180cm, 10자, 대/중/소, 양문형, 55인치, 500리터, 백이십 센치; with the
+    ``unit`` of the item's sizes (cm, 리터), a bare number too: "120 넘어요"."""
+    t = re.sub(r"(?<![가-힣])([일이삼사오육칠팔구])\s?(?=인용|단|칸|도어)", lambda m: str(_num(m.group(1))),
+               to_digits(text)).replace(" ", "")
+    m = re.search(r"(\d+)(인용|인치|리터|L|l|자(?!리)|단(?!지)|칸|도어)", t)
     if m:
         return f"{m.group(1)}{m.group(2)}"
     m = re.search(r"(\d+(?:\.\d+)?)(m|미터|cm|센치|센티)", t)
@@ -195,6 +244,13 @@ def find_size(text: str) -> str | None:
         value = float(m.group(1))
         cm = value * 100 if m.group(2) in ("m", "미터") else value
         return f"{int(cm)}cm"
+    if unit:  # a bare number against the item's unit: "120 넘어요", "100 안 돼요", "80 정도"
+        m = re.search(r"(?<![\d동호번])(\d{2,4})(넘|이상|초과|미만|안|이하|정도|쯤|짜리|요|이요|$)", t)
+        if m:
+            value = int(m.group(1))
+            if m.group(2) in ("미만", "안"):
+                value -= 1
+            return f"{value}{unit}"
     for word in ("대형", "중형", "소형", "양문형", "싱글", "슈퍼싱글", "더블", "퀸", "킹", "큰", "작은", "보통"):
         if word in t:
             return word

@@ -69,3 +69,27 @@ def api_key(vb_world, database):
         _key, secret = accounts.create_api_key(s, data=ApiKeyIn(name="civic app", municipality_code="4812000000",
                                                                 scopes=["kt.voicebot:write", "kt.voicebot:read"]))
     return secret
+
+
+def refund_request_with_account(client, headers, database, account: str) -> int:
+    """A refund claim that holds a sealed account: one filed before accounts stopped being taken by voice
+    (the bot now files the claim with a staff call-back), kept for the audited reveal on the staff page."""
+    import json
+
+    from sqlalchemy import text
+
+    from tests.kt.voicebot.test_calls_api import say, start
+
+    call = start(client, headers)
+    for said in ("지방세 환급 받을 거 있나요", BIRTH):
+        say(client, headers, call["id"], said)
+    request_id = say(client, headers, call["id"], "네")["request_id"]
+    with database.scoped_connection(SYSTEM) as conn:
+        token, attributes = conn.execute(text("SELECT token, attributes FROM vb_request WHERE id = :id"),
+                                         {"id": request_id}).one()
+        attributes = json.loads(attributes) if isinstance(attributes, str) else dict(attributes)
+        attributes.update(bank="농협", account="*" * (len(account) - 5) + account[-5:])
+        conn.execute(text("UPDATE vb_request SET account_sealed = :v, attributes = :a WHERE id = :id"),
+                     {"v": service.REQUEST_ACCOUNT.seal(account, row=(token,)), "a": json.dumps(attributes),
+                      "id": request_id})
+    return request_id

@@ -107,20 +107,21 @@ def test_parking_report_rejects_a_malformed_plate_then_files_an_enforcement_requ
     assert "123가**67" in turns[7]["text"]  # plates masked in the stored transcript
 
 
-def test_tax_refund_explained_and_account_taken_masked(client, vb_world):
+def test_tax_refund_explained_claim_filed_with_a_staff_call_back_and_no_account_by_voice(client, vb_world):
     h = api_headers(client, "cw.staff")
     call = start(client, h)
     say(client, h, call["id"], "지방세 환급 받을 거 있나요")
     t = say(client, h, call["id"], BIRTH)
-    assert t["state"] == "offer_account" and "35,400원" in t["reply"] and "위택스" in t["reply"]
-    t = say(client, h, call["id"], "네")
-    t = say(client, h, call["id"], "농협 302-1234-5678-91")
-    assert t["state"] == "confirm" and "5678-91" not in str(t["slots"])
-    t = say(client, h, call["id"], "네")
+    assert t["state"] == "offer_claim" and "35,400원" in t["reply"] and "위택스" in t["reply"]
+    assert "계좌번호는 전화로 말씀하지 마세요" in t["reply"]
+    t = say(client, h, call["id"], "네 농협 302-1234-5678-91로 넣어 주세요")  # an account said anyway: not taken
+    assert t["state"] == "done" and t["request_id"] and "account" not in t["slots"]
+    assert "전화를 드릴게요" in t["reply"]
     req = client.get(f"{BASE}/requests/{t['request_id']}", headers=h).json()
-    assert "1234" not in req["attributes"]["account"] and req["department"].startswith("세무과")
+    assert req["attributes"]["callback"] is True and "account" not in req["attributes"]
+    assert req["department"].startswith("세무과") and req["attributes"]["total_krw"] == 35400
     turns = client.get(f"{BASE}/calls/{call['id']}", headers=h).json()["turns"]
-    assert all("302-1234-5678" not in x["text"] for x in turns)
+    assert all("302-1234-5678" not in x["text"] for x in turns)  # masked in the transcript
     other = start(client, h, number="010-9999-0000")
     say(client, h, other["id"], "환급금 조회 좀 해 줘")
     t = say(client, h, other["id"], BIRTH)
@@ -260,11 +261,11 @@ def test_callers_who_answer_out_of_order_or_in_their_own_words_get_through(clien
     call = start(client, h)
     say(client, h, call["id"], "세금 돌려받을 거 있다고 문자 받았는데요")
     t = say(client, h, call["id"], "85년 3월 12일생이요")
-    assert t["state"] == "offer_account" and "35,400원" in t["reply"]
+    assert t["state"] == "offer_claim" and "35,400원" in t["reply"]
     call = start(client, h)
     say(client, h, call["id"], "지방세 환급 조회요")
     t = say(client, h, call["id"], "주민번호 850312-1234567이요")  # the whole number: birth date taken, masked
-    assert t["state"] == "offer_account" and "1234567" not in str(t["slots"])
+    assert t["state"] == "offer_claim" and "1234567" not in str(t["slots"])
     turns = client.get(f"{BASE}/calls/{call['id']}", headers=h).json()["turns"]
     assert "850312-1******" in turns[3]["text"] and all("1234567" not in x["text"] for x in turns)
     t = say(client, h, call["id"], "아니요 그냥 위택스로 할게요")

@@ -33,6 +33,7 @@ def test_a_silent_call_is_closed_as_abandoned_by_the_worker(vb_world, database, 
         clock.shift(61)
         assert run_duty_now(job_queue, "kt.voicebot.close_stale_calls")
     with database.unit_of_work(write=False) as s:
+        bind_principal(s, SYSTEM)
         quiet, talking = s.get(VoicebotCall, quiet_id), s.get(VoicebotCall, talking_id)
         assert quiet.status == "abandoned" and quiet.ended_at is not None
         assert talking.status == "active"  # it spoke a minute ago
