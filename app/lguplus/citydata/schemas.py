@@ -48,6 +48,13 @@ class JobOut(OutputModel):
     error_count: int
     errors: list[dict[str, Any]]
     message: str
+    digest: str | None = None
+    coverage: dict[str, Any] = {}
+
+
+class ImportDeletedOut(OutputModel):
+    id: int
+    rows_removed: int
 
 
 class FestivalIn(InputModel):
