@@ -160,13 +160,15 @@ def delete_festival(festival_id: Id, db: SessionDep, _: OptionalPrincipal) -> No
 def festival_windows(request: Request, db: SessionDep, _: OptionalPrincipal, zone_code: ZoneQuery,
                      days: Annotated[int, Query(ge=1, le=30)] = 3,
                      year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-                     limit: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+                     limit: Annotated[int, Query(ge=1, le=50)] = 10,
+                     include_family_holidays: bool = False) -> dict[str, Any]:
     """Best N-day windows of a year for a festival in a zone: expected visitors with an interval and the
-    reasons (season, weekend, holidays); windows clashing with neighbours' festivals are left out; past
+    reasons (season, weekend, holidays); windows clashing with neighbours' festivals, and (unless
+    ``include_family_holidays``) 설날/추석 homecoming days, are left out and named in ``excluded_for``; past
     festivals of the county scored as uplift over the expected baseline."""
     zone = service.get_zone(db, code=zone_code)
     return analysis.festival_windows(db, zone=zone, days=days, year=year or today_seoul().year, k=_k(request),
-                                     limit=limit)
+                                     limit=limit, include_family_holidays=include_family_holidays)
 
 
 @router.get("/heatmap")

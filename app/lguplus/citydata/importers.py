@@ -206,8 +206,8 @@ class Converter:
         if first[:2] != grain:
             report.add(where, "sex" if first[0] != grain[0] else "age_band",
                        "Row {line} gives this key as {first}, this row as {this}: the same people would be "
-                       "counted twice; send either the total (all) or the breakdown, not both", line=first[2], first=_grain_label(first[:2]),
-                       this=_grain_label(grain))
+                       "counted twice; send either the total (all) or the breakdown, not both",
+                       line=first[2], first=_grain_label(first[:2]), this=_grain_label(grain))
             return False
         cell = (key, sex, age)
         if cell in self.cells:
