@@ -34,6 +34,7 @@ from app.lguplus.citydata.models import (
     VISITOR_TYPES,
     CitydataAnswer,
     CitydataCardMonthly,
+    CitydataCategoryFit,
     CitydataFestival,
     CitydataImportJob,
     CitydataPopDaily,
@@ -430,6 +431,26 @@ def _month_back(month: str, n: int) -> str:
 
 _market_cache: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
 
+# Card categories a traditional market cannot sell (shipped defaults; a municipality's own setting wins).
+DEFAULT_UNFIT = frozenset({
+    "대형마트", "백화점", "면세점", "편의점", "주유", "주유소", "온라인", "온라인쇼핑", "병원·약국", "병원", "약국",
+    "숙박", "자동차", "보험", "통신", "학원"})
+
+
+def category_fits(db: Session, *, municipality_id: int) -> dict[str, bool]:
+    """The municipality's own market-fit settings by category name (defaults are not in it)."""
+    return dict(db.execute(select(CitydataCategoryFit.category, CitydataCategoryFit.fits).where(
+        CitydataCategoryFit.municipality_id == municipality_id)).all())
+
+
+def fits_market(cats: tuple[str, ...], own: dict[str, bool]) -> bool:
+    """Whether a category (large, and middle when ranked by middle) fits the market: the most specific name
+    the municipality has set decides, else the shipped default (either name in :data:`DEFAULT_UNFIT`)."""
+    for name in reversed(cats):
+        if name in own:
+            return own[name]
+    return not any(name in DEFAULT_UNFIT for name in cats)
+
 
 def _market_version(db: Session, *, municipality_id: int) -> tuple:
     zones = db.execute(select(func.count(), func.max(CitydataZone.id), func.max(CitydataZone.created_at)).where(
@@ -438,7 +459,9 @@ def _market_version(db: Session, *, municipality_id: int) -> tuple:
         CitydataResponse.municipality_id == municipality_id)).one()
     surveys = db.execute(select(func.count(), func.max(CitydataSurvey.created_at)).where(
         CitydataSurvey.municipality_id == municipality_id)).one()
-    return (*_last_job(db, municipality_id=municipality_id, kind="card_spending"), *zones, *answers, *surveys)
+    fit = db.execute(select(func.count(), func.max(CitydataCategoryFit.updated_at)).where(
+        CitydataCategoryFit.municipality_id == municipality_id)).one()
+    return (*_last_job(db, municipality_id=municipality_id, kind="card_spending"), *zones, *answers, *surveys, *fit)
 
 
 def market_items(db: Session, *, municipality_id: int, k: int, months: int = 12, level: str = "middle",
@@ -512,8 +535,13 @@ def _market_items(db: Session, *, municipality_id: int, k: int, months: int, lev
             if not inside:
                 totals["leak"] += amount
     survey = survey_elsewhere_shares(db, municipality_id=municipality_id, k=k)
+    own = category_fits(db, municipality_id=municipality_id)
     items = []
+    left_out = []
     for cats, a in acc.items():
+        if not fits_market(cats, own):
+            left_out.append(cats[-1])
+            continue
         res_total = a["res_in"] + a["leak"]
         share_c = a["county"] / totals["county"] if totals["county"] else 0.0
         share_p = a["province"] / totals["province"] if totals["province"] else 0.0
@@ -543,7 +571,8 @@ def _market_items(db: Session, *, municipality_id: int, k: int, months: int, lev
                             "county_krw": int(totals["county"]), "province_krw": int(totals["province"]),
                             "leakage_share": (round(totals["leak"] / totals["residents"], 4)
                                               if totals["residents"] else None)},
-                 "survey": {k2: v for k2, v in survey.items() if k2 != "shares"} if survey else None})
+                 "survey": {k2: v for k2, v in survey.items() if k2 != "shares"} if survey else None,
+                 "not_fitting": sorted(left_out)})
     return base
 
 

@@ -13,6 +13,8 @@ from app.core.i18n import today_seoul
 from app.core.schemas import Id
 from app.lguplus.citydata import analysis, jobs, ledger, service, uploads
 from app.lguplus.citydata.schemas import (
+    CategoryFitIn,
+    CategoryFitOut,
     FestivalIn,
     FestivalOut,
     ImportDeletedOut,
@@ -191,6 +193,25 @@ def market_items(request: Request, db: SessionDep, _: OptionalPrincipal, municip
     what people buy elsewhere."""
     mid = service.target_municipality_id(db, code=municipality_code)
     return analysis.market_items(db, municipality_id=mid, k=_k(request), months=months, level=level, limit=limit)
+
+
+@router.get("/category-fit")
+def list_category_fit(db: SessionDep, _: OptionalPrincipal, municipality_code: MunicipalityQuery = None
+                      ) -> dict[str, Any]:
+    """Which card categories the market-items ranking considers: shipped defaults (대형마트, 백화점, 주유소,
+    온라인, 면세점 … out) and the municipality's own settings."""
+    mid = service.target_municipality_id(db, code=municipality_code)
+    return _list([CategoryFitOut.model_validate(c) for c in service.list_category_fit(db, municipality_id=mid)])
+
+
+@router.put("/category-fit", response_model=CategoryFitOut)
+def set_category_fit(data: CategoryFitIn, db: SessionDep, _: OptionalPrincipal,
+                     municipality_code: MunicipalityQuery = None):
+    """Set whether a category fits the traditional market (only fitting categories are ranked)."""
+    mid = service.target_municipality_id(db, code=municipality_code)
+    service.set_category_fit(db, municipality_id=mid, data=data)
+    found = [c for c in service.list_category_fit(db, municipality_id=mid) if c["category"] == data.category]
+    return CategoryFitOut.model_validate(found[0])
 
 
 # --- surveys -----------------------------------------------------------------------------------

@@ -57,6 +57,23 @@ class ImportDeletedOut(OutputModel):
     rows_removed: int
 
 
+class CategoryFitIn(InputModel):
+    """Whether a card category (large or middle name) is something the traditional market could sell."""
+
+    db_table = "citydata_category_fit"
+    category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+    fits: bool
+    note: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class CategoryFitOut(OutputModel):
+    category: str
+    fits: bool
+    default_fits: bool
+    own: bool
+    note: str
+
+
 class FestivalIn(InputModel):
     db_table = "citydata_festival"
     name: ShortText

@@ -27,7 +27,8 @@ def _rollups(database) -> dict:
 
         bind_principal(s, SYSTEM)
         daily = {(z, d, v): c for z, d, v, c in s.execute(select(
-            CitydataPopDaily.zone_id, CitydataPopDaily.obs_date, CitydataPopDaily.visitor_type, CitydataPopDaily.count))}
+            CitydataPopDaily.zone_id, CitydataPopDaily.obs_date, CitydataPopDaily.visitor_type,
+            CitydataPopDaily.count))}
         hourly = {(z, w, h, v): c for z, w, h, v, c in s.execute(select(
             CitydataPopHourly.zone_id, CitydataPopHourly.weekday, CitydataPopHourly.hour,
             CitydataPopHourly.visitor_type, CitydataPopHourly.count))}
@@ -63,7 +64,8 @@ def test_same_file_twice_is_409_naming_the_earlier_import(client, county, databa
 
 def test_delete_restores_the_rollups_exactly(client, county, database):
     h = {**api_headers(client, "hwasun.staff"), **CSV}
-    assert client.post(f"{API}/imports/living-population", headers=h, content=_csv(LIVING_HEADER, BASE)).status_code == 201
+    base = client.post(f"{API}/imports/living-population", headers=h, content=_csv(LIVING_HEADER, BASE))
+    assert base.status_code == 201
     before = _rollups(database)
     extra = client.post(f"{API}/imports/living-population", headers=h, content=_csv(LIVING_HEADER, EXTRA))
     assert extra.status_code == 201, extra.text
@@ -109,7 +111,8 @@ def test_card_delete_restores_monthly_rollup(client, county, database):
     base = [f"2025-09,{HWASUN_EUP},식료품,정육,{HWASUN},all,all,1000000,40"]
     assert client.post(f"{API}/imports/card-spending", headers=h, content=_csv(CARD_HEADER, base)).status_code == 201
     before = _rollups(database)
-    more = [f"2025-10,{HWASUN_EUP},식료품,정육,{HWASUN},all,all,500,4", f"2025-10,{HWASUN_EUP},식료품,정육,{NAJU},all,all,70,1"]
+    more = [f"2025-10,{HWASUN_EUP},식료품,정육,{HWASUN},all,all,500,4",
+            f"2025-10,{HWASUN_EUP},식료품,정육,{NAJU},all,all,70,1"]
     r = client.post(f"{API}/imports/card-spending", headers=h, content=_csv(CARD_HEADER, more))
     assert r.status_code == 201
     assert client.delete(f"{API}/imports/{r.json()['id']}", headers=h).status_code == 200
