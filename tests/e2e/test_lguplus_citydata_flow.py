@@ -45,7 +45,7 @@ def _card_csv(tmp_path) -> str:
     lines = ["month,merchant_zone_code,category_large,category_middle,customer_home_code,sex,age_band,amount_krw,count"]
     for m in range(1, 13):
         month = f"2025-{m:02d}"
-        for middle, large, inside, leak in (("대형마트", "유통", 20_000_000, 90_000_000), ("정육", "식료품", 15_000_000,
+        for middle, large, inside, leak in (("수산물", "식료품", 20_000_000, 90_000_000), ("정육", "식료품", 15_000_000,
                                                                                     12_000_000),
                                             ("한식", "음식", 60_000_000, 8_000_000)):
             lines += [f"{month},{EUP},{large},{middle},{HWASUN},all,all,{inside},{inside // 20_000}",
@@ -60,13 +60,13 @@ def _card_csv(tmp_path) -> str:
 def _survey_files(tmp_path) -> tuple[str, str]:
     questionnaire = {"name": "2025 화순군 주민 소비 설문", "provider": "티브릿지코퍼레이션", "questions": [
         {"code": "elsewhere", "text": "군 밖에서 주로 사는 품목", "kind": "multi", "topic": "buy_elsewhere",
-         "choices": ["대형마트", "정육", "한식"]},
+         "choices": ["수산물", "정육", "한식"]},
         {"code": "satisfaction", "text": "전통시장 만족도", "kind": "scale", "scale_min": 1, "scale_max": 5}]}
     q_path = tmp_path / "설문지.json"
     q_path.write_text(json.dumps(questionnaire, ensure_ascii=False), encoding="utf-8")
     lines = ["respondent_key,weight,sex,age_band,zone_code,elsewhere,satisfaction"]
     for i in range(60):
-        picks = ["대형마트"] + (["정육"] if i % 3 == 0 else [])
+        picks = ["수산물"] + (["정육"] if i % 3 == 0 else [])
         lines.append(f"R{i:03d},{1 + (i % 4) * 0.25},{'MF'[i % 2]},{['30-39', '50-59', '70+'][i % 3]},{EUP},"
                      f"{';'.join(picks)},{1 + i % 5}")
     r_path = tmp_path / "설문응답.csv"
@@ -131,16 +131,16 @@ def test_official_uploads_picks_a_window_and_prints_the_report(page, tmp_path):
     page.wait_for_load_state()
     assert "2026 화순 봄꽃축제" in page.locator("main").inner_text()
 
-    # market items: 대형마트 leaks most to 광주 and tops the list, drawn as a chart with the table beside it
+    # market items: 수산물 leaks most to 광주 and tops the list, drawn as a chart with the table beside it
     page.goto("/lguplus/citydata/market")
     page.wait_for_function("() => document.querySelector('canvas[data-chart][data-drawn]') !== null")
     first = page.locator("table.table tbody tr").first.inner_text()
-    assert "대형마트" in first
+    assert "수산물" in first  # 대형마트 would not fit a traditional market
 
     # the printable report: what the official chose, navigation and forms hidden in print, a real PDF
     page.goto(f"/lguplus/citydata/report?zone_code={EUP}&days=3&year=2026")
     report = page.locator(".cd-report").inner_text()
-    assert "2026 화순 봄꽃축제" in report and "대형마트" in report and "전통시장 만족도" in report
+    assert "2026 화순 봄꽃축제" in report and "수산물" in report and "전통시장 만족도" in report
     assert dates.split("~")[0].strip()[:4] == "2026"
     page.emulate_media(media="print")
     assert not page.locator("nav.sidebar").is_visible()

@@ -11,6 +11,7 @@ left out. Fitted models are cached per zone and dropped when an import or a fest
 
 from __future__ import annotations
 
+import calendar
 import copy
 import math
 import threading
@@ -33,6 +34,7 @@ from app.lguplus.citydata.models import (
     VISITOR_TYPES,
     CitydataAnswer,
     CitydataCardMonthly,
+    CitydataCategoryFit,
     CitydataFestival,
     CitydataImportJob,
     CitydataPopDaily,
@@ -148,9 +150,12 @@ class ZoneModel:
     smear: float
     residual_sd: float
     r2: float
+    annual: np.ndarray | None = None  # log multiplier per day of year (0..365): peaks that recur every year
 
     def expected(self, days: list[date]) -> np.ndarray:
         pred = self.model.predict(features(days, self.origin))
+        if self.annual is not None:
+            pred = pred + self.annual[[_doy(d) for d in days]]
         return np.maximum(np.exp(pred) * self.smear - 1.0, 0.0)
 
     def expected_year(self, year: int) -> tuple[list[date], np.ndarray]:
@@ -239,9 +244,49 @@ def _fit(db: Session, *, zone: CitydataZone, visitor_type: str) -> ZoneModel:
     smear = float(np.mean(np.exp(resid)))
     fitted = np.maximum(np.exp(model.predict(x)) * smear - 1.0, 0.0)
     ss_tot = float(np.sum((y[mask] - y[mask].mean()) ** 2)) or 1.0
+    annual = recurring_peaks([d for d, m in zip(days, mask, strict=True) if m], resid)
+    if annual is not None:
+        full = y - model.predict(x)
+        resid = resid - annual[[_doy(d) for d in np.array(days)[mask]]]
+        smear = float(np.mean(np.exp(resid)))
+        fitted = np.maximum(np.exp(y - full + annual[[_doy(d) for d in days]]) * smear - 1.0, 0.0)
     return ZoneModel(zone_id=zone.id, origin=origin, first=days[0], last=days[-1], days=days, actual=actual,
                      fitted=fitted, mask=mask, model=model, smear=smear, residual_sd=float(np.std(resid)),
-                     r2=1 - float(np.sum(resid ** 2)) / ss_tot)
+                     r2=1 - float(np.sum(resid ** 2)) / ss_tot, annual=annual)
+
+
+ANNUAL_HALF_WIDTH = 3  # days either side of a date whose past residuals are pooled
+ANNUAL_MIN_YEARS = 2
+
+
+def _doy(d: date) -> int:
+    """Day of the year on a 366-day calendar (29 February has its own slot), so a date keeps its slot."""
+    return (d - date(d.year, 1, 1)).days + (1 if d.month > 2 and not calendar.isleap(d.year) else 0)
+
+
+def recurring_peaks(days: list[date], resid: np.ndarray) -> np.ndarray | None:
+    """Peaks that come back on the same dates every year (a busy week the calendar terms do not know):
+    for each day of the year, the mean over past years of each year's mean log residual within
+    ±``ANNUAL_HALF_WIDTH`` days, kept only where at least ``ANNUAL_MIN_YEARS`` years agree in sign (a
+    one-off event of one year is not learnt). None with fewer than two years of history."""
+    years = sorted({d.year for d in days})
+    if len(years) < ANNUAL_MIN_YEARS:
+        return None
+    grid = np.full((len(years), 366), np.nan)
+    for d, r in zip(days, resid, strict=True):
+        grid[years.index(d.year), _doy(d)] = r
+    w = ANNUAL_HALF_WIDTH
+    padded = np.concatenate([grid[:, -w:], grid, grid[:, :w]], axis=1)
+    per_year = np.full_like(grid, np.nan)
+    for j in range(366):
+        block = padded[:, j:j + 2 * w + 1]
+        seen = np.sum(~np.isnan(block), axis=1)
+        sums = np.nansum(block, axis=1)
+        per_year[:, j] = np.where(seen > w, sums / np.maximum(seen, 1), np.nan)
+    counts = np.sum(~np.isnan(per_year), axis=0)
+    mean = np.where(counts >= ANNUAL_MIN_YEARS, np.nansum(per_year, axis=0) / np.maximum(counts, 1), 0.0)
+    agree = np.sum((np.sign(per_year) == np.sign(mean)) & ~np.isnan(per_year), axis=0) >= ANNUAL_MIN_YEARS
+    return np.where(agree, mean, 0.0)
 
 
 def _window_ratio_band(zm: ZoneModel, n: int) -> tuple[float, float]:
@@ -265,8 +310,26 @@ def _overlaps(a0: date, a1: date, b0: date, b1: date) -> bool:
     return a0 <= b1 and b0 <= a1
 
 
+def family_holidays(year: int) -> list[dict[str, Any]]:
+    """설날 and 추석 of ``year`` with their eves and substitute days, as runs of consecutive days."""
+    out: list[dict[str, Any]] = []
+    for d, name in sorted(korean_holidays(year).items()):
+        if not is_lunar_holiday(name):
+            continue
+        label = "설날" if "설날" in name else "추석"
+        if out and out[-1]["name"] == label and (d - out[-1]["end_date"]).days <= 1:
+            out[-1]["end_date"] = d
+        else:
+            out.append({"kind": "family_holiday", "id": None, "name": label, "host_code": "", "host_name": "",
+                        "start_date": d, "end_date": d})
+    return out
+
+
 def festival_windows(db: Session, *, zone: CitydataZone, days: int, year: int, k: int, limit: int = 10,
-                     visitor_type: str = "visitor", with_daily: bool = False) -> dict[str, Any]:
+                     visitor_type: str = "visitor", with_daily: bool = False,
+                     include_family_holidays: bool = False) -> dict[str, Any]:
+    """The best N-day windows. 설날 and 추석 are homecoming traffic, not festival demand: windows touching
+    them are left out (named in ``excluded_for``) unless ``include_family_holidays``."""
     zm = zone_model(db, zone=zone, visitor_type=visitor_type)
     county = municipality_code(db, zone.municipality_id)
     year_days, expected = zm.expected_year(year)
@@ -275,6 +338,7 @@ def festival_windows(db: Session, *, zone: CitydataZone, days: int, year: int, k
         CitydataFestival.municipality_id == zone.municipality_id,
         CitydataFestival.end_date >= date(year, 1, 1), CitydataFestival.start_date <= date(year, 12, 31))))
     neighbours = [f for f in festivals if f.host_code != county]
+    family = [] if include_family_holidays else family_holidays(year)
     csum = np.concatenate([[0.0], np.cumsum(expected)])
     n_starts = len(year_days) - days + 1
     totals = csum[days:days + n_starts] - csum[:n_starts]
@@ -286,6 +350,8 @@ def festival_windows(db: Session, *, zone: CitydataZone, days: int, year: int, k
             if _overlaps(s, e, f.start_date, f.end_date):
                 blocked[i] = True
                 clashes[f.id].append(f)
+        if any(_overlaps(s, e, h["start_date"], h["end_date"]) for h in family):
+            blocked[i] = True
     avg_day = float(expected.mean()) or 1.0
     effects = zm.month_effects()
     order = np.argsort(-totals, kind="stable")
@@ -318,8 +384,10 @@ def festival_windows(db: Session, *, zone: CitydataZone, days: int, year: int, k
         "model": {"fitted_from": zm.first, "fitted_to": zm.last, "days": int(zm.mask.sum()), "r2": round(zm.r2, 3),
                   "residual_sd": round(zm.residual_sd, 4), "interval": "10th-90th percentile"},
         "windows": windows,
-        "excluded_for": [{"id": f.id, "name": f.name, "host_code": f.host_code, "host_name": f.host_name,
-                          "start_date": f.start_date, "end_date": f.end_date} for f in neighbours],
+        "excluded_for": [*({"kind": "festival", "id": f.id, "name": f.name, "host_code": f.host_code,
+                            "host_name": f.host_name, "start_date": f.start_date, "end_date": f.end_date}
+                           for f in neighbours), *family],
+        "include_family_holidays": include_family_holidays,
         "past_festivals": past_festival_uplift(db, zm=zm, zone=zone, county=county, k=k),
     }
     if with_daily:
@@ -363,6 +431,26 @@ def _month_back(month: str, n: int) -> str:
 
 _market_cache: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
 
+# Card categories a traditional market cannot sell (shipped defaults; a municipality's own setting wins).
+DEFAULT_UNFIT = frozenset({
+    "대형마트", "백화점", "면세점", "편의점", "주유", "주유소", "온라인", "온라인쇼핑", "병원·약국", "병원", "약국",
+    "숙박", "자동차", "보험", "통신", "학원"})
+
+
+def category_fits(db: Session, *, municipality_id: int) -> dict[str, bool]:
+    """The municipality's own market-fit settings by category name (defaults are not in it)."""
+    return dict(db.execute(select(CitydataCategoryFit.category, CitydataCategoryFit.fits).where(
+        CitydataCategoryFit.municipality_id == municipality_id)).all())
+
+
+def fits_market(cats: tuple[str, ...], own: dict[str, bool]) -> bool:
+    """Whether a category (large, and middle when ranked by middle) fits the market: the most specific name
+    the municipality has set decides, else the shipped default (either name in :data:`DEFAULT_UNFIT`)."""
+    for name in reversed(cats):
+        if name in own:
+            return own[name]
+    return not any(name in DEFAULT_UNFIT for name in cats)
+
 
 def _market_version(db: Session, *, municipality_id: int) -> tuple:
     zones = db.execute(select(func.count(), func.max(CitydataZone.id), func.max(CitydataZone.created_at)).where(
@@ -371,7 +459,9 @@ def _market_version(db: Session, *, municipality_id: int) -> tuple:
         CitydataResponse.municipality_id == municipality_id)).one()
     surveys = db.execute(select(func.count(), func.max(CitydataSurvey.created_at)).where(
         CitydataSurvey.municipality_id == municipality_id)).one()
-    return (*_last_job(db, municipality_id=municipality_id, kind="card_spending"), *zones, *answers, *surveys)
+    fit = db.execute(select(func.count(), func.max(CitydataCategoryFit.updated_at)).where(
+        CitydataCategoryFit.municipality_id == municipality_id)).one()
+    return (*_last_job(db, municipality_id=municipality_id, kind="card_spending"), *zones, *answers, *surveys, *fit)
 
 
 def market_items(db: Session, *, municipality_id: int, k: int, months: int = 12, level: str = "middle",
@@ -445,8 +535,13 @@ def _market_items(db: Session, *, municipality_id: int, k: int, months: int, lev
             if not inside:
                 totals["leak"] += amount
     survey = survey_elsewhere_shares(db, municipality_id=municipality_id, k=k)
+    own = category_fits(db, municipality_id=municipality_id)
     items = []
+    left_out = []
     for cats, a in acc.items():
+        if not fits_market(cats, own):
+            left_out.append(cats[-1])
+            continue
         res_total = a["res_in"] + a["leak"]
         share_c = a["county"] / totals["county"] if totals["county"] else 0.0
         share_p = a["province"] / totals["province"] if totals["province"] else 0.0
@@ -476,7 +571,8 @@ def _market_items(db: Session, *, municipality_id: int, k: int, months: int, lev
                             "county_krw": int(totals["county"]), "province_krw": int(totals["province"]),
                             "leakage_share": (round(totals["leak"] / totals["residents"], 4)
                                               if totals["residents"] else None)},
-                 "survey": {k2: v for k2, v in survey.items() if k2 != "shares"} if survey else None})
+                 "survey": {k2: v for k2, v in survey.items() if k2 != "shares"} if survey else None,
+                 "not_fitting": sorted(left_out)})
     return base
 
 

@@ -11,14 +11,26 @@ from app.core.deps import SessionDep
 from app.core.errors import InvalidInput
 from app.core.i18n import today_seoul
 from app.core.schemas import Id
-from app.lguplus.citydata import analysis, jobs, service, uploads
-from app.lguplus.citydata.schemas import FestivalIn, FestivalOut, JobOut, SurveyIn, SurveyOut, ZoneOut
+from app.lguplus.citydata import analysis, jobs, ledger, service, uploads
+from app.lguplus.citydata.schemas import (
+    CategoryFitIn,
+    CategoryFitOut,
+    FestivalIn,
+    FestivalOut,
+    ImportDeletedOut,
+    JobOut,
+    SurveyIn,
+    SurveyOut,
+    ZoneOut,
+)
 from app.platform.auth import OptionalPrincipal
 
 router = APIRouter(tags=["citydata"])
 MunicipalityQuery = Annotated[str | None, Query(pattern=r"^\d{10}$")]
 ZoneQuery = Annotated[str, Query(pattern=r"^\d{10}$")]
 ClientId = Annotated[str | None, Query(min_length=1, max_length=80)]
+ImportMode = Annotated[Literal["refuse", "replace"], Query(
+    description="what to do with dates/months × zones an earlier import holds: refuse (409) or replace them")]
 BATCH_DOC = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
     "text/csv": {"schema": {"type": "string"}},
@@ -63,15 +75,19 @@ def list_imports(db: SessionDep, _: OptionalPrincipal) -> dict[str, Any]:
 
 @router.post("/imports/{kind}", status_code=201, response_model=JobOut, openapi_extra=BATCH_DOC,
              responses={202: {"description": "a large file: the job runs in the background; poll its status"},
+                        409: {"description": "the same file, or data overlapping an earlier import (without "
+                                             "mode=replace): the earlier import is named"},
                         413: {"description": "the file is over the size limit"},
                         422: {"description": "bad rows: nothing stored, every bad row named"}})
 async def import_data(request: Request, db: SessionDep, _: OptionalPrincipal,
                       kind: Literal["living-population", "card-spending"],
-                      municipality_code: MunicipalityQuery = None, client_id: ClientId = None):
+                      municipality_code: MunicipalityQuery = None, client_id: ClientId = None,
+                      mode: ImportMode = "refuse"):
     """Import living population or card spending: a JSON array of rows, a CSV body (``text/csv``, UTF-8
     or CP949) or a multipart ``file``. Any bad row refuses the whole import with a row-level report.
-    Retrying with the same ``client_id`` answers the earlier job. Large files answer 202 and run in the
-    background: poll ``GET /imports/{job_id}``."""
+    Retrying with the same ``client_id`` answers the earlier job. The same bytes again answer 409; rows
+    on dates (months) × zones an earlier import holds answer 409 unless ``mode=replace``, which replaces
+    those figures. Large files answer 202 and run in the background: poll ``GET /imports/{job_id}``."""
     mid = service.target_municipality_id(db, code=municipality_code)
     earlier = jobs.find_by_client_id(db, municipality_id=mid, client_id=client_id)
     if earlier is not None:
@@ -79,9 +95,10 @@ async def import_data(request: Request, db: SessionDep, _: OptionalPrincipal,
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     internal = uploads.KINDS[kind]
     if content_type == "application/json" or not content_type:
-        rows = uploads.parse_json_rows(await uploads.read_body(request))
+        raw = await uploads.read_body(request)
+        rows = uploads.parse_json_rows(raw)
         return uploads.job_out(uploads.run_batch(db, kind=internal, municipality_id=mid, rows=rows,
-                                                 client_id=client_id))
+                                                 client_id=client_id, digest=ledger.digest_of_bytes(raw), mode=mode))
     if content_type == "multipart/form-data":
         uploads.check_length(request)
         form = await request.form()
@@ -96,7 +113,7 @@ async def import_data(request: Request, db: SessionDep, _: OptionalPrincipal,
     else:
         raise InvalidInput.field("body", "Send a JSON array of rows or a CSV file")
     job, background = uploads.run_upload(request, db, kind=internal, municipality_id=mid, path=path, size=size,
-                                         filename=filename, client_id=client_id)
+                                         filename=filename, client_id=client_id, mode=mode)
     body = uploads.job_out(job)
     if background:
         return JSONResponse(JobOut.model_validate(body).model_dump(mode="json"), status_code=202,
@@ -108,6 +125,13 @@ async def import_data(request: Request, db: SessionDep, _: OptionalPrincipal,
 def get_import(job_id: Id, db: SessionDep, _: OptionalPrincipal):
     """A job's status and progress (``fraction`` of the file read), and its error report when refused."""
     return uploads.job_out(jobs.get_job(db, job_id=job_id))
+
+
+@router.delete("/imports/{job_id}", response_model=ImportDeletedOut,
+               responses={409: {"description": "the import is still running"}})
+def delete_import(job_id: Id, db: SessionDep, _: OptionalPrincipal):
+    """Take an import out: its raw rows go and the rollups lose exactly what it added (audited)."""
+    return ledger.delete_import(db, job=jobs.get_job(db, job_id=job_id))
 
 
 # --- festivals ---------------------------------------------------------------------------------
@@ -138,13 +162,15 @@ def delete_festival(festival_id: Id, db: SessionDep, _: OptionalPrincipal) -> No
 def festival_windows(request: Request, db: SessionDep, _: OptionalPrincipal, zone_code: ZoneQuery,
                      days: Annotated[int, Query(ge=1, le=30)] = 3,
                      year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-                     limit: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+                     limit: Annotated[int, Query(ge=1, le=50)] = 10,
+                     include_family_holidays: bool = False) -> dict[str, Any]:
     """Best N-day windows of a year for a festival in a zone: expected visitors with an interval and the
-    reasons (season, weekend, holidays); windows clashing with neighbours' festivals are left out; past
+    reasons (season, weekend, holidays); windows clashing with neighbours' festivals, and (unless
+    ``include_family_holidays``) 설날/추석 homecoming days, are left out and named in ``excluded_for``; past
     festivals of the county scored as uplift over the expected baseline."""
     zone = service.get_zone(db, code=zone_code)
     return analysis.festival_windows(db, zone=zone, days=days, year=year or today_seoul().year, k=_k(request),
-                                     limit=limit)
+                                     limit=limit, include_family_holidays=include_family_holidays)
 
 
 @router.get("/heatmap")
@@ -167,6 +193,25 @@ def market_items(request: Request, db: SessionDep, _: OptionalPrincipal, municip
     what people buy elsewhere."""
     mid = service.target_municipality_id(db, code=municipality_code)
     return analysis.market_items(db, municipality_id=mid, k=_k(request), months=months, level=level, limit=limit)
+
+
+@router.get("/category-fit")
+def list_category_fit(db: SessionDep, _: OptionalPrincipal, municipality_code: MunicipalityQuery = None
+                      ) -> dict[str, Any]:
+    """Which card categories the market-items ranking considers: shipped defaults (대형마트, 백화점, 주유소,
+    온라인, 면세점 … out) and the municipality's own settings."""
+    mid = service.target_municipality_id(db, code=municipality_code)
+    return _list([CategoryFitOut.model_validate(c) for c in service.list_category_fit(db, municipality_id=mid)])
+
+
+@router.put("/category-fit", response_model=CategoryFitOut)
+def set_category_fit(data: CategoryFitIn, db: SessionDep, _: OptionalPrincipal,
+                     municipality_code: MunicipalityQuery = None):
+    """Set whether a category fits the traditional market (only fitting categories are ranked)."""
+    mid = service.target_municipality_id(db, code=municipality_code)
+    service.set_category_fit(db, municipality_id=mid, data=data)
+    found = [c for c in service.list_category_fit(db, municipality_id=mid) if c["category"] == data.category]
+    return CategoryFitOut.model_validate(found[0])
 
 
 # --- surveys -----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from app.core.errors import DomainError
     from app.core.i18n import gettext
     from app.core.tenancy import SYSTEM, bind_principal
-    from app.lguplus.citydata import importers, jobs
+    from app.lguplus.citydata import importers, jobs, ledger
     from app.platform import service as platform_service
 
     db = _database()
@@ -31,17 +31,15 @@ def _cmd_import(args: argparse.Namespace) -> int:
             bind_principal(session, SYSTEM)
             muni = platform_service.resolve_municipality(session, code=args.municipality)
             kind = args.kind.replace("-", "_")
-            job = jobs.new_job(session, municipality_id=muni.id, kind=kind, filename=path.name, bytes_total=size)
-            encoding = importers.detect_encoding(path)
-            conv = importers.make_converter(session, kind=kind, municipality_id=muni.id, municipality_code=muni.code,
-                                            job_id=job.id)
+            job = jobs.new_job(session, municipality_id=muni.id, kind=kind, filename=path.name, bytes_total=size,
+                               digest=ledger.digest_of_file(path))
 
             def show(done: int) -> None:
                 if not args.quiet:
                     sys.stderr.write(f"\r{done / max(size, 1) * 100:5.1f}% read")
 
-            rows = importers.store_file(session, conv, path, encoding=encoding, on_bytes=show)
-            job.status, job.rows_total, job.rows_done, job.encoding = "done", rows, rows, encoding
+            jobs.run_file(session, job=job, path=path, mode="replace" if args.replace else "refuse", on_bytes=show)
+            rows, encoding = job.rows_done, job.encoding
         print(f"\nImported {rows} rows ({encoding}) for {muni.name_ko}.")
     except importers.ImportRefused as exc:
         print(f"\nrefused: {exc.detail}; nothing was stored", file=sys.stderr)
@@ -87,6 +85,7 @@ def add_cli(subparsers: Any) -> None:
     p.add_argument("file")
     p.add_argument("--municipality", default="4679000000", help="10-digit code of the county (default 화순군)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--replace", action="store_true", help="replace the figures of earlier imports it overlaps")
     p.set_defaults(func=_cmd_import)
     w = sub.add_parser("windows", help="print the best festival windows of a zone")
     w.add_argument("--zone", default="4679025000")

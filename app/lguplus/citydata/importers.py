@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from app.core.agebands import FIVE_YEAR
 from app.core.bulk import insert_rows
 from app.core.errors import InvalidInput, field_error
 from app.core.metrics import count_ingested
@@ -181,11 +182,39 @@ class Converter:
     insert_columns: tuple[str, ...] = ()
 
     def __init__(self, *, municipality_id: int, municipality_code: str, job_id: int | None,
-                 zones: dict[str, int]) -> None:
+                 zones: dict[str, int], mode: str = "refuse") -> None:
         self.mid = municipality_id
         self.code = municipality_code
         self.job_id = job_id
         self.zones = zones
+        self.mode = mode  # "refuse" or "replace": what to do with cells an earlier import holds
+        self.summary: dict[str, Any] = {}
+        # One key counted once: the grain (sex total or split, age total / 10-year / 5-year bands) the first
+        # row of a key used, with its line, and the (key, sex, age band) cells seen.
+        self.grains: dict[tuple, tuple[str, str, int]] = {}
+        self.cells: set[tuple] = set()
+
+    def coverage(self) -> set[tuple[int, str]]:
+        """The (zone id, period) cells the converted rows cover."""
+        raise NotImplementedError
+
+    def check_once(self, where: int, key: tuple, sex: str, age: str, report: ErrorReport) -> bool:
+        """Refuse a row that would count people of its key twice: a total (``all``) beside a breakdown by
+        sex or age band, 10-year beside 5-year bands, or the same sex and age band again."""
+        grain = ("all" if sex == "all" else "M/F", _age_grain(age))
+        first = self.grains.setdefault(key, (*grain, where))
+        if first[:2] != grain:
+            report.add(where, "sex" if first[0] != grain[0] else "age_band",
+                       "Row {line} gives this key as {first}, this row as {this}: the same people would be "
+                       "counted twice; send either the total (all) or the breakdown, not both",
+                       line=first[2], first=_grain_label(first[:2]), this=_grain_label(grain))
+            return False
+        cell = (key, sex, age)
+        if cell in self.cells:
+            report.add(where, "", "This row repeats an earlier row's key, sex and age band")
+            return False
+        self.cells.add(cell)
+        return True
 
     def bind_header(self, header: list[str], report: ErrorReport) -> bool:
         positions = {name: i for i, name in enumerate(header)}
@@ -210,6 +239,14 @@ class Converter:
 
     def write_rollups(self, db: Session) -> None:
         raise NotImplementedError
+
+
+def _age_grain(age: str) -> str:
+    return "all" if age == "all" else "5-year" if age in FIVE_YEAR else "10-year"
+
+
+def _grain_label(grain: tuple[str, str]) -> str:
+    return f"sex {grain[0]} / age {grain[1]}"
 
 
 def _choice(value: str, options: tuple[str, ...], column: str, where: int, report: ErrorReport) -> str | None:
@@ -282,9 +319,14 @@ class LivingPopulation(Converter):
             report.add(where, "count", "The count must be a number of at least 0")
         if report.count != bad:
             return None
+        if not self.check_once(where, (day[0], hour, zone_id, vtype, origin), sex, age, report):
+            return None
         self.daily[(zone_id, day[0], vtype)] += count
         self.hourly[(zone_id, day[1], hour, vtype)] += count
         return (self.mid, self.job_id, day[0], hour, zone_id, sex, age, vtype, origin or None, count)
+
+    def coverage(self) -> set[tuple[int, str]]:
+        return {(z, d) for z, d, _ in self.daily}
 
     def write_rollups(self, db: Session) -> None:
         mid = self.mid
@@ -358,6 +400,8 @@ class CardSpending(Converter):
         count = _whole(cells[at["count"]], "count", where, report, "The count must be a whole number of at least 0")
         if report.count != bad:
             return None
+        if not self.check_once(where, (month, zone_id, large, middle, home), sex, age, report):
+            return None
         key = (zone_id, month, large, middle, origin_class(home, self.code))
         sums = self.monthly.get(key)
         if sums is None:
@@ -366,6 +410,9 @@ class CardSpending(Converter):
             sums[0] += amount
             sums[1] += count
         return (self.mid, self.job_id, month, zone_id, large, middle, home, sex, age, amount, count)
+
+    def coverage(self) -> set[tuple[int, str]]:
+        return {(z, m) for z, m, *_ in self.monthly}
 
     def write_rollups(self, db: Session) -> None:
         insert_rows(db, CitydataCardMonthly.__table__, [
@@ -397,15 +444,16 @@ def zone_map(db: Session, *, municipality_id: int) -> dict[str, int]:
 
 
 def make_converter(db: Session, *, kind: str, municipality_id: int, municipality_code: str,
-                   job_id: int | None) -> Converter:
+                   job_id: int | None, mode: str = "refuse") -> Converter:
     return CONVERTERS[kind](municipality_id=municipality_id, municipality_code=municipality_code, job_id=job_id,
-                            zones=zone_map(db, municipality_id=municipality_id))
+                            zones=zone_map(db, municipality_id=municipality_id), mode=mode)
 
 
 def store(db: Session, conv: Converter, rows: Iterable[tuple[int, list[str]]], report: ErrorReport,
-          on_rows: Callable[[int], None] | None = None) -> int:
+          on_rows: Callable[[int], None] | None = None, claim: Callable[[Converter], None] | None = None) -> int:
     """Check every row; while none is bad, insert in chunks. Raises :class:`ImportRefused` (the caller
-    rolls back) if any row is bad; returns the number of rows stored."""
+    rolls back) if any row is bad; ``claim`` then records (or refuses) the coverage before the rollups are
+    added; returns the number of rows stored."""
     buffer: list[tuple] = []
     n = 0
     for where, cells in rows:
@@ -423,6 +471,8 @@ def store(db: Session, conv: Converter, rows: Iterable[tuple[int, list[str]]], r
     if n == 0:
         raise refuse("The file has no data rows", prefix=report.prefix)
     bulk_insert(db, conv.table, conv.insert_columns, buffer)
+    if claim is not None:
+        claim(conv)
     conv.write_rollups(db)
     count_ingested(db, module="lguplus.citydata", kind="rows", n=n)
     if on_rows is not None:
@@ -431,15 +481,17 @@ def store(db: Session, conv: Converter, rows: Iterable[tuple[int, list[str]]], r
 
 
 def store_file(db: Session, conv: Converter, path: Path, *, encoding: str,
-               on_bytes: Callable[[int], None] | None = None, on_rows: Callable[[int], None] | None = None) -> int:
+               on_bytes: Callable[[int], None] | None = None, on_rows: Callable[[int], None] | None = None,
+               claim: Callable[[Converter], None] | None = None) -> int:
     report = ErrorReport(prefix="line")
     header, rows = csv_rows(path, encoding, on_bytes)
     if not conv.bind_header(header, report):
         raise ImportRefused(report)
-    return store(db, conv, rows, report, on_rows)
+    return store(db, conv, rows, report, on_rows, claim)
 
 
-def store_json(db: Session, conv: Converter, rows: list[Any]) -> int:
+def store_json(db: Session, conv: Converter, rows: list[Any], claim: Callable[[Converter], None] | None = None
+               ) -> int:
     report = ErrorReport(prefix="rows")
     conv.bind_columns()
-    return store(db, conv, json_rows(rows, conv.columns, report), report)
+    return store(db, conv, json_rows(rows, conv.columns, report), report, claim=claim)

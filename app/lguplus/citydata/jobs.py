@@ -22,7 +22,7 @@ from app.core.errors import NotFound
 from app.core.jobs import Job, JobContext, JobKind, JobRefused, Queue, latest_for, submit
 from app.core.jobs import fraction as job_fraction
 from app.core.tenancy import bind_principal, principal_of
-from app.lguplus.citydata import importers
+from app.lguplus.citydata import importers, ledger
 from app.lguplus.citydata.models import CitydataImportJob
 from app.platform.models import Municipality
 
@@ -53,18 +53,22 @@ def municipality_code(db: Session, municipality_id: int) -> str:
 
 
 def new_job(db: Session, *, municipality_id: int, kind: str, filename: str = "", client_id: str | None = None,
-            bytes_total: int = 0) -> CitydataImportJob:
+            bytes_total: int = 0, digest: str | None = None) -> CitydataImportJob:
+    """A queued import; an import of the same bytes already stored (or under way) answers 409."""
+    if digest is not None:
+        ledger.check_digest(db, municipality_id=municipality_id, kind=kind, digest=digest)
     principal = principal_of(db)
     job = CitydataImportJob(municipality_id=municipality_id, kind=kind, filename=filename[:200],
-                            client_id=client_id, bytes_total=bytes_total, status="queued",
-                            created_by=(principal.label if principal else "")[:120], errors=[])
+                            client_id=client_id, bytes_total=bytes_total, status="queued", digest=digest,
+                            created_by=(principal.label if principal else "")[:120], errors=[], coverage={})
     db.add(job)
     db.flush()
     return job
 
 
-def _finish(job: CitydataImportJob, rows: int) -> None:
+def _finish(job: CitydataImportJob, rows: int, conv: importers.Converter) -> None:
     job.status, job.rows_total, job.rows_done = "done", rows, rows
+    job.coverage = conv.summary
     job.finished_at = utcnow()
     job.message = ""
 
@@ -72,28 +76,35 @@ def _finish(job: CitydataImportJob, rows: int) -> None:
 def _fail(job: CitydataImportJob, exc: importers.ImportRefused) -> None:
     job.status = "failed"
     job.client_id = None  # a corrected file may be sent again under the same id
+    job.digest = None  # and the same file, once the earlier import is out of the way
     job.error_count = exc.report.count
     job.errors = exc.report.items
     job.message = exc.detail[:500]  # English, as the API speaks; pages translate the report
     job.finished_at = utcnow()
 
 
-def run_json(db: Session, *, job: CitydataImportJob, rows: list[Any]) -> CitydataImportJob:
+def _converter(db: Session, job: CitydataImportJob, mode: str) -> importers.Converter:
+    return importers.make_converter(db, kind=job.kind, municipality_id=job.municipality_id,
+                                    municipality_code=municipality_code(db, job.municipality_id), job_id=job.id,
+                                    mode=mode)
+
+
+def run_json(db: Session, *, job: CitydataImportJob, rows: list[Any], mode: str = "refuse") -> CitydataImportJob:
     """Import a JSON batch in the caller's transaction; raises ImportRefused (caller records the failure)."""
     job.status, job.started_at = "running", utcnow()
-    conv = importers.make_converter(db, kind=job.kind, municipality_id=job.municipality_id,
-                                    municipality_code=municipality_code(db, job.municipality_id), job_id=job.id)
-    _finish(job, importers.store_json(db, conv, rows))
+    conv = _converter(db, job, mode)
+    _finish(job, importers.store_json(db, conv, rows, claim=lambda c: ledger.claim(db, c)), conv)
     return job
 
 
-def run_file(db: Session, *, job: CitydataImportJob, path: Path) -> CitydataImportJob:
-    """Import a CSV file in the caller's transaction (small files)."""
+def run_file(db: Session, *, job: CitydataImportJob, path: Path, mode: str = "refuse",
+             on_bytes: Any = None) -> CitydataImportJob:
+    """Import a CSV file in the caller's transaction (small files, the CLI, the worker)."""
     job.status, job.started_at = "running", utcnow()
     job.encoding = importers.detect_encoding(path)
-    conv = importers.make_converter(db, kind=job.kind, municipality_id=job.municipality_id,
-                                    municipality_code=municipality_code(db, job.municipality_id), job_id=job.id)
-    _finish(job, importers.store_file(db, conv, path, encoding=job.encoding))
+    conv = _converter(db, job, mode)
+    _finish(job, importers.store_file(db, conv, path, encoding=job.encoding, on_bytes=on_bytes,
+                                      claim=lambda c: ledger.claim(db, c)), conv)
     return job
 
 
@@ -108,7 +119,7 @@ def record_failure(db: Session, *, job_values: dict[str, Any], exc: importers.Im
 
 def job_values(job: CitydataImportJob) -> dict[str, Any]:
     return {k: getattr(job, k) for k in ("municipality_id", "kind", "filename", "client_id", "bytes_total",
-                                         "created_by")}
+                                         "created_by", "digest")}
 
 
 # --- background ---------------------------------------------------------------------------------
@@ -144,7 +155,7 @@ def _ref(import_job_id: int) -> str:
     return f"{IMPORT}:{import_job_id}"
 
 
-def enqueue(db: Session, *, queue: Queue, job: CitydataImportJob, path: Path) -> Job:
+def enqueue(db: Session, *, queue: Queue, job: CitydataImportJob, path: Path, mode: str = "refuse") -> Job:
     """Hand a queued import to the worker once the caller commits. The file moves into the data
     directory, so the import survives a restart of the worker (or of the whole host) until it is done."""
     keep = Path(queue.settings.data_dir) / "citydata-uploads"
@@ -152,7 +163,7 @@ def enqueue(db: Session, *, queue: Queue, job: CitydataImportJob, path: Path) ->
     kept = keep / f"{job.id}-{uuid.uuid4().hex}.csv"
     shutil.move(str(path), kept)
     return submit(db, queue=queue, kind=IMPORT, municipality_id=job.municipality_id, ref=_ref(job.id),
-                  payload={"import_job_id": job.id, "path": str(kept)})
+                  payload={"import_job_id": job.id, "path": str(kept), "mode": mode})
 
 
 def progress(job: CitydataImportJob) -> dict[str, Any]:
@@ -188,13 +199,9 @@ def run_queued(ctx: JobContext) -> dict[str, Any]:
         with ctx.database.unit_of_work() as s:
             bind_principal(s, ctx.principal)
             job = s.get(CitydataImportJob, job_id)
-            job.encoding = importers.detect_encoding(path)
-            conv = importers.make_converter(s, kind=job.kind, municipality_id=job.municipality_id,
-                                            municipality_code=municipality_code(s, job.municipality_id),
-                                            job_id=job.id)
-            rows = importers.store_file(s, conv, path, encoding=job.encoding,
-                                        on_bytes=lambda b: ctx.progress(b, total))
-            _finish(job, rows)
+            run_file(s, job=job, path=path, mode=str(ctx.payload.get("mode", "refuse")),
+                     on_bytes=lambda b: ctx.progress(b, total))
+            rows = job.rows_done
     except importers.ImportRefused as exc:
         with ctx.database.unit_of_work() as s:
             bind_principal(s, ctx.principal)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     Float,
@@ -25,10 +26,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.agebands import FIVE_YEAR, TEN_YEAR
 from app.core.db import Base, TenantScoped, utcnow
 
 SEXES = ("M", "F", "all")
-AGE_BANDS = ("0-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+", "all")
+# Delivered age bands: 10-year (0-9 … 70+) or 5-year (0-4 … 85+); other views derive from the 5-year ones.
+AGE_BANDS = (*TEN_YEAR, *FIVE_YEAR, "all")
 VISITOR_TYPES = ("resident", "worker", "visitor")
 ORIGIN_CLASSES = ("resident", "province", "other")  # card customers: the county, the rest of its province, elsewhere
 JOB_KINDS = ("living_population", "card_spending")
@@ -71,6 +74,8 @@ class CitydataImportJob(TenantScoped, Base):
     rows_done: Mapped[int] = mapped_column(Integer, default=0)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    digest: Mapped[str | None] = mapped_column(String(64))  # sha256 of the file or JSON body as received
+    coverage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # summary: first/last period, zones
     message: Mapped[str] = mapped_column(String(500), default="")
     created_by: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -80,7 +85,39 @@ class CitydataImportJob(TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("municipality_id", "client_id"),
         CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
+        Index("ix_citydata_import_job_digest", "municipality_id", "kind", "digest"),
     )
+
+
+class CitydataImportCoverage(TenantScoped, Base):
+    """What one import holds: one row per kind × period (a date, or a month for card data) × zone. The
+    unique key makes two imports covering the same cell impossible, whatever the door."""
+
+    __tablename__ = "citydata_import_coverage"
+    __audit__ = False
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("citydata_import_job.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    period: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD (living population) or YYYY-MM (card)
+    zone_id: Mapped[int] = mapped_column(ForeignKey("citydata_zone.id", ondelete="CASCADE"))
+
+    __table_args__ = (UniqueConstraint("municipality_id", "kind", "zone_id", "period"),)
+
+
+class CitydataCategoryFit(TenantScoped, Base):
+    """Whether a card category is something the traditional market could sell; a municipality's own
+    setting overrides the shipped default (:data:`app.lguplus.citydata.analysis.DEFAULT_UNFIT`)."""
+
+    __tablename__ = "citydata_category_fit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(60))
+    fits: Mapped[bool] = mapped_column(Boolean, default=True)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("municipality_id", "category"),)
 
 
 class CitydataLivingPopulation(TenantScoped, Base):

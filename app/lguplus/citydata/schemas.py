@@ -48,6 +48,30 @@ class JobOut(OutputModel):
     error_count: int
     errors: list[dict[str, Any]]
     message: str
+    digest: str | None = None
+    coverage: dict[str, Any] = {}
+
+
+class ImportDeletedOut(OutputModel):
+    id: int
+    rows_removed: int
+
+
+class CategoryFitIn(InputModel):
+    """Whether a card category (large or middle name) is something the traditional market could sell."""
+
+    db_table = "citydata_category_fit"
+    category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+    fits: bool
+    note: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class CategoryFitOut(OutputModel):
+    category: str
+    fits: bool
+    default_fits: bool
+    own: bool
+    note: str
 
 
 class FestivalIn(InputModel):

@@ -19,13 +19,15 @@ from app.core.errors import Conflict, InvalidInput, NotFound, field_error
 from app.lguplus.citydata.jobs import municipality_code
 from app.lguplus.citydata.models import (
     CitydataAnswer,
+    CitydataCardMonthly,
+    CitydataCategoryFit,
     CitydataFestival,
     CitydataQuestion,
     CitydataResponse,
     CitydataSurvey,
     CitydataZone,
 )
-from app.lguplus.citydata.schemas import FestivalIn, ResponseIn, SurveyIn, ZoneIn
+from app.lguplus.citydata.schemas import CategoryFitIn, FestivalIn, ResponseIn, SurveyIn, ZoneIn
 from app.platform import audit
 from app.platform.service import target_municipality_id
 
@@ -307,3 +309,37 @@ def delete_survey(db: Session, *, survey: CitydataSurvey) -> None:
     db.delete(survey)
     db.flush()
 
+
+
+# --- market fit of card categories --------------------------------------------------------------
+
+def list_category_fit(db: Session, *, municipality_id: int) -> list[dict[str, Any]]:
+    """Every category the card data name (large and middle), the defaults and the municipality's own
+    settings, each with what applies."""
+    from app.lguplus.citydata.analysis import DEFAULT_UNFIT
+
+    own = {f.category: f for f in db.scalars(select(CitydataCategoryFit).where(
+        CitydataCategoryFit.municipality_id == municipality_id))}
+    names = set(own) | set(DEFAULT_UNFIT)
+    for large, middle in db.execute(select(CitydataCardMonthly.category_large, CitydataCardMonthly.category_middle)
+                                    .where(CitydataCardMonthly.municipality_id == municipality_id).distinct()):
+        names.update((large, middle))
+    out = []
+    for name in sorted(names):
+        default = name not in DEFAULT_UNFIT
+        mine = own.get(name)
+        out.append({"category": name, "fits": mine.fits if mine else default, "default_fits": default,
+                    "own": mine is not None, "note": mine.note if mine else ""})
+    return out
+
+
+def set_category_fit(db: Session, *, municipality_id: int, data: CategoryFitIn) -> CitydataCategoryFit:
+    """Set (or change) whether a category fits the market for one municipality; audited by the flush hook."""
+    found = db.scalar(select(CitydataCategoryFit).where(CitydataCategoryFit.municipality_id == municipality_id,
+                                                        CitydataCategoryFit.category == data.category))
+    if found is None:
+        found = CitydataCategoryFit(municipality_id=municipality_id, category=data.category)
+        db.add(found)
+    found.fits, found.note = data.fits, data.note
+    db.flush()
+    return found

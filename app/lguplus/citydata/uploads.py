@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.core import batch
 from app.core.errors import InvalidInput
 from app.core.jobs import queue_for
-from app.lguplus.citydata import importers, jobs
+from app.lguplus.citydata import importers, jobs, ledger
 from app.lguplus.citydata.config import settings_of
 from app.lguplus.citydata.models import CitydataImportJob
 
@@ -71,21 +71,25 @@ def upload_to_file(request: Request, upload: Any) -> tuple[Path, int]:
 
 
 def run_upload(request: Request, db: Session, *, kind: str, municipality_id: int, path: Path, size: int,
-               filename: str, client_id: str | None) -> tuple[CitydataImportJob, bool]:
+               filename: str, client_id: str | None, mode: str = "refuse") -> tuple[CitydataImportJob, bool]:
     """Import a saved file: in the request if small, else as a background job. Returns (job, background).
 
     A refused small file raises :class:`importers.ImportRefused` after a failed job has been committed
-    with its report; nothing of its rows is kept.
+    with its report; nothing of its rows is kept. A file already imported answers 409 at once.
     """
-    job = jobs.new_job(db, municipality_id=municipality_id, kind=kind, filename=filename, client_id=client_id,
-                       bytes_total=size)
+    try:
+        job = jobs.new_job(db, municipality_id=municipality_id, kind=kind, filename=filename, client_id=client_id,
+                           bytes_total=size, digest=ledger.digest_of_file(path))
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
     if size > settings_of(request).sync_max_bytes:
-        jobs.enqueue(db, queue=queue_for(request.app.state.settings), job=job, path=path)
+        jobs.enqueue(db, queue=queue_for(request.app.state.settings), job=job, path=path, mode=mode)
         db.commit()
         return job, True
     values = jobs.job_values(job)
     try:
-        jobs.run_file(db, job=job, path=path)
+        jobs.run_file(db, job=job, path=path, mode=mode)
         return job, False
     except importers.ImportRefused as exc:
         db.rollback()
@@ -97,14 +101,15 @@ def run_upload(request: Request, db: Session, *, kind: str, municipality_id: int
         path.unlink(missing_ok=True)
 
 
-def run_batch(db: Session, *, kind: str, municipality_id: int, rows: list[Any], client_id: str | None
-              ) -> CitydataImportJob:
+def run_batch(db: Session, *, kind: str, municipality_id: int, rows: list[Any], client_id: str | None,
+              digest: str | None = None, mode: str = "refuse") -> CitydataImportJob:
     if len(rows) > 100_000:
         raise InvalidInput.field("rows", "At most {n} rows per batch", n=100_000)
-    job = jobs.new_job(db, municipality_id=municipality_id, kind=kind, filename="(JSON)", client_id=client_id)
+    job = jobs.new_job(db, municipality_id=municipality_id, kind=kind, filename="(JSON)", client_id=client_id,
+                       digest=digest)
     values = jobs.job_values(job)
     try:
-        return jobs.run_json(db, job=job, rows=rows)
+        return jobs.run_json(db, job=job, rows=rows, mode=mode)
     except importers.ImportRefused as exc:
         db.rollback()
         jobs.record_failure(db, job_values=values, exc=exc)
@@ -124,7 +129,8 @@ def job_out(job: CitydataImportJob, *, with_errors: bool = True) -> dict[str, An
     p = jobs.progress(job)
     return {"id": job.id, "kind": job.kind, "status": job.status, "filename": job.filename, "encoding": job.encoding,
             "client_id": job.client_id, "rows_done": p["rows_done"], "rows_total": job.rows_total,
-            "fraction": p["fraction"], "error_count": job.error_count,
+            "fraction": p["fraction"], "error_count": job.error_count, "digest": job.digest,
+            "coverage": job.coverage or {},
             "errors": [{"loc": e["loc"], "msg": e["msg"]} for e in (job.errors or [])] if with_errors else [],
             "message": job.message}
 

@@ -17,15 +17,15 @@ from sqlalchemy import select
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
 from app.core.errors import DomainError, InvalidInput
-from app.core.forms import domain_errors, form_to_dict, validate_form
+from app.core.forms import domain_errors, form_to_dict, submit_form, validate_form
 from app.core.i18n import gettext as _
 from app.core.i18n import today_seoul
 from app.core.schemas import Id
 from app.core.templating import flash, render, see_other
 from app.core.tenancy import Principal
-from app.lguplus.citydata import analysis, importers, jobs, service, uploads
+from app.lguplus.citydata import analysis, importers, jobs, ledger, service, uploads
 from app.lguplus.citydata.models import VISITOR_TYPES, CitydataZone
-from app.lguplus.citydata.schemas import FestivalIn, SurveyIn
+from app.lguplus.citydata.schemas import CategoryFitIn, FestivalIn, SurveyIn
 from app.platform.auth import WebUser
 from app.platform.models import Municipality
 
@@ -128,7 +128,8 @@ async def imports_page(request: Request, db: SessionDep, principal: WebUser):
             return _zones_upload(request, db, county, upload)
         path, size = uploads.upload_to_file(request, upload)
         job, background = uploads.run_upload(request, db, kind=kind, municipality_id=county.id, path=path, size=size,
-                                             filename=upload.filename or "upload.csv", client_id=None)
+                                             filename=upload.filename or "upload.csv", client_id=None,
+                                             mode="replace" if form.get("mode") == "replace" else "refuse")
     except DomainError as exc:
         db.rollback()
         context.update(_import_context(db, county) | {"values": context["values"]})
@@ -212,6 +213,15 @@ def job_page(request: Request, job_id: Id, db: SessionDep, principal: WebUser):
               for e in (job.errors or [])]
     return render(request, "lguplus/citydata/job.html", {"job": job, "p": uploads.job_out(job, with_errors=False),
                                                          "errors": errors})
+
+
+@router.post("/imports/{job_id}/delete", name="citydata_job_delete")
+def job_delete(request: Request, job_id: Id, db: SessionDep, principal: WebUser):
+    """Take an import out (staff): its rows and its share of the rollups go; audited."""
+    out = ledger.delete_import(db, job=jobs.get_job(db, job_id=job_id))
+    flash(request, _("Import #{id} was deleted: {n} rows and their share of the figures removed.",
+                     id=out["id"], n=out["rows_removed"]))
+    return see_other(str(request.url_for("citydata_imports")))
 
 
 @router.get("/imports/{job_id}/progress", name="citydata_job_progress")
@@ -329,9 +339,34 @@ def _market(request: Request, db: Any, principal: Principal, months: int, level:
 def market_page(request: Request, db: SessionDep, principal: WebUser,
                 months: Annotated[int, Query(ge=1, le=60)] = 12,
                 level: Annotated[str, Query(pattern="^(large|middle)$")] = "middle"):
+    return _market_render(request, db, principal, months, level)
+
+
+def _market_render(request: Request, db: Any, principal: Principal, months: int, level: str, *,
+                   values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
+                   status_code: int = 200):
+    county = county_of(db, principal)
     data = _market(request, db, principal, months, level)
-    return render(request, "lguplus/citydata/market.html", {"county": county_of(db, principal), "data": data,
-                                                            "months": months, "level": level})
+    fit = service.list_category_fit(db, municipality_id=county.id) if county is not None else []
+    return render(request, "lguplus/citydata/market.html", {
+        "county": county, "data": data, "months": months, "level": level, "fit": fit, "values": values or {},
+        "errors": errors or {}}, status_code=status_code)
+
+
+@router.post("/market/fit", name="citydata_market_fit")
+async def market_fit(request: Request, db: SessionDep, principal: WebUser):
+    """Set whether a category fits the traditional market (one form handler: core.forms)."""
+    county = county_of(db, principal)
+    values = form_to_dict(await request.form())
+    if county is None:
+        return _market_render(request, db, principal, 12, "middle", values=values,
+                              errors={"__all__": _("Your account is not tied to a county.")}, status_code=400)
+    _done, errors = submit_form(db, CategoryFitIn, values,
+                                lambda data: service.set_category_fit(db, municipality_id=county.id, data=data))
+    if errors:
+        return _market_render(request, db, principal, 12, "middle", values=values, errors=errors, status_code=400)
+    flash(request, _("The market fit was saved."))
+    return see_other(str(request.url_for("citydata_market")))
 
 
 @router.get("/market.csv", name="citydata_market_csv")

@@ -14,10 +14,11 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core import agebands
 from app.core.db import Base, TenantScoped, utcnow
 
 AGE_BANDS = ("20-29", "30-39", "40-49", "50-59", "60-64", "65-69", "70-74", "75-79", "80+")
-AGE_LOWER = {band: int(band.rstrip("+").split("-")[0]) for band in AGE_BANDS}
+AGE_LOWER = {band: agebands.lower(band) for band in AGE_BANDS}
 SEXES = ("M", "F")
 INCOME_BANDS = ("none", "low", "middle", "high")
 COUNTS = ("low_communication", "low_outing", "isolated")

@@ -19,6 +19,7 @@ from sqlalchemy import Select, bindparam, case, delete, func, insert, select, te
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.core import agebands
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error
 from app.core.pagination import PageParams, paginate
@@ -28,7 +29,6 @@ from app.platform import audit
 from app.platform import service as platform_service
 from app.skt.isolation.models import (
     AGE_BANDS,
-    AGE_LOWER,
     COUNTS,
     INCOME_BANDS,
     MEANS,
@@ -69,7 +69,7 @@ _dong_adapter = TypeAdapter(DongIn)
 
 def bands_from(min_age: int) -> list[str]:
     """Age bands whose lower bound is at least ``min_age`` (65 -> 65-69, 70-74, 75-79, 80+)."""
-    return [b for b in AGE_BANDS if AGE_LOWER[b] >= min_age]
+    return agebands.from_age(AGE_BANDS, min_age)
 
 
 def previous_period(period: str) -> str:

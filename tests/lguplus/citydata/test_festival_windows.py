@@ -36,7 +36,7 @@ def _windows(client, headers, **params):
 
 def test_windows_rank_with_interval_and_reasons(client, county_data):
     h = api_headers(client, "hwasun.staff")
-    out = _windows(client, h, limit=8)
+    out = _windows(client, h, limit=8, include_family_holidays="true")
     windows = out["windows"]
     assert len(windows) == 8 and [w["rank"] for w in windows] == list(range(1, 9))
     totals = [w["expected_visitors"] for w in windows]
@@ -133,3 +133,58 @@ def test_windows_are_for_this_year_in_seoul_unless_asked(client, county_data, cl
     year = clock_instant.astimezone(SEOUL).year
     assert r.json()["year"] == year
     assert all(w["start_date"].startswith(str(year)) for w in r.json()["windows"])
+
+
+def _plant(database, county, *, peak: float = 8.0) -> None:
+    """Three years of daily visitors in 화순읍: a weekly rhythm, 3× at 설날/추석 (homecoming), and 8–14 June
+    at ``peak``× every year; a little deterministic noise."""
+    from app.core.bulk import insert_rows
+    from app.core.tenancy import SYSTEM, bind_principal
+    from app.lguplus.citydata.models import CitydataPopDaily, CitydataZone
+
+    rng = np.random.default_rng(3)
+    with database.unit_of_work() as s:
+        bind_principal(s, SYSTEM)
+        zone_id = s.query(CitydataZone.id).filter(CitydataZone.code == HWASUN_EUP).scalar()
+        rows = []
+        d = date(2023, 1, 1)
+        while d <= date(2025, 12, 31):
+            value = 1000.0 * (1.4 if d.weekday() >= 5 else 1.0)
+            if analysis.is_lunar_holiday(analysis.holiday_name(d)):
+                value *= 3.0
+            if d.month == 6 and 8 <= d.day <= 14:
+                value *= peak
+            rows.append({"municipality_id": county.id, "zone_id": zone_id, "obs_date": d, "visitor_type": "visitor",
+                         "count": value * float(np.exp(rng.normal(0, 0.05)))})
+            d += timedelta(days=1)
+        insert_rows(s, CitydataPopDaily.__table__, rows)
+
+
+def test_a_week_busy_every_year_ranks_first_and_family_holidays_are_left_out(client, county, database):
+    _plant(database, county)
+    h = api_headers(client, "hwasun.staff")
+    out = _windows(client, h, days=7, limit=10)
+    first = out["windows"][0]
+    assert (first["start_date"], first["end_date"]) == ("2026-06-08", "2026-06-14")
+    # 설날 (Feb 16-18, 2026) and 추석 (Sep 24-26, 2026) are named and no window touches them
+    family = [e for e in out["excluded_for"] if e["kind"] == "family_holiday"]
+    assert [e["name"] for e in family] == ["설날", "추석"]
+    for w in out["windows"]:
+        for e in family:
+            assert w["end_date"] < e["start_date"] or w["start_date"] > e["end_date"]
+    # asked to, the homecoming weeks come back and are flagged as holidays
+    both = _windows(client, h, days=7, limit=10, include_family_holidays="true")
+    assert not [e for e in both["excluded_for"] if e["kind"] == "family_holiday"]
+    assert any(any(r["kind"] == "holiday" and "추석" in " ".join(r["names"]) for r in w["reasons"])
+               for w in both["windows"])
+    assert both["windows"][0]["start_date"] == "2026-06-08"
+
+
+def test_a_one_off_peak_is_not_learnt_as_recurring():
+    days = [date(2023, 1, 1) + timedelta(days=i) for i in range(3 * 365)]
+    resid = np.array([2.0 if d.year == 2024 and d.month == 6 and 8 <= d.day <= 14 else 0.0 for d in days])
+    annual = analysis.recurring_peaks(days, resid)
+    assert annual is not None and float(np.abs(annual).max()) == 0.0
+    resid = np.array([2.0 if d.month == 6 and 8 <= d.day <= 14 else 0.0 for d in days])
+    annual = analysis.recurring_peaks(days, resid)
+    assert annual[analysis._doy(date(2026, 6, 11))] > 1.5 and annual[analysis._doy(date(2026, 8, 11))] == 0.0

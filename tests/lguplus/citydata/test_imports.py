@@ -22,7 +22,7 @@ from app.lguplus.citydata.models import (
     CitydataZone,
 )
 from tests.conftest import api_headers, web_login
-from tests.lguplus.citydata.conftest import GWANGJU_DONG, HANCHEON, HWASUN, HWASUN_EUP, NAJU, count_rows
+from tests.lguplus.citydata.conftest import GWANGJU_DONG, HANCHEON, HWASUN, HWASUN_EUP, NAJU, ZONES, count_rows
 
 API = "/api/v1/lguplus/citydata"
 LIVING_HEADER = "date,hour,zone_code,sex,age_band,visitor_type,origin_code,count"
@@ -80,7 +80,7 @@ def test_csv_import_keeps_rollups_equal_to_raw_sums(client, county, database):
                     content=living_csv(GOOD_LIVING).encode())
     assert r.status_code == 201, r.text
     assert r.json()["status"] == "done" and r.json()["rows_done"] == 5 and r.json()["encoding"] == "utf-8-sig"
-    second = [f"2025-10-06,10,{HWASUN_EUP},all,all,visitor,,9.5", f"2025-10-08,23,{HANCHEON},all,all,resident,,7"]
+    second = [f"2025-10-09,10,{HWASUN_EUP},all,all,visitor,,9.5", f"2025-10-08,23,{HANCHEON},all,all,resident,,7"]
     r = client.post(f"{API}/imports/living-population", headers=h,
                     json=[dict(zip(LIVING_HEADER.split(","), line.split(","), strict=True)) for line in second])
     assert r.status_code == 201, r.text
@@ -92,7 +92,7 @@ def test_csv_import_keeps_rollups_equal_to_raw_sums(client, county, database):
         assert hourly[key] == pytest.approx(value)
     with database.unit_of_work(write=False, principal=SYSTEM) as s:
         zone_id = s.scalar(select(CitydataZone.id).where(CitydataZone.code == HWASUN_EUP))
-    assert daily[(zone_id, date(2025, 10, 6), "visitor")] == pytest.approx(120.5 + 30.25 + 9.5)
+    assert daily[(zone_id, date(2025, 10, 6), "visitor")] == pytest.approx(120.5 + 30.25)
 
 
 def test_card_import_in_cp949_with_origin_classes(client, county, database):
@@ -102,7 +102,7 @@ def test_card_import_in_cp949_with_origin_classes(client, county, database):
                       f"2025-09,{GWANGJU_DONG},식료품,정육,{HWASUN},F,40-49,3000000,90",
                       f"2025-09,{HWASUN_EUP},식료품,정육,{NAJU},all,all,200000,8",
                       f"2025-09,{HWASUN_EUP},식료품,정육,1100000000,all,all,100000,5",
-                      f"2025-09,{HWASUN_EUP},식료품,정육,{HWASUN},M,30-39,500000,20",
+                      f"2025-09,{HWASUN_EUP},식료품,정육,{ZONES[2][0]},M,30-39,500000,20",
                       f"2025-09,{HWASUN_EUP},식료품,정육,{HANCHEON},F,30-39,70000,3"]) + "\n"
     raw = text.encode("cp949")
     with pytest.raises(UnicodeDecodeError):
