@@ -4,7 +4,7 @@ Each import records the sha256 of what it received and one coverage row per kind
 so two imports cannot both hold a cell); municipalities set which card categories fit a traditional market.
 
 Revision ID: citydata_ledger_0001
-Revises: core_rls_0001
+Revises: operators_coupons_0001
 Create Date: 2026-12-05
 """
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from alembic import op
 from app.core.rls import disable_tenant_rls, enable_tenant_rls
 
 revision: str = 'citydata_ledger_0001'
-down_revision: str | Sequence[str] | None = 'core_rls_0001'
+down_revision: str | Sequence[str] | None = 'operators_coupons_0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
