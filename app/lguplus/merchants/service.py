@@ -12,9 +12,10 @@ from datetime import date
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Select, bindparam, func, insert, or_, select, update
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from app.core.bulk import insert_rows, update_rows_by_id
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.forms import error_template
@@ -487,11 +488,10 @@ def import_outcomes(db: Session, *, rows: list[Any]) -> dict[str, int]:
                if (r["merchant_id"], r["month_date"]) in existing]
     table = Outcome.__table__
     if new_rows:
-        db.execute(insert(table), new_rows)
+        insert_rows(db, table, new_rows)
     if changed:
         fields = ("sales_krw", "orders", "reservations", "no_show_rate", "staff_hours")
-        stmt = update(table).where(table.c.id == bindparam("b_id")).values({f: bindparam("b_" + f) for f in fields})
-        db.connection().execute(stmt, [{"b_id": r["oid"], **{"b_" + f: r[f] for f in fields}} for r in changed])
+        update_rows_by_id(db, table, [{"id": r["oid"], **{f: r[f] for f in fields}} for r in changed])
     db.flush()
     return {"received": len(rows), "created": len(new_rows), "updated": len(changed)}
 
