@@ -244,3 +244,35 @@ def test_bulk_writes_keep_to_the_principal_on_every_database(database: Database,
     with database.unit_of_work(principal=SYSTEM) as s:
         rows = dict(s.execute(select(table.c.municipality_id, table.c.quiet_s)).all())
     assert rows == {ulsan: 60, changwon: 60}
+
+
+def test_core_statements_through_the_helper_keep_to_the_tenant(database: Database, world):
+    """SQLite has no RLS: as tenant A, a Core statement that takes its WHERE from ``tenancy.within_reach``
+    (a rollup's rebuild, a select) and the bulk paths (``insert_tuples``, ``insert_rows``) neither see nor
+    change B's rows (on PostgreSQL the policy holds as well)."""
+    from app.core.errors import Forbidden
+    from app.core.tenancy import within_reach
+    from app.skt.isolation.models import COUNTS, SUMS
+    from app.skt.isolation.service import refresh_rollups
+
+    table = Base.metadata.tables["iso_band_rollup"]
+    a, b = world.changwon.id, world.ulsan.id
+    names = ("municipality_id", "period", "age_band", "sex", "income_band", "cells", "population", *COUNTS, *SUMS)
+
+    def row(municipality_id: int, period: str = "2026-11") -> tuple:
+        return (municipality_id, period, "70-74", "F", "low", 1, 10, *[1] * len(COUNTS), *[2.0] * len(SUMS))
+
+    with database.unit_of_work(principal=SYSTEM) as s:
+        bulk.insert_tuples(s, table, names, [row(a), row(b)])
+    with database.unit_of_work(principal=tenant(a)) as s:
+        assert set(s.scalars(select(table.c.municipality_id).where(within_reach(s, table)))) == {a}
+        with pytest.raises(Forbidden):
+            bulk.insert_tuples(s, table, names, [row(b, "2026-10")])
+        with pytest.raises(Forbidden):
+            bulk.insert_rows(s, table, [dict(zip(names, row(b, "2026-10"), strict=True))])
+        bulk.insert_tuples(s, table, names, [row(a, "2026-10")])
+        # The rollup's rebuild names both municipalities: its DELETE takes only A's rows.
+        refresh_rollups(s, municipality_ids=[a, b], dong_ids=[], periods=["2026-11"])
+    with database.unit_of_work(principal=SYSTEM) as s:
+        left = sorted(s.execute(select(table.c.municipality_id, table.c.period)).tuples())
+    assert left == sorted([(a, "2026-10"), (b, "2026-11")])

@@ -13,7 +13,10 @@ Two layers, both fed by the principal bound to the session (:func:`bind_principa
 
 Statements that must see across tenants say so: ``execution_options(skip_tenant_scope=True)`` on one
 ORM statement, or ``with all_tenants(session):`` around the steps of signing in, before anyone is known.
-On SQLite (no RLS) Core statements on tenant tables take their scope from :func:`scoped`.
+On SQLite (no RLS) Core statements on tenant tables take their scope from :func:`within_reach` (or
+:func:`scoped` for a given principal), and Core inserts check their rows with :func:`check_rows` (which
+``app.core.bulk`` does); ``tests/test_rls_static.py`` refuses any other Core statement or raw SQL on a
+tenant table outside ``app/core``.
 """
 
 from __future__ import annotations
@@ -184,18 +187,23 @@ def is_tenant_table(table: Table) -> bool:
     return table.name == "municipality" or "municipality_id" in table.c
 
 
-def check_rows(db: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+RowsT = TypeVar("RowsT", bound=Sequence[Mapping[str, Any]])
+
+
+def check_rows(db: Session, table: Table, rows: RowsT) -> RowsT:
     """Refuse rows of ``table`` that the session's principal may not write (another municipality's):
-    the ``WITH CHECK`` of the PostgreSQL policy, for Core writes on every database."""
+    the ``WITH CHECK`` of the PostgreSQL policy, for Core writes on every database. Returns ``rows``, so
+    that an INSERT the bulk helpers do not cover (one with RETURNING) takes them through it."""
     principal = _effective(db)
     if principal is None or principal.municipality_ids is None or not is_tenant_table(table) or not rows:
-        return
+        return rows
     key = "id" if table.name == "municipality" else "municipality_id"
     if key not in rows[0]:
-        return
+        return rows
     foreign = {r[key] for r in rows} - principal.municipality_ids
     if foreign:
         raise Forbidden("Rows of another municipality cannot be written here")
+    return rows
 
 
 def within_reach(db: Session, table: Table) -> ColumnElement[bool]:

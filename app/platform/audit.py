@@ -144,7 +144,7 @@ def _write_trail(session: Session, _ctx) -> None:
         if _audited(obj):
             rows.append(_row(principal, "delete", obj, before.get(id(obj)), None))
     if rows:
-        append(session, AuditLog.__table__, rows)
+        append(session, "audit_log", rows)
 
 
 def actor(db: Session) -> str:
@@ -156,7 +156,7 @@ def actor(db: Session) -> str:
 def record(db: Session, *, action: str, object_type: str, object_id: str, municipality_id: int | None,
            after: dict[str, Any] | None = None, before: dict[str, Any] | None = None) -> None:
     """Audit something the flush hook cannot see, such as a bulk Core insert or a sign-in."""
-    append(db, AuditLog.__table__, [{
+    append(db, "audit_log", [{
         **_whence(), "actor": actor(db), "action": action, "object_type": object_type,
         "object_id": str(object_id), "municipality_id": municipality_id, "before": _plain(before),
         "after": _plain(after)}])
@@ -206,11 +206,11 @@ def record_access(db: Session, *, action: str, subject_type: str, subject_id: st
              "subject_id": str(subject_id)[:60], "municipality_id": municipality_id,
              "data_subject": data_subject[:120], "detail": _plain(detail)}]
     if not _deferred_sqlite_reader(db):
-        append(db, AccessLog.__table__, rows)
+        append(db, "access_log", rows)
         return
     with Session(db.get_bind(), expire_on_commit=False) as own:
         own.connection(execution_options={"sqlite_immediate": True})
-        append(own, AccessLog.__table__, rows)
+        append(own, "access_log", rows)
         own.commit()
 
 

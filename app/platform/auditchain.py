@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from app.core.bulk import dialect_insert
 from app.core.db import utcnow
 from app.core.hashchain import GENESIS, entry_hash
+from app.core.tenancy import check_rows, within_reach
 from app.platform.models import AccessLog, AuditChain, AuditLog
 
 CHAINS: dict[str, Table] = {"audit_log": AuditLog.__table__, "access_log": AccessLog.__table__}
@@ -73,10 +74,11 @@ class RetentionSettings(BaseSettings):
 
 # --- append ------------------------------------------------------------------------------------
 
-def append(db: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` into a chained table; they are chained when ``db``'s transaction commits."""
-    ids = db.connection().execute(_statements(table.name)["insert"], rows).scalars().all()
-    db.info.setdefault(_PENDING, {}).setdefault(table.name, []).extend(ids)
+def append(db: Session, chain: str, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` into the table of ``chain``; they are chained when ``db``'s transaction commits."""
+    table = CHAINS[chain]
+    ids = db.connection().execute(_statements(chain)["insert"], check_rows(db, table, rows)).scalars().all()
+    db.info.setdefault(_PENDING, {}).setdefault(chain, []).extend(ids)
 
 
 @cache
@@ -111,10 +113,12 @@ def _head(db: Session, chain: str, *, lock: bool) -> dict[str, Any]:
 
 def chain_entries(db: Session, chain: str, ids: list[int]) -> int:
     """Number and hash the entries ``ids`` of ``chain`` after its head, under the head row's lock."""
-    statements = _statements(chain)
+    statements, table = _statements(chain), CHAINS[chain]
+    within = within_reach(db, table)
     conn = db.connection()
     entries = [dict(row) for start in range(0, len(ids), BATCH)  # read before the lock: they are ours alone
-               for row in conn.execute(statements["entries"], {"ids": ids[start:start + BATCH]}).mappings()]
+               for row in conn.execute(statements["entries"].where(within),
+                                       {"ids": ids[start:start + BATCH]}).mappings()]
     if not entries:
         return 0
     state = _head(db, chain, lock=True)  # held until the commit: the next transaction waits here
@@ -126,7 +130,7 @@ def chain_entries(db: Session, chain: str, ids: list[int]) -> int:
         updates.append({"b_id": entry["id"], "b_seq": seq, "b_prev": prev, "b_hash": digest})
         prev = digest
     if updates:
-        conn.execute(statements["number"], updates)
+        conn.execute(statements["number"].where(within), updates)
         conn.execute(statements["move"], {"b_seq": seq, "b_hash": prev})
     return len(updates)
 
@@ -167,9 +171,9 @@ class Verdict:
 
 
 def _walk(db: Session, table: Table, after_seq: int, until_seq: int) -> Iterator[dict[str, Any]]:
-    last = after_seq
+    last, within = after_seq, within_reach(db, table)
     while True:
-        rows = db.execute(select(*table.c).where(table.c.seq > last, table.c.seq <= until_seq)
+        rows = db.execute(select(*table.c).where(table.c.seq > last, table.c.seq <= until_seq, within)
                             .order_by(table.c.seq).limit(BATCH)).mappings().all()
         if not rows:
             return
@@ -180,10 +184,11 @@ def _walk(db: Session, table: Table, after_seq: int, until_seq: int) -> Iterator
 def verify(db: Session, chain: str) -> Verdict:
     """Walk ``chain`` from its genesis; the first entry altered, inserted or removed, or ok."""
     table = CHAINS[chain]
+    within = within_reach(db, table)  # the whole chain for the system; a tenant's own entries look broken
     state = _head(db, chain, lock=False)
     verdict = lambda checked, problem=None, entry_id=None: Verdict(  # noqa: E731
         chain, checked, state["head_seq"], state["head_hash"], problem, entry_id)
-    stray = db.execute(select(func.min(table.c.id)).where(table.c.seq.is_(None))).scalar()
+    stray = db.execute(select(func.min(table.c.id)).where(table.c.seq.is_(None), within)).scalar()
     if stray is not None:
         return verdict(0, f"entry #{stray} was inserted outside the chain (it has no place in it)", stray)
     expected, prev, checked, last_id = state["genesis_seq"] + 1, state["genesis_hash"], 0, None
@@ -202,7 +207,7 @@ def verify(db: Session, chain: str) -> Verdict:
         after = f"after #{last_id}" if last_id else "from the start"
         return verdict(checked, f"the last {state['head_seq'] - expected + 1} entries ({after}) were removed",
                        last_id)
-    beyond = db.execute(select(func.min(table.c.id)).where(table.c.seq > state["head_seq"])).scalar()
+    beyond = db.execute(select(func.min(table.c.id)).where(table.c.seq > state["head_seq"], within)).scalar()
     if beyond is not None:
         return verdict(checked, f"entry #{beyond} was inserted beyond the chain's head", beyond)
     return verdict(checked)
@@ -218,13 +223,14 @@ def purge(db: Session, chain: str, *, before: datetime,
     genesis is committed before the first delete, so an interrupted purge resumes and what is left
     verifies at every step. Returns the number of entries deleted."""
     table, head = CHAINS[chain], AuditChain.__table__
+    within = within_reach(db, table)
     if not db.in_transaction():
         db.connection(execution_options={"sqlite_immediate": True})
     state = _head(db, chain, lock=True)
-    keep_from = db.execute(select(func.min(table.c.seq)).where(table.c.occurred_at >= before)).scalar()
+    keep_from = db.execute(select(func.min(table.c.seq)).where(table.c.occurred_at >= before, within)).scalar()
     last = (keep_from - 1) if keep_from is not None else state["head_seq"]
     if last > state["genesis_seq"]:
-        last_hash = db.execute(select(table.c.entry_hash).where(table.c.seq == last)).scalar()
+        last_hash = db.execute(select(table.c.entry_hash).where(table.c.seq == last, within)).scalar()
         if last_hash is None:  # the entry is gone already: a chain this damaged is not purged blindly
             raise ValueError(f"{chain}: entry at position {last} is missing; run `dxhub audit verify`")
         db.execute(update(head).where(head.c.name == chain).values(genesis_seq=last, genesis_hash=last_hash,
@@ -234,10 +240,10 @@ def purge(db: Session, chain: str, *, before: datetime,
     deleted = 0
     while True:
         db.connection(execution_options={"sqlite_immediate": True})  # SQLite: the write lock up front
-        ids = db.execute(select(table.c.id).where(table.c.seq <= genesis).limit(BATCH)).scalars().all()
+        ids = db.execute(select(table.c.id).where(table.c.seq <= genesis, within).limit(BATCH)).scalars().all()
         if not ids:
             return deleted
-        db.execute(delete(table).where(table.c.id.in_(ids)))
+        db.execute(delete(table).where(table.c.id.in_(ids), within))
         db.commit()
         deleted += len(ids)
         if progress:

@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from app.core.bulk import insert_rows
 from app.core.db import utcnow
+from app.core.tenancy import check_rows
 from app.kt.cctv import rollup
 from app.kt.cctv.config import get_cctv_settings
 from app.kt.cctv.geometry import bottom_centre, point_in_polygon
@@ -213,13 +215,14 @@ def _write(session: Session, builder: _Builder) -> None:
     table = CctvIncident.__table__
     rows = [r for r, _e in builder.incidents]
     if rows:
-        ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
+        ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                              check_rows(session, table, rows)).scalars().all()
         for new_id, (_row, events) in zip(ids, builder.incidents, strict=True):
             for e in events:
                 e["incident_id"] = new_id
                 builder.events.append(e)
     if builder.events:
-        session.execute(insert(CctvEvent.__table__), builder.events)
+        insert_rows(session, CctvEvent.__table__, builder.events)
     rollup.refresh(session, [(r["camera_id"], r["started_at"]) for r in rows])
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.core.i18n import SEOUL
+from app.core.tenancy import within_reach
 from app.kt.cctv.models import CctvIncident, CctvIncidentDaily
 
 # Upper edges (seconds) of the buckets that times to acknowledge and to resolve are counted in; a last
@@ -108,9 +109,10 @@ def refresh(db: Executor, touched: Iterable[tuple[int, datetime]]) -> None:
         for camera_id in sorted(set().union(*by_day.values())):
             db.execute(text("SELECT pg_advisory_xact_lock(:cls, :obj)"), {"cls": _LOCK_CLASS, "obj": camera_id})
     daily = CctvIncidentDaily.__table__
+    within = within_reach(db, daily)
     for day, cameras in sorted(by_day.items()):
         start, end = day_bounds(day)
-        db.execute(delete(daily).where(daily.c.day_date == day, daily.c.camera_id.in_(cameras)))
+        db.execute(delete(daily).where(daily.c.day_date == day, daily.c.camera_id.in_(cameras), within))
         rows = aggregate(db, CctvIncident.camera_id.in_(cameras), CctvIncident.started_at >= start,
                          CctvIncident.started_at < end)
         if rows:
@@ -120,7 +122,7 @@ def refresh(db: Executor, touched: Iterable[tuple[int, datetime]]) -> None:
 def rebuild(db: Executor) -> int:
     """Recompute the whole rollup (after a bulk load, or to repair); returns the rows written."""
     daily = CctvIncidentDaily.__table__
-    db.execute(delete(daily))
+    db.execute(delete(daily).where(within_reach(db, daily)))
     rows = aggregate(db)
     if rows:
         db.execute(insert(daily), rows)

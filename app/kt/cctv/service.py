@@ -25,7 +25,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound, field_error
 from app.core.i18n import SEOUL
 from app.core.metrics import count_ingested
 from app.core.pagination import PageParams, paginate
-from app.core.tenancy import principal_of
+from app.core.tenancy import check_rows, principal_of, within_reach
 from app.kt.cctv import live, rollup
 from app.kt.cctv.config import CctvSettings, TypeRule
 from app.kt.cctv.geometry import bottom_centre, point_in_polygon
@@ -411,7 +411,8 @@ _INCIDENT_COLS = ("id", "municipality_id", "camera_id", "type", "severity", "sta
 
 def _load_incidents(db: Session, *where, limit: int | None = None) -> list[_Incident]:
     table = CctvIncident.__table__
-    stmt = select(*[table.c[c] for c in _INCIDENT_COLS]).where(*where).order_by(table.c.started_at.desc())
+    stmt = (select(*[table.c[c] for c in _INCIDENT_COLS]).where(within_reach(db, table), *where)
+            .order_by(table.c.started_at.desc()))
     if limit:
         stmt = stmt.limit(limit)
     return [_Incident(**row._mapping, loaded_started_at=row.started_at) for row in db.execute(stmt)]
@@ -489,21 +490,24 @@ class _Merger:
         c = self.table.c
         closed = [{"iid": i.id} for i in self.existing.values() if i.closed]
         if closed:  # first, so that the new merge targets may take the same keys
-            self.db.execute(update(self.table).where(c.id == bindparam("iid")).values(open_key=None), closed)
+            self.db.execute(update(self.table).where(c.id == bindparam("iid"), within_reach(self.db, self.table))
+                            .values(open_key=None), closed)
         if self.created:
             rows = [dict(municipality_id=i.municipality_id, camera_id=i.camera_id, type=i.type, severity=i.severity,
                          status="new", open_key=i.open_key, track_id=i.track_id, zone_id=i.zone_id,
                          started_at=i.started_at, last_detected_at=i.last_detected_at, opened_at=self.now,
                          event_count=i.added, max_confidence=i.max_confidence, dispatch_note="", close_note="")
                     for i in self.created]
-            ids = self.db.execute(insert(self.table).returning(c.id, sort_by_parameter_order=True), rows).scalars()
+            ids = self.db.execute(insert(self.table).returning(c.id, sort_by_parameter_order=True),
+                                  check_rows(self.db, self.table, rows)).scalars()
             for inc, new_id in zip(self.created, ids, strict=True):
                 inc.id = new_id
         rows = [{"iid": i.id, "started_at": i.started_at, "last_detected_at": i.last_detected_at,
                  "added": i.added, "max_confidence": i.max_confidence, "severity": i.severity}
                 for i in self.existing.values() if i.added]
         if rows:
-            self.db.execute(update(self.table).where(c.id == bindparam("iid")).values(
+            within = within_reach(self.db, self.table)
+            self.db.execute(update(self.table).where(c.id == bindparam("iid"), within).values(
                 started_at=bindparam("started_at"), last_detected_at=bindparam("last_detected_at"),
                 event_count=c.event_count + bindparam("added"), max_confidence=bindparam("max_confidence"),
                 severity=bindparam("severity")), rows)
@@ -530,7 +534,8 @@ def _parking_run_starts(db: Session, tracks: dict[tuple[int, str], list[_Pending
         prior = db.execute(select(table.c.detected_at, table.c.zone_id).where(
             table.c.camera_id == camera_id, table.c.track_id == track_id, table.c.type == "illegal_parking",
             table.c.confidence >= rules.rule(municipality_id, "illegal_parking").min_confidence,
-            table.c.detected_at >= first - timedelta(hours=24), table.c.detected_at <= last)).all()
+            table.c.detected_at >= first - timedelta(hours=24), table.c.detected_at <= last,
+            within_reach(db, table))).all()
         sightings = sorted([(t, -1, zone_id) for t, zone_id in prior]
                            + [(p.event.detected_at, p.index, p.zone_id) for p in items],
                            key=lambda s: (s[0], s[1]))
@@ -566,16 +571,18 @@ def ingest_events(db: Session, *, events: list[EventIn], settings: CctvSettings,
     cam_ids = sorted({c.id for c in cameras if c is not None})
     cam_table = CctvCamera.__table__
     # Serialise batches touching the same cameras (PostgreSQL row locks; SQLite already has one writer).
-    db.execute(select(cam_table.c.id).where(cam_table.c.id.in_(cam_ids)).order_by(cam_table.c.id).with_for_update())
+    db.execute(select(cam_table.c.id).where(cam_table.c.id.in_(cam_ids), within_reach(db, cam_table))
+               .order_by(cam_table.c.id).with_for_update())
 
     ev_table = CctvEvent.__table__
     ids = {e.event_id for e in events}
     existing = {(r[0], r[1]) for r in db.execute(select(ev_table.c.camera_id, ev_table.c.event_id).where(
-        among(db, ev_table.c.camera_id, cam_ids), among(db, ev_table.c.event_id, ids)))}
+        among(db, ev_table.c.camera_id, cam_ids), among(db, ev_table.c.event_id, ids), within_reach(db, ev_table)))}
     zone_table = CctvZone.__table__
     zones: dict[int, list[Any]] = defaultdict(list)
     for z in db.execute(select(zone_table.c.id, zone_table.c.camera_id, zone_table.c.type, zone_table.c.polygon)
-                        .where(zone_table.c.camera_id.in_(cam_ids)).order_by(zone_table.c.id)):
+                        .where(zone_table.c.camera_id.in_(cam_ids), within_reach(db, zone_table))
+                        .order_by(zone_table.c.id)):
         zones[z.camera_id].append(z)
 
     rules = rulebook(db, settings=settings, municipality_ids={c.municipality_id for c in cameras if c is not None})
@@ -889,7 +896,8 @@ def purge_snapshots(db: Session, *, root: Path, retention_days: int, now: dateti
         (root / snapshot.path).unlink(missing_ok=True)
     if old:
         table = CctvSnapshot.__table__
-        db.execute(update(table).where(table.c.id.in_([s.id for s in old])).values(purged_at=now))
+        db.execute(update(table).where(table.c.id.in_([s.id for s in old]), within_reach(db, table))
+                   .values(purged_at=now))
         for municipality_id in sorted({s.municipality_id for s in old}):
             audit.record(db, action="purge", object_type="kt_cctv_snapshot", object_id=f"before:{cutoff.date()}",
                          municipality_id=municipality_id,

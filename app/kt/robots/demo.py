@@ -9,9 +9,9 @@ from collections import defaultdict
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from app.core.bulk import insert_rows
 from app.core.db import utcnow
 from app.core.i18n import SEOUL
 from app.kt.robots.models import (
@@ -90,8 +90,8 @@ def load_demo(session: Session) -> None:
             _history(rng, robot, site, places, today, state_rows, daily)
         _task_history(session, rng, site, robots, places, today)
     for i in range(0, len(state_rows), 5000):
-        session.execute(insert(RobotState.__table__), state_rows[i:i + 5000])
-    session.execute(insert(RobotDaily.__table__), [
+        insert_rows(session, RobotState.__table__, state_rows[i:i + 5000])
+    insert_rows(session, RobotDaily.__table__, [
         {"robot_id": rid, "day_date": day, "municipality_id": municipality.id, **values}
         for (rid, day), values in daily.items()])
 
@@ -197,7 +197,7 @@ def sample_data(session: Session, municipality_id: int) -> None:
     session.add(robot)
     session.flush()
     at = utcnow() - timedelta(days=1)
-    session.execute(insert(RobotState.__table__), [{
+    insert_rows(session, RobotState.__table__, [{
         "municipality_id": municipality_id, "robot_id": robot.id, "reported_at": at, "received_at": at,
         "operating_mode": "automatic", "x": 5.0, "y": 5.0, "theta": 0.0, "map_id": "sample-map",
         "battery_pct": 80.0, "charging": False, "errors": [], "task_id": None, "task_progress": None}])
@@ -210,7 +210,7 @@ def sample_data(session: Session, municipality_id: int) -> None:
                              note="표본 일시정지", created_by="sample"))
     session.add(RobotAlert(municipality_id=municipality_id, site_id=site.id, robot_id=robot.id, kind="offline",
                            message="> 30 s"))
-    session.execute(insert(RobotDaily.__table__), [{
+    insert_rows(session, RobotDaily.__table__, [{
         "robot_id": robot.id, "day_date": at.astimezone(SEOUL).date(), "municipality_id": municipality_id,
         "online_s": 3600.0, "working_s": 1800.0, "charging_s": 600.0, "error_s": 0.0, "reports": 3600,
         "error_reports": 0}])

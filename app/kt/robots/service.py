@@ -231,7 +231,7 @@ class RobotView:
     site: RobotSite
 
 
-_VIEW_COLUMNS = [Robot.__table__.c[f.name] for f in fields(RobotView) if f.name != "site"]
+_VIEW_COLUMNS = [getattr(Robot, f.name) for f in fields(RobotView) if f.name != "site"]
 
 
 def robot_views(db: Session, where: Any, *, order_by: Any = None) -> list[RobotView]:

@@ -11,8 +11,10 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from app.core.bulk import insert_rows
 from app.core.i18n import SEOUL, today_seoul
 from app.core.privacy import mask_phone, mask_pii
+from app.core.tenancy import check_rows, within_reach
 from app.kt.voicebot import classifier, dialogue, publication, service
 from app.kt.voicebot.models import (
     VoicebotCall,
@@ -129,8 +131,8 @@ def _fee_rows(municipality_id: int, code: str) -> list[dict[str, Any]]:
 
 def _load_municipality(session: Session, municipality, rng: random.Random, now: datetime, model) -> None:
     mid, code = municipality.id, municipality.code
-    session.execute(insert(VoicebotServiceSetting.__table__), publication.default_rows(mid))
-    session.execute(insert(VoicebotFeeItem.__table__), _fee_rows(mid, code))
+    insert_rows(session, VoicebotServiceSetting.__table__, publication.default_rows(mid))
+    insert_rows(session, VoicebotFeeItem.__table__, _fee_rows(mid, code))
     fee_table = [dialogue.FeeLine(name=n, size=s, aliases=tuple(x for x in a.split(",") if x),
                                   fee_krw=int(round(f * FEE_FACTOR.get(code, 1.0) / 500) * 500))
                  for n, s, a, f in FEE_TABLE]
@@ -145,7 +147,7 @@ def _load_municipality(session: Session, municipality, rng: random.Random, now: 
             refund_rows.append({"municipality_id": mid, "phone_hash": service.caller_hash(phone), "birth": birth,
                                 "tax_type": tax_type, "amount_krw": rng.randrange(8000, 400000, 10), "reason": reason,
                                 "status": "due", "due_since_date": (now - timedelta(days=rng.randint(10, 400))).date()})
-    session.execute(insert(VoicebotTaxRefund.__table__), refund_rows)
+    insert_rows(session, VoicebotTaxRefund.__table__, refund_rows)
     refunds_by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for i, r in enumerate(refund_rows):
         refunds_by_key.setdefault((r["phone_hash"], r["birth"]), []).append(
@@ -214,7 +216,8 @@ def _load_municipality(session: Session, municipality, rng: random.Random, now: 
         outcomes.append(outcome if (outcome and not live) else None)
 
     table = VoicebotCall.__table__
-    ids = list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), calls))
+    ids = list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                               check_rows(session, table, calls)))
     request_rows, claimed = [], []
     lat0, long0 = CENTRE[code]
     for call, call_id, res in zip(calls, ids, outcomes, strict=True):
@@ -246,18 +249,19 @@ def _load_municipality(session: Session, municipality, rng: random.Random, now: 
             "updated_at": min(now, call["ended_at"] + timedelta(hours=rng.randint(0, 20))),
         })
     rtable = VoicebotRequest.__table__
-    rids = list(session.scalars(insert(rtable).returning(rtable.c.id, sort_by_parameter_order=True), request_rows))
+    rids = list(session.scalars(insert(rtable).returning(rtable.c.id, sort_by_parameter_order=True),
+                                check_rows(session, rtable, request_rows)))
     notes = []
     for rid, row in zip(rids, request_rows, strict=True):
         if row["service_code"] == "bulky_waste":
-            session.execute(rtable.update().where(rtable.c.id == rid).values(
+            session.execute(rtable.update().where(rtable.c.id == rid, within_reach(session, rtable)).values(
                 payment_ref=f"BW{row['requested_at'].astimezone(SEOUL):%y%m%d}{rid:05d}"))
         if row["status"] != "received":
             notes.append({"municipality_id": mid, "request_id": rid, "author": "user:icheon.staff" if code.startswith(
                 "415") else "user:geoje.staff", "text": "담당 부서 확인", "status_from": "received",
                 "status_to": row["status"], "created_at": row["updated_at"]})
     if notes:
-        session.execute(insert(VoicebotNote.__table__), notes)
+        insert_rows(session, VoicebotNote.__table__, notes)
     ref_of = {row["call_id"]: f"{rid:06d}" for rid, row in zip(rids, request_rows, strict=True)}
     turn_rows = []
     for call_id, turns in zip(ids, turns_per_call, strict=True):
@@ -266,13 +270,14 @@ def _load_municipality(session: Session, municipality, rng: random.Random, now: 
             turn_rows.append({"municipality_id": mid, "call_id": call_id, "seq": seq, "speaker": t["speaker"],
                               "text": text, "intent": t["intent"], "confidence": t["confidence"],
                               "state": t["state"], "understood": t["understood"], "created_at": t["at"]})
-    session.execute(insert(VoicebotTurn.__table__), turn_rows)
+    insert_rows(session, VoicebotTurn.__table__, turn_rows)
     if claimed:
         refund_ids = list(session.scalars(select(VoicebotTaxRefund.id).where(
             VoicebotTaxRefund.municipality_id == mid).order_by(VoicebotTaxRefund.id)))
         ftable = VoicebotTaxRefund.__table__
         for i in set(claimed):
-            session.execute(ftable.update().where(ftable.c.id == refund_ids[i]).values(status="claimed"))
+            session.execute(ftable.update().where(ftable.c.id == refund_ids[i], within_reach(session, ftable))
+                            .values(status="claimed"))
     audit.record(session, action="demo_load", object_type="vb_call", object_id=code, municipality_id=mid,
                  after={"calls": len(calls), "turns": len(turn_rows), "requests": len(request_rows)})
 
@@ -287,8 +292,8 @@ def _strip(attributes: dict[str, Any]) -> dict[str, Any]:
 def sample_data(session: Session, municipality_id: int) -> None:
     """A few of every object in one municipality, for the tenancy walk."""
     municipality = platform_service.get_municipality_by_id(session, municipality_id=municipality_id)
-    session.execute(insert(VoicebotServiceSetting.__table__), publication.default_rows(municipality_id))
-    session.execute(insert(VoicebotFeeItem.__table__), _fee_rows(municipality_id, municipality.code)[:6])
+    insert_rows(session, VoicebotServiceSetting.__table__, publication.default_rows(municipality_id))
+    insert_rows(session, VoicebotFeeItem.__table__, _fee_rows(municipality_id, municipality.code)[:6])
     now = datetime.now(UTC)
     call = VoicebotCall(municipality_id=municipality_id, caller_masked="010-****-5678",
                         caller_hash=service.caller_hash("010-1234-5678"), channel="phone", status="completed",

@@ -14,17 +14,17 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from app.core.bulk import dialect_insert
+from app.core.bulk import dialect_insert, insert_rows
 from app.core.db import utcnow
 from app.core.errors import InvalidInput, NotFound, field_error
 from app.core.i18n import SEOUL, gettext
 from app.core.live import publish_after_commit
 from app.core.metrics import count_ingested
 from app.core.pagination import PageParams, paginate
-from app.core.tenancy import principal_of
+from app.core.tenancy import check_rows, principal_of
 from app.kt.worknet.models import AccessEvent, Alert, Policy, PolicyVersion, Router
 from app.kt.worknet.schemas import AccessEventIn, AlertUpdate, PolicyIn, hhmm_of, minutes_of
 from app.platform import audit
@@ -138,10 +138,11 @@ def policy_versions(db: Session, *, policy: Policy) -> list[PolicyVersion]:
 
 # --- ingestion -------------------------------------------------------------------------------
 
-def _insert_ignoring_duplicates(db: Session):
+def _insert_ignoring_duplicates(db: Session, rows: list[dict[str, Any]]) -> Any:
+    """INSERT ``rows``, skipping those already stored; yields (id, client_id) of the new ones."""
     table = AccessEvent.__table__
-    return (dialect_insert(db, table).on_conflict_do_nothing(index_elements=["municipality_id", "client_id"])
-            .returning(table.c.id, table.c.client_id))
+    return db.execute(dialect_insert(db, table).on_conflict_do_nothing(index_elements=["municipality_id", "client_id"])
+                      .returning(table.c.id, table.c.client_id), check_rows(db, table, rows))
 
 
 def _judge(event: AccessEventIn, *, rules: dict[str, Any], router: Router | None,
@@ -229,7 +230,7 @@ def ingest(db: Session, *, municipality: Municipality, events: Sequence[AccessEv
                          "policy_version": policy.version if policy else None,
                          "flags": ",".join(flags), "received_at": now})
         for start in range(0, len(rows), 1000):
-            for event_id, client_id in db.execute(_insert_ignoring_duplicates(db), rows[start:start + 1000]):
+            for event_id, client_id in _insert_ignoring_duplicates(db, rows[start:start + 1000]):
                 inserted_ids[client_id] = event_id
     count_ingested(db, module="kt.worknet", kind="events", n=len(inserted_ids))
     alerts = []
@@ -245,7 +246,7 @@ def ingest(db: Session, *, municipality: Municipality, events: Sequence[AccessEv
     failed = [r for r in rows if r["result"] == "failure" and r["client_id"] in inserted_ids]
     alerts += _failure_bursts(db, mid=mid, failed=failed, rules_by_user=rules_by_user, now=now)
     if alerts:
-        db.execute(insert(Alert.__table__), alerts)
+        insert_rows(db, Alert.__table__, alerts)
         message = {"event": "worknet-alerts", "count": len(alerts), "kinds": sorted({a["kind"] for a in alerts})}
         for topic in alert_topics(mid):
             publish_after_commit(db, topic, message)

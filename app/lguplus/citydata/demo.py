@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core.bulk import insert_tuples
 from app.core.db import utcnow
 from app.lguplus.citydata import analysis, importers
 from app.lguplus.citydata.models import (
@@ -167,10 +168,10 @@ def living_population(session: Session, *, municipality_id: int, county_code: st
                 rows += [(municipality_id, job_id, iso[i], h, zid, "all", "all", vtype, origin, values[i][h])
                          for i in range(raw_start, days) for h in range(24)]
             if len(rows) >= 200_000:
-                importers.bulk_insert(session, CitydataLivingPopulation.__table__, conv.insert_columns, rows)
+                insert_tuples(session, CitydataLivingPopulation.__table__, conv.insert_columns, rows)
                 total += len(rows)
                 rows = []
-    importers.bulk_insert(session, CitydataLivingPopulation.__table__, conv.insert_columns, rows)
+    insert_tuples(session, CitydataLivingPopulation.__table__, conv.insert_columns, rows)
     total += len(rows)
     conv.write_rollups(session)
     job = session.get(CitydataImportJob, job_id)
@@ -224,7 +225,7 @@ def card_spending(session: Session, *, municipality_id: int, county_code: str, z
         out.append(converted)
     if report.count:
         raise importers.ImportRefused(report)
-    importers.bulk_insert(session, CitydataCardSpending.__table__, conv.insert_columns, out)
+    insert_tuples(session, CitydataCardSpending.__table__, conv.insert_columns, out)
     conv.write_rollups(session)
     job = session.get(CitydataImportJob, job_id)
     job.rows_total = job.rows_done = len(out)

@@ -24,7 +24,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from app.core.agebands import FIVE_YEAR
-from app.core.bulk import insert_rows
+from app.core.bulk import insert_rows, insert_tuples
 from app.core.errors import InvalidInput, field_error
 from app.core.metrics import count_ingested
 from app.lguplus.citydata.models import (
@@ -155,20 +155,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "\x00"  # never valid: true/false is not a count, an hour or a code
     return str(value).strip() if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
-
-
-# --- writing -----------------------------------------------------------------------------------
-
-def bulk_insert(db: Session, table: Table, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """Insert plain tuples as fast as the driver allows: one executemany (pipelined by psycopg on
-    PostgreSQL, where ``COPY FROM`` is refused on tables under row-level security)."""
-    if not rows:
-        return
-    conn = db.connection()
-    cols = ", ".join(columns)
-    mark = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
-    marks = ", ".join(mark for _ in columns)
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({cols}) VALUES ({marks})", rows)
 
 
 # --- converters ----------------------------------------------------------------------------------
@@ -462,7 +448,7 @@ def store(db: Session, conv: Converter, rows: Iterable[tuple[int, list[str]]], r
         if out is not None and not report.count:
             buffer.append(out)
             if len(buffer) >= CHUNK:
-                bulk_insert(db, conv.table, conv.insert_columns, buffer)
+                insert_tuples(db, conv.table, conv.insert_columns, buffer)
                 buffer = []
                 if on_rows is not None:
                     on_rows(n)
@@ -470,7 +456,7 @@ def store(db: Session, conv: Converter, rows: Iterable[tuple[int, list[str]]], r
         raise ImportRefused(report)
     if n == 0:
         raise refuse("The file has no data rows", prefix=report.prefix)
-    bulk_insert(db, conv.table, conv.insert_columns, buffer)
+    insert_tuples(db, conv.table, conv.insert_columns, buffer)
     if claim is not None:
         claim(conv)
     conv.write_rollups(db)

@@ -12,9 +12,10 @@ import io
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from app.core.bulk import insert_rows
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error
 from app.lguplus.citydata.jobs import municipality_code
 from app.lguplus.citydata.models import (
@@ -263,13 +264,13 @@ def store_responses(db: Session, *, survey: CitydataSurvey, parsed: list[Respons
     rows = [{"municipality_id": mid, "survey_id": survey.id, "respondent_key": r.respondent_key, "weight": r.weight,
              "sex": r.sex, "age_band": r.age_band, "zone_code": r.zone_code} for r, _mine in fresh]
     if rows:
-        db.execute(insert(CitydataResponse.__table__), rows)
+        insert_rows(db, CitydataResponse.__table__, rows)
     ids = dict(db.execute(select(CitydataResponse.respondent_key, CitydataResponse.id).where(
         CitydataResponse.survey_id == survey.id)).all())
     answer_rows = [{"municipality_id": mid, "response_id": ids[r.respondent_key], "question_id": qid, "value": v}
                    for r, mine in fresh for qid, v in mine]
     if answer_rows:
-        db.execute(insert(CitydataAnswer.__table__), answer_rows)
+        insert_rows(db, CitydataAnswer.__table__, answer_rows)
     audit.record(db, action="import", object_type="citydata_response", object_id=str(survey.id),
                  municipality_id=mid, after={"responses": len(rows), "answers": len(answer_rows)})
     return {"received": len(parsed), "created": len(rows), "unchanged": len(parsed) - len(rows),

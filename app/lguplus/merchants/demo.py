@@ -9,10 +9,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.brn import random_brn
+from app.core.bulk import insert_rows
 from app.core.db import utcnow
 from app.core.i18n import SEOUL
 from app.lguplus.merchants import service
@@ -108,7 +109,7 @@ def generate(session: Session, *, municipality_id: int, n_merchants: int = 300, 
                      "owner_phone": f"010{rng.randint(2000, 9999)}{rng.randint(0, 9999):04d}",
                      "lat": round(lat + rng.gauss(0, 0.0028), 6), "lon": round(lon + rng.gauss(0, 0.0032), 6),
                      "created_at": now})
-    session.execute(insert(MerchantStore.__table__), rows)
+    insert_rows(session, MerchantStore.__table__, rows)
     ids = dict(session.execute(select(MerchantStore.brn, MerchantStore.id).where(
         MerchantStore.brn.in_([r["brn"] for r in rows]), MerchantStore.municipality_id == municipality_id)).all())
     merchant_ids = [ids[r["brn"]] for r in rows]
@@ -169,7 +170,7 @@ def generate(session: Session, *, municipality_id: int, n_merchants: int = 300, 
         start = today - timedelta(days=rng.randint(5, 60))
         reason = {"rejected": "사업자 휴업 상태 확인", "cancelled": "가맹점 요청으로 취소"}.get(state)
         add_app(i, code, state, today.year, start, reason=reason)
-    session.execute(insert(Application.__table__), apps)
+    insert_rows(session, Application.__table__, apps)
     app_ids = list(session.scalars(select(Application.id).where(Application.municipality_id == municipality_id,
                                                                 Application.merchant_id.in_(merchant_ids))
                                    .order_by(Application.id)))
@@ -180,7 +181,7 @@ def generate(session: Session, *, municipality_id: int, n_merchants: int = 300, 
             step_rows.append({"municipality_id": municipality_id, "application_id": app_id, "from_state": prev,
                               "to_state": st, "reason": reason, "actor": "user:seogu.staff", "at": _at(day, 11)})
             prev = st
-    session.execute(insert(ApplicationStep.__table__), step_rows)
+    insert_rows(session, ApplicationStep.__table__, step_rows)
 
     # budgets: every year of the window, covering what was committed
     committed: dict[int, int] = {}
@@ -222,7 +223,7 @@ def generate(session: Session, *, municipality_id: int, n_merchants: int = 300, 
                              "reservations": int(reservations), "no_show_rate": round(min(no_show, 1), 4)
                              if no_show is not None else None, "staff_hours": round(hours, 1)})
     for start in range(0, len(out_rows), 5000):
-        session.execute(insert(Outcome.__table__), out_rows[start:start + 5000])
+        insert_rows(session, Outcome.__table__, out_rows[start:start + 5000])
 
     # consulting: sessions over the last five months and the next two weeks, with follow-ups (Core inserts:
     # generated history, not staff actions, so it does not fill the audit log)
@@ -240,13 +241,13 @@ def generate(session: Session, *, municipality_id: int, n_merchants: int = 300, 
                          "done": day + timedelta(days=30) < today and rng.random() < 0.8}
                         for _k in range(rng.randint(0, 2))])
     if sessions:
-        session.execute(insert(ConsultingSession.__table__), sessions)
+        insert_rows(session, ConsultingSession.__table__, sessions)
         session_ids = list(session.scalars(select(ConsultingSession.id).where(
             ConsultingSession.municipality_id == municipality_id, ConsultingSession.merchant_id.in_(merchant_ids))
             .order_by(ConsultingSession.id)))[-len(sessions):]
         follow = [{**a, "consulting_id": sid} for sid, acts in zip(session_ids, actions, strict=True) for a in acts]
         if follow:
-            session.execute(insert(FollowUp.__table__), follow)
+            insert_rows(session, FollowUp.__table__, follow)
     session.flush()
     return {"merchant_ids": merchant_ids, "participants": [merchant_ids[i] for i in participants],
             "installs": {merchant_ids[i]: v for i, v in install_month.items()}, "application_ids": app_ids,

@@ -21,7 +21,7 @@ from app.core.forms import error_template
 from app.core.i18n import today_seoul
 from app.core.pagination import PageParams, paginate
 from app.core.privacy import mask_phone
-from app.core.tenancy import principal_of
+from app.core.tenancy import check_rows, principal_of, within_reach
 from app.lguplus.merchants.models import (
     OPEN_STATES,
     SOLUTIONS,
@@ -490,10 +490,11 @@ def import_outcomes(db: Session, *, rows: list[Any]) -> dict[str, int]:
                if (r["merchant_id"], r["month_date"]) in existing]
     table = Outcome.__table__
     if new_rows:
-        db.execute(insert(table), new_rows)
+        db.execute(insert(table), check_rows(db, table, new_rows))
     if changed:
         fields = ("sales_krw", "orders", "reservations", "no_show_rate", "staff_hours")
-        stmt = update(table).where(table.c.id == bindparam("b_id")).values({f: bindparam("b_" + f) for f in fields})
+        stmt = update(table).where(table.c.id == bindparam("b_id"), within_reach(db, table)).values(
+            {f: bindparam("b_" + f) for f in fields})
         db.connection().execute(stmt, [{"b_id": r["oid"], **{"b_" + f: r[f] for f in fields}} for r in changed])
     db.flush()
     return {"received": len(rows), "created": len(new_rows), "updated": len(changed)}

@@ -20,11 +20,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core import agebands
+from app.core.bulk import insert_rows
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error
 from app.core.pagination import PageParams, paginate
 from app.core.privacy import Cell, people_behind, suffix_differences_unsafe, suppress
-from app.core.tenancy import principal_of
+from app.core.tenancy import principal_of, within_reach
 from app.platform import audit
 from app.platform import service as platform_service
 from app.skt.isolation.models import (
@@ -224,7 +225,7 @@ def import_dongs(db: Session, *, rows: list[Any]) -> dict[str, int]:
             found.name, found.district = p.name, p.district
             updated += 1
     if new_rows:
-        db.execute(insert(IsoDong.__table__), new_rows)
+        insert_rows(db, IsoDong.__table__, new_rows)
         created = len(new_rows)
     db.flush()
     result = {"received": len(parsed), "created": created, "updated": updated,
@@ -348,9 +349,7 @@ def import_cells(db: Session, *, rows: list[Any]) -> dict[str, Any]:
     _refuse(errors)
 
     table = IsoCell.__table__
-    dialect = db.get_bind().dialect
-    stamp_processor = table.c.imported_at.type.dialect_impl(dialect).bind_processor(dialect)
-    stamp = stamp_processor(utcnow()) if stamp_processor else utcnow()
+    stamp = utcnow()
     values = []
     for p in parsed:
         assert p is not None
@@ -362,15 +361,16 @@ def import_cells(db: Session, *, rows: list[Any]) -> dict[str, Any]:
     muni_ids = sorted({v[0] for v in values})
 
     replaced = 0
+    within = within_reach(db, table)
     if db.scalar(select(func.count()).select_from(table).where(
-            table.c.dong_id.in_(dong_ids), table.c.period.in_(periods))):
+            table.c.dong_id.in_(dong_ids), table.c.period.in_(periods), within)):
         have = {tuple(r) for r in db.execute(select(*[table.c[c] for c in _KEY])
-                                             .where(table.c.dong_id.in_(dong_ids), table.c.period.in_(periods)))}
+                                             .where(table.c.dong_id.in_(dong_ids), table.c.period.in_(periods),
+                                                    within))}
         replaced = sum(1 for v in values if v[1:6] in have)
-    sql = _upsert_sql(dialect.paramstyle)
-    conn = db.connection()
     for start in range(0, len(values), CHUNK):
-        conn.exec_driver_sql(sql, values[start:start + CHUNK])
+        insert_rows(db, table, [dict(zip(_INSERT_COLUMNS, v, strict=True)) for v in values[start:start + CHUNK]],
+                    conflict=_KEY, set_on_conflict=(*_VALUES, "imported_at"))
     refresh_rollups(db, municipality_ids=muni_ids, dong_ids=dong_ids, periods=periods)
     result = {"received": len(values), "created": len(values) - replaced, "replaced": replaced,
               "periods": periods, "dongs": len(dong_ids)}
@@ -380,16 +380,6 @@ def import_cells(db: Session, *, rows: list[Any]) -> dict[str, Any]:
                  after={**{k: v for k, v in result.items() if k != "periods"},
                         "periods": f"{periods[0]}..{periods[-1]}"})
     return result
-
-
-def _upsert_sql(paramstyle: str) -> str:
-    """``INSERT ... ON CONFLICT (cell key) DO UPDATE``: the same statement on SQLite and PostgreSQL, run
-    with the driver's own executemany (no per-row statement compilation)."""
-    mark = "?" if paramstyle == "qmark" else "%s"
-    updates = ", ".join(f"{c} = excluded.{c}" for c in (*_VALUES, "imported_at"))
-    return (f"INSERT INTO iso_cell ({', '.join(_INSERT_COLUMNS)}) "
-            f"VALUES ({', '.join([mark] * len(_INSERT_COLUMNS))}) "
-            f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET {updates}")
 
 
 def refresh_rollups(db: Session, *, municipality_ids: list[int], dong_ids: list[int], periods: list[str]) -> None:
@@ -404,20 +394,21 @@ def refresh_rollups(db: Session, *, municipality_ids: list[int], dong_ids: list[
     counts = [func.sum(cell.c[c]) for c in COUNTS]
 
     dong_roll = IsoDongRollup.__table__
-    db.execute(delete(dong_roll).where(dong_roll.c.dong_id.in_(dong_ids), dong_roll.c.period.in_(periods)))
+    db.execute(delete(dong_roll).where(dong_roll.c.dong_id.in_(dong_ids), dong_roll.c.period.in_(periods),
+                                       within_reach(db, dong_roll)))
     src = (select(cell.c.municipality_id, cell.c.period, cell.c.dong_id, cell.c.age_band, func.count(),
                   func.sum(cell.c.population), *counts, *sums)
-           .where(cell.c.dong_id.in_(dong_ids), cell.c.period.in_(periods))
+           .where(cell.c.dong_id.in_(dong_ids), cell.c.period.in_(periods), within_reach(db, cell))
            .group_by(cell.c.municipality_id, cell.c.period, cell.c.dong_id, cell.c.age_band))
     db.execute(insert(dong_roll).from_select(
         ["municipality_id", "period", "dong_id", "age_band", "cells", "population", *COUNTS, *SUMS], src))
 
     band_roll = IsoBandRollup.__table__
     db.execute(delete(band_roll).where(band_roll.c.municipality_id.in_(municipality_ids),
-                                       band_roll.c.period.in_(periods)))
+                                       band_roll.c.period.in_(periods), within_reach(db, band_roll)))
     src = (select(cell.c.municipality_id, cell.c.period, cell.c.age_band, cell.c.sex, cell.c.income_band,
                   func.count(), func.sum(cell.c.population), *counts, *sums)
-           .where(cell.c.municipality_id.in_(municipality_ids), cell.c.period.in_(periods))
+           .where(cell.c.municipality_id.in_(municipality_ids), cell.c.period.in_(periods), within_reach(db, cell))
            .group_by(cell.c.municipality_id, cell.c.period, cell.c.age_band, cell.c.sex, cell.c.income_band))
     db.execute(insert(band_roll).from_select(
         ["municipality_id", "period", "age_band", "sex", "income_band", "cells", "population", *COUNTS, *SUMS], src))

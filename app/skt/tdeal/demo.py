@@ -8,9 +8,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core.bulk import insert_rows
 from app.core.i18n import SEOUL, today_seoul
 from app.platform.models import Municipality
 from app.skt.tdeal.models import (
@@ -103,7 +104,7 @@ def generate(session: Session, *, region_id: int, city_ids: dict[int, float], n_
         name = f"{PLACE_WORDS[rng.integers(len(PLACE_WORDS))]} {words[rng.integers(len(words))]} {i + 1}호점"
         merchant_rows.append({"municipality_id": cities[m_city[i]], "brn": brn, "name": name,
                               "category": cats[m_cat[i]], "is_small": bool(rng.random() < 0.9), "created_at": now})
-    session.execute(insert(TdealMerchant.__table__), merchant_rows)
+    insert_rows(session, TdealMerchant.__table__, merchant_rows)
     merchant_ids = list(session.scalars(select(TdealMerchant.id).where(
         TdealMerchant.brn.in_([r["brn"] for r in merchant_rows])).order_by(TdealMerchant.id)))
     brn_to_id = dict(session.execute(select(TdealMerchant.brn, TdealMerchant.id).where(
@@ -126,7 +127,7 @@ def generate(session: Session, *, region_id: int, city_ids: dict[int, float], n_
             p_vec.append(cat_vec[m_cat[i]] + rng.normal(0, 0.8, n_dim))
             p_pop.append(quality + rng.normal(0, 0.4))
             p_cat.append(m_cat[i])
-    session.execute(insert(TdealProduct.__table__), product_rows)
+    insert_rows(session, TdealProduct.__table__, product_rows)
     product_ids = np.array(list(session.scalars(select(TdealProduct.id).where(
         TdealProduct.merchant_id.in_(mid_of.tolist())).order_by(TdealProduct.merchant_id, TdealProduct.sku))))
     p_vec_arr, p_pop_arr = np.array(p_vec), np.array(p_pop)
@@ -144,7 +145,7 @@ def generate(session: Session, *, region_id: int, city_ids: dict[int, float], n_
     sub_rows = [{"municipality_id": cities[s_city[i]], "pseudonym": f"skt-{tag}-{i:06d}",
                  "age_band": AGE_BANDS[s_age[i]], "sex": "MF"[s_sex[i]],
                  "marketing_opt_in": bool(rng.random() < 0.85), "created_at": now} for i in range(n_subscribers)]
-    session.execute(insert(TdealSubscriber.__table__), sub_rows)
+    insert_rows(session, TdealSubscriber.__table__, sub_rows)
     sub_ids = np.array(list(session.scalars(select(TdealSubscriber.id).where(
         TdealSubscriber.pseudonym.like(f"skt-{tag}-%")).order_by(TdealSubscriber.pseudonym))))
 
@@ -158,7 +159,7 @@ def generate(session: Session, *, region_id: int, city_ids: dict[int, float], n_
     participant_idx = np.sort(rng.choice(n_merchants, size=min(n_participants, n_merchants), replace=False))
     is_participant = np.zeros(n_merchants, dtype=bool)
     is_participant[participant_idx] = True
-    session.execute(insert(TdealCampaignMerchant.__table__), [
+    insert_rows(session, TdealCampaignMerchant.__table__, [
         {"campaign_id": campaign.id, "merchant_id": int(mid_of[i]),
          "municipality_id": merchant_rows[i]["municipality_id"], "joined_at": now} for i in participant_idx])
 
@@ -251,15 +252,15 @@ def generate(session: Session, *, region_id: int, city_ids: dict[int, float], n_
                                "client_id": f"demo-{tag}-i{len(issues)}", "at_checkout": False,
                                "issued_at": coupon.valid_from_at})
     for start_row in range(0, len(events), 20_000):
-        session.execute(insert(TdealEvent.__table__), events[start_row:start_row + 20_000])
+        insert_rows(session, TdealEvent.__table__, events[start_row:start_row + 20_000])
     if issues:
-        session.execute(insert(TdealCouponIssue.__table__), issues)
+        insert_rows(session, TdealCouponIssue.__table__, issues)
         issue_ids = dict(session.execute(select(TdealCouponIssue.client_id, TdealCouponIssue.id).where(
             TdealCouponIssue.coupon_id.in_([c.id for c in coupons]))).all())
         for row in redemptions:
             row["issue_id"] = issue_ids[row.pop("issue_client_id")]
     if redemptions:
-        session.execute(insert(TdealRedemption.__table__), redemptions)
+        insert_rows(session, TdealRedemption.__table__, redemptions)
     session.flush()
     return {"campaign_id": campaign.id, "merchant_ids": mid_of.tolist(),
             "participant_ids": mid_of[is_participant].tolist(), "product_ids": product_ids.tolist(),

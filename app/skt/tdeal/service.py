@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.bulk import among, insert_rows
@@ -594,7 +594,7 @@ def import_merchants(db: Session, *, rows: list[Any]) -> dict[str, int]:
             new_rows.append({"municipality_id": key[0], "brn": p.brn, "name": p.name, "category": p.category,
                              "is_small": p.is_small, "created_at": now})
     if new_rows:
-        db.execute(insert(TdealMerchant.__table__), new_rows)
+        insert_rows(db, TdealMerchant.__table__, new_rows)
     db.flush()
     result = {"received": len(parsed), "created": len(new_rows), "updated": updated,
               "unchanged": len(parsed) - len(new_rows) - updated}
@@ -647,7 +647,7 @@ def import_products(db: Session, *, rows: list[Any]) -> dict[str, int]:
             new_rows.append({"municipality_id": merchant.municipality_id, "merchant_id": merchant.id, "sku": p.sku,
                              "created_at": now, **values})
     if new_rows:
-        db.execute(insert(TdealProduct.__table__), new_rows)
+        insert_rows(db, TdealProduct.__table__, new_rows)
     db.flush()
     result = {"received": len(parsed), "created": len(new_rows), "updated": updated,
               "unchanged": len(parsed) - len(new_rows) - updated}
@@ -690,7 +690,7 @@ def import_subscribers(db: Session, *, rows: list[Any]) -> dict[str, int]:
         else:
             new_rows.append({"municipality_id": key[0], "pseudonym": p.pseudonym, "created_at": now, **values})
     if new_rows:
-        db.execute(insert(TdealSubscriber.__table__), new_rows)
+        insert_rows(db, TdealSubscriber.__table__, new_rows)
     db.flush()
     result = {"received": len(parsed), "created": len(new_rows), "updated": updated,
               "unchanged": len(parsed) - len(new_rows) - updated}
