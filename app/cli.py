@@ -171,7 +171,7 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     from app.core.backup import BackupError, backup
 
     try:
-        backup(get_settings().database_url, Path(args.file))
+        backup(get_settings().migration_url, Path(args.file))
     except BackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -184,7 +184,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     from app.core.backup import BackupError, restore
 
     try:
-        restore(get_settings().database_url, Path(args.file))
+        restore(get_settings().migration_url, Path(args.file))
     except BackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -246,12 +246,13 @@ def _cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from app.core.tenancy import SYSTEM
     from app.platform.auditchain import CHAINS, verify
 
     db = _open_database()
     failed = False
     try:
-        with db.unit_of_work(write=False) as session:
+        with db.unit_of_work(write=False, principal=SYSTEM) as session:  # the whole chain, every tenant
             for chain in CHAINS:
                 v = verify(session, chain)
                 if v.ok:

@@ -17,7 +17,7 @@ from app.platform import demo
 
 
 def _load(database, *, mark: bool) -> None:
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         bind_principal(s, SYSTEM)
         demo.load_platform(s)
         for key in ("kt.robots", "kt.cctv", "kt.voicebot"):
@@ -27,11 +27,11 @@ def _load(database, *, mark: bool) -> None:
 
 
 def test_the_simulation_is_on_for_the_demo_data_only(database, settings):
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         assert not demo_simulation_on(s, settings)
         assert demo_simulation_on(s, settings.model_copy(update={"demo_simulate": True}))
         set_mark(s, "demo_data")
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         assert demo_simulation_on(s, settings)
         assert not demo_simulation_on(s, Settings(**{**settings.model_dump(), "demo_simulate": False}))
 
@@ -43,7 +43,7 @@ def test_the_worker_keeps_the_demo_robots_cameras_and_calls_alive(database, job_
     from app.kt.voicebot.models import VoicebotCall
 
     _load(database, mark=True)
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         for alert in s.scalars(select(RobotAlert).where(RobotAlert.kind == "low_battery")):
             robot = s.get(Robot, alert.robot_id)
             assert alert.message == f"{robot.battery_pct:.0f}%" and not robot.charging  # the alert agrees
@@ -52,7 +52,7 @@ def test_the_worker_keeps_the_demo_robots_cameras_and_calls_alive(database, job_
     assert run_duty_now(job_queue, "kt.robots.demo_simulate")
     assert run_duty_now(job_queue, "kt.cctv.demo_simulate")
     assert run_duty_now(job_queue, "kt.robots.sweep_offline")
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         robots = s.scalars(select(Robot)).all()
         assert robots and all(r.online for r in robots)
         cameras = s.scalars(select(CctvCamera)).all()
@@ -61,10 +61,10 @@ def test_the_worker_keeps_the_demo_robots_cameras_and_calls_alive(database, job_
 
     rng = random.Random(7)
     for _ in range(8):
-        with database.unit_of_work() as s:
+        with database.unit_of_work(principal=SYSTEM) as s:
             bind_principal(s, SYSTEM)
             calls.step(s, rng=rng)
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         simulated = s.scalars(select(VoicebotCall).where(VoicebotCall.client_call_id.like("sim-%"))).all()
         assert len(simulated) >= 3
         assert any(c.status != "active" for c in simulated)  # callers finish or hang up

@@ -95,6 +95,7 @@ def _fuzz_operation(operation, headers: dict[str, str], counts: Counter, failure
 
 
 def test_fuzz_every_operation(database, settings, app, capsys) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the embedded queue's directory: /readyz is ready
     if database.is_sqlite:
         pytest.skip("the fuzzer looks for PostgreSQL's limits; SQLite ignores them")
     started = time.perf_counter()

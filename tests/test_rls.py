@@ -101,6 +101,16 @@ SEEDS = {
                                               strict=True),
                                           path="rls/probe.jpg", content_type="image/jpeg", size_bytes=1,
                                           sha256="0" * 64),
+    "access_log": lambda conn: {"municipality_id": _first(conn, "municipality", "id")[0], "actor": "user:rls",
+                                "action": "view", "subject_type": "rls", "subject_id": "probe"},
+    "job": lambda conn: {"municipality_id": _first(conn, "municipality", "id")[0], "kind": "core.noop"},
+    "citydata_category_fit": lambda conn: {"municipality_id": _first(conn, "citydata_zone", "municipality_id")[0],
+                                           "category": "rls-probe", "fits": False},
+    "citydata_import_coverage": lambda conn: dict(zip(("zone_id", "municipality_id"),
+                                                      _first(conn, "citydata_zone", "id", "municipality_id"),
+                                                      strict=True),
+                                                  job_id=_first(conn, "citydata_import_job", "id")[0],
+                                                  kind="rls-probe", period="2026-12-01"),
 }
 
 

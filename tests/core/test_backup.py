@@ -17,6 +17,7 @@ from app.cli import main as dxhub
 from app.core.backup import BackupError, restore
 from app.core.config import get_settings
 from app.core.db import Database
+from app.core.tenancy import SYSTEM
 from app.kt.worknet import sealing as worknet_sealing
 from app.kt.worknet.models import Router
 from tests.conftest import _drop_database
@@ -72,7 +73,7 @@ def _dxhub(monkeypatch, url: str, *args: str) -> int:
 
 
 def test_backup_and_restore_round_trip_the_demo(demo_loaded, empty_target, tmp_path, monkeypatch, capsys):
-    source = demo_loaded.url
+    source = demo_loaded.migration_url  # backups are made and restored by the schema's owner
     file = tmp_path / "dxhub.backup"
     assert _dxhub(monkeypatch, source, "backup", str(file)) == 0, capsys.readouterr().err
     assert "DXHUB_SEALING_KEYS" in capsys.readouterr().out  # the command says what to keep with the file
@@ -88,7 +89,7 @@ def test_backup_and_restore_round_trip_the_demo(demo_loaded, empty_target, tmp_p
     heads = ScriptDirectory.from_config(alembic_config()).get_heads()
     restored = Database(empty_target)
     try:
-        with restored.engine.connect() as conn:
+        with restored.scoped_connection(SYSTEM) as conn:
             assert sorted(conn.scalars(text("SELECT version_num FROM alembic_version"))) == sorted(heads)
             routers = conn.execute(select(Router.iccid_sealed, Router.iccid_masked, Router.iccid_digest,
                                              Router.municipality_id, Router.serial)).all()
@@ -111,13 +112,13 @@ def test_backup_and_restore_round_trip_the_demo(demo_loaded, empty_target, tmp_p
 
 def test_restore_refuses_a_database_that_holds_data(demo_loaded, tmp_path, monkeypatch, capsys):
     file = tmp_path / "dxhub.backup"
-    assert _dxhub(monkeypatch, demo_loaded.url, "backup", str(file)) == 0
+    assert _dxhub(monkeypatch, demo_loaded.migration_url, "backup", str(file)) == 0
     capsys.readouterr()
-    assert _dxhub(monkeypatch, demo_loaded.url, "restore", str(file)) == 2
+    assert _dxhub(monkeypatch, demo_loaded.migration_url, "restore", str(file)) == 2
     err = capsys.readouterr().err
     assert "not empty" in err and "Traceback" not in err
     # and a backup never overwrites a file
-    assert _dxhub(monkeypatch, demo_loaded.url, "backup", str(file)) == 2
+    assert _dxhub(monkeypatch, demo_loaded.migration_url, "backup", str(file)) == 2
     assert "already exists" in capsys.readouterr().err
 
 

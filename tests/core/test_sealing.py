@@ -13,8 +13,8 @@ from app.core.config import get_settings
 from app.core.sealing import Unreadable, generate_key, key_id, parse_keys, reset_keyring, settings_error
 from app.core.sealing_legacy import legacy_seal
 from app.core.tenancy import SYSTEM, bind_principal
-from app.kt.voicebot.models import VoicebotCall, VoicebotRequest
-from app.kt.voicebot.service import CALL_ACCOUNT, REQUEST_ACCOUNT
+from app.kt.voicebot.models import VoicebotRequest
+from app.kt.voicebot.service import REQUEST_ACCOUNT
 from app.kt.worknet import service as worknet
 from app.kt.worknet.models import Router
 from app.kt.worknet.schemas import RouterIn
@@ -72,7 +72,7 @@ def test_a_value_opens_only_on_its_own_row_column_and_purpose(keys):
     sealed = REQUEST_ACCOUNT.seal(ACCOUNT, row=("token-a",))
     assert sealed.startswith("s2:k1:") and key_id(sealed) == "k1" and ACCOUNT not in sealed
     assert REQUEST_ACCOUNT.unseal(sealed, row=("token-a",)) == ACCOUNT
-    for field, row in [(REQUEST_ACCOUNT, ("token-b",)), (CALL_ACCOUNT, ("token-a",)), (ICCID, (1, "token-a"))]:
+    for field, row in [(REQUEST_ACCOUNT, ("token-b",)), (ICCID, (1, "token-a"))]:
         with pytest.raises(Unreadable):
             field.unseal(sealed, row=row)
     with pytest.raises(Unreadable, match="no longer"):
@@ -99,17 +99,12 @@ def test_rotate_reseals_everything_then_the_old_key_can_go(keys, world, database
     routers = _routers(database, 3)
     mid = world.changwon.id
     with database.unit_of_work(principal=SYSTEM) as s:
-        # A request and an active call sealed under k1, and one router still in the former v1 format.
+        # A request sealed under k1, and one router still in the former v1 format.
         s.add(VoicebotRequest(municipality_id=mid, token="tok-1", service_code="tax_refund", department="세정과",
                               account_sealed=REQUEST_ACCOUNT.seal(ACCOUNT, row=("tok-1",))))
-        call = VoicebotCall(municipality_id=mid, context={"step": 3})
-        s.add(call)
-        s.flush()
-        call.context = {"step": 3, "account_sealed": CALL_ACCOUNT.seal(ACCOUNT, row=(call.id,))}
         legacy_id, legacy_serial, legacy_iccid = routers[0]
         s.execute(update(Router).where(Router.id == legacy_id).values(
             iccid_sealed=legacy_seal(ICCID, legacy_iccid), iccid_digest="old-digest-under-the-secret-key"))
-        call_id = call.id
 
     keys(f"k2:{K2},k1:{K1}", DXHUB_DATABASE_URL=database.url, DXHUB_SECRET_KEY="legacy-secret-0123456789")
     assert main(["keys", "rotate", "--batch", "2"]) == 0
@@ -126,8 +121,6 @@ def test_rotate_reseals_everything_then_the_old_key_can_go(keys, world, database
             assert r.iccid_digest == ICCID.digest(number)  # the legacy digest was recomputed: duplicates found
         req = s.scalar(select(VoicebotRequest).where(VoicebotRequest.token == "tok-1"))
         assert REQUEST_ACCOUNT.unseal(req.account_sealed, row=("tok-1",)) == ACCOUNT
-        ctx = s.get(VoicebotCall, call_id).context
-        assert ctx["step"] == 3 and CALL_ACCOUNT.unseal(ctx["account_sealed"], row=(call_id,)) == ACCOUNT
         # A value copied onto another row (another router, same column and purpose) does not open there.
         a, b = s.get(Router, routers[1][0]), s.get(Router, routers[2][0])
         with pytest.raises(Unreadable):

@@ -22,7 +22,7 @@ from tests.platform.test_programs_api import PROGRAM
 
 
 def _record(database, n: int, *, access: bool = False) -> None:
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         bind_principal(s, SYSTEM)
         for i in range(n):
             if access:
@@ -34,12 +34,12 @@ def _record(database, n: int, *, access: bool = False) -> None:
 
 
 def _verify(database, chain: str = "audit_log"):
-    with database.unit_of_work(write=False) as s:
+    with database.unit_of_work(write=False, principal=SYSTEM) as s:
         return verify(s, chain)
 
 
 def _sql(database, sql: str, **params) -> None:
-    with database.engine.begin() as conn:
+    with database.scoped_connection(SYSTEM) as conn:  # tampering by someone who sees every row
         conn.execute(text(sql), params)
 
 
@@ -56,7 +56,7 @@ def test_each_entry_says_where_it_came_from_and_is_chained(client, world, databa
     h = api_headers(client, "cw.admin")
     r = client.post("/api/v1/programs", json=PROGRAM, headers={**h, "User-Agent": "integrator/1.0"})
     assert r.status_code == 201, r.text
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         entry = s.scalar(select(AuditLog).where(AuditLog.object_type == "program", AuditLog.action == "create"))
         assert (entry.source, entry.origin, entry.ip, entry.user_agent) == (
             "api", "POST /api/v1/programs", "testclient", "integrator/1.0")
@@ -65,7 +65,7 @@ def test_each_entry_says_where_it_came_from_and_is_chained(client, world, databa
         assert seqs == list(range(1, len(seqs) + 1))  # no gap, no entry left unchained
     with origin_scope("job", "cctv.escalate"):
         _record(database, 1)
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         last = s.scalar(select(AuditLog).order_by(AuditLog.id.desc()).limit(1))
         assert (last.source, last.origin, last.ip) == ("job", "cctv.escalate", None)
     assert _verify(database).ok
@@ -77,7 +77,7 @@ def test_verify_names_the_entry_altered_inserted_or_removed(world, database, cli
     assert main(["audit", "verify"]) == 0
     out = capsys.readouterr().out
     assert "audit_log: ok" in out and "access_log: ok, 2 entries verified" in out
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         ids = s.scalars(select(AuditLog.id).where(AuditLog.object_type == "thing").order_by(AuditLog.seq)).all()
 
     _sql(database, "UPDATE audit_log SET actor = 'user:nobody' WHERE id = :id", id=ids[2])
@@ -105,7 +105,7 @@ def test_verify_names_the_entry_altered_inserted_or_removed(world, database, cli
 
 def test_removing_the_newest_entries_shows(world, database):
     _record(database, 3, access=True)
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         last = s.scalar(select(func.max(AccessLog.id)))
     _sql(database, "DELETE FROM access_log WHERE id = :id", id=last)
     v = _verify(database, "access_log")
@@ -113,14 +113,14 @@ def test_removing_the_newest_entries_shows(world, database):
 
 
 def test_a_rolled_back_savepoint_leaves_no_hole(world, database):
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         bind_principal(s, SYSTEM)
         audit.record(s, action="kept", object_type="thing", object_id="1", municipality_id=None)
         nested = s.begin_nested()
         audit.record(s, action="gone", object_type="thing", object_id="2", municipality_id=None)
         nested.rollback()
         audit.record(s, action="kept", object_type="thing", object_id="3", municipality_id=None)
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         assert s.scalars(select(AuditLog.object_id).where(AuditLog.object_type == "thing")
                          .order_by(AuditLog.seq)).all() == ["1", "3"]
     assert _verify(database).ok
@@ -129,7 +129,7 @@ def test_a_rolled_back_savepoint_leaves_no_hole(world, database):
 def test_interleaved_transactions_do_not_fork_the_chain(world, database):
     if database.is_sqlite:
         pytest.skip("SQLite lets one writer at a time: the second transaction would wait for the first")
-    first, second = database.session(), database.session()
+    first, second = database.session(principal=SYSTEM), database.session(principal=SYSTEM)
     try:
         for s, n in ((first, "a"), (second, "b")):
             bind_principal(s, SYSTEM)
@@ -140,7 +140,7 @@ def test_interleaved_transactions_do_not_fork_the_chain(world, database):
     finally:
         first.close()
         second.close()
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         order = s.scalars(select(AuditLog.object_id).where(AuditLog.object_type == "thing").order_by(AuditLog.seq))
         assert list(order) == ["b", "a", "a2"]
     assert _verify(database).ok
@@ -164,7 +164,7 @@ def test_concurrent_writers_queue_for_the_head_and_the_chain_verifies(world, dat
         w.join()
     assert errors == []
     v = _verify(database)
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         things = s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.object_type == "thing"))
         total = s.scalar(select(func.count()).select_from(AuditLog))
     assert things == threads * per_thread * 2
@@ -180,13 +180,13 @@ def test_purge_keeps_the_retention_and_what_is_left_still_verifies(database, cli
         _record(database, 2, access=True)
     with time_machine.travel(datetime(2026, 3, 1, tzinfo=UTC), tick=False):
         # 2025-01-10 is past one year; 2025-06-01 is not. Large processors keep access records two years.
-        with database.session() as s:
+        with database.session(principal=SYSTEM) as s:
             bind_principal(s, SYSTEM)
             counts = purge_expired(s, settings=RetentionSettings(large_processor=True))
         assert counts == {"audit_log": 4, "access_log": 0}
         assert main(["audit", "purge"]) == 0
         assert "access_log: 3 entries older than 365 days purged" in capsys.readouterr().out
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         assert s.scalar(select(func.count()).select_from(AccessLog)) == 2
         chain = s.get(AuditChain, "audit_log")
         assert chain.genesis_seq == 4 and chain.purged_at is not None
@@ -220,7 +220,7 @@ def test_export_writes_the_months_access_records_by_the_seoul_calendar(database,
     assert body.startswith("\ufeffid,occurred_at_kst,actor") and len(lines) == 3
     assert "2026-11-01 00:00:00" in lines[1] and "2026-11-30 23:59:00" in lines[2] and "10.1.2.3" in lines[1]
     assert main(["audit", "export", "--month", "2026-13"]) == 2
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         assert s.scalar(select(AuditLog.after).where(AuditLog.action == "export"))["rows"] == 2
 
 
@@ -243,7 +243,7 @@ def test_chain_overhead_is_one_locked_step_per_transaction(world, database):
 def test_a_get_records_its_access_even_after_another_process_wrote(world, database):
     """On SQLite a GET's deferred read transaction could not turn writer once another connection has
     committed since its snapshot; the access record is written by a transaction of its own there."""
-    reader = database.session()  # a GET's unit of work: a plain (deferred) transaction
+    reader = database.session(principal=SYSTEM)  # a GET's unit of work: a plain (deferred) transaction
     try:
         bind_principal(reader, SYSTEM)
         assert reader.scalar(select(func.count()).select_from(AuditLog)) > 0  # the snapshot is taken
@@ -252,6 +252,6 @@ def test_a_get_records_its_access_even_after_another_process_wrote(world, databa
         reader.commit()
     finally:
         reader.close()
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         assert s.scalars(select(AccessLog.subject_id)).all() == ["7"]
     assert _verify(database, "access_log").ok

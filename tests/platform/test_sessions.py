@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from app.core.tenancy import SYSTEM
 from app.platform.models import AuditLog, UserSession
 from tests.conftest import api_headers, csrf_of, web_login
 
@@ -26,7 +27,7 @@ def _signed_in(client: TestClient) -> bool:
 
 
 def _sessions(database) -> int:
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         return s.scalar(select(func.count()).select_from(UserSession))
 
 
@@ -42,7 +43,7 @@ def test_a_cookie_saved_before_sign_out_is_signed_out_when_replayed(client, worl
     assert not _signed_in(client)
     replayed = _replay(client.app, saved)
     assert not _signed_in(replayed)  # the server no longer knows that session
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         assert s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "sign_out")) == 1
 
 

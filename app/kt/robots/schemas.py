@@ -20,7 +20,7 @@ Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,39}$")]
 ExternalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$")]
 Capability = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,29}$")]
 # A task kind is a word the site lists in its ``task_kinds`` (guide, patrol, care, delivery, ...).
-TaskKind = Capability
+TaskKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,19}$")]  # kt_robot_task.kind: 20
 TaskKinds = Annotated[list[TaskKind], Field(min_length=1, max_length=30)]
 PlaceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Metres = Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)]

@@ -88,12 +88,12 @@ def test_unacknowledged_alerts_escalate_by_the_worker_and_the_command_never_by_r
     listed = cctv.get(f"{API}/incidents", headers=ulsan).json()["items"]
     assert all(i["escalated_at"] is None for i in listed)
 
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         bind_principal(s, SYSTEM)
         later = utcnow() + timedelta(minutes=cctv_settings.escalate_after_min + 1)
         escalated = service.escalate_overdue(s, settings=cctv_settings, now=later)
         assert [i.id for i in escalated] == [alert]  # detections never escalate
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         bind_principal(s, SYSTEM)
         assert service.escalate_overdue(s, settings=cctv_settings, now=later) == []  # once only
         logged = s.scalar(select(func.count()).select_from(AuditLog).where(
@@ -109,7 +109,7 @@ def test_unacknowledged_alerts_escalate_by_the_worker_and_the_command_never_by_r
     assert run_duty_now(queue_for(app.state.settings), "kt.cctv.escalate")
     items = {i["id"]: i for i in cctv.get(f"{API}/incidents", headers=ulsan).json()["items"]}
     assert items[second]["escalated_at"] is not None and items[detection]["escalated_at"] is None
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         actor = s.scalar(select(AuditLog.actor).where(AuditLog.object_type == "kt_cctv_incident",
                                                       AuditLog.object_id == str(second), AuditLog.action == "update"))
     assert actor == "system:worker:kt.cctv.escalate"
@@ -192,7 +192,7 @@ def test_snapshot_upload_checks_content_and_logs_each_view(cctv, ulsan, cctv_set
                                                   AccessLog.action == "view")).all()
         assert [v.actor for v in views] == ["user:us.staff"]
 
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         bind_principal(s, SYSTEM)
         root = cctv_settings.snapshot_dir
         assert service.purge_snapshots(s, root=root, retention_days=30) == 0
@@ -211,7 +211,7 @@ def test_concurrent_batches_never_open_two_incidents_for_one_camera_and_type(cct
         rows = [EventIn.model_validate(event(cam, f"p{n}-{i}", "fire", start + timedelta(seconds=i)))
                 for i in range(20)]
         try:
-            with database.unit_of_work() as s:
+            with database.unit_of_work(principal=SYSTEM) as s:
                 bind_principal(s, SYSTEM)
                 service.ingest_events(s, events=rows, settings=cctv_settings)
         except BaseException as exc:  # pragma: no cover - reported below

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
+from app.core.tenancy import SYSTEM
 from app.platform.models import AccessLog, AuditLog
 from tests.conftest import api_headers, web_login
 from tests.kt.worknet.conftest import iccid, router_body
@@ -24,7 +25,7 @@ def test_iccid_reveal_is_for_staff_recorded_and_survives_a_pasted_value(client, 
     r = client.post(f"{WEB}/routers/{rid}/iccid", data={"csrf_token": csrf})
     assert r.status_code == 200 and number in r.text and "접속기록에 남았습니다" in r.text
     assert r.headers["cache-control"] == "no-store"
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         (row,) = s.scalars(select(AccessLog).where(AccessLog.action == "reveal")).all()
         assert (row.actor, row.subject_type, row.subject_id, row.source) == (
             "user:cw.staff", "worknet_router", str(rid), "web")
@@ -36,13 +37,13 @@ def test_iccid_reveal_is_for_staff_recorded_and_survives_a_pasted_value(client, 
     assert client.post(f"{WEB}/routers/{rid}/iccid", data={"csrf_token": csrf}).status_code == 403
     client.post("/logout", data={"csrf_token": csrf})
 
-    with database.engine.begin() as conn:  # the other router's sealed ICCID, pasted onto this one
+    with database.scoped_connection(SYSTEM) as conn:  # the other router's sealed ICCID, pasted onto this one
         conn.execute(text("UPDATE worknet_router SET iccid_sealed = (SELECT iccid_sealed FROM worknet_router "
                           "WHERE id = :other) WHERE id = :id"), {"other": other, "id": rid})
     csrf = web_login(client, "cw.staff")
     r = client.post(f"{WEB}/routers/{rid}/iccid", data={"csrf_token": csrf})
     assert r.status_code == 200 and "암호화된 값을 읽을 수 없습니다" in r.text
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         failed = s.scalars(select(AuditLog).where(AuditLog.action == "unseal_failed")).all()
         assert [(f.object_type, f.object_id) for f in failed] == [("worknet_router", str(rid))]
         assert s.scalars(select(AccessLog.id).where(AccessLog.action == "reveal")).all() == [row.id]

@@ -30,7 +30,7 @@ def test_an_import_cut_off_by_a_killed_worker_is_finished_by_the_next(database, 
     queue = queue_for(settings)
     queue.bind(database)
     queue.huey.flush()
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         bind_principal(s, SYSTEM)
         imp = jobs.new_job(s, municipality_id=county.id, kind="living_population", filename="living.csv",
                            bytes_total=source.stat().st_size)
@@ -39,11 +39,11 @@ def test_an_import_cut_off_by_a_killed_worker_is_finished_by_the_next(database, 
 
     # reads only (write=False): on SQLite the import holds the one write lock while it runs
     def core_job() -> Job:
-        with database.unit_of_work(write=False) as s:
+        with database.unit_of_work(write=False, principal=SYSTEM) as s:
             return s.get(Job, core_id)
 
     def under_way() -> bool:
-        with database.unit_of_work(write=False) as s:
+        with database.unit_of_work(write=False, principal=SYSTEM) as s:
             job = s.get(Job, core_id)
             return job.status == "running" and fraction(s, job) > 0
 
@@ -66,7 +66,7 @@ def test_an_import_cut_off_by_a_killed_worker_is_finished_by_the_next(database, 
         stop([second])
     job = core_job()
     assert job.status == "succeeded" and job.attempts == 2 and "stopped" in job.error  # why it ran twice
-    with database.unit_of_work(write=False) as s:
+    with database.unit_of_work(write=False, principal=SYSTEM) as s:
         imp = s.scalar(select(CitydataImportJob).where(CitydataImportJob.id == imp_id))
         assert imp.status == "done" and imp.rows_done == len(lines)
     assert count_rows(database, CitydataLivingPopulation) == len(lines)
@@ -79,18 +79,18 @@ def test_an_import_run_again_after_its_outcome_was_stored_adds_nothing(database,
     lines = [f"2024-01-{d:02d},{hr},{HWASUN_EUP},all,all,visitor,,{d + hr}" for d in range(1, 11) for hr in range(24)]
     source = tmp_path / "small.csv"
     source.write_text(living_csv(lines), encoding="utf-8")
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         bind_principal(s, SYSTEM)
         imp = jobs.new_job(s, municipality_id=county.id, kind="living_population", filename="small.csv",
                            bytes_total=source.stat().st_size)
         core_id = jobs.enqueue(s, queue=job_queue, job=imp, path=source).id
     job_queue.drain()
     assert count_rows(database, CitydataLivingPopulation) == len(lines)
-    with database.unit_of_work() as s:
+    with database.unit_of_work(principal=SYSTEM) as s:
         s.get(Job, core_id).status = "queued"  # as the recovery round leaves it after such a crash
     job_queue.run_job(core_id)
     job_queue.drain()
-    with database.unit_of_work(write=False) as s:
+    with database.unit_of_work(write=False, principal=SYSTEM) as s:
         job = s.get(Job, core_id)
         assert job.status == "succeeded" and job.attempts == 2 and job.result["status"] == "done"
     assert count_rows(database, CitydataLivingPopulation) == len(lines)

@@ -46,10 +46,10 @@ def test_state_machine_records_each_step_and_refuses_the_rest(client, world):
 
     client.put(f"{API}/budget", json={"year": 2027, "amount": 1_000_000}, headers=h)
     for to in ("approved", "installed", "active"):
-        r = _move(client, h, app["id"], to, **({"on": "2027-03-02"} if to == "installed" else {}))
+        r = _move(client, h, app["id"], to, **({"on": "2026-12-02"} if to == "installed" else {}))
         assert r.status_code == 200, r.text
     done = r.json()
-    assert done["installed_date"] == "2027-03-02" and done["allowed"] == ["cancelled"]
+    assert done["installed_date"] == "2026-12-02" and done["allowed"] == ["cancelled"]
     steps = done["history"]
     assert [(s["from_state"], s["to_state"]) for s in steps] == [
         (None, "submitted"), ("submitted", "reviewed"), ("reviewed", "approved"), ("approved", "installed"),
