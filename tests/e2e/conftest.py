@@ -34,12 +34,21 @@ def live_server(database) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", server_header=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    # The worker's consumer beside the server, as `make run` has it: long work (imports, training) runs there.
+    from app.core.jobs import queue_for
+
+    queue = queue_for(settings)
+    queue.bind(database)
+    consumer = queue.huey.create_consumer(workers=1, worker_type="thread", periodic=False, initial_delay=0.02,
+                                          backoff=1.3, max_delay=0.1, check_worker_health=False)
+    consumer.start()
     deadline = time.monotonic() + 15
     while not server.started:
         if time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
     yield f"http://127.0.0.1:{port}"
+    consumer.stop(graceful=True)
     server.should_exit = True
     thread.join(timeout=10)
 

@@ -11,6 +11,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import PASSWORD
 from tests.lguplus.citydata.conftest import HWASUN, HWASUN_EUP, county  # noqa: F401 (the fixture)
@@ -75,7 +76,13 @@ def _survey_files(tmp_path) -> tuple[str, str]:
 
 
 def _upload(page, kind: str, path: str, survey: str | None = None) -> None:
-    page.goto("/lguplus/citydata/imports")
+    try:
+        page.goto("/lguplus/citydata/imports")
+    except PlaywrightError as exc:  # a finished job's page reloads itself once: that reload won the race
+        if "ERR_ABORTED" not in str(exc):
+            raise
+        page.wait_for_load_state()
+        page.goto("/lguplus/citydata/imports")
     page.select_option("#f-kind", kind)
     if survey:
         page.select_option("#f-survey_id", label=survey)
