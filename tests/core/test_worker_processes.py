@@ -203,7 +203,7 @@ def test_two_webs_and_two_workers_behave_as_one(database, world, tmp_path):
                 sweeps = s.scalar(select(func.count()).select_from(DutyRun).where(
                     DutyRun.duty == "kt.robots.sweep_offline", DutyRun.status == "done"))
                 open_jobs = s.scalar(select(func.count()).select_from(Job).where(Job.status != "succeeded"))
-            return workers == 2 and sweeps >= 30 and open_jobs == 0
+            return workers == 2 and sweeps >= 10 and open_jobs == 0
 
         wait_for(settled, within_s=240, what="both workers sweep and every job succeeds", procs=procs)
     finally:
