@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+import socket
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -366,3 +368,29 @@ def job_queue(settings: Settings, database: Database):
     queue.huey.flush()
     yield queue
     queue.huey.flush()
+
+
+MQTT_URL = os.environ.get("DXHUB_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
+
+
+@pytest.fixture(scope="session")
+def mqtt_url() -> str:
+    """The broker the MQTT bridge tests use (Mosquitto on this machine; DXHUB_TEST_MQTT_URL elsewhere)."""
+    from app.core.mqtt import parse_url
+
+    address = parse_url(MQTT_URL)
+    try:
+        socket.create_connection((address.host, address.port), timeout=2).close()
+    except OSError as exc:
+        pytest.skip(f"no MQTT broker at {MQTT_URL} ({exc}): start Mosquitto or set DXHUB_TEST_MQTT_URL")
+    return MQTT_URL
+
+
+def wait_until(condition: Callable[[], object], *, within_s: float = 10.0, what: str = "the condition") -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``within_s`` seconds."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"not within {within_s} s: {what}")

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     # is queued again (or failed after max attempts) by any worker.
     job_lease_s: int = 60
     job_retry_delay_s: float = 10.0  # first retry after this long, doubling each attempt
+    # --- MQTT bridges (app/core/mqtt.py): devices in their own standards; off when mqtt_url is unset ---
+    mqtt_url: str | None = None  # e.g. mqtt://127.0.0.1:1883, mqtts://user:pass@broker:8883
+    mqtt_client_prefix: str = "dxhub"
+    # Workers share the bridges' subscriptions through this MQTT shared-subscription group ("" : every
+    # worker gets every message).
+    mqtt_shared_group: str = "dxhub"
+
     # Multiply every duty's period (tests and demos run duties faster; 1.0 in production).
     duty_period_scale: float = 1.0
     # The worker drives the demo's devices and callers (robots, cameras, voicebot calls). None: on when

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from app.core.jobs import Duty, JobKind
+from app.core.mqtt import Bridge
 from app.core.tenancy import Principal
 
 
@@ -49,6 +50,8 @@ class ModuleManifest:
     # Work on a clock that ``dxhub worker`` runs once per period, and the kinds of long work it runs.
     duties: tuple[Duty, ...] = ()
     jobs: tuple[JobKind, ...] = ()
+    # MQTT bridges ``dxhub worker`` runs when DXHUB_MQTT_URL is set (app/core/mqtt.py).
+    bridges: tuple[Bridge, ...] = ()
 
     @property
     def operator(self) -> str:
@@ -91,3 +94,8 @@ def job_kinds() -> dict[str, JobKind]:
     from app.core.worker import CORE_JOBS
 
     return {j.key: j for j in (*CORE_JOBS, *(j for m in _installed.values() for j in m.jobs))}
+
+
+def bridges() -> dict[str, Bridge]:
+    """Every MQTT bridge the installed modules declare."""
+    return {b.key: b for m in _installed.values() for b in m.bridges}

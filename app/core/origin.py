@@ -16,7 +16,7 @@ from typing import Literal
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-Source = Literal["web", "api", "cli", "job", "system"]
+Source = Literal["web", "api", "cli", "job", "mqtt", "system"]
 
 
 @dataclass(frozen=True)

@@ -402,19 +402,25 @@ def run_worker(settings: Settings, *, threads: int | None = None) -> int:
                                           periodic=False, initial_delay=0.02, backoff=1.3, max_delay=0.1,
                                           check_worker_health=True)
     clock.start()
+    from app.core.mqtt import start_bridges
+
+    link = start_bridges(settings, queue.database)
     try:
         consumer.run()
     finally:
         stop.set()
         clock.join(5)
+        if link is not None:
+            link.stop()
         queue.database.dispose()
     return 0
 
 
 def describe(settings: Settings) -> dict[str, Any]:
     """The queue and the duties, for ``dxhub worker --list``."""
-    from app.core.manifest import duties, job_kinds
+    from app.core.manifest import bridges, duties, job_kinds
 
     return {"queue": queue_for(settings).where,
             "duties": {k: d.period_s * settings.duty_period_scale for k, d in duties().items()},
-            "jobs": sorted(job_kinds())}
+            "jobs": sorted(job_kinds()),
+            "bridges": {k: b.topics(settings) for k, b in bridges().items()} if settings.mqtt_url else {}}
