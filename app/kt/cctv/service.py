@@ -551,10 +551,48 @@ def _parking_run_starts(db: Session, tracks: dict[tuple[int, str], list[_Pending
     return starts
 
 
-def ingest_events(db: Session, *, events: list[EventIn], settings: CctvSettings,
-                  now: datetime | None = None) -> dict[str, Any]:
-    """Store new detections once each and merge them into incidents; all or nothing."""
+@dataclass(frozen=True)
+class Sighting:
+    """Where a bridge already knows an event's object to be, in place of the box test: the zone types it is
+    in and, for parking, the no-parking zone and since when it has stood there without a break."""
+
+    zone_types: frozenset[str] = frozenset()
+    parking_zone_id: int | None = None
+    parked_since: datetime | None = None
+    seen_at: datetime | None = None  # the latest sighting, when later than the event's detected_at
+
+
+def ingest_events(db: Session, *, events: list[EventIn], settings: CctvSettings, now: datetime | None = None,
+                  sightings: dict[int, Sighting] | None = None) -> dict[str, Any]:
+    """Store new detections once each and merge them into incidents; all or nothing.
+
+    ``sightings`` (by the event's index) replace the box test for events whose zones the sender knows."""
     now = now or utcnow()
+    sightings = sightings or {}
+    cameras = _checked_cameras(db, events, settings=settings, now=now)
+    cam_ids = sorted({c.id for c in cameras})
+    _lock_cameras(db, cam_ids)
+    stored = _stored_event_keys(db, cam_ids, {e.event_id for e in events})
+    rules = rulebook(db, settings=settings, municipality_ids={c.municipality_id for c in cameras})
+    pending, duplicates = _pending_events(db, events, cameras, stored=stored, rules=rules, now=now,
+                                          sightings=sightings)
+    candidates = _incident_candidates(db, pending, rules=rules, settings=settings, sightings=sightings)
+    merger = _merge(db, candidates, rules=rules, now=now)
+    _store_events(db, pending)
+    _audit_batch(db, pending, merger)
+    opened, joined = _announce(db, merger, names={c.id: c.name for c in cameras})
+
+    def ref(i: _Incident) -> dict[str, Any]:
+        return {"id": i.id, "camera_id": i.camera_id, "type": i.type, "severity": i.severity, "status": i.status,
+                "event_count": i.event_count + i.added}
+
+    return {"accepted": len(pending), "duplicates": duplicates, "incidents_opened": [ref(i) for i in opened],
+            "incidents_joined": [ref(i) for i in joined]}
+
+
+def _checked_cameras(db: Session, events: list[EventIn], *, settings: CctvSettings,
+                     now: datetime) -> list[CctvCamera]:
+    """Step 1: each event's camera, and its time within the accepted window; every bad row named."""
     cameras, errors = _resolve_cameras(db, events, "rows")
     limit = now + timedelta(seconds=settings.max_future_s)
     oldest = now - timedelta(days=settings.max_age_days)
@@ -568,59 +606,95 @@ def ingest_events(db: Session, *, events: list[EventIn], settings: CctvSettings,
     if errors:
         raise InvalidInput("{n} of {total} events are invalid; nothing was stored", errors=errors,
                            n=len({e["loc"][1] for e in errors}), total=len(events))
-    cam_ids = sorted({c.id for c in cameras if c is not None})
+    return [c for c in cameras if c is not None]
+
+
+def _lock_cameras(db: Session, cam_ids: list[int]) -> None:
+    """Step 2: serialise batches touching the same cameras (PostgreSQL row locks; SQLite has one writer)."""
     cam_table = CctvCamera.__table__
-    # Serialise batches touching the same cameras (PostgreSQL row locks; SQLite already has one writer).
     db.execute(select(cam_table.c.id).where(cam_table.c.id.in_(cam_ids), within_reach(db, cam_table))
                .order_by(cam_table.c.id).with_for_update())
 
+
+def _stored_event_keys(db: Session, cam_ids: list[int], event_ids: set[str]) -> set[tuple[int, str]]:
+    """Step 3: the (camera, event id) pairs already stored: a retried event is stored once."""
     ev_table = CctvEvent.__table__
-    ids = {e.event_id for e in events}
-    existing = {(r[0], r[1]) for r in db.execute(select(ev_table.c.camera_id, ev_table.c.event_id).where(
-        among(db, ev_table.c.camera_id, cam_ids), among(db, ev_table.c.event_id, ids), within_reach(db, ev_table)))}
+    return {(r[0], r[1]) for r in db.execute(select(ev_table.c.camera_id, ev_table.c.event_id).where(
+        among(db, ev_table.c.camera_id, cam_ids), among(db, ev_table.c.event_id, event_ids),
+        within_reach(db, ev_table)))}
+
+
+def _camera_zones(db: Session, cam_ids: list[int]) -> dict[int, list[Any]]:
     zone_table = CctvZone.__table__
     zones: dict[int, list[Any]] = defaultdict(list)
     for z in db.execute(select(zone_table.c.id, zone_table.c.camera_id, zone_table.c.type, zone_table.c.polygon)
                         .where(zone_table.c.camera_id.in_(cam_ids), within_reach(db, zone_table))
                         .order_by(zone_table.c.id)):
         zones[z.camera_id].append(z)
+    return zones
 
-    rules = rulebook(db, settings=settings, municipality_ids={c.municipality_id for c in cameras if c is not None})
-    plain = {c.id: _Cam(c.id, c.municipality_id) for c in cameras if c is not None}
+
+def _pending_events(db: Session, events: list[EventIn], cameras: list[CctvCamera], *, stored: set[tuple[int, str]],
+                    rules: RuleBook, now: datetime, sightings: dict[int, Sighting]) -> tuple[list[_Pending], int]:
+    """Step 4: the new events as rows to insert, each with the zones its rule asks about (by the box's
+    bottom-centre, or as the sender saw them); and how many were duplicates."""
+    zones = _camera_zones(db, sorted({c.id for c in cameras}))
+    plain = {c.id: _Cam(c.id, c.municipality_id) for c in cameras}
     pending: list[_Pending] = []
     duplicates = 0
-    seen: set[tuple[int, str]] = set(existing)
+    seen = set(stored)
     for i, (e, orm_cam) in enumerate(zip(events, cameras, strict=True)):
-        cam = plain[orm_cam.id]  # type: ignore[union-attr]
+        cam = plain[orm_cam.id]
         if (cam.id, e.event_id) in seen:
             duplicates += 1
             continue
         seen.add((cam.id, e.event_id))
-        rule = rules.rule(cam.municipality_id, e.type)
         parking = e.type == "illegal_parking"
-        wanted = (PARKING_ZONE_TYPES if parking else ()) + rule.required_zones
-        parking_zone, zone_types = None, set()
-        if wanted and cam.id in zones:  # only the zones a rule asks about are tested
-            px, py = bottom_centre(e.bbox)
-            hits = [z for z in zones[cam.id] if z.type in wanted and point_in_polygon(px, py, z.polygon)]
-            zone_types = {z.type for z in hits}
-            if parking:
-                parking_zone = next((z.id for z in hits if z.type in PARKING_ZONE_TYPES), None)
+        sighting = sightings.get(i)
+        if sighting is not None:
+            zone_types, parking_zone = set(sighting.zone_types), sighting.parking_zone_id if parking else None
+        else:
+            zone_types, parking_zone = _zones_under_box(e, zones.get(cam.id, ()), rules.rule(cam.municipality_id,
+                                                                                             e.type))
         p = _Pending(index=i, event=e, camera=cam, zone_id=parking_zone, zone_types=zone_types)
         p.row = dict(municipality_id=cam.municipality_id, event_id=e.event_id, camera_id=cam.id, type=e.type,
                      confidence=e.confidence, detected_at=e.detected_at, received_at=now, bbox_x=e.bbox[0],
                      bbox_y=e.bbox[1], bbox_w=e.bbox[2], bbox_h=e.bbox[3], track_id=e.track_id,
                      zone_id=parking_zone, attributes=e.attributes, incident_id=None)
         pending.append(p)
+    return pending, duplicates
 
+
+def _zones_under_box(e: EventIn, zones: Any, rule: TypeRule) -> tuple[set[str], int | None]:
+    """The zone types holding the box's bottom-centre (only those the rule asks about), and for parking
+    the no-parking zone among them."""
+    parking = e.type == "illegal_parking"
+    wanted = (PARKING_ZONE_TYPES if parking else ()) + rule.required_zones
+    if not wanted or not zones:
+        return set(), None
+    px, py = bottom_centre(e.bbox)
+    hits = [z for z in zones if z.type in wanted and point_in_polygon(px, py, z.polygon)]
+    parking_zone = next((z.id for z in hits if z.type in PARKING_ZONE_TYPES), None) if parking else None
+    return {z.type for z in hits}, parking_zone
+
+
+def _incident_candidates(db: Session, pending: list[_Pending], *, rules: RuleBook, settings: CctvSettings,
+                         sightings: dict[int, Sighting]) -> list[tuple[_Pending, str, datetime | None]]:
+    """Step 5: the events that meet their rule, with their severity (and, for parking, since when the car
+    has stood in the zone: it qualifies once that is ``parking_dwell_s`` ago)."""
     parking_tracks: dict[tuple[int, str], list[_Pending]] = defaultdict(list)
     for p in pending:
-        if (p.event.type == "illegal_parking" and p.event.track_id
+        if (p.event.type == "illegal_parking" and p.event.track_id and p.index not in sightings
                 and p.event.confidence >= rules.rule(p.camera.municipality_id, "illegal_parking").min_confidence):
             parking_tracks[(p.camera.id, p.event.track_id)].append(p)
     run_starts = _parking_run_starts(db, parking_tracks, rules) if parking_tracks else {}
+    seen: dict[int, datetime] = {}
+    for index, sighting in sightings.items():
+        if sighting.parked_since is not None and sighting.parking_zone_id is not None:
+            run_starts[index] = sighting.parked_since
+        if sighting.seen_at is not None:
+            seen[index] = sighting.seen_at
     dwell = timedelta(seconds=settings.parking_dwell_s)
-
     candidates: list[tuple[_Pending, str, datetime | None]] = []
     for p in pending:
         e = p.event
@@ -630,11 +704,17 @@ def ingest_events(db: Session, *, events: list[EventIn], settings: CctvSettings,
         severity = severity_for(rule, e.confidence, p.zone_types)
         if e.type == "illegal_parking":
             start = run_starts.get(p.index)
-            if start is None or e.detected_at - start < dwell:
+            if start is None or max(e.detected_at, seen.get(p.index, e.detected_at)) - start < dwell:
                 continue  # not parked (long enough) in a no-parking zone: kept as a plain detection
             candidates.append((p, severity, start))
         else:
             candidates.append((p, severity, None))
+    return candidates
+
+
+def _merge(db: Session, candidates: list[tuple[_Pending, str, datetime | None]], *, rules: RuleBook,
+           now: datetime) -> _Merger:
+    """Step 6: each candidate joins or opens its incident; the incidents and their daily rollup written."""
     keys = {_open_key(p.camera.id, p.event.type, p.event.track_id if p.event.type == "illegal_parking" else None)
             for p, _s, _t in candidates}
     merger = _Merger(db, rules, now, keys)
@@ -646,34 +726,108 @@ def ingest_events(db: Session, *, events: list[EventIn], settings: CctvSettings,
     for p, _s, _t in candidates:
         if p.incident is not None:
             p.row["incident_id"] = p.incident.id
+    return merger
+
+
+def _store_events(db: Session, pending: list[_Pending]) -> None:
+    """Step 7: the events, in one bulk insert."""
     if pending:
-        insert_rows(db, ev_table, [p.row for p in pending])
+        insert_rows(db, CctvEvent.__table__, [p.row for p in pending])
         count_ingested(db, module="kt.cctv", kind="events", n=len(pending))
 
-    opened = [i for i in merger.touched if i.opened]
-    joined = [i for i in merger.touched if not i.opened]
+
+def _audit_batch(db: Session, pending: list[_Pending], merger: _Merger) -> None:
+    """Step 8: one audit entry per municipality for the batch (events are not audited one by one)."""
     for municipality_id in sorted({p.camera.municipality_id for p in pending}):
         mine = [p for p in pending if p.camera.municipality_id == municipality_id]
+        touched = [i for i in merger.touched if i.municipality_id == municipality_id]
         audit.record(db, action="ingest_events", object_type="kt_cctv_event",
                      object_id=f"{mine[0].event.event_id}..{mine[-1].event.event_id}"[:60],
                      municipality_id=municipality_id,
-                     after={"accepted": len(mine),
-                            "incidents_opened": [i.id for i in opened if i.municipality_id == municipality_id],
-                            "incidents_joined": [i.id for i in joined if i.municipality_id == municipality_id]})
-    names = {c.id: c.name for c in cameras if c is not None}
+                     after={"accepted": len(mine), "incidents_opened": [i.id for i in touched if i.opened],
+                            "incidents_joined": [i.id for i in touched if not i.opened]})
+
+
+def _announce(db: Session, merger: _Merger, *, names: dict[int, str]) -> tuple[list[_Incident], list[_Incident]]:
+    """Step 9: tell the live boards about each incident opened or joined (sent when the batch commits)."""
+    opened = [i for i in merger.touched if i.opened]
+    joined = [i for i in merger.touched if not i.opened]
     for inc in opened + joined:
         _publish(db, inc.municipality_id, {
             "event": "incident", "id": inc.id, "change": "opened" if inc.opened else "joined", "type": inc.type,
             "severity": inc.severity, "status": inc.status, "camera_id": inc.camera_id,
             "camera_name": names.get(inc.camera_id, ""), "event_count": inc.event_count + inc.added,
             "urgent": inc.type in URGENT_TYPES and inc.severity == "alert"})
+    return opened, joined
 
-    def ref(i: _Incident) -> dict[str, Any]:
-        return {"id": i.id, "camera_id": i.camera_id, "type": i.type, "severity": i.severity, "status": i.status,
-                "event_count": i.event_count + i.added}
 
-    return {"accepted": len(pending), "duplicates": duplicates, "incidents_opened": [ref(i) for i in opened],
-            "incidents_joined": [ref(i) for i in joined]}
+def revise_event(db: Session, *, camera: CctvCamera, event_id: str, confidence: float, sighting: Sighting,
+                 attributes: dict[str, Any], settings: CctvSettings, withdrawn: bool = False,
+                 now: datetime | None = None) -> str | None:
+    """A later word on a stored event from a sender that tracks it (Frigate's ``update`` and ``end``): the
+    confidence kept at its best, attributes merged. An event that now meets its rule (more confident,
+    inside the zone, parked long enough) joins or opens an incident as a new event would; one already in an
+    incident raises its confidence and severity. ``withdrawn`` (the sender calls it a false positive) marks
+    the event and closes its incident as a false alarm when that incident is only this event and still new.
+
+    Returns what changed: ``"opened"``, ``"joined"``, ``"raised"``, ``"withdrawn"``, ``"kept"``, or None
+    when the event is not stored."""
+    now = now or utcnow()
+    _lock_cameras(db, [camera.id])
+    table = CctvEvent.__table__
+    row = db.execute(select(table).where(table.c.camera_id == camera.id, table.c.event_id == event_id,
+                                         within_reach(db, table))).first()
+    if row is None:
+        return None
+    best = max(row.confidence, confidence)
+    merged = {**(row.attributes or {}), **attributes}
+    db.execute(update(table).where(table.c.id == row.id, within_reach(db, table))
+               .values(confidence=best, attributes=merged,
+                       zone_id=sighting.parking_zone_id if row.type == "illegal_parking" else row.zone_id))
+    rules = rulebook(db, settings=settings, municipality_ids={camera.municipality_id})
+    if withdrawn:
+        return _withdraw(db, incident_id=row.incident_id)
+    event = EventIn.model_construct(camera_id=camera.id, camera_external_id=None, event_id=event_id, type=row.type,
+                                    confidence=best, detected_at=row.detected_at,
+                                    bbox=(row.bbox_x, row.bbox_y, row.bbox_w, row.bbox_h), track_id=row.track_id,
+                                    attributes=merged)
+    p = _Pending(index=0, event=event, camera=_Cam(camera.id, camera.municipality_id),
+                 zone_id=sighting.parking_zone_id, zone_types=set(sighting.zone_types))
+    if row.incident_id is None:
+        candidates = _incident_candidates(db, [p], rules=rules, settings=settings, sightings={0: sighting})
+        if not candidates:
+            return "kept"
+        merger = _merge(db, candidates, rules=rules, now=now)
+        db.execute(update(table).where(table.c.id == row.id, within_reach(db, table))
+                   .values(incident_id=p.row["incident_id"]))
+        opened, _joined = _announce(db, merger, names={camera.id: camera.name})
+        return "opened" if opened else "joined"
+    return _raise_incident(db, incident_id=row.incident_id, confidence=best,
+                           severity=severity_for(rules.rule(camera.municipality_id, row.type), best, p.zone_types))
+
+
+def _raise_incident(db: Session, *, incident_id: int, confidence: float, severity: str) -> str:
+    incident = get_incident(db, incident_id=incident_id)
+    raised = severity == "alert" and incident.severity != "alert"
+    if confidence <= incident.max_confidence and not raised:
+        return "kept"
+    incident.max_confidence = max(incident.max_confidence, confidence)
+    if raised:
+        incident.severity = "alert"
+    db.flush()
+    _publish(db, incident.municipality_id, {"event": "incident", "id": incident.id, "change": "raised",
+                                            "type": incident.type, "severity": incident.severity,
+                                            "status": incident.status, "camera_id": incident.camera_id,
+                                            "urgent": raised and incident.type in URGENT_TYPES})
+    return "raised"
+
+
+def _withdraw(db: Session, *, incident_id: int | None) -> str:
+    if incident_id is not None:
+        incident = get_incident(db, incident_id=incident_id)
+        if incident.status == "new" and incident.event_count <= 1:
+            transition(db, incident=incident, action="false_alarm", note="Withdrawn by the analyser: false positive")
+    return "withdrawn"
 
 
 def list_events(db: Session, *, page: PageParams, incident_id: int | None = None, camera_id: int | None = None
