@@ -91,6 +91,8 @@ def _first(conn: Connection, table: str, *columns: str):
 SEEDS = {
     "api_key": lambda conn: {"municipality_id": _first(conn, "municipality", "id")[0], "name": "rls probe",
                              "prefix": "rlsprobe", "secret_hash": "0" * 64},
+    "kt_cctv_frigate_label": lambda conn: {"municipality_id": _first(conn, "kt_cctv_camera", "municipality_id")[0],
+                                           "label": "rls-probe", "zone_type": "", "event_type": "fire"},
     "kt_cctv_rule": lambda conn: {"municipality_id": _first(conn, "kt_cctv_camera", "municipality_id")[0],
                                   "type": "rls-probe", "quiet_s": 60, "min_confidence": 0.5},
     "kt_robot_command": lambda conn: dict(zip(("robot_id", "municipality_id"),

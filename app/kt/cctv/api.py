@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 
 from app.core.db import utcnow
 from app.core.deps import SessionDep
 from app.core.errors import InvalidInput
 from app.core.pagination import Page, PageDep
 from app.core.schemas import INT32_MAX, Id
-from app.kt.cctv import service
+from app.kt.cctv import frigate, service
 from app.kt.cctv.deps import CameraDep, CctvSettingsDep, IncidentDep, RawBody, SnapshotDep, SnapshotRootDep
 from app.kt.cctv.rollup import day_bounds, seoul_day
 from app.kt.cctv.schemas import (
@@ -24,6 +24,9 @@ from app.kt.cctv.schemas import (
     EventIn,
     EventOut,
     EventType,
+    FrigateCameraOut,
+    FrigateLabelOut,
+    FrigateLabelsIn,
     HeartbeatIn,
     HeartbeatResult,
     IncidentOut,
@@ -39,7 +42,7 @@ from app.kt.cctv.schemas import (
     ZonesIn,
 )
 from app.kt.cctv.views import camera_out, event_out, incident_out, snapshot_out
-from app.platform.auth import ApiPrincipal
+from app.platform.auth import ApiPrincipal, require_api_platform_admin
 
 router = APIRouter()
 
@@ -291,6 +294,41 @@ def reset_rule(type: EventType, db: SessionDep, principal: ApiPrincipal, setting
                                                 default_municipality_id=principal.municipality_id)
     service.reset_rule(db, municipality_id=municipality_id, event_type=type)
     return _rules_out(db, municipality_id, settings)
+
+
+# --- Frigate (the MQTT bridge's label mapping and the cameras it could not match) --------------------
+
+def _labels_out(db, municipality_id: int) -> list[FrigateLabelOut]:
+    return [FrigateLabelOut(label=r.label, zone_type=r.zone_type, event_type=r.event_type, customised=r.customised)
+            for r in frigate.label_rules(db, municipality_id=municipality_id)]
+
+
+@router.get("/frigate/labels", response_model=list[FrigateLabelOut], tags=["kt.cctv frigate"])
+def list_frigate_labels(db: SessionDep, principal: ApiPrincipal,
+                        municipality_code: Annotated[str | None, Query(pattern=r"^\d{10}$")] = None):
+    """How Frigate's labels become detection types in a municipality: its own rows, the defaults for the rest.
+    A row with a zone type applies only while the object is in a zone of that type."""
+    municipality_id = service.rule_municipality(db, code=municipality_code,
+                                                default_municipality_id=principal.municipality_id)
+    return _labels_out(db, municipality_id)
+
+
+@router.put("/frigate/labels", response_model=list[FrigateLabelOut], tags=["kt.cctv frigate"])
+def set_frigate_labels(data: FrigateLabelsIn, db: SessionDep, principal: ApiPrincipal):
+    """Replace the municipality's own mapping (an empty list: back to the defaults). A label given here no
+    longer uses its default rows; `ignore` stores nothing for it. Applies to Frigate messages from now on."""
+    municipality_id = service.rule_municipality(db, code=data.municipality_code,
+                                                default_municipality_id=principal.municipality_id)
+    frigate.set_labels(db, municipality_id=municipality_id, rows=data.labels)
+    return _labels_out(db, municipality_id)
+
+
+@router.get("/frigate/unknown-cameras", response_model=list[FrigateCameraOut], tags=["kt.cctv frigate"],
+            dependencies=[Depends(require_api_platform_admin)], openapi_extra={"x-tenant-scope": "global"})
+def frigate_unknown_cameras(db: SessionDep):
+    """Frigate camera names that matched no camera's `external_id` (or several): their messages were counted
+    here, not stored. Register the camera (or rename it in Frigate) to take them in."""
+    return [FrigateCameraOut.model_validate(c, from_attributes=True) for c in frigate.unknown_cameras(db)]
 
 
 # --- statistics ------------------------------------------------------------------------------

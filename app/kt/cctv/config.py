@@ -48,6 +48,12 @@ class CctvSettings(BaseSettings):
     max_age_days: int = 30
     max_batch: int = 1000
     max_body_bytes: int = 2 * 1024 * 1024
+    # Frigate NVR over MQTT (the kt.cctv.frigate bridge, run by `dxhub worker` when DXHUB_MQTT_URL is set):
+    # Frigate's topic_prefix; the bridge listens to <prefix>/events and <prefix>/reviews
+    frigate_topic_prefix: str = "frigate"
+    # Frigate's base URL (e.g. http://frigate.local:5000); when set, event snapshots are fetched from its API
+    frigate_url: str | None = None
+    frigate_timeout_s: float = 5.0
     # Per-type overrides, e.g. DXHUB_KT_CCTV_RULES='{"fire": {"quiet_s": 60, ...}}'
     rules: dict[str, TypeRule] = {}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.core.manifest import ModuleManifest, NavEntry, Widget
 from app.kt.cctv import api, duties, web
+from app.kt.cctv.bridge import frigate_bridge
 from app.kt.cctv.cli import add_cli
 from app.kt.cctv.demo import load_demo, sample_data
 
@@ -14,10 +15,11 @@ MANIFEST = ModuleManifest(
     api_router=api.router,
     web_router=web.router,
     nav=(NavEntry("Control centre", "cctv_console"), NavEntry("Cameras", "cctv_cameras"),
-         NavEntry("CCTV statistics", "cctv_stats")),
+         NavEntry("CCTV statistics", "cctv_stats"), NavEntry("Frigate labels", "cctv_frigate")),
     widgets=(Widget("CCTV control centre", "kt/cctv/_widget.html", web.widget_context),),
     load_demo=load_demo,
     sample_data=sample_data,
     add_cli=add_cli,
     duties=duties.DUTIES,
+    bridges=(frigate_bridge(),),
 )

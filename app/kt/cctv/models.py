@@ -197,3 +197,36 @@ class CctvIncidentDaily(TenantScoped, Base):
     res_b7: Mapped[int] = mapped_column(Integer)
     res_b8: Mapped[int] = mapped_column(Integer)
     res_b9: Mapped[int] = mapped_column(Integer)
+
+
+FRIGATE_IGNORE = "ignore"  # a label mapping that stores nothing (e.g. to switch a default off)
+
+
+class CctvFrigateLabel(TenantScoped, Base):
+    """A municipality's own mapping of a Frigate label (``label`` or ``label:sub_label``), optionally only
+    inside a zone type, to a detection type; a label with rows here no longer uses the defaults."""
+
+    __tablename__ = "kt_cctv_frigate_label"
+    __table_args__ = (UniqueConstraint("municipality_id", "label", "zone_type"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(60))
+    zone_type: Mapped[str] = mapped_column(String(20), default="")  # "" = anywhere in the picture
+    event_type: Mapped[str] = mapped_column(String(20))  # one of EVENT_TYPES, or FRIGATE_IGNORE
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CctvFrigateUnknownCamera(Base):
+    """A Frigate camera name that matches no camera's ``external_id`` (or several): counted, never dropped
+    in silence. Not a tenant table: before the camera is known there is no municipality."""
+
+    __tablename__ = "kt_cctv_frigate_unknown_camera"
+    __audit__ = False
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    reason: Mapped[str] = mapped_column(String(20))  # "unknown" or "ambiguous"
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_event_id: Mapped[str] = mapped_column(String(100), default="")

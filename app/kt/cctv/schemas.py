@@ -274,3 +274,37 @@ class RuleOut(OutputModel):
     required_zones: list[str]
     municipality_code: str
     customised: bool = Field(description="The municipality's own rule (false: the deployment's default)")
+
+
+FrigateTarget = Literal["fire", "smoke", "fall", "illegal_parking", "loitering", "intrusion", "crowd", "ignore"]
+
+
+class FrigateLabelIn(InputModel):
+    db_table = "kt_cctv_frigate_label"
+    label: Annotated[str, StringConstraints(min_length=1, max_length=60, pattern=r"^[\x21-\x7e]+$")] = Field(
+        description="Frigate's label (e.g. car), or label:sub_label (e.g. person:fallen)")
+    zone_type: ZoneType | Literal[""] = Field(default="", description="Only inside a zone of this type; \"\": anywhere")
+    event_type: FrigateTarget = Field(description="The detection type it becomes; ignore: nothing is stored")
+
+
+class FrigateLabelsIn(InputModel):
+    db_table = None
+    labels: list[FrigateLabelIn] = Field(max_length=100)
+    municipality_code: Annotated[str, StringConstraints(pattern=r"^\d{10}$")] | None = Field(
+        default=None, description="Defaults to the caller's municipality")
+
+
+class FrigateLabelOut(OutputModel):
+    label: str
+    zone_type: str
+    event_type: str
+    customised: bool = Field(description="The municipality's own row (false: the default)")
+
+
+class FrigateCameraOut(OutputModel):
+    name: str
+    reason: str
+    messages: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    last_event_id: str

@@ -571,7 +571,7 @@ def ingest_events(db: Session, *, events: list[EventIn], settings: CctvSettings,
     sightings = sightings or {}
     cameras = _checked_cameras(db, events, settings=settings, now=now)
     cam_ids = sorted({c.id for c in cameras})
-    _lock_cameras(db, cam_ids)
+    lock_cameras(db, cam_ids)
     stored = _stored_event_keys(db, cam_ids, {e.event_id for e in events})
     rules = rulebook(db, settings=settings, municipality_ids={c.municipality_id for c in cameras})
     pending, duplicates = _pending_events(db, events, cameras, stored=stored, rules=rules, now=now,
@@ -609,7 +609,7 @@ def _checked_cameras(db: Session, events: list[EventIn], *, settings: CctvSettin
     return [c for c in cameras if c is not None]
 
 
-def _lock_cameras(db: Session, cam_ids: list[int]) -> None:
+def lock_cameras(db: Session, cam_ids: list[int]) -> None:
     """Step 2: serialise batches touching the same cameras (PostgreSQL row locks; SQLite has one writer)."""
     cam_table = CctvCamera.__table__
     db.execute(select(cam_table.c.id).where(cam_table.c.id.in_(cam_ids), within_reach(db, cam_table))
@@ -690,7 +690,7 @@ def _incident_candidates(db: Session, pending: list[_Pending], *, rules: RuleBoo
     run_starts = _parking_run_starts(db, parking_tracks, rules) if parking_tracks else {}
     seen: dict[int, datetime] = {}
     for index, sighting in sightings.items():
-        if sighting.parked_since is not None and sighting.parking_zone_id is not None:
+        if sighting.parked_since is not None:
             run_starts[index] = sighting.parked_since
         if sighting.seen_at is not None:
             seen[index] = sighting.seen_at
@@ -773,7 +773,7 @@ def revise_event(db: Session, *, camera: CctvCamera, event_id: str, confidence: 
     Returns what changed: ``"opened"``, ``"joined"``, ``"raised"``, ``"withdrawn"``, ``"kept"``, or None
     when the event is not stored."""
     now = now or utcnow()
-    _lock_cameras(db, [camera.id])
+    lock_cameras(db, [camera.id])
     table = CctvEvent.__table__
     row = db.execute(select(table).where(table.c.camera_id == camera.id, table.c.event_id == event_id,
                                          within_reach(db, table))).first()
@@ -787,8 +787,9 @@ def revise_event(db: Session, *, camera: CctvCamera, event_id: str, confidence: 
     rules = rulebook(db, settings=settings, municipality_ids={camera.municipality_id})
     if withdrawn:
         return _withdraw(db, incident_id=row.incident_id)
+    seen_at = max(row.detected_at, sighting.seen_at or row.detected_at)
     event = EventIn.model_construct(camera_id=camera.id, camera_external_id=None, event_id=event_id, type=row.type,
-                                    confidence=best, detected_at=row.detected_at,
+                                    confidence=best, detected_at=seen_at,
                                     bbox=(row.bbox_x, row.bbox_y, row.bbox_w, row.bbox_h), track_id=row.track_id,
                                     attributes=merged)
     p = _Pending(index=0, event=event, camera=_Cam(camera.id, camera.municipality_id),
@@ -802,12 +803,16 @@ def revise_event(db: Session, *, camera: CctvCamera, event_id: str, confidence: 
                    .values(incident_id=p.row["incident_id"]))
         opened, _joined = _announce(db, merger, names={camera.id: camera.name})
         return "opened" if opened else "joined"
-    return _raise_incident(db, incident_id=row.incident_id, confidence=best,
+    return _raise_incident(db, incident_id=row.incident_id, confidence=best, seen_at=event.detected_at,
                            severity=severity_for(rules.rule(camera.municipality_id, row.type), best, p.zone_types))
 
 
-def _raise_incident(db: Session, *, incident_id: int, confidence: float, severity: str) -> str:
+def _raise_incident(db: Session, *, incident_id: int, confidence: float, severity: str, seen_at: datetime) -> str:
+    """The incident of a revised event: still being seen (it keeps taking detections while the object is
+    there), as confident as its best event, an alert once the event is one."""
     incident = get_incident(db, incident_id=incident_id)
+    if seen_at > incident.last_detected_at:
+        incident.last_detected_at = seen_at
     raised = severity == "alert" and incident.severity != "alert"
     if confidence <= incident.max_confidence and not raised:
         return "kept"
@@ -1014,6 +1019,13 @@ def store_snapshot(db: Session, *, ref: CameraRef, event_id: str, content: bytes
         _publish(db, camera.municipality_id, {"event": "snapshot", "id": snapshot.id,
                                               "incident_id": event.incident_id})
     return snapshot, True
+
+
+def event_has_snapshot(db: Session, *, camera_id: int | None, event_id: str | None) -> bool:
+    """Whether the event already has a snapshot (purged ones count: retention is not undone)."""
+    found = db.scalar(select(CctvSnapshot.id).join(CctvEvent, CctvEvent.id == CctvSnapshot.event_row_id).where(
+        CctvEvent.camera_id == camera_id, CctvEvent.event_id == event_id))
+    return found is not None
 
 
 def get_snapshot(db: Session, *, snapshot_id: int) -> CctvSnapshot:

@@ -24,11 +24,11 @@ from app.core.pagination import PageParams
 from app.core.schemas import INT32_MAX
 from app.core.templating import flash, render, see_other
 from app.core.tenancy import Principal
-from app.kt.cctv import live, service
+from app.kt.cctv import frigate, live, service
 from app.kt.cctv.config import get_cctv_settings
 from app.kt.cctv.deps import CameraDep, CctvSettingsDep, IncidentDep, SnapshotDep, SnapshotRootDep
 from app.kt.cctv.models import DISPATCH_TARGETS, EVENT_TYPES, INCIDENT_STATUSES, ZONE_TYPES
-from app.kt.cctv.schemas import CameraIn, DispatchIn, NoteIn, RuleIn, ZonesIn
+from app.kt.cctv.schemas import CameraIn, DispatchIn, FrigateLabelIn, NoteIn, RuleIn, ZonesIn
 from app.platform import audit
 from app.platform import service as platform_service
 from app.platform.auth import WebUser
@@ -371,6 +371,48 @@ def _stats_context(db: Session, settings, principal: Principal, since: str | Non
             "rules": _rules_for(db, principal, settings), "settings": settings, "zone_types": ZONE_TYPES,
             "rule_errors": {}, "rule_values": {},
             "query_base": urlencode({"since": start.isoformat(), "until": end.isoformat()}), **labels()}
+
+
+# --- Frigate label mapping ---------------------------------------------------------------------
+
+def _frigate_page(request: Request, db: Session, principal: Principal, settings, *, values: dict, errors: dict,
+                  status_code: int = 200):
+    rules = frigate.label_rules(db, municipality_id=principal.municipality_id) \
+        if principal.municipality_id is not None else [frigate.LabelRule(*d) for d in frigate.DEFAULT_LABELS]
+    targets, zones = frigate.label_choices()
+    return render(request, "kt/cctv/frigate.html", {
+        "rules": rules, "values": values, "errors": errors, "settings": settings,
+        "editable": principal.municipality_id is not None and principal.role != "viewer",
+        "unknown": frigate.unknown_cameras(db) if principal.is_platform_admin else None,
+        "target_options": [(t, _(TYPE_LABELS[t]) if t in TYPE_LABELS else _("Ignore")) for t in targets],
+        "zone_options": [(z, _(ZONE_LABELS[z]) if z else _("Anywhere")) for z in zones], **labels()},
+        status_code=status_code)
+
+
+@router.get("/frigate", name="cctv_frigate")
+def frigate_page(request: Request, db: SessionDep, settings: CctvSettingsDep, principal: WebUser):
+    return _frigate_page(request, db, principal, settings, values={}, errors={})
+
+
+@router.post("/frigate/labels", name="cctv_frigate_label_save")
+async def frigate_label_save(request: Request, db: SessionDep, settings: CctvSettingsDep, principal: WebUser):
+    """Add or change one row of the municipality's Frigate label mapping, or remove it (``remove``)."""
+    if principal.municipality_id is None:
+        raise Forbidden("The label mapping belongs to a municipality: sign in as its staff")
+    form = await request.form()
+    values = form_to_dict(form)
+    values.setdefault("zone_type", "")
+    if values.pop("remove", None):
+        frigate.remove_label(db, municipality_id=principal.municipality_id, label=str(values.get("label", "")),
+                             zone_type=str(values.get("zone_type", "")))
+        flash(request, _("The mapping row is removed."))
+        return see_other(str(request.url_for("cctv_frigate")))
+    data, errors = validate_form(FrigateLabelIn, values)
+    if data is not None:
+        frigate.add_label(db, municipality_id=principal.municipality_id, data=data)
+        flash(request, _("The mapping is saved; it applies to new Frigate messages."))
+        return see_other(str(request.url_for("cctv_frigate")))
+    return _frigate_page(request, db, principal, settings, values=values, errors=errors, status_code=400)
 
 
 @router.get("/stats", name="cctv_stats")
