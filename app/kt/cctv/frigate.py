@@ -277,14 +277,16 @@ def ingest_event_message(db: Session, *, message: FrigateEventMessage, settings:
     done = Outcome("", camera_id=camera.id, camera_external_id=camera.external_id, event_id=obj.id,
                    has_snapshot=obj.has_snapshot)
     previous = (stored.attributes or {}) if stored is not None else {}
-    attributes = _attributes(obj, previous, message.type)
+    rules = label_rules(db, municipality_id=camera.municipality_id)
+    # a sub label is a name Frigate recognised (a face, a plate owner): kept only when the mapping uses it
+    sub_label = obj.sub_label_name if any(r.label == f"{obj.label}:{obj.sub_label_name}" for r in rules) else None
+    attributes = _attributes(obj, previous, message.type, sub_label=sub_label)
     withdrawn = message.type == "end" and obj.false_positive
     event_type = stored.type if stored is not None else None
     if stored is None:
         if withdrawn:
             done.outcome = "unmapped"
             return done
-        rules = label_rules(db, municipality_id=camera.municipality_id)
         event_type = map_label(rules, label=obj.label, sub_label=obj.sub_label_name, zone_types=zone_types)
         if event_type is None:
             done.outcome = "unmapped"
@@ -309,11 +311,11 @@ def ingest_event_message(db: Session, *, message: FrigateEventMessage, settings:
     return done
 
 
-def _attributes(obj: FrigateObject, previous: dict[str, Any], kind: str) -> dict[str, Any]:
+def _attributes(obj: FrigateObject, previous: dict[str, Any], kind: str, *, sub_label: str | None) -> dict[str, Any]:
     """What the stored event keeps of Frigate's object: zones seen (a union over its messages), labels, the
     box in Frigate's pixels, its end and whether Frigate withdrew it."""
     zones = sorted(set(previous.get("zones") or []) | set(obj.entered_zones) | set(obj.current_zones))
-    out: dict[str, Any] = {"source": "frigate", "label": obj.label, "sub_label": obj.sub_label_name,
+    out: dict[str, Any] = {"source": "frigate", "label": obj.label, "sub_label": sub_label,
                            "zones": zones[:20], "top_score": obj.top_score, "box": obj.box}
     if kind == "end" or obj.end_time is not None:
         out["ended_at"] = obj.at(obj.end_time).isoformat() if obj.end_time else obj.at().isoformat()

@@ -78,7 +78,7 @@ def test_new_update_end_of_one_frigate_event_are_one_stored_event_and_one_incide
     fid = f"{at.timestamp()}-fire01"
     send(database, cctv_settings, frigate("new", id=fid, camera="front_door", label="fire", at=at, score=0.62))
     send(database, cctv_settings, frigate("update", id=fid, camera="front_door", label="fire", at=at, seconds=4,
-                                          score=0.7, top_score=0.91, zones=["yard"]))
+                                          score=0.7, top_score=0.91, zones=["yard"], sub_label=["John Smith", 0.79]))
     send(database, cctv_settings, frigate("end", id=fid, camera="front_door", label="fire", at=at, seconds=40,
                                           score=0.5, top_score=0.91, zones=["porch"]))
     events, incidents = stored(database)
@@ -89,6 +89,7 @@ def test_new_update_end_of_one_frigate_event_are_one_stored_event_and_one_incide
     assert event.detected_at == at
     assert event.attributes["zones"] == ["porch", "yard"]  # every zone the object was in
     assert event.attributes["ended_at"] == (at + timedelta(seconds=40)).isoformat()
+    assert event.attributes["sub_label"] is None  # a name Frigate recognised is not kept unless mapped
     assert event.incident_id == incidents[0].id
     incident = incidents[0]
     assert (incident.type, incident.severity, incident.event_count) == ("fire", "alert", 1)
@@ -334,3 +335,12 @@ def test_the_label_page_offers_its_form_to_staff_and_not_to_viewers(cctv, world,
     assert "loitering" in page.text or "배회" in page.text
     r = cctv.post("/kt/cctv/frigate/labels", data={"csrf_token": token, "label": "", "event_type": "fire"})
     assert r.status_code == 400
+
+
+def test_a_person_classified_as_fallen_is_a_fall_anywhere(database, cctv_settings, ulsan_cam):
+    at = start()
+    send(database, cctv_settings, frigate("new", id="fall-1", camera="front_door", label="person", at=at, score=0.9,
+                                          sub_label=["fallen", 0.88], zones=["street"]))
+    events, incidents = stored(database)
+    assert [(e.type, e.attributes["sub_label"]) for e in events] == [("fall", "fallen")]
+    assert [(i.type, i.severity) for i in incidents] == [("fall", "alert")]
