@@ -321,9 +321,12 @@ def test_frigate_messages_through_mosquitto_reach_the_running_bridge(mqtt_url, d
 
 
 def test_the_label_page_offers_its_form_to_staff_and_not_to_viewers(cctv, world, ulsan_cam):
-    web_login(cctv, "us.viewer")
+    viewer_token = web_login(cctv, "us.viewer")
     page = cctv.get("/kt/cctv/frigate")
     assert page.status_code == 200 and "person" in page.text and 'name="event_type"' not in page.text
+    refused = cctv.post("/kt/cctv/frigate/labels", data={"csrf_token": viewer_token, "label": "person",
+                                                         "event_type": "loitering"}, follow_redirects=False)
+    assert refused.status_code == 403
     cctv.cookies.clear()
     token = web_login(cctv, "us.staff")
     page = cctv.get("/kt/cctv/frigate")
