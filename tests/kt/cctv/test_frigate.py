@@ -347,3 +347,16 @@ def test_a_person_classified_as_fallen_is_a_fall_anywhere(database, cctv_setting
     events, incidents = stored(database)
     assert [(e.type, e.attributes["sub_label"]) for e in events] == [("fall", "fallen")]
     assert [(i.type, i.severity) for i in incidents] == [("fall", "alert")]
+
+
+def test_the_label_mapping_prefers_a_zone_row_and_a_sub_label_and_honours_ignore():
+    from app.kt.cctv.frigate import DEFAULT_LABELS, LabelRule, map_label
+
+    rules = [LabelRule("person", "watch", "loitering", True), LabelRule("person", "", "crowd", True),
+             LabelRule("dog", "", "ignore", True)] + [LabelRule(*d) for d in DEFAULT_LABELS if d[0] != "person"]
+    assert map_label(rules, label="person", sub_label=None, zone_types={"watch"}) == "loitering"
+    assert map_label(rules, label="person", sub_label=None, zone_types=set()) == "crowd"
+    assert map_label(rules, label="person", sub_label="fallen", zone_types={"watch"}) == "fall"
+    assert map_label(rules, label="dog", sub_label=None, zone_types=set()) is None
+    assert map_label(rules, label="car", sub_label=None, zone_types={"watch"}) is None
+    assert map_label(rules, label="truck", sub_label=None, zone_types={"no_stopping"}) == "illegal_parking"
