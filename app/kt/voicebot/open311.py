@@ -29,10 +29,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from app.core.deps import SessionDep
-from app.core.errors import DomainError
+from app.core.errors import PROBLEM_JSON, DomainError
 from app.core.i18n import SEOUL, today_seoul
 from app.core.tenancy import Principal, all_tenants, bind_principal
 from app.kt.voicebot import dialogue, media, publication, service
@@ -51,13 +52,16 @@ _ERRORS_SCHEMA = {"type": "array", "items": {"type": "object", "required": ["cod
                                                              "description": {"type": "string"}}}}
 _XML_SCHEMA = {"type": "string", "description": "The spec's XML"}
 _STATUSES = [(400, "Bad request"), (403, "Invalid api_key"), (404, "Not found")]
+# Refused at the edge, before any route: the core's problem+json in either format.
+_EDGE = {422: {"description": "A control character in the path, query or body",
+               "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}}
 # The spec's error format, answered by every operation in the format of its URL (declared once per format).
 RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
     "json": {status: {"description": title, "content": {"application/json": {"schema": _ERRORS_SCHEMA}}}
-             for status, title in _STATUSES},
+             for status, title in _STATUSES} | _EDGE,
     "xml": {200: {"description": "Successful response", "content": {"text/xml": {"schema": _XML_SCHEMA}}}}
     | {status: {"description": title, "content": {"text/xml": {"schema": _XML_SCHEMA}}}
-       for status, title in _STATUSES},
+       for status, title in _STATUSES} | _EDGE,
 }
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 SPEC = "http://wiki.open311.org/GeoReport_v2"
@@ -390,13 +394,18 @@ class Filing:
     """What a POST carries: its text fields, the photo's bytes, or why the body could not be read."""
 
     def __init__(self, fields: dict[str, str | None], photo: bytes | None = None,
-                 problem: Open311Error | None = None) -> None:
+                 problem: Exception | None = None) -> None:
         self.fields, self.photo, self.problem = fields, photo, problem
 
 
 async def read_filing(request: Request, settings: VoicebotSettingsDep) -> Filing:
     """The body of a filing: form-encoded, multipart (with the ``media`` file) or JSON, read at most to
-    the photo's cap (more is a 400 before anything is parsed)."""
+    the photo's cap (more is a 400 before anything is parsed). The address's rate limit comes first, so
+    a flood is refused before its bodies are read."""
+    try:
+        await run_in_threadpool(rate_limited("rate_limit_open311_ip"), request)  # with Redis: network I/O
+    except DomainError as exc:
+        return Filing({}, problem=exc)
     cap = settings.open311_media_max_bytes
     length = request.headers.get("content-length") or "0"
     if not length.isdigit() or int(length) > cap + FORM_SLACK:
@@ -422,6 +431,25 @@ async def read_filing(request: Request, settings: VoicebotSettingsDep) -> Filing
 
 
 FilingDep = Annotated[Filing, Depends(read_filing)]
+_TEXT = {"type": "string"}
+_FIELDS: dict[str, Any] = {
+    "api_key": _TEXT, "jurisdiction_id": _TEXT, "service_code": _TEXT, "lat": {"type": "number"},
+    "long": {"type": "number"}, "address_string": _TEXT, "description": _TEXT, "first_name": _TEXT,
+    "last_name": _TEXT, "phone": _TEXT, "email": _TEXT, "media_url": _TEXT,
+    "client_request_id": {**_TEXT, "description": "Extension: a retry with the same id files nothing new"}}
+
+
+def _form(**extra: Any) -> dict[str, Any]:
+    return {"schema": {"type": "object", "required": ["api_key", "service_code"], "properties": _FIELDS | extra,
+                       "additionalProperties": {**_TEXT, "description": "attribute[<code>] of the service definition"}}}
+
+
+# The filing's body as the spec gives it (the route reads it itself: three encodings, one photo).
+FILING = {"requestBody": {"required": True, "content": {
+    "application/x-www-form-urlencoded": _form(),
+    "multipart/form-data": _form(media={"type": "string", "format": "binary",
+                                        "description": "A photo: JPEG or PNG, size-capped"}),
+    "application/json": _form()}}}
 
 
 def _float(form, name: str, low: float, high: float) -> float | None:
@@ -437,13 +465,12 @@ def _float(form, name: str, low: float, high: float) -> float | None:
     return value
 
 
-@operation("POST", "/requests", "service_requests", openapi_extra=PUBLIC,
+@operation("POST", "/requests", "service_requests", openapi_extra=PUBLIC | FILING,
            responses={429: {"description": "Too many requests from this address (see Retry-After)"}})
 def create_request(request: Request, db: SessionDep, fmt: Format, filing: FilingDep,
                    settings: VoicebotSettingsDep):
     """File a request: form-encoded, multipart (a photo as the ``media`` file) or JSON fields of the spec,
     ``api_key`` required."""
-    rate_limited("rate_limit_open311_ip")(request)
     if filing.problem is not None:
         raise filing.problem
     form = filing.fields

@@ -233,3 +233,14 @@ def test_too_many_filings_are_refused_in_the_urls_format(settings, database, vb_
         r = client.post(f"{V2}/requests.xml", data={"service_code": "night_duty"})
         _errors(r, 429)
         assert r.headers["retry-after"] == "60"
+
+
+def test_markup_in_what_a_caller_wrote_stays_text_in_xml(client, vb_world, api_key):
+    hostile = '<script>alert("x")</script> & ]]> <!-- --> 가로등이 <꺼졌어요>'
+    r = client.post(f"{V2}/requests.xml", data={"api_key": api_key, **CW, "service_code": "night_duty",
+                                               "address_string": "창원시 상남동 <12>", "description": hostile})
+    rid = _xml(r).find("request/service_request_id").text
+    r = client.get(f"{V2}/requests/{rid}.xml", params={**CW, "api_key": api_key})
+    assert b"<script>" not in r.content and b"<12>" not in r.content
+    shown = _plain(_xml(r)[0])
+    assert shown["description"] == hostile and shown["address"] == "창원시 상남동 <12>"
