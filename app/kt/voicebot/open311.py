@@ -180,7 +180,8 @@ def operation(method: str, path: str, root: str, **kwargs: Any) -> Callable[[Cal
         extra = kwargs.pop("responses", {})
         for fmt in FORMATS:
             router.add_api_route(f"{path}.{fmt}", endpoint, methods=[method], name=f"open311_{func.__name__}_{fmt}",
-                                 responses={**RESPONSES[fmt], **extra}, **kwargs)
+                                 responses={**RESPONSES[fmt], **extra}, **kwargs,
+                                 response_class=JSONResponse if fmt == "json" else Response)
         return endpoint
 
     return register
@@ -375,9 +376,10 @@ def get_token(token: str, request: Request, db: SessionDep, fmt: Format, setting
     return [{"service_request_id": str(found.id), "token": found.token}]
 
 
-@router.get("/media/{name}", openapi_extra=PUBLIC, name="open311_media",
+@router.get("/media/{name}", openapi_extra=PUBLIC, name="open311_media", response_class=Response,
             responses={200: {"description": "The photo filed with a request",
-                             "content": {"image/jpeg": {}, "image/png": {}}}} | RESPONSES["json"])
+                             "content": {"image/jpeg": {}, "image/png": {}}},
+                       404: RESPONSES["json"][404]} | _EDGE)
 def get_media(name: str, request: Request, db: SessionDep, settings: VoicebotSettingsDep):
     """A photo filed with a request: the link is shown to credentialed readers only, and every read of it
     leaves an access record."""
