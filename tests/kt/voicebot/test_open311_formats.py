@@ -244,3 +244,10 @@ def test_markup_in_what_a_caller_wrote_stays_text_in_xml(client, vb_world, api_k
     assert b"<script>" not in r.content and b"<12>" not in r.content
     shown = _plain(_xml(r)[0])
     assert shown["description"] == hostile and shown["address"] == "창원시 상남동 <12>"
+
+
+def test_characters_xml_cannot_hold_are_left_out_of_stored_text():
+    from app.kt.voicebot.open311 import to_xml
+
+    raw = to_xml("errors", [{"code": 400, "description": "a\x01b\ufffe\ud800<c>&\U0001f600"}])
+    assert ET.fromstring(raw).find("error/description").text == "ab<c>&\U0001f600"
