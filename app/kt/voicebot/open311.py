@@ -47,6 +47,7 @@ from app.platform.auth import rate_limited, resolve_principal
 
 FORMATS = ("json", "xml")
 XML_TYPE = "text/xml; charset=utf-8"
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _ERRORS_SCHEMA = {"type": "array", "items": {"type": "object", "required": ["code", "description"],
                                               "properties": {"code": {"type": "integer"},
                                                              "description": {"type": "string"}}}}
@@ -124,7 +125,8 @@ def to_xml(root: str, data: list[Any] | dict[str, Any]) -> bytes:
     else:
         for key, item in data.items():
             _element(element, key, item)
-    return ET.tostring(element, encoding="utf-8", xml_declaration=True)
+    # Serialised to text, then encoded once (ElementTree's own encoding writer is several times slower).
+    return XML_DECLARATION + ET.tostring(element, encoding="unicode").encode()
 
 
 def render(root: str, data: list[Any] | dict[str, Any], fmt: str, status: int = 200,

@@ -23,7 +23,7 @@ CW = {"jurisdiction_id": "4812000000"}
 
 def _xml(r) -> ET.Element:
     assert r.headers["content-type"].startswith("text/xml"), r.headers["content-type"]
-    assert r.content.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
+    assert r.content.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<')
     return ET.fromstring(r.content)
 
 
