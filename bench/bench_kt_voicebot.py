@@ -128,8 +128,36 @@ def _bench_classifier() -> list[dict]:
              "floor_name": "same model, one batch of 2,000", "floor_value": round(batch)}]
 
 
+def _bench_open311_render() -> list[dict]:
+    """Open311's XML of a full list (1,000 requests, the spec's cap) beside the same views as JSON."""
+    import json
+
+    from app.kt.voicebot.open311 import to_xml
+
+    view = {"service_request_id": "123456", "status": "open", "status_notes": "계도 조치 완료",
+            "service_name": "야간 당직민원", "service_code": "night_duty", "description": "가로등이 꺼져 있어요 " * 5,
+            "agency_responsible": "도로과", "service_notice": None, "requested_datetime": "2026-12-03T01:00:00Z",
+            "updated_datetime": "2026-12-03T01:00:00Z", "expected_datetime": None, "address": "경상남도 창원시 상남동",
+            "address_id": None, "zipcode": None, "lat": 35.221, "long": 128.681, "media_url": None,
+            "interface_used": "open311"}
+    views = [dict(view, service_request_id=str(i)) for i in range(1000)]
+
+    def best(render) -> float:
+        times = []
+        for _ in range(15):
+            t0 = time.perf_counter()
+            render()
+            times.append((time.perf_counter() - t0) * 1000)
+        return min(times)
+
+    xml_ms = best(lambda: to_xml("service_requests", views))
+    json_ms = best(lambda: json.dumps(views, ensure_ascii=False).encode())
+    return [{"name": "Open311 list of 1,000 rendered as XML", "value": round(xml_ms, 1), "unit": "ms",
+             "floor_name": "the same views as JSON", "floor_value": round(json_ms, 1)}]
+
+
 def measure() -> list[dict]:
-    return _bench_classifier() + _bench_http()
+    return _bench_classifier() + _bench_open311_render() + _bench_http()
 
 
 if __name__ == "__main__":

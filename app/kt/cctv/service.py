@@ -23,6 +23,7 @@ from app.core.bulk import among, insert_rows, update_rows_by_id
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error
 from app.core.i18n import SEOUL
+from app.core.images import sniff_image
 from app.core.metrics import count_ingested
 from app.core.pagination import PageParams, paginate
 from app.core.tenancy import check_rows, principal_of, within_reach
@@ -965,18 +966,6 @@ def escalate_overdue(db: Session, *, settings: CctvSettings, now: datetime | Non
 
 
 # --- snapshots -------------------------------------------------------------------------------
-
-JPEG_MAGIC = b"\xff\xd8\xff"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def sniff_image(content: bytes) -> str | None:
-    """The image type by content, not by name or header: ``image/jpeg``, ``image/png`` or None."""
-    if content.startswith(JPEG_MAGIC) and content.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9"):
-        return "image/jpeg"
-    if content.startswith(PNG_MAGIC) and len(content) > 33 and content[12:16] == b"IHDR" and b"IEND" in content[-16:]:
-        return "image/png"
-    return None
 
 
 def store_snapshot(db: Session, *, ref: CameraRef, event_id: str, content: bytes, root: Path,

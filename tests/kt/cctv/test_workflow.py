@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select
 
 from app.core.db import utcnow
 from app.core.i18n import SEOUL
+from app.core.images import sniff_image
 from app.core.jobs import queue_for
 from app.core.live import broker
 from app.core.tenancy import SYSTEM, bind_principal
@@ -263,7 +264,7 @@ def test_the_simulated_analyser_sends_valid_events():
     from app.kt.cctv.simulate import frame_png
 
     frame = frame_png(3)  # the snapshot it uploads passes the content check
-    assert service.sniff_image(frame) == "image/png" and len(frame) < CctvSettings().snapshot_max_bytes
+    assert sniff_image(frame) == "image/png" and len(frame) < CctvSettings().snapshot_max_bytes
 
 
 def test_statistics_count_days_in_seoul_time(cctv, ulsan, clock_instant):
