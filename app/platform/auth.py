@@ -18,13 +18,15 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from app.core import security
 from app.core.deps import SAFE_METHODS, SessionDep
-from app.core.errors import Forbidden, SignInRequired, Unauthorized
+from app.core.errors import Forbidden, NotFound, SignInRequired, Unauthorized
 from app.core.ratelimit import RateLimiter, rule
-from app.core.tenancy import PLATFORM_MODULE, Principal, bind_principal
+from app.core.tenancy import PLATFORM_MODULE, Principal, all_tenants, bind_principal
 from app.platform import accounts
+from app.platform import service as platform_service
 from app.platform.models import User
 
 SESSION_ID = "sid"
@@ -98,6 +100,8 @@ def resolve_principal(request: Request, db: SessionDep) -> Principal | None:
             check_csrf_token(request, request.headers.get("x-csrf-token"))
     if principal is not None:
         bind_principal(db, principal)
+        if principal.kind == "user":  # the pages' navigation shows only these (read here, before any route)
+            request.state.enabled_modules = platform_service.enabled_modules(db, principal=principal)
     request.state.principal = principal
     return principal
 
@@ -128,6 +132,25 @@ def require_module_access(module_key: str):
         return principal
 
     guard.__name__ = f"require_{module_key.replace('.', '_')}_access"
+    return guard
+
+
+class ModuleNotRun(NotFound):
+    """The module is off for every municipality the caller reaches: it does not exist for them."""
+
+
+def _check_module_runs(db, principal: Principal, module_key: str) -> None:
+    if not platform_service.module_enabled(db, principal=principal, module_key=module_key):
+        raise ModuleNotRun("This program is not in use in your municipality")
+
+
+def require_module_enabled(module_key: str):
+    """Guard for a module's API router: 404 for a caller whose municipalities do not run the module."""
+
+    def guard(db: SessionDep, principal: ApiPrincipal) -> None:  # sync: it reads the database
+        _check_module_runs(db, principal, module_key)
+
+    guard.__name__ = f"require_{module_key.replace('.', '_')}_enabled"
     return guard
 
 
@@ -201,6 +224,72 @@ def require_web_module_access(module_key: str):
         return principal
 
     return guard
+
+
+def require_web_module_enabled(module_key: str):
+    """Guard for a module's pages: the Korean 404 page for a user whose municipalities do not run it."""
+
+    def guard(db: SessionDep, principal: WebUser) -> None:
+        _check_module_runs(db, principal, module_key)
+
+    guard.__name__ = f"require_web_{module_key.replace('.', '_')}_enabled"
+    return guard
+
+
+class PublicAnswer(Exception):
+    """A guard of a public router answers in the router's own standard format (``response``)."""
+
+    def __init__(self, response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def require_jurisdiction_module(module_key: str, error=None):
+    """Guard for a module's public router (e.g. Open311): the jurisdiction it names (``jurisdiction_id``
+    in the query, a form or a JSON body; else the municipality of an ``api_key`` given the same way) must
+    run the module, or the answer is 404, in ``error(status, description)``'s format when given."""
+
+    async def guard(request: Request, db: SessionDep) -> None:
+        code, secret = await _public_caller(request)
+        runs = await run_in_threadpool(_public_module_runs, db, module_key, code, secret)
+        if runs is False:
+            description = f"{module_key} is not in use in this jurisdiction"
+            if error is None:
+                raise ModuleNotRun(description)
+            raise PublicAnswer(error(404, description))
+
+    guard.__name__ = f"require_{module_key.replace('.', '_')}_jurisdiction"
+    return guard
+
+
+async def _public_caller(request: Request) -> tuple[str, str]:
+    """The jurisdiction code and the api_key a public request names, wherever the standard puts them."""
+    fields: dict = dict(request.query_params)
+    if request.method not in SAFE_METHODS:
+        content_type = request.headers.get("content-type", "")
+        try:
+            if content_type.startswith("application/json"):
+                body = await request.json()
+                fields = {**fields, **(body if isinstance(body, dict) else {})}
+            elif content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+                fields = {**fields, **{k: v for k, v in (await request.form()).items() if isinstance(v, str)}}
+        except ValueError:  # an unreadable body is the route's to refuse
+            pass
+    code, secret = fields.get("jurisdiction_id"), fields.get("api_key")
+    return (code.strip() if isinstance(code, str) else ""), (secret.strip() if isinstance(secret, str) else "")
+
+
+def _public_module_runs(db, module_key: str, code: str, secret: str) -> bool | None:
+    """None when nothing names a known municipality (the route answers as the standard says)."""
+    if code.isdigit() and len(code) == 10:
+        return platform_service.jurisdiction_runs(db, code=code, module_key=module_key)
+    if secret:
+        key = accounts.authenticate_api_key(db, secret=secret)
+        if key is not None:
+            reach = accounts.principal_for_api_key(db, key).municipality_ids or frozenset()
+            with all_tenants(db):
+                return module_key in platform_service.modules_enabled_in(db, municipality_ids=reach)
+    return None
 
 
 async def require_web_admin(principal: WebUser) -> Principal:
