@@ -111,8 +111,6 @@ SEEDS = {
                                                       strict=True),
                                                   job_id=_first(conn, "citydata_import_job", "id")[0],
                                                   kind="rls-probe", period="2026-12-01"),
-    "municipality_module": lambda conn: {"municipality_id": _first(conn, "municipality", "id")[0],
-                                         "module_key": "rls.probe", "enabled": True, "switched_by": "user:rls"},
 }
 
 

@@ -12,7 +12,7 @@ from app.core.db import Database
 from app.core.i18n import today_seoul
 from app.core.manifest import installed
 from app.core.tenancy import SYSTEM, bind_principal
-from app.platform.models import Kpi, KpiValue, Milestone, Municipality, Partner, Program, User
+from app.platform.models import Kpi, KpiValue, Milestone, Municipality, MunicipalityModule, Partner, Program, User
 
 DEMO_PASSWORD = "dxhub-demo-2026"
 
@@ -137,6 +137,11 @@ MILESTONES = {
     "화순군 스마트시티 데이터 컨설팅": [("데이터 연계", -100, True), ("축제 시기 컨설팅 보고", 15, False)],
 }
 
+# Modules switched on by an administrator where a municipality has no program of its own: the cities whose
+# merchants take part in 경상북도's Sale Festa (the T deal data of their merchants lives there).
+SWITCHED_ON = [("4711000000", "skt.tdeal"), ("4713000000", "skt.tdeal"), ("4717000000", "skt.tdeal"),
+               ("4719000000", "skt.tdeal")]
+
 # username, role, municipality code (None for the platform admin), display name
 USERS = [
     ("admin", "platform_admin", None, "플랫폼 관리자"),
@@ -202,6 +207,9 @@ def load_platform(session: Session, *, today: date | None = None) -> None:
             due = today + timedelta(days=offset)
             session.add(Milestone(program_id=program.id, municipality_id=m.id, title=ms_title, due_date=due,
                                   done_date=due if done else None))
+    session.add_all(MunicipalityModule(municipality_id=by_code[code].id, module_key=module, enabled=True,
+                                       switched_by="system:demo")
+                    for code, module in SWITCHED_ON if module in modules)
     password_hash = security.hash_password(DEMO_PASSWORD)
     for username, role, code, name in USERS:
         session.add(User(username=username, role=role, display_name=name, password_hash=password_hash,

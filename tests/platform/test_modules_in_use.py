@@ -128,8 +128,12 @@ def test_an_administrator_switches_a_module_on_and_off_audited(client, database,
 @pytest.mark.parametrize("username", ["cw.staff", "cw.viewer", "cw.admin", "gn.admin"])
 def test_only_platform_administrators_open_the_switches(client, changwon_runs_isolation, username):
     web_login(client, username)
-    assert client.get("/admin/modules").status_code in (403, 404)
-    assert client.get("/admin/modules/4812000000").status_code in (403, 404)
+    assert client.get("/admin/modules").status_code == 403
+    assert client.get("/admin/modules/4812000000").status_code == 403
+    refused = client.post("/admin/modules/4812000000", data={"csrf_token": csrf_of(client, "/"),
+                                                             "module_key": CCTV, "state": "on"})
+    assert refused.status_code == 403
+    assert client.get("/kt/cctv/").status_code == 404  # nothing was switched
     assert "/admin/modules" not in _sidebar(client.get("/").text)
 
 
@@ -159,3 +163,22 @@ def test_open311_follows_the_jurisdictions_voicebot(client, changwon_runs_isolat
     on = client.get("/open311/v2/services.json?jurisdiction_id=3100000000")
     assert "not in use" not in on.text
     assert client.get("/open311/v2/discovery.json").status_code == 200  # names no jurisdiction
+
+
+DEMO_MODULES = {
+    "changwon.staff": {ISOLATION}, "gyeongbuk.staff": {"skt.tdeal"}, "geoje.staff": {"kt.worknet", VOICEBOT},
+    "icheon.staff": {VOICEBOT, CCTV, "kt.worknet"}, "chungbuk.staff": {"kt.robots"}, "ulsan.staff": {CCTV},
+    "seogu.staff": {"lguplus.merchants"}, "hwasun.staff": {"lguplus.citydata"},
+}
+
+
+def test_each_demo_municipality_runs_what_its_programs_say(client, demo_loaded):
+    """Every demo user's menu holds its municipality's programs, and each menu link opens."""
+    from app.platform.demo import DEMO_PASSWORD
+
+    for username, expected in DEMO_MODULES.items():
+        web_login(client, username, DEMO_PASSWORD)
+        home = client.get("/")
+        assert _menu_modules(home.text) == expected, username
+        for href in re.findall(r'<a href="(/(?:skt|kt|lguplus)/[^"]*)"', _sidebar(home.text)):
+            assert client.get(href).status_code == 200, (username, href)
