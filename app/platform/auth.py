@@ -75,23 +75,28 @@ def end_session(request: Request, db) -> None:
     request.session.clear()
 
 
-def resolve_principal(request: Request, db: SessionDep) -> Principal | None:
+def _bearer_principal(request: Request, db, token: str, *, count: bool = True) -> Principal:
+    """The caller of an ``Authorization: Bearer`` token; ``count`` hits the key's rate limit."""
     settings = request.app.state.settings
+    if token.startswith(security.API_KEY_PREFIX):
+        key = accounts.authenticate_api_key(db, secret=token)
+        if key is None:
+            raise Unauthorized("The API key is unknown or revoked")
+        if count:
+            limiter(request).hit(rule(settings.rate_limit_api_key), "api-key", str(key.id))
+        return accounts.principal_for_api_key(db, key)
+    data = security.read_staff_token(settings.secret_keys, token, max_age_s=settings.token_max_age_s)
+    user = data and accounts.load_active_user(db, user_id=data["uid"], session_version=data.get("sv"))
+    if not user:
+        raise Unauthorized("The token is invalid or expired")
+    return accounts.principal_for_user(db, user)
+
+
+def resolve_principal(request: Request, db: SessionDep) -> Principal | None:
     token = _bearer(request)
     principal: Principal | None = None
     if token:
-        if token.startswith(security.API_KEY_PREFIX):
-            key = accounts.authenticate_api_key(db, secret=token)
-            if key is None:
-                raise Unauthorized("The API key is unknown or revoked")
-            limiter(request).hit(rule(settings.rate_limit_api_key), "api-key", str(key.id))
-            principal = accounts.principal_for_api_key(db, key)
-        else:
-            data = security.read_staff_token(settings.secret_keys, token, max_age_s=settings.token_max_age_s)
-            user = data and accounts.load_active_user(db, user_id=data["uid"], session_version=data.get("sv"))
-            if not user:
-                raise Unauthorized("The token is invalid or expired")
-            principal = accounts.principal_for_user(db, user)
+        principal = _bearer_principal(request, db, token)
     else:
         principal = _session_principal(request, db)
         if principal is not None and request.method not in SAFE_METHODS and _is_api(request):
@@ -251,7 +256,7 @@ def require_jurisdiction_module(module_key: str, error=None):
 
     async def guard(request: Request, db: SessionDep) -> None:
         code, secret = await _public_caller(request)
-        runs = await run_in_threadpool(_public_module_runs, db, module_key, code, secret)
+        runs = await run_in_threadpool(_public_module_runs, request, db, module_key, code, secret)
         if runs is False:
             description = f"{module_key} is not in use in this jurisdiction"
             if error is None:
@@ -279,17 +284,24 @@ async def _public_caller(request: Request) -> tuple[str, str]:
     return (code.strip() if isinstance(code, str) else ""), (secret.strip() if isinstance(secret, str) else "")
 
 
-def _public_module_runs(db, module_key: str, code: str, secret: str) -> bool | None:
-    """None when nothing names a known municipality (the route answers as the standard says)."""
+def _public_module_runs(request: Request, db, module_key: str, code: str, secret: str) -> bool | None:
+    """None when nothing names a known municipality or caller (the route answers as the standard says):
+    the jurisdiction, else the ``api_key``'s municipality, else a DX Hub caller's (bearer token) own."""
     if code.isdigit() and len(code) == 10:
         return platform_service.jurisdiction_runs(db, code=code, module_key=module_key)
+    principal = None
     if secret:
         key = accounts.authenticate_api_key(db, secret=secret)
-        if key is not None:
-            reach = accounts.principal_for_api_key(db, key).municipality_ids or frozenset()
-            with all_tenants(db):
-                return module_key in platform_service.modules_enabled_in(db, municipality_ids=reach)
-    return None
+        principal = key and accounts.principal_for_api_key(db, key)
+    elif token := _bearer(request):
+        try:  # counted and bound by the route when it resolves its caller
+            principal = _bearer_principal(request, db, token, count=False)
+        except Unauthorized:
+            return None
+    if principal is None:
+        return None
+    with all_tenants(db):
+        return platform_service.module_enabled(db, principal=principal, module_key=module_key)
 
 
 async def require_web_admin(principal: WebUser) -> Principal:

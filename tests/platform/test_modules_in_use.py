@@ -164,6 +164,12 @@ def test_open311_follows_the_jurisdictions_voicebot(client, changwon_runs_isolat
     assert "not in use" not in on.text
     assert client.get("/open311/v2/discovery.json").status_code == 200  # names no jurisdiction
 
+    # No jurisdiction named: the caller's own municipality decides (a bearer token, or an api_key).
+    mine = client.get("/open311/v2/requests.json", headers=api_headers(client, "cw.staff"))
+    assert mine.status_code == 404 and mine.json()[0]["description"].endswith("not in use in this jurisdiction")
+    theirs = client.get("/open311/v2/requests.json", headers=api_headers(client, "us.staff"))
+    assert theirs.status_code == 200
+
 
 DEMO_MODULES = {
     "changwon.staff": {ISOLATION}, "gyeongbuk.staff": {"skt.tdeal"}, "geoje.staff": {"kt.worknet", VOICEBOT},
