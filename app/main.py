@@ -31,9 +31,13 @@ from app.platform import api as platform_api
 from app.platform import web as platform_web
 from app.platform.auth import (
     PLATFORM_API_GUARD,
+    PublicAnswer,
     csrf_protect,
+    require_jurisdiction_module,
     require_module_access,
+    require_module_enabled,
     require_web_module_access,
+    require_web_module_enabled,
 )
 
 API_DESCRIPTION = """
@@ -159,14 +163,24 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     web_guards = [Depends(require_web_module_access(PLATFORM_MODULE)), Depends(csrf_protect)]
     app.include_router(platform_web.router, dependencies=web_guards)
     app.include_router(platform_admin.router, dependencies=web_guards)
+    # Each module: a caller whose municipalities do not run it finds nothing there (404), then the
+    # permission checks. Platform administrators reach every module.
     for manifest in manifests:
         if manifest.api_router is not None:
             app.include_router(manifest.api_router, prefix=manifest.api_prefix,
-                               dependencies=[Depends(require_module_access(manifest.key))])
+                               dependencies=[Depends(require_module_enabled(manifest.key)),
+                                             Depends(require_module_access(manifest.key))])
         if manifest.web_router is not None:
             app.include_router(manifest.web_router, prefix=manifest.web_prefix,
-                               dependencies=[Depends(require_web_module_access(manifest.key)),
+                               dependencies=[Depends(require_web_module_enabled(manifest.key)),
+                                             Depends(require_web_module_access(manifest.key)),
                                              Depends(csrf_protect)])
         if manifest.public_router is not None:
-            app.include_router(manifest.public_router)
+            app.include_router(manifest.public_router, dependencies=[
+                Depends(require_jurisdiction_module(manifest.key, manifest.public_error))])
+
+    @app.exception_handler(PublicAnswer)
+    def _public_answer(_request: Request, exc: PublicAnswer):
+        return exc.response
+
     return app

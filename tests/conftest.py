@@ -290,6 +290,17 @@ class World:
     users: dict[str, User]
 
 
+def run_every_module(db: Session, *municipalities: Municipality) -> None:
+    """Switch every installed module on for ``municipalities``, as a platform administrator would: the
+    tests of a module act as users of a municipality that runs it, with or without a program."""
+    from app.core.manifest import installed
+    from app.platform.models import MunicipalityModule
+
+    db.add_all(MunicipalityModule(municipality_id=m.id, module_key=key, enabled=True, switched_by="system:tests")
+               for m in municipalities for key in installed())
+    db.flush()
+
+
 def make_world(db: Session) -> World:
     gyeongnam = Municipality(code="4800000000", name_ko="경상남도", name_en="Gyeongnam", level="metropolitan")
     ulsan = Municipality(code="3100000000", name_ko="울산광역시", name_en="Ulsan", level="metropolitan")
@@ -315,6 +326,7 @@ def make_world(db: Session) -> World:
                                municipality_id=muni.id if muni else None)
     db.add_all(users.values())
     db.flush()
+    run_every_module(db, changwon, ulsan)
     return World(gyeongnam=gyeongnam, changwon=changwon, ulsan=ulsan, partners=partners, users=users)
 
 

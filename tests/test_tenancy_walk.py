@@ -17,7 +17,7 @@ from app.core.db import Base
 from app.core.manifest import installed
 from app.core.tenancy import SYSTEM, bind_principal
 from app.platform.models import ApiKey, Kpi, KpiValue, Milestone, Municipality, Partner, Program, User
-from tests.conftest import PASSWORD_HASH, api_headers, csrf_of, web_login
+from tests.conftest import PASSWORD_HASH, api_headers, csrf_of, run_every_module, web_login
 
 A_MUNICIPALITY_ID = 9_000_001
 A_USER_ID = 9_000_002
@@ -98,6 +98,7 @@ def _build_world(database):
         s.flush()
         s.add(User(id=A_USER_ID, username="a.admin", display_name="A", role="municipal_admin",
                    municipality_id=A_MUNICIPALITY_ID, password_hash=PASSWORD_HASH))
+        run_every_module(s, s.get(Municipality, A_MUNICIPALITY_ID))  # A reaches every module's routes
 
 
 def _fill_tenant_b(database) -> int:

@@ -39,6 +39,9 @@ class ModuleManifest:
     # Included as is, with absolute paths and no guard: for public standard APIs (e.g. Open311 GeoReport)
     # whose routes resolve their caller themselves and bind a tenant-scoped principal before any read.
     public_router: APIRouter | None = None
+    # How the public router answers an error in its standard's format, ``(status, description) -> Response``:
+    # used by the core's guard (404 where the jurisdiction does not run the module); problem+json without.
+    public_error: Callable[[int, str], Any] | None = None
     nav: tuple[NavEntry, ...] = ()
     widgets: tuple[Widget, ...] = ()
     # Loads the module's demo data; called after the platform's demo (municipalities, partners, programs).
@@ -71,6 +74,12 @@ class ModuleManifest:
 
 
 _installed: dict[str, ModuleManifest] = {}
+
+
+def visible(enabled: frozenset[str] | None) -> list[ModuleManifest]:
+    """The installed modules in ``enabled`` (None: all), in the installed order: what a user's menus and
+    home dashboard show (see ``platform.service.enabled_modules``)."""
+    return [m for key, m in _installed.items() if enabled is None or key in enabled]
 
 
 def install(manifests: list[ModuleManifest]) -> None:

@@ -102,13 +102,14 @@ def _pop_flashes(request: Request) -> list[dict[str, str]]:
 
 
 def _navigation(request: Request) -> list[dict[str, Any]]:
-    from app.core.manifest import installed
+    from app.core.manifest import visible
 
     principal = getattr(request.state, "principal", None)
     if principal is None:
         return []
     groups = []
-    for manifest in installed().values():
+    # Only the modules the user's municipalities run (set when the principal was resolved; None: all).
+    for manifest in visible(getattr(request.state, "enabled_modules", None)):
         links = []
         for entry in manifest.nav:
             try:

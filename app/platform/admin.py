@@ -1,4 +1,4 @@
-"""Administration pages: users, API keys, municipalities, partners and the audit log."""
+"""Administration pages: users, API keys, municipalities, the modules each runs, partners, the audit log."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from app.core.tenancy import ROLES, Principal
 from app.platform import accounts, audit
 from app.platform import service as platform_service
 from app.platform.auth import WebUser, require_web_admin
-from app.platform.deps import ApiKeyDep, UserDep
+from app.platform.deps import ApiKeyDep, MunicipalityDep, UserDep
 from app.platform.models import PARTNER_KINDS
-from app.platform.schemas import ApiKeyIn, MunicipalityIn, PartnerIn, UserIn, UserUpdate
+from app.platform.schemas import ApiKeyIn, ModuleSwitchIn, MunicipalityIn, PartnerIn, UserIn, UserUpdate
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(require_web_admin)], include_in_schema=False)
 PAGE_SIZE = 25
@@ -154,6 +154,41 @@ async def municipalities(request: Request, db: SessionDep, principal: WebUser,
         "items": items, "total": total, "page": page, "pages": _pages(total), "q": q or "",
         "values": values, "errors": errors, "parents": parents},
         status_code=400 if errors else 200)
+
+
+# --- the modules each municipality runs ------------------------------------------------------
+
+MODULE_REASON_LABELS = {"programs": "Has programs", "switched_on": "Switched on by an administrator",
+                        "switched_off": "Switched off by an administrator", "off": "No program"}
+
+
+async def require_web_platform_admin(principal: WebUser) -> Principal:
+    if not principal.is_platform_admin:
+        raise Forbidden("Only platform administrators may do this")
+    return principal
+
+
+@router.get("/modules", name="admin_modules", dependencies=[Depends(require_web_platform_admin)])
+def modules(request: Request, db: SessionDep):
+    counts = platform_service.enabled_counts(db)
+    items = [(m, counts.get(m.id, 0)) for m in platform_service.all_municipalities(db)]
+    return render(request, "platform/admin/modules.html", {"items": items})
+
+
+@router.api_route("/modules/{code}", methods=["GET", "POST"], name="admin_module_switches",
+                  dependencies=[Depends(require_web_platform_admin)])
+async def module_switches(request: Request, municipality: MunicipalityDep, db: SessionDep):
+    errors: dict = {}
+    if request.method == "POST":
+        values = form_to_dict(await request.form())
+        _done, errors = submit_form(db, ModuleSwitchIn, values, lambda d: platform_service.switch_module(
+            db, municipality=municipality, module_key=d.module_key, state=d.state))
+        if not errors:
+            flash(request, _("Module settings of {name} saved.", name=municipality.name_ko))
+            return see_other(str(request.url_for("admin_module_switches", code=municipality.code)))
+    return render(request, "platform/admin/module_switches.html", {
+        "municipality": municipality, "states": platform_service.module_states(db, municipality=municipality),
+        "reason_labels": MODULE_REASON_LABELS, "errors": errors}, status_code=400 if errors else 200)
 
 
 @router.api_route("/partners", methods=["GET", "POST"], name="admin_partners")

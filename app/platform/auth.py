@@ -18,13 +18,15 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from app.core import security
 from app.core.deps import SAFE_METHODS, SessionDep
-from app.core.errors import Forbidden, SignInRequired, Unauthorized
+from app.core.errors import Forbidden, NotFound, SignInRequired, Unauthorized
 from app.core.ratelimit import RateLimiter, rule
-from app.core.tenancy import PLATFORM_MODULE, Principal, bind_principal
+from app.core.tenancy import PLATFORM_MODULE, Principal, all_tenants, bind_principal
 from app.platform import accounts
+from app.platform import service as platform_service
 from app.platform.models import User
 
 SESSION_ID = "sid"
@@ -73,23 +75,28 @@ def end_session(request: Request, db) -> None:
     request.session.clear()
 
 
-def resolve_principal(request: Request, db: SessionDep) -> Principal | None:
+def _bearer_principal(request: Request, db, token: str, *, count: bool = True) -> Principal:
+    """The caller of an ``Authorization: Bearer`` token; ``count`` hits the key's rate limit."""
     settings = request.app.state.settings
+    if token.startswith(security.API_KEY_PREFIX):
+        key = accounts.authenticate_api_key(db, secret=token)
+        if key is None:
+            raise Unauthorized("The API key is unknown or revoked")
+        if count:
+            limiter(request).hit(rule(settings.rate_limit_api_key), "api-key", str(key.id))
+        return accounts.principal_for_api_key(db, key)
+    data = security.read_staff_token(settings.secret_keys, token, max_age_s=settings.token_max_age_s)
+    user = data and accounts.load_active_user(db, user_id=data["uid"], session_version=data.get("sv"))
+    if not user:
+        raise Unauthorized("The token is invalid or expired")
+    return accounts.principal_for_user(db, user)
+
+
+def resolve_principal(request: Request, db: SessionDep) -> Principal | None:
     token = _bearer(request)
     principal: Principal | None = None
     if token:
-        if token.startswith(security.API_KEY_PREFIX):
-            key = accounts.authenticate_api_key(db, secret=token)
-            if key is None:
-                raise Unauthorized("The API key is unknown or revoked")
-            limiter(request).hit(rule(settings.rate_limit_api_key), "api-key", str(key.id))
-            principal = accounts.principal_for_api_key(db, key)
-        else:
-            data = security.read_staff_token(settings.secret_keys, token, max_age_s=settings.token_max_age_s)
-            user = data and accounts.load_active_user(db, user_id=data["uid"], session_version=data.get("sv"))
-            if not user:
-                raise Unauthorized("The token is invalid or expired")
-            principal = accounts.principal_for_user(db, user)
+        principal = _bearer_principal(request, db, token)
     else:
         principal = _session_principal(request, db)
         if principal is not None and request.method not in SAFE_METHODS and _is_api(request):
@@ -98,6 +105,8 @@ def resolve_principal(request: Request, db: SessionDep) -> Principal | None:
             check_csrf_token(request, request.headers.get("x-csrf-token"))
     if principal is not None:
         bind_principal(db, principal)
+        if principal.kind == "user":  # the pages' navigation shows only these (read here, before any route)
+            request.state.enabled_modules = platform_service.enabled_modules(db, principal=principal)
     request.state.principal = principal
     return principal
 
@@ -128,6 +137,25 @@ def require_module_access(module_key: str):
         return principal
 
     guard.__name__ = f"require_{module_key.replace('.', '_')}_access"
+    return guard
+
+
+class ModuleNotRun(NotFound):
+    """The module is off for every municipality the caller reaches: it does not exist for them."""
+
+
+def _check_module_runs(db, principal: Principal, module_key: str) -> None:
+    if not platform_service.module_enabled(db, principal=principal, module_key=module_key):
+        raise ModuleNotRun("This program is not in use in your municipality")
+
+
+def require_module_enabled(module_key: str):
+    """Guard for a module's API router: 404 for a caller whose municipalities do not run the module."""
+
+    def guard(db: SessionDep, principal: ApiPrincipal) -> None:  # sync: it reads the database
+        _check_module_runs(db, principal, module_key)
+
+    guard.__name__ = f"require_{module_key.replace('.', '_')}_enabled"
     return guard
 
 
@@ -201,6 +229,79 @@ def require_web_module_access(module_key: str):
         return principal
 
     return guard
+
+
+def require_web_module_enabled(module_key: str):
+    """Guard for a module's pages: the Korean 404 page for a user whose municipalities do not run it."""
+
+    def guard(db: SessionDep, principal: WebUser) -> None:
+        _check_module_runs(db, principal, module_key)
+
+    guard.__name__ = f"require_web_{module_key.replace('.', '_')}_enabled"
+    return guard
+
+
+class PublicAnswer(Exception):
+    """A guard of a public router answers in the router's own standard format (``response``)."""
+
+    def __init__(self, response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def require_jurisdiction_module(module_key: str, error=None):
+    """Guard for a module's public router (e.g. Open311): the jurisdiction it names (``jurisdiction_id``
+    in the query, a form or a JSON body; else the municipality of an ``api_key`` given the same way) must
+    run the module, or the answer is 404, in ``error(status, description)``'s format when given."""
+
+    async def guard(request: Request, db: SessionDep) -> None:
+        code, secret = await _public_caller(request)
+        runs = await run_in_threadpool(_public_module_runs, request, db, module_key, code, secret)
+        if runs is False:
+            description = f"{module_key} is not in use in this jurisdiction"
+            if error is None:
+                raise ModuleNotRun(description)
+            raise PublicAnswer(error(404, description))
+
+    guard.__name__ = f"require_{module_key.replace('.', '_')}_jurisdiction"
+    return guard
+
+
+async def _public_caller(request: Request) -> tuple[str, str]:
+    """The jurisdiction code and the api_key a public request names, wherever the standard puts them."""
+    fields: dict = dict(request.query_params)
+    if request.method not in SAFE_METHODS:
+        content_type = request.headers.get("content-type", "")
+        try:
+            if content_type.startswith("application/json"):
+                body = await request.json()
+                fields = {**fields, **(body if isinstance(body, dict) else {})}
+            elif content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+                fields = {**fields, **{k: v for k, v in (await request.form()).items() if isinstance(v, str)}}
+        except ValueError:  # an unreadable body is the route's to refuse
+            pass
+    code, secret = fields.get("jurisdiction_id"), fields.get("api_key")
+    return (code.strip() if isinstance(code, str) else ""), (secret.strip() if isinstance(secret, str) else "")
+
+
+def _public_module_runs(request: Request, db, module_key: str, code: str, secret: str) -> bool | None:
+    """None when nothing names a known municipality or caller (the route answers as the standard says):
+    the jurisdiction, else the ``api_key``'s municipality, else a DX Hub caller's (bearer token) own."""
+    if code.isdigit() and len(code) == 10:
+        return platform_service.jurisdiction_runs(db, code=code, module_key=module_key)
+    principal = None
+    if secret:
+        key = accounts.authenticate_api_key(db, secret=secret)
+        principal = key and accounts.principal_for_api_key(db, key)
+    elif token := _bearer(request):
+        try:  # counted and bound by the route when it resolves its caller
+            principal = _bearer_principal(request, db, token, count=False)
+        except Unauthorized:
+            return None
+    if principal is None:
+        return None
+    with all_tenants(db):
+        return platform_service.module_enabled(db, principal=principal, module_key=module_key)
 
 
 async def require_web_admin(principal: WebUser) -> Principal:

@@ -12,7 +12,7 @@ from app.core.db import Database
 from app.core.i18n import today_seoul
 from app.core.manifest import installed
 from app.core.tenancy import SYSTEM, bind_principal
-from app.platform.models import Kpi, KpiValue, Milestone, Municipality, Partner, Program, User
+from app.platform.models import Kpi, KpiValue, Milestone, Municipality, MunicipalityModule, Partner, Program, User
 
 DEMO_PASSWORD = "dxhub-demo-2026"
 
@@ -82,6 +82,11 @@ PROGRAMS = [
      "야간 당직민원, 대형폐기물 접수·처리, 주정차 단속, 지방세 환급 등 단순·반복 상담을 "
      "보이스봇이 처리해 공무원이 심층 업무에 집중.",
      "kt.voicebot", "4150000000", ["kt"], "active", "2026-02-01", "2027-01-31", 240_000_000, "2026-01-20"),
+    ("거제시 보이스봇 민원 상담",
+     "대형폐기물 접수와 야간 당직민원을 보이스봇이 받아 민원 접수로 넘긴다 (이천시 사례 확산).",
+     "kt.voicebot", "4831000000", ["kt"], "active", "2026-06-01", "2027-05-31", 90_000_000, "2026-05-20"),
+    ("이천시 5G 업무망", "현장 부서(민원지적·안전총괄·도로·환경보호)에 5G 에그 보급, 청사와 같은 보안 정책.",
+     "kt.worknet", "4150000000", ["kt"], "active", "2026-03-01", "2027-02-28", 45_000_000, "2026-02-10"),
     ("충북도청 AI 로봇플랫폼", "충북도청 민원실과 청남대의 안내·순찰·돌봄 로봇을 한 곳에서 관제·운영.",
      "kt.robots", "4300000000", ["kt"], "active", "2026-04-01", "2027-03-31", 410_000_000, "2026-03-05"),
     ("울산 CCTV AI 영상분석 관제", "관제센터 CCTV에 AI를 적용해 화재, 연기, 쓰러짐, 불법주정차 등을 탐지.",
@@ -131,6 +136,11 @@ MILESTONES = {
                         ("컨설팅 성과 보고회", 60, False)],
     "화순군 스마트시티 데이터 컨설팅": [("데이터 연계", -100, True), ("축제 시기 컨설팅 보고", 15, False)],
 }
+
+# Modules switched on by an administrator where a municipality has no program of its own: the cities whose
+# merchants take part in 경상북도's Sale Festa (the T deal data of their merchants lives there).
+SWITCHED_ON = [("4711000000", "skt.tdeal"), ("4713000000", "skt.tdeal"), ("4717000000", "skt.tdeal"),
+               ("4719000000", "skt.tdeal")]
 
 # username, role, municipality code (None for the platform admin), display name
 USERS = [
@@ -197,6 +207,9 @@ def load_platform(session: Session, *, today: date | None = None) -> None:
             due = today + timedelta(days=offset)
             session.add(Milestone(program_id=program.id, municipality_id=m.id, title=ms_title, due_date=due,
                                   done_date=due if done else None))
+    session.add_all(MunicipalityModule(municipality_id=by_code[code].id, module_key=module, enabled=True,
+                                       switched_by="system:demo")
+                    for code, module in SWITCHED_ON if module in modules)
     password_hash = security.hash_password(DEMO_PASSWORD)
     for username, role, code, name in USERS:
         session.add(User(username=username, role=role, display_name=name, password_hash=password_hash,

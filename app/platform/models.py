@@ -98,6 +98,21 @@ class Program(TenantScoped, Base):
     )
 
 
+class MunicipalityModule(TenantScoped, Base):
+    """A platform administrator's switch of one module for one municipality. Without a switch a module is
+    on where the municipality has a program of it; a switch turns it on without one, or off despite one."""
+
+    __tablename__ = "municipality_module"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    module_key: Mapped[str] = mapped_column(String(40))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    switched_by: Mapped[str] = mapped_column(String(120))  # the actor's label, e.g. "user:admin"
+    switched_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("municipality_id", "module_key"),)
+
+
 class Kpi(TenantScoped, Base):
     __tablename__ = "kpi"
 

@@ -35,6 +35,15 @@ class MunicipalityUpdate(UpdateModel):
     name_en: Chars(100) | None = None
 
 
+class ModuleSwitchIn(InputModel):
+    """A platform administrator's switch of one module for one municipality: ``programs`` lets its
+    programs decide again."""
+
+    db_table = "municipality_module"
+    module_key: ModuleKey
+    state: Literal["on", "off", "programs"]
+
+
 class MunicipalityOut(OutputModel):
     id: int
     code: str

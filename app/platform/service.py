@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session, selectinload
 from app.core.errors import InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.manifest import installed
 from app.core.pagination import PageParams, paginate
-from app.core.tenancy import principal_of
-from app.platform.models import Kpi, KpiValue, Milestone, Municipality, Partner, Program
+from app.core.tenancy import Principal, all_tenants, principal_of
+from app.platform import audit
+from app.platform.models import Kpi, KpiValue, Milestone, Municipality, MunicipalityModule, Partner, Program
 from app.platform.schemas import (
     KpiIn,
     KpiUpdate,
@@ -285,6 +286,116 @@ def program_counts(db: Session) -> dict[str, Any]:
         entry["by_status"][status] = count
         entry["total"] += count
     return {"by_status": by_status, "total": sum(by_status.values()), "by_partner": list(partners.values())}
+
+
+# --- modules each municipality runs ----------------------------------------------------------
+# A module is on for a municipality when it has a program of that module, unless a platform administrator
+# switched it (on without a program, or off despite one). A principal sees the modules on for any of the
+# municipalities it reaches (a province: its own and its cities'); platform administrators see them all.
+
+MODULE_REASONS = ("programs", "switched_on", "switched_off", "off")
+_ENABLED_CACHE = "enabled_modules"
+
+
+def _module_facts(db: Session, municipality_ids: frozenset[int]
+                  ) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, MunicipalityModule]]]:
+    """Per municipality: programs by module, and the administrators' switches by module."""
+    programs: dict[int, dict[str, int]] = {}
+    switches: dict[int, dict[str, MunicipalityModule]] = {}
+    if not municipality_ids:
+        return programs, switches
+    ids = sorted(municipality_ids)
+    for mid, module, count in db.execute(
+            select(Program.municipality_id, Program.module, func.count())
+            .where(Program.municipality_id.in_(ids), Program.module.is_not(None))
+            .group_by(Program.municipality_id, Program.module)):
+        programs.setdefault(mid, {})[module] = count
+    for switch in db.scalars(select(MunicipalityModule).where(MunicipalityModule.municipality_id.in_(ids))):
+        switches.setdefault(switch.municipality_id, {})[switch.module_key] = switch
+    return programs, switches
+
+
+def _state(programs: dict[str, int], switches: dict[str, MunicipalityModule], key: str) -> tuple[bool, str]:
+    switch = switches.get(key)
+    if switch is not None:
+        return switch.enabled, "switched_on" if switch.enabled else "switched_off"
+    return (True, "programs") if programs.get(key) else (False, "off")
+
+
+def modules_enabled_in(db: Session, *, municipality_ids: frozenset[int]) -> frozenset[str]:
+    """The installed modules on for at least one of ``municipality_ids``."""
+    programs, switches = _module_facts(db, municipality_ids)
+    return frozenset(key for key in installed() for mid in municipality_ids
+                     if _state(programs.get(mid, {}), switches.get(mid, {}), key)[0])
+
+
+def enabled_modules(db: Session, *, principal: Principal) -> frozenset[str] | None:
+    """The modules ``principal`` may use: None for every one (platform administrators, the system).
+    Kept for the rest of the request (the session is the request's), until a switch changes."""
+    if principal.is_platform_admin or principal.municipality_ids is None:
+        return None
+    cached = db.info.get(_ENABLED_CACHE)
+    if cached is not None and cached[0] == principal:
+        return cached[1]
+    enabled = modules_enabled_in(db, municipality_ids=principal.municipality_ids)
+    db.info[_ENABLED_CACHE] = (principal, enabled)
+    return enabled
+
+
+def module_enabled(db: Session, *, principal: Principal, module_key: str) -> bool:
+    enabled = enabled_modules(db, principal=principal)
+    return enabled is None or module_key in enabled
+
+
+def jurisdiction_runs(db: Session, *, code: str, module_key: str) -> bool | None:
+    """Whether the municipality of ``code`` (or one beneath it) runs ``module_key``, for public standard
+    APIs that name their jurisdiction; None when no municipality has that code (the route answers)."""
+    with all_tenants(db):  # the public caller names the jurisdiction: looked up before anyone is bound
+        municipality_id = db.scalar(select(Municipality.id).where(Municipality.code == code))
+        if municipality_id is None:
+            return None
+        reach = descendant_ids(db, municipality_id=municipality_id)
+        return module_key in modules_enabled_in(db, municipality_ids=reach)
+
+
+def module_states(db: Session, *, municipality: Municipality) -> list[dict[str, Any]]:
+    """Every installed module for one municipality: on or off, why, its programs and the last switch."""
+    programs, switches = _module_facts(db, frozenset({municipality.id}))
+    mine, switched = programs.get(municipality.id, {}), switches.get(municipality.id, {})
+    states = []
+    for key, manifest in sorted(installed().items()):
+        enabled, reason = _state(mine, switched, key)
+        states.append({"manifest": manifest, "key": key, "enabled": enabled, "reason": reason,
+                       "programs": mine.get(key, 0), "switch": switched.get(key)})
+    return states
+
+
+def enabled_counts(db: Session) -> dict[int, int]:
+    """How many modules each municipality runs (its own, not its cities'), for the administrators' list."""
+    ids = frozenset(db.scalars(select(Municipality.id)))
+    programs, switches = _module_facts(db, ids)
+    return {mid: sum(_state(programs.get(mid, {}), switches.get(mid, {}), key)[0] for key in installed())
+            for mid in ids}
+
+
+def switch_module(db: Session, *, municipality: Municipality, module_key: str, state: str) -> None:
+    """Set a module ``on`` or ``off`` for ``municipality``, or back to ``programs`` (its programs decide).
+    Audited by the flush hook like every change."""
+    if module_key not in installed():
+        raise InvalidInput.field("module_key", "Unknown module {module}; installed: {known}", module=module_key,
+                                 known=", ".join(sorted(installed())))
+    switch = db.scalar(select(MunicipalityModule).where(MunicipalityModule.municipality_id == municipality.id,
+                                                        MunicipalityModule.module_key == module_key))
+    if state == "programs":
+        if switch is not None:
+            db.delete(switch)
+    elif switch is None:
+        db.add(MunicipalityModule(municipality_id=municipality.id, module_key=module_key, enabled=state == "on",
+                                  switched_by=audit.actor(db)))
+    else:
+        switch.enabled, switch.switched_by = state == "on", audit.actor(db)
+    db.flush()
+    db.info.pop(_ENABLED_CACHE, None)
 
 
 # --- KPIs ------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from app.core.errors import InvalidInput
 from app.core.forms import form_to_dict, submit_form, validate_form
 from app.core.i18n import gettext as _
 from app.core.i18n import today_seoul
-from app.core.manifest import installed
+from app.core.manifest import installed, visible
 from app.core.pagination import PageParams
 from app.core.templating import env, flash, render, see_other, url_for
 from app.core.tenancy import bind_principal
@@ -113,7 +113,7 @@ def home(request: Request, db: SessionDep, principal: WebUser):
     kpis.sort(key=lambda k: k["kpi"].progress)
     activity, _n = audit.list_entries(db, page=PageParams(limit=10, offset=0))
     widgets = []
-    for manifest in installed().values():
+    for manifest in visible(platform_service.enabled_modules(db, principal=principal)):
         for widget in manifest.widgets:
             context = widget.build(db, principal)
             if context is not None:

@@ -12,7 +12,7 @@ from app.core.tenancy import SYSTEM, bind_principal
 from app.platform.models import Municipality, User
 from app.skt.isolation import demo as iso_demo
 from app.skt.tdeal import demo as tdeal_demo
-from tests.conftest import PASSWORD, PASSWORD_HASH, seoul_now
+from tests.conftest import PASSWORD, PASSWORD_HASH, run_every_module, seoul_now
 
 pytestmark = pytest.mark.e2e
 
@@ -49,6 +49,8 @@ def test_isolation_pages_and_the_festival_report_in_chromium(request, database):
         pohang = Municipality(code="4711000000", name_ko="포항시", name_en="Pohang", level="basic",
                               parent_id=gyeongbuk.id)
         s.add(pohang)
+        s.flush()
+        run_every_module(s, gyeongbuk)
         s.add(User(username="gb.staff", display_name="경상북도 담당자", role="staff", password_hash=PASSWORD_HASH,
                    municipality_id=gyeongbuk.id))
         s.flush()

@@ -25,7 +25,7 @@ def _manifest() -> ModuleManifest:
 
     return ModuleManifest(
         key="kt.voicebot", name_ko="AI 민원 보이스봇 (에이센)", name_en="A'Cen civil-complaint voicebot",
-        api_router=api.router, web_router=web.router, public_router=open311.router,
+        api_router=api.router, web_router=web.router, public_router=open311.router, public_error=open311.error,
         nav=(NavEntry("Calls", "vb_calls"), NavEntry("Service requests", "vb_requests"),
              NavEntry("Statistics", "vb_stats"), NavEntry("Fee table", "vb_fees"),
              NavEntry("Services", "vb_services"),

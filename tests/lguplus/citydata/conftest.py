@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from app.core.tenancy import SYSTEM, bind_principal
 from app.lguplus.citydata import demo
 from app.platform.models import Municipality, User
+from tests.conftest import run_every_module
 
 HWASUN = "4679000000"
 ZONES = demo.HWASUN_ZONES[:3]  # 화순읍, 한천면, 춘양면
@@ -32,6 +33,7 @@ def county(database, world) -> SimpleNamespace:
         for username, role in (("hwasun.staff", "staff"), ("hwasun.viewer", "viewer")):
             s.add(User(username=username, display_name=username, role=role, password_hash=hashed,
                        municipality_id=hwasun.id))
+        run_every_module(s, hwasun)
         demo.ensure_zones(s, municipality_id=hwasun.id, county_code=HWASUN, zones=ZONES, outside=True)
         return SimpleNamespace(id=hwasun.id, code=HWASUN, world=world)
 
