@@ -4,7 +4,7 @@ A module is on for a municipality when it has a program of that module; a platfo
 (one row per municipality and module) turns it on without a program, or off despite one.
 
 Revision ID: platform_modules_0001
-Revises: citydata_ledger_0001
+Revises: kt_cctv_frigate_0001
 Create Date: 2026-12-05
 """
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from alembic import op
 from app.core.rls import disable_tenant_rls, enable_tenant_rls
 
 revision: str = 'platform_modules_0001'
-down_revision: str | Sequence[str] | None = 'citydata_ledger_0001'
+down_revision: str | Sequence[str] | None = 'kt_cctv_frigate_0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
