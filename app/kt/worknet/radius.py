@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import ipaddress
 import logging
 import os
 import re
@@ -46,7 +45,7 @@ from app.core.db import utcnow
 from app.core.errors import InvalidInput, field_error
 from app.kt.worknet import access
 from app.kt.worknet.models import RadiusFeed
-from app.kt.worknet.schemas import AccessEventIn
+from app.kt.worknet.schemas import AccessEventIn, ipv4_text
 from app.platform.models import Municipality
 
 log = logging.getLogger(__name__)
@@ -59,6 +58,14 @@ _ATTRIBUTE = re.compile(r"^[ \t]+([A-Za-z0-9][A-Za-z0-9._:-]*)\s*(?:=|:=|==|\+=)
 _ESCAPE = re.compile(r"\\([0-7]{3}|.)")
 _IMSI = re.compile(r"450\d{12}")
 _PLAIN_SESSION = re.compile(r"[A-Za-z0-9._-]{1,40}")
+# "Sat Dec  5 10:56:58 2026": the detail writer's first line (ctime format, the server's local time).
+_RECORD_DATE = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +"
+                          r"([1-9]|[12]\d|3[01]) ([01]\d|2[0-3]):[0-5]\d:[0-5]\d \d{4}")
+# "Dec  2 2026 00:00:00 UTC": how FreeRADIUS prints a date attribute such as Event-Timestamp.
+_DATE_VALUE = re.compile(r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d{4}) "
+                         r"(\d\d):(\d\d):(\d\d) ([A-Z]+)")
+MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                                      "Dec"), start=1)}
 MAX_ERRORS = 50
 
 
@@ -97,9 +104,7 @@ def parse_detail(text: str) -> tuple[list[DetailRecord], list[dict[str, Any]]]:
         if current is None:
             current = DetailRecord(number=len(records) + 1, line=n, written_at=line.strip())
             records.append(current)
-            try:
-                datetime.strptime(" ".join(line.split()), "%a %b %d %H:%M:%S %Y")
-            except ValueError:
+            if not _RECORD_DATE.fullmatch(line.strip()):
                 errors.append(field_error(["records", current.number], "{where}: the first line is not the date "
                                           "of a detail record: {text}", where=current.where(), text=line[:60]))
             continue
@@ -120,10 +125,10 @@ def _event_time(record: DetailRecord) -> datetime:
     if stamp:
         if stamp.isdigit():
             return datetime.fromtimestamp(int(stamp), UTC)
-        text, _, zone = stamp.rpartition(" ")
-        if zone in ZONES:
-            local = datetime.strptime(" ".join(text.split()), "%b %d %Y %H:%M:%S")
-            return local.replace(tzinfo=ZONES[zone]).astimezone(UTC)
+        m = _DATE_VALUE.fullmatch(stamp)
+        if m and m.group(7) in ZONES:
+            month, day, year, hour, minute, second = (MONTHS[m.group(1)], *map(int, m.group(2, 3, 4, 5, 6)))
+            return datetime(year, month, day, hour, minute, second, tzinfo=ZONES[m.group(7)]).astimezone(UTC)
         raise ValueError(f"Event-Timestamp {stamp!r} is not a date in UTC, GMT or KST")
     if "Timestamp" not in attrs:
         raise ValueError("neither Event-Timestamp nor Timestamp")
@@ -177,7 +182,7 @@ def events_of(records: list[DetailRecord], *, now: datetime | None = None) -> li
         ip = attrs.get("Framed-IP-Address")
         if ip is not None:
             try:
-                ip = str(ipaddress.IPv4Address(ip))
+                ip = ipv4_text(ip)
             except ValueError:
                 bad(record, "Framed-IP-Address {value} is not an IPv4 address", value=ip[:40])
                 continue

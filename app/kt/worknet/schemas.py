@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, field_validator, model_validator
@@ -258,6 +259,15 @@ class PolicyVersionOut(OutputModel):
 
 # --- access log and alerts -------------------------------------------------------------------
 
+@lru_cache(maxsize=4096)
+def ipv4_text(value: str) -> str:
+    """The canonical text of an IPv4 address (an ingestion batch repeats the same few addresses)."""
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        raise ValueError("Not an IPv4 address") from None
+
+
 class AccessEventIn(InputModel):
     """One authentication (``auth``) or accounting record (``start``/``interim``/``stop``) of a session.
 
@@ -293,12 +303,7 @@ class AccessEventIn(InputModel):
     @field_validator("ip")
     @classmethod
     def _ipv4(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        try:
-            return str(ipaddress.IPv4Address(v))
-        except ValueError:
-            raise ValueError("Not an IPv4 address") from None
+        return None if v is None else ipv4_text(v)
 
 
 class IngestOut(OutputModel):
