@@ -22,14 +22,14 @@ import holidays
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from app.core.bulk import dialect_insert, insert_rows
+from app.core.bulk import insert_rows
 from app.core.db import utcnow
 from app.core.errors import InvalidInput, NotFound, field_error
 from app.core.i18n import SEOUL, gettext
 from app.core.live import publish_after_commit
 from app.core.metrics import count_ingested
 from app.core.pagination import PageParams, paginate
-from app.core.tenancy import check_rows, principal_of
+from app.core.tenancy import principal_of
 from app.kt.worknet.models import AccessEvent, Alert, Lease, Policy, PolicyVersion, Router
 from app.kt.worknet.schemas import AccessEventIn, AlertUpdate, PolicyIn, hhmm_of, minutes_of
 from app.platform import audit
@@ -145,11 +145,14 @@ def policy_versions(db: Session, *, policy: Policy) -> list[PolicyVersion]:
 
 # --- ingestion -------------------------------------------------------------------------------
 
-def _insert_ignoring_duplicates(db: Session, rows: list[dict[str, Any]]) -> Any:
-    """INSERT ``rows``, skipping those already stored; yields (id, client_id) of the new ones."""
-    table = AccessEvent.__table__
-    return db.execute(dialect_insert(db, table).on_conflict_do_nothing(index_elements=["municipality_id", "client_id"])
-                      .returning(table.c.id, table.c.client_id), check_rows(db, table, rows))
+def _insert_ignoring_duplicates(db: Session, *, mid: int, rows: list[dict[str, Any]],
+                                now: datetime) -> dict[str, int]:
+    """INSERT ``rows`` (one unnest statement on PostgreSQL), skipping those already stored; the ids of the
+    new ones by client_id (a row stored meanwhile by a concurrent retry has another ``received_at``)."""
+    insert_rows(db, AccessEvent.__table__, rows, conflict=["municipality_id", "client_id"])
+    stored = db.execute(select(AccessEvent.id, AccessEvent.client_id, AccessEvent.received_at).where(
+        AccessEvent.municipality_id == mid, AccessEvent.client_id.in_([r["client_id"] for r in rows])))
+    return {client_id: event_id for event_id, client_id, received_at in stored if received_at == now}
 
 
 @lru_cache(maxsize=16)
@@ -276,8 +279,7 @@ def ingest(db: Session, *, municipality: Municipality, events: Sequence[AccessEv
                          "policy_version": policy.version if policy else None,
                          "flags": ",".join(flags), "received_at": now})
         for start in range(0, len(rows), 1000):
-            for event_id, client_id in _insert_ignoring_duplicates(db, rows[start:start + 1000]):
-                inserted_ids[client_id] = event_id
+            inserted_ids.update(_insert_ignoring_duplicates(db, mid=mid, rows=rows[start:start + 1000], now=now))
     count_ingested(db, module="kt.worknet", kind="events", n=len(inserted_ids))
     alerts = []
     for row in rows:

@@ -82,6 +82,9 @@ class DetailRecord:
 
 def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] == '"':
+        if "\\" not in value:
+            return value[1:-1]
+
         def one(m: re.Match[str]) -> str:
             code = m.group(1)
             if len(code) == 3:

@@ -168,6 +168,9 @@ def test_detail_file_is_parsed_as_freeradius_writes_it():
     assert events[0].occurred_at == datetime(2026, 12, 2, 9, tzinfo=SEOUL)
     assert events[0].client_id == f"0A63000200000001:s:{int(events[0].occurred_at.timestamp())}"
     assert events[2].reason == "RADIUS Stop: User-Request"
+    # Quoted values keep FreeRADIUS's escapes: \" \\ and octal bytes.
+    (record,), _ = radius.parse_detail('Sat Dec  5 10:56:58 2026\n\tReply-Message = "say \\"hi\\" \\101\\\\"\n')
+    assert record.attributes["Reply-Message"] == 'say "hi" A\\'
 
 
 def test_detail_import_judges_sessions_and_is_idempotent(client, world, clock, database):
