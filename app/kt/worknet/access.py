@@ -15,17 +15,15 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from typing import Any
 
-import holidays
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.core.bulk import insert_rows
 from app.core.db import utcnow
 from app.core.errors import InvalidInput, NotFound, field_error
-from app.core.i18n import SEOUL, gettext
+from app.core.i18n import SEOUL, gettext, korean_holidays
 from app.core.live import publish_after_commit
 from app.core.metrics import count_ingested
 from app.core.pagination import PageParams, paginate
@@ -153,12 +151,6 @@ def _insert_ignoring_duplicates(db: Session, *, mid: int, rows: list[dict[str, A
     stored = db.execute(select(AccessEvent.id, AccessEvent.client_id, AccessEvent.received_at).where(
         AccessEvent.municipality_id == mid, AccessEvent.client_id.in_([r["client_id"] for r in rows])))
     return {client_id: event_id for event_id, client_id, received_at in stored if received_at == now}
-
-
-@lru_cache(maxsize=16)
-def korean_holidays(year: int) -> dict[date, str]:
-    """Public holidays of one year in Korean (lunar 설날/추석 and substitute days included)."""
-    return dict(holidays.country_holidays("KR", years=[year], language="ko").items())
 
 
 def _lease_ip(leases: list[tuple[str, datetime, datetime | None]], at: datetime) -> str | None:
