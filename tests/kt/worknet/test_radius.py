@@ -22,9 +22,9 @@ from app.core.worker import run_duty_now
 from app.kt.worknet import radius, service
 from app.kt.worknet.models import AccessEvent, Alert, RadiusFeed
 from app.kt.worknet.sealing import worknet_settings
-from tests.conftest import api_headers
+from tests.conftest import api_headers, web_login
 from tests.kt.worknet import freeradius_conf
-from tests.kt.worknet.conftest import router_body
+from tests.kt.worknet.conftest import iccid, imei, router_body
 
 API = "/api/v1/kt/worknet"
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -83,6 +83,18 @@ def test_routers_carry_their_sim_validated_and_once(client, world):
     r = client.patch(f"{API}/routers/{other['id']}", json={"imsi": "450081234567891", "msisdn": "010-9876-5432"},
                      headers=h)
     assert r.status_code == 200 and r.json()["msisdn"] == "821098765432"
+
+
+def test_the_router_form_takes_the_sim(client, world):
+    csrf = web_login(client, "cw.staff")
+    form = {"csrf_token": csrf, "serial": "CW5G-0001", "model": "5G 에그", "imei": imei(), "iccid": iccid()}
+    r = client.post("/kt/worknet/routers/new", data={**form, "imsi": "12345", "msisdn": ""})
+    assert r.status_code == 400 and 'value="12345"' in r.text
+    r = client.post("/kt/worknet/routers/new", data={**form, "imsi": IMSI, "msisdn": "010-1234-5678"},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+    page = client.get(r.headers["location"]).text
+    assert IMSI in page and MSISDN in page and "USIM 전화번호(MSISDN)" in page
 
 
 def test_export_is_keyed_by_the_sim(client, world, clock, database):
