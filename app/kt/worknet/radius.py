@@ -67,6 +67,7 @@ _DATE_VALUE = re.compile(r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\
 MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
                                       "Dec"), start=1)}
 MAX_ERRORS = 50
+MAX_READ = 32 * 1024 * 1024  # bytes of one file per round: a backlog is worked off over several rounds
 
 
 @dataclass
@@ -262,7 +263,7 @@ def follow(db: Session, *, municipality: Municipality, pattern: str) -> dict[str
             continue
         with open(path, "rb") as fh:
             fh.seek(feed.position)
-            data = fh.read(size - feed.position)
+            data = fh.read(min(size - feed.position, MAX_READ))
         length = _complete_part(data)
         if not length:
             continue
