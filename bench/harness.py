@@ -47,25 +47,32 @@ def demo_server(workers: int = 1) -> Iterator[str]:
         dxhub = [sys.executable, "-m", "app.cli"]
         subprocess.run([*dxhub, "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
         subprocess.run([*dxhub, "demo"], env=env, cwd=ROOT, check=True, capture_output=True)
-        port = free_port()
-        proc = subprocess.Popen([*dxhub, "serve", "--port", str(port), "--workers", str(workers)], env=env,
-                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/livez", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("benchmark server did not start")
-                time.sleep(0.1)
+        with server(env, workers=workers) as base:
             yield base
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+
+
+@contextmanager
+def server(env: dict[str, str], workers: int = 1, start_timeout_s: float = 30) -> Iterator[str]:
+    """``dxhub serve`` on a free loopback port with ``env`` (its database already migrated); its base URL."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        while True:
+            try:
+                if httpx.get(f"{base}/livez", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("benchmark server did not start")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def staff_token(base: str, username: str = "changwon.staff", password: str = "dxhub-demo-2026") -> str:

@@ -113,6 +113,8 @@ SEEDS = {
                                                       strict=True),
                                                   job_id=_first(conn, "citydata_import_job", "id")[0],
                                                   kind="rls-probe", period="2026-12-01"),
+    "worknet_radius_feed": lambda conn: {"municipality_id": _first(conn, "municipality", "id")[0],
+                                         "path": "/rls/probe/detail"},
 }
 
 

@@ -30,6 +30,15 @@ APP_DIR = Path(__file__).resolve().parents[1]
 current_locale: ContextVar[str] = ContextVar("current_locale", default="ko")
 
 
+@lru_cache(maxsize=64)
+def korean_holidays(year: int) -> dict[date, str]:
+    """Public holidays of one year in Korea, named in Korean: lunar 설날/추석 and substitute days included
+    (the ``holidays`` package)."""
+    import holidays
+
+    return dict(holidays.country_holidays("KR", years=[year], language="ko").items())
+
+
 current_domain: ContextVar[str | None] = ContextVar("current_domain", default=None)
 
 

@@ -2,9 +2,12 @@
 
 Each authentication event is judged on arrival by the policy of the user's department (the department
 of the router assigned to the user, else of the router used, else the municipality's default policy):
-a success outside the allowed hours, through a router the user may not use, through an unregistered
-router or a router reported lost/retired raises an alert; so does a burst of failures for one user.
-The event keeps the policy version that judged it.
+a success outside the allowed hours (a Korean public holiday counts as a day off unless the policy allows
+every day), through a router the user may not use, through an unregistered router or a router reported
+lost/retired, or from an address other than the router's fixed lease raises an alert; so does a burst of
+failures for one user. The event keeps the policy version that judged it. Accounting records (session
+start, interim update, stop; from the REST API or FreeRADIUS detail files, :mod:`.radius`) are stored
+beside sign-ins; a session is judged at its start, its interim updates and stop only for the address.
 """
 
 from __future__ import annotations
@@ -17,15 +20,15 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from app.core.bulk import dialect_insert, insert_rows
+from app.core.bulk import insert_rows
 from app.core.db import utcnow
 from app.core.errors import InvalidInput, NotFound, field_error
-from app.core.i18n import SEOUL, gettext
+from app.core.i18n import SEOUL, gettext, korean_holidays
 from app.core.live import publish_after_commit
 from app.core.metrics import count_ingested
 from app.core.pagination import PageParams, paginate
-from app.core.tenancy import check_rows, principal_of
-from app.kt.worknet.models import AccessEvent, Alert, Policy, PolicyVersion, Router
+from app.core.tenancy import principal_of
+from app.kt.worknet.models import AccessEvent, Alert, Lease, Policy, PolicyVersion, Router
 from app.kt.worknet.schemas import AccessEventIn, AlertUpdate, PolicyIn, hhmm_of, minutes_of
 from app.platform import audit
 from app.platform.models import Municipality
@@ -39,7 +42,9 @@ ALERT_MESSAGES = {
     "unknown_router": "Signed in through {router}, a router not registered in the inventory",
     "inactive_router": "Signed in through {router}, a router reported {status}",
     "failure_burst": "{count} failed sign-ins within {minutes} minutes",
+    "ip_mismatch": "Session from {ip} through {router}, whose fixed address is {lease_ip}",
 }
+SIGN_INS = ("auth", "start")  # the kinds judged by the whole policy; interim updates and stops by address
 ALL_ALERTS_TOPIC = "kt.worknet.alerts"
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -138,34 +143,55 @@ def policy_versions(db: Session, *, policy: Policy) -> list[PolicyVersion]:
 
 # --- ingestion -------------------------------------------------------------------------------
 
-def _insert_ignoring_duplicates(db: Session, rows: list[dict[str, Any]]) -> Any:
-    """INSERT ``rows``, skipping those already stored; yields (id, client_id) of the new ones."""
-    table = AccessEvent.__table__
-    return db.execute(dialect_insert(db, table).on_conflict_do_nothing(index_elements=["municipality_id", "client_id"])
-                      .returning(table.c.id, table.c.client_id), check_rows(db, table, rows))
+def _insert_ignoring_duplicates(db: Session, *, mid: int, rows: list[dict[str, Any]],
+                                now: datetime) -> dict[str, int]:
+    """INSERT ``rows`` (one unnest statement on PostgreSQL), skipping those already stored; the ids of the
+    new ones by client_id (a row stored meanwhile by a concurrent retry has another ``received_at``)."""
+    insert_rows(db, AccessEvent.__table__, rows, conflict=["municipality_id", "client_id"])
+    stored = db.execute(select(AccessEvent.id, AccessEvent.client_id, AccessEvent.received_at).where(
+        AccessEvent.municipality_id == mid, AccessEvent.client_id.in_([r["client_id"] for r in rows])))
+    return {client_id: event_id for event_id, client_id, received_at in stored if received_at == now}
 
 
-def _judge(event: AccessEventIn, *, rules: dict[str, Any], router: Router | None,
-           own_serials: list[str]) -> tuple[list[str], dict[str, dict[str, Any]]]:
-    """The alert kinds a successful sign-in raises, with the facts each alert shows."""
+def _lease_ip(leases: list[tuple[str, datetime, datetime | None]], at: datetime) -> str | None:
+    """The router's fixed address at ``at``: the lease allocated before and not yet released then."""
+    for ip, allocated_at, released_at in leases:
+        if allocated_at <= at and (released_at is None or at < released_at):
+            return ip
+    return None
+
+
+def _judge(event: AccessEventIn, *, rules: dict[str, Any], router: Router | None, own_serials: list[str],
+           lease_ip: str | None = None, name: str | None = None,
+           username: str = "") -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """The alert kinds a successful sign-in (or session record) raises, with the facts each alert shows."""
     flags: list[str] = []
     facts: dict[str, dict[str, Any]] = {}
     if event.result != "success":
         return flags, facts
+    if router is not None and event.ip and lease_ip and event.ip != lease_ip:
+        flags.append("ip_mismatch")
+        facts["ip_mismatch"] = {"ip": event.ip, "router": router.serial, "lease_ip": lease_ip}
+    if event.kind not in SIGN_INS:
+        return flags, facts
     local = event.occurred_at.astimezone(SEOUL)
     minute = local.hour * 60 + local.minute
-    if local.weekday() not in rules["weekdays"] or not rules["start_minute"] <= minute < rules["end_minute"]:
+    holiday = korean_holidays(local.year).get(local.date()) if len(rules["weekdays"]) < 7 else None
+    if (local.weekday() not in rules["weekdays"] or holiday
+            or not rules["start_minute"] <= minute < rules["end_minute"]):
         flags.append("off_hours")
-        facts["off_hours"] = {"local_time": local.strftime("%Y-%m-%d %H:%M"), "hours": hours_label(rules)}
-    serial = event.router_serial
+        hours = hours_label(rules) + (f", {gettext('public holiday')} {holiday}" if holiday else "")
+        facts["off_hours"] = {"local_time": local.strftime("%Y-%m-%d %H:%M"), "hours": hours}
+    serial = event.router_serial or event.imsi
+    name = name or serial
     if serial and router is None:
         flags.append("unknown_router")
-        facts["unknown_router"] = {"router": serial}
+        facts["unknown_router"] = {"router": name}
     elif router is not None and router.status in ("lost", "retired"):
         flags.append("inactive_router")
         facts["inactive_router"] = {"router": router.serial, "status": router.status}
     elif router is not None and rules["bind_routers"]:
-        allowed = set(own_serials) | set(rules["user_routers"].get(event.username, []))
+        allowed = set(own_serials) | set(rules["user_routers"].get(username, []))
         if router.serial not in allowed:
             flags.append("wrong_router")
             facts["wrong_router"] = {"router": router.serial, "allowed": ", ".join(sorted(allowed)) or "-"}
@@ -205,7 +231,18 @@ def ingest(db: Session, *, municipality: Municipality, events: Sequence[AccessEv
         serials = {e.router_serial for e in fresh if e.router_serial}
         routers = {r.serial: r for r in db.scalars(select(Router).where(
             Router.municipality_id == mid, Router.serial.in_(serials)))} if serials else {}
-        users = {e.username for e in fresh}
+        imsis = {e.imsi for e in fresh if e.imsi and not e.router_serial}
+        by_imsi = {r.imsi: r for r in db.scalars(select(Router).where(
+            Router.municipality_id == mid, Router.imsi.in_(imsis)))} if imsis else {}
+        resolved = [(e, routers.get(e.router_serial) if e.router_serial else by_imsi.get(e.imsi or ""))
+                    for e in fresh]
+        router_ids = {r.id for _, r in resolved if r is not None}
+        leases: dict[int, list[tuple[str, datetime, datetime | None]]] = {}
+        for router_id, ip, allocated_at, released_at in db.execute(
+                select(Lease.router_id, Lease.ip, Lease.allocated_at, Lease.released_at)
+                .where(Lease.municipality_id == mid, Lease.router_id.in_(router_ids))) if router_ids else ():
+            leases.setdefault(router_id, []).append((ip, allocated_at, released_at))
+        users = {_user_of(e, r) for e, r in resolved}
         own: dict[str, list[tuple[str, str]]] = {}
         for serial, username, department in db.execute(
                 select(Router.serial, Router.assignee_username, Router.department)
@@ -213,25 +250,28 @@ def ingest(db: Session, *, municipality: Municipality, events: Sequence[AccessEv
                 .order_by(Router.id)):
             own.setdefault(username, []).append((serial, department))
         policies = {p.department: p for p in db.scalars(select(Policy).where(Policy.municipality_id == mid))}
-        for event in fresh:
-            router = routers.get(event.router_serial or "")
-            mine = own.get(event.username, [])
+        for event, router in resolved:
+            username = _user_of(event, router)
+            mine = own.get(username, [])
             department = mine[0][1] if mine else (router.department if router else "")
             policy = policies.get(department) or policies.get("")
             rules = rules_of(policy) if policy else DEFAULT_RULES
-            rules_by_user.setdefault(event.username, rules)
-            flags, facts = _judge(event, rules=rules, router=router, own_serials=[s for s, _ in mine])
+            rules_by_user.setdefault(username, rules)
+            lease_ip = _lease_ip(leases.get(router.id, []), event.occurred_at) if router else None
+            flags, facts = _judge(event, rules=rules, router=router, own_serials=[s for s, _ in mine],
+                                  lease_ip=lease_ip, username=username,
+                                  name=None if event.router_serial or not event.imsi else f"IMSI {event.imsi}")
             facts_by_client[event.client_id] = facts
             rows.append({"municipality_id": mid, "client_id": event.client_id, "occurred_at": event.occurred_at,
-                         "username": event.username, "router_serial": event.router_serial,
+                         "username": username, "router_serial": router.serial if router else event.router_serial,
                          "router_id": router.id if router else None, "ip": event.ip, "result": event.result,
-                         "reason": event.reason, "department": department,
+                         "reason": event.reason, "kind": event.kind, "session_id": event.session_id,
+                         "department": department,
                          "policy_id": policy.id if policy else None,
                          "policy_version": policy.version if policy else None,
                          "flags": ",".join(flags), "received_at": now})
         for start in range(0, len(rows), 1000):
-            for event_id, client_id in _insert_ignoring_duplicates(db, rows[start:start + 1000]):
-                inserted_ids[client_id] = event_id
+            inserted_ids.update(_insert_ignoring_duplicates(db, mid=mid, rows=rows[start:start + 1000], now=now))
     count_ingested(db, module="kt.worknet", kind="events", n=len(inserted_ids))
     alerts = []
     for row in rows:
@@ -256,6 +296,15 @@ def ingest(db: Session, *, municipality: Municipality, events: Sequence[AccessEv
         audit.record(db, action="ingest", object_type="worknet_access_event", object_id=f"batch:{len(inserted_ids)}",
                      municipality_id=mid, after=result)
     return result
+
+
+def _user_of(event: AccessEventIn, router: Router | None) -> str:
+    """Who the event is about: as sent, else the assignee of the router its SIM belongs to, else the IMSI."""
+    if event.username:
+        return event.username
+    if router is not None and router.assignee_username:
+        return router.assignee_username
+    return event.imsi or ""
 
 
 def alert_topics(municipality_id: int | None) -> list[str]:
@@ -330,7 +379,8 @@ def list_events(db: Session, *, page: PageParams, **filters: Any) -> tuple[list[
 def event_view(event: AccessEvent) -> dict[str, Any]:
     return {"id": event.id, "client_id": event.client_id, "occurred_at": event.occurred_at,
             "username": event.username, "router_serial": event.router_serial, "ip": event.ip, "result": event.result,
-            "reason": event.reason, "department": event.department, "policy_version": event.policy_version,
+            "reason": event.reason, "kind": event.kind, "session_id": event.session_id,
+            "department": event.department, "policy_version": event.policy_version,
             "flags": [f for f in event.flags.split(",") if f]}
 
 
@@ -419,7 +469,8 @@ def usage_by_day(db: Session, *, days: int = 30, today: date | None = None) -> d
     since, until = local_day_bounds(first, today)
     rows = db.execute(select(AccessEvent.occurred_at, AccessEvent.result, AccessEvent.username, AccessEvent.flags,
                              AccessEvent.department)
-                      .where(AccessEvent.occurred_at >= since, AccessEvent.occurred_at < until)).all()
+                      .where(AccessEvent.occurred_at >= since, AccessEvent.occurred_at < until,
+                             AccessEvent.kind.in_(SIGN_INS))).all()
     per_day = {first + timedelta(days=i): {"successes": 0, "failures": 0, "users": set(), "flagged": 0}
                for i in range(days)}
     per_dept: dict[str, dict[str, Any]] = {}

@@ -20,6 +20,11 @@ def add_cli(subparsers) -> None:
     ingest.add_argument("file", type=Path)
     ingest.add_argument("--municipality", required=True, help="10-digit municipality code")
     ingest.set_defaults(func=_cmd_ingest)
+    detail = sub.add_parser("import-radius-detail", help="load a FreeRADIUS accounting detail file (every record "
+                                                         "or none; idempotent by session, status and time)")
+    detail.add_argument("file", type=Path)
+    detail.add_argument("--municipality", required=True, help="10-digit municipality code")
+    detail.set_defaults(func=_cmd_import_radius_detail)
 
 
 def _run(args: argparse.Namespace, work) -> int:
@@ -82,5 +87,22 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             result = access.ingest(session, municipality=municipality, events=events[start:start + access.MAX_BATCH])
             total = {k: total[k] + result[k] for k in total}
         print(json.dumps(total))
+
+    return _run(args, work)
+
+
+def _cmd_import_radius_detail(args: argparse.Namespace) -> int:
+    from app.kt.worknet import radius
+    from app.platform import service as platform_service
+
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    def work(session) -> None:
+        municipality = platform_service.get_municipality(session, code=args.municipality)
+        print(json.dumps(radius.import_detail(session, municipality=municipality, text=text)))
 
     return _run(args, work)

@@ -42,6 +42,11 @@ def _iccid(rng: random.Random) -> str:
     return luhn_complete("898230" + "".join(rng.choice("0123456789") for _ in range(13)))
 
 
+def sim_numbers(code: str, n: int) -> dict[str, str]:
+    """The n-th demo SIM of a municipality: an IMSI of KT's network (MCC 450, MNC 08) and an 010 number."""
+    return {"imsi": f"45008{code[:4]}{n:06d}", "msisdn": f"010-{code[2:4]}{n // 10000:02d}-{n % 10000:04d}"}
+
+
 def load_demo(session: Session, *, today: date | None = None) -> None:
     today = today or datetime.now(SEOUL).date()
     rng = random.Random(5)
@@ -57,8 +62,8 @@ def _load_site(session: Session, municipality: Municipality, *, rng: random.Rand
                account: str, count: int, pools, policies, departments: list[str]) -> None:
     code = municipality.code
     routers = service.import_routers(session, municipality_code=code, rows=[
-        {"serial": f"{prefix}-{i:04d}", "model": MODELS[i % 2], "imei": _imei(rng), "iccid": _iccid(rng)}
-        for i in range(1, count + 1)])
+        {"serial": f"{prefix}-{i:04d}", "model": MODELS[i % 2], "imei": _imei(rng), "iccid": _iccid(rng),
+         **sim_numbers(code, i)} for i in range(1, count + 1)])
     made_pools = {dept: service.create_pool(session, data=PoolIn(name=name, cidr=cidr, department=dept,
                                                                  municipality_code=code))
                   for name, cidr, dept in pools}
@@ -134,7 +139,8 @@ def sample_data(session: Session, municipality_id: int) -> None:
     code = municipality.code
     tag = code[:4]
     routers = service.import_routers(session, municipality_code=code, rows=[
-        {"serial": f"S{tag}-{i:03d}", "model": MODELS[0], "imei": _imei(rng), "iccid": _iccid(rng)} for i in range(3)])
+        {"serial": f"S{tag}-{i:03d}", "model": MODELS[0], "imei": _imei(rng), "iccid": _iccid(rng),
+         **sim_numbers(code, 900 + i)} for i in range(3)])
     pool = service.create_pool(session, data=PoolIn(name=f"샘플 {tag}", cidr="10.99.0.0/28", municipality_code=code))
     policy = access.create_policy(session, municipality=municipality, data=PolicyIn(start="08:00", end="20:00"))
     service.assign_router(session, router=routers[0], data=AssignIn(assignee_username="sample.user",

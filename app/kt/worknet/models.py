@@ -22,7 +22,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.core.db import Base, TenantScoped, utcnow
 
 ROUTER_STATUSES = ("in_stock", "assigned", "lost", "retired")
-ALERT_KINDS = ("off_hours", "wrong_router", "unknown_router", "inactive_router", "failure_burst")
+ALERT_KINDS = ("off_hours", "wrong_router", "unknown_router", "inactive_router", "failure_burst", "ip_mismatch")
+EVENT_KINDS = ("auth", "start", "interim", "stop")
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 RESULTS = ("success", "failure")
 
@@ -42,6 +43,10 @@ class Router(TenantScoped, Base):
     iccid_sealed: Mapped[str] = mapped_column(String(200))
     iccid_digest: Mapped[str] = mapped_column(String(64))
     iccid_masked: Mapped[str] = mapped_column(String(24))
+    # The SIM as the operator's RADIUS names it (User-Name = IMSI, Calling-Station-Id = MSISDN in
+    # international digits): the keys of the users file and of accounting records (docs/modules/kt.worknet.md).
+    imsi: Mapped[str | None] = mapped_column(String(15))
+    msisdn: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="in_stock", index=True)
     department: Mapped[str] = mapped_column(String(100), default="")
     assignee_username: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -54,6 +59,8 @@ class Router(TenantScoped, Base):
         UniqueConstraint("municipality_id", "serial"),
         UniqueConstraint("municipality_id", "imei"),
         UniqueConstraint("municipality_id", "iccid_digest"),
+        UniqueConstraint("municipality_id", "imsi"),
+        UniqueConstraint("municipality_id", "msisdn"),
         CheckConstraint("status IN ('in_stock', 'assigned', 'lost', 'retired')", name="status"),
         CheckConstraint("status <> 'assigned' OR assignee_username IS NOT NULL", name="assigned_has_user"),
     )
@@ -187,6 +194,8 @@ class AccessEvent(TenantScoped, Base):
     ip: Mapped[str | None] = mapped_column(String(15))
     result: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[str] = mapped_column(String(10), default="auth", server_default="auth")
+    session_id: Mapped[str | None] = mapped_column(String(64))
     department: Mapped[str] = mapped_column(String(100), default="")
     policy_id: Mapped[int | None] = mapped_column(ForeignKey("worknet_policy.id", ondelete="SET NULL"))
     policy_version: Mapped[int | None] = mapped_column(Integer)
@@ -196,6 +205,7 @@ class AccessEvent(TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("municipality_id", "client_id"),
         CheckConstraint("result IN ('success', 'failure')", name="result"),
+        CheckConstraint("kind IN ('auth', 'start', 'interim', 'stop')", name="kind"),
     )
 
 
@@ -220,6 +230,22 @@ class Alert(TenantScoped, Base):
 
     __table_args__ = (
         CheckConstraint("kind IN ('off_hours', 'wrong_router', 'unknown_router', 'inactive_router', "
-                        "'failure_burst')", name="kind"),
+                        "'failure_burst', 'ip_mismatch')", name="kind"),
         CheckConstraint("status IN ('open', 'acknowledged', 'resolved')", name="status"),
     )
+
+
+class RadiusFeed(TenantScoped, Base):
+    """How far the worker has read one FreeRADIUS ``detail`` file (``DXHUB_WORKNET_RADIUS_DETAIL``)."""
+
+    __tablename__ = "worknet_radius_feed"
+    __audit__ = False  # a read cursor; each ingested batch is audited
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(500))
+    position: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes read
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("municipality_id", "path"),)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
 from app.core.schemas import Chars, Id, InputModel, MunicipalityCode, OutputModel, UpdateModel
 from app.kt.worknet.sealing import luhn_ok
@@ -18,9 +20,29 @@ ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 Note = Annotated[str, StringConstraints(max_length=500)]
 RouterStatus = Literal["in_stock", "assigned", "lost", "retired"]
 AlertStatus = Literal["open", "acknowledged", "resolved"]
-AlertKind = Literal["off_hours", "wrong_router", "unknown_router", "inactive_router", "failure_burst"]
+AlertKind = Literal["off_hours", "wrong_router", "unknown_router", "inactive_router", "failure_burst", "ip_mismatch"]
+EventKind = Literal["auth", "start", "interim", "stop"]
+# The SIM as the operator's network sees it: IMSI = MCC 450 (Korea) + 2-digit MNC + 10-digit MSIN.
+Imsi = Annotated[str, StringConstraints(pattern=r"^450\d{12}$")]
+SessionId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 MIN_PREFIX, MAX_PREFIX = 16, 30
+
+
+def normalize_msisdn(value: str | None) -> str | None:
+    """A Korean mobile number as the network writes it in Calling-Station-Id: international digits without
+    the plus (3GPP TS 29.061), e.g. ``010-1234-5678``, ``+82 10 1234 5678`` -> ``821012345678``."""
+    if value is None or value == "":
+        return None
+    digits = re.sub(r"[\s()-]", "", value).removeprefix("+")
+    if re.fullmatch(r"01[0-9]\d{7,8}", digits):
+        digits = "82" + digits[1:]
+    if not re.fullmatch(r"821[0-9]\d{7,8}", digits):
+        raise ValueError("Not a Korean mobile number such as 010-1234-5678")
+    return digits
+
+
+Msisdn = Annotated[str, StringConstraints(max_length=20), AfterValidator(normalize_msisdn)]
 
 
 # --- routers ---------------------------------------------------------------------------------
@@ -31,6 +53,8 @@ class RouterIn(InputModel):
     model: Chars(60)
     imei: Annotated[str, StringConstraints(pattern=r"^\d{15}$")]
     iccid: Annotated[str, StringConstraints(pattern=r"^89\d{17,18}$")]
+    imsi: Imsi | None = None
+    msisdn: Msisdn | None = None
     municipality_code: MunicipalityCode | None = None
     note: Note = ""
 
@@ -52,6 +76,8 @@ class RouterIn(InputModel):
 class RouterUpdate(UpdateModel):
     db_table = "worknet_router"
     model: Chars(60) | None = None
+    imsi: Imsi | None = None
+    msisdn: Msisdn | None = None
     note: Note | None = None
 
 
@@ -78,6 +104,8 @@ class RouterOut(OutputModel):
     model: str
     imei: str
     iccid_masked: str
+    imsi: str | None
+    msisdn: str | None
     status: str
     department: str
     assignee_username: str | None
@@ -231,15 +259,39 @@ class PolicyVersionOut(OutputModel):
 
 # --- access log and alerts -------------------------------------------------------------------
 
+@lru_cache(maxsize=4096)
+def ipv4_text(value: str) -> str:
+    """The canonical text of an IPv4 address (an ingestion batch repeats the same few addresses)."""
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        raise ValueError("Not an IPv4 address") from None
+
+
 class AccessEventIn(InputModel):
+    """One authentication (``auth``) or accounting record (``start``/``interim``/``stop``) of a session.
+
+    A record from the operator's RADIUS may name the router by its SIM (``imsi``) instead of a serial and
+    leave ``username`` out: the router's assignee (else the IMSI) is recorded as the user.
+    """
+
     db_table = "worknet_access_event"
     client_id: ClientId
     occurred_at: AwareDatetime
-    username: Username
+    username: Username | None = None
     router_serial: Serial | None = None
+    imsi: Imsi | None = None
     ip: Annotated[str, StringConstraints(max_length=15)] | None = None
     result: Literal["success", "failure"]
     reason: Annotated[str, StringConstraints(max_length=200)] = ""
+    kind: EventKind = "auth"
+    session_id: SessionId | None = None
+
+    @model_validator(mode="after")
+    def _someone(self):
+        if self.username is None and self.imsi is None:
+            raise ValueError("username or imsi is required")
+        return self
 
     @field_validator("occurred_at")
     @classmethod
@@ -251,12 +303,7 @@ class AccessEventIn(InputModel):
     @field_validator("ip")
     @classmethod
     def _ipv4(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        try:
-            return str(ipaddress.IPv4Address(v))
-        except ValueError:
-            raise ValueError("Not an IPv4 address") from None
+        return None if v is None else ipv4_text(v)
 
 
 class IngestOut(OutputModel):
@@ -275,6 +322,8 @@ class AccessEventOut(OutputModel):
     ip: str | None
     result: str
     reason: str
+    kind: str
+    session_id: str | None
     department: str
     policy_version: int | None
     flags: list[str]

@@ -23,6 +23,9 @@ class WorknetSettings(BaseSettings):
 
     iccid_key: str | None = None
     default_quarantine_hours: int = 72
+    # FreeRADIUS detail files the worker follows (a path or a glob), and the municipality they belong to.
+    radius_detail: str | None = None
+    radius_municipality: str | None = None
 
 
 @lru_cache

@@ -94,9 +94,11 @@ def create_router(db: Session, *, data: RouterIn, principal: Principal | None = 
         field, value = (("serial", data.serial) if clash.serial == data.serial else
                         ("imei", data.imei) if clash.imei == data.imei else ("iccid", sealing.mask_iccid(data.iccid)))
         raise Conflict("A router with this {field} ({value}) is already registered", field=field, value=value)
+    check_sim_free(db, municipality_id=mid, imsi=data.imsi, msisdn=data.msisdn)
     router = Router(municipality_id=mid, serial=data.serial, model=data.model, imei=data.imei,
                     iccid_sealed=sealing.seal(data.iccid, municipality_id=mid, serial=data.serial), iccid_digest=digest,
-                    iccid_masked=sealing.mask_iccid(data.iccid), note=data.note, status="in_stock")
+                    iccid_masked=sealing.mask_iccid(data.iccid), imsi=data.imsi, msisdn=data.msisdn, note=data.note,
+                    status="in_stock")
     db.add(router)
     flush_or_conflict(db, "A router with serial {serial} is already registered", serial=data.serial)
     _history(db, router, "registered", model=data.model)
@@ -113,7 +115,22 @@ def reveal_iccid(db: Session, *, router: Router) -> str | None:
                         data_subject=router.assignee_name or router.serial, detail={"iccid": router.iccid_masked})
 
 
+def check_sim_free(db: Session, *, municipality_id: int, imsi: str | None, msisdn: str | None,
+                   router_id: int | None = None) -> None:
+    """409 when another router of the municipality already holds this IMSI or MSISDN."""
+    for field, column, value in (("imsi", Router.imsi, imsi), ("msisdn", Router.msisdn, msisdn)):
+        if value is None:
+            continue
+        other = db.scalar(select(Router.serial).where(Router.municipality_id == municipality_id, column == value,
+                                                      Router.id != (router_id or 0)))
+        if other:
+            raise Conflict("The router {serial} already has this {field} ({value})", serial=other, field=field,
+                           value=value)
+
+
 def update_router(db: Session, *, router: Router, data: RouterUpdate) -> Router:
+    check_sim_free(db, municipality_id=router.municipality_id, imsi=data.imsi, msisdn=data.msisdn,
+                   router_id=router.id)
     for key, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(router, key, value)
     db.flush()
@@ -400,14 +417,15 @@ def _active_rows(db: Session, pool: Pool) -> list[tuple[Lease, Router]]:
 
 
 EXPORT_COLUMNS = ("ip", "netmask", "router_serial", "model", "imei", "status", "department", "assignee_username",
-                  "allocated_at")
+                  "allocated_at", "imsi", "msisdn")
 
 
 def export_rows(db: Session, *, pool: Pool) -> list[list[object]]:
     """The pool's active leases as CSV rows (columns ``EXPORT_COLUMNS``), written by ``core.csvout``."""
     netmask = str(ipaddress.IPv4Network(pool.cidr).netmask)
     return [[lease.ip, netmask, router.serial, router.model, router.imei, router.status, router.department,
-             router.assignee_username, lease.allocated_at.isoformat()] for lease, router in _active_rows(db, pool)]
+             router.assignee_username, lease.allocated_at.isoformat(), router.imsi or "", router.msisdn or ""]
+            for lease, router in _active_rows(db, pool)]
 
 
 def export_csv(db: Session, *, pool: Pool) -> str:
@@ -415,16 +433,30 @@ def export_csv(db: Session, *, pool: Pool) -> str:
 
 
 def export_radius(db: Session, *, pool: Pool) -> str:
-    """A FreeRADIUS ``users`` file: one entry per router (User-Name = serial) with its Framed-IP-Address."""
+    """A FreeRADIUS ``users`` file (``mods-config/files/authorize``): one entry per router holding an address.
+
+    The operator's gateway authenticates the SIM itself and asks our RADIUS to authorize the session: it sends
+    the IMSI as User-Name and the MSISDN as Calling-Station-Id (3GPP TS 29.061). An entry is keyed by the IMSI,
+    checks the MSISDN when one is registered, and answers the router's fixed address. A router without an IMSI
+    cannot be recognised by the network and is listed as a comment only.
+    """
     net = ipaddress.IPv4Network(pool.cidr)
     lines = [f"# DX Hub 5G work network: pool {pool.name} ({pool.cidr}), generated {utcnow().isoformat()}",
-             "# One entry per router holding a fixed address; regenerate after every allocation or release.", ""]
+             "# One entry per router holding a fixed address, keyed by its SIM's IMSI (User-Name) and MSISDN",
+             "# (Calling-Station-Id); regenerate after every allocation or release.", ""]
     for lease, router in _active_rows(db, pool):
         # Free text goes on one comment line: a line break in a model or department name would otherwise
         # start a new entry of the users file (e.g. "DEFAULT Auth-Type := Accept").
-        comment = " ".join(f'{router.model}, IMEI {router.imei}, {router.department or "-"}'.split())
+        comment = " ".join(f'{router.serial}, {router.model}, IMEI {router.imei}, {router.department or "-"}'.split())
         lines.append(f"# {comment}")
-        lines.append(f'"{router.serial}"')
+        if not router.imsi:
+            lines.append(f"# {router.serial} has no IMSI registered: not exported ({lease.ip})")
+            lines.append("")
+            continue
+        checks = "Auth-Type := Accept"
+        if router.msisdn:
+            checks += f', Calling-Station-Id == "{router.msisdn}"'
+        lines.append(f'"{router.imsi}" {checks}')
         lines.append(f"\tFramed-IP-Address = {lease.ip},")
         lines.append(f"\tFramed-IP-Netmask = {net.netmask}")
         lines.append("")
@@ -433,7 +465,7 @@ def export_radius(db: Session, *, pool: Pool) -> str:
 
 # --- bulk import of routers ------------------------------------------------------------------
 
-IMPORT_COLUMNS = ("serial", "model", "imei", "iccid", "note")
+IMPORT_COLUMNS = ("serial", "model", "imei", "iccid", "note", "imsi", "msisdn")
 MAX_IMPORT = 2000
 
 
@@ -467,10 +499,12 @@ def import_routers(db: Session, *, rows: list[Any], municipality_code: str | Non
             for err in exc.errors():
                 message = err["msg"].removeprefix("Value error, ")
                 errors.append(field_error(["rows", i, *err["loc"]], message))
-    seen: dict[str, dict[str, int]] = {"serial": {}, "imei": {}, "iccid": {}}
+    seen: dict[str, dict[str, int]] = {"serial": {}, "imei": {}, "iccid": {}, "imsi": {}, "msisdn": {}}
     for i, data in valid:
         for key in seen:
             value = getattr(data, key)
+            if value is None:
+                continue
             if value in seen[key]:
                 errors.append(field_error(["rows", i, key], "Same {field} as row {other}", field=key,
                                           other=seen[key][value]))
@@ -483,7 +517,14 @@ def import_routers(db: Session, *, rows: list[Any], municipality_code: str | Non
         serials = {t.serial for t in taken}
         imeis = {t.imei for t in taken}
         digests = {t.iccid_digest for t in taken}
+        sims = set(db.scalars(select(Router.imsi).where(Router.municipality_id == municipality.id,
+                                                        Router.imsi.in_(list(seen["imsi"]))))) | set(
+            db.scalars(select(Router.msisdn).where(Router.municipality_id == municipality.id,
+                                                   Router.msisdn.in_(list(seen["msisdn"])))))
         for i, data in valid:
+            for key in ("imsi", "msisdn"):
+                if getattr(data, key) in sims:
+                    errors.append(field_error(["rows", i, key], "This {field} is already registered", field=key))
             if data.serial in serials:
                 errors.append(field_error(["rows", i, "serial"], "Serial {value} is already registered",
                                           value=data.serial))

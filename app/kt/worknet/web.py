@@ -31,6 +31,7 @@ LABELS = {
     "open": "Open", "acknowledged": "Acknowledged", "resolved": "Resolved",
     "off_hours": "Off-hours use", "wrong_router": "Wrong router", "unknown_router": "Unregistered router",
     "inactive_router": "Lost or retired router", "failure_burst": "Burst of failures",
+    "ip_mismatch": "Address other than the lease",
     "success": "Success", "failure": "Failure",
     "registered": "Registered", "reassigned": "Handed over", "returned": "Returned", "found": "Found",
     "ip_allocated": "Address given", "ip_released": "Address released",

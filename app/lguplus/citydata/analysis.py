@@ -18,16 +18,15 @@ import threading
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
 from typing import Any
 
-import holidays
 import numpy as np
 from sklearn.linear_model import Ridge
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.errors import InvalidInput
+from app.core.i18n import korean_holidays
 from app.core.privacy import Cell, people_behind, suppress
 from app.lguplus.citydata.jobs import municipality_code
 from app.lguplus.citydata.models import (
@@ -92,12 +91,6 @@ def heatmap(db: Session, *, zone: CitydataZone, visitor_type: str | None, k: int
 
 
 # --- holidays ----------------------------------------------------------------------------------
-
-@lru_cache(maxsize=64)
-def korean_holidays(year: int) -> dict[date, str]:
-    """Public holidays of one year in Korean, lunar ones and substitute days included."""
-    return dict(holidays.country_holidays("KR", years=[year], language="ko").items())
-
 
 def holiday_name(day: date) -> str | None:
     return korean_holidays(day.year).get(day)

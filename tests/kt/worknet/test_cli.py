@@ -15,7 +15,8 @@ def test_export_and_ingest_from_the_command_line(database, world, monkeypatch, c
     try:
         assert main(["worknet", "export", "--municipality", "4812000000", "--pool", "샘플 4812"]) == 0
         out = capsys.readouterr().out
-        assert '"S4812-000"' in out and "Framed-IP-Address = 10.99.0.2," in out
+        assert '"450084812000900" Auth-Type := Accept, Calling-Station-Id == "821012000900"' in out
+        assert "Framed-IP-Address = 10.99.0.2," in out
         assert main(["worknet", "export", "--municipality", "4812000000", "--pool", "샘플 4812",
                      "--format", "csv"]) == 0
         assert capsys.readouterr().out.splitlines()[1].startswith("10.99.0.2,255.255.255.240,S4812-000")

@@ -106,7 +106,8 @@ def test_bad_pools_are_refused(client, world, new_router):
 def test_exports_for_the_network_side(client, world, new_router):
     h = api_headers(client, "cw.staff")
     pool = _pool(client, h, cidr="10.48.40.0/24")
-    rid = new_router(h, "CW5G-0007", model="E500\nDEFAULT Auth-Type := Accept")["id"]
+    rid = new_router(h, "CW5G-0007", model="E500\nDEFAULT Auth-Type := Accept", imsi="450081234500007",
+                     msisdn="010-1234-0007")["id"]
     client.post(f"{API}/routers/{rid}/assign", headers=h, json={"assignee_username": "cw2001",
                                                                  "assignee_name": "김민준", "department": "건설과"})
     client.post(f"{API}/pools/{pool['id']}/allocate", json={"router_id": rid}, headers=h)
@@ -115,13 +116,15 @@ def test_exports_for_the_network_side(client, world, new_router):
     lines = r.text.strip().splitlines()
     assert lines[0].startswith("\ufeffip,netmask,router_serial")
     assert lines[1].startswith("10.48.40.2,255.255.255.0,CW5G-0007")
+    assert ",450081234500007,821012340007" in r.text
     r = client.get(f"{API}/pools/{pool['id']}/radius-users", headers=h)
-    assert '"CW5G-0007"' in r.text and "Framed-IP-Address = 10.48.40.2," in r.text
+    assert '"450081234500007" Auth-Type := Accept, Calling-Station-Id == "821012340007"' in r.text
+    assert "Framed-IP-Address = 10.48.40.2," in r.text
     assert "Framed-IP-Netmask = 255.255.255.0" in r.text
     # Every line is a comment, an entry's user name, a tab-indented reply item or empty: free text in a
     # router's model cannot start an entry of its own in the users file.
     entries = [line for line in r.text.splitlines() if line and not line.startswith(("#", "\t"))]
-    assert entries == ['"CW5G-0007"']
+    assert entries == ['"450081234500007" Auth-Type := Accept, Calling-Station-Id == "821012340007"']
     replies = [line for line in r.text.splitlines() if line.startswith("\t")]
     assert [line.endswith(",") for line in replies] == [True, False]  # the last reply item has no comma
 
