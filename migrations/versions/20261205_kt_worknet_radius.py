@@ -5,7 +5,7 @@ their kind (auth / start / interim / stop) and accounting session id; alerts gai
 ``worknet_radius_feed`` keeps how far the worker has read each FreeRADIUS detail file.
 
 Revision ID: worknet_radius_0001
-Revises: citydata_ledger_0001
+Revises: platform_modules_0001
 Create Date: 2026-12-05
 """
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from alembic import op
 from app.core.rls import disable_tenant_rls, enable_tenant_rls
 
 revision: str = 'worknet_radius_0001'
-down_revision: str | Sequence[str] | None = 'citydata_ledger_0001'
+down_revision: str | Sequence[str] | None = 'platform_modules_0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
