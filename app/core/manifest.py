@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
@@ -29,6 +30,27 @@ class Widget:
 
 
 @dataclass(frozen=True)
+class MetricSource:
+    """A figure a module computes from its own data, to which a program KPI can be bound.
+
+    ``compute`` answers the figure for one municipality over the days ``period_start``..``period_end``
+    (both included, Seoul dates), or None when there is nothing to measure (a rate without calls). It calls
+    the same service function the module's statistics page uses, so both always show the same number.
+    Stock figures (merchants with a solution installed) count what stands at ``period_end``.
+    """
+
+    key: str  # unique across modules: "<module key>.<metric>", e.g. "kt.voicebot.automation_rate"
+    name_ko: str
+    name_en: str
+    unit: str  # as shown after the number: "%", "건", "곳", "명", "원"
+    description: str  # how it is computed, in English (shown to staff choosing a source)
+    compute: Callable[[Session, int, date, date], float | int | None]
+    # The module's page (route name) showing the same figure; linked with ``since``/``until`` (ISO dates)
+    # query parameters, which the page reads when it shows a period.
+    stats_route: str | None = None
+
+
+@dataclass(frozen=True)
 class ModuleManifest:
     key: str  # e.g. "kt.cctv": operator, then program
     name_ko: str
@@ -49,6 +71,8 @@ class ModuleManifest:
     # Work on a clock that ``dxhub worker`` runs once per period, and the kinds of long work it runs.
     duties: tuple[Duty, ...] = ()
     jobs: tuple[JobKind, ...] = ()
+    # Figures program KPIs can be bound to (computed from the module's own statistics).
+    metrics: tuple[MetricSource, ...] = ()
 
     @property
     def operator(self) -> str:
@@ -85,6 +109,11 @@ def duties() -> dict[str, Duty]:
     from app.core.worker import CORE_DUTIES
 
     return {d.key: d for d in (*CORE_DUTIES, *(d for m in _installed.values() for d in m.duties))}
+
+
+def metric_sources() -> dict[str, tuple[ModuleManifest, MetricSource]]:
+    """Every installed module's metric sources by key, with the module that computes it."""
+    return {s.key: (m, s) for m in _installed.values() for s in m.metrics}
 
 
 def job_kinds() -> dict[str, JobKind]:

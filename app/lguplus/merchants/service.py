@@ -91,9 +91,26 @@ def merchant_query(*, q: str | None = None, category: str | None = None, dong_co
     if dong_code:
         stmt = stmt.where(MerchantStore.dong_code == dong_code)
     if participant is not None:
-        joined = select(Application.merchant_id).where(Application.state.in_(("installed", "active")))
+        joined = participant_ids()
         stmt = stmt.where(MerchantStore.id.in_(joined) if participant else MerchantStore.id.not_in(joined))
     return stmt
+
+
+def participant_ids(*, as_of: date | None = None, municipality_id: int | None = None) -> Select[Any]:
+    """Merchants with a solution in place (an application installed or active), installed by ``as_of``."""
+    stmt = select(Application.merchant_id).where(Application.state.in_(("installed", "active")))
+    if as_of is not None:
+        stmt = stmt.where(Application.installed_date <= as_of)
+    if municipality_id is not None:
+        stmt = stmt.where(Application.municipality_id == municipality_id)
+    return stmt
+
+
+def installed_merchants(db: Session, *, as_of: date | None = None, municipality_id: int | None = None) -> int:
+    """How many merchants have a solution installed (as of a day; in the caller's reach or one
+    municipality): the effect report's figure and the program KPI's metric source."""
+    ids = participant_ids(as_of=as_of, municipality_id=municipality_id).distinct().subquery()
+    return int(db.scalar(select(func.count()).select_from(ids)) or 0)
 
 
 def list_merchants(db: Session, *, page: PageParams, **filters: Any) -> tuple[list[MerchantStore], int]:
@@ -134,8 +151,7 @@ def dongs(db: Session) -> list[tuple[str, str, int]]:
 
 
 def map_points(db: Session) -> list[dict[str, Any]]:
-    participants = set(db.scalars(select(Application.merchant_id).where(Application.state.in_(("installed",
-                                                                                               "active")))))
+    participants = set(db.scalars(participant_ids()))
     rows = db.execute(select(MerchantStore.id, MerchantStore.name, MerchantStore.dong_name, MerchantStore.category,
                              MerchantStore.lat, MerchantStore.lon).where(MerchantStore.lat.is_not(None),
                                                                          MerchantStore.lon.is_not(None)))
