@@ -33,10 +33,12 @@ class Widget:
 class MetricSource:
     """A figure a module computes from its own data, to which a program KPI can be bound.
 
-    ``compute`` answers the figure for one municipality over the days ``period_start``..``period_end``
-    (both included, Seoul dates), or None when there is nothing to measure (a rate without calls). It calls
-    the same service function the module's statistics page uses, so both always show the same number.
-    Stock figures (merchants with a solution installed) count what stands at ``period_end``.
+    ``compute(db, municipality_id, period_start, period_end)`` answers the figure over the days
+    ``period_start``..``period_end`` (both included, Seoul dates), or None when there is nothing to measure
+    (a rate without calls). The platform calls it with the session narrowed to the municipality and those
+    under it (``app.platform.service.compute_metric``), so it calls the very service function the module's
+    statistics page calls, which reads "the caller's municipalities": both show the same number. Stock
+    figures (merchants with a solution installed) count what stands at ``period_end``.
     """
 
     key: str  # unique across modules: "<module key>.<metric>", e.g. "kt.voicebot.automation_rate"
@@ -45,9 +47,10 @@ class MetricSource:
     unit: str  # as shown after the number: "%", "건", "곳", "명", "원"
     description: str  # how it is computed, in English (shown to staff choosing a source)
     compute: Callable[[Session, int, date, date], float | int | None]
-    # The module's page (route name) showing the same figure; linked with ``since``/``until`` (ISO dates)
-    # query parameters, which the page reads when it shows a period.
+    # The module's page (route name) showing the same figure, linked with the period's first and last days
+    # (ISO dates) in the query parameters ``period_params`` names.
     stats_route: str | None = None
+    period_params: tuple[str, str] = ("since", "until")
 
 
 @dataclass(frozen=True)

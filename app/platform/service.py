@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, selectinload
 from app.core.db import utcnow
 from app.core.errors import InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.i18n import today_seoul
-from app.core.manifest import installed, metric_sources
+from app.core.manifest import MetricSource, installed, metric_sources
 from app.core.pagination import PageParams, paginate
-from app.core.tenancy import principal_of
+from app.core.tenancy import narrowed_to, principal_of
 from app.platform.models import Kpi, KpiReading, KpiValue, Milestone, Municipality, Partner, Program
 from app.platform.schemas import (
     KpiIn,
@@ -375,6 +375,15 @@ def recent_months(today: date, count: int) -> list[tuple[date, date]]:
     return periods
 
 
+def compute_metric(db: Session, *, source: MetricSource, municipality_id: int, period_start: date,
+                   period_end: date) -> float | int | None:
+    """A metric source's figure for a municipality, read as that municipality's staff read the module's
+    statistics: the session narrowed to it and the municipalities under it (a province reaches its
+    cities), within what the caller reaches."""
+    with narrowed_to(db, descendant_ids(db, municipality_id=municipality_id)):
+        return source.compute(db, municipality_id, period_start, period_end)
+
+
 def refresh_kpi(db: Session, *, kpi: Kpi, today: date | None = None, months: int = 1) -> list[KpiReading]:
     """Compute a bound KPI for its last ``months`` calendar months (the current one included) and keep each
     period's value with the time it was computed. A hand-typed KPI, or one whose module is not enabled,
@@ -387,7 +396,8 @@ def refresh_kpi(db: Session, *, kpi: Kpi, today: date | None = None, months: int
         select(KpiReading).where(KpiReading.kpi_id == kpi.id, KpiReading.source_key == source.key))}
     out = []
     for start, end in recent_months(today or today_seoul(), months):
-        value = source.compute(db, kpi.municipality_id, start, end)
+        value = compute_metric(db, source=source, municipality_id=kpi.municipality_id, period_start=start,
+                               period_end=end)
         reading = existing.get(start)
         if reading is None:
             reading = KpiReading(kpi_id=kpi.id, municipality_id=kpi.municipality_id, source_key=source.key,

@@ -75,7 +75,8 @@ def kpi_view(request: Request, kpi) -> dict[str, Any]:
                   "metric": _name(found[1], locale) if found else kpi.source_key,
                   "reading": reading, "href": None}
         if found and found[1].stats_route and reading is not None:
-            query = urlencode({"since": reading.period_start.isoformat(), "until": reading.period_end.isoformat()})
+            first, last = found[1].period_params
+            query = urlencode({first: reading.period_start.isoformat(), last: reading.period_end.isoformat()})
             source["href"] = f"{url_for(request, found[1].stats_route)}?{query}"
     if source is not None:
         labels, values = [r.period_start.isoformat()[:7] for r in view.readings], [r.value for r in view.readings]

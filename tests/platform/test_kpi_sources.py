@@ -40,7 +40,8 @@ def _calls(s, municipality_id: int, day: date, **statuses: int) -> None:
 
 
 def _compute(s, key: str, municipality_id: int, period: tuple[date, date] = DEC):
-    return metric_sources()[key][1].compute(s, municipality_id, *period)
+    return platform_service.compute_metric(s, source=metric_sources()[key][1], municipality_id=municipality_id,
+                                           period_start=period[0], period_end=period[1])
 
 
 def test_every_metric_source_is_named_in_both_languages_with_a_unit(database):
@@ -62,7 +63,8 @@ def test_voicebot_sources_count_the_municipalitys_finished_calls_of_the_period(d
         assert _compute(s, "kt.voicebot.calls_handled", w.changwon.id) == 3
         assert _compute(s, "kt.voicebot.automation_rate", w.changwon.id, (date(2026, 11, 1), date(2026, 11, 30))) == 0
         assert _compute(s, "kt.voicebot.automation_rate", w.ulsan.id) == 0
-        assert _compute(s, "kt.voicebot.automation_rate", w.gyeongnam.id) is None  # no calls: nothing to measure
+        assert _compute(s, "kt.voicebot.automation_rate", w.gyeongnam.id) == 75.0  # the province reaches Changwon
+        assert _compute(s, "kt.voicebot.automation_rate", w.ulsan.id, (date(2026, 10, 1), date(2026, 10, 31))) is None
 
 
 def _merchants(s, municipality_id: int, installs: list[tuple[str, date | None]]) -> None:

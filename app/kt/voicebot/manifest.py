@@ -24,7 +24,7 @@ def _widget(db: Session, principal: Principal) -> dict[str, Any] | None:
 def _period_statistics(db: Session, municipality_id: int, start: date, end: date) -> dict[str, Any]:
     from app.kt.voicebot import service
 
-    return service.statistics(db, since=start, until=end, municipality_id=municipality_id, failed_limit=0)
+    return service.statistics(db, since=start, until=end, failed_limit=0)
 
 
 def _automation_rate(db: Session, municipality_id: int, start: date, end: date) -> float | None:

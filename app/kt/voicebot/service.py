@@ -471,11 +471,11 @@ def departments(db: Session) -> list[str]:
 # --- statistics ------------------------------------------------------------------------------
 
 def statistics(db: Session, *, since: date | None = None, until: date | None = None,
-               municipality_id: int | None = None, failed_limit: int = 30) -> dict[str, Any]:
+               failed_limit: int = 30) -> dict[str, Any]:
     """Automation rate (finished calls without a person), handoff reasons, turns per call, intents and
     the caller utterances the bot did not understand, for calls started from ``since`` to ``until``
-    (Seoul dates, both included) in the caller's reach or one municipality. The statistics page, the
-    home widget and the KPI metric sources all read this one computation."""
+    (Seoul dates, both included) in the caller's municipalities. The statistics page, the home widget and
+    the KPI metric sources all read this one computation."""
     stmt = select(VoicebotCall.status, VoicebotCall.handoff_reason, VoicebotCall.turn_count, VoicebotCall.intent)
     failed_stmt = (select(VoicebotTurn.text, VoicebotTurn.intent, VoicebotTurn.confidence, VoicebotTurn.created_at,
                           VoicebotTurn.call_id)
@@ -491,9 +491,6 @@ def statistics(db: Session, *, since: date | None = None, until: date | None = N
         after = datetime(until.year, until.month, until.day, tzinfo=SEOUL) + timedelta(days=1)
         stmt = stmt.where(VoicebotCall.started_at < after)
         failed_stmt = failed_stmt.where(VoicebotTurn.created_at < after)
-    if municipality_id is not None:
-        stmt = stmt.where(VoicebotCall.municipality_id == municipality_id)
-        failed_stmt = failed_stmt.where(VoicebotTurn.municipality_id == municipality_id)
     rows = db.execute(stmt).all()
     finished = [r for r in rows if r.status != "active"]
     automated = [r for r in finished if r.status == "completed"]

@@ -11,7 +11,7 @@ from app.lguplus.merchants import api, cli, demo, service, web
 
 
 def _installed(db: Session, municipality_id: int, start: date, end: date) -> int:
-    return service.installed_merchants(db, as_of=end, municipality_id=municipality_id)
+    return service.installed_merchants(db, as_of=end)
 
 
 METRICS = (

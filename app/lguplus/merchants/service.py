@@ -96,20 +96,18 @@ def merchant_query(*, q: str | None = None, category: str | None = None, dong_co
     return stmt
 
 
-def participant_ids(*, as_of: date | None = None, municipality_id: int | None = None) -> Select[Any]:
+def participant_ids(*, as_of: date | None = None) -> Select[Any]:
     """Merchants with a solution in place (an application installed or active), installed by ``as_of``."""
     stmt = select(Application.merchant_id).where(Application.state.in_(("installed", "active")))
     if as_of is not None:
         stmt = stmt.where(Application.installed_date <= as_of)
-    if municipality_id is not None:
-        stmt = stmt.where(Application.municipality_id == municipality_id)
     return stmt
 
 
-def installed_merchants(db: Session, *, as_of: date | None = None, municipality_id: int | None = None) -> int:
-    """How many merchants have a solution installed (as of a day; in the caller's reach or one
-    municipality): the effect report's figure and the program KPI's metric source."""
-    ids = participant_ids(as_of=as_of, municipality_id=municipality_id).distinct().subquery()
+def installed_merchants(db: Session, *, as_of: date | None = None) -> int:
+    """How many of the caller's merchants have a solution installed (by ``as_of``): the effect report's
+    figure and the program KPI's metric source."""
+    ids = participant_ids(as_of=as_of).distinct().subquery()
     return int(db.scalar(select(func.count()).select_from(ids)) or 0)
 
 
