@@ -80,7 +80,7 @@ def _merchants(s, municipality_id: int, installs: list[tuple[str, date | None]])
     s.flush()
 
 
-def test_merchants_installed_counts_solutions_in_place_by_the_periods_last_day(database):
+def test_merchants_installed_counts_installations_by_the_periods_last_day(database):
     with database.unit_of_work(principal=SYSTEM) as s:
         bind_principal(s, SYSTEM)
         w = make_world(s)
@@ -88,10 +88,12 @@ def test_merchants_installed_counts_solutions_in_place_by_the_periods_last_day(d
                                       ("active", date(2026, 12, 1)), ("cancelled", date(2026, 9, 1)),
                                       ("approved", None)])
         _merchants(s, w.ulsan.id, [("active", date(2026, 10, 1))])
-        assert _compute(s, "lguplus.merchants.installed", w.changwon.id) == 3
-        assert _compute(s, "lguplus.merchants.installed", w.changwon.id, (date(2026, 11, 1), date(2026, 11, 30))) == 2
+        # Installed, active, and cancelled after installation count; an approved one not yet installed does not.
+        assert _compute(s, "lguplus.merchants.installed", w.changwon.id) == 4
+        assert _compute(s, "lguplus.merchants.installed", w.changwon.id, (date(2026, 11, 1), date(2026, 11, 30))) == 3
+        assert _compute(s, "lguplus.merchants.installed", w.changwon.id, (date(2026, 8, 1), date(2026, 8, 31))) == 0
         assert _compute(s, "lguplus.merchants.installed", w.ulsan.id) == 1
-        assert merchants_service.installed_merchants(s) == 4  # the caller's reach: every municipality
+        assert merchants_service.installed_merchants(s) == 5  # the caller's reach: every municipality
 
 
 def _program(s, municipality_id: int, module: str) -> Program:

@@ -16,8 +16,9 @@ def _installed(db: Session, municipality_id: int, start: date, end: date) -> int
 
 METRICS = (
     MetricSource("lguplus.merchants.installed", "솔루션 도입 매장", "Merchants with a solution installed", "곳",
-                 "Merchants with a solution in place (an application installed or active), installed by the "
-                 "period's last day (the effect report's figure).", _installed, stats_route="lgum_report"),
+                 "Merchants that have had a solution installed by the period's last day (a later cancellation "
+                 "still counts; the effect report's \"installed a solution\").", _installed,
+                 stats_route="lgum_report"),
 )
 
 MANIFEST = ModuleManifest(

@@ -91,24 +91,19 @@ def merchant_query(*, q: str | None = None, category: str | None = None, dong_co
     if dong_code:
         stmt = stmt.where(MerchantStore.dong_code == dong_code)
     if participant is not None:
-        joined = participant_ids()
+        joined = select(Application.merchant_id).where(Application.state.in_(("installed", "active")))
         stmt = stmt.where(MerchantStore.id.in_(joined) if participant else MerchantStore.id.not_in(joined))
     return stmt
 
 
-def participant_ids(*, as_of: date | None = None) -> Select[Any]:
-    """Merchants with a solution in place (an application installed or active), installed by ``as_of``."""
-    stmt = select(Application.merchant_id).where(Application.state.in_(("installed", "active")))
+def installed_merchants(db: Session, *, as_of: date | None = None) -> int:
+    """How many of the caller's merchants have had a solution installed (by ``as_of``; one cancelled since
+    still counts, as in the effect report's participants): the effect report's figure and the program
+    KPI's metric source."""
+    stmt = select(func.count(func.distinct(Application.merchant_id))).where(Application.installed_date.is_not(None))
     if as_of is not None:
         stmt = stmt.where(Application.installed_date <= as_of)
-    return stmt
-
-
-def installed_merchants(db: Session, *, as_of: date | None = None) -> int:
-    """How many of the caller's merchants have a solution installed (by ``as_of``): the effect report's
-    figure and the program KPI's metric source."""
-    ids = participant_ids(as_of=as_of).distinct().subquery()
-    return int(db.scalar(select(func.count()).select_from(ids)) or 0)
+    return int(db.scalar(stmt) or 0)
 
 
 def list_merchants(db: Session, *, page: PageParams, **filters: Any) -> tuple[list[MerchantStore], int]:
@@ -149,7 +144,8 @@ def dongs(db: Session) -> list[tuple[str, str, int]]:
 
 
 def map_points(db: Session) -> list[dict[str, Any]]:
-    participants = set(db.scalars(participant_ids()))
+    participants = set(db.scalars(select(Application.merchant_id).where(Application.state.in_(("installed",
+                                                                                               "active")))))
     rows = db.execute(select(MerchantStore.id, MerchantStore.name, MerchantStore.dong_name, MerchantStore.category,
                              MerchantStore.lat, MerchantStore.lon).where(MerchantStore.lat.is_not(None),
                                                                          MerchantStore.lon.is_not(None)))
