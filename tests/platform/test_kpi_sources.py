@@ -96,6 +96,74 @@ def test_merchants_installed_counts_installations_by_the_periods_last_day(databa
         assert merchants_service.installed_merchants(s) == 5  # the caller's reach: every municipality
 
 
+def test_worknet_counts_distinct_users_signed_in_successfully_in_the_period(database):
+    from app.kt.worknet.models import AccessEvent
+
+    with database.unit_of_work(principal=SYSTEM) as s:
+        bind_principal(s, SYSTEM)
+        w = make_world(s)
+        for i, (muni, user, result, day) in enumerate([
+                (w.changwon, "kim", "success", date(2026, 12, 1)), (w.changwon, "kim", "success", date(2026, 12, 2)),
+                (w.changwon, "lee", "success", date(2026, 12, 3)), (w.changwon, "park", "failure", date(2026, 12, 2)),
+                (w.changwon, "choi", "success", date(2026, 11, 30)), (w.ulsan, "jung", "success", date(2026, 12, 2))]):
+            s.add(AccessEvent(municipality_id=muni.id, client_id=f"e{i}", occurred_at=_at(day), username=user,
+                              result=result))
+        s.flush()
+        assert _compute(s, "kt.worknet.connected_users", w.changwon.id) == 2  # kim and lee; park failed
+        assert _compute(s, "kt.worknet.connected_users", w.changwon.id, (date(2026, 11, 1), date(2026, 11, 30))) == 1
+        assert _compute(s, "kt.worknet.connected_users", w.ulsan.id) == 1
+
+
+def test_robots_count_tasks_finished_as_completed_in_the_period(database):
+    from app.kt.robots.models import RobotSite, RobotTask
+
+    with database.unit_of_work(principal=SYSTEM) as s:
+        bind_principal(s, SYSTEM)
+        w = make_world(s)
+        sites = {}
+        for muni in (w.changwon, w.ulsan):
+            sites[muni.id] = RobotSite(municipality_id=muni.id, code=f"s{muni.id}", name="민원실", map_id="m",
+                                       map_width_m=10, map_height_m=10)
+            s.add(sites[muni.id])
+        s.flush()
+        for muni, status, day in [(w.changwon, "completed", date(2026, 12, 1)), (w.changwon, "completed",
+                                                                                 date(2026, 12, 2)),
+                                  (w.changwon, "failed", date(2026, 12, 2)), (w.changwon, "completed",
+                                                                              date(2026, 11, 29)),
+                                  (w.ulsan, "completed", date(2026, 12, 2))]:
+            s.add(RobotTask(municipality_id=muni.id, site_id=sites[muni.id].id, kind="guide", status=status,
+                            waypoints=[], finished_at=_at(day)))
+        s.add(RobotTask(municipality_id=w.changwon.id, site_id=sites[w.changwon.id].id, kind="guide", status="queued",
+                        waypoints=[]))
+        s.flush()
+        assert _compute(s, "kt.robots.tasks_completed", w.changwon.id) == 2
+        assert _compute(s, "kt.robots.tasks_completed", w.changwon.id, (date(2026, 11, 1), date(2026, 11, 30))) == 1
+        assert _compute(s, "kt.robots.tasks_completed", w.ulsan.id) == 1
+        assert _compute(s, "kt.robots.utilisation", w.changwon.id) is None  # no robot was online
+
+
+def test_tdeal_counts_the_merchants_of_the_campaign_running_in_the_period(database):
+    from app.skt.tdeal.models import TdealCampaign, TdealCampaignMerchant, TdealMerchant
+
+    with database.unit_of_work(principal=SYSTEM) as s:
+        bind_principal(s, SYSTEM)
+        w = make_world(s)
+        campaign = TdealCampaign(municipality_id=w.gyeongnam.id, name="경남 세일", start_date=date(2026, 11, 15),
+                                 end_date=date(2026, 12, 20))
+        s.add(campaign)
+        s.flush()
+        for i, muni in enumerate([w.changwon, w.changwon, w.gyeongnam]):  # merchants of the province's cities too
+            m = TdealMerchant(municipality_id=muni.id, brn=f"12345678{i:02d}", name=f"상점 {i}", category="식품")
+            s.add(m)
+            s.flush()
+            s.add(TdealCampaignMerchant(municipality_id=muni.id, campaign_id=campaign.id, merchant_id=m.id))
+        s.flush()
+        assert _compute(s, "skt.tdeal.participants", w.gyeongnam.id) == 3
+        assert _compute(s, "skt.tdeal.campaign_sales", w.gyeongnam.id) == 0  # nothing sold yet
+        assert _compute(s, "skt.tdeal.participants", w.gyeongnam.id, (date(2026, 10, 1), date(2026, 10, 31))) is None
+        assert _compute(s, "skt.tdeal.participants", w.ulsan.id) is None  # no campaign of Ulsan's
+
+
 def _program(s, municipality_id: int, module: str) -> Program:
     program = Program(title=f"{module} 사업", module=module, status="active", municipality_id=municipality_id)
     s.add(program)
