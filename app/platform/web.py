@@ -217,10 +217,19 @@ def program_list_csv(db: SessionDep, partner: Annotated[str | None, Query(max_le
 
 @router.get("/programs/{program_id}/kpis.csv", name="program_kpis_csv")
 def program_kpis_csv(program: ProgramDep):
-    rows = [(k.name, k.unit, k.baseline, k.target, v.measured_date, v.value, v.note)
-            for k in program.kpis for v in k.values]
+    """Every KPI's history: the values typed by hand, and a bound KPI's computed months (measured_date:
+    the month's first day; source and computed_at filled)."""
+    rows = []
+    for k in program.kpis:
+        if k.source_key is None:
+            rows += [(k.name, k.unit, k.baseline, k.target, v.measured_date, v.value, v.note, "", "")
+                     for v in k.values]
+        else:
+            rows += [(k.name, k.unit, k.baseline, k.target, r.period_start, r.value, "", k.source_key,
+                      r.computed_at.isoformat()) for r in k.readings if r.source_key == k.source_key]
     return csv_response(f"program-{program.id}-kpis.csv",
-                        ["kpi", "unit", "baseline", "target", "measured_date", "value", "note"], rows)
+                        ["kpi", "unit", "baseline", "target", "measured_date", "value", "note", "source",
+                         "computed_at"], rows)
 
 
 def _program_form(request: Request, db, *, program=None, values: dict, errors: dict, status_code: int = 200):

@@ -321,6 +321,10 @@ def test_staff_bind_a_kpi_from_the_dropdown_or_type_by_hand(database, client):
     r = client.post(f"/programs/{program_id}/kpis", data={
         "csrf_token": token, "name": "엉뚱한 출처", "target": "5", "source_key": "kt.nothing.here"})
     assert r.status_code == 400 and "사용 중인 모듈이 없습니다" in r.text
+    exported = client.get(f"/programs/{program_id}/kpis.csv").text.splitlines()
+    assert exported[0].lstrip("\ufeff").split(",")[-2:] == ["source", "computed_at"]
+    assert [line.split(",")[:6] + line.split(",")[7:8] for line in exported[1:]] == [
+        ["솔루션 도입 매장", "곳", "0.0", "300.0", "2026-12-01", "2.0", "lguplus.merchants.installed"]]
     r = client.post(f"/programs/{program_id}/kpis/{bound_id}/source", data={"csrf_token": token, "source_key": ""},
                     follow_redirects=False)
     assert r.status_code == 303
