@@ -141,6 +141,8 @@ class KpiReading(TenantScoped, Base):
     runs; the last computation stays once it is over)."""
 
     __tablename__ = "kpi_reading"
+    # Recomputed every hour: the refresh audits the values that changed (service.refresh_kpi), not each row.
+    __audit__ = False
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kpi_id: Mapped[int] = mapped_column(ForeignKey("kpi.id", ondelete="CASCADE"), index=True)

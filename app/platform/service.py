@@ -18,6 +18,7 @@ from app.core.i18n import today_seoul
 from app.core.manifest import MetricSource, installed, metric_sources
 from app.core.pagination import PageParams, paginate
 from app.core.tenancy import narrowed_to, principal_of
+from app.platform import audit
 from app.platform.models import Kpi, KpiReading, KpiValue, Milestone, Municipality, Partner, Program
 from app.platform.schemas import (
     KpiIn,
@@ -394,19 +395,27 @@ def refresh_kpi(db: Session, *, kpi: Kpi, today: date | None = None, months: int
     _module, source = found
     existing = {r.period_start: r for r in db.scalars(
         select(KpiReading).where(KpiReading.kpi_id == kpi.id, KpiReading.source_key == source.key))}
-    out = []
+    out, changed = [], {}
     for start, end in recent_months(today or today_seoul(), months):
-        value = compute_metric(db, source=source, municipality_id=kpi.municipality_id, period_start=start,
-                               period_end=end)
+        computed = compute_metric(db, source=source, municipality_id=kpi.municipality_id, period_start=start,
+                                  period_end=end)
+        value = None if computed is None else float(computed)
         reading = existing.get(start)
         if reading is None:
             reading = KpiReading(kpi_id=kpi.id, municipality_id=kpi.municipality_id, source_key=source.key,
                                  period_start=start, period_end=end)
             db.add(reading)
-        reading.value = None if value is None else float(value)
-        reading.computed_at = utcnow()
+        elif reading.value == value:
+            reading.computed_at = utcnow()
+            out.append(reading)
+            continue
+        reading.value, reading.computed_at = value, utcnow()
+        changed[start.isoformat()[:7]] = value
         out.append(reading)
     db.flush()
+    if changed:
+        audit.record(db, action="computed", object_type="kpi", object_id=str(kpi.id),
+                     municipality_id=kpi.municipality_id, after={"source_key": source.key, "values": changed})
     db.refresh(kpi, ["readings"])
     return out
 

@@ -214,6 +214,14 @@ def test_the_worker_duty_refreshes_bound_kpis_and_keeps_a_value_per_month(databa
         assert [(r.period_start, r.period_end, r.value) for r in readings] == [
             (date(2026, 11, 1), date(2026, 11, 30), 25.0), (DEC[0], DEC[1], 75.0)]
         assert all(r.computed_at > first for r in readings)
+        # One audit entry per refresh that changed a KPI's values, by the worker.
+        from app.platform.models import AuditLog
+
+        entries = s.execute(select(AuditLog.actor, AuditLog.after).where(
+            AuditLog.object_type == "kpi", AuditLog.object_id == str(bound), AuditLog.action == "computed")
+            .order_by(AuditLog.id)).all()
+        assert [e.after["values"] for e in entries] == [{"2026-12": 50.0}, {"2026-11": 25.0, "2026-12": 75.0}]
+        assert entries[-1].actor.startswith("system:worker")
         assert not s.scalar(select(KpiReading.id).where(KpiReading.kpi_id == typed))
         assert s.get(Kpi, typed).source_key is None
 
