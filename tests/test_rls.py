@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import Connection, Table, func, literal, select, text, update
@@ -115,6 +116,10 @@ SEEDS = {
                                                   kind="rls-probe", period="2026-12-01"),
     "worknet_radius_feed": lambda conn: {"municipality_id": _first(conn, "municipality", "id")[0],
                                          "path": "/rls/probe/detail"},
+    "kpi_reading": lambda conn: dict(zip(("kpi_id", "municipality_id"), _first(conn, "kpi", "id", "municipality_id"),
+                                         strict=True),
+                                     source_key="rls.probe", period_start=date(2000, 1, 1),
+                                     period_end=date(2000, 1, 31), computed_at=datetime(2000, 2, 1, tzinfo=UTC)),
 }
 
 

@@ -126,6 +126,31 @@ def format_number(value: float | int | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+# Units whose figures are whole things counted: shown without decimals.
+COUNT_UNITS = frozenset({"건", "곳", "명", "대", "개", "회", "건/월", "명/월", "곳/월", "calls", "stores", "people"})
+WON_UNITS = frozenset({"원", "KRW"})
+NBSP = "\u00a0"
+
+
+def format_measure(value: float | int | None, unit: str = "") -> str:
+    """A figure with its unit, in the user's locale (Babel), never wrapped between number and unit:
+    counts without decimals ("1,234\u00a0건"), won amounts as whole won ("1,234,000원" / "1,234,000 KRW"),
+    percentages and other measures to one decimal at most ("81.2%")."""
+    from babel.numbers import format_decimal
+
+    if value is None:
+        return "-"
+    locale = current_locale.get()
+    if unit in WON_UNITS:
+        number = format_decimal(round(value), format="#,##0", locale=locale)
+        return number + ("원" if locale == "ko" else f"{NBSP}KRW")
+    pattern = "#,##0" if unit in COUNT_UNITS else "#,##0.#"
+    number = format_decimal(round(value) if unit in COUNT_UNITS else value, format=pattern, locale=locale)
+    if not unit:
+        return number
+    return number + (unit if unit == "%" else NBSP + unit)
+
+
 def format_datetime(value: datetime | None) -> str:
     if value is None:
         return "-"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
@@ -27,6 +28,30 @@ class Widget:
     title: str
     template: str
     build: Callable[[Session, Principal], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class MetricSource:
+    """A figure a module computes from its own data, to which a program KPI can be bound.
+
+    ``compute(db, municipality_id, period_start, period_end)`` answers the figure over the days
+    ``period_start``..``period_end`` (both included, Seoul dates), or None when there is nothing to measure
+    (a rate without calls). The platform calls it with the session narrowed to the municipality and those
+    under it (``app.platform.service.compute_metric``), so it calls the very service function the module's
+    statistics page calls, which reads "the caller's municipalities": both show the same number. Stock
+    figures (merchants with a solution installed) count what stands at ``period_end``.
+    """
+
+    key: str  # unique across modules: "<module key>.<metric>", e.g. "kt.voicebot.automation_rate"
+    name_ko: str
+    name_en: str
+    unit: str  # as shown after the number: "%", "건", "곳", "명", "원"
+    description: str  # how it is computed, in English (shown to staff choosing a source)
+    compute: Callable[[Session, int, date, date], float | int | None]
+    # The module's page (route name) showing the same figure, linked with the period's first and last days
+    # (ISO dates) in the query parameters ``period_params`` names.
+    stats_route: str | None = None
+    period_params: tuple[str, str] = ("since", "until")
 
 
 @dataclass(frozen=True)
@@ -55,6 +80,8 @@ class ModuleManifest:
     jobs: tuple[JobKind, ...] = ()
     # MQTT bridges ``dxhub worker`` runs when DXHUB_MQTT_URL is set (app/core/mqtt.py).
     bridges: tuple[Bridge, ...] = ()
+    # Figures program KPIs can be bound to (computed from the module's own statistics).
+    metrics: tuple[MetricSource, ...] = ()
 
     @property
     def operator(self) -> str:
@@ -97,6 +124,11 @@ def duties() -> dict[str, Duty]:
     from app.core.worker import CORE_DUTIES
 
     return {d.key: d for d in (*CORE_DUTIES, *(d for m in _installed.values() for d in m.duties))}
+
+
+def metric_sources() -> dict[str, tuple[ModuleManifest, MetricSource]]:
+    """Every installed module's metric sources by key, with the module that computes it."""
+    return {s.key: (m, s) for m in _installed.values() for s in m.metrics}
 
 
 def job_kinds() -> dict[str, JobKind]:

@@ -19,6 +19,7 @@ from app.core.i18n import (
     format_date,
     format_datetime,
     format_krw,
+    format_measure,
     format_number,
     gettext,
 )
@@ -76,7 +77,7 @@ def app_has_route(request: Request, name: str) -> bool:
 
 
 env.globals.update(_=gettext, app_has_route=app_has_route, url_for=_template_url_for)
-env.filters.update(krw=format_krw, num=format_number, dt=format_datetime, d=format_date)
+env.filters.update(krw=format_krw, num=format_number, dt=format_datetime, d=format_date, measure=format_measure)
 env.policies["ext.i18n.trimmed"] = True
 
 FLASH_KEY = "flash"

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import wraps
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
@@ -114,6 +114,30 @@ def all_tenants(session: Session) -> Iterator[None]:
     try:
         yield
         session.flush()
+    finally:
+        if previous is None:
+            session.info.pop(_OVERRIDE, None)
+        else:
+            session.info[_OVERRIDE] = previous
+        _redeclare(session)
+
+
+@contextmanager
+def narrowed_to(session: Session, municipality_ids: frozenset[int]) -> Iterator[None]:
+    """Statements in the block see only ``municipality_ids``, within what the session's principal reaches:
+    a function that reads "the caller's municipalities" (a module's statistics) then answers for these
+    alone, on SQLite by the ORM filter and on PostgreSQL by the policies too. Pending changes are flushed
+    first, in the session's own scope."""
+    session.flush()
+    current = _effective(session)
+    reach = frozenset() if current is None else (
+        municipality_ids if current.municipality_ids is None else municipality_ids & current.municipality_ids)
+    narrow = replace(current or SYSTEM, municipality_ids=reach)
+    previous = session.info.get(_OVERRIDE)
+    session.info[_OVERRIDE] = narrow
+    _redeclare(session)
+    try:
+        yield
     finally:
         if previous is None:
             session.info.pop(_OVERRIDE, None)

@@ -357,6 +357,14 @@ def _forget_old_duty_runs(ctx: DutyContext) -> None:
     ctx.session.execute(DutyRun.__table__.delete().where(DutyRun.period_start < utcnow() - timedelta(days=7)))
 
 
+def _refresh_kpis(ctx: DutyContext) -> None:
+    """Program KPIs bound to a module's metric source are recomputed for the current month and the one
+    before, each period's value kept with the time it was computed (kpi_reading)."""
+    from app.platform.service import refresh_bound_kpis
+
+    refresh_bound_kpis(ctx.session)
+
+
 def _noop_job(ctx: JobContext) -> dict[str, Any]:
     """A job that does nothing: the unit of the bench's throughput and of the worker's own tests."""
     ctx.progress(1, 1, force=True)
@@ -375,6 +383,7 @@ CORE_DUTIES = (
     Duty("core.jobs.recover", 10.0, _recover_duty),
     Duty("core.audit.retention", 24 * 3600.0, _audit_retention),
     Duty("core.duty_runs.cleanup", 24 * 3600.0, _forget_old_duty_runs),
+    Duty("platform.kpis.refresh", 3600.0, _refresh_kpis),
 )
 
 

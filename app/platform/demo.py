@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 from app.core import jobs, security
 from app.core.db import Database
 from app.core.i18n import today_seoul
-from app.core.manifest import installed
+from app.core.manifest import installed, metric_sources
 from app.core.tenancy import SYSTEM, bind_principal
+from app.platform import service as platform_service
 from app.platform.models import Kpi, KpiValue, Milestone, Municipality, MunicipalityModule, Partner, Program, User
 
 DEMO_PASSWORD = "dxhub-demo-2026"
@@ -111,18 +112,37 @@ KPIS = {
     "어르신 정보격차·고립 분석": [("정보교육 수강 어르신", "명", 0, 3000, [300, 700, 1150, 1600, 1900]),
                          ("고립 어르신 비율", "%", 18.0, 14.0, [18.0, 17.4, 16.9, 16.5])],
     "경북세일페스타 티딜 AI 큐레이션": [("입점 소상공인", "곳", 0, 500, [120, 310, 460, 512]),
-                             ("기획전 매출", "백만원", 0, 1500, [180, 520, 910, 1230])],
+                             ("기획전 매출", "원", 0, 1_500_000_000,
+                              [180_000_000, 520_000_000, 910_000_000, 1_230_000_000])],
     "5G 업무망": [("원격 접속 공무원", "명", 0, 400, [40, 130, 210, 260])],
     "에이센 클라우드 보이스봇 민원 상담": [("자동 처리율", "%", 0, 70, [35, 48, 56, 61]),
-                              ("야간 당직 전화 중 보이스봇 처리", "건/월", 0, 2000, [400, 900, 1300])],
-    "충북도청 AI 로봇플랫폼": [("로봇 가동률", "%", 60, 95, [72, 81, 86])],
+                              ("보이스봇 처리 전화", "건", 0, 2000, [400, 900, 1300])],
+    "충북도청 AI 로봇플랫폼": [("로봇 가동률", "%", 60, 95, [72, 81, 86]),
+                        ("로봇 작업 완료", "건", 0, 1000, [150, 320, 410])],
     "울산 CCTV AI 영상분석 관제": [("오탐률", "%", 35, 10, [30, 24, 19, 16]),
                           ("평균 확인 시간", "초", 180, 60, [150, 120, 95, 80])],
-    "이천시 CCTV AI 영상분석": [("AI 탐지 건수", "건/월", 0, 3000, [800, 1400])],
+    "이천시 CCTV AI 영상분석": [("AI 탐지 건수", "건", 0, 3000, [800, 1400])],
     "서구 소상공인 디지털 전환": [("솔루션 도입 매장", "곳", 0, 300, [25, 70, 110]),
                         ("참여 매장 매출 증가율", "%", 0, 10, [1.5, 3.2, 4.1])],
     "화순군 스마트시티 데이터 컨설팅": [("컨설팅 과제 완료", "건", 0, 6, [1, 2, 3])],
 }
+# KPIs computed from a module's own figures (app.core.manifest.MetricSource), when the module is installed:
+# their typed values above then give way to the module's computation, month by month.
+KPI_SOURCES = {
+    ("에이센 클라우드 보이스봇 민원 상담", "자동 처리율"): "kt.voicebot.automation_rate",
+    ("에이센 클라우드 보이스봇 민원 상담", "보이스봇 처리 전화"): "kt.voicebot.calls_handled",
+    ("서구 소상공인 디지털 전환", "솔루션 도입 매장"): "lguplus.merchants.installed",
+    ("어르신 정보격차·고립 분석", "고립 어르신 비율"): "skt.isolation.isolated_share",
+    ("경북세일페스타 티딜 AI 큐레이션", "입점 소상공인"): "skt.tdeal.participants",
+    ("경북세일페스타 티딜 AI 큐레이션", "기획전 매출"): "skt.tdeal.campaign_sales",
+    ("5G 업무망", "원격 접속 공무원"): "kt.worknet.connected_users",
+    ("충북도청 AI 로봇플랫폼", "로봇 가동률"): "kt.robots.utilisation",
+    ("충북도청 AI 로봇플랫폼", "로봇 작업 완료"): "kt.robots.tasks_completed",
+    ("울산 CCTV AI 영상분석 관제", "오탐률"): "kt.cctv.false_alarm_rate",
+    ("이천시 CCTV AI 영상분석", "AI 탐지 건수"): "kt.cctv.incidents",
+}
+# How many months of history the demo computes for each bound KPI.
+KPI_HISTORY_MONTHS = 6
 MILESTONES = {
     "어르신 정보격차·고립 분석": [("창원미래포럼 분석 결과 공개", -150, True), ("정보교육 프로그램 개편", 20, False),
                          ("2차 분석 보고서", 120, False)],
@@ -196,11 +216,12 @@ def load_platform(session: Session, *, today: date | None = None) -> None:
         session.add(program)
         session.flush()
         for name, unit, baseline, target, values in KPIS.get(title, []):
-            kpi = Kpi(program_id=program.id, municipality_id=m.id, name=name, unit=unit, baseline=baseline,
-                      target=target)
+            source = metric_sources().get(KPI_SOURCES.get((title, name), ""))
+            kpi = Kpi(program_id=program.id, municipality_id=m.id, name=name, unit=source[1].unit if source else unit,
+                      baseline=baseline, target=target, source_key=source[1].key if source else None)
             session.add(kpi)
             session.flush()
-            for i, value in enumerate(values):
+            for i, value in enumerate(values if source is None else []):
                 session.add(KpiValue(kpi_id=kpi.id, municipality_id=m.id, value=value,
                                      measured_date=_month_start(today, len(values) - 1 - i)))
         for ms_title, offset, done in MILESTONES.get(title, []):
@@ -225,6 +246,7 @@ def load_all(db: Database) -> None:
         for manifest in installed().values():
             if manifest.load_demo is not None:
                 manifest.load_demo(session)
+        platform_service.refresh_bound_kpis(session, months=KPI_HISTORY_MONTHS)
         jobs.set_mark(session, "demo_data")  # the worker then keeps the demo alive (DXHUB_DEMO_SIMULATE)
 
 

@@ -122,11 +122,16 @@ class Kpi(TenantScoped, Base):
     unit: Mapped[str] = mapped_column(String(40), default="")
     baseline: Mapped[float] = mapped_column(Float, default=0.0)
     target: Mapped[float] = mapped_column(Float)
+    # A module's metric source (app.core.manifest.MetricSource key): the value is then computed per
+    # calendar month by the worker (kpi_reading); None: values are typed by hand (kpi_value).
+    source_key: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     program: Mapped[Program] = relationship(back_populates="kpis")
     values: Mapped[list[KpiValue]] = relationship(back_populates="kpi", cascade="all, delete-orphan",
                                                   order_by="KpiValue.measured_date", lazy="selectin")
+    readings: Mapped[list[KpiReading]] = relationship(back_populates="kpi", cascade="all, delete-orphan",
+                                                      order_by="KpiReading.period_start", lazy="selectin")
 
     __table_args__ = (UniqueConstraint("program_id", "name"),)
 
@@ -144,6 +149,28 @@ class KpiValue(TenantScoped, Base):
     kpi: Mapped[Kpi] = relationship(back_populates="values")
 
     __table_args__ = (UniqueConstraint("kpi_id", "measured_date"),)
+
+
+class KpiReading(TenantScoped, Base):
+    """A bound KPI's value for one period, as its metric source computed it (refreshed while the period
+    runs; the last computation stays once it is over)."""
+
+    __tablename__ = "kpi_reading"
+    # Recomputed every hour: the refresh audits the values that changed (service.refresh_kpi), not each row.
+    __audit__ = False
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kpi_id: Mapped[int] = mapped_column(ForeignKey("kpi.id", ondelete="CASCADE"), index=True)
+    source_key: Mapped[str] = mapped_column(String(80))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    value: Mapped[float | None] = mapped_column(Float)  # None: nothing to measure in the period
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    kpi: Mapped[Kpi] = relationship(back_populates="readings")
+
+    __table_args__ = (UniqueConstraint("kpi_id", "source_key", "period_start"),
+                      CheckConstraint("period_end >= period_start", name="period"))
 
 
 class Milestone(TenantScoped, Base):

@@ -128,15 +128,24 @@ class KpiValueOut(OutputModel):
     note: str
 
 
+class KpiReadingOut(OutputModel):
+    period_start: date
+    period_end: date
+    value: float | None
+    computed_at: datetime
+
+
 class KpiOut(OutputModel):
     id: int
     name: str
     unit: str
     baseline: float
     target: float
+    source_key: str | None = Field(description="The module metric the value is computed from; null: typed by hand")
     latest_value: float | None
     progress: float | None = Field(description="0-1: how far the latest value has moved from baseline to target")
     values: list[KpiValueOut]
+    readings: list[KpiReadingOut] = Field(description="A bound KPI's computed value per calendar month")
 
 
 class MilestoneOut(OutputModel):
@@ -169,12 +178,17 @@ class ProgramDetailOut(ProgramOut):
     allowed_transitions: list[str]
 
 
+MetricKey = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[a-z0-9_.]+$")]
+
+
 class KpiIn(InputModel):
     db_table = "kpi"
     name: ShortText
     unit: Annotated[str, StringConstraints(max_length=40)] = ""
     baseline: float = 0.0
     target: float
+    source_key: MetricKey | None = Field(default=None, description="Bind to a module's metric source; "
+                                         "omitted or null: values are typed by hand")
 
     @model_validator(mode="after")
     def _target_differs(self):
@@ -189,6 +203,7 @@ class KpiUpdate(UpdateModel):
     unit: Annotated[str, StringConstraints(max_length=40)] | None = None
     baseline: float | None = None
     target: float | None = None
+    source_key: MetricKey | None = Field(default=None, description="null unbinds the KPI")
 
 
 class KpiValueIn(InputModel):
@@ -300,8 +315,9 @@ def kpi_out(kpi) -> KpiOut:
 
     latest, progress = kpi_progress(kpi)
     return KpiOut(id=kpi.id, name=kpi.name, unit=kpi.unit, baseline=kpi.baseline, target=kpi.target,
-                  latest_value=latest, progress=progress,
-                  values=[KpiValueOut.model_validate(v) for v in kpi.values])
+                  source_key=kpi.source_key, latest_value=latest, progress=progress,
+                  values=[KpiValueOut.model_validate(v) for v in kpi.values],
+                  readings=[KpiReadingOut.model_validate(r) for r in kpi.readings if r.source_key == kpi.source_key])
 
 
 def _program_fields(p) -> dict:

@@ -12,12 +12,23 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from app.core.db import utcnow
 from app.core.errors import InvalidInput, NotFound, field_error, flush_or_conflict
-from app.core.manifest import installed
+from app.core.i18n import today_seoul
+from app.core.manifest import MetricSource, installed, metric_sources
 from app.core.pagination import PageParams, paginate
-from app.core.tenancy import Principal, all_tenants, principal_of
+from app.core.tenancy import Principal, all_tenants, narrowed_to, principal_of
 from app.platform import audit
-from app.platform.models import Kpi, KpiValue, Milestone, Municipality, MunicipalityModule, Partner, Program
+from app.platform.models import (
+    Kpi,
+    KpiReading,
+    KpiValue,
+    Milestone,
+    Municipality,
+    MunicipalityModule,
+    Partner,
+    Program,
+)
 from app.platform.schemas import (
     KpiIn,
     KpiUpdate,
@@ -400,11 +411,24 @@ def switch_module(db: Session, *, municipality: Municipality, module_key: str, s
 
 # --- KPIs ------------------------------------------------------------------------------------
 
+def current_reading(kpi: Kpi) -> KpiReading | None:
+    """A bound KPI's latest computed period (of its present source), None for a hand-typed KPI."""
+    if kpi.source_key is None:
+        return None
+    readings = [r for r in kpi.readings if r.source_key == kpi.source_key]
+    return readings[-1] if readings else None
+
+
 def kpi_progress(kpi: Kpi) -> tuple[float | None, float | None]:
-    """``(latest value, progress 0-1)`` from baseline towards target, whichever direction it points."""
-    if not kpi.values:
+    """``(latest value, progress 0-1)`` from baseline towards target, whichever direction it points: the
+    latest computed period of a bound KPI, else the latest value typed by hand."""
+    if kpi.source_key is not None:
+        reading = current_reading(kpi)
+        latest = reading.value if reading is not None else None
+    else:
+        latest = kpi.values[-1].value if kpi.values else None
+    if latest is None:
         return None, None
-    latest = kpi.values[-1].value
     span = kpi.target - kpi.baseline
     progress = (latest - kpi.baseline) / span if span else None
     return latest, None if progress is None else max(0.0, min(1.0, progress))
@@ -417,23 +441,113 @@ def get_kpi(db: Session, *, program: Program, kpi_id: int) -> Kpi:
     return found
 
 
+def _check_source(source_key: str | None) -> None:
+    if source_key is not None and source_key not in metric_sources():
+        raise InvalidInput.field("source_key", "No enabled module computes the metric '{key}'", key=source_key)
+
+
 def add_kpi(db: Session, *, program: Program, data: KpiIn) -> Kpi:
-    kpi = Kpi(program_id=program.id, municipality_id=program.municipality_id, **data.model_dump())
+    """Add a KPI; bound to a metric source, its current period is computed at once (then by the worker)."""
+    _check_source(data.source_key)
+    fields = data.model_dump()
+    if data.source_key is not None and not data.unit:
+        fields["unit"] = metric_sources()[data.source_key][1].unit
+    kpi = Kpi(program_id=program.id, municipality_id=program.municipality_id, **fields)
     db.add(kpi)
     flush_or_conflict(db, "The program already has a KPI named '{name}'", name=data.name)
+    refresh_kpi(db, kpi=kpi)
     db.refresh(program, ["kpis"])
     return kpi
 
 
 def update_kpi(db: Session, *, kpi: Kpi, data: KpiUpdate) -> Kpi:
+    """Change a KPI; ``source_key`` sent as null unbinds it (its values are then typed by hand again)."""
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if "source_key" in data.model_fields_set:
+        changes["source_key"] = data.source_key
+        _check_source(data.source_key)
     baseline, target = changes.get("baseline", kpi.baseline), changes.get("target", kpi.target)
     if baseline == target:
         raise InvalidInput.field("target", "target must differ from baseline")
+    rebound = "source_key" in changes and changes["source_key"] != kpi.source_key
     for key, value in changes.items():
         setattr(kpi, key, value)
     flush_or_conflict(db, "The program already has a KPI with that name")
+    if rebound:
+        refresh_kpi(db, kpi=kpi)
     return kpi
+
+
+# --- KPIs computed from a module's metric source --------------------------------------------------
+
+def month_of(day: date) -> tuple[date, date]:
+    """The calendar month holding ``day``: a bound KPI's period."""
+    start = day.replace(day=1)
+    following = (start + timedelta(days=32)).replace(day=1)
+    return start, following - timedelta(days=1)
+
+
+def recent_months(today: date, count: int) -> list[tuple[date, date]]:
+    """The ``count`` calendar months up to the one holding ``today``, oldest first."""
+    periods = [month_of(today)]
+    while len(periods) < count:
+        periods.insert(0, month_of(periods[0][0] - timedelta(days=1)))
+    return periods
+
+
+def compute_metric(db: Session, *, source: MetricSource, municipality_id: int, period_start: date,
+                   period_end: date) -> float | int | None:
+    """A metric source's figure for a municipality, read as that municipality's staff read the module's
+    statistics: the session narrowed to it and the municipalities under it (a province reaches its
+    cities), within what the caller reaches."""
+    with narrowed_to(db, descendant_ids(db, municipality_id=municipality_id)):
+        return source.compute(db, municipality_id, period_start, period_end)
+
+
+def refresh_kpi(db: Session, *, kpi: Kpi, today: date | None = None, months: int = 1) -> list[KpiReading]:
+    """Compute a bound KPI for its last ``months`` calendar months (the current one included) and keep each
+    period's value with the time it was computed. A hand-typed KPI, or one whose module is not enabled,
+    is left as it is."""
+    found = metric_sources().get(kpi.source_key or "")
+    if found is None:
+        return []
+    _module, source = found
+    existing = {r.period_start: r for r in db.scalars(
+        select(KpiReading).where(KpiReading.kpi_id == kpi.id, KpiReading.source_key == source.key))}
+    out, changed = [], {}
+    for start, end in recent_months(today or today_seoul(), months):
+        computed = compute_metric(db, source=source, municipality_id=kpi.municipality_id, period_start=start,
+                                  period_end=end)
+        value = None if computed is None else float(computed)
+        reading = existing.get(start)
+        if reading is None:
+            reading = KpiReading(kpi_id=kpi.id, municipality_id=kpi.municipality_id, source_key=source.key,
+                                 period_start=start, period_end=end)
+            db.add(reading)
+        elif reading.value == value:
+            reading.computed_at = utcnow()
+            out.append(reading)
+            continue
+        reading.value, reading.computed_at = value, utcnow()
+        changed[start.isoformat()[:7]] = value
+        out.append(reading)
+    db.flush()
+    if changed:
+        audit.record(db, action="computed", object_type="kpi", object_id=str(kpi.id),
+                     municipality_id=kpi.municipality_id, after={"source_key": source.key, "values": changed})
+    db.refresh(kpi, ["readings"])
+    return out
+
+
+def refresh_bound_kpis(db: Session, *, today: date | None = None, months: int = 2) -> int:
+    """Recompute every bound KPI the session reaches: the current month and the one before (late data
+    settles the month just ended). Answers how many KPIs were refreshed."""
+    kpis = db.scalars(select(Kpi).where(Kpi.source_key.is_not(None)).order_by(Kpi.id)).all()
+    done = 0
+    for kpi in kpis:
+        if refresh_kpi(db, kpi=kpi, today=today, months=months):
+            done += 1
+    return done
 
 
 def delete_kpi(db: Session, *, kpi: Kpi) -> None:
@@ -442,7 +556,10 @@ def delete_kpi(db: Session, *, kpi: Kpi) -> None:
 
 
 def record_kpi_value(db: Session, *, kpi: Kpi, data: KpiValueIn) -> KpiValue:
-    """Record the KPI's value on a date; a second value for the same date replaces the first."""
+    """Record the KPI's value on a date; a second value for the same date replaces the first. A KPI bound
+    to a metric source takes no typed values: its module computes them."""
+    if kpi.source_key is not None:
+        raise InvalidInput.field("value", "This KPI is computed from its source; unbind it to type values")
     existing = db.scalar(select(KpiValue).where(KpiValue.kpi_id == kpi.id,
                                                 KpiValue.measured_date == data.measured_date))
     if existing:

@@ -14,7 +14,7 @@ from app.core.errors import InvalidInput
 from app.core.forms import form_to_dict, submit_form, validate_form
 from app.core.i18n import gettext as _
 from app.core.i18n import today_seoul
-from app.core.manifest import installed, visible
+from app.core.manifest import installed, metric_sources, visible
 from app.core.pagination import PageParams
 from app.core.templating import env, flash, render, see_other, url_for
 from app.core.tenancy import bind_principal
@@ -31,7 +31,16 @@ from app.platform.auth import (
 )
 from app.platform.deps import KpiDep, MilestoneDep, ProgramDep
 from app.platform.models import PARTNER_KINDS, PROGRAM_STATUSES
-from app.platform.schemas import KpiIn, KpiValueIn, MilestoneIn, ProgramIn, ProgramUpdate, kpi_out
+from app.platform.schemas import (
+    KpiIn,
+    KpiOut,
+    KpiUpdate,
+    KpiValueIn,
+    MilestoneIn,
+    ProgramIn,
+    ProgramUpdate,
+    kpi_out,
+)
 
 STATUS_LABELS = {"planned": "Planned", "active": "Active", "completed": "Completed", "suspended": "Suspended"}
 env.globals["status_label"] = lambda status: _(STATUS_LABELS.get(status, status))
@@ -40,6 +49,41 @@ env.filters["module_options"] = lambda modules, locale: [
     (m.key, f"{m.name_ko if locale == 'ko' else m.name_en} ({m.key})") for m in modules]
 env.filters["zip_names"] = lambda codes, items, locale: [
     (m.code, f"{m.name_ko if locale == 'ko' else m.name_en} ({m.code})") for m in items]
+
+
+def _source_options(locale: str) -> list[tuple[str, str]]:
+    """The enabled modules' metric sources for a KPI's dropdown: "<module> · <metric> (<unit>)"."""
+    return [(source.key, f"{_name(module, locale)} · {_name(source, locale)} ({source.unit})")
+            for module, source in metric_sources().values()]
+
+
+def _name(item: Any, locale: str) -> str:
+    return item.name_ko if locale == "ko" else item.name_en
+
+
+def kpi_view(request: Request, kpi) -> dict[str, Any]:
+    """A KPI as pages show it: its figures and, when bound, where they come from ("출처: <module> ·
+    <metric> · <period>", the refresh time and a link to the module's page for the same period)."""
+    view: KpiOut = kpi_out(kpi)
+    source = None
+    found = metric_sources().get(kpi.source_key or "")
+    if kpi.source_key is not None:
+        reading = platform_service.current_reading(kpi)
+        locale = request.state.locale
+        source = {"key": kpi.source_key, "enabled": found is not None,
+                  "module": _name(found[0], locale) if found else kpi.source_key.rsplit(".", 1)[0],
+                  "metric": _name(found[1], locale) if found else kpi.source_key,
+                  "reading": reading, "href": None}
+        if found and found[1].stats_route and reading is not None:
+            first, last = found[1].period_params
+            query = urlencode({first: reading.period_start.isoformat(), last: reading.period_end.isoformat()})
+            source["href"] = f"{url_for(request, found[1].stats_route)}?{query}"
+    if source is not None:
+        labels, values = [r.period_start.isoformat()[:7] for r in view.readings], [r.value for r in view.readings]
+    else:
+        labels, values = [v.measured_date.isoformat() for v in view.values], [v.value for v in view.values]
+    return {"kpi": view, "source": source, "series_labels": labels, "series_values": values}
+
 
 public_router = APIRouter(include_in_schema=False)
 router = APIRouter(include_in_schema=False)
@@ -107,9 +151,9 @@ def home(request: Request, db: SessionDep, principal: WebUser):
     kpis = []
     for program in programs:
         for kpi in program.kpis:
-            view = kpi_out(kpi)
-            if view.progress is not None:
-                kpis.append({"program": program, "kpi": view})
+            view = kpi_view(request, kpi)
+            if view["kpi"].progress is not None:
+                kpis.append({"program": program, **view})
     kpis.sort(key=lambda k: k["kpi"].progress)
     activity, _n = audit.list_entries(db, page=PageParams(limit=10, offset=0))
     widgets = []
@@ -173,10 +217,19 @@ def program_list_csv(db: SessionDep, partner: Annotated[str | None, Query(max_le
 
 @router.get("/programs/{program_id}/kpis.csv", name="program_kpis_csv")
 def program_kpis_csv(program: ProgramDep):
-    rows = [(k.name, k.unit, k.baseline, k.target, v.measured_date, v.value, v.note)
-            for k in program.kpis for v in k.values]
+    """Every KPI's history: the values typed by hand, and a bound KPI's computed months (measured_date:
+    the month's first day; source and computed_at filled)."""
+    rows = []
+    for k in program.kpis:
+        if k.source_key is None:
+            rows += [(k.name, k.unit, k.baseline, k.target, v.measured_date, v.value, v.note, "", "")
+                     for v in k.values]
+        else:
+            rows += [(k.name, k.unit, k.baseline, k.target, r.period_start, r.value, "", k.source_key,
+                      r.computed_at.isoformat()) for r in k.readings if r.source_key == k.source_key]
     return csv_response(f"program-{program.id}-kpis.csv",
-                        ["kpi", "unit", "baseline", "target", "measured_date", "value", "note"], rows)
+                        ["kpi", "unit", "baseline", "target", "measured_date", "value", "note", "source",
+                         "computed_at"], rows)
 
 
 def _program_form(request: Request, db, *, program=None, values: dict, errors: dict, status_code: int = 200):
@@ -268,7 +321,8 @@ def _module_link(request: Request, module_key: str | None) -> dict[str, str] | N
 def _detail(request: Request, db, program, status_code: int = 200, **errors_and_values) -> Response:
     history, _n = audit.list_entries(db, page=PageParams(limit=50, offset=0), object_type="program",
                                      object_id=str(program.id))
-    context = {"program": program, "kpis": [kpi_out(k) for k in program.kpis], "history": history,
+    context = {"program": program, "kpis": [kpi_view(request, k) for k in program.kpis], "history": history,
+               "source_options": _source_options(request.state.locale),
                "transitions": platform_service.STATUS_TRANSITIONS[program.status], "today": today_seoul(),
                "kpi_errors": {}, "milestone_errors": {}, "values": {},
                "module_link": _module_link(request, program.module)}
@@ -284,6 +338,19 @@ async def kpi_add(request: Request, program: ProgramDep, db: SessionDep):
         flash(request, _("KPI added."))
         return see_other(str(request.url_for("program_detail", program_id=program.id)) + "#kpis")
     return _detail(request, db, program, 400, kpi_errors=errors, values={"kpi": values})
+
+
+@router.post("/programs/{program_id}/kpis/{kpi_id}/source", name="kpi_source_set")
+async def kpi_source_set(request: Request, program: ProgramDep, kpi: KpiDep, db: SessionDep):
+    """Bind the KPI to a metric source, or (blank: "직접 입력") back to values typed by hand."""
+    values = form_to_dict(await request.form())
+    values.setdefault("source_key", None)
+    done, errors = submit_form(db, KpiUpdate, values, lambda d: platform_service.update_kpi(db, kpi=kpi, data=d))
+    if done is not None:
+        flash(request, _("KPI source saved."))
+        return see_other(str(request.url_for("program_detail", program_id=program.id)) + "#kpis")
+    return _detail(request, db, program, 400, kpi_errors={f"source_{kpi.id}": next(iter(errors.values()))},
+                   values={f"source_{kpi.id}": values})
 
 
 @router.post("/programs/{program_id}/kpis/{kpi_id}/values", name="kpi_value_add")

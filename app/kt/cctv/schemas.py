@@ -241,12 +241,20 @@ class ResponseTimeOut(OutputModel):
     median_resolve_s: float | None
 
 
+class StatsTotalsOut(OutputModel):
+    incidents: int
+    closed: int
+    false_alarms: int
+    false_alarm_rate: float | None = Field(description="False alarms of the closed incidents, 0-1")
+
+
 class StatsOut(OutputModel):
     since: datetime
     until: datetime
     per_type_per_day: list[TypeDayOut]
     false_alarms: list[FalseAlarmOut]
     response_times: list[ResponseTimeOut]
+    totals: StatsTotalsOut
 
 
 class RuleIn(InputModel):

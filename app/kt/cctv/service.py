@@ -1064,7 +1064,8 @@ def purge_snapshots(db: Session, *, root: Path, retention_days: int, now: dateti
 # --- statistics ------------------------------------------------------------------------------
 
 def compute_stats(db: Session, *, since: datetime, until: datetime) -> dict[str, Any]:
-    """Incidents per type per day, false-alarm rate per camera and type, times to acknowledge/resolve.
+    """Incidents per type per day, false-alarm rate per camera and type, times to acknowledge/resolve, and
+    the period's totals (incidents, false-alarm rate of closed incidents: the program KPIs' sources).
 
     Sums the daily rollup over whole days in SQL and aggregates only the partial days at either end (if
     the bounds are not Seoul midnights) from their incidents: never the raw events. Means are exact;
@@ -1094,10 +1095,14 @@ def compute_stats(db: Session, *, since: datetime, until: datetime) -> dict[str,
                 "median_ack_s": rollup.median_from_buckets(t["ack"]), "resolved": t["resolved"],
                 "mean_resolve_s": t["res_s"] / t["resolved"] if t["resolved"] else None,
                 "median_resolve_s": rollup.median_from_buckets(t["res"])})
+    closed = sum(f["closed"] for f in false_alarms)
+    false_total = sum(f["false_alarms"] for f in false_alarms)
+    totals = {"incidents": sum(per_day.values()), "closed": closed, "false_alarms": false_total,
+              "false_alarm_rate": false_total / closed if closed else None}
     return {"since": since, "until": until,
             "per_type_per_day": [{"day": d, "type": t, "incidents": n} for (d, t), n in sorted(per_day.items())
                                  if n],
-            "false_alarms": false_alarms, "response_times": response}
+            "false_alarms": false_alarms, "response_times": response, "totals": totals}
 
 
 def overview(db: Session, *, settings: CctvSettings, now: datetime | None = None) -> dict[str, Any]:

@@ -29,7 +29,8 @@ def _day_seconds(day: date, now: datetime) -> float:
 def fleet_stats(db: Session, *, date_from: date, date_to: date, site_id: int | None = None,
                 now: datetime | None = None) -> dict[str, Any]:
     """Per robot and per day: hours online and working, utilisation (working / online), availability
-    (online without a fatal error / time elapsed), error reports, tasks completed and failed."""
+    (online without a fatal error / time elapsed), error reports, tasks completed and failed; and the
+    period's totals (tasks completed and failed, utilisation: the program KPIs' sources)."""
     now = now or utcnow()
     robots_stmt = select(Robot).order_by(Robot.site_id, Robot.name)
     if site_id:
@@ -92,7 +93,11 @@ def fleet_stats(db: Session, *, date_from: date, date_to: date, site_id: int | N
             "availability_pct": _pct(r.get("online_s", 0.0) - r.get("error_s", 0.0), period_s),
             "error_reports": int(r.get("error_reports", 0)), "tasks_completed": int(r.get("tasks_completed", 0)),
             "tasks_failed": int(r.get("tasks_failed", 0))})
-    return {"date_from": date_from, "date_to": date_to, "robots": out_robots, "days": days}
+    online = sum(d.get("online_s", 0.0) for d in per_day.values())
+    totals = {"tasks_completed": sum(d["tasks_completed"] for d in days),
+              "tasks_failed": sum(d["tasks_failed"] for d in days),
+              "utilisation_pct": _pct(sum(d.get("working_s", 0.0) for d in per_day.values()), online)}
+    return {"date_from": date_from, "date_to": date_to, "robots": out_robots, "days": days, "totals": totals}
 
 
 ROBOT_COLUMNS = ("robot_id", "robot_name", "site_id", "type", "online_h", "working_h", "charging_h", "error_h",

@@ -470,13 +470,27 @@ def departments(db: Session) -> list[str]:
 
 # --- statistics ------------------------------------------------------------------------------
 
-def statistics(db: Session, *, since: date | None = None, failed_limit: int = 30) -> dict[str, Any]:
+def statistics(db: Session, *, since: date | None = None, until: date | None = None,
+               failed_limit: int = 30) -> dict[str, Any]:
     """Automation rate (finished calls without a person), handoff reasons, turns per call, intents and
-    the caller utterances the bot did not understand."""
+    the caller utterances the bot did not understand, for calls started from ``since`` to ``until``
+    (Seoul dates, both included) in the caller's municipalities. The statistics page, the home widget and
+    the KPI metric sources all read this one computation."""
     stmt = select(VoicebotCall.status, VoicebotCall.handoff_reason, VoicebotCall.turn_count, VoicebotCall.intent)
+    failed_stmt = (select(VoicebotTurn.text, VoicebotTurn.intent, VoicebotTurn.confidence, VoicebotTurn.created_at,
+                          VoicebotTurn.call_id)
+                   .where(VoicebotTurn.speaker == "caller", VoicebotTurn.understood.is_(False))
+                   .order_by(VoicebotTurn.created_at.desc(), VoicebotTurn.id.desc()).limit(failed_limit))
     if since:
+        since = max(since, date(1970, 1, 1))  # any date a query may carry, none before the platform
         start = datetime(since.year, since.month, since.day, tzinfo=SEOUL)
         stmt = stmt.where(VoicebotCall.started_at >= start)
+        failed_stmt = failed_stmt.where(VoicebotTurn.created_at >= start)
+    if until:
+        until = min(until, date(9998, 12, 31))
+        after = datetime(until.year, until.month, until.day, tzinfo=SEOUL) + timedelta(days=1)
+        stmt = stmt.where(VoicebotCall.started_at < after)
+        failed_stmt = failed_stmt.where(VoicebotTurn.created_at < after)
     rows = db.execute(stmt).all()
     finished = [r for r in rows if r.status != "active"]
     automated = [r for r in finished if r.status == "completed"]
@@ -486,12 +500,6 @@ def statistics(db: Session, *, since: date | None = None, failed_limit: int = 30
         buckets["1-2" if r.turn_count <= 2 else "3-4" if r.turn_count <= 4 else "5-6" if r.turn_count <= 6
                 else "7+"] += 1
     intents = Counter(r.intent or "unknown" for r in rows)
-    failed_stmt = (select(VoicebotTurn.text, VoicebotTurn.intent, VoicebotTurn.confidence, VoicebotTurn.created_at,
-                          VoicebotTurn.call_id)
-                   .where(VoicebotTurn.speaker == "caller", VoicebotTurn.understood.is_(False))
-                   .order_by(VoicebotTurn.created_at.desc(), VoicebotTurn.id.desc()).limit(failed_limit))
-    if since:
-        failed_stmt = failed_stmt.where(VoicebotTurn.created_at >= start)
     failed = [{"text": t.text, "intent": t.intent, "confidence": t.confidence, "created_at": t.created_at,
                "call_id": t.call_id} for t in db.execute(failed_stmt)]
     return {

@@ -291,9 +291,11 @@ def _since(days: int) -> date:
 
 
 @router.get("/stats", name="vb_stats")
-def stats(request: Request, db: SessionDep, days: Annotated[int, Query(ge=1, le=366)] = 30):
-    data = service.statistics(db, since=_since(days))
-    return render(request, "kt/voicebot/stats.html", {"s": data, "days": days})
+def stats(request: Request, db: SessionDep, days: Annotated[int, Query(ge=1, le=366)] = 30,
+          since: date | None = None, until: date | None = None):
+    """The last ``days`` days, or the period ``since``..``until`` (a bound program KPI links its own)."""
+    data = service.statistics(db, since=since or _since(days), until=until)
+    return render(request, "kt/voicebot/stats.html", {"s": data, "days": days, "since": since, "until": until})
 
 
 @router.get("/stats.csv", name="vb_stats_csv")

@@ -462,9 +462,14 @@ def open_alert_count(db: Session) -> int:
 
 # --- usage statistics ------------------------------------------------------------------------
 
-def usage_by_day(db: Session, *, days: int = 30, today: date | None = None) -> dict[str, Any]:
-    """Per Seoul day: successful and failed sign-ins, distinct users, flagged events; and per department."""
+def usage_by_day(db: Session, *, days: int = 30, today: date | None = None, first: date | None = None
+                 ) -> dict[str, Any]:
+    """Per Seoul day: successful and failed sign-ins, distinct users, flagged events; and per department;
+    and ``connected``: the distinct users signed in successfully over the window (the last ``days`` days
+    up to ``today``, or ``first``..``today``)."""
     today = today or utcnow().astimezone(SEOUL).date()
+    if first is not None:
+        days = max(1, min(366, (today - first).days + 1))
     first = today - timedelta(days=days - 1)
     since, until = local_day_bounds(first, today)
     rows = db.execute(select(AccessEvent.occurred_at, AccessEvent.result, AccessEvent.username, AccessEvent.flags,
@@ -474,7 +479,10 @@ def usage_by_day(db: Session, *, days: int = 30, today: date | None = None) -> d
     per_day = {first + timedelta(days=i): {"successes": 0, "failures": 0, "users": set(), "flagged": 0}
                for i in range(days)}
     per_dept: dict[str, dict[str, Any]] = {}
+    connected: set[str] = set()
     for at, result, username, flags, department in rows:
+        if result == "success":
+            connected.add(username)
         day = per_day[at.astimezone(SEOUL).date()]
         dept = per_dept.setdefault(department, {"successes": 0, "failures": 0, "users": set(), "flagged": 0})
         for bucket in (day, dept):
@@ -485,7 +493,7 @@ def usage_by_day(db: Session, *, days: int = 30, today: date | None = None) -> d
                  "users": len(v["users"]), "flagged": v["flagged"]} for d, v in sorted(per_day.items())]
     out_depts = [{"department": k, "successes": v["successes"], "failures": v["failures"], "users": len(v["users"]),
                   "flagged": v["flagged"]} for k, v in sorted(per_dept.items(), key=lambda kv: -kv[1]["successes"])]
-    return {"days": out_days, "departments": out_depts, "first": first, "last": today}
+    return {"days": out_days, "departments": out_depts, "first": first, "last": today, "connected": len(connected)}
 
 
 USAGE_COLUMNS = ("date", "successes", "failures", "users", "flagged")

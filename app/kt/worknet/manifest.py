@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.core.manifest import ModuleManifest, NavEntry, Widget
+from app.core.manifest import MetricSource, ModuleManifest, NavEntry, Widget
 from app.core.pagination import PageParams
 from app.core.tenancy import Principal
 from app.kt.worknet import access, duties, service
@@ -25,6 +26,17 @@ def _widget(db: Session, principal: Principal) -> dict[str, Any] | None:
     assigned = service.list_routers(db, page=PageParams(limit=1, offset=0), status="assigned")[1]
     return {"routers": total_routers, "assigned": assigned, "open_alerts": access.open_alert_count(db),
             "pools": [service.pool_view(p, usage[p.id]) for p in pools][:4]}
+
+
+def _connected(db: Session, municipality_id: int, start: date, end: date) -> int:
+    return access.usage_by_day(db, today=end, first=start)["connected"]
+
+
+METRICS = (
+    MetricSource("kt.worknet.connected_users", "원격 접속 공무원", "Remote workers connected", "명",
+                 "Distinct users who signed in to the work network successfully in the period (the usage page's "
+                 "\"users connected\").", _connected, stats_route="worknet_usage"),
+)
 
 
 MANIFEST = ModuleManifest(
@@ -48,4 +60,5 @@ MANIFEST = ModuleManifest(
     sample_data=sample_data,
     add_cli=add_cli,
     duties=duties.DUTIES,
+    metrics=METRICS,
 )

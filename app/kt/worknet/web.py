@@ -429,8 +429,13 @@ def _days(days: int | None) -> int:
 
 
 @router.get("/usage", name="worknet_usage")
-def usage(request: Request, db: SessionDep, days: Annotated[int | None, Query(ge=1, le=366)] = None):
-    stats = access.usage_by_day(db, days=_days(days))
+def usage(request: Request, db: SessionDep, days: Annotated[int | None, Query(ge=1, le=366)] = None,
+          since: date | None = None, until: date | None = None):
+    """The last ``days`` days, or ``since``..``until`` (at most a year; a bound program KPI links its month)."""
+    if since is not None and until is not None and date(2000, 1, 1) <= since <= until <= date(2999, 12, 31):
+        stats = access.usage_by_day(db, today=until, first=since)
+    else:
+        stats = access.usage_by_day(db, days=_days(days))
     return render(request, "kt/worknet/usage.html", {"stats": stats, "days": _days(days)})
 
 

@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
-from app.core.manifest import ModuleManifest, NavEntry, Widget
-from app.lguplus.merchants import api, cli, demo, web
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from app.core.manifest import MetricSource, ModuleManifest, NavEntry, Widget
+from app.lguplus.merchants import api, cli, demo, service, web
+
+
+def _installed(db: Session, municipality_id: int, start: date, end: date) -> int:
+    return service.installed_merchants(db, as_of=end)
+
+
+METRICS = (
+    MetricSource("lguplus.merchants.installed", "솔루션 도입 매장", "Merchants with a solution installed", "곳",
+                 "Merchants that have had a solution installed by the period's last day (a later cancellation "
+                 "still counts; the effect report's \"installed a solution\").", _installed,
+                 stats_route="lgum_report"),
+)
 
 MANIFEST = ModuleManifest(
     key="lguplus.merchants",
@@ -18,4 +34,5 @@ MANIFEST = ModuleManifest(
     load_demo=demo.load_demo,
     sample_data=demo.sample_data,
     add_cli=cli.add_cli,
+    metrics=METRICS,
 )

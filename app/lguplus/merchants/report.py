@@ -165,7 +165,8 @@ def by_dong(db: Session, panel: dict[str, Any], installs: dict[int, dict[str, in
     return rows
 
 
-def effect_report(db: Session, *, k: int = 5, year: int | None = None) -> dict[str, Any]:
+def effect_report(db: Session, *, k: int = 5, year: int | None = None, as_of: date | None = None
+                  ) -> dict[str, Any]:
     category, installs, rows = load_panel(db)
     panel = _arrays(rows)
     names = {code: spec[0] for code, spec in SOLUTIONS.items()}
@@ -196,4 +197,5 @@ def effect_report(db: Session, *, k: int = 5, year: int | None = None) -> dict[s
               for s in monthly_series(category, installs, rows)]
     return {"k": k, "overall": overall, "per_solution": per_solution, "funnel": funnel,
             "funnel_by_solution": by_solution, "monthly": series, "by_dong": by_dong(db, panel, installs, k=k),
-            "participants": len(installs), "merchants": len(category)}
+            "participants": service.installed_merchants(db, as_of=as_of), "as_of": as_of,
+            "merchants": len(category)}

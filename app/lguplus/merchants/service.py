@@ -96,6 +96,16 @@ def merchant_query(*, q: str | None = None, category: str | None = None, dong_co
     return stmt
 
 
+def installed_merchants(db: Session, *, as_of: date | None = None) -> int:
+    """How many of the caller's merchants have had a solution installed (by ``as_of``; one cancelled since
+    still counts, as in the effect report's participants): the effect report's figure and the program
+    KPI's metric source."""
+    stmt = select(func.count(func.distinct(Application.merchant_id))).where(Application.installed_date.is_not(None))
+    if as_of is not None:
+        stmt = stmt.where(Application.installed_date <= as_of)
+    return int(db.scalar(stmt) or 0)
+
+
 def list_merchants(db: Session, *, page: PageParams, **filters: Any) -> tuple[list[MerchantStore], int]:
     return paginate(db, merchant_query(**filters), page)
 

@@ -339,8 +339,10 @@ async def outcomes_page(request: Request, db: SessionDep):
 # --- effect report ---------------------------------------------------------------------------
 
 @router.get("/report", name="lgum_report")
-def report_page(request: Request, db: SessionDep, year: Year | None = None):
-    data = report.effect_report(db, k=_k(), year=year)
+def report_page(request: Request, db: SessionDep, year: Year | None = None, until: date | None = None):
+    """The effect report; ``until`` counts the merchants with a solution installed by that day (the
+    link of a program KPI bound to that figure)."""
+    data = report.effect_report(db, k=_k(), year=year, as_of=until)
     return render(request, "lguplus/merchants/report.html", {
         "r": data, "labels": STATE_LABELS, "year": year, "states": STATES,
         "funnel_labels": [_(STATE_LABELS[s]) for s in STATES], "funnel_counts": [data["funnel"][s] for s in STATES]})

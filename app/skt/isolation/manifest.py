@@ -2,8 +2,30 @@
 
 from __future__ import annotations
 
-from app.core.manifest import ModuleManifest, NavEntry, Widget
-from app.skt.isolation import api, cli, demo, web
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from app.core.config import get_settings
+from app.core.manifest import MetricSource, ModuleManifest, NavEntry, Widget
+from app.skt.isolation import api, cli, demo, service, web
+
+
+def _isolated_share(db: Session, municipality_id: int, start: date, end: date) -> float | None:
+    """The criteria page's month-by-month share of people 65+ isolated, for the period's last month with
+    data (None when that month is missing or hidden under k people)."""
+    month = end.isoformat()[:7]
+    trend = service.isolation_trend(db, min_age=65, k=max(1, int(get_settings().k_threshold)))
+    rate = next((i["rate"] for i in trend["items"] if i["period"] == month), None)
+    return None if rate is None else round(rate * 100, 2)
+
+
+METRICS = (
+    MetricSource("skt.isolation.isolated_share", "고립 어르신 비율", "Share of people 65+ isolated", "%",
+                 "People 65 and over under the communication and outing floors of the definition in force, out "
+                 "of all people 65 and over, in the period's month (the criteria page's trend).",
+                 _isolated_share, stats_route="isolation_criteria"),
+)
 
 MANIFEST = ModuleManifest(
     key="skt.isolation",
@@ -19,4 +41,5 @@ MANIFEST = ModuleManifest(
     load_demo=demo.load_demo,
     sample_data=demo.sample_data,
     add_cli=cli.add_cli,
+    metrics=METRICS,
 )

@@ -205,7 +205,12 @@ def list_campaigns(db: Session, *, page: PageParams, active_on: date | None = No
 
 
 def active_campaign(db: Session, *, today: date) -> TdealCampaign | None:
-    return db.scalar(select(TdealCampaign).where(TdealCampaign.start_date <= today, TdealCampaign.end_date >= today)
+    return campaign_during(db, start=today, end=today)
+
+
+def campaign_during(db: Session, *, start: date, end: date) -> TdealCampaign | None:
+    """The latest-starting campaign running on some day of ``start``..``end``."""
+    return db.scalar(select(TdealCampaign).where(TdealCampaign.start_date <= end, TdealCampaign.end_date >= start)
                      .order_by(TdealCampaign.start_date.desc(), TdealCampaign.id.desc()).limit(1))
 
 
