@@ -232,7 +232,7 @@ def _fees_page(request: Request, db, *, errors: dict | None = None, values: dict
     municipalities = [m for m in platform_service.all_municipalities(db) if m.level == "basic"] \
         or platform_service.all_municipalities(db)
     items = service.list_fee_items(db)
-    names = {m.id: m.name_ko for m in platform_service.all_municipalities(db)}
+    names = {m.id: platform_service.place_name(m) for m in platform_service.all_municipalities(db)}
     return render(request, "kt/voicebot/fees.html", {
         "items": items, "errors": errors or {}, "values": values or {}, "municipalities": municipalities,
         "names": names, "row_error": any(":" in k for k in (errors or {}))}, status_code=status_code)
@@ -301,7 +301,8 @@ def _faq_page(request: Request, db, *, page: int = 1, topic: str | None = None, 
                                             topic=topic)
     return render(request, "kt/voicebot/faq.html", {
         "items": items, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "filters": filters,
-        "query_base": urlencode(filters), "names": {m.id: m.name_ko for m in platform_service.all_municipalities(db)},
+        "query_base": urlencode(filters), "names": {m.id: platform_service.place_name(m)
+                                                    for m in platform_service.all_municipalities(db)},
         "municipalities": _writable_municipalities(db), "errors": errors or {},
         "values": values if values is not None else {"active": True}}, status_code=status_code)
 
