@@ -1,4 +1,6 @@
 PY ?= python3
+PORT ?= 8000
+HOST ?= 127.0.0.1
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -21,7 +23,7 @@ $(DEV_STAMP): pyproject.toml $(STAMP)
 run: $(STAMP)
 	$(BIN)/dxhub migrate
 	$(BIN)/dxhub demo --if-empty
-	$(BIN)/dxhub run --host 127.0.0.1 --port 8000
+	$(BIN)/dxhub run --host $(HOST) --port $(PORT)
 
 test: $(DEV_STAMP)
 	$(BIN)/ruff check .

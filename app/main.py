@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from app.core import health, metrics
 from app.core.config import Settings, get_settings
 from app.core.db import Database
-from app.core.edge import ControlCharacterGuard
+from app.core.edge import ControlCharacterGuard, HeadAsGet
 from app.core.errors import PROBLEM_JSON, UnexpectedErrorMiddleware, install_error_handlers, problem
 from app.core.headers import SecurityHeadersMiddleware
 from app.core.i18n import LocaleMiddleware
@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(LocaleMiddleware, default=settings.default_locale)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.env == "production")
     app.add_middleware(OriginMiddleware)
+    app.add_middleware(HeadAsGet)  # every layer below sees the GET a HEAD is answered like
     # Outermost: it times the whole answer and its request id reaches every log line of the request.
     app.add_middleware(RequestObservationMiddleware)
     install_error_handlers(app)

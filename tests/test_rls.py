@@ -109,6 +109,8 @@ SEEDS = {
     "job": lambda conn: {"municipality_id": _first(conn, "municipality", "id")[0], "kind": "core.noop"},
     "citydata_category_fit": lambda conn: {"municipality_id": _first(conn, "citydata_zone", "municipality_id")[0],
                                            "category": "rls-probe", "fits": False},
+    "vb_faq_entry": lambda conn: {"municipality_id": _first(conn, "vb_fee_item", "municipality_id")[0],
+                                  "topic": "rls_probe", "title": "rls probe", "keywords": "rls", "answer": "probe"},
     "citydata_import_coverage": lambda conn: dict(zip(("zone_id", "municipality_id"),
                                                       _first(conn, "citydata_zone", "id", "municipality_id"),
                                                       strict=True),

@@ -117,3 +117,37 @@ class ControlCharacterGuard:
 
             response = render_error_page(request, 400, gettext(MESSAGE))
         await response(scope, receive, send)
+
+
+class HeadAsGet:
+    """``HEAD`` answered as the ``GET`` of the same URL without its body (RFC 9110 §9.3.2): the same status
+    and headers (``Content-Length`` included), so monitors and link checkers that probe with ``HEAD`` see
+    what a browser would. FastAPI routes declare ``GET`` only; this serves every one of them, pages and
+    API alike. A GET changes nothing, so neither does a HEAD. Once the headers are out the route is told
+    the client left, which ends a stream (server-sent events) at once."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        done = False
+
+        async def receive_until_done():
+            if done:
+                return {"type": "http.disconnect"}
+            return await receive()
+
+        async def send_headers_only(message) -> None:
+            nonlocal done
+            if done:
+                return
+            if message["type"] == "http.response.start":
+                await send(message)
+            elif message["type"] == "http.response.body":
+                done = True
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        await self.app(dict(scope, method="GET"), receive_until_done, send_headers_only)

@@ -54,7 +54,7 @@ def _grantable_roles(principal: Principal) -> list[tuple[str, str]]:
 
 
 def _municipality_options(db) -> list[tuple[str, str]]:
-    return [(m.code, f"{m.name_ko} ({m.code})") for m in platform_service.all_municipalities(db)]
+    return platform_service.municipality_options(platform_service.all_municipalities(db))
 
 
 # --- users -----------------------------------------------------------------------------------
@@ -149,7 +149,8 @@ async def municipalities(request: Request, db: SessionDep, principal: WebUser,
             flash(request, _("Municipality registered."))
             return see_other(str(request.url_for("admin_municipalities")))
     items, total = platform_service.list_municipalities(db, page=_page(page), q=q)
-    parents = [(m.code, m.name_ko) for m in platform_service.all_municipalities(db) if m.level == "metropolitan"]
+    parents = platform_service.municipality_options(
+        [m for m in platform_service.all_municipalities(db) if m.level == "metropolitan"])
     return render(request, "platform/admin/municipalities.html", {
         "items": items, "total": total, "page": page, "pages": _pages(total), "q": q or "",
         "values": values, "errors": errors, "parents": parents},

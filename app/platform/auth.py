@@ -17,7 +17,8 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 from starlette.concurrency import run_in_threadpool
 
 from app.core import security
@@ -31,6 +32,18 @@ from app.platform.models import User
 
 SESSION_ID = "sid"
 SESSION_CSRF = "csrf"
+
+# How API callers authenticate, as the OpenAPI document declares it (the "Authorize" button of /docs).
+# Both name the same ``Authorization: Bearer`` header that resolve_principal reads; neither refuses a
+# request on its own (auto_error=False): api_principal does, so a browser's session cookie still works.
+BEARER_SCHEME = HTTPBearer(
+    auto_error=False, scheme_name="bearerAuth", bearerFormat="dxh_... API key or staff token",
+    description="An integrator's API key (`dxh_...`, issued by an administrator with scopes "
+                "`<module>:read|write` and one municipality) or a staff token from `POST /api/v1/auth/token`.")
+PASSWORD_SCHEME = OAuth2PasswordBearer(
+    tokenUrl="api/v1/auth/token", auto_error=False, scheme_name="oauth2Password",
+    description="A staff member's username and password exchanged for a bearer token (OAuth2 password flow); "
+                "the token lasts `DXHUB_TOKEN_MAX_AGE_S` and ends when the password or role changes.")
 
 
 def _bearer(request: Request) -> str | None:
@@ -118,7 +131,11 @@ def _is_api(request: Request) -> bool:
 OptionalPrincipal = Annotated[Principal | None, Depends(resolve_principal)]
 
 
-async def api_principal(principal: OptionalPrincipal) -> Principal:
+async def api_principal(
+        principal: OptionalPrincipal,
+        _bearer_declared: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER_SCHEME)],
+        _password_declared: Annotated[str | None, Security(PASSWORD_SCHEME)]) -> Principal:
+    """The API caller; every operation behind it is documented with both security schemes (either will do)."""
     if principal is None:
         raise Unauthorized("Send a bearer token: an API key or a staff token from /api/v1/auth/token")
     return principal

@@ -102,6 +102,43 @@ def list_municipalities(db: Session, *, page: PageParams, q: str | None = None,
     return paginate(db, stmt, page)
 
 
+# The short names Koreans put before a city or district: "광주 서구", "경기 이천시", "경남 거제시".
+_PROVINCE_SHORT = {"충청북도": "충북", "충청남도": "충남", "전라북도": "전북", "전라남도": "전남", "경상북도": "경북",
+                   "경상남도": "경남"}
+_KO_SUFFIXES = ("특별자치시", "특별자치도", "특별시", "광역시", "도")
+_EN_SUFFIXES = (" Metropolitan City", " Special Self-Governing City", " Special Self-Governing Province",
+                " Special City", " Province", "-do")
+
+
+def short_place(name: str, *, english: bool = False) -> str:
+    """A metropolitan government's name as it stands before its cities: 광주광역시 → 광주, 경상남도 → 경남."""
+    if english:
+        return next((name.removesuffix(s) for s in _EN_SUFFIXES if name.endswith(s) and name != s), name)
+    if name in _PROVINCE_SHORT:
+        return _PROVINCE_SHORT[name]
+    return next((name.removesuffix(s) for s in _KO_SUFFIXES if name.endswith(s) and len(name) > len(s) + 1), name)
+
+
+def place_name(municipality: Municipality, locale: str | None = None) -> str:
+    """How a municipality is named wherever it is shown: with its parent, "광주 서구" / "Seo-gu, Gwangju"
+    (a metropolitan government alone: "광주광역시"). The one formatter of municipality names."""
+    from app.core.i18n import current_locale
+
+    english = (locale or current_locale.get()) == "en"
+    name = municipality.name_en if english else municipality.name_ko
+    parent = municipality.parent
+    if parent is None:
+        return name
+    if english:
+        return f"{name}, {short_place(parent.name_en, english=True)}"
+    return f"{short_place(parent.name_ko)} {name}"
+
+
+def municipality_options(municipalities: list[Municipality], locale: str | None = None) -> list[tuple[str, str]]:
+    """(code, place name) for a select of municipalities."""
+    return [(m.code, place_name(m, locale)) for m in municipalities]
+
+
 def all_municipalities(db: Session) -> list[Municipality]:
     return list(db.scalars(select(Municipality).order_by(Municipality.code)))
 

@@ -47,8 +47,9 @@ env.globals["status_label"] = lambda status: _(STATUS_LABELS.get(status, status)
 env.filters["status_options"] = lambda statuses: [(s, _(STATUS_LABELS[s])) for s in statuses]
 env.filters["module_options"] = lambda modules, locale: [
     (m.key, f"{m.name_ko if locale == 'ko' else m.name_en} ({m.key})") for m in modules]
-env.filters["zip_names"] = lambda codes, items, locale: [
-    (m.code, f"{m.name_ko if locale == 'ko' else m.name_en} ({m.code})") for m in items]
+env.filters["zip_names"] = lambda codes, items, locale: platform_service.municipality_options(items, locale)
+env.filters["place"] = lambda municipality, locale=None: (
+    platform_service.place_name(municipality, locale) if municipality is not None else "-")
 
 
 def _source_options(locale: str) -> list[tuple[str, str]]:
@@ -210,7 +211,7 @@ def program_list_csv(db: SessionDep, partner: Annotated[str | None, Query(max_le
     programs = db.scalars(platform_service.program_query(**filters)).all()
     return csv_response("programs.csv", ["id", "title", "municipality_code", "municipality", "partners", "module",
                                          "status", "start_date", "end_date", "budget_krw", "agreement_date"],
-                        [(p.id, p.title, p.municipality.code, p.municipality.name_ko,
+                        [(p.id, p.title, p.municipality.code, platform_service.place_name(p.municipality),
                           " ".join(x.code for x in p.partners), p.module, p.status, p.start_date, p.end_date,
                           p.budget_krw, p.agreement_date) for p in programs])
 

@@ -129,7 +129,10 @@ def test_every_api_operation_documents_its_problems(app):
             continue
         for method, operation in operations.items():
             for status in ("401", "403", "422"):
-                content = operation["responses"][status]["content"]
+                response = operation["responses"][status]
+                if "$ref" in response:  # declared once under components.responses
+                    response = schema["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+                content = response["content"]
                 assert list(content) == ["application/problem+json"], (method, path, status)
 
 

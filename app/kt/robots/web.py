@@ -98,7 +98,7 @@ def _parse_places(text: str) -> tuple[list[dict[str, Any]], str | None]:
 
 
 def _municipality_options(db) -> list[tuple[str, str]]:
-    return [(m.code, f"{m.name_ko} ({m.code})") for m in platform_service.all_municipalities(db)]
+    return platform_service.municipality_options(platform_service.all_municipalities(db))
 
 
 @router.api_route("/sites/new", methods=["GET", "POST"], name="robots_site_new")

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from app.core.deps import SessionDep
 from app.core.pagination import Page, PageDep
 from app.kt.voicebot import publication, service
-from app.kt.voicebot.deps import CallDep, FeeItemDep, RequestDep
+from app.kt.voicebot.deps import CallDep, FaqEntryDep, FeeItemDep, RequestDep
 from app.kt.voicebot.schemas import (
+    FAQ_EXAMPLE,
     Alternative,
     CallDetailOut,
     CallIn,
@@ -21,6 +22,9 @@ from app.kt.voicebot.schemas import (
     ClassifyIn,
     ClassifyOut,
     Clean,
+    FaqEntryIn,
+    FaqEntryOut,
+    FaqEntryUpdate,
     FeeItemIn,
     FeeItemOut,
     FeeItemUpdate,
@@ -176,6 +180,53 @@ def update_fee(item: FeeItemDep, data: FeeItemUpdate, db: SessionDep):
 @router.delete("/fees/{item_id}", status_code=204)
 def delete_fee(item: FeeItemDep, db: SessionDep) -> Response:
     service.delete_fee_item(db, item=item)
+    return Response(status_code=204)
+
+
+# --- FAQ table -------------------------------------------------------------------------------
+
+FaqTopicQuery = Annotated[str | None, Query(max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+@router.get("/faq", response_model=Page[FaqEntryOut])
+def list_faq(db: SessionDep, page: PageDep, topic: FaqTopicQuery = None,
+             area: Annotated[str | None, Query(max_length=40), Clean] = None,
+             q: Annotated[str | None, Query(max_length=100), Clean] = None):
+    """The FAQ answers the bot gives callers, by topic and area (``area`` null: the whole municipality)."""
+    items, total = service.list_faq_entries(db, page=page, topic=topic, area=area, q=q)
+    return Page(items=[FaqEntryOut.model_validate(e) for e in items], total=total, limit=page.limit,
+                offset=page.offset)
+
+
+@router.post("/faq", status_code=201, response_model=FaqEntryOut)
+def create_faq(data: Annotated[FaqEntryIn, Body(openapi_examples={
+        "per_area": {"summary": "Waste days of one 동", "value": FAQ_EXAMPLE},
+        "whole_municipality": {"summary": "An answer for the whole municipality", "value": {
+            "topic": "waste_bags", "title": "종량제 봉투 판매처", "keywords": "봉투,종량제 봉투",
+            "answer": "종량제 봉투는 가까운 편의점, 마트, 행정복지센터에서 사실 수 있어요."}}})],
+               db: SessionDep, response: Response, request: Request):
+    """Add an answer; one per topic and area (409 otherwise)."""
+    entry = service.create_faq_entry(db, data=data)
+    response.headers["Location"] = str(request.url_for("get_faq", entry_id=entry.id))
+    return FaqEntryOut.model_validate(entry)
+
+
+@router.get("/faq/{entry_id}", response_model=FaqEntryOut)
+def get_faq(entry: FaqEntryDep):
+    return FaqEntryOut.model_validate(entry)
+
+
+@router.patch("/faq/{entry_id}", response_model=FaqEntryOut)
+def update_faq(entry: FaqEntryDep, db: SessionDep, data: Annotated[FaqEntryUpdate, Body(openapi_examples={
+        "answer": {"summary": "A new answer", "value": {"answer": FAQ_EXAMPLE["answer"]}},
+        "whole_municipality": {"summary": "Make it the whole municipality's answer", "value": {"area": None}}})]):
+    """Change the fields given; ``"area": null`` makes the answer the whole municipality's."""
+    return FaqEntryOut.model_validate(service.update_faq_entry(db, entry=entry, data=data))
+
+
+@router.delete("/faq/{entry_id}", status_code=204)
+def delete_faq(entry: FaqEntryDep, db: SessionDep) -> Response:
+    service.delete_faq_entry(db, entry=entry)
     return Response(status_code=204)
 
 

@@ -24,7 +24,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-INTENTS = ("bulky_waste", "night_duty", "illegal_parking", "local_tax_refund", "human_agent", "out_of_scope")
+INTENTS = (
+    "bulky_waste", "night_duty", "illegal_parking", "local_tax_refund", "faq", "human_agent", "out_of_scope")
 DATA_FILE = Path(__file__).resolve().parent / "data" / "intents.tsv"
 MODEL_ENV = "DXHUB_VOICEBOT_MODEL"
 DEFAULT_MODEL_PATH = Path("var") / "voicebot-intent-model.pkl"

@@ -31,7 +31,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def format_evaluation(ev: classifier.Evaluation) -> str:
     short = {"bulky_waste": "bulky", "night_duty": "night", "illegal_parking": "parking",
-             "local_tax_refund": "tax", "human_agent": "human", "out_of_scope": "other"}
+             "local_tax_refund": "tax", "faq": "faq", "human_agent": "human", "out_of_scope": "other"}
     lines = [f"Held-out accuracy: {ev.accuracy:.1%} on {ev.test_size} utterances "
              f"({ev.test_lines} held-out lines with their spoken variants; trained on {ev.train_size} "
              f"from the other lines; {ev.seconds:.1f} s)", "",
@@ -65,6 +65,15 @@ def fee_table() -> list:
             for n, s, a, f in FEE_TABLE]
 
 
+def faq_tables() -> tuple:
+    """The demo's FAQ tables (이천시, 거제시), each with 동 names it has no answer for, which the simulated
+    FAQ callers ask."""
+    from app.kt.voicebot.demo import AREAS, FAQ_AREAS, faq_lines
+
+    return tuple((faq_lines(code), [a for a in AREAS[code] if a not in FAQ_AREAS[code] and a.endswith("동")])
+                 for code in FAQ_AREAS)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from datetime import date
 
@@ -73,8 +82,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     model = classifier.get_model()
     seeds = range(args.seed, args.seed + args.dialogues)
     summary = simulate.simulate(seeds, fee_table=fee_table(), today=date.fromisoformat(args.today),
-                                predict=model.predict, noise=args.noise)
-    print(f"Seeds {seeds.start}-{seeds.stop - 1}: {summary.dialogues} dialogues, {summary.filed} filed, "
+                                predict=model.predict, noise=args.noise, faq_tables=faq_tables())
+    print(f"Seeds {seeds.start}-{seeds.stop - 1}: {summary.dialogues} dialogues ({summary.faq} asking the FAQ), "
+          f"{summary.filed} filed, "
           f"{len(summary.unfaithful)} filed other than read back; filed exactly as the caller wanted: "
           f"{summary.accuracy:.1%}")
     for result in summary.misses[:args.show]:

@@ -18,6 +18,7 @@ from app.core.tenancy import check_rows, within_reach
 from app.kt.voicebot import classifier, dialogue, publication, service
 from app.kt.voicebot.models import (
     VoicebotCall,
+    VoicebotFaqEntry,
     VoicebotFeeItem,
     VoicebotNote,
     VoicebotRequest,
@@ -49,6 +50,47 @@ AREAS = {
     "4831000000": ["고현동", "장평동", "옥포동", "아주동", "능포동", "장승포동", "상문동", "수양동", "일운면", "동부면",
                    "거제면", "둔덕면", "사등면", "연초면", "하청면", "장목면"],
 }
+# The FAQ table: (topic, title, keywords) and its answers per area (None: the whole municipality).
+FAQ_TOPICS = {
+    "waste_day": ("생활쓰레기 배출 요일", "생활쓰레기,일반쓰레기,일반 쓰레기,쓰레기 버리는,쓰레기 내놓,쓰레기 배출,"
+                  "쓰레기차,쓰레기 수거,쓰레기 언제,쓰레기 무슨,쓰레기 몇"),
+    "recycling_day": ("재활용품 배출 요일", "재활용,재활용 쓰레기,재활용품,분리수거,분리 수거,분리배출,분리 배출,"
+                      "플라스틱,페트병,스티로폼"),
+    "food_waste": ("음식물 쓰레기 배출", "음식물,음식물 쓰레기"),
+    "waste_bags": ("종량제 봉투 판매처", "봉투,종량제 봉투,쓰레기 봉투"),
+}
+WASTE_DAYS = ("일·화·목", "월·수·금")
+FAQ_AREAS = {
+    "4150000000": ["창전동", "중리동", "관고동", "증포동", "부발읍", "장호원읍"],
+    "4831000000": ["고현동", "장평동", "옥포1동", "옥포2동", "아주동", "능포동"],
+}
+
+
+def faq_rows(municipality_id: int, code: str) -> list[dict[str, Any]]:
+    """The demo FAQ: household and recycling days per 동 (alternating), food waste and bags for all."""
+    now = datetime.now(UTC)
+    rows = []
+    for i, area in enumerate(FAQ_AREAS.get(code, [])):
+        days, recycling = WASTE_DAYS[i % 2], WASTE_DAYS[(i + 1) % 2]
+        rows.append(("waste_day", area, f"{area}은 {days}요일 저녁 8시부터 자정까지 종량제 봉투에 담아 집 앞에 "
+                                        "내놓으시면 됩니다. 토요일에는 수거하지 않아요."))
+        rows.append(("recycling_day", area, f"{area} 재활용품은 {recycling}요일 저녁 8시 이후에 종류별로 나눠 "
+                                            "투명 봉투에 담아 내놓으시면 됩니다."))
+    rows.append(("food_waste", None, "음식물 쓰레기는 매일 저녁 8시 이후에 납부필증을 붙인 전용 용기에 담아 "
+                                     "내놓으시면 됩니다. 물기는 꼭 빼 주세요."))
+    rows.append(("waste_bags", None, "종량제 봉투는 가까운 편의점, 마트, 행정복지센터에서 사실 수 있어요."))
+    return [{"municipality_id": municipality_id, "topic": topic, "title": FAQ_TOPICS[topic][0], "area": area,
+             "keywords": FAQ_TOPICS[topic][1], "answer": answer, "active": True, "created_at": now,
+             "updated_at": now} for topic, area, answer in rows]
+
+
+def faq_lines(code: str = "4150000000") -> list[dialogue.FaqLine]:
+    """The demo FAQ as the dialogue reads it (for simulated callers and tests without a database)."""
+    return [dialogue.FaqLine(id=n, topic=r["topic"], title=r["title"], area=r["area"], answer=r["answer"],
+                             keywords=tuple(k for k in r["keywords"].split(",") if k))
+            for n, r in enumerate(faq_rows(0, code), start=1)]
+
+
 CENTRE = {"4150000000": (37.272, 127.435), "4831000000": (34.880, 128.621)}
 APARTMENTS = ["현대", "대우", "롯데캐슬", "푸르지오", "자이", "한신", "주공", "e편한세상", "코오롱"]
 ITEM_PHRASES = ["3인용 소파 하나", "쇼파 2인용", "장롱 2미터짜리", "냉장고 500리터", "세탁기",
@@ -67,6 +109,9 @@ PARKING = ["불법 주차 신고하려고요", "집 앞에 차를 막 대 놨어
            "불법주정차신고요", "횡단보도에 차가 주차돼 있어요", "장애인 주차구역에 일반 차가 댔어요"]
 TAX = ["지방세 환급 받을 거 있나요", "환급금 있다고 문자 받았는데요", "자동차세 더 낸 거 돌려받을 수 있어요",
        "세금 환급금 조회하고 싶어요"]
+FAQ_CALLS = [["쓰레기 버리는 날이 언제예요", "{area}이요"], ["{area} 분리수거 요일 알려 주세요"],
+             ["음식물 쓰레기 언제 버려요"], ["종량제 봉투 어디서 사요"], ["재활용 버리는 날 언제여", "{area} 살아요"],
+             ["쓰레기 내놓는 시간이 몇 시예요", "{other}이요"]]
 FAILS = [["오늘 날씨 어때요", "음 그러니까 그게"], ["여권 발급하려면 어떻게 해요", "주민등록등본 떼려고요"],
          ["상담원 연결해 주세요"], ["기계 말고 사람 바꿔 줘"], ["소파 버리려고요", "", "잘 모르겠어요"]]
 SIZE_ANSWER = "<size>"
@@ -107,6 +152,10 @@ def _script(kind: str, rng: random.Random, code: str, taxpayer: tuple[str, str] 
     if kind == "local_tax_refund":
         birth = taxpayer[1] if taxpayer else f"{rng.randint(50, 99)}0{rng.randint(1, 9)}1{rng.randint(0, 9)}"
         return [rng.choice(TAX), birth, "네"]  # the claim is filed with a staff call-back, no account by voice
+    if kind == "faq":
+        areas = FAQ_AREAS[code]
+        other = next(a for a in AREAS[code] if a not in areas)  # a 동 the table has no answer for: a person
+        return [line.format(area=rng.choice(areas), other=other) for line in rng.choice(FAQ_CALLS)]
     return list(rng.choice(FAILS))
 
 
@@ -133,9 +182,11 @@ def _load_municipality(session: Session, municipality, rng: random.Random, now: 
     mid, code = municipality.id, municipality.code
     insert_rows(session, VoicebotServiceSetting.__table__, publication.default_rows(mid))
     insert_rows(session, VoicebotFeeItem.__table__, _fee_rows(mid, code))
+    insert_rows(session, VoicebotFaqEntry.__table__, faq_rows(mid, code))
     fee_table = [dialogue.FeeLine(name=n, size=s, aliases=tuple(x for x in a.split(",") if x),
                                   fee_krw=int(round(f * FEE_FACTOR.get(code, 1.0) / 500) * 500))
                  for n, s, a, f in FEE_TABLE]
+    faq = service.faq_lines(session, municipality_id=mid)
     # Taxpayers with refunds due; the console's default caller (010-1234-5678, 850312) is one of them.
     taxpayers = [("010-1234-5678", "850312")] + [(_phone(rng), f"{rng.randint(50, 99)}{rng.randint(1, 12):02d}"
                                                                f"{rng.randint(1, 28):02d}") for _ in range(60)]
@@ -154,7 +205,7 @@ def _load_municipality(session: Session, municipality, rng: random.Random, now: 
             {"id": None, "tax_type": r["tax_type"], "amount_krw": r["amount_krw"], "reason": r["reason"], "_i": i})
 
     plan = (["bulky_waste"] * 110 + ["night_duty"] * 90 + ["urgent"] * 20 + ["illegal_parking"] * 100
-            + ["local_tax_refund"] * 60 + ["fail"] * 40)
+            + ["local_tax_refund"] * 60 + ["faq"] * 50 + ["fail"] * 40)
     rng.shuffle(plan)
     calls, turns_per_call, outcomes = [], [], []
     for n, kind in enumerate(plan):
@@ -168,7 +219,7 @@ def _load_municipality(session: Session, municipality, rng: random.Random, now: 
         phone = taxpayer[0] if taxpayer else _phone(rng)
         phash = service.caller_hash(phone)
         ctx = dialogue.Context(
-            today=started.astimezone(SEOUL).date(), fee_table=fee_table,
+            today=started.astimezone(SEOUL).date(), fee_table=fee_table, faq=faq,
             find_refunds=lambda birth, h=phash: [dict(x) for x in refunds_by_key.get((h, birth), [])])
         state = dialogue.CallState(municipality_name=municipality.name_ko)
         turns = [{"speaker": "bot", "text": dialogue.greeting(municipality.name_ko), "intent": None,
@@ -230,20 +281,16 @@ def _load_municipality(session: Session, municipality, rng: random.Random, now: 
             status = rng.choices(["received", "assigned", "in_progress", "resolved", "rejected", "duplicate"],
                                  weights=[1, 2, 2, 8, 1, 1])[0] if not o.urgent else "resolved"
         attributes = dict(o.attributes)
-        sealed = None
-        token = uuid.uuid4().hex
-        if attributes.get("account"):
-            sealed = service.REQUEST_ACCOUNT.seal(str(attributes["account"]), row=(token,))
-            attributes["account"] = "*" * 8 + str(attributes["account"])[-4:]
+        if o.service_code == "local_tax_refund":  # claimed with a staff call-back; no account is taken by voice
             claimed.extend(r["_i"] for r in attributes.get("refunds", []) if "_i" in r)
         request_rows.append({
-            "municipality_id": mid, "token": token, "call_id": call_id, "service_code": o.service_code,
+            "municipality_id": mid, "token": uuid.uuid4().hex, "call_id": call_id, "service_code": o.service_code,
             "status": status, "urgent": o.urgent, "department": o.department, "area": o.area,
             "description": mask_pii(o.description), "address": o.address,
             "lat": round(lat0 + rng.uniform(-0.05, 0.05), 6), "long": round(long0 + rng.uniform(-0.06, 0.06), 6),
             "attributes": _strip(attributes), "fee_krw": o.fee_krw,
             "payment_ref": None, "scheduled_date": o.scheduled_date, "interface_used": "voicebot",
-            "contact_masked": call["caller_masked"], "account_sealed": sealed,
+            "contact_masked": call["caller_masked"],
             "status_notes": "처리 완료" if status == "resolved" else None,
             "requested_at": call["ended_at"],
             "updated_at": min(now, call["ended_at"] + timedelta(hours=rng.randint(0, 20))),
@@ -294,6 +341,7 @@ def sample_data(session: Session, municipality_id: int) -> None:
     municipality = platform_service.get_municipality_by_id(session, municipality_id=municipality_id)
     insert_rows(session, VoicebotServiceSetting.__table__, publication.default_rows(municipality_id))
     insert_rows(session, VoicebotFeeItem.__table__, _fee_rows(municipality_id, municipality.code)[:6])
+    insert_rows(session, VoicebotFaqEntry.__table__, faq_rows(municipality_id, "4150000000")[:3])
     now = datetime.now(UTC)
     call = VoicebotCall(municipality_id=municipality_id, caller_masked="010-****-5678",
                         caller_hash=service.caller_hash("010-1234-5678"), channel="phone", status="completed",

@@ -9,7 +9,7 @@ from fastapi import Depends
 from app.core.deps import SessionDep
 from app.core.schemas import Id
 from app.kt.voicebot import service
-from app.kt.voicebot.models import VoicebotCall, VoicebotFeeItem, VoicebotRequest
+from app.kt.voicebot.models import VoicebotCall, VoicebotFaqEntry, VoicebotFeeItem, VoicebotRequest
 from app.platform.auth import OptionalPrincipal
 
 
@@ -35,3 +35,10 @@ def fee_item_or_404(item_id: Id, db: SessionDep, _: OptionalPrincipal
 
 
 FeeItemDep = Annotated[VoicebotFeeItem, Depends(fee_item_or_404)]
+
+
+def faq_entry_or_404(entry_id: Id, db: SessionDep, _: OptionalPrincipal) -> VoicebotFaqEntry:
+    return service.get_faq_entry(db, entry_id=entry_id)
+
+
+FaqEntryDep = Annotated[VoicebotFaqEntry, Depends(faq_entry_or_404)]

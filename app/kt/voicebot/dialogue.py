@@ -37,10 +37,10 @@ HANDOFF = {
     "caller_asked": "네, 상담원에게 바로 연결해 드릴게요. 잠시만 기다려 주세요.",
     "not_understood": "제가 잘 알아듣지 못해 죄송합니다. 상담원에게 바로 연결해 드릴게요.",
     "urgent": "위급한 상황으로 보여 당직 근무자에게 바로 연결해 드릴게요. 접수번호는 {ref}입니다.",
-    "waste_schedule": "생활쓰레기 배출 요일과 시간은 동네마다 달라서 담당 직원이 안내해 드릴게요. "
-                      "바로 연결해 드릴게요.",
+    "faq_unanswered": "그 내용은 제가 안내해 드릴 수 없어서 담당 직원이 알려 드릴게요. 바로 연결해 드릴게요.",
+    "faq_area_unanswered": "{area}의 {title} 안내는 제게 없어서 담당 직원이 알려 드릴게요. 바로 연결해 드릴게요.",
 }
-# "쓰레기 버리는 날이 언제예요": a question about household waste days, not a bulky-waste booking.
+# "쓰레기 버리는 날이 언제예요": a question about household waste days (an FAQ), not a bulky-waste booking.
 WASTE_SCHEDULE = re.compile(r"(?:쓰레기|분리\s*수거|재활용|음식물|종량제).*(?:언제|요일|무슨\s*날|날이|몇\s*시|시간)|"
                             r"(?:언제|무슨\s*요일).*(?:쓰레기|분리\s*수거|재활용|음식물)")
 
@@ -78,6 +78,18 @@ class FeeLine:
     size: str
     aliases: tuple[str, ...]
     fee_krw: int
+
+
+@dataclass(frozen=True)
+class FaqLine:
+    """One answer of the municipality's FAQ table: ``area`` None answers for the whole municipality."""
+
+    id: int
+    topic: str
+    title: str
+    area: str | None
+    keywords: tuple[str, ...]
+    answer: str
 
 
 @dataclass
@@ -122,11 +134,13 @@ class StepResult:
 
 @dataclass
 class Context:
-    """What the dialogue may consult: today, the municipality's fee table, the caller's refunds due."""
+    """What the dialogue may consult: today, the municipality's fee table, the caller's refunds due, the
+    municipality's FAQ table."""
 
     today: date
     fee_table: list[FeeLine]
     find_refunds: Callable[[str], list[dict[str, Any]]]  # birth YYMMDD -> [{tax_type, amount_krw, reason}]
+    faq: list[FaqLine] = field(default_factory=list)
 
 
 def greeting(municipality_name: str) -> str:
@@ -173,6 +187,7 @@ ASK = {
     "plate": "차량 번호를 말씀해 주세요. 예를 들면 '12가 3456'처럼요.",
     "seen_at": "차량을 언제 보셨나요? '지금'이나 '오늘 오후 3시'처럼 말씀해 주세요.",
     "birth": "본인 확인을 위해 생년월일 여섯 자리를 말씀해 주세요. 예를 들면 '850312'처럼요.",
+    "faq_area": "{title}은 동네마다 달라요. 사시는 동 이름을 말씀해 주세요. 예를 들면 '{example}'처럼요.",
     "size": "{item} 크기에 따라 수수료가 달라요. {sizes} 중 어떤 크기인가요?",
 }
 ASK_AGAIN = {
@@ -183,6 +198,7 @@ ASK_AGAIN = {
     "plate": "차량 번호 형식이 맞지 않아요. 숫자 두세 자리, 한글 한 자, 숫자 네 자리로 '12가 3456'처럼 말씀해 주세요.",
     "seen_at": "언제 보셨는지 다시 말씀해 주세요. '방금'이나 '오늘 밤 10시'처럼요.",
     "birth": "생년월일을 알아듣지 못했어요. 여섯 자리 숫자로 '850312'처럼 말씀해 주세요.",
+    "faq_area": "어느 동인지 알아듣지 못했어요. '{example}'처럼 동 이름으로 말씀해 주세요.",
     "size": "크기를 알아듣지 못했어요. {sizes} 중에서 말씀해 주세요.",
 }
 
@@ -515,6 +531,8 @@ def _ask(slot: str, slots: dict[str, Any], *, again: bool = False, intent: str |
     if slot == "size":
         pending = slots.get("pending_item") or {}
         return template.format(item=topic(pending.get("name", "")), sizes=", ".join(pending.get("sizes", [])))
+    if slot == "faq_area":
+        return template.format(title=slots.get("faq_title", ""), example=(slots.get("faq_areas") or ["창전동"])[0])
     return template
 
 
@@ -533,6 +551,9 @@ def offer_choices(slot: str, slots: dict[str, Any], ctx: Context) -> str | None:
     elif slot == "pickup_date":
         names = [say_date(d) for d in pickup_choices(ctx.today)]
         head = "가장 빠른 수거일을 알려 드릴게요."
+    elif slot == "faq_area" and slots.get("faq_areas"):
+        names = list(slots["faq_areas"])
+        head = "사시는 동을 골라 주세요."
     elif slot == "items":
         names = list(dict.fromkeys(line.name for line in ctx.fee_table))[:5]
         head = "자주 버리시는 물건은"
@@ -651,7 +672,9 @@ def step(call: CallState, text: str, prediction: Prediction | None, ctx: Context
         if (res := guard(turn)) is not None:
             return res
     if call.state == "greeting":
-        return _step_waste_schedule(turn) or _step_greeting(turn)
+        return _step_faq(turn) or _step_greeting(turn)
+    if call.state == "collect:faq_area":
+        return _step_faq_area(turn)
     if call.state == "confirm":
         return _step_confirm(turn)
     if call.state == "offer_claim":
@@ -686,14 +709,6 @@ def _step_silence(turn: Turn) -> StepResult | None:
     return turn.fail("죄송해요, 잘 듣지 못했어요. " + again)
 
 
-def _step_waste_schedule(turn: Turn) -> StepResult | None:
-    """A question about household waste days goes to a person (it is not a bulky-waste booking)."""
-    if not WASTE_SCHEDULE.search(turn.text) or "대형" in turn.text or find_items(turn.text, turn.ctx.fee_table)[0]:
-        return None
-    turn.intent = "out_of_scope"  # no FAQ table yet: answered by a person
-    return turn.result(HANDOFF["waste_schedule"], "handoff", handoff_reason="faq_unanswered", ended=True)
-
-
 def _step_greeting(turn: Turn) -> StepResult:
     """What the call is about; whatever slots the first sentence already gives are taken."""
     p = turn.prediction
@@ -702,7 +717,8 @@ def _step_greeting(turn: Turn) -> StepResult:
     if p.intent == "out_of_scope":
         return turn.fail("그 업무는 제가 도와드리기 어려워요. " + MENU
                          + " 상담원이 필요하시면 '상담원'이라고 말씀해 주세요.")
-    turn.intent = p.intent
+    # "faq" reaches here only when the caller named bulky items or 대형 ("냉장고 버리는 날"): a booking.
+    turn.intent = "bulky_waste" if p.intent == "faq" else p.intent
     if turn.intent == "human_agent":
         return turn.result(HANDOFF["caller_asked"], "handoff", handoff_reason="caller_asked", ended=True)
     _extract(turn.intent, turn.text, turn.slots, turn.ctx, None)
@@ -825,3 +841,119 @@ def _finish(turn: Turn, order: dict[str, Any]) -> StepResult:
     else:
         reply = "환급 청구가 접수되었습니다. 담당 직원이 곧 전화를 드릴게요. 접수번호는 {ref}입니다."
     return turn.result(reply, "done", ended=True, outcome=outcome, refund_claim=intent == "local_tax_refund")
+
+
+# --- FAQ: answered from the municipality's table ---------------------------------------------------
+
+SINO_DIGIT = "영일이삼사오육칠팔구"
+
+
+def faq_topic(text: str, faq: list[FaqLine]) -> str | None:
+    """The topic whose keywords the caller said most of (by length, spaces ignored); None when none."""
+    said = re.sub(r"\s", "", text)
+    scores: dict[str, int] = {}
+    for line in faq:
+        score = sum(len(k) for k in {re.sub(r"\s", "", w) for w in line.keywords} if k and k in said)
+        if score > scores.get(line.topic, 0):
+            scores[line.topic] = score
+    return max(scores, key=lambda t: scores[t]) if scores else None
+
+
+def _area_forms(area: str, stems: dict[str, int]) -> list[str]:
+    """How a caller says a 동: "옥포1동" as 옥포1동 or 옥포일동; "창전동" also as 창전 when no other area
+    shares that stem."""
+    compact = re.sub(r"\s", "", area)
+    forms = [compact]
+    m = re.fullmatch(r"(.+?)(\d)?(동|읍|면|가)", compact)
+    if m and m.group(2):
+        forms.append(f"{m.group(1)}{SINO_DIGIT[int(m.group(2))]}{m.group(3)}")
+    if m and not m.group(2) and len(m.group(1)) >= 2 and stems.get(m.group(1)) == 1:
+        forms.append(m.group(1))
+    return forms
+
+
+def find_faq_area(text: str, areas: list[str]) -> str | None:
+    """The area of ``areas`` the caller named, the longest form first ("옥포 일동이요" -> 옥포1동)."""
+    said = re.sub(r"\s", "", sx.to_digits(text)) + "|" + re.sub(r"\s", "", text)
+    stems: dict[str, int] = {}
+    for area in areas:
+        m = re.fullmatch(r"(.+?)\d?(?:동|읍|면|가)", re.sub(r"\s", "", area))
+        if m:
+            stems[m.group(1)] = stems.get(m.group(1), 0) + 1
+    forms = sorted(((form, area) for area in areas for form in _area_forms(area, stems)),
+                   key=lambda pair: len(pair[0]), reverse=True)
+    return next((area for form, area in forms if form in said), None)
+
+
+_NAMED_AREA = re.compile(r"([가-힣]{2,6}\d?(?:동|읍|면))(?=이요|이에요|인데|에\s*살|에서|요|\s|$)")
+
+
+def named_area(text: str) -> str | None:
+    """A 동/읍/면 the caller named ("신둔면이요"), whether or not the table knows it."""
+    words = [sx.area_of(text) or ""] + [m.group(1) for m in _NAMED_AREA.finditer(sx.to_digits(text))]
+    return next((w for w in words if w and not w.endswith(sx._VERB_ENDINGS) and w not in sx._NOT_PLACE), None)
+
+
+def is_faq_question(turn: Turn) -> bool:
+    """A question for the FAQ table: the classifier says so, or it asks when household waste goes out, or
+    the classifier cannot place it but the table's keywords do (a topic staff added). Not when the caller
+    says 대형, or names bulky items the classifier also hears as a booking or the table does not know
+    ("냉장고 버리는 날이 언제예요" is a booking; the 문 of "민원실 문 열어요" is no item)."""
+    p, text = turn.prediction, turn.text
+    topic_said = faq_topic(text, turn.ctx.faq) is not None
+    asked = bool(WASTE_SCHEDULE.search(text)) or bool(p and p.intent == "faq" and p.confidence >= CONFIDENCE_MIN) \
+        or (topic_said and (p is None or p.confidence < CONFIDENCE_MIN or p.intent == "out_of_scope"))
+    if not asked or "대형" in text:
+        return False
+    return not find_items(text, turn.ctx.fee_table)[0] or (topic_said and not (p and p.intent == "bulky_waste"))
+
+
+def _step_faq(turn: Turn) -> StepResult | None:
+    """An FAQ question: answered from the table (asking for the 동 when the answer depends on it); what the
+    table does not answer goes to a person."""
+    if not is_faq_question(turn):
+        return None
+    turn.intent = "faq"
+    name = faq_topic(turn.text, turn.ctx.faq)
+    if name is None:
+        return turn.result(HANDOFF["faq_unanswered"], "handoff", handoff_reason="faq_unanswered", ended=True)
+    lines = [line for line in turn.ctx.faq if line.topic == name]
+    turn.slots.update(faq_topic=name, faq_title=lines[0].title,
+                      faq_areas=sorted({line.area for line in lines if line.area}))
+    if not turn.slots["faq_areas"]:
+        return _faq_answer(turn, lines[0])
+    return _faq_for_area(turn, lines, asking=False)
+
+
+def _step_faq_area(turn: Turn) -> StepResult:
+    """The caller's 동 for an FAQ answer that differs per area (by name, or by its place when offered)."""
+    lines = [line for line in turn.ctx.faq if line.topic == turn.slots.get("faq_topic")]
+    if not lines:  # the table changed during the call
+        return turn.result(HANDOFF["faq_unanswered"], "handoff", handoff_reason="faq_unanswered", ended=True)
+    return _faq_for_area(turn, lines, asking=True)
+
+
+def _faq_for_area(turn: Turn, lines: list[FaqLine], *, asking: bool) -> StepResult:
+    areas = list(turn.slots.get("faq_areas") or [])
+    area = find_faq_area(turn.text, areas)
+    if area is None and asking and (index := sx.ordinal(turn.text)) is not None and -len(areas) <= index < len(areas):
+        area = areas[index]
+    if area is not None:
+        return _faq_answer(turn, next(line for line in lines if line.area == area))
+    named = named_area(turn.text)
+    if named:  # a 동 the table has no answer of its own for: the municipality-wide one, or a person
+        general = next((line for line in lines if line.area is None), None)
+        if general is not None:
+            return _faq_answer(turn, general)
+        return turn.result(HANDOFF["faq_area_unanswered"].format(area=named, title=lines[0].title), "handoff",
+                           handoff_reason="faq_unanswered", ended=True)
+    if asking:
+        return turn.fail(_ask("faq_area", turn.slots, again=True), slot="faq_area")
+    return turn.result(_ask("faq_area", turn.slots), "collect:faq_area")
+
+
+def _faq_answer(turn: Turn, line: FaqLine) -> StepResult:
+    turn.slots.update(faq_entry_id=line.id, faq_area=line.area)
+    head = f"{line.area} {line.title} 안내입니다. " if line.area else f"{line.title} 안내입니다. "
+    return turn.result(head + line.answer + " 다른 문의가 있으시면 다시 전화 주세요. 감사합니다.", "done",
+                       ended=True)

@@ -54,7 +54,7 @@ def _manifest() -> ModuleManifest:
         key="kt.voicebot", name_ko="AI 민원 보이스봇 (에이센)", name_en="A'Cen civil-complaint voicebot",
         api_router=api.router, web_router=web.router, public_router=open311.router, public_error=open311.error,
         nav=(NavEntry("Calls", "vb_calls"), NavEntry("Service requests", "vb_requests"),
-             NavEntry("Statistics", "vb_stats"), NavEntry("Fee table", "vb_fees"),
+             NavEntry("Statistics", "vb_stats"), NavEntry("Fee table", "vb_fees"), NavEntry("FAQ", "vb_faq"),
              NavEntry("Services", "vb_services"),
              NavEntry("Caller console", "vb_console")),
         widgets=(Widget("Voicebot this week", "kt/voicebot/_widget.html", _widget),),

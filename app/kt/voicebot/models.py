@@ -186,3 +186,26 @@ class VoicebotTaxRefund(TenantScoped, Base):
     due_since_date: Mapped[date | None] = mapped_column()
 
     __table_args__ = (CheckConstraint("amount_krw > 0", name="amount_pos"),)
+
+
+class VoicebotFaqEntry(TenantScoped, Base):
+    """One answer of a municipality's FAQ table, which staff keep (생활쓰레기 배출 요일 per 동, ...).
+
+    ``topic`` is a short key shared by the answers to one question (``waste_day``); ``area`` names the
+    legal or administrative 동/읍/면 an answer is for, or is NULL for the whole municipality. The bot
+    finds the topic by the ``keywords`` callers use (comma-separated) and, when the topic's answers
+    differ per area, asks for the caller's 동."""
+
+    __tablename__ = "vb_faq_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(40), index=True)
+    title: Mapped[str] = mapped_column(String(80))
+    area: Mapped[str | None] = mapped_column(String(40))
+    keywords: Mapped[str] = mapped_column(String(300), default="")
+    answer: Mapped[str] = mapped_column(String(1000))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("municipality_id", "topic", "area"),)

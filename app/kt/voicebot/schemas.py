@@ -10,7 +10,8 @@ from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 
 from app.core.schemas import InputModel, MunicipalityCode, OutputModel, UpdateModel, UtcDateTime
 
-Intent = Literal["bulky_waste", "night_duty", "illegal_parking", "local_tax_refund", "human_agent", "out_of_scope"]
+Intent = Literal["bulky_waste", "night_duty", "illegal_parking", "local_tax_refund", "faq", "human_agent",
+                 "out_of_scope"]
 RequestStatus = Literal["received", "assigned", "in_progress", "resolved", "rejected", "duplicate"]
 ServiceCode = Literal["bulky_waste", "night_duty", "illegal_parking", "local_tax_refund"]
 Channel = Literal["phone", "web", "kiosk", "console"]
@@ -136,6 +137,53 @@ class FeeItemOut(OutputModel):
     aliases: str
     fee_krw: int
     active: bool
+
+
+# A topic key: lower-case letters, digits and underscores ("waste_day"), shared by one question's answers.
+FaqTopic = Annotated[str, Clean, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
+FaqArea = Annotated[str, Clean, StringConstraints(min_length=1, max_length=40, pattern=r"^[가-힣0-9]+$")]
+
+
+class FaqEntryIn(InputModel):
+    """One answer of the FAQ table; ``area`` (a 동/읍/면) left out answers for the whole municipality."""
+
+    db_table = "vb_faq_entry"
+    topic: FaqTopic
+    title: Annotated[str, Clean, StringConstraints(min_length=1, max_length=80)]
+    area: FaqArea | None = None
+    keywords: Annotated[str, Clean, StringConstraints(min_length=1, max_length=300)] = Field(
+        description="Words callers use for this question, separated by commas")
+    answer: Annotated[str, Clean, StringConstraints(min_length=1, max_length=1000)]
+    active: bool = True
+    municipality_code: MunicipalityCode | None = None
+
+
+class FaqEntryUpdate(UpdateModel):
+    db_table = "vb_faq_entry"
+    topic: FaqTopic | None = None
+    title: Annotated[str, Clean, StringConstraints(min_length=1, max_length=80)] | None = None
+    area: FaqArea | None = None
+    keywords: Annotated[str, Clean, StringConstraints(min_length=1, max_length=300)] | None = None
+    answer: Annotated[str, Clean, StringConstraints(min_length=1, max_length=1000)] | None = None
+    active: bool | None = None
+
+
+class FaqEntryOut(OutputModel):
+    id: int
+    municipality_id: int
+    topic: str
+    title: str
+    area: str | None
+    keywords: str
+    answer: str
+    active: bool
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+FAQ_EXAMPLE = {"topic": "waste_day", "title": "생활쓰레기 배출 요일", "area": "창전동",
+               "keywords": "쓰레기 버리는,생활쓰레기,쓰레기 배출",
+               "answer": "창전동은 일요일, 화요일, 목요일 저녁 8시부터 밤 12시까지 집 앞에 내놓으시면 됩니다."}
 
 
 class NoteOut(OutputModel):

@@ -24,13 +24,22 @@ from app.core.tenancy import principal_of
 from app.kt.voicebot import classifier, dialogue
 from app.kt.voicebot.models import (
     VoicebotCall,
+    VoicebotFaqEntry,
     VoicebotFeeItem,
     VoicebotNote,
     VoicebotRequest,
     VoicebotTaxRefund,
     VoicebotTurn,
 )
-from app.kt.voicebot.schemas import CallIn, FeeItemIn, FeeItemUpdate, RequestIn, TurnOut
+from app.kt.voicebot.schemas import (
+    CallIn,
+    FaqEntryIn,
+    FaqEntryUpdate,
+    FeeItemIn,
+    FeeItemUpdate,
+    RequestIn,
+    TurnOut,
+)
 from app.platform import audit
 from app.platform import service as platform_service
 
@@ -124,6 +133,89 @@ def fee_lines(db: Session, *, municipality_id: int) -> list[dialogue.FeeLine]:
     return [dialogue.FeeLine(name=i.name, size=i.size, fee_krw=i.fee_krw,
                              aliases=tuple(a.strip() for a in i.aliases.split(",") if a.strip()))
             for i in list_fee_items(db, municipality_id=municipality_id, active_only=True)]
+
+
+# --- FAQ table --------------------------------------------------------------------------------
+
+def faq_query(*, topic: str | None = None, area: str | None = None, q: str | None = None,
+              municipality_id: int | None = None, active_only: bool = False) -> Select:
+    """The FAQ answers by topic, then the whole municipality's answer before the areas' in name order."""
+    stmt: Select = select(VoicebotFaqEntry).order_by(VoicebotFaqEntry.municipality_id, VoicebotFaqEntry.topic,
+                                                     VoicebotFaqEntry.area.is_not(None), VoicebotFaqEntry.area,
+                                                     VoicebotFaqEntry.id)
+    if municipality_id is not None:
+        stmt = stmt.where(VoicebotFaqEntry.municipality_id == municipality_id)
+    if topic:
+        stmt = stmt.where(VoicebotFaqEntry.topic == topic)
+    if area:
+        stmt = stmt.where(VoicebotFaqEntry.area == area)
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(VoicebotFaqEntry.title.ilike(like) | VoicebotFaqEntry.keywords.ilike(like)
+                          | VoicebotFaqEntry.answer.ilike(like))
+    if active_only:
+        stmt = stmt.where(VoicebotFaqEntry.active.is_(True))
+    return stmt
+
+
+def list_faq_entries(db: Session, *, page: PageParams, topic: str | None = None, area: str | None = None,
+                     q: str | None = None) -> tuple[list[VoicebotFaqEntry], int]:
+    return paginate(db, faq_query(topic=topic, area=area, q=q), page)
+
+
+def get_faq_entry(db: Session, *, entry_id: int) -> VoicebotFaqEntry:
+    entry = db.scalar(select(VoicebotFaqEntry).where(VoicebotFaqEntry.id == entry_id))
+    if entry is None:
+        raise NotFound("FAQ answer {id} not found", id=entry_id)
+    return entry
+
+
+def _check_faq_unique(db: Session, entry: VoicebotFaqEntry) -> None:
+    """One answer per topic and area; the database's unique key cannot see two whole-municipality
+    answers (NULL areas differ), so that one is checked here."""
+    clash = db.scalar(select(VoicebotFaqEntry.id).where(
+        VoicebotFaqEntry.municipality_id == entry.municipality_id, VoicebotFaqEntry.topic == entry.topic,
+        VoicebotFaqEntry.area.is_(None) if entry.area is None else VoicebotFaqEntry.area == entry.area,
+        VoicebotFaqEntry.id != (entry.id or 0)).limit(1))
+    if clash is not None:
+        raise Conflict("The FAQ table already answers {topic} for {area}", topic=entry.topic,
+                       area=entry.area or "the whole municipality")
+
+
+def create_faq_entry(db: Session, *, data: FaqEntryIn) -> VoicebotFaqEntry:
+    municipality_id = _municipality_for_write(db, data.municipality_code)
+    entry = VoicebotFaqEntry(municipality_id=municipality_id, topic=data.topic, title=data.title, area=data.area,
+                             keywords=data.keywords, answer=data.answer, active=data.active)
+    with db.no_autoflush:
+        _check_faq_unique(db, entry)
+    db.add(entry)
+    _flush_unique(db, "The FAQ table already answers {topic} for {area}", topic=data.topic,
+                  area=data.area or "the whole municipality")
+    return entry
+
+
+def update_faq_entry(db: Session, *, entry: VoicebotFaqEntry, data: FaqEntryUpdate) -> VoicebotFaqEntry:
+    """Change the fields given; ``area`` given as null makes the answer the whole municipality's."""
+    for key, value in data.model_dump(exclude_unset=True).items():
+        if value is not None or key == "area":
+            setattr(entry, key, value)
+    with db.no_autoflush:
+        _check_faq_unique(db, entry)
+    _flush_unique(db, "The FAQ table already answers {topic} for {area}", topic=entry.topic,
+                  area=entry.area or "the whole municipality")
+    return entry
+
+
+def delete_faq_entry(db: Session, *, entry: VoicebotFaqEntry) -> None:
+    db.delete(entry)
+    db.flush()
+
+
+def faq_lines(db: Session, *, municipality_id: int) -> list[dialogue.FaqLine]:
+    """The municipality's active FAQ answers, as the dialogue reads them."""
+    return [dialogue.FaqLine(id=e.id, topic=e.topic, title=e.title, area=e.area, answer=e.answer,
+                             keywords=tuple(k.strip() for k in e.keywords.split(",") if k.strip()))
+            for e in db.scalars(faq_query(municipality_id=municipality_id, active_only=True))]
 
 
 # --- calls and turns -------------------------------------------------------------------------
@@ -225,7 +317,8 @@ def take_turn(db: Session, *, call: VoicebotCall, text: str, now: datetime | Non
     prediction = classifier.classify(text) if text.strip() else None
     ctx = dialogue.Context(today=now.astimezone(SEOUL).date(),
                            fee_table=fee_lines(db, municipality_id=call.municipality_id),
-                           find_refunds=_find_refunds(db, call))
+                           find_refunds=_find_refunds(db, call),
+                           faq=faq_lines(db, municipality_id=call.municipality_id))
     slots = dict(call.slots or {})
     state = dialogue.CallState(municipality_name=municipality.name_ko, intent=call.intent, state=call.state,
                                slots=slots, failures=call.failures)

@@ -6,6 +6,12 @@ are asked, Korean numerals (백이십, 두 개, 십이가 삼사오육), fillers
 added at the read-back ("아니요, 침대도요"). The simulated caller answers what the bot asks and confirms
 a read-back only when it matches what it wants.
 
+A share of the callers (drawn from the seed apart from the rest, so the other dialogues stay as they were)
+ask the FAQ instead ("쓰레기 버리는 날이 언제예요"), with or without their 동, answering the bot's question
+for it by name (창전동이요, 옥포 일동이요, or the name without 동); some name a 동 the table has no answer
+for, and must be handed to a person. Such a dialogue is exact when the caller hears the table's answer for
+that topic and 동 (or is handed off when the table has none).
+
 Two figures: ``faithful`` (every filed request equals the read-back the caller confirmed: must be all of
 them) and ``accuracy`` (the fraction of dialogues filed exactly as the caller wanted). ``dxhub voicebot
 simulate`` prints them for a seed range; the test uses a development range and a held-out one.
@@ -59,6 +65,9 @@ class Want:
     plate: str | None = None
     said_plate: str = ""
     forgotten: dict[str, Any] | None = None  # an item said only at the read-back
+    faq_topic: str | None = None  # FAQ callers: the question's topic, the 동 and what must be heard
+    faq_area: str | None = None
+    faq_expected: str | None = None  # the table's answer, or None: the table has none, a person answers
 
 
 @dataclass
@@ -69,6 +78,8 @@ class Result:
     confirmed: dict[str, Any] | None
     read_back: str | None
     transcript: list[tuple[str, str]]
+    state: str = ""
+    handoff_reason: str | None = None
 
     @property
     def faithful(self) -> bool:
@@ -95,6 +106,11 @@ class Result:
     def exact(self) -> bool:
         """Filed exactly as the caller wanted."""
         f, w = self.filed, self.want
+        if w.intent == "faq":
+            last = self.transcript[-1][1] if self.transcript else ""
+            if w.faq_expected is None:
+                return f is None and self.handoff_reason == "faq_unanswered"
+            return f is None and self.state == "done" and w.faq_expected in last
         if f is None:
             return False
         if w.intent == "bulky_waste":
@@ -236,11 +252,65 @@ def want_for(rng: random.Random, fee_table: list[dialogue.FeeLine], today: date)
     return want
 
 
+FAQ_QUESTIONS = {
+    "waste_day": ["쓰레기 버리는 날이 언제예요", "생활쓰레기 배출 요일이 어떻게 돼요", "일반 쓰레기 언제 내놓으면 돼요",
+                  "쓰레기 수거 요일 좀 알려 주세요", "쓰레기 버리는 요일 물어볼라고요", "쓰레기차 언제 와요"],
+    "recycling_day": ["분리수거 하는 날이 언제예요", "재활용 쓰레기 무슨 요일에 버려요", "플라스틱 페트병 언제 내놔요",
+                      "재활용 버리는 날 언제여"],
+    "food_waste": ["음식물 쓰레기 언제 버려요", "음식물 쓰레기 수거 요일이 궁금해요"],
+    "waste_bags": ["종량제 봉투 어디서 사요", "쓰레기 봉투 파는 데가 어디예요"],
+}
+FAQ_SHARE = 0.15  # of the dialogues, drawn from the seed apart from everything else
+
+
+def spoken_area(rng: random.Random, area: str) -> str:
+    """A 동 as callers say it: 옥포1동 as 옥포 일동, 창전동 sometimes as 창전."""
+    m = re.fullmatch(r"(.+?)(\d)?(동|읍|면)", area)
+    if m and m.group(2):
+        digit = SINO[int(m.group(2))]
+        return rng.choice([area, f"{m.group(1)} {digit}{m.group(3)}", f"{m.group(1)}{digit}{m.group(3)}"])
+    return area
+
+
+def faq_want(rng: random.Random, faq: list[dialogue.FaqLine], other_areas: list[str]) -> Want:
+    want = Want(intent="faq")
+    want.faq_topic = rng.choice(sorted({line.topic for line in faq if line.topic in FAQ_QUESTIONS}))
+    lines = [line for line in faq if line.topic == want.faq_topic]
+    areas = sorted({line.area for line in lines if line.area})
+    if not areas:
+        want.faq_expected = lines[0].answer
+        return want
+    if rng.random() < 0.1 and other_areas:  # a 동 the table has no answer for
+        want.faq_area = rng.choice(other_areas)
+        general = next((line for line in lines if line.area is None), None)
+        want.faq_expected = general.answer if general else None
+        return want
+    want.faq_area = rng.choice(areas)
+    want.faq_expected = next(line.answer for line in lines if line.area == want.faq_area)
+    return want
+
+
+def faq_opening(rng: random.Random, want: Want) -> tuple[str, bool]:
+    """The question, and whether it already names the caller's 동."""
+    question = rng.choice(FAQ_QUESTIONS[want.faq_topic or ""])
+    if want.faq_area and rng.random() < 0.4:
+        return rng.choice([f"{spoken_area(rng, want.faq_area)} {question}",
+                           f"저 {want.faq_area} 사는데요 {question}"]), True
+    return question, False
+
+
+def faq_area_answer(rng: random.Random, want: Want) -> str:
+    area = spoken_area(rng, want.faq_area or "")
+    return rng.choice([f"{area}이요", f"{area} 살아요", f"{area}에 살아요", f"저 {area}인데요", area])
+
+
 # --- the simulated caller ------------------------------------------------------------------------
 
 def caller_turn(rng: random.Random, want: Want, state: str, slots: dict[str, Any], fee_table: list[dialogue.FeeLine],
                 noise: float, told: set[str]) -> str:
     """What the caller says next, given what the bot asks."""
+    if want.intent == "faq":
+        return noisy(rng, faq_area_answer(rng, want) if state == "collect:faq_area" else "네", noise)
     early = rng.random() < 0.4  # give the next slots before they are asked
     if state == "collect:size":
         pending = slots["pending_item"]
@@ -298,14 +368,23 @@ def opening(rng: random.Random, want: Want, fee_table: list[dialogue.FeeLine]) -
 
 
 def run_dialogue(seed: int, *, fee_table: list[dialogue.FeeLine], today: date, predict, noise: float = 0.3,
-                 max_turns: int = 16) -> Result:
-    """One seeded dialogue with the real dialogue and classifier (``predict``: text -> Prediction)."""
+                 max_turns: int = 16, faq_tables: tuple[tuple[list[dialogue.FaqLine], list[str]], ...] = ()
+                 ) -> Result:
+    """One seeded dialogue with the real dialogue and classifier (``predict``: text -> Prediction).
+    ``faq_tables``: FAQ tables (with 동 names they do not answer for) the FAQ callers ask; none, no FAQ callers."""
     rng = random.Random(seed)
-    want = want_for(rng, fee_table, today)
-    ctx = dialogue.Context(today=today, fee_table=fee_table, find_refunds=lambda birth: [])
+    faq_rng = random.Random(f"faq:{seed}")
+    faq: list[dialogue.FaqLine] = []
+    if faq_tables and faq_rng.random() < FAQ_SHARE:
+        faq, others = faq_rng.choice(faq_tables)
+        want = faq_want(faq_rng, faq, others)
+        rng = faq_rng
+    else:
+        want = want_for(rng, fee_table, today)
+    ctx = dialogue.Context(today=today, fee_table=fee_table, find_refunds=lambda birth: [], faq=faq)
     call = dialogue.CallState(municipality_name="이천시")
     told: set[str] = set()
-    text = noisy(rng, opening(rng, want, fee_table), noise)
+    text = noisy(rng, faq_opening(rng, want)[0] if want.intent == "faq" else opening(rng, want, fee_table), noise)
     if want.intent == "illegal_parking" and want.said_address in text:
         told.add("address")
     transcript: list[tuple[str, str]] = []
@@ -319,7 +398,8 @@ def run_dialogue(seed: int, *, fee_table: list[dialogue.FeeLine], today: date, p
             said_back = dialogue.read_back(res.intent or "", confirmed or {}) if confirmed else None
             return Result(seed, want, res.outcome, confirmed, said_back, transcript)
         if res.ended:
-            break
+            return Result(seed, want, None, None, None, transcript, state=res.state,
+                          handoff_reason=res.handoff_reason)
         call = dialogue.CallState(municipality_name="이천시", intent=res.intent, state=res.state,
                                   slots=res.slots, failures=res.failures)
         text = caller_turn(rng, want, res.state, res.slots, fee_table, noise, told)
@@ -333,6 +413,7 @@ class Summary:
     exact: int
     unfaithful: list[Result]
     misses: list[Result]
+    faq: int = 0  # FAQ dialogues (they file nothing)
 
     @property
     def accuracy(self) -> float:
@@ -340,8 +421,9 @@ class Summary:
 
 
 def simulate(seeds: range, *, fee_table: list[dialogue.FeeLine], today: date, predict,
-             noise: float = 0.3) -> Summary:
-    results = [run_dialogue(s, fee_table=fee_table, today=today, predict=predict, noise=noise) for s in seeds]
+             noise: float = 0.3, faq_tables: tuple[tuple[list[dialogue.FaqLine], list[str]], ...] = ()) -> Summary:
+    results = [run_dialogue(s, fee_table=fee_table, today=today, predict=predict, noise=noise, faq_tables=faq_tables)
+               for s in seeds]
     return Summary(dialogues=len(results), filed=sum(r.filed is not None for r in results),
                    exact=sum(r.exact for r in results), unfaithful=[r for r in results if not r.faithful],
-                   misses=[r for r in results if not r.exact])
+                   misses=[r for r in results if not r.exact], faq=sum(r.want.intent == "faq" for r in results))

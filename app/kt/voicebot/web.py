@@ -12,17 +12,19 @@ from fastapi import APIRouter, Query, Request
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
 from app.core.errors import DomainError
-from app.core.forms import domain_errors, form_to_dict, validate_form
+from app.core.forms import domain_errors, form_to_dict, submit_form, validate_form
 from app.core.i18n import gettext as _
 from app.core.live import sse_response
 from app.core.pagination import PageParams
 from app.core.templating import env, flash, render, see_other
 from app.kt.voicebot import publication, service
-from app.kt.voicebot.deps import CallDep, FeeItemDep, RequestDep
+from app.kt.voicebot.deps import CallDep, FaqEntryDep, FeeItemDep, RequestDep
 from app.kt.voicebot.models import REQUEST_STATUSES, SERVICE_CODES
 from app.kt.voicebot.schemas import (
     CallIn,
     Clean,
+    FaqEntryIn,
+    FaqEntryUpdate,
     FeeItemIn,
     FeeItemUpdate,
     ModerationIn,
@@ -38,13 +40,14 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
 
 SERVICE_LABELS = {"bulky_waste": "Bulky waste", "night_duty": "Night-duty complaint",
-                  "illegal_parking": "Illegal parking", "local_tax_refund": "Local tax refund",
+                  "illegal_parking": "Illegal parking", "local_tax_refund": "Local tax refund", "faq": "FAQ",
                   "human_agent": "Asked for a person", "out_of_scope": "Out of scope", "unknown": "Unknown"}
 STATUS_LABELS = {"received": "Received", "assigned": "Assigned", "in_progress": "In progress", "resolved": "Resolved",
                  "rejected": "Rejected", "duplicate": "Duplicate", "active": "In progress (call)",
                  "completed": "Completed by the bot", "handed_off": "Handed off", "abandoned": "Abandoned"}
 HANDOFF_LABELS = {"caller_asked": "Caller asked for a person", "not_understood": "Not understood twice",
-                  "urgent": "Urgent: sent to the duty officer", None: "-"}
+                  "urgent": "Urgent: sent to the duty officer",
+                  "faq_unanswered": "FAQ the table does not answer", None: "-"}
 env.globals["vb_service_label"] = lambda code: _(SERVICE_LABELS.get(code or "unknown", code or "unknown"))
 env.globals["vb_status_label"] = lambda s: _(STATUS_LABELS.get(s, s))
 env.globals["vb_handoff_label"] = lambda r: _(HANDOFF_LABELS.get(r, r or "-"))
@@ -73,7 +76,7 @@ def calls(request: Request, db: SessionDep,
     service.record_caller_list(db, calls=[*live, *items])
     return render(request, "kt/voicebot/calls.html", {
         "live": live, "calls": items, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
-        "filters": filters, "query_base": urlencode(filters), "intents": list(SERVICE_LABELS)[:6]})
+        "filters": filters, "query_base": urlencode(filters), "intents": list(SERVICE_LABELS)[:7]})
 
 
 @router.get("/calls/live", name="vb_calls_live")
@@ -229,7 +232,7 @@ def _fees_page(request: Request, db, *, errors: dict | None = None, values: dict
     municipalities = [m for m in platform_service.all_municipalities(db) if m.level == "basic"] \
         or platform_service.all_municipalities(db)
     items = service.list_fee_items(db)
-    names = {m.id: m.name_ko for m in platform_service.all_municipalities(db)}
+    names = {m.id: platform_service.place_name(m) for m in platform_service.all_municipalities(db)}
     return render(request, "kt/voicebot/fees.html", {
         "items": items, "errors": errors or {}, "values": values or {}, "municipalities": municipalities,
         "names": names, "row_error": any(":" in k for k in (errors or {}))}, status_code=status_code)
@@ -282,6 +285,82 @@ async def fee_update(request: Request, item: FeeItemDep, db: SessionDep):
             return see_other(str(request.url_for("vb_fees")))
     return _fees_page(request, db, errors={f"{item.id}:{k}": v for k, v in errors.items()}, values=values,
                       status_code=400)
+
+
+# --- FAQ table -------------------------------------------------------------------------------
+
+def _writable_municipalities(db) -> list:
+    return [m for m in platform_service.all_municipalities(db) if m.level == "basic"] \
+        or platform_service.all_municipalities(db)
+
+
+def _faq_page(request: Request, db, *, page: int = 1, topic: str | None = None, errors: dict | None = None,
+              values: dict | None = None, status_code: int = 200):
+    filters = {"topic": topic} if topic else {}
+    items, total = service.list_faq_entries(db, page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
+                                            topic=topic)
+    return render(request, "kt/voicebot/faq.html", {
+        "items": items, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "filters": filters,
+        "query_base": urlencode(filters), "names": {m.id: platform_service.place_name(m)
+                                                    for m in platform_service.all_municipalities(db)},
+        "municipalities": _writable_municipalities(db), "errors": errors or {},
+        "values": values if values is not None else {"active": True}}, status_code=status_code)
+
+
+@router.get("/faq", name="vb_faq")
+def faq(request: Request, db: SessionDep,
+        topic: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z][a-z0-9_]*$")] = None,
+        page: Annotated[int, Query(ge=1, le=100000)] = 1):
+    return _faq_page(request, db, page=page, topic=topic)
+
+
+@router.post("/faq", name="vb_faq_create")
+async def faq_create(request: Request, db: SessionDep):
+    values = form_to_dict(await request.form())
+    values["active"] = "active" in values
+    entry, errors = submit_form(db, FaqEntryIn, values, lambda d: service.create_faq_entry(db, data=d))
+    if entry is not None:
+        flash(request, _("FAQ answer added."))
+        return see_other(str(request.url_for("vb_faq")))
+    return _faq_page(request, db, errors=errors, values=values, status_code=400)
+
+
+FAQ_FIELDS = ("topic", "title", "area", "keywords", "answer", "active")
+
+
+def _faq_edit_page(request: Request, entry, *, errors: dict | None = None, values: dict | None = None,
+                   status_code: int = 200):
+    shown = values if values is not None else {k: getattr(entry, k) for k in FAQ_FIELDS}
+    return render(request, "kt/voicebot/faq_edit.html", {"entry": entry, "errors": errors or {}, "values": shown},
+                  status_code=status_code)
+
+
+@router.get("/faq/{entry_id}", name="vb_faq_edit")
+def faq_edit(request: Request, entry: FaqEntryDep):
+    return _faq_edit_page(request, entry)
+
+
+@router.post("/faq/{entry_id}", name="vb_faq_update")
+async def faq_update(request: Request, entry: FaqEntryDep, db: SessionDep):
+    form = await request.form()
+    if form.get("action") == "delete":
+        service.delete_faq_entry(db, entry=entry)
+        flash(request, _("FAQ answer removed."))
+        return see_other(str(request.url_for("vb_faq")))
+    values = form_to_dict(form)
+    values.pop("action", None)
+    values["active"] = "active" in values
+    values.setdefault("area", None)  # left empty: the whole municipality's answer
+    for required in ("topic", "title", "keywords", "answer"):  # emptied on the form: refused, not kept as was
+        values.setdefault(required, "")
+    entry_id = entry.id
+    saved, errors = submit_form(db, FaqEntryUpdate, values,
+                                lambda d: service.update_faq_entry(db, entry=entry, data=d))
+    if saved is not None:
+        flash(request, _("FAQ answer saved."))
+        return see_other(str(request.url_for("vb_faq")))
+    return _faq_edit_page(request, service.get_faq_entry(db, entry_id=entry_id), errors=errors, values=values,
+                          status_code=400)
 
 
 # --- statistics ------------------------------------------------------------------------------

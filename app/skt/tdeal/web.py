@@ -135,8 +135,8 @@ def _no_permission() -> dict[str, str]:
 
 def _municipality_options(db, principal: Principal) -> list[tuple[str, str]]:
     """The municipalities the user may write to, as (code, label) for a select."""
-    return [(m.code, f"{m.name_ko} ({m.code})") for m in platform_service.all_municipalities(db)
-            if principal.reaches(m.id)]
+    return platform_service.municipality_options([m for m in platform_service.all_municipalities(db)
+                                                  if principal.reaches(m.id)])
 
 
 def _own_code(db, principal: Principal) -> str:

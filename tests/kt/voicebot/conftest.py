@@ -1,4 +1,4 @@
-"""Fixtures of the voicebot tests: fee tables and a refund due in both tenants of the test world."""
+"""Fixtures of the voicebot tests: fee tables, FAQ tables and a refund due in both tenants of the test world."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from sqlalchemy import insert
 
 from app.core.tenancy import SYSTEM, bind_principal
 from app.kt.voicebot import classifier, publication, service
-from app.kt.voicebot.demo import _fee_rows
-from app.kt.voicebot.models import VoicebotFeeItem, VoicebotServiceSetting, VoicebotTaxRefund
+from app.kt.voicebot.demo import _fee_rows, faq_rows
+from app.kt.voicebot.models import VoicebotFaqEntry, VoicebotFeeItem, VoicebotServiceSetting, VoicebotTaxRefund
 from app.platform import accounts
 from app.platform.schemas import ApiKeyIn
 
@@ -52,8 +52,10 @@ def intent_model(trained_model_file):
 def vb_world(world, database):
     with database.unit_of_work() as s:
         bind_principal(s, SYSTEM)
-        for muni in (world.changwon, world.ulsan):
+        # FAQ: 창원시 gets the demo's 이천시 answers (창전동...), 울산 the 거제시 ones (옥포1동...).
+        for muni, faq_code in ((world.changwon, "4150000000"), (world.ulsan, "4831000000")):
             s.execute(insert(VoicebotFeeItem.__table__), _fee_rows(muni.id, muni.code))
+            s.execute(insert(VoicebotFaqEntry.__table__), faq_rows(muni.id, faq_code))
             s.execute(insert(VoicebotServiceSetting.__table__), publication.default_rows(muni.id))
             s.execute(insert(VoicebotTaxRefund.__table__).values(
                 municipality_id=muni.id, phone_hash=service.caller_hash(CALLER), birth=BIRTH, tax_type="자동차세",

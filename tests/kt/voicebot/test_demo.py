@@ -5,7 +5,7 @@ import re
 from sqlalchemy import func, select
 
 from app.core.tenancy import SYSTEM
-from app.kt.voicebot.models import VoicebotCall, VoicebotFeeItem, VoicebotRequest, VoicebotTurn
+from app.kt.voicebot.models import VoicebotCall, VoicebotFaqEntry, VoicebotFeeItem, VoicebotRequest, VoicebotTurn
 from app.platform.models import Municipality
 
 
@@ -20,7 +20,13 @@ def test_demo_calls_requests_and_fee_tables_for_icheon_and_geoje(demo_loaded):
             intents = dict(s.execute(select(VoicebotCall.intent, func.count())
                                      .where(VoicebotCall.municipality_id == mid).group_by(VoicebotCall.intent)).all())
             assert sum(intents.values()) >= 100
-            assert {"bulky_waste", "night_duty", "illegal_parking", "local_tax_refund"} <= set(intents)
+            assert {"bulky_waste", "night_duty", "illegal_parking", "local_tax_refund", "faq"} <= set(intents)
+            faq = s.scalars(select(VoicebotFaqEntry).where(VoicebotFaqEntry.municipality_id == mid)).all()
+            assert {e.topic for e in faq} == {"waste_day", "recycling_day", "food_waste", "waste_bags"}
+            assert sum(e.area is not None for e in faq) == 12  # waste and recycling days of six 동 each
+            outcomes = dict(s.execute(select(VoicebotCall.status, func.count()).where(
+                VoicebotCall.municipality_id == mid, VoicebotCall.intent == "faq").group_by(VoicebotCall.status)).all())
+            assert outcomes.get("completed", 0) > outcomes.get("handed_off", 0) > 0  # answered; a 동 not in the table
         statuses = set(s.scalars(select(VoicebotRequest.status).distinct()))
         assert statuses == {"received", "assigned", "in_progress", "resolved", "rejected", "duplicate"}
         assert set(s.scalars(select(VoicebotCall.status).distinct())) >= {"completed", "handed_off"}

@@ -76,9 +76,10 @@ def test_addresses_are_kept_whole():
     assert area_of("부발읍아미리 경충대로 24") == "부발읍"
 
 
-def test_waste_day_questions_go_to_a_person_not_to_bulky_waste(intent_model):
+def test_waste_day_questions_without_an_faq_table_go_to_a_person_not_to_bulky_waste(intent_model):
     res, = _talk(intent_model, "쓰레기 버리는 날이 언제예요")
-    assert res.state == "handoff" and res.handoff_reason == "faq_unanswered" and res.outcome is None
+    assert res.intent == "faq" and res.state == "handoff" and res.handoff_reason == "faq_unanswered"
+    assert res.outcome is None
 
 
 def test_each_extractor_alone():
