@@ -76,6 +76,12 @@ def _publish(db: Session, site_id: int, message: dict[str, Any]) -> None:
     relay.notify(db, topic(site_id), message)
 
 
+def _vehicles():  # the VDA 5050 side imports this module
+    from app.kt.robots import vehicles
+
+    return vehicles
+
+
 def _actor(db: Session) -> str:
     principal = principal_of(db)
     return principal.label[:120] if principal else "system"
@@ -253,6 +259,7 @@ def register_robot(db: Session, *, data: RobotIn) -> Robot:
                   capabilities=capabilities, status="offline", online=False, errors=[])
     db.add(robot)
     flush_or_conflict(db, "A robot with external id {external_id} already exists", external_id=data.external_id)
+    _vehicles().link_robot(db, robot=robot)
     _touch(db, site.id)
     return robot
 
@@ -316,13 +323,14 @@ ALERT_MESSAGES = {
 
 
 def _raise_alert(db: Session, *, robot: Robot | RobotView, kind: str, open_alerts: dict[tuple[int, str], RobotAlert],
-                 now: datetime, task_id: int | None = None, **params: Any) -> RobotAlert | None:
+                 now: datetime, task_id: int | None = None, message: str | None = None,
+                 **params: Any) -> RobotAlert | None:
     """Open an alert unless one of this kind is already open for the robot (task failures always open)."""
     if kind != "task_failed" and (robot.id, kind) in open_alerts:
         return None
     alert = RobotAlert(municipality_id=robot.municipality_id, site_id=robot.site_id, robot_id=robot.id,
                        task_id=task_id, kind=kind, raised_at=now,
-                       message=ALERT_MESSAGES[kind].format(task_id=task_id, **params)[:500])
+                       message=(message or ALERT_MESSAGES[kind].format(task_id=task_id, **params))[:500])
     db.add(alert)
     open_alerts[(robot.id, kind)] = alert
     _publish(db, robot.site_id, {"event": "alert", "robot_id": robot.id, "kind": kind,
@@ -748,6 +756,7 @@ def cancel_task(db: Session, *, task: RobotTask, now: datetime | None = None) ->
     task.status, task.finished_at = "canceled", now or utcnow()
     db.flush()
     if robot_id is not None:
+        _vehicles().cancel_order(db, robot_id=robot_id, task=task, now=now)
         robot = get_robot(db, robot_id=robot_id)
         robot.current_task_id, robot.task_progress = None, None
         robot.status = derive_status(online=robot.online, errors=robot.errors, charging=robot.charging,
@@ -801,6 +810,7 @@ def dispatch(db: Session, *, site: RobotSite, now: datetime | None = None) -> li
         task.attempts += 1
         robot.status, robot.current_task_id, robot.task_progress = "working", task.id, 0.0
         assigned.append(task)
+        _vehicles().send_order(db, robot=robot, task=task, now=now)
         _publish(db, site.id, {"event": "task", "task_id": task.id, "status": "assigned",
                                                   "robot_id": robot.id})
     db.flush()
@@ -822,24 +832,30 @@ def sweep_offline(db: Session, *, now: datetime | None = None) -> int:
         if not robots:
             dispatch(db, site=site, now=now)  # tasks whose start time has come
             continue
-        open_alerts = _open_alerts(db, [r.id for r in robots])
-        open_tasks = _open_tasks_of(db, [r.id for r in robots])
-        for robot in robots:
-            robot.online = False
-            robot.status = "offline"
-            robot.current_task_id = None
-            robot.task_progress = None
-            if robot.id in open_tasks:
-                _requeue(db, task=open_tasks[robot.id], reason="robot went offline", now=now)
-            _raise_alert(db, robot=robot, kind="offline", open_alerts=open_alerts, now=now,
-                         seconds=site.offline_after_s)
-        _publish(db, site.id, {"event": "robots",
-                                                  "robots": [robot_summary(r, now=now) for r in robots]})
+        take_offline(db, site=site, robots=robots, now=now)
         gone += len(robots)
-        db.flush()
-        db.info.pop("kt_robots_requeued", None)
-        dispatch(db, site=site, now=now)
     return gone
+
+
+def take_offline(db: Session, *, site: RobotSite, robots: list[Robot], now: datetime,
+                 reason: str | None = None) -> None:
+    """Mark ``robots`` of ``site`` offline now (the sweep, or a vehicle's broken connection), raise their
+    offline alerts, return their tasks to the queue and dispatch those to the others."""
+    open_alerts = _open_alerts(db, [r.id for r in robots])
+    open_tasks = _open_tasks_of(db, [r.id for r in robots])
+    for robot in robots:
+        robot.online = False
+        robot.status = "offline"
+        robot.current_task_id = None
+        robot.task_progress = None
+        if robot.id in open_tasks:
+            _requeue(db, task=open_tasks[robot.id], reason=reason or "robot went offline", now=now)
+        _raise_alert(db, robot=robot, kind="offline", open_alerts=open_alerts, now=now,
+                     seconds=site.offline_after_s, message=reason)
+    _publish(db, site.id, {"event": "robots", "robots": [robot_summary(r, now=now) for r in robots]})
+    db.flush()
+    db.info.pop("kt_robots_requeued", None)
+    dispatch(db, site=site, now=now)
 
 
 # --- orders and commands ---------------------------------------------------------------------
@@ -878,6 +894,7 @@ def send_command(db: Session, *, robot: Robot, data: CommandIn, now: datetime | 
         robot.paused = True
     elif data.kind == "resume":
         robot.paused = False
+    had_task = robot.current_task_id is not None
     if data.kind in HOLDING_COMMANDS:
         robot.hold = data.kind
         _requeue_robot_tasks(db, robot=robot, reason=REQUEUE_REASONS[data.kind], now=now)
@@ -887,6 +904,8 @@ def send_command(db: Session, *, robot: Robot, data: CommandIn, now: datetime | 
                            status="pending", note=data.note, created_by=_actor(db), created_at=now)
     db.add(command)
     db.flush()
+    _vehicles().send_command(db, robot=robot, kind=data.kind, command_id=command.id, now=now,
+                             cancel_order=had_task and data.kind in HOLDING_COMMANDS)
     db.info.pop("kt_robots_requeued", None)
     dispatch(db, site=robot.site, now=now)
     _publish(db, robot.site_id, {"event": "robots", "robots": [robot_summary(robot, now=now)]})
