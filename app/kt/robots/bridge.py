@@ -66,6 +66,8 @@ def apply(ctx: BridgeContext, topic: vda5050.Topic, payload: dict[str, Any]) -> 
 
 
 def handle(ctx: BridgeContext, message: Message) -> None:
+    if not message.payload:
+        return  # a retained message being cleared
     try:
         topic, payload = read(message)
         apply(ctx, topic, payload)

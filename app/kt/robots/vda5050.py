@@ -35,6 +35,7 @@ SCHEMA_DIGESTS = {
 COMMAND_ACTIONS = {"pause": ["startPause"], "resume": ["stopPause"], "dock": ["cancelOrder"],
                    "charge": ["startCharging"]}
 RUNNING_ACTION = ("WAITING", "INITIALIZING", "RUNNING", "PAUSED")
+START_DEVIATION_M = 1.0  # how far from its last reported position the vehicle may stand at an order's start
 ORDER_ID = re.compile(r"^dxhub-task-(\d+)-(\d+)$")
 
 
@@ -173,22 +174,32 @@ def header(*, header_id: int, manufacturer: str, serial_number: str, now: dateti
             "manufacturer": manufacturer, "serialNumber": serial_number}
 
 
+def route_of(waypoints: list[dict[str, Any]], *, order_id: str, start: dict[str, float] | None) -> list[dict[str, Any]]:
+    """The order's nodes: where the vehicle stands first (a new order must begin at a node the vehicle is
+    on or within ``allowedDeviationXY`` of, section 6.6.1), then the task's waypoints."""
+    here = [{"name": f"{order_id}-start", "x": start["x"], "y": start["y"], "start": True}] if start else []
+    return here + list(waypoints)
+
+
 def build_order(*, head: dict[str, Any], order_id: str, kind: str, waypoints: list[dict[str, Any]],
-                map_id: str, final_action: bool = True) -> dict[str, Any]:
-    """An order through ``waypoints`` (all released: the base is the whole route): nodes at even and
-    edges at odd sequence ids; the task's own action (its kind) at the last node."""
+                map_id: str, start: dict[str, float] | None = None) -> dict[str, Any]:
+    """An order through ``waypoints`` from ``start`` (the vehicle's position), all released (the base is
+    the whole route): nodes at even and edges at odd sequence ids; the task's own action (its kind) at
+    the last node."""
+    route = route_of(waypoints, order_id=order_id, start=start)
     nodes, edges = [], []
-    for i, point in enumerate(waypoints):
-        last = i == len(waypoints) - 1
+    for i, point in enumerate(route):
+        last = i == len(route) - 1
         actions = ([{"actionType": kind, "actionId": f"{order_id}-{kind}", "blockingType": "HARD",
-                     "actionDescription": point.get("name", "")}] if last and final_action else [])
+                     "actionDescription": point["name"]}] if last else [])
+        position = {"x": float(point["x"]), "y": float(point["y"]), "mapId": map_id}
+        if point.get("start"):
+            position["allowedDeviationXY"] = START_DEVIATION_M
         nodes.append({"nodeId": point["name"], "sequenceId": 2 * i, "released": True,
-                      "nodeDescription": point["name"],
-                      "nodePosition": {"x": float(point["x"]), "y": float(point["y"]), "mapId": map_id},
-                      "actions": actions})
+                      "nodeDescription": point["name"], "nodePosition": position, "actions": actions})
         if i:
-            edges.append({"edgeId": f"{waypoints[i - 1]['name']}>{point['name']}", "sequenceId": 2 * i - 1,
-                          "released": True, "startNodeId": waypoints[i - 1]["name"], "endNodeId": point["name"],
+            edges.append({"edgeId": f"{route[i - 1]['name']}>{point['name']}", "sequenceId": 2 * i - 1,
+                          "released": True, "startNodeId": route[i - 1]["name"], "endNodeId": point["name"],
                           "actions": []})
     message = {**head, "orderId": order_id, "orderUpdateId": 0, "nodes": nodes, "edges": edges}
     validate("order", message)

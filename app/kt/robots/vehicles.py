@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.core.bulk import insert_rows
 from app.core.config import Settings, get_settings
 from app.core.db import utcnow
-from app.core.errors import InvalidInput
+from app.core.errors import InvalidInput, NotFound
 from app.core.mqtt import publish_after_commit
 from app.kt.robots import service, vda5050
 from app.kt.robots.config import get_robots_settings
@@ -60,10 +60,22 @@ def _registered_robot(db: Session, *, manufacturer: str, serial_number: str) -> 
 
 
 def link_robot(db: Session, *, robot: Robot) -> None:
-    """Called when a robot is registered: a vehicle already heard with its vendor and external id is its."""
-    db.execute(update(RobotVdaVehicle).where(RobotVdaVehicle.manufacturer == robot.vendor,
-                                             RobotVdaVehicle.serial_number == robot.external_id,
-                                             RobotVdaVehicle.robot_id.is_(None)).values(robot_id=robot.id))
+    """Called when a robot is registered: a vehicle already heard with its vendor and external id is its,
+    and is asked for its factsheet (its capabilities)."""
+    vehicle = db.scalars(select(RobotVdaVehicle).where(RobotVdaVehicle.manufacturer == robot.vendor,
+                                                       RobotVdaVehicle.serial_number == robot.external_id,
+                                                       RobotVdaVehicle.robot_id.is_(None))).first()
+    if vehicle is None:
+        return
+    vehicle.robot_id = robot.id
+    db.flush()
+    if not vehicle.factsheet:
+        request_factsheet(db, vehicle=vehicle)
+
+
+def request_factsheet(db: Session, *, vehicle: RobotVdaVehicle, now: datetime | None = None) -> None:
+    send_instant_actions(db, vehicle=vehicle, action_types=["factsheetRequest"],
+                         prefix=f"dxhub-factsheet-{vehicle.instant_actions_header_id + 1}", now=now)
 
 
 def list_unregistered(db: Session) -> list[RobotVdaVehicle]:
@@ -71,8 +83,23 @@ def list_unregistered(db: Session) -> list[RobotVdaVehicle]:
                            .order_by(RobotVdaVehicle.last_seen_at.desc())))
 
 
-def get_vehicle(db: Session, *, vehicle_id: int) -> RobotVdaVehicle | None:
-    return db.get(RobotVdaVehicle, vehicle_id)
+def get_vehicle(db: Session, *, vehicle_id: int) -> RobotVdaVehicle:
+    vehicle = db.get(RobotVdaVehicle, vehicle_id)
+    if vehicle is None:
+        raise NotFound("Vehicle {id} not found", id=vehicle_id)
+    return vehicle
+
+
+def series_name(vehicle: RobotVdaVehicle) -> str | None:
+    return ((vehicle.factsheet or {}).get("typeSpecification") or {}).get("seriesName")
+
+
+def vehicle_out(vehicle: RobotVdaVehicle) -> dict[str, Any]:
+    return {"id": vehicle.id, "manufacturer": vehicle.manufacturer, "serial_number": vehicle.serial_number,
+            "robot_id": vehicle.robot_id, "connection_state": vehicle.connection_state,
+            "protocol_version": vehicle.protocol_version, "series_name": series_name(vehicle),
+            "messages": vehicle.messages, "first_seen_at": vehicle.first_seen_at,
+            "last_seen_at": vehicle.last_seen_at}
 
 
 def vehicle_of(db: Session, *, robot_id: int) -> RobotVdaVehicle | None:
@@ -94,11 +121,9 @@ def on_connection(db: Session, *, vehicle: RobotVdaVehicle, message: dict[str, A
         return
     if message["connectionState"] == "ONLINE":
         if not vehicle.factsheet:
-            send_instant_actions(db, vehicle=vehicle, action_types=["factsheetRequest"],
-                                 prefix=f"dxhub-factsheet-{vehicle.instant_actions_header_id + 1}", now=now)
+            request_factsheet(db, vehicle=vehicle, now=now)
         return
-    said_at = vda5050.parse_time(message["timestamp"])
-    if robot.online and (robot.last_seen_at is None or said_at >= robot.last_seen_at):  # not a stale retained one
+    if robot.online:  # the connection topic is retained: the last word is the current one
         reason = ("connection broken (VDA 5050 last will)" if message["connectionState"] == "CONNECTIONBROKEN"
                   else "vehicle went offline (VDA 5050 connection)")
         service.take_offline(db, site=robot.site, robots=[robot], now=now, reason=reason)
@@ -150,7 +175,7 @@ def task_report(db: Session, *, robot: Robot, message: dict[str, Any]) -> TaskRe
     if task is None:
         return None
     progress = vda5050.order_progress(message, order_id=vda5050.order_id_of(task.id, task.attempts),
-                                      nodes=len(task.waypoints), was_started=task.status == "underway")
+                                      nodes=len(task.waypoints) + 1, was_started=task.status == "underway")
     if progress is None:
         return None
     return TaskReport(task_id=task.id, status=progress.status, progress=progress.progress,
@@ -184,8 +209,9 @@ def send_order(db: Session, *, robot: Robot, task: RobotTask, now: datetime | No
         return False
     now = now or utcnow()
     head = _next_header(db, vehicle, "order_header_id", now)
+    start = {"x": robot.x, "y": robot.y} if robot.x is not None and robot.y is not None else None
     message = vda5050.build_order(head=head, order_id=vda5050.order_id_of(task.id, task.attempts), kind=task.kind,
-                                  waypoints=task.waypoints, map_id=robot.site.map_id)
+                                  waypoints=task.waypoints, map_id=robot.map_id or robot.site.map_id, start=start)
     _send(db, vehicle, "order", message)
     return True
 
