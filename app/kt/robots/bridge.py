@@ -54,8 +54,7 @@ def apply(ctx: BridgeContext, topic: vda5050.Topic, payload: dict[str, Any]) -> 
     now = utcnow()
     with ctx.database.unit_of_work(principal=SYSTEM) as db:
         db.info["settings"] = ctx.settings
-        vehicle = vehicles.seen(db, manufacturer=topic.manufacturer, serial_number=topic.serial_number, now=now,
-                                protocol_version=payload.get("version"))
+        vehicle = vehicles.seen(db, manufacturer=topic.manufacturer, serial_number=topic.serial_number, now=now)
         if topic.subtopic == "connection":
             vehicles.on_connection(db, vehicle=vehicle, message=payload, now=now)
         elif topic.subtopic == "state":
@@ -63,6 +62,8 @@ def apply(ctx: BridgeContext, topic: vda5050.Topic, payload: dict[str, Any]) -> 
         elif topic.subtopic == "factsheet":
             vehicles.on_factsheet(db, vehicle=vehicle, message=payload)
         # visualization: the vehicle is seen; its position arrives with its state
+        vehicles.heard(db, vehicle=vehicle, now=now, protocol_version=payload.get("version"),
+                       connection_state=payload.get("connectionState"))
 
 
 def handle(ctx: BridgeContext, message: Message) -> None:

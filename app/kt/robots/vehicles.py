@@ -35,22 +35,32 @@ def settings_of(db: Session) -> Settings:
 
 # --- the vehicles heard --------------------------------------------------------------------------
 
-def seen(db: Session, *, manufacturer: str, serial_number: str, now: datetime,
-         protocol_version: str | None = None) -> RobotVdaVehicle:
-    """The vehicle's row, created on its first message, linked to its robot once one is registered."""
+def seen(db: Session, *, manufacturer: str, serial_number: str, now: datetime) -> RobotVdaVehicle:
+    """The vehicle's row, created on its first message, linked to its robot once one is registered.
+
+    Its bookkeeping (:func:`heard`) is written last in the transaction: a dispatch elsewhere locks the
+    site and the robots before it numbers a message on this row, so the bridge takes them in that order
+    too (PostgreSQL would otherwise find the two transactions waiting on each other)."""
     insert_rows(db, RobotVdaVehicle.__table__, [{
         "manufacturer": manufacturer, "serial_number": serial_number, "first_seen_at": now, "last_seen_at": now,
         "order_header_id": 0, "instant_actions_header_id": 0, "messages": 0}],
         conflict=["manufacturer", "serial_number"])
     vehicle = db.scalars(select(RobotVdaVehicle).where(RobotVdaVehicle.manufacturer == manufacturer,
                                                        RobotVdaVehicle.serial_number == serial_number)).one()
-    vehicle.last_seen_at = now
-    vehicle.messages += 1
-    if protocol_version:
-        vehicle.protocol_version = protocol_version[:20]
     if vehicle.robot_id is None:
-        vehicle.robot_id = _registered_robot(db, manufacturer=manufacturer, serial_number=serial_number)
+        robot_id = _registered_robot(db, manufacturer=manufacturer, serial_number=serial_number)
+        if robot_id is not None:
+            vehicle.robot_id = robot_id
     return vehicle
+
+
+def heard(db: Session, *, vehicle: RobotVdaVehicle, now: datetime, protocol_version: str | None = None,
+          connection_state: str | None = None) -> None:
+    """Note the message on the vehicle's row (the transaction's last write, see :func:`seen`)."""
+    db.execute(update(RobotVdaVehicle).where(RobotVdaVehicle.id == vehicle.id).values(
+        last_seen_at=now, messages=RobotVdaVehicle.messages + 1,
+        protocol_version=(protocol_version or vehicle.protocol_version or "")[:20] or None,
+        connection_state=connection_state or vehicle.connection_state))
 
 
 def _registered_robot(db: Session, *, manufacturer: str, serial_number: str) -> int | None:
@@ -115,7 +125,6 @@ def _robot(db: Session, vehicle: RobotVdaVehicle) -> Robot | None:
 def on_connection(db: Session, *, vehicle: RobotVdaVehicle, message: dict[str, Any], now: datetime) -> None:
     """ONLINE is noted (the state that follows brings the robot back); OFFLINE and CONNECTIONBROKEN (the
     broker's last will) take the robot offline at once, with its alert, its task back in the queue."""
-    vehicle.connection_state = message["connectionState"]
     robot = _robot(db, vehicle)
     if robot is None:
         return
