@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from app.core.mqtt import MqttLink
 from app.core.tenancy import SYSTEM
 from app.kt.robots import bridge, vda5050
 from app.kt.robots.models import Robot, RobotAlert, RobotTask, RobotVdaVehicle
+from app.kt.robots.simulator_vda5050 import VdaFleet
 from tests.conftest import wait_until
 from tests.core.test_mqtt import Listener
 
@@ -58,11 +60,12 @@ class Vehicle:
         self.process.kill()
         self.process.wait(10)
 
-    def clear_retained(self, settings) -> None:
+    @staticmethod
+    def clear(settings, manufacturer: str, serial: str) -> None:
+        """Take the vehicle's retained connection message off the broker."""
         sender = MqttLink(settings, role="cleanup")
         if sender.start():
-            sender.publish(vda5050.topic_of("uagv", self.manufacturer, self.serial, "connection"), b"",
-                           qos=1, retain=True)
+            sender.publish(vda5050.topic_of("uagv", manufacturer, serial, "connection"), b"", qos=1, retain=True)
             sender.stop()
 
 
@@ -72,7 +75,7 @@ def vehicle(settings, mqtt_url):
     yield v
     if v.process.poll() is None:
         v.kill()
-    v.clear_retained(settings)
+    Vehicle.clear(settings, v.manufacturer, v.serial)
 
 
 def _robot(database, robot_id):
@@ -164,3 +167,48 @@ def test_a_vehicle_is_registered_by_an_admin_takes_a_task_order_and_its_broken_c
                 RobotVdaVehicle.serial_number == vehicle.serial)).one() == "CONNECTIONBROKEN"
     finally:
         sent.close()
+
+
+def test_the_simulator_speaks_the_same_vda5050_and_a_goodbye_takes_it_offline_at_once(
+        database, settings, fleet, client, auth, bridge_link, mqtt_url):
+    sim = VdaFleet(broker_url=mqtt_url, n=1, manufacturer="DXHubSim", map_id="f1", width_m=30, height_m=20,
+                   speed_m_s=20.0, serial_prefix=f"T{uuid.uuid4().hex[:6]}")
+    vehicle = sim.vehicles[0]
+    stop = threading.Event()
+
+    def drive():
+        while not stop.is_set():
+            sim.tick(0.1)
+            stop.wait(0.1)
+
+    sim.connect()
+    driver = threading.Thread(target=drive, daemon=True)
+    driver.start()
+    try:
+        wait_until(lambda: _listed(client, auth("root"), vehicle.serial), what="the simulated vehicle listed")
+        r = client.post("/api/v1/kt/robots", headers=auth("root"), json={
+            "external_id": vehicle.serial, "name": "시뮬레이터", "vendor": "DXHubSim", "model": "SimBot",
+            "type": "patrol", "site_id": fleet.site_id})
+        robot_id = r.json()["id"]
+        wait_until(lambda: _robot(database, robot_id).capabilities == ["care", "dock", "guide", "patrol"],
+                   what="the factsheet's capabilities")
+        wait_until(lambda: _robot(database, robot_id).status == "idle", what="the simulated robot idle")
+        r = client.post("/api/v1/kt/robots/tasks", headers=auth("cw.staff"), json={
+            "site_id": fleet.site_id, "kind": "patrol", "waypoints": ["여권 창구", "휴게실"], "robot_id": robot_id})
+        assert r.status_code == 201, r.text
+        task_id = r.json()["id"]
+
+        def status():
+            with database.unit_of_work(principal=SYSTEM) as s:
+                return s.get(RobotTask, task_id).status
+
+        wait_until(lambda: status() == "completed", within_s=20, what="the patrol completed")
+    finally:
+        stop.set()
+        driver.join(5)
+        sim.close()  # says OFFLINE before it leaves
+    wait_until(lambda: not _robot(database, robot_id).online, what="the robot offline on its goodbye")
+    with database.unit_of_work(principal=SYSTEM) as s:
+        alert = s.scalars(select(RobotAlert).where(RobotAlert.robot_id == robot_id)).one()
+        assert alert.kind == "offline" and "went offline" in alert.message
+    Vehicle.clear(settings, "DXHubSim", vehicle.serial)
