@@ -41,12 +41,15 @@ def seen(db: Session, *, manufacturer: str, serial_number: str, now: datetime) -
     Its bookkeeping (:func:`heard`) is written last in the transaction: a dispatch elsewhere locks the
     site and the robots before it numbers a message on this row, so the bridge takes them in that order
     too (PostgreSQL would otherwise find the two transactions waiting on each other)."""
-    insert_rows(db, RobotVdaVehicle.__table__, [{
-        "manufacturer": manufacturer, "serial_number": serial_number, "first_seen_at": now, "last_seen_at": now,
-        "order_header_id": 0, "instant_actions_header_id": 0, "messages": 0}],
-        conflict=["manufacturer", "serial_number"])
-    vehicle = db.scalars(select(RobotVdaVehicle).where(RobotVdaVehicle.manufacturer == manufacturer,
-                                                       RobotVdaVehicle.serial_number == serial_number)).one()
+    known = select(RobotVdaVehicle).where(RobotVdaVehicle.manufacturer == manufacturer,
+                                          RobotVdaVehicle.serial_number == serial_number)
+    vehicle = db.scalars(known).first()
+    if vehicle is None:  # its first message (two workers may race here: the unique key keeps one row)
+        insert_rows(db, RobotVdaVehicle.__table__, [{
+            "manufacturer": manufacturer, "serial_number": serial_number, "first_seen_at": now,
+            "last_seen_at": now, "order_header_id": 0, "instant_actions_header_id": 0, "messages": 0}],
+            conflict=["manufacturer", "serial_number"])
+        vehicle = db.scalars(known).one()
     if vehicle.robot_id is None:
         robot_id = _registered_robot(db, manufacturer=manufacturer, serial_number=serial_number)
         if robot_id is not None:
