@@ -135,3 +135,12 @@ def test_the_schemas_are_the_official_ones_and_what_the_platform_builds_passes_t
     with pytest.raises(vda5050.InvalidMessage):
         vda5050.build_instant_actions(head={k: v for k, v in head.items() if k != "version"},
                                       action_types=["startPause"], prefix="x")
+
+
+def test_the_simulator_command_says_what_is_missing(capsys):
+    from app.cli import main
+
+    assert main(["robots", "simulate", "--token", "key"]) == 2
+    assert "--site" in capsys.readouterr().err
+    assert main(["robots", "simulate", "--vda5050", "--robots", "0"]) == 2
+    assert main(["robots", "simulate", "--vda5050", "--map-size", "wide"]) == 2
