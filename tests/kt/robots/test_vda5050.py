@@ -110,11 +110,11 @@ def test_a_vehicle_is_registered_by_an_admin_takes_a_task_order_and_its_broken_c
         assert not _listed(client, auth("root"), vehicle.serial)
 
         # Its states bring it online where it stands; asked for its factsheet, it gives its capabilities.
-        wait_until(lambda: _robot(database, robot_id).status == "idle", what="the robot online and idle")
+        wait_until(lambda: _robot(database, robot_id).status == "idle", within_s=30, what="the robot online and idle")
         robot = _robot(database, robot_id)
         assert (robot.x, robot.y, robot.map_id, robot.battery_pct) == (2.0, 10.0, "f1", 90.0)
         wait_until(lambda: _robot(database, robot_id).capabilities == ["dock", "guide"],
-                   what="the capabilities of the factsheet")
+                   within_s=30, what="the capabilities of the factsheet")
 
         # A task goes to it as an order; its progress comes back from the vehicle's state.
         r = client.post("/api/v1/kt/robots/tasks", headers=auth("cw.staff"), json={
@@ -127,7 +127,7 @@ def test_a_vehicle_is_registered_by_an_admin_takes_a_task_order_and_its_broken_c
             with database.unit_of_work(principal=SYSTEM) as s:
                 return s.get(RobotTask, task_id)
 
-        wait_until(lambda: task().status == "completed", within_s=20, what="the task completed by the vehicle")
+        wait_until(lambda: task().status == "completed", within_s=40, what="the task completed by the vehicle")
         done = task()
         assert done.progress == 100.0 and done.started_at is not None and done.finished_at is not None
         assert _robot(database, robot_id).status == "idle"
@@ -157,7 +157,8 @@ def test_a_vehicle_is_registered_by_an_admin_takes_a_task_order_and_its_broken_c
 
         # It dies: the broker's last will takes it offline at once, with an alert, no sweep needed.
         vehicle.kill()
-        wait_until(lambda: not _robot(database, robot_id).online, what="the robot offline after its last will")
+        wait_until(lambda: not _robot(database, robot_id).online, within_s=30,
+                   what="the robot offline after its last will")
         assert _robot(database, robot_id).status == "offline"
         with database.unit_of_work(principal=SYSTEM) as s:
             alert = s.scalars(select(RobotAlert).where(RobotAlert.robot_id == robot_id,
@@ -185,7 +186,8 @@ def test_the_simulator_speaks_the_same_vda5050_and_a_goodbye_takes_it_offline_at
     driver = threading.Thread(target=drive, daemon=True)
     driver.start()
     try:
-        wait_until(lambda: _listed(client, auth("root"), vehicle.serial), what="the simulated vehicle listed")
+        wait_until(lambda: _listed(client, auth("root"), vehicle.serial), within_s=30,
+                   what="the simulated vehicle listed")
         r = client.post("/api/v1/kt/robots", headers=auth("root"), json={
             "external_id": vehicle.serial, "name": "시뮬레이터", "vendor": "DXHubSim", "model": "SimBot",
             "type": "patrol", "site_id": fleet.site_id})
@@ -202,7 +204,7 @@ def test_the_simulator_speaks_the_same_vda5050_and_a_goodbye_takes_it_offline_at
             with database.unit_of_work(principal=SYSTEM) as s:
                 return s.get(RobotTask, task_id).status
 
-        wait_until(lambda: status() == "completed", within_s=20, what="the patrol completed")
+        wait_until(lambda: status() == "completed", within_s=40, what="the patrol completed")
     finally:
         stop.set()
         driver.join(5)
