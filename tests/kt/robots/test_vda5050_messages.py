@@ -14,6 +14,7 @@ from app.core.tenancy import SYSTEM
 from app.kt.robots import bridge, service, vda5050
 from app.kt.robots.models import Robot, RobotAlert, RobotState, RobotVdaVehicle
 from app.kt.robots.schemas import RobotIn
+from app.platform.models import AuditLog
 from tests.conftest import web_login
 
 
@@ -71,11 +72,29 @@ def test_an_unknown_vehicle_is_kept_for_platform_admins_and_given_to_no_robot(da
     web_login(client, "cw.admin")
     assert client.get("/kt/robots/vehicles").status_code == 403
     client.cookies.clear()
-    web_login(client, "root")
+    csrf = web_login(client, "root")
+    assert "미등록 VDA 5050 차량" in client.get("/kt/robots/").text
     page = client.get("/kt/robots/vehicles")
     assert page.status_code == 200 and "AGV-1" in page.text and f"?vehicle={vehicle.id}" in page.text
     form = client.get(f"/kt/robots/robots/new?vehicle={vehicle.id}").text
     assert 'value="AGV-1"' in form and 'value="SimRobotics"' in form
+
+    # Assigned to a site with the robot form: the vehicle is the robot's, the registration audited.
+    r = client.post("/kt/robots/robots/new", follow_redirects=False, data={
+        "csrf_token": csrf, "external_id": "AGV-1", "name": "VDA 1호", "vendor": "SimRobotics", "model": "VDA 5050",
+        "type": "guide", "site_id": str(fleet.site_id)})
+    assert r.status_code == 303, r.text
+    assert "AGV-1" not in client.get("/kt/robots/vehicles").text
+    with database.unit_of_work(principal=SYSTEM) as s:
+        robot = s.scalars(select(Robot).where(Robot.external_id == "AGV-1")).one()
+        assert s.scalars(select(RobotVdaVehicle.robot_id)).one() == robot.id
+        actors = s.scalars(select(AuditLog.actor).where(AuditLog.object_type == "kt_robot",
+                                                        AuditLog.object_id == str(robot.id))).all()
+        assert actors and all("root" in a for a in actors)
+    handle("state", vda_state("AGV-1", header_id=3))
+    with database.unit_of_work(principal=SYSTEM) as s:
+        assert s.get(Robot, robot.id).status == "idle"
+    assert _count(database, RobotState) == 1
 
 
 def test_a_state_reads_as_the_rest_api_reads_a_report(database, fleet, handle):
