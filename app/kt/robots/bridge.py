@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from pydantic import ValidationError
+
 from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.errors import DomainError
@@ -72,7 +74,7 @@ def handle(ctx: BridgeContext, message: Message) -> None:
     try:
         topic, payload = read(message)
         apply(ctx, topic, payload)
-    except (Refused, DomainError) as exc:
+    except (Refused, DomainError, ValidationError) as exc:  # ValidationError: a value the platform cannot hold
         MESSAGES.labels(KEY, "refused").inc()
         log.warning("VDA 5050 message on %s refused: %s", message.topic, exc)
 

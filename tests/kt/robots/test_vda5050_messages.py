@@ -115,6 +115,12 @@ def test_a_state_reads_as_the_rest_api_reads_a_report(database, fleet, handle):
         assert s.get(Robot, robot_id).status == "error"
         alert = s.scalars(select(RobotAlert).where(RobotAlert.robot_id == robot_id)).one()
         assert alert.kind == "fatal_error" and "overheated" in alert.message
+    # valid VDA 5050 but more than the platform holds (a map id of 61 characters): refused, nothing changes
+    too_long = vda_state("AGV-1", header_id=3, x=9.0)
+    too_long["agvPosition"]["mapId"] = "m" * 61
+    handle("state", too_long)
+    with database.unit_of_work(principal=SYSTEM) as s:
+        assert (s.get(Robot, robot_id).x, s.get(Robot, robot_id).map_id) == (3.0, "f1")
 
 
 def test_an_orders_progress_is_read_from_nodes_actions_and_its_id():
