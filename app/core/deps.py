@@ -26,6 +26,7 @@ def get_db(request: Request) -> Iterator[Session]:
     """The request's unit of work: commit when the route returns normally, roll back otherwise."""
     db: Database = request.app.state.db
     with db.unit_of_work(write=request.method not in SAFE_METHODS) as session:
+        session.info["settings"] = request.app.state.settings  # e.g. for what it publishes after commit
         yield session
 
 

@@ -17,7 +17,7 @@ from app.core.deps import SessionDep
 from app.core.errors import DomainError, InvalidInput
 from app.core.pagination import Page, PageDep
 from app.core.schemas import Id
-from app.kt.robots import live, service, stats
+from app.kt.robots import live, service, stats, vehicles
 from app.kt.robots.deps import AlertDep, CommandDep, RobotDep, SiteDep, TaskDep
 from app.kt.robots.schemas import (
     MAX_BATCH,
@@ -45,7 +45,9 @@ from app.kt.robots.schemas import (
     TaskKind,
     TaskOut,
     TaskStatus,
+    VdaVehicleOut,
 )
+from app.platform.auth import require_api_platform_admin
 
 router = APIRouter(tags=["kt.robots"])
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -225,6 +227,19 @@ def fleet_stats_csv(db: SessionDep, date_from: date | None = None, date_to: date
     start, end = _period(date_from, date_to)
     header, rows = stats.stats_table(stats.fleet_stats(db, date_from=start, date_to=end, site_id=site_id), per=per)
     return csv_response(f"robots-{per}-{start}-{end}.csv", header, rows)
+
+
+# --- VDA 5050 vehicles ----------------------------------------------------------------------
+
+@router.get("/vda5050/vehicles", response_model=Page[VdaVehicleOut],
+            dependencies=[Depends(require_api_platform_admin)])
+def unregistered_vehicles(db: SessionDep, page: PageDep):
+    """Vehicles heard on the VDA 5050 interface that no robot is registered for yet, newest first
+    (platform admins: such a vehicle belongs to no municipality until it is registered at a site with
+    its manufacturer as vendor and its serial number as external id)."""
+    found = vehicles.list_unregistered(db)
+    return Page(items=[vehicles.vehicle_out(v) for v in found[page.offset:page.offset + page.limit]],
+                total=len(found), limit=page.limit, offset=page.offset)
 
 
 # --- robots (declared last: /{robot_id} would otherwise shadow the paths above) ---------------

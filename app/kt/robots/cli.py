@@ -13,7 +13,7 @@ def add_cli(subparsers) -> None:
     sub = robots.add_subparsers(dest="robots_command", required=True)
 
     sim = sub.add_parser("simulate", help="drive virtual robots against the API (demos, load tests)")
-    sim.add_argument("--site", required=True, help="site code, e.g. cb-minwon or cheongnamdae")
+    sim.add_argument("--site", help="site code, e.g. cb-minwon or cheongnamdae (REST)")
     sim.add_argument("--robots", type=int, default=5, help="how many robots (the site's first, then new ones)")
     sim.add_argument("--url", default="http://127.0.0.1:8000", help="base URL of DX Hub")
     sim.add_argument("--token", default=os.environ.get("DXHUB_API_KEY"),
@@ -21,6 +21,13 @@ def add_cli(subparsers) -> None:
     sim.add_argument("--duration", type=float, default=300.0, help="seconds to run")
     sim.add_argument("--interval", type=float, default=1.0, help="seconds between state batches")
     sim.add_argument("--seed", type=int, default=7)
+    vda = sim.add_argument_group("VDA 5050 over MQTT (--vda5050): vehicles that an admin registers at a site")
+    vda.add_argument("--vda5050", action="store_true", help="speak VDA 5050 v2 over MQTT instead of REST")
+    vda.add_argument("--broker", default=os.environ.get("DXHUB_MQTT_URL") or "mqtt://127.0.0.1:1883",
+                     help="MQTT broker (default: $DXHUB_MQTT_URL or mqtt://127.0.0.1:1883)")
+    vda.add_argument("--manufacturer", default="DXHubSim", help="VDA 5050 manufacturer (the robots' vendor)")
+    vda.add_argument("--map-id", default="floor-1")
+    vda.add_argument("--map-size", default="30x20", help="width x height in metres the vehicles start in")
     sim.set_defaults(func=_cmd_simulate)
 
     sweep = sub.add_parser("sweep", help="mark robots not heard from offline, raise alerts, requeue tasks")
@@ -29,10 +36,15 @@ def add_cli(subparsers) -> None:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    if args.vda5050:
+        return _cmd_simulate_vda5050(args)
     import httpx
 
     from app.kt.robots.simulator import Simulator
 
+    if not args.site:
+        print("error: give --site (the site code) or --vda5050", file=sys.stderr)
+        return 2
     if not args.token:
         print("error: give --token or set DXHUB_API_KEY (an API key with kt.robots:write)", file=sys.stderr)
         return 2
@@ -53,6 +65,38 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         except httpx.HTTPError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+    return 0
+
+
+def _cmd_simulate_vda5050(args: argparse.Namespace) -> int:
+    from app.kt.robots.config import get_robots_settings
+    from app.kt.robots.simulator_vda5050 import VdaFleet
+
+    if args.robots < 1 or args.robots > 1000:
+        print("error: --robots must be between 1 and 1000 with --vda5050", file=sys.stderr)
+        return 2
+    try:
+        width, height = (float(v) for v in args.map_size.lower().split("x"))
+        fleet = VdaFleet(broker_url=args.broker, n=args.robots, manufacturer=args.manufacturer,
+                         interface=get_robots_settings().vda5050_interface, map_id=args.map_id, width_m=width,
+                         height_m=height, seed=args.seed)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        fleet.connect()
+    except OSError as exc:
+        print(f"error: cannot reach the broker {args.broker}: {exc}", file=sys.stderr)
+        return 1
+    names = ", ".join(v.serial for v in fleet.vehicles[:5]) + (" ..." if args.robots > 5 else "")
+    print(f"{args.robots} VDA 5050 vehicles of {args.manufacturer} on {args.broker} ({names}) for "
+          f"{args.duration:.0f} s; register them at a site on /kt/robots/vehicles")
+    try:
+        fleet.run(duration_s=args.duration, interval_s=args.interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fleet.close()
     return 0
 
 

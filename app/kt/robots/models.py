@@ -238,3 +238,30 @@ class RobotDaily(TenantScoped, Base):
     reports: Mapped[int] = mapped_column(Integer, default=0)
     error_reports: Mapped[int] = mapped_column(Integer, default=0)
 
+
+
+class RobotVdaVehicle(Base):
+    """A vehicle heard on the VDA 5050 interface, by ``manufacturer`` and ``serialNumber``.
+
+    Platform-level, not a tenant row: a vehicle nobody registered yet belongs to no municipality, so
+    only platform admins list the unregistered ones and register each as a robot of a site (vendor =
+    manufacturer, external id = serial number). Once registered, ``robot_id`` links it and its
+    messages feed that robot. The header counters number what the platform sends it, per topic."""
+
+    __tablename__ = "kt_robot_vda_vehicle"
+    __audit__ = False
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    manufacturer: Mapped[str] = mapped_column(String(80))
+    serial_number: Mapped[str] = mapped_column(String(80))
+    robot_id: Mapped[int | None] = mapped_column(ForeignKey("kt_robot.id", ondelete="SET NULL"), index=True)
+    connection_state: Mapped[str | None] = mapped_column(String(20))
+    protocol_version: Mapped[str | None] = mapped_column(String(20))
+    factsheet: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    order_header_id: Mapped[int] = mapped_column(Integer, default=0)
+    instant_actions_header_id: Mapped[int] = mapped_column(Integer, default=0)
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("manufacturer", "serial_number"),)

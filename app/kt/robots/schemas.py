@@ -406,3 +406,18 @@ class StatsOut(OutputModel):
     date_to: date
     robots: list[RobotStatsOut]
     days: list[DayStatsOut]
+
+
+# --- VDA 5050 vehicles ----------------------------------------------------------------------------
+
+class VdaVehicleOut(OutputModel):
+    id: int
+    manufacturer: str = Field(description="VDA 5050 manufacturer: the robot's vendor once registered")
+    serial_number: str = Field(description="VDA 5050 serialNumber: the robot's external id once registered")
+    robot_id: int | None
+    connection_state: str | None = Field(description="ONLINE, OFFLINE or CONNECTIONBROKEN (the last will)")
+    protocol_version: str | None
+    series_name: str | None = Field(description="typeSpecification.seriesName of its factsheet")
+    messages: int
+    first_seen_at: UtcDateTime
+    last_seen_at: UtcDateTime

@@ -76,6 +76,12 @@ def _publish(db: Session, site_id: int, message: dict[str, Any]) -> None:
     relay.notify(db, topic(site_id), message)
 
 
+def _vehicles():  # the VDA 5050 side imports this module
+    from app.kt.robots import vehicles
+
+    return vehicles
+
+
 def _actor(db: Session) -> str:
     principal = principal_of(db)
     return principal.label[:120] if principal else "system"
@@ -253,6 +259,7 @@ def register_robot(db: Session, *, data: RobotIn) -> Robot:
                   capabilities=capabilities, status="offline", online=False, errors=[])
     db.add(robot)
     flush_or_conflict(db, "A robot with external id {external_id} already exists", external_id=data.external_id)
+    _vehicles().link_robot(db, robot=robot)
     _touch(db, site.id)
     return robot
 
@@ -316,13 +323,14 @@ ALERT_MESSAGES = {
 
 
 def _raise_alert(db: Session, *, robot: Robot | RobotView, kind: str, open_alerts: dict[tuple[int, str], RobotAlert],
-                 now: datetime, task_id: int | None = None, **params: Any) -> RobotAlert | None:
+                 now: datetime, task_id: int | None = None, message: str | None = None,
+                 **params: Any) -> RobotAlert | None:
     """Open an alert unless one of this kind is already open for the robot (task failures always open)."""
     if kind != "task_failed" and (robot.id, kind) in open_alerts:
         return None
     alert = RobotAlert(municipality_id=robot.municipality_id, site_id=robot.site_id, robot_id=robot.id,
                        task_id=task_id, kind=kind, raised_at=now,
-                       message=ALERT_MESSAGES[kind].format(task_id=task_id, **params)[:500])
+                       message=(message or ALERT_MESSAGES[kind].format(task_id=task_id, **params))[:500])
     db.add(alert)
     open_alerts[(robot.id, kind)] = alert
     _publish(db, robot.site_id, {"event": "alert", "robot_id": robot.id, "kind": kind,
@@ -414,12 +422,29 @@ def _resolve_batch_robots(db: Session, items: list[tuple[int | None, str | None,
     return robots, errors
 
 
-def ingest_states(db: Session, *, items: list[tuple[int | None, str | None, StateIn]],
-                  now: datetime | None = None) -> dict[str, int]:
+Report = tuple[int | None, str | None, StateIn]  # (robot id, or the vendor's external id, the state)
+
+
+def ingest_states(db: Session, *, items: list[Report], now: datetime | None = None) -> dict[str, int]:
     """Store a batch of state reports and bring each robot's current state, tasks, alerts and daily
     rollups up to date. A bad report rejects the whole batch with every bad row named; a report already
-    stored (same robot, same time) counts as a duplicate and changes nothing."""
+    stored (same robot, same time) counts as a duplicate and changes nothing. The REST API and the
+    VDA 5050 bridge both come here."""
     now = now or utcnow()
+    robots = _check_batch(db, items=items, now=now)
+    fresh, duplicates, robot_by_id = _fresh_reports(db, items=items, robots=robots)
+    if not fresh:
+        return {"accepted": 0, "duplicates": duplicates, "robots": len(robot_by_id)}
+    _store_reports(db, fresh=fresh, robot_by_id=robot_by_id, now=now)
+    live, sites_to_dispatch = _advance_robots(db, touched=[robot_by_id[rid] for rid in fresh], fresh=fresh,
+                                              now=now)
+    _after_batch(db, fresh=fresh, robot_by_id=robot_by_id, live=live, sites_to_dispatch=sites_to_dispatch,
+                 now=now)
+    return {"accepted": sum(len(v) for v in fresh.values()), "duplicates": duplicates, "robots": len(robot_by_id)}
+
+
+def _check_batch(db: Session, *, items: list[Report], now: datetime) -> list[RobotView]:
+    """The batch's robots; raises when a report names no robot, lies in the future or off the map."""
     robots, errors = _resolve_batch_robots(db, items)
     horizon = now + timedelta(seconds=FUTURE_TOLERANCE_S)
     for i, ((_rid, _ext, state), robot) in enumerate(zip(items, robots, strict=True)):
@@ -438,11 +463,16 @@ def ingest_states(db: Session, *, items: list[tuple[int | None, str | None, Stat
         errors.sort(key=lambda e: e["loc"][1])
         raise InvalidInput("{n} of the reports are invalid; nothing was stored", errors=errors,
                            n=len({e["loc"][1] for e in errors}))
+    return robots  # type: ignore[return-value]
 
-    # Drop reports already stored, and repeats inside the batch.
+
+def _fresh_reports(db: Session, *, items: list[Report], robots: list[RobotView]
+                   ) -> tuple[dict[int, list[StateIn]], int, dict[int, RobotView]]:
+    """Each robot's reports not stored yet, oldest first (repeats inside the batch dropped too), the
+    number of duplicates, and the batch's robots by id."""
     per_robot: dict[int, list[StateIn]] = defaultdict(list)
     for (_rid, _ext, state), robot in zip(items, robots, strict=True):
-        per_robot[robot.id].append(state)  # type: ignore[union-attr]
+        per_robot[robot.id].append(state)
     times = [s.time for _r, _e, s in items]
     existing = set()
     if per_robot:
@@ -450,7 +480,6 @@ def ingest_states(db: Session, *, items: list[tuple[int | None, str | None, Stat
             among(db, RobotState.robot_id, list(per_robot)), RobotState.reported_at >= min(times),
             RobotState.reported_at <= max(times)))
         existing = {(rid, t.timestamp()) for rid, t in rows}
-    robot_by_id = {r.id: r for r in robots if r is not None}
     fresh: dict[int, list[StateIn]] = {}
     duplicates = 0
     for rid, states in per_robot.items():
@@ -464,10 +493,11 @@ def ingest_states(db: Session, *, items: list[tuple[int | None, str | None, Stat
             kept.append(state)
         if kept:
             fresh[rid] = kept
-    accepted = sum(len(v) for v in fresh.values())
-    if not fresh:
-        return {"accepted": 0, "duplicates": duplicates, "robots": len(per_robot)}
+    return fresh, duplicates, {r.id: r for r in robots if r.id in per_robot}
 
+
+def _store_reports(db: Session, *, fresh: dict[int, list[StateIn]], robot_by_id: dict[int, RobotView],
+                   now: datetime) -> None:
     state_rows = [{
         "municipality_id": robot_by_id[rid].municipality_id, "robot_id": rid, "reported_at": s.time,
         "received_at": now, "operating_mode": s.operating_mode, "x": s.position.x, "y": s.position.y,
@@ -478,7 +508,11 @@ def ingest_states(db: Session, *, items: list[tuple[int | None, str | None, Stat
     insert_rows(db, RobotState.__table__, state_rows, conflict=["robot_id", "reported_at"])
     count_ingested(db, module="kt.robots", kind="states", n=len(state_rows))
 
-    touched = [robot_by_id[rid] for rid in fresh]
+
+def _advance_robots(db: Session, *, touched: list[RobotView], fresh: dict[int, list[StateIn]], now: datetime
+                    ) -> tuple[dict[int, list[dict[str, Any]]], set[int]]:
+    """Move each robot's tasks, daily seconds and current state along its new reports (one UPDATE for
+    the batch); returns the summaries for watched sites and the sites whose robots became available."""
     open_tasks = _open_tasks_of(db, [r.id for r in touched])
     open_alerts = _open_alerts(db, [r.id for r in touched])
     daily: dict[tuple[int, Any], dict[str, float]] = {}
@@ -487,36 +521,8 @@ def ingest_states(db: Session, *, items: list[tuple[int | None, str | None, Stat
     live: dict[int, list[dict[str, Any]]] = defaultdict(list)
     watched: dict[int, bool] = {}  # summaries are built only for sites someone watches in this process
     for robot in touched:
-        states = fresh[robot.id]
-        prev_time = robot.last_seen_at if is_online(robot, now=states[0].time) else None
-        prev_status = robot.status
-        cap = robot.site.offline_after_s
-        newest = None
-        for state in states:
-            _apply_task_report(db, robot=robot, state=state, open_tasks=open_tasks, open_alerts=open_alerts,
-                               now=now)
-            day = state.time.astimezone(SEOUL).date()
-            acc = daily.setdefault((robot.id, day), {"municipality_id": robot.municipality_id, "online_s": 0.0,
-                                                     "working_s": 0.0, "charging_s": 0.0, "error_s": 0.0,
-                                                     "reports": 0, "error_reports": 0})
-            acc["reports"] += 1
-            acc["error_reports"] += 1 if state.errors else 0
-            if robot.last_seen_at is not None and state.time <= robot.last_seen_at:
-                continue  # a late report: stored and counted, but it does not rewind the robot
-            if prev_time is not None and state.time > prev_time:
-                dt = min((state.time - prev_time).total_seconds(), cap)
-                acc["online_s"] += dt
-                if prev_status == "working":
-                    acc["working_s"] += dt
-                elif prev_status == "charging":
-                    acc["charging_s"] += dt
-                elif prev_status == "error":
-                    acc["error_s"] += dt
-            errors_now = [e.model_dump() for e in state.errors]
-            prev_status = derive_status(online=True, errors=errors_now, charging=state.battery.charging,
-                                        paused=robot.paused, has_task=robot.id in open_tasks)
-            prev_time = state.time
-            newest = state
+        newest = _accumulate_reports(db, robot=robot, states=fresh[robot.id], open_tasks=open_tasks,
+                                     open_alerts=open_alerts, daily=daily, now=now)
         if newest is None:
             continue
         was_available = available(robot, now=now)
@@ -527,10 +533,51 @@ def ingest_states(db: Session, *, items: list[tuple[int | None, str | None, Stat
             sites_to_dispatch.add(robot.site_id)
         if watched.setdefault(robot.site_id, broker.subscriber_count(topic(robot.site_id)) > 0):
             live[robot.site_id].append(robot_summary(robot, now=now))
-
     if robot_updates:
         update_rows_by_id(db, Robot.__table__, robot_updates)
     _upsert_daily(db, daily)
+    return live, sites_to_dispatch
+
+
+def _accumulate_reports(db: Session, *, robot: RobotView, states: list[StateIn], open_tasks: dict[int, RobotTask],
+                        open_alerts: dict[tuple[int, str], RobotAlert], daily: dict[tuple[int, Any], dict[str, float]],
+                        now: datetime) -> StateIn | None:
+    """Apply each report's task progress and add its seconds to the day's rollup; returns the newest
+    report that moves the robot forward (None when all are late)."""
+    prev_time = robot.last_seen_at if is_online(robot, now=states[0].time) else None
+    prev_status = robot.status
+    cap = robot.site.offline_after_s
+    newest = None
+    for state in states:
+        _apply_task_report(db, robot=robot, state=state, open_tasks=open_tasks, open_alerts=open_alerts, now=now)
+        day = state.time.astimezone(SEOUL).date()
+        acc = daily.setdefault((robot.id, day), {"municipality_id": robot.municipality_id, "online_s": 0.0,
+                                                 "working_s": 0.0, "charging_s": 0.0, "error_s": 0.0,
+                                                 "reports": 0, "error_reports": 0})
+        acc["reports"] += 1
+        acc["error_reports"] += 1 if state.errors else 0
+        if robot.last_seen_at is not None and state.time <= robot.last_seen_at:
+            continue  # a late report: stored and counted, but it does not rewind the robot
+        if prev_time is not None and state.time > prev_time:
+            dt = min((state.time - prev_time).total_seconds(), cap)
+            acc["online_s"] += dt
+            if prev_status == "working":
+                acc["working_s"] += dt
+            elif prev_status == "charging":
+                acc["charging_s"] += dt
+            elif prev_status == "error":
+                acc["error_s"] += dt
+        errors_now = [e.model_dump() for e in state.errors]
+        prev_status = derive_status(online=True, errors=errors_now, charging=state.battery.charging,
+                                    paused=robot.paused, has_task=robot.id in open_tasks)
+        prev_time = state.time
+        newest = state
+    return newest
+
+
+def _after_batch(db: Session, *, fresh: dict[int, list[StateIn]], robot_by_id: dict[int, RobotView],
+                 live: dict[int, list[dict[str, Any]]], sites_to_dispatch: set[int], now: datetime) -> None:
+    """Dispatch where robots became free, audit the batch per municipality, tell the live screens."""
     for site_id in sorted(sites_to_dispatch | {t.site_id for t in db.info.pop("kt_robots_requeued", [])}):
         dispatch(db, site=get_site(db, site_id=site_id), now=now)
     by_municipality: dict[int, int] = defaultdict(int)
@@ -544,7 +591,6 @@ def ingest_states(db: Session, *, items: list[tuple[int | None, str | None, Stat
         changed_ids[robot_by_id[rid].site_id].append(rid)
     for site_id, rids in changed_ids.items():
         _publish(db, site_id, {"event": "robots", "robot_ids": rids, "robots": live.get(site_id, [])})
-    return {"accepted": accepted, "duplicates": duplicates, "robots": len(per_robot)}
 
 
 def _hold_ends(db: Session, *, robot: RobotView, state: StateIn) -> bool:
@@ -748,6 +794,7 @@ def cancel_task(db: Session, *, task: RobotTask, now: datetime | None = None) ->
     task.status, task.finished_at = "canceled", now or utcnow()
     db.flush()
     if robot_id is not None:
+        _vehicles().cancel_order(db, robot_id=robot_id, task=task, now=now)
         robot = get_robot(db, robot_id=robot_id)
         robot.current_task_id, robot.task_progress = None, None
         robot.status = derive_status(online=robot.online, errors=robot.errors, charging=robot.charging,
@@ -801,6 +848,7 @@ def dispatch(db: Session, *, site: RobotSite, now: datetime | None = None) -> li
         task.attempts += 1
         robot.status, robot.current_task_id, robot.task_progress = "working", task.id, 0.0
         assigned.append(task)
+        _vehicles().send_order(db, robot=robot, task=task, now=now)
         _publish(db, site.id, {"event": "task", "task_id": task.id, "status": "assigned",
                                                   "robot_id": robot.id})
     db.flush()
@@ -822,24 +870,30 @@ def sweep_offline(db: Session, *, now: datetime | None = None) -> int:
         if not robots:
             dispatch(db, site=site, now=now)  # tasks whose start time has come
             continue
-        open_alerts = _open_alerts(db, [r.id for r in robots])
-        open_tasks = _open_tasks_of(db, [r.id for r in robots])
-        for robot in robots:
-            robot.online = False
-            robot.status = "offline"
-            robot.current_task_id = None
-            robot.task_progress = None
-            if robot.id in open_tasks:
-                _requeue(db, task=open_tasks[robot.id], reason="robot went offline", now=now)
-            _raise_alert(db, robot=robot, kind="offline", open_alerts=open_alerts, now=now,
-                         seconds=site.offline_after_s)
-        _publish(db, site.id, {"event": "robots",
-                                                  "robots": [robot_summary(r, now=now) for r in robots]})
+        take_offline(db, site=site, robots=robots, now=now)
         gone += len(robots)
-        db.flush()
-        db.info.pop("kt_robots_requeued", None)
-        dispatch(db, site=site, now=now)
     return gone
+
+
+def take_offline(db: Session, *, site: RobotSite, robots: list[Robot], now: datetime,
+                 reason: str | None = None) -> None:
+    """Mark ``robots`` of ``site`` offline now (the sweep, or a vehicle's broken connection), raise their
+    offline alerts, return their tasks to the queue and dispatch those to the others."""
+    open_alerts = _open_alerts(db, [r.id for r in robots])
+    open_tasks = _open_tasks_of(db, [r.id for r in robots])
+    for robot in robots:
+        robot.online = False
+        robot.status = "offline"
+        robot.current_task_id = None
+        robot.task_progress = None
+        if robot.id in open_tasks:
+            _requeue(db, task=open_tasks[robot.id], reason=reason or "robot went offline", now=now)
+        _raise_alert(db, robot=robot, kind="offline", open_alerts=open_alerts, now=now,
+                     seconds=site.offline_after_s, message=reason)
+    _publish(db, site.id, {"event": "robots", "robots": [robot_summary(r, now=now) for r in robots]})
+    db.flush()
+    db.info.pop("kt_robots_requeued", None)
+    dispatch(db, site=site, now=now)
 
 
 # --- orders and commands ---------------------------------------------------------------------
@@ -878,6 +932,7 @@ def send_command(db: Session, *, robot: Robot, data: CommandIn, now: datetime | 
         robot.paused = True
     elif data.kind == "resume":
         robot.paused = False
+    had_task = robot.current_task_id is not None
     if data.kind in HOLDING_COMMANDS:
         robot.hold = data.kind
         _requeue_robot_tasks(db, robot=robot, reason=REQUEUE_REASONS[data.kind], now=now)
@@ -887,6 +942,8 @@ def send_command(db: Session, *, robot: Robot, data: CommandIn, now: datetime | 
                            status="pending", note=data.note, created_by=_actor(db), created_at=now)
     db.add(command)
     db.flush()
+    _vehicles().send_command(db, robot=robot, kind=data.kind, command_id=command.id, now=now,
+                             cancel_order=had_task and data.kind in HOLDING_COMMANDS)
     db.info.pop("kt_robots_requeued", None)
     dispatch(db, site=robot.site, now=now)
     _publish(db, robot.site_id, {"event": "robots", "robots": [robot_summary(robot, now=now)]})

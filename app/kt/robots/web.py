@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from app.core.csvout import csv_response
 from app.core.db import utcnow
 from app.core.deps import SessionDep
-from app.core.errors import DomainError
+from app.core.errors import DomainError, Forbidden
 from app.core.forms import domain_errors, form_to_dict, validate_form
 from app.core.i18n import SEOUL
 from app.core.i18n import gettext as _
@@ -22,7 +22,7 @@ from app.core.pagination import PageParams
 from app.core.schemas import Id
 from app.core.templating import env, flash, render, see_other
 from app.core.tenancy import Principal
-from app.kt.robots import live, service, stats
+from app.kt.robots import live, service, stats, vehicles
 from app.kt.robots.deps import AlertDep, RobotDep, SiteDep, TaskDep
 from app.kt.robots.models import ALERT_KINDS, DEFAULT_TASK_KINDS, ROBOT_TYPES, TASK_STATUSES
 from app.kt.robots.schemas import CommandIn, PlaceIn, RobotIn, SiteIn, SiteUpdate, TaskIn
@@ -59,7 +59,8 @@ def _choices(db) -> dict[str, Any]:
 @router.api_route("/robots/new", methods=["GET", "POST"], name="robots_robot_new")
 async def robot_new(request: Request, db: SessionDep):
     if request.method == "GET":
-        values = {"type": "guide", "site_id": request.query_params.get("site_id", "")}
+        values = {"type": "guide", "site_id": request.query_params.get("site_id", ""),
+                  **_vehicle_values(request, db)}
         return render(request, "kt/robots/robot_form.html", {"values": values, "errors": {}, **_choices(db)})
     values = form_to_dict(await request.form(), lists=("capabilities",))
     if not values["capabilities"]:
@@ -95,6 +96,29 @@ def _parse_places(text: str) -> tuple[list[dict[str, Any]], str | None]:
             return [], _("Line {n}: write name, kind, x, y", n=n)
         places.append(place.model_dump())
     return places, None
+
+
+def _vehicle_values(request: Request, db) -> dict[str, Any]:
+    """The form filled in from an unregistered VDA 5050 vehicle (``?vehicle=<id>``, platform admins)."""
+    raw = request.query_params.get("vehicle", "")
+    if not raw.isdigit() or not request.state.principal.is_platform_admin:
+        return {}
+    try:
+        vehicle = vehicles.get_vehicle(db, vehicle_id=int(raw))
+    except DomainError:
+        return {}
+    return {"external_id": vehicle.serial_number, "vendor": vehicle.manufacturer, "name": vehicle.serial_number,
+            "model": vehicles.series_name(vehicle) or "VDA 5050"}
+
+
+@router.get("/vehicles", name="robots_vehicles")
+def unregistered_vehicles(request: Request, db: SessionDep):
+    """VDA 5050 vehicles heard on the broker that no robot is registered for (platform admins only: they
+    belong to no municipality yet); each is registered at a site with the robot form."""
+    if not request.state.principal.is_platform_admin:
+        raise Forbidden("Only platform administrators may open this page")
+    return render(request, "kt/robots/vehicles.html", {"vehicles": vehicles.list_unregistered(db),
+                                                       "series_name": vehicles.series_name})
 
 
 def _municipality_options(db) -> list[tuple[str, str]]:
@@ -183,8 +207,10 @@ async def site_edit(request: Request, site: SiteDep, db: SessionDep):
 @router.get("/", name="robots_fleet")
 def fleet(request: Request, db: SessionDep):
     now = utcnow()
+    principal: Principal = request.state.principal
     return render(request, "kt/robots/fleet.html", {
         "overview": service.fleet_overview(db, now=now),
+        "unregistered": len(vehicles.list_unregistered(db)) if principal.is_platform_admin else 0,
         "alerts": [service.alert_out(a) for a in db.scalars(service.alert_query(open_only=True).limit(10))],
         "statuses": list(ROBOT_STATUS_LABELS)})
 
