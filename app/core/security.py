@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -27,12 +28,15 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-# A real hash to verify against when the username is unknown, so timing does not reveal which exist.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+@functools.cache
+def dummy_hash() -> str:
+    """A real hash to verify against when the username is unknown, so timing does not reveal which exist.
+    Made on first use: hashing costs start-up time otherwise."""
+    return _hasher.hash("not-a-real-password")
 
 
 def burn_password_check(password: str) -> None:
-    verify_password(_DUMMY_HASH, password)
+    verify_password(dummy_hash(), password)
 
 
 def signing_keys(keys: str | Sequence[str]) -> list[str]:

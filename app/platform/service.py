@@ -259,8 +259,14 @@ def program_query(*, partner: str | None = None, municipality: str | None = None
     return stmt
 
 
-def list_programs(db: Session, *, page: PageParams, **filters: Any) -> tuple[list[Program], int]:
-    return paginate(db, program_query(**filters), page)
+def list_programs(db: Session, *, page: PageParams, with_kpis: bool = False,
+                  **filters: Any) -> tuple[list[Program], int]:
+    """One page of programs; ``with_kpis`` loads their KPIs and KPI values in two batched queries
+    (the dashboard reads them for every program)."""
+    stmt = program_query(**filters)
+    if with_kpis:
+        stmt = stmt.options(selectinload(Program.kpis).selectinload(Kpi.values))
+    return paginate(db, stmt, page)
 
 
 def get_program(db: Session, *, program_id: int) -> Program:

@@ -148,7 +148,7 @@ def home(request: Request, db: SessionDep, principal: WebUser):
     today = today_seoul()
     counts = platform_service.program_counts(db)
     programs, _total = platform_service.list_programs(db, page=PageParams(limit=200, offset=0),
-                                                      status="active")
+                                                      status="active", with_kpis=True)
     kpis = []
     for program in programs:
         for kpi in program.kpis:

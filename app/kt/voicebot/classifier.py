@@ -18,11 +18,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion, Pipeline
+
+if TYPE_CHECKING:  # scikit-learn loads on first training (it costs seconds of start-up)
+    from sklearn.pipeline import Pipeline
 
 INTENTS = (
     "bulky_waste", "night_duty", "illegal_parking", "local_tax_refund", "faq", "human_agent", "out_of_scope")
@@ -108,6 +109,10 @@ def _without_spaces(text: str) -> str:
 
 
 def build_pipeline() -> Pipeline:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
     features = FeatureUnion([
         ("wb", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, min_df=1)),
         # Without spaces: "불법주차신고" and "불법 주차 신고" share their n-grams.

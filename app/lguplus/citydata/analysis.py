@@ -18,10 +18,10 @@ import threading
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.linear_model import Ridge
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -48,6 +48,9 @@ MIN_DAYS = 60
 SEASONS = {12: "winter", 1: "winter", 2: "winter", 3: "spring", 4: "spring", 5: "spring", 6: "summer", 7: "summer",
            8: "summer", 9: "autumn", 10: "autumn", 11: "autumn"}
 Z95 = 1.959964
+
+if TYPE_CHECKING:  # scikit-learn loads on the first fit (it costs seconds of start-up)
+    from sklearn.linear_model import Ridge
 
 
 # --- heat map ----------------------------------------------------------------------------------
@@ -232,6 +235,8 @@ def _fit(db: Session, *, zone: CitydataZone, visitor_type: str) -> ZoneModel:
     origin = days[0]
     x = features(days, origin)
     y = np.log1p(actual)
+    from sklearn.linear_model import Ridge
+
     model = Ridge(alpha=1.0).fit(x[mask], y[mask])
     resid = y[mask] - model.predict(x[mask])
     smear = float(np.mean(np.exp(resid)))

@@ -12,7 +12,6 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-from scipy import sparse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -63,6 +62,7 @@ def _fit(data: Interactions, *, factors: int, iterations: int, regularization: f
          progress: Progress | None = None, share: tuple[float, float] = (0.0, 1.0)) -> dict[str, Any]:
     """Fit ALS on the interactions; returns id maps and factor matrices."""
     from implicit.cpu.als import AlternatingLeastSquares
+    from scipy import sparse
     from threadpoolctl import threadpool_limits
 
     user_ids, u_idx = np.unique(data.users, return_inverse=True)

@@ -1,0 +1,92 @@
+"""Pages under load, measured with a compiled load generator (Debian's ``wrk``): the Python thread load of
+``harness.load`` shares the server's cores and understates it. 8 connections against /livez (the floor), the
+program list API, /programs, the home dashboard and the first page of every module, on the demo data."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench.bench_platform import _session_cookie
+from bench.harness import ROOT, demo_server, staff_token
+
+WRK = "/usr/bin/wrk"
+CONNECTIONS = 8
+SECONDS = 5
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+@dataclass
+class WrkResult:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if not m:
+        raise ValueError(f"unexpected wrk latency {text!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def wrk(url: str, *, headers: dict[str, str], seconds: int = SECONDS) -> WrkResult:
+    cmd = [WRK, f"-c{CONNECTIONS}", "-t2", f"-d{seconds}s", "--timeout", "10s", "--latency"]
+    for k, v in headers.items():
+        cmd += ["-H", f"{k}: {v}"]
+    out = subprocess.run([*cmd, url], check=True, capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(bad.group(1)) if bad else 0) + (sum(int(g) for g in sock.groups()) if sock else 0)
+    return WrkResult(rps, p50, p99, errors)
+
+
+def module_pages() -> list[str]:
+    """The landing page of every module (``/<operator>/<program>/``), from the manifests on disk."""
+    return sorted(f"/{p.parent.parent.name}/{p.parent.name}/" for p in (ROOT / "app").glob("*/*/manifest.py")
+                  if p.parent.parent.name != "core")
+
+
+def measure() -> list[dict]:
+    if not Path(WRK).exists() and not shutil.which("wrk"):
+        print(f"bench_pages: skipped, {WRK} is absent (apt-get install wrk)")
+        return []
+    results = []
+    with demo_server() as base:
+        bearer = {"Authorization": f"Bearer {staff_token(base, 'admin')}"}
+        cookie = {"Cookie": _session_cookie(base)}
+        targets = [("/api/v1/programs?limit=50", bearer), ("/programs", cookie), ("/", cookie)]
+        with httpx.Client(base_url=base, headers=cookie, timeout=30) as client:
+            for path in module_pages():
+                status = client.get(path).status_code
+                if status == 200:
+                    targets.append((path, cookie))
+                else:
+                    print(f"bench_pages: {path} answered {status}; not measured")
+        wrk(f"{base}/livez", headers={}, seconds=1)  # warm up
+        floor = wrk(f"{base}/livez", headers={})
+        results.append({"name": f"GET /livez ({CONNECTIONS} conns, wrk) p99 {floor.p99_ms:.1f} ms",
+                        "value": floor.rps, "unit": "req/s", "floor_name": "GET /livez", "floor_value": floor.rps})
+        for path, headers in targets:
+            wrk(f"{base}{path}", headers=headers, seconds=1)  # warm caches
+            r = wrk(f"{base}{path}", headers=headers)
+            if r.errors:  # reported, not fatal: the other pages' figures still count
+                print(f"bench_pages: {path} answered {r.errors} errors or timeouts under load")
+            results += [
+                {"name": f"GET {path} ({CONNECTIONS} conns, wrk) throughput", "value": r.rps, "unit": "req/s",
+                 "floor_name": "GET /livez", "floor_value": floor.rps},
+                {"name": f"GET {path} p50 latency", "value": r.p50_ms, "unit": "ms",
+                 "floor_name": "GET /livez p50", "floor_value": floor.p50_ms},
+                {"name": f"GET {path} p99 latency", "value": r.p99_ms, "unit": "ms",
+                 "floor_name": "GET /livez p99", "floor_value": floor.p99_ms},
+            ]
+    return results
