@@ -1,4 +1,7 @@
-"""HTML forms validated by the same Pydantic schemas as the API, with messages in the user's language."""
+"""HTML forms validated by the same Pydantic schemas as the API, with messages in the user's language.
+
+Every web form's POST ends in :func:`answer_form`: validate, run the service, then either roll back and show
+the form again (400, the user's values kept) or flash what was done and redirect (303)."""
 
 from __future__ import annotations
 
@@ -6,12 +9,15 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
+from starlette.datastructures import URL, FormData
+from starlette.responses import Response
 
 from app.core.errors import DomainError
 from app.core.i18n import gettext
+from app.core.templating import flash, see_other
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
@@ -125,3 +131,52 @@ def submit_form(db: Session, schema: type[M], values: dict[str, Any], action: Ca
     except DomainError as exc:
         db.rollback()
         return None, domain_errors(exc)
+
+
+Target = str | URL
+Message = str | tuple[str, str]  # the text, or the text and the flash's category ("success" by default)
+
+
+def answer_form(request: Request, db: Session, schema: type[M] | None, data: dict[str, Any],
+                action: Callable[[Any], R], *, done: Target | Callable[[R], Target],
+                message: Message | Callable[[R], Message],
+                page: Callable[[dict[str, str]], Response] | None = None,
+                errors: dict[str, str] | None = None,
+                map_errors: Callable[[dict[str, str]], dict[str, str]] | None = None) -> Response:
+    """The answer to a web form's POST, in one call.
+
+    ``data`` is validated with ``schema`` (``None``: passed to ``action`` as is) and ``action`` runs on the
+    result. ``errors`` are ones the caller found before (e.g. a text field parsed by hand): they are shown
+    with the schema's, and ``action`` does not run. On any error whatever ``action`` changed is rolled back and
+    ``map_errors`` (if given) may move the messages to the fields the form shows; then ``page(errors)`` is
+    answered with status 400 (it renders the form again with the values the user typed), or, for a form
+    without a page of its own (a button), the first message is flashed and the browser sent to ``done``.
+    On success ``message`` is flashed and the browser redirected (303) to ``done``; both may be functions
+    of ``action``'s result.
+    """
+    failed = dict(errors or {})
+    result: Any = None
+    if schema is not None:
+        validated, field_errors = validate_form(schema, data)
+        failed = {**field_errors, **failed}
+    else:
+        validated = data
+    if not failed:
+        try:
+            result = action(validated)
+        except DomainError as exc:
+            db.rollback()
+            failed = domain_errors(exc)
+    if failed:
+        if map_errors is not None:
+            failed = map_errors(failed)
+        if page is not None:
+            response = page(failed)
+            response.status_code = 400
+            return response
+        flash(request, next(iter(failed.values())), "error")
+        return see_other(str(done if isinstance(done, str | URL) else done(None)))
+    text = message(result) if callable(message) else message
+    text, category = text if isinstance(text, tuple) else (text, "success")
+    flash(request, text, category)
+    return see_other(str(done(result) if callable(done) else done))

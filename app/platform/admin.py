@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from app.core.deps import SessionDep
 from app.core.errors import Forbidden
-from app.core.forms import form_to_dict, submit_form
+from app.core.forms import answer_form, form_to_dict, submit_form
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
 from app.core.templating import flash, render, see_other
@@ -74,17 +74,21 @@ def _user_form(request, db, principal, *, user=None, values, errors, status_code
         "municipalities": _municipality_options(db)}, status_code=status_code)
 
 
+def _no_password(values: dict) -> dict:
+    """A form shown again never carries the password typed."""
+    return {k: v for k, v in values.items() if k != "password"}
+
+
 @router.api_route("/users/new", methods=["GET", "POST"], name="admin_user_new")
 async def user_new(request: Request, db: SessionDep, principal: WebUser):
     if request.method == "GET":
         return _user_form(request, db, principal, values={"role": "staff"}, errors={})
     values = form_to_dict(await request.form())
-    user, errors = submit_form(db, UserIn, values, lambda d: accounts.create_user(db, data=d))
-    if user is not None:
-        flash(request, _("User {username} created.", username=user.username))
-        return see_other(str(request.url_for("admin_users")))
-    values.pop("password", None)
-    return _user_form(request, db, principal, values=values, errors=errors, status_code=400)
+    return answer_form(request, db, UserIn, values, lambda d: accounts.create_user(db, data=d),
+                       page=lambda errors: _user_form(request, db, principal, values=_no_password(values),
+                                                      errors=errors),
+                       message=lambda user: _("User {username} created.", username=user.username),
+                       done=request.url_for("admin_users"))
 
 
 @router.api_route("/users/{user_id}/edit", methods=["GET", "POST"], name="admin_user_edit")
@@ -94,12 +98,10 @@ async def user_edit(request: Request, user: UserDep, db: SessionDep, principal: 
         return _user_form(request, db, principal, user=user, values=values, errors={})
     values = form_to_dict(await request.form())
     values["is_active"] = values.get("is_active") == "on"
-    saved, errors = submit_form(db, UserUpdate, values, lambda d: accounts.update_user(db, user=user, data=d))
-    if saved is not None:
-        flash(request, _("Changes saved."))
-        return see_other(str(request.url_for("admin_users")))
-    values.pop("password", None)
-    return _user_form(request, db, principal, user=user, values=values, errors=errors, status_code=400)
+    return answer_form(request, db, UserUpdate, values, lambda d: accounts.update_user(db, user=user, data=d),
+                       page=lambda errors: _user_form(request, db, principal, user=user,
+                                                      values=_no_password(values), errors=errors),
+                       message=_("Changes saved."), done=request.url_for("admin_users"))
 
 
 # --- API keys --------------------------------------------------------------------------------
