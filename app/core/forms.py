@@ -142,7 +142,8 @@ def answer_form(request: Request, db: Session, schema: type[M] | None, data: dic
                 message: Message | Callable[[R], Message],
                 page: Callable[[dict[str, str]], Response] | None = None,
                 errors: dict[str, str] | None = None,
-                map_errors: Callable[[dict[str, str]], dict[str, str]] | None = None) -> Response:
+                map_errors: Callable[[dict[str, str]], dict[str, str]] | None = None,
+                flash_rules: bool = False) -> Response:
     """The answer to a web form's POST, in one call.
 
     ``data`` is validated with ``schema`` (``None``: passed to ``action`` as is) and ``action`` runs on the
@@ -151,6 +152,8 @@ def answer_form(request: Request, db: Session, schema: type[M] | None, data: dic
     ``map_errors`` (if given) may move the messages to the fields the form shows; then ``page(errors)`` is
     answered with status 400 (it renders the form again with the values the user typed), or, for a form
     without a page of its own (a button), the first message is flashed and the browser sent to ``done``.
+    With ``flash_rules`` a rule ``action`` breaks (the fields were right, the object's state forbids it)
+    is flashed that way too, while bad fields still show the page.
     On success ``message`` is flashed and the browser redirected (303) to ``done``; both may be functions
     of ``action``'s result.
     """
@@ -158,19 +161,20 @@ def answer_form(request: Request, db: Session, schema: type[M] | None, data: dic
     result: Any = None
     if schema is not None:
         validated, field_errors = validate_form(schema, data)
-        failed = {**field_errors, **failed}
+        failed.update((k, v) for k, v in field_errors.items() if k not in failed)  # the caller's come first
     else:
         validated = data
+    by_rule = False
     if not failed:
         try:
             result = action(validated)
         except DomainError as exc:
             db.rollback()
-            failed = domain_errors(exc)
+            failed, by_rule = domain_errors(exc), True
     if failed:
         if map_errors is not None:
             failed = map_errors(failed)
-        if page is not None:
+        if page is not None and not (by_rule and flash_rules):
             response = page(failed)
             response.status_code = 400
             return response
