@@ -139,7 +139,7 @@ Message = str | tuple[str, str]  # the text, or the text and the flash's categor
 
 def answer_form(request: Request, db: Session, schema: type[M] | None, data: dict[str, Any],
                 action: Callable[[Any], R], *, done: Target | Callable[[R], Target],
-                message: Message | Callable[[R], Message],
+                message: Message | Callable[[R], Message] | None,
                 page: Callable[[dict[str, str]], Response] | None = None,
                 errors: dict[str, str] | None = None,
                 map_errors: Callable[[dict[str, str]], dict[str, str]] | None = None,
@@ -154,7 +154,7 @@ def answer_form(request: Request, db: Session, schema: type[M] | None, data: dic
     without a page of its own (a button), the first message is flashed and the browser sent to ``done``.
     With ``flash_rules`` a rule ``action`` breaks (the fields were right, the object's state forbids it)
     is flashed that way too, while bad fields still show the page.
-    On success ``message`` is flashed and the browser redirected (303) to ``done``; both may be functions
+    On success ``message`` (if any) is flashed and the browser redirected (303) to ``done``; both may be functions
     of ``action``'s result.
     """
     failed = dict(errors or {})
@@ -181,6 +181,7 @@ def answer_form(request: Request, db: Session, schema: type[M] | None, data: dic
         flash(request, next(iter(failed.values())), "error")
         return see_other(str(done if isinstance(done, str | URL) else done(None)))
     text = message(result) if callable(message) else message
-    text, category = text if isinstance(text, tuple) else (text, "success")
-    flash(request, text, category)
+    if text:
+        text, category = text if isinstance(text, tuple) else (text, "success")
+        flash(request, text, category)
     return see_other(str(done(result) if callable(done) else done))
