@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
 from app.core.errors import DomainError, InvalidInput
-from app.core.forms import domain_errors, form_to_dict, submit_form, validate_form
+from app.core.forms import answer_form, form_to_dict
 from app.core.i18n import gettext as _
 from app.core.i18n import today_seoul
 from app.core.schemas import Id
@@ -26,7 +26,7 @@ from app.core.tenancy import Principal
 from app.lguplus.citydata import analysis, importers, jobs, ledger, service, uploads
 from app.lguplus.citydata.models import VISITOR_TYPES, CitydataZone
 from app.lguplus.citydata.schemas import CategoryFitIn, FestivalIn, SurveyIn
-from app.platform.auth import WebUser
+from app.platform.auth import WRITER, WebUser
 from app.platform.models import Municipality
 
 router = APIRouter(include_in_schema=False)
@@ -98,12 +98,16 @@ def _error_rows(exc: DomainError) -> list[dict[str, Any]]:
     return out or [{"line": "", "column": "", "msg": _(exc.template, **exc.params)}]
 
 
-@router.api_route("/imports", methods=["GET", "POST"], name="citydata_imports")
-async def imports_page(request: Request, db: SessionDep, principal: WebUser):
+@router.get("/imports", name="citydata_imports")
+def imports_page(request: Request, db: SessionDep, principal: WebUser):
+    """The county's imports (the ledger); a writer also finds the upload form here."""
+    return render(request, "lguplus/citydata/imports.html", _import_context(db, county_of(db, principal)))
+
+
+@router.post("/imports", name="citydata_import_upload", dependencies=WRITER)
+async def import_upload(request: Request, db: SessionDep, principal: WebUser):
     county = county_of(db, principal)
     context = _import_context(db, county)
-    if request.method == "GET":
-        return render(request, "lguplus/citydata/imports.html", context)
     try:
         uploads.check_length(request)
     except DomainError as exc:
@@ -215,7 +219,7 @@ def job_page(request: Request, job_id: Id, db: SessionDep, principal: WebUser):
                                                          "errors": errors})
 
 
-@router.post("/imports/{job_id}/delete", name="citydata_job_delete")
+@router.post("/imports/{job_id}/delete", name="citydata_job_delete", dependencies=WRITER)
 def job_delete(request: Request, job_id: Id, db: SessionDep, principal: WebUser):
     """Take an import out (staff): its rows and its share of the rollups go; audited."""
     out = ledger.delete_import(db, job=jobs.get_job(db, job_id=job_id))
@@ -306,24 +310,22 @@ def festivals_page(request: Request, db: SessionDep, principal: WebUser, zone_co
     return render(request, "lguplus/citydata/festivals.html", context)
 
 
-@router.post("/festivals", name="citydata_festival_create")
+@router.post("/festivals", name="citydata_festival_create", dependencies=WRITER)
 async def festival_create(request: Request, db: SessionDep, principal: WebUser):
     values = form_to_dict(await request.form())
-    data, errors = validate_form(FestivalIn, values)
-    if data is not None:
-        try:
-            service.create_festival(db, data=data)
-            flash(request, _("The festival was registered."))
-            return see_other(str(request.url_for("citydata_festivals")) + f"?year={data.start_date.year}")
-        except DomainError as exc:
-            db.rollback()
-            errors = domain_errors(exc)
-    county = county_of(db, principal)
-    zones = _zones(db, county)
-    return render(request, "lguplus/citydata/festivals.html", {
-        "county": county, "zones": zones, "zone": _pick_zone(zones, None), "days": 3, "year": default_year(),
-        "result": None, "problem": None, "months": [], "values": values, "errors": errors,
-        "festivals": service.list_festivals(db, year=default_year())}, status_code=400)
+
+    def page(errors: dict[str, str]) -> Response:
+        county = county_of(db, principal)
+        zones = _zones(db, county)
+        return render(request, "lguplus/citydata/festivals.html", {
+            "county": county, "zones": zones, "zone": _pick_zone(zones, None), "days": 3, "year": default_year(),
+            "result": None, "problem": None, "months": [], "values": values, "errors": errors,
+            "festivals": service.list_festivals(db, year=default_year())})
+
+    return answer_form(request, db, FestivalIn, values, lambda data: service.create_festival(db, data=data),
+                       page=page, message=_("The festival was registered."),
+                       done=lambda festival: str(request.url_for("citydata_festivals"))
+                       + f"?year={festival.start_date.year}")
 
 
 # --- market items ------------------------------------------------------------------------------
@@ -353,20 +355,17 @@ def _market_render(request: Request, db: Any, principal: Principal, months: int,
         "errors": errors or {}}, status_code=status_code)
 
 
-@router.post("/market/fit", name="citydata_market_fit")
+@router.post("/market/fit", name="citydata_market_fit", dependencies=WRITER)
 async def market_fit(request: Request, db: SessionDep, principal: WebUser):
-    """Set whether a category fits the traditional market (one form handler: core.forms)."""
+    """Set whether a category fits the traditional market."""
     county = county_of(db, principal)
     values = form_to_dict(await request.form())
-    if county is None:
-        return _market_render(request, db, principal, 12, "middle", values=values,
-                              errors={"__all__": _("Your account is not tied to a county.")}, status_code=400)
-    _done, errors = submit_form(db, CategoryFitIn, values,
-                                lambda data: service.set_category_fit(db, municipality_id=county.id, data=data))
-    if errors:
-        return _market_render(request, db, principal, 12, "middle", values=values, errors=errors, status_code=400)
-    flash(request, _("The market fit was saved."))
-    return see_other(str(request.url_for("citydata_market")))
+    return answer_form(request, db, CategoryFitIn, values,
+                       lambda data: service.set_category_fit(db, municipality_id=county.id, data=data),
+                       errors=None if county else {"__all__": _("Your account is not tied to a county.")},
+                       page=lambda errors: _market_render(request, db, principal, 12, "middle", values=values,
+                                                          errors=errors),
+                       message=_("The market fit was saved."), done=request.url_for("citydata_market"))
 
 
 @router.get("/market.csv", name="citydata_market_csv")
