@@ -115,6 +115,14 @@ def domain_errors(exc: DomainError) -> dict[str, str]:
     return errors
 
 
+def row_errors(exc: DomainError) -> list[dict[str, str]]:
+    """The errors of a refused file (a CSV upload), one a row: where (``line · field``) and what, translated."""
+    rows = [{"loc": " · ".join(str(p) for p in e.get("loc", [])),
+             "msg": gettext(e["template"], **e.get("params", {})) if "template" in e else e.get("msg", "")}
+            for e in exc.errors]
+    return rows or [{"loc": "", "msg": gettext(exc.template, **exc.params)}]
+
+
 def submit_form(db: Session, schema: type[M], values: dict[str, Any], action: Callable[[M], R]
                 ) -> tuple[R | None, dict[str, str]]:
     """Validate ``values`` with ``schema`` and run ``action`` on the result.
