@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import URL, FormData
 from starlette.responses import Response
 
-from app.core.errors import DomainError
+from app.core.errors import DomainError, InvalidInput, field_error
 from app.core.i18n import gettext
 from app.core.templating import flash, see_other
 
@@ -123,6 +123,16 @@ def row_errors(exc: DomainError) -> list[dict[str, str]]:
     return rows or [{"loc": "", "msg": gettext(exc.template, **exc.params)}]
 
 
+def validated(schema: type[M], data: dict[str, Any]) -> M:
+    """``data`` validated by ``schema`` inside a form's action, for a form whose fields are not the input's
+    (dates for times, one follow-up for a list): its errors are raised as the form's, by field."""
+    result, errors = validate_form(schema, data)
+    if result is None:
+        raise InvalidInput("Some of what you entered is not valid.",
+                           errors=[field_error(field, text) for field, text in errors.items()])
+    return result
+
+
 def submit_form(db: Session, schema: type[M], values: dict[str, Any], action: Callable[[M], R]
                 ) -> tuple[R | None, dict[str, str]]:
     """Validate ``values`` with ``schema`` and run ``action`` on the result.
@@ -151,7 +161,7 @@ def answer_form(request: Request, db: Session, schema: type[M] | None, data: dic
                 page: Callable[[dict[str, str]], Response] | None = None,
                 errors: dict[str, str] | None = None,
                 map_errors: Callable[[dict[str, str]], dict[str, str]] | None = None,
-                flash_rules: bool = False) -> Response:
+                flash_rules: bool = False, back: Target | None = None) -> Response:
     """The answer to a web form's POST, in one call.
 
     ``data`` is validated with ``schema`` (``None``: passed to ``action`` as is) and ``action`` runs on the
@@ -159,7 +169,8 @@ def answer_form(request: Request, db: Session, schema: type[M] | None, data: dic
     with the schema's, and ``action`` does not run. On any error whatever ``action`` changed is rolled back and
     ``map_errors`` (if given) may move the messages to the fields the form shows; then ``page(errors)`` is
     answered with status 400 (it renders the form again with the values the user typed), or, for a form
-    without a page of its own (a button), the first message is flashed and the browser sent to ``done``.
+    without a page of its own (a button), the first message is flashed and the browser sent ``back`` (by
+    default to ``done``).
     With ``flash_rules`` a rule ``action`` breaks (the fields were right, the object's state forbids it)
     is flashed that way too, while bad fields still show the page.
     On success ``message`` (if any) is flashed and the browser redirected (303) to ``done``; both may be functions
@@ -187,7 +198,7 @@ def answer_form(request: Request, db: Session, schema: type[M] | None, data: dic
             response.status_code = 400
             return response
         flash(request, next(iter(failed.values())), "error")
-        return see_other(str(done if isinstance(done, str | URL) else done(None)))
+        return see_other(str(back if back is not None else done))
     text = message(result) if callable(message) else message
     if text:
         text, category = text if isinstance(text, tuple) else (text, "success")

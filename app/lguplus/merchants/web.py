@@ -15,8 +15,8 @@ from app.core.batch import parse_csv, too_large
 from app.core.config import get_settings
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
-from app.core.errors import DomainError, Forbidden, InvalidInput, field_error
-from app.core.forms import answer_form, form_to_dict, row_errors, validate_form
+from app.core.errors import DomainError, Forbidden
+from app.core.forms import answer_form, form_to_dict, row_errors, validated
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
 from app.core.schemas import Id, InputModel, ShortText
@@ -290,14 +290,8 @@ def consulting_page(request: Request, db: SessionDep,
 async def consulting_new(request: Request, db: SessionDep):
     values = form_to_dict(await request.form())
 
-    def record(form: ConsultingForm):  # the form's one follow-up becomes the input's list of actions
-        data, errors = validate_form(ConsultingIn, form.to_input())
-        if data is None:
-            raise InvalidInput("Some of what you entered is not valid.",
-                               errors=[field_error(k, v) for k, v in errors.items()])
-        return service.create_consulting(db, data=data)
-
-    return answer_form(request, db, ConsultingForm, values, record,
+    return answer_form(request, db, ConsultingForm, values,  # the form's one follow-up: the input's list of actions
+                       lambda form: service.create_consulting(db, data=validated(ConsultingIn, form.to_input())),
                        page=lambda errors: _calendar_page(request, db, month=None, values=values, errors=errors),
                        message=_("Consulting session recorded."),
                        done=lambda session: str(request.url_for("lgum_consulting"))
