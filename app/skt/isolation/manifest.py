@@ -13,7 +13,7 @@ MANIFEST = ModuleManifest(
     web_router=web.router,
     nav=(NavEntry("Digital divide", "isolation_divide"), NavEntry("Income gradient", "isolation_gradient"),
          NavEntry("Isolation ranking", "isolation_ranking"), NavEntry("Criteria", "isolation_criteria"),
-         NavEntry("Education targets", "isolation_targets"), NavEntry("Import indicators", "isolation_import"),
+         NavEntry("Education targets", "isolation_targets"), NavEntry("Import indicators", "isolation_import", write=True),
          NavEntry("Dongs", "isolation_dongs")),
     widgets=(Widget("Elderly isolation", "skt/isolation/_widget.html", web.widget),),
     load_demo=demo.load_demo,
