@@ -24,7 +24,7 @@ from app.core.i18n import SEOUL, gettext
 from app.core.live import publish_after_commit
 from app.core.metrics import count_ingested
 from app.core.pagination import PageParams, paginate
-from app.core.tenancy import check_rows, principal_of
+from app.core.tenancy import check_rows
 from app.kt.worknet.models import AccessEvent, Alert, Policy, PolicyVersion, Router
 from app.kt.worknet.schemas import AccessEventIn, AlertUpdate, PolicyIn, hhmm_of, minutes_of
 from app.platform import audit
@@ -42,11 +42,6 @@ ALERT_MESSAGES = {
 }
 ALL_ALERTS_TOPIC = "kt.worknet.alerts"
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-def _actor(db: Session) -> str:
-    principal = principal_of(db)
-    return principal.label[:120] if principal else "system"
 
 
 # --- policies --------------------------------------------------------------------------------
@@ -88,7 +83,7 @@ def _apply(policy: Policy, data: PolicyIn) -> None:
 
 def _snapshot(db: Session, policy: Policy) -> None:
     db.add(PolicyVersion(policy_id=policy.id, municipality_id=policy.municipality_id, version=policy.version,
-                         rules=rules_of(policy), actor=_actor(db)))
+                         rules=rules_of(policy), actor=audit.actor(db)))
 
 
 def create_policy(db: Session, *, municipality: Municipality, data: PolicyIn) -> Policy:
@@ -396,7 +391,7 @@ def update_alert(db: Session, *, alert: Alert, data: AlertUpdate) -> Alert:
         raise InvalidInput.field("status", "An alert cannot go from {current} to {target}", current=alert.status,
                                  target=data.status)
     alert.status = data.status
-    alert.handled_by = _actor(db)
+    alert.handled_by = audit.actor(db)
     alert.handled_at = utcnow()
     if data.note:
         alert.note = data.note
