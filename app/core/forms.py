@@ -199,6 +199,33 @@ def answer_form(request: Request, db: Session, schema: type[M] | None, data: dic
             return response
         flash(request, next(iter(failed.values())), "error")
         return see_other(str(back if back is not None else done))
+    return _done(request, result, message, done)
+
+
+def answer_file(request: Request, db: Session, action: Callable[[], R], *,
+                page: Callable[[list[dict[str, str]]], Response], done: Target | Callable[[R], Target],
+                message: Message | Callable[[R], Message] | None, errors: list[dict[str, str]] | None = None,
+                rows: Callable[[DomainError], list[dict[str, str]]] = row_errors) -> Response:
+    """The answer to an uploaded file (a CSV import), in one call: as :func:`answer_form`, but a refused file
+    lists its bad rows (``rows``) on ``page``, with 400, or 413 for a file too large. ``errors`` are the
+    caller's own (no file chosen): ``action`` does not run."""
+    status = 400
+    if not errors:
+        try:
+            result = action()
+        except DomainError as exc:
+            db.rollback()
+            errors, status = rows(exc), 413 if exc.status == 413 else 400
+    if errors:
+        response = page(errors)
+        response.status_code = status
+        return response
+    return _done(request, result, message, done)
+
+
+def _done(request: Request, result: Any, message: Message | Callable[[Any], Message] | None,
+          done: Target | Callable[[Any], Target]) -> Response:
+    """A form's work done: say so (a flash) and send the browser on (303)."""
     text = message(result) if callable(message) else message
     if text:
         text, category = text if isinstance(text, tuple) else (text, "success")

@@ -16,7 +16,7 @@ from app.core.config import get_settings
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
 from app.core.errors import DomainError, Forbidden
-from app.core.forms import answer_form, form_to_dict, row_errors, validated
+from app.core.forms import answer_file, answer_form, form_to_dict, validated
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
 from app.core.schemas import Id, InputModel, ShortText
@@ -314,22 +314,21 @@ async def outcomes_page(request: Request, db: SessionDep):
         return render(request, "lguplus/merchants/outcomes.html", context)
     form = await request.form()
     upload = form.get("file")
-    if upload is None or isinstance(upload, str):
-        context["errors"] = [{"loc": "", "msg": _("Choose a CSV file.")}]
-        return render(request, "lguplus/merchants/outcomes.html", context, status_code=400)
-    if (upload.size or 0) > api.MAX_UPLOAD_BYTES:
-        exc = too_large(api.MAX_UPLOAD_BYTES)
-        context["errors"] = [{"loc": "", "msg": _(exc.template, **exc.params)}]
-        return render(request, "lguplus/merchants/outcomes.html", context, status_code=413)
-    raw = await upload.read()
-    try:
-        result = service.import_outcomes(db, rows=parse_csv(raw))
-    except DomainError as exc:
-        db.rollback()
-        context["errors"] = row_errors(exc)
-        return render(request, "lguplus/merchants/outcomes.html", context, status_code=400)
-    flash(request, _("Imported {received} rows: {created} new, {updated} updated.", **result))
-    return see_other(str(request.url_for("lgum_outcomes")))
+    chosen = upload is not None and not isinstance(upload, str)
+    fits = chosen and (upload.size or 0) <= api.MAX_UPLOAD_BYTES
+    raw = await upload.read() if fits else b""
+
+    def read():
+        if not fits:  # refused before reading it
+            raise too_large(api.MAX_UPLOAD_BYTES)
+        return service.import_outcomes(db, rows=parse_csv(raw))
+
+    return answer_file(request, db, read, errors=None if chosen else [{"loc": "", "msg": _("Choose a CSV file.")}],
+                       page=lambda errors: render(request, "lguplus/merchants/outcomes.html", {**context,
+                                                                                             "errors": errors}),
+                       message=lambda result: _("Imported {received} rows: {created} new, {updated} updated.",
+                                                **result),
+                       done=request.url_for("lgum_outcomes"))
 
 
 # --- effect report ---------------------------------------------------------------------------

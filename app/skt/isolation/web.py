@@ -14,10 +14,10 @@ from app.core.batch import parse_csv
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
 from app.core.errors import DomainError
-from app.core.forms import answer_form, form_to_dict, translate_error
+from app.core.forms import answer_file, answer_form, form_to_dict, translate_error
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
-from app.core.templating import flash, render, see_other
+from app.core.templating import render
 from app.platform.auth import WRITER, WebUser
 from app.skt.isolation import service
 from app.skt.isolation.deps import KDep, MinAgeQuery, PeriodQuery
@@ -201,18 +201,14 @@ async def import_page(request: Request, db: SessionDep, principal: WebUser):
         return render(request, "skt/isolation/import.html", context)
     form = await request.form()
     upload = form.get("file")
-    if upload is None or isinstance(upload, str):
-        context["errors"] = [{"line": "", "field": "", "msg": _("Choose a CSV file.")}]
-        return render(request, "skt/isolation/import.html", context, status_code=400)
-    raw = await upload.read()
-    try:
-        result = service.import_cells(db, rows=parse_csv(raw))
-    except DomainError as exc:
-        db.rollback()
-        context["errors"] = _error_rows(exc)
-        return render(request, "skt/isolation/import.html", context, status_code=400)
-    flash(request, _("Imported {received} cells: {created} new, {replaced} replaced.", **result))
-    return see_other(str(request.url_for("isolation_import")))
+    chosen = upload is not None and not isinstance(upload, str)
+    raw = await upload.read() if chosen else b""
+    return answer_file(request, db, lambda: service.import_cells(db, rows=parse_csv(raw)), rows=_error_rows,
+                       errors=None if chosen else [{"line": "", "field": "", "msg": _("Choose a CSV file.")}],
+                       page=lambda errors: render(request, "skt/isolation/import.html", {**context, "errors": errors}),
+                       message=lambda result: _("Imported {received} cells: {created} new, {replaced} replaced.",
+                                                **result),
+                       done=request.url_for("isolation_import"))
 
 
 def _dongs_page(request: Request, db, *, q: str | None = None, page: int = 1, values: dict[str, Any],

@@ -12,15 +12,14 @@ from pydantic import Field, model_validator
 from app.core.batch import parse_csv
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
-from app.core.errors import DomainError
-from app.core.forms import answer_form, form_to_dict, row_errors, validated
+from app.core.forms import answer_file, answer_form, form_to_dict, validated
 from app.core.i18n import SEOUL, today_seoul
 from app.core.i18n import gettext as _
 from app.core.jobs import fraction as job_fraction
 from app.core.jobs import queue_for
 from app.core.pagination import PageParams
 from app.core.schemas import INT32_MAX, Id, InputModel, ShortText
-from app.core.templating import env, flash, render, see_other
+from app.core.templating import env, render
 from app.core.tenancy import Principal
 from app.platform import service as platform_service
 from app.platform.auth import WRITER, WebUser
@@ -103,20 +102,14 @@ async def import_page(request: Request, db: SessionDep):
     kind = str(form.get("kind", ""))
     upload = form.get("file")
     context["values"] = {"kind": kind}
-    if kind not in IMPORT_KINDS or upload is None or isinstance(upload, str):
-        context["errors"] = [{"loc": "", "msg": _("Choose what to import and a CSV file.")}]
-        return render(request, "skt/tdeal/import.html", context, status_code=400)
-    raw = await upload.read()
-    try:
-        rows = parse_csv(raw)
-        result = service.IMPORTERS[kind](db, rows=rows)
-    except DomainError as exc:
-        db.rollback()
-        context["errors"] = row_errors(exc)
-        return render(request, "skt/tdeal/import.html", context, status_code=400)
-    flash(request, _("Imported {received} rows: {created} new, {updated} updated, {unchanged} unchanged.",
-                     **result))
-    return see_other(str(request.url_for("tdeal_import")))
+    chosen = kind in IMPORT_KINDS and upload is not None and not isinstance(upload, str)
+    raw = await upload.read() if chosen else b""
+    return answer_file(request, db, lambda: service.IMPORTERS[kind](db, rows=parse_csv(raw)),
+                       errors=None if chosen else [{"loc": "", "msg": _("Choose what to import and a CSV file.")}],
+                       page=lambda errors: render(request, "skt/tdeal/import.html", {**context, "errors": errors}),
+                       message=lambda result: _("Imported {received} rows: {created} new, {updated} updated, "
+                                                "{unchanged} unchanged.", **result),
+                       done=request.url_for("tdeal_import"))
 
 
 # --- merchant forms --------------------------------------------------------------------------
