@@ -37,13 +37,14 @@ def _pages(total: int) -> int:
     return max(1, -(-total // PAGE_SIZE))
 
 
-async def _register(request: Request, db, principal: Principal, schema, create) -> tuple[dict, dict]:
-    """Reference data (municipalities, partners) is registered by platform administrators only."""
+async def _register(request: Request, db, principal: Principal, schema, create, *, page, message: str, done: str):
+    """Reference data (municipalities, partners) is registered by platform administrators only; a mistake shows
+    the list again with the form's values (``page(values, errors)``)."""
     if not principal.is_platform_admin:
         raise Forbidden("Only platform administrators may do this")
     values = form_to_dict(await request.form())
-    _created, errors = submit_form(db, schema, values, create)
-    return values, errors
+    return answer_form(request, db, schema, values, create, page=lambda errors: page(values, errors),
+                       message=message, done=done)
 
 
 def _grantable_roles(principal: Principal) -> list[tuple[str, str]]:
@@ -138,42 +139,46 @@ def api_key_revoke(request: Request, key: ApiKeyDep, db: SessionDep):
 
 # --- municipalities and partners -------------------------------------------------------------
 
-@router.api_route("/municipalities", methods=["GET", "POST"], name="admin_municipalities")
-async def municipalities(request: Request, db: SessionDep, principal: WebUser,
-                         q: Annotated[str | None, Query(max_length=100)] = None,
-                         page: Annotated[int, Query(ge=1, le=100000)] = 1):
-    values: dict = {"level": "basic"}
-    errors: dict = {}
-    if request.method == "POST":
-        values, errors = await _register(request, db, principal, MunicipalityIn,
-                                         lambda d: platform_service.create_municipality(db, data=d))
-        if not errors:
-            flash(request, _("Municipality registered."))
-            return see_other(str(request.url_for("admin_municipalities")))
+def _municipalities_page(request: Request, db, *, q: str | None = None, page: int = 1, values: dict,
+                         errors: dict):
     items, total = platform_service.list_municipalities(db, page=_page(page), q=q)
     parents = [(m.code, m.name_ko) for m in platform_service.all_municipalities(db) if m.level == "metropolitan"]
     return render(request, "platform/admin/municipalities.html", {
         "items": items, "total": total, "page": page, "pages": _pages(total), "q": q or "",
-        "values": values, "errors": errors, "parents": parents},
-        status_code=400 if errors else 200)
+        "values": values, "errors": errors, "parents": parents})
 
 
-@router.api_route("/partners", methods=["GET", "POST"], name="admin_partners")
-async def partners(request: Request, db: SessionDep, principal: WebUser,
+@router.get("/municipalities", name="admin_municipalities")
+def municipalities(request: Request, db: SessionDep, q: Annotated[str | None, Query(max_length=100)] = None,
                    page: Annotated[int, Query(ge=1, le=100000)] = 1):
-    values: dict = {"kind": "other"}
-    errors: dict = {}
-    if request.method == "POST":
-        values, errors = await _register(request, db, principal, PartnerIn,
-                                         lambda d: platform_service.create_partner(db, data=d))
-        if not errors:
-            flash(request, _("Partner registered."))
-            return see_other(str(request.url_for("admin_partners")))
+    return _municipalities_page(request, db, q=q, page=page, values={"level": "basic"}, errors={})
+
+
+@router.post("/municipalities", name="admin_municipality_new")
+async def municipality_new(request: Request, db: SessionDep, principal: WebUser):
+    return await _register(request, db, principal, MunicipalityIn,
+                           lambda d: platform_service.create_municipality(db, data=d),
+                           page=lambda values, errors: _municipalities_page(request, db, values=values, errors=errors),
+                           message=_("Municipality registered."), done=str(request.url_for("admin_municipalities")))
+
+
+def _partners_page(request: Request, db, *, page: int = 1, values: dict, errors: dict):
     items, total = platform_service.list_partners(db, page=_page(page))
     return render(request, "platform/admin/partners.html", {
         "items": items, "total": total, "page": page, "pages": _pages(total), "values": values,
-        "errors": errors, "kinds": [(k, _(KIND_LABELS[k])) for k in PARTNER_KINDS]},
-        status_code=400 if errors else 200)
+        "errors": errors, "kinds": [(k, _(KIND_LABELS[k])) for k in PARTNER_KINDS]})
+
+
+@router.get("/partners", name="admin_partners")
+def partners(request: Request, db: SessionDep, page: Annotated[int, Query(ge=1, le=100000)] = 1):
+    return _partners_page(request, db, page=page, values={"kind": "other"}, errors={})
+
+
+@router.post("/partners", name="admin_partner_new")
+async def partner_new(request: Request, db: SessionDep, principal: WebUser):
+    return await _register(request, db, principal, PartnerIn, lambda d: platform_service.create_partner(db, data=d),
+                           page=lambda values, errors: _partners_page(request, db, values=values, errors=errors),
+                           message=_("Partner registered."), done=str(request.url_for("admin_partners")))
 
 
 # --- audit -----------------------------------------------------------------------------------
