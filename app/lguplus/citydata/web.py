@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
 from app.core.errors import DomainError, InvalidInput
-from app.core.forms import answer_form, form_to_dict
+from app.core.forms import answer_file, answer_form, form_to_dict
 from app.core.i18n import gettext as _
 from app.core.i18n import today_seoul
 from app.core.schemas import Id
@@ -116,16 +116,16 @@ async def import_upload(request: Request, db: SessionDep, principal: WebUser):
     form = await request.form()
     kind = str(form.get("kind", ""))
     upload = form.get("file")
-    context["values"] = {"kind": kind, "survey_id": str(form.get("survey_id", ""))}
-    if county is None:
-        context["errors"] = [{"line": "", "column": "", "msg": _("Your account is not tied to a county.")}]
-        return render(request, "lguplus/citydata/imports.html", context, status_code=400)
-    if kind not in IMPORT_KINDS or upload is None or isinstance(upload, str) or not upload.filename:
-        context["errors"] = [{"line": "", "column": "", "msg": _("Choose what to import and a CSV file.")}]
-        return render(request, "lguplus/citydata/imports.html", context, status_code=400)
-    try:
+    values = {"kind": kind, "survey_id": str(form.get("survey_id", ""))}
+    problem = (_("Your account is not tied to a county.") if county is None else
+               _("Choose what to import and a CSV file.")
+               if kind not in IMPORT_KINDS or upload is None or isinstance(upload, str) or not upload.filename
+               else None)
+
+    def run() -> tuple[str | None, str]:
+        """The file imported (or handed to the worker): what to say, and where to go."""
         if kind == "survey_responses":
-            return _survey_upload(request, db, form, upload, context)
+            return _survey_upload(request, db, form, upload)
         if kind == "questionnaire":
             return _questionnaire_upload(request, db, county, upload)
         if kind == "zones":
@@ -134,23 +134,21 @@ async def import_upload(request: Request, db: SessionDep, principal: WebUser):
         job, background = uploads.run_upload(request, db, kind=kind, municipality_id=county.id, path=path, size=size,
                                              filename=upload.filename or "upload.csv", client_id=None,
                                              mode="replace" if form.get("mode") == "replace" else "refuse")
-    except DomainError as exc:
-        db.rollback()
-        context.update(_import_context(db, county) | {"values": context["values"]})
-        context["errors"] = _error_rows(exc)
-        return render(request, "lguplus/citydata/imports.html", context,
-                      status_code=413 if isinstance(exc, importers.FileTooLarge) else 400)
-    if not background:
-        flash(request, _("Imported {n} rows; the figures are up to date.", n=job.rows_done))
-    return see_other(str(request.url_for("citydata_job", job_id=job.id)))
+        return (None if background else _("Imported {n} rows; the figures are up to date.", n=job.rows_done),
+                str(request.url_for("citydata_job", job_id=job.id)))
+
+    return answer_file(request, db, run, rows=_error_rows,
+                       errors=[{"line": "", "column": "", "msg": problem}] if problem else None,
+                       page=lambda errors: render(request, "lguplus/citydata/imports.html", {
+                           **_import_context(db, county), "values": values, "errors": errors}),
+                       message=lambda done: done[0], done=lambda done: done[1])
 
 
-def _survey_upload(request: Request, db: Any, form: Any, upload: Any, context: dict[str, Any]) -> Response:
+def _survey_upload(request: Request, db: Any, form: Any, upload: Any) -> tuple[str, str]:
     try:
         survey_id = int(str(form.get("survey_id", "")))
     except ValueError:
-        context["errors"] = [{"line": "", "column": "survey_id", "msg": _("Choose the survey.")}]
-        return render(request, "lguplus/citydata/imports.html", context, status_code=400)
+        raise InvalidInput.field(["form", "", "survey_id"], "Choose the survey.") from None
     survey = service.get_survey(db, survey_id=survey_id)
     upload.file.seek(0)
     raw = upload.file.read()
@@ -160,8 +158,8 @@ def _survey_upload(request: Request, db: Any, form: Any, upload: Any, context: d
         result = service.import_responses(db, survey=survey, rows=rows)
     except DomainError as exc:
         raise _as_lines(exc) from None
-    flash(request, _("Imported {n} responses.", n=result["created"]))
-    return see_other(str(request.url_for("citydata_survey", survey_id=survey.id)))
+    return _("Imported {n} responses.", n=result["created"]), str(request.url_for("citydata_survey",
+                                                                                  survey_id=survey.id))
 
 
 def _as_lines(exc: DomainError) -> DomainError:
@@ -178,7 +176,7 @@ def _csv_dicts(raw: bytes) -> list[dict[str, Any]]:
     return [{k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()} for row in reader]
 
 
-def _zones_upload(request: Request, db: Any, county: Municipality, upload: Any) -> Response:
+def _zones_upload(request: Request, db: Any, county: Municipality, upload: Any) -> tuple[str, str]:
     """Zones from a CSV: ``code, name_ko, name_en, area_code`` (area_code empty: inside the county)."""
     upload.file.seek(0)
     rows = [{**r, "municipality_code": county.code} for r in _csv_dicts(upload.file.read())]
@@ -186,11 +184,10 @@ def _zones_upload(request: Request, db: Any, county: Municipality, upload: Any) 
         result = service.import_zones(db, rows=rows)
     except DomainError as exc:
         raise _as_lines(exc) from None
-    flash(request, _("Zones: {created} new, {updated} updated.", **result))
-    return see_other(str(request.url_for("citydata_imports")))
+    return _("Zones: {created} new, {updated} updated.", **result), str(request.url_for("citydata_imports"))
 
 
-def _questionnaire_upload(request: Request, db: Any, county: Municipality, upload: Any) -> Response:
+def _questionnaire_upload(request: Request, db: Any, county: Municipality, upload: Any) -> tuple[str, str]:
     """A questionnaire (and optionally its responses) as the JSON body of ``POST /surveys``."""
     upload.file.seek(0)
     try:
@@ -206,8 +203,7 @@ def _questionnaire_upload(request: Request, db: Any, county: Municipality, uploa
             "Value error, "), "params": {}} for e in exc.errors()]
         raise InvalidInput("The questionnaire is not valid", errors=errors) from None
     survey = service.create_survey(db, data=data)
-    flash(request, _("The survey was created."))
-    return see_other(str(request.url_for("citydata_survey", survey_id=survey.id)))
+    return _("The survey was created."), str(request.url_for("citydata_survey", survey_id=survey.id))
 
 
 @router.get("/imports/{job_id}", name="citydata_job")
