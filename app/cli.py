@@ -167,29 +167,28 @@ def _cmd_create_user(args: argparse.Namespace) -> int:
 
 
 # Backup and restore (app.core.backup) ---------------------------------------------------------------
-def _cmd_backup(args: argparse.Namespace) -> int:
-    from app.core.backup import BackupError, backup
+def _backup_step(step: str, file: str, done: str) -> int:
+    """Run ``backup`` or ``restore`` of app.core.backup on ``file``: its refusal is an error line and exit 2."""
+    from app.core import backup
 
     try:
-        backup(get_settings().migration_url, Path(args.file))
-    except BackupError as exc:
+        getattr(backup, step)(get_settings().migration_url, Path(file))
+    except backup.BackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"Backup written to {args.file}. Keep DXHUB_SEALING_KEYS and DXHUB_LOOKUP_KEY with it "
-          "(see README, Backups): without them its sealed values cannot be opened.")
+    print(done)
     return 0
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    return _backup_step("backup", args.file, f"Backup written to {args.file}. Keep DXHUB_SEALING_KEYS and "
+                        "DXHUB_LOOKUP_KEY with it (see README, Backups): without them its sealed values cannot "
+                        "be opened.")
 
 
 def _cmd_restore(args: argparse.Namespace) -> int:
-    from app.core.backup import BackupError, restore
-
-    try:
-        restore(get_settings().migration_url, Path(args.file))
-    except BackupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"Restored {args.file}. Run `dxhub migrate` if this release is newer than the backup.")
-    return 0
+    return _backup_step("restore", args.file,
+                        f"Restored {args.file}. Run `dxhub migrate` if this release is newer than the backup.")
 
 
 def _add_backup_commands(sub: argparse._SubParsersAction) -> None:

@@ -1,4 +1,7 @@
-"""HTML forms validated by the same Pydantic schemas as the API, with messages in the user's language."""
+"""HTML forms validated by the same Pydantic schemas as the API, with messages in the user's language.
+
+Every web form's POST ends in :func:`answer_form`: validate, run the service, then either roll back and show
+the form again (400, the user's values kept) or flash what was done and redirect (303)."""
 
 from __future__ import annotations
 
@@ -6,12 +9,15 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
+from starlette.datastructures import URL, FormData
+from starlette.responses import Response
 
-from app.core.errors import DomainError
+from app.core.errors import DomainError, InvalidInput, field_error
 from app.core.i18n import gettext
+from app.core.templating import flash, see_other
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
@@ -109,6 +115,24 @@ def domain_errors(exc: DomainError) -> dict[str, str]:
     return errors
 
 
+def row_errors(exc: DomainError) -> list[dict[str, str]]:
+    """The errors of a refused file (a CSV upload), one a row: where (``line · field``) and what, translated."""
+    rows = [{"loc": " · ".join(str(p) for p in e.get("loc", [])),
+             "msg": gettext(e["template"], **e.get("params", {})) if "template" in e else e.get("msg", "")}
+            for e in exc.errors]
+    return rows or [{"loc": "", "msg": gettext(exc.template, **exc.params)}]
+
+
+def validated(schema: type[M], data: dict[str, Any]) -> M:
+    """``data`` validated by ``schema`` inside a form's action, for a form whose fields are not the input's
+    (dates for times, one follow-up for a list): its errors are raised as the form's, by field."""
+    result, errors = validate_form(schema, data)
+    if result is None:
+        raise InvalidInput("Some of what you entered is not valid.",
+                           errors=[field_error(field, text) for field, text in errors.items()])
+    return result
+
+
 def submit_form(db: Session, schema: type[M], values: dict[str, Any], action: Callable[[M], R]
                 ) -> tuple[R | None, dict[str, str]]:
     """Validate ``values`` with ``schema`` and run ``action`` on the result.
@@ -125,3 +149,85 @@ def submit_form(db: Session, schema: type[M], values: dict[str, Any], action: Ca
     except DomainError as exc:
         db.rollback()
         return None, domain_errors(exc)
+
+
+Target = str | URL
+Message = str | tuple[str, str]  # the text, or the text and the flash's category ("success" by default)
+
+
+def answer_form(request: Request, db: Session, schema: type[M] | None, data: dict[str, Any],
+                action: Callable[[Any], R], *, done: Target | Callable[[R], Target],
+                message: Message | Callable[[R], Message] | None,
+                page: Callable[[dict[str, str]], Response] | None = None,
+                errors: dict[str, str] | None = None,
+                map_errors: Callable[[dict[str, str]], dict[str, str]] | None = None,
+                flash_rules: bool = False, back: Target | None = None) -> Response:
+    """The answer to a web form's POST, in one call.
+
+    ``data`` is validated with ``schema`` (``None``: passed to ``action`` as is) and ``action`` runs on the
+    result. ``errors`` are ones the caller found before (e.g. a text field parsed by hand): they are shown
+    with the schema's, and ``action`` does not run. On any error whatever ``action`` changed is rolled back and
+    ``map_errors`` (if given) may move the messages to the fields the form shows; then ``page(errors)`` is
+    answered with status 400 (it renders the form again with the values the user typed), or, for a form
+    without a page of its own (a button), the first message is flashed and the browser sent ``back`` (by
+    default to ``done``).
+    With ``flash_rules`` a rule ``action`` breaks (the fields were right, the object's state forbids it)
+    is flashed that way too, while bad fields still show the page.
+    On success ``message`` (if any) is flashed and the browser redirected (303) to ``done``; both may be functions
+    of ``action``'s result.
+    """
+    failed = dict(errors or {})
+    result: Any = None
+    if schema is not None:
+        validated, field_errors = validate_form(schema, data)
+        failed.update((k, v) for k, v in field_errors.items() if k not in failed)  # the caller's come first
+    else:
+        validated = data
+    by_rule = False
+    if not failed:
+        try:
+            result = action(validated)
+        except DomainError as exc:
+            db.rollback()
+            failed, by_rule = domain_errors(exc), True
+    if failed:
+        if map_errors is not None:
+            failed = map_errors(failed)
+        if page is not None and not (by_rule and flash_rules):
+            response = page(failed)
+            response.status_code = 400
+            return response
+        flash(request, next(iter(failed.values())), "error")
+        return see_other(str(back if back is not None else done))
+    return _done(request, result, message, done)
+
+
+def answer_file(request: Request, db: Session, action: Callable[[], R], *,
+                page: Callable[[list[dict[str, str]]], Response], done: Target | Callable[[R], Target],
+                message: Message | Callable[[R], Message] | None, errors: list[dict[str, str]] | None = None,
+                rows: Callable[[DomainError], list[dict[str, str]]] = row_errors) -> Response:
+    """The answer to an uploaded file (a CSV import), in one call: as :func:`answer_form`, but a refused file
+    lists its bad rows (``rows``) on ``page``, with 400, or 413 for a file too large. ``errors`` are the
+    caller's own (no file chosen): ``action`` does not run."""
+    status = 400
+    if not errors:
+        try:
+            result = action()
+        except DomainError as exc:
+            db.rollback()
+            errors, status = rows(exc), 413 if exc.status == 413 else 400
+    if errors:
+        response = page(errors)
+        response.status_code = status
+        return response
+    return _done(request, result, message, done)
+
+
+def _done(request: Request, result: Any, message: Message | Callable[[Any], Message] | None,
+          done: Target | Callable[[Any], Target]) -> Response:
+    """A form's work done: say so (a flash) and send the browser on (303)."""
+    text = message(result) if callable(message) else message
+    if text:
+        text, category = text if isinstance(text, tuple) else (text, "success")
+        flash(request, text, category)
+    return see_other(str(done(result) if callable(done) else done))

@@ -19,6 +19,8 @@ from app.core.tenancy import Principal
 class NavEntry:
     label: str  # English msgid; translated in the page
     route_name: str
+    # A page for writers (an import or registration form): not linked for read-only users, whom it answers 403.
+    write: bool = False
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,8 @@ def _navigation(request: Request) -> list[dict[str, Any]]:
     for manifest in visible(getattr(request.state, "enabled_modules", None)):
         links = []
         for entry in manifest.nav:
+            if entry.write and not principal.can(manifest.key, write=True):
+                continue
             try:
                 links.append({"label": gettext(entry.label), "href": str(url_for(request, entry.route_name))})
             except NoMatchFound:  # a route this process does not serve is simply not linked
@@ -125,10 +127,11 @@ def _navigation(request: Request) -> list[dict[str, Any]]:
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None,
            status_code: int = 200) -> HTMLResponse:
-    from app.platform.auth import csrf_token
+    from app.platform.auth import can_write, csrf_token
 
     ctx = {
         "principal": getattr(request.state, "principal", None),
+        "can_write": can_write(request),  # the one test for write forms, buttons and links
         "locale": current_locale.get(),
         "csrf_token": csrf_token(request),
         "nav_groups": _navigation(request),

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from app.core.deps import SessionDep
 from app.core.errors import Forbidden
-from app.core.forms import form_to_dict, submit_form
+from app.core.forms import answer_form, form_to_dict, submit_form
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
 from app.core.templating import flash, render, see_other
@@ -37,13 +37,14 @@ def _pages(total: int) -> int:
     return max(1, -(-total // PAGE_SIZE))
 
 
-async def _register(request: Request, db, principal: Principal, schema, create) -> tuple[dict, dict]:
-    """Reference data (municipalities, partners) is registered by platform administrators only."""
+async def _register(request: Request, db, principal: Principal, schema, create, *, page, message: str, done: str):
+    """Reference data (municipalities, partners) is registered by platform administrators only; a mistake shows
+    the list again with the form's values (``page(values, errors)``)."""
     if not principal.is_platform_admin:
         raise Forbidden("Only platform administrators may do this")
     values = form_to_dict(await request.form())
-    _created, errors = submit_form(db, schema, values, create)
-    return values, errors
+    return answer_form(request, db, schema, values, create, page=lambda errors: page(values, errors),
+                       message=message, done=done)
 
 
 def _grantable_roles(principal: Principal) -> list[tuple[str, str]]:
@@ -74,17 +75,21 @@ def _user_form(request, db, principal, *, user=None, values, errors, status_code
         "municipalities": _municipality_options(db)}, status_code=status_code)
 
 
+def _no_password(values: dict) -> dict:
+    """A form shown again never carries the password typed."""
+    return {k: v for k, v in values.items() if k != "password"}
+
+
 @router.api_route("/users/new", methods=["GET", "POST"], name="admin_user_new")
 async def user_new(request: Request, db: SessionDep, principal: WebUser):
     if request.method == "GET":
         return _user_form(request, db, principal, values={"role": "staff"}, errors={})
     values = form_to_dict(await request.form())
-    user, errors = submit_form(db, UserIn, values, lambda d: accounts.create_user(db, data=d))
-    if user is not None:
-        flash(request, _("User {username} created.", username=user.username))
-        return see_other(str(request.url_for("admin_users")))
-    values.pop("password", None)
-    return _user_form(request, db, principal, values=values, errors=errors, status_code=400)
+    return answer_form(request, db, UserIn, values, lambda d: accounts.create_user(db, data=d),
+                       page=lambda errors: _user_form(request, db, principal, values=_no_password(values),
+                                                      errors=errors),
+                       message=lambda user: _("User {username} created.", username=user.username),
+                       done=request.url_for("admin_users"))
 
 
 @router.api_route("/users/{user_id}/edit", methods=["GET", "POST"], name="admin_user_edit")
@@ -94,12 +99,10 @@ async def user_edit(request: Request, user: UserDep, db: SessionDep, principal: 
         return _user_form(request, db, principal, user=user, values=values, errors={})
     values = form_to_dict(await request.form())
     values["is_active"] = values.get("is_active") == "on"
-    saved, errors = submit_form(db, UserUpdate, values, lambda d: accounts.update_user(db, user=user, data=d))
-    if saved is not None:
-        flash(request, _("Changes saved."))
-        return see_other(str(request.url_for("admin_users")))
-    values.pop("password", None)
-    return _user_form(request, db, principal, user=user, values=values, errors=errors, status_code=400)
+    return answer_form(request, db, UserUpdate, values, lambda d: accounts.update_user(db, user=user, data=d),
+                       page=lambda errors: _user_form(request, db, principal, user=user,
+                                                      values=_no_password(values), errors=errors),
+                       message=_("Changes saved."), done=request.url_for("admin_users"))
 
 
 # --- API keys --------------------------------------------------------------------------------
@@ -136,25 +139,47 @@ def api_key_revoke(request: Request, key: ApiKeyDep, db: SessionDep):
 
 # --- municipalities and partners -------------------------------------------------------------
 
-@router.api_route("/municipalities", methods=["GET", "POST"], name="admin_municipalities")
-async def municipalities(request: Request, db: SessionDep, principal: WebUser,
-                         q: Annotated[str | None, Query(max_length=100)] = None,
-                         page: Annotated[int, Query(ge=1, le=100000)] = 1):
-    values: dict = {"level": "basic"}
-    errors: dict = {}
-    if request.method == "POST":
-        values, errors = await _register(request, db, principal, MunicipalityIn,
-                                         lambda d: platform_service.create_municipality(db, data=d))
-        if not errors:
-            flash(request, _("Municipality registered."))
-            return see_other(str(request.url_for("admin_municipalities")))
+def _municipalities_page(request: Request, db, *, q: str | None = None, page: int = 1, values: dict,
+                         errors: dict):
     items, total = platform_service.list_municipalities(db, page=_page(page), q=q)
     parents = platform_service.municipality_options(
         [m for m in platform_service.all_municipalities(db) if m.level == "metropolitan"])
     return render(request, "platform/admin/municipalities.html", {
         "items": items, "total": total, "page": page, "pages": _pages(total), "q": q or "",
-        "values": values, "errors": errors, "parents": parents},
-        status_code=400 if errors else 200)
+        "values": values, "errors": errors, "parents": parents})
+
+
+@router.get("/municipalities", name="admin_municipalities")
+def municipalities(request: Request, db: SessionDep, q: Annotated[str | None, Query(max_length=100)] = None,
+                   page: Annotated[int, Query(ge=1, le=100000)] = 1):
+    return _municipalities_page(request, db, q=q, page=page, values={"level": "basic"}, errors={})
+
+
+@router.post("/municipalities", name="admin_municipality_new")
+async def municipality_new(request: Request, db: SessionDep, principal: WebUser):
+    return await _register(request, db, principal, MunicipalityIn,
+                           lambda d: platform_service.create_municipality(db, data=d),
+                           page=lambda values, errors: _municipalities_page(request, db, values=values, errors=errors),
+                           message=_("Municipality registered."), done=str(request.url_for("admin_municipalities")))
+
+
+def _partners_page(request: Request, db, *, page: int = 1, values: dict, errors: dict):
+    items, total = platform_service.list_partners(db, page=_page(page))
+    return render(request, "platform/admin/partners.html", {
+        "items": items, "total": total, "page": page, "pages": _pages(total), "values": values,
+        "errors": errors, "kinds": [(k, _(KIND_LABELS[k])) for k in PARTNER_KINDS]})
+
+
+@router.get("/partners", name="admin_partners")
+def partners(request: Request, db: SessionDep, page: Annotated[int, Query(ge=1, le=100000)] = 1):
+    return _partners_page(request, db, page=page, values={"kind": "other"}, errors={})
+
+
+@router.post("/partners", name="admin_partner_new")
+async def partner_new(request: Request, db: SessionDep, principal: WebUser):
+    return await _register(request, db, principal, PartnerIn, lambda d: platform_service.create_partner(db, data=d),
+                           page=lambda values, errors: _partners_page(request, db, values=values, errors=errors),
+                           message=_("Partner registered."), done=str(request.url_for("admin_partners")))
 
 
 # --- the modules each municipality runs ------------------------------------------------------
@@ -176,38 +201,26 @@ def modules(request: Request, db: SessionDep):
     return render(request, "platform/admin/modules.html", {"items": items})
 
 
-@router.api_route("/modules/{code}", methods=["GET", "POST"], name="admin_module_switches",
-                  dependencies=[Depends(require_web_platform_admin)])
-async def module_switches(request: Request, municipality: MunicipalityDep, db: SessionDep):
-    errors: dict = {}
-    if request.method == "POST":
-        values = form_to_dict(await request.form())
-        _done, errors = submit_form(db, ModuleSwitchIn, values, lambda d: platform_service.switch_module(
-            db, municipality=municipality, module_key=d.module_key, state=d.state))
-        if not errors:
-            flash(request, _("Module settings of {name} saved.", name=municipality.name_ko))
-            return see_other(str(request.url_for("admin_module_switches", code=municipality.code)))
+def _module_switches_page(request: Request, db, municipality, errors: dict):
     return render(request, "platform/admin/module_switches.html", {
         "municipality": municipality, "states": platform_service.module_states(db, municipality=municipality),
-        "reason_labels": MODULE_REASON_LABELS, "errors": errors}, status_code=400 if errors else 200)
+        "reason_labels": MODULE_REASON_LABELS, "errors": errors})
 
 
-@router.api_route("/partners", methods=["GET", "POST"], name="admin_partners")
-async def partners(request: Request, db: SessionDep, principal: WebUser,
-                   page: Annotated[int, Query(ge=1, le=100000)] = 1):
-    values: dict = {"kind": "other"}
-    errors: dict = {}
-    if request.method == "POST":
-        values, errors = await _register(request, db, principal, PartnerIn,
-                                         lambda d: platform_service.create_partner(db, data=d))
-        if not errors:
-            flash(request, _("Partner registered."))
-            return see_other(str(request.url_for("admin_partners")))
-    items, total = platform_service.list_partners(db, page=_page(page))
-    return render(request, "platform/admin/partners.html", {
-        "items": items, "total": total, "page": page, "pages": _pages(total), "values": values,
-        "errors": errors, "kinds": [(k, _(KIND_LABELS[k])) for k in PARTNER_KINDS]},
-        status_code=400 if errors else 200)
+@router.get("/modules/{code}", name="admin_module_switches", dependencies=[Depends(require_web_platform_admin)])
+def module_switches(request: Request, municipality: MunicipalityDep, db: SessionDep):
+    return _module_switches_page(request, db, municipality, {})
+
+
+@router.post("/modules/{code}", name="admin_module_switch", dependencies=[Depends(require_web_platform_admin)])
+async def module_switch(request: Request, municipality: MunicipalityDep, db: SessionDep):
+    return answer_form(
+        request, db, ModuleSwitchIn, form_to_dict(await request.form()),
+        lambda d: platform_service.switch_module(db, municipality=municipality, module_key=d.module_key,
+                                                 state=d.state),
+        done=str(request.url_for("admin_module_switches", code=municipality.code)),
+        message=_("Module settings of {name} saved.", name=municipality.name_ko),
+        page=lambda errors: _module_switches_page(request, db, municipality, errors))
 
 
 # --- audit -----------------------------------------------------------------------------------

@@ -240,7 +240,11 @@ WebUser = Annotated[Principal, Depends(web_user)]
 
 
 def require_web_module_access(module_key: str):
+    """Guard for a module's web router: any signed-in user reads; a change needs write access. The module's
+    key is kept on the request, for :func:`require_writer` and the pages' ``can_write``."""
+
     async def guard(request: Request, principal: WebUser) -> Principal:
+        request.state.module_key = module_key
         if request.method not in SAFE_METHODS and not principal.can(module_key, write=True):
             raise Forbidden("Viewers cannot change anything")
         return principal
@@ -319,6 +323,30 @@ def _public_module_runs(request: Request, db, module_key: str, code: str, secret
         return None
     with all_tenants(db):
         return platform_service.module_enabled(db, principal=principal, module_key=module_key)
+
+
+def can_write(request: Request) -> bool:
+    """Whether the signed-in caller may change what the current page's module holds: the one test that
+    decides which forms, buttons and links a page shows, and which form pages answer 403."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return principal is not None and principal.can(getattr(request.state, "module_key", PLATFORM_MODULE), write=True)
+
+
+async def require_writer(request: Request, principal: WebUser) -> Principal:
+    """A write route's requirement, declared once on the route (``dependencies=WRITER``): it holds for every
+    method, so the GET of a form page a viewer could not submit answers 403 instead of showing the form."""
+    if not can_write(request):
+        raise Forbidden("Viewers cannot change anything")
+    return principal
+
+
+# On a web route that changes data, or on a page whose purpose is a form: ``@router.post(..., dependencies=WRITER)``.
+WRITER = [Depends(require_writer)]
+
+
+def is_write_route(route) -> bool:
+    """Whether a route declares :data:`WRITER` (the navigation and the tests read it)."""
+    return any(getattr(d, "dependency", None) is require_writer for d in getattr(route, "dependencies", ()))
 
 
 async def require_web_admin(principal: WebUser) -> Principal:

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import InvalidInput
-from app.core.forms import form_to_dict, submit_form, validate_form
+from app.core.forms import answer_form, form_to_dict
 from app.core.i18n import gettext as _
 from app.core.i18n import today_seoul
 from app.core.manifest import installed, metric_sources, visible
@@ -21,6 +21,7 @@ from app.core.tenancy import bind_principal
 from app.platform import accounts, audit
 from app.platform import service as platform_service
 from app.platform.auth import (
+    WRITER,
     OptionalPrincipal,
     WebUser,
     client_address,
@@ -239,7 +240,7 @@ def _program_form(request: Request, db, *, program=None, values: dict, errors: d
                   status_code=status_code)
 
 
-@router.api_route("/programs/new", methods=["GET", "POST"], name="program_new")
+@router.api_route("/programs/new", methods=["GET", "POST"], name="program_new", dependencies=WRITER)
 async def program_new(request: Request, db: SessionDep, principal: WebUser):
     if request.method == "GET":
         default_code = ""
@@ -249,11 +250,10 @@ async def program_new(request: Request, db: SessionDep, principal: WebUser):
         return _program_form(request, db, values={"municipality_code": default_code, "status": "planned",
                                                   "partner_codes": []}, errors={})
     values = form_to_dict(await request.form(), lists=("partner_codes",))
-    program, errors = submit_form(db, ProgramIn, values, lambda d: platform_service.create_program(db, data=d))
-    if program is not None:
-        flash(request, _("Program registered."))
-        return see_other(str(request.url_for("program_detail", program_id=program.id)))
-    return _program_form(request, db, values=values, errors=errors, status_code=400)
+    return answer_form(request, db, ProgramIn, values, lambda d: platform_service.create_program(db, data=d),
+                       page=lambda errors: _program_form(request, db, values=values, errors=errors),
+                       message=_("Program registered."),
+                       done=lambda program: request.url_for("program_detail", program_id=program.id))
 
 
 @router.get("/programs/{program_id}", name="program_detail")
@@ -261,7 +261,7 @@ def program_detail(request: Request, program: ProgramDep, db: SessionDep):
     return _detail(request, db, program)
 
 
-@router.api_route("/programs/{program_id}/edit", methods=["GET", "POST"], name="program_edit")
+@router.api_route("/programs/{program_id}/edit", methods=["GET", "POST"], name="program_edit", dependencies=WRITER)
 async def program_edit(request: Request, program: ProgramDep, db: SessionDep):
     if request.method == "GET":
         values = {k: getattr(program, k) for k in ("title", "description", "module", "status", "start_date",
@@ -275,35 +275,31 @@ async def program_edit(request: Request, program: ProgramDep, db: SessionDep):
                                          "budget_krw", "agreement_date")}
     update["partner_codes"] = values.get("partner_codes", [])
     update["description"] = update["description"] or ""
-    saved, errors = submit_form(db, ProgramUpdate, update,
-                                lambda d: platform_service.update_program(db, program=program, data=d))
-    if saved is not None:
-        flash(request, _("Changes saved."))
-        return see_other(str(request.url_for("program_detail", program_id=program.id)))
-    values["municipality_code"] = program.municipality.code
-    return _program_form(request, db, program=program, values=values, errors=errors, status_code=400)
+    return answer_form(request, db, ProgramUpdate, update,
+                       lambda d: platform_service.update_program(db, program=program, data=d),
+                       page=lambda errors: _program_form(request, db, program=program, errors=errors, values={
+                           **values, "municipality_code": program.municipality.code}),
+                       message=_("Changes saved."), done=request.url_for("program_detail", program_id=program.id))
 
 
-@router.post("/programs/{program_id}/status", name="program_status")
-async def program_status(request: Request, program: ProgramDep, db: SessionDep):
-    target = str((await request.form()).get("status", ""))
-    data, errors = validate_form(ProgramUpdate, {"status": target})
-    if data is None:
-        flash(request, next(iter(errors.values())), "error")
-        return see_other(str(request.url_for("program_detail", program_id=program.id)))
+def _change_status(db, program, data: ProgramUpdate) -> None:
     try:
         platform_service.update_program(db, program=program, data=data)
     except InvalidInput as exc:  # a transition the status does not allow: named by the statuses' labels
-        db.rollback()
         labels = {k: ", ".join(_(STATUS_LABELS.get(s, s)) for s in str(v).split(", "))
                   for k, v in exc.params.items()}
-        flash(request, _(exc.template, **labels), "error")
-    else:
-        flash(request, _("Status changed to {status}.", status=_(STATUS_LABELS[target])))
-    return see_other(str(request.url_for("program_detail", program_id=program.id)))
+        raise InvalidInput(exc.template, **labels) from exc
 
 
-@router.post("/programs/{program_id}/delete", name="program_delete")
+@router.post("/programs/{program_id}/status", name="program_status", dependencies=WRITER)
+async def program_status(request: Request, program: ProgramDep, db: SessionDep):
+    target = str((await request.form()).get("status", ""))
+    return answer_form(request, db, ProgramUpdate, {"status": target}, lambda d: _change_status(db, program, d),
+                       message=lambda _r: _("Status changed to {status}.", status=_(STATUS_LABELS[target])),
+                       done=request.url_for("program_detail", program_id=program.id))
+
+
+@router.post("/programs/{program_id}/delete", name="program_delete", dependencies=WRITER)
 def program_delete(request: Request, program: ProgramDep, db: SessionDep):
     platform_service.delete_program(db, program=program)
     flash(request, _("Program deleted."))
@@ -331,57 +327,56 @@ def _detail(request: Request, db, program, status_code: int = 200, **errors_and_
     return render(request, "platform/program_detail.html", context, status_code=status_code)
 
 
-@router.post("/programs/{program_id}/kpis", name="kpi_add")
+def _on_detail(request: Request, program, part: str) -> str:
+    return str(request.url_for("program_detail", program_id=program.id)) + part
+
+
+@router.post("/programs/{program_id}/kpis", name="kpi_add", dependencies=WRITER)
 async def kpi_add(request: Request, program: ProgramDep, db: SessionDep):
     values = form_to_dict(await request.form())
-    kpi, errors = submit_form(db, KpiIn, values, lambda d: platform_service.add_kpi(db, program=program, data=d))
-    if kpi is not None:
-        flash(request, _("KPI added."))
-        return see_other(str(request.url_for("program_detail", program_id=program.id)) + "#kpis")
-    return _detail(request, db, program, 400, kpi_errors=errors, values={"kpi": values})
+    return answer_form(request, db, KpiIn, values, lambda d: platform_service.add_kpi(db, program=program, data=d),
+                       page=lambda errors: _detail(request, db, program, kpi_errors=errors, values={"kpi": values}),
+                       message=_("KPI added."), done=_on_detail(request, program, "#kpis"))
 
 
-@router.post("/programs/{program_id}/kpis/{kpi_id}/source", name="kpi_source_set")
+@router.post("/programs/{program_id}/kpis/{kpi_id}/source", name="kpi_source_set", dependencies=WRITER)
 async def kpi_source_set(request: Request, program: ProgramDep, kpi: KpiDep, db: SessionDep):
     """Bind the KPI to a metric source, or (blank: "직접 입력") back to values typed by hand."""
     values = form_to_dict(await request.form())
     values.setdefault("source_key", None)
-    done, errors = submit_form(db, KpiUpdate, values, lambda d: platform_service.update_kpi(db, kpi=kpi, data=d))
-    if done is not None:
-        flash(request, _("KPI source saved."))
-        return see_other(str(request.url_for("program_detail", program_id=program.id)) + "#kpis")
-    return _detail(request, db, program, 400, kpi_errors={f"source_{kpi.id}": next(iter(errors.values()))},
-                   values={f"source_{kpi.id}": values})
+    return answer_form(
+        request, db, KpiUpdate, values, lambda d: platform_service.update_kpi(db, kpi=kpi, data=d),
+        page=lambda errors: _detail(request, db, program, kpi_errors={f"source_{kpi.id}": next(iter(errors.values()))},
+                                    values={f"source_{kpi.id}": values}),
+        message=_("KPI source saved."), done=_on_detail(request, program, "#kpis"))
 
 
-@router.post("/programs/{program_id}/kpis/{kpi_id}/values", name="kpi_value_add")
+@router.post("/programs/{program_id}/kpis/{kpi_id}/values", name="kpi_value_add", dependencies=WRITER)
 async def kpi_value_add(request: Request, program: ProgramDep, kpi: KpiDep, db: SessionDep):
     values = form_to_dict(await request.form())
-    value, errors = submit_form(db, KpiValueIn, values,
-                                lambda d: platform_service.record_kpi_value(db, kpi=kpi, data=d))
-    if value is not None:
-        flash(request, _("Value recorded."))
-        return see_other(str(request.url_for("program_detail", program_id=program.id)) + "#kpis")
-    return _detail(request, db, program, 400, kpi_errors={f"value_{kpi.id}": next(iter(errors.values()))},
-                               values={f"value_{kpi.id}": values})
+    return answer_form(request, db, KpiValueIn, values,
+                       lambda d: platform_service.record_kpi_value(db, kpi=kpi, data=d),
+                       page=lambda errors: _detail(
+                           request, db, program, kpi_errors={f"value_{kpi.id}": next(iter(errors.values()))},
+                           values={f"value_{kpi.id}": values}),
+                       message=_("Value recorded."), done=_on_detail(request, program, "#kpis"))
 
 
-@router.post("/programs/{program_id}/milestones", name="milestone_add")
+@router.post("/programs/{program_id}/milestones", name="milestone_add", dependencies=WRITER)
 async def milestone_add(request: Request, program: ProgramDep, db: SessionDep):
     values = form_to_dict(await request.form())
-    milestone, errors = submit_form(db, MilestoneIn, values,
-                                    lambda d: platform_service.add_milestone(db, program=program, data=d))
-    if milestone is not None:
-        flash(request, _("Milestone added."))
-        return see_other(str(request.url_for("program_detail", program_id=program.id)) + "#milestones")
-    return _detail(request, db, program, 400, milestone_errors=errors, values={"milestone": values})
+    return answer_form(request, db, MilestoneIn, values,
+                       lambda d: platform_service.add_milestone(db, program=program, data=d),
+                       page=lambda errors: _detail(request, db, program, milestone_errors=errors,
+                                                   values={"milestone": values}),
+                       message=_("Milestone added."), done=_on_detail(request, program, "#milestones"))
 
 
-@router.post("/programs/{program_id}/milestones/{milestone_id}/done", name="milestone_done")
+@router.post("/programs/{program_id}/milestones/{milestone_id}/done", name="milestone_done", dependencies=WRITER)
 def milestone_done(request: Request, program: ProgramDep, milestone: MilestoneDep, db: SessionDep):
     from app.platform.schemas import MilestoneUpdate
 
     done = None if milestone.done_date else today_seoul()
     platform_service.update_milestone(db, milestone=milestone, data=MilestoneUpdate(done_date=done))
     flash(request, _("Milestone completed.") if done else _("Milestone reopened."))
-    return see_other(str(request.url_for("program_detail", program_id=program.id)) + "#milestones")
+    return see_other(_on_detail(request, program, "#milestones"))

@@ -26,7 +26,7 @@ from app.core.i18n import SEOUL
 from app.core.images import sniff_image
 from app.core.metrics import count_ingested
 from app.core.pagination import PageParams, paginate
-from app.core.tenancy import check_rows, principal_of, within_reach
+from app.core.tenancy import check_rows, within_reach
 from app.kt.cctv import live, rollup
 from app.kt.cctv.config import CctvSettings, TypeRule
 from app.kt.cctv.geometry import bottom_centre, point_in_polygon
@@ -69,11 +69,6 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
 
 def _publish(db: Session, municipality_id: int, message: dict[str, Any]) -> None:
     live.publish(db, municipality_id, message)
-
-
-def _actor(db: Session) -> str:
-    principal = principal_of(db)
-    return principal.label[:120] if principal else "system"
 
 
 def municipality_codes(db: Session) -> dict[int, str]:
@@ -919,7 +914,7 @@ def transition(db: Session, *, incident: CctvIncident, action: str, note: str = 
         raise Conflict("An incident that is {status} cannot be moved to {target}", status=incident.status,
                        target=target)
     now = now or utcnow()
-    who = _actor(db)
+    who = audit.actor(db)
     if action == "acknowledge":
         incident.acknowledged_at, incident.acknowledged_by = now, who
     elif action == "dispatch":

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from app.core.csvout import csv_response
 from app.core.db import utcnow
 from app.core.deps import SessionDep
-from app.core.errors import DomainError, Forbidden, NotFound
-from app.core.forms import domain_errors, form_to_dict, validate_form
+from app.core.errors import DomainError, Forbidden, InvalidInput, NotFound
+from app.core.forms import answer_form, form_to_dict
 from app.core.i18n import SEOUL
 from app.core.i18n import gettext as _
 from app.core.live import sse_response
@@ -31,7 +31,7 @@ from app.kt.cctv.models import DISPATCH_TARGETS, EVENT_TYPES, INCIDENT_STATUSES,
 from app.kt.cctv.schemas import CameraIn, DispatchIn, FrigateLabelIn, NoteIn, RuleIn, ZonesIn
 from app.platform import audit
 from app.platform import service as platform_service
-from app.platform.auth import WebUser
+from app.platform.auth import WRITER, WebUser, can_write
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 30
@@ -159,35 +159,33 @@ def incident_detail(request: Request, incident: IncidentDep, db: SessionDep, set
     return render(request, "kt/cctv/incident.html", _incident_context(db, incident, settings))
 
 
-@router.post("/incidents/{incident_id}/{action}", name="cctv_incident_action")
+@router.post("/incidents/{incident_id}/{action}", name="cctv_incident_action", dependencies=WRITER)
 async def incident_action(request: Request, incident: IncidentDep, action: str, db: SessionDep,
                           settings: CctvSettingsDep):
     if action not in service.TRANSITIONS:
         raise NotFound("Unknown action")
     values = form_to_dict(await request.form())
-    dispatch = None
-    errors: dict[str, str] = {}
-    note = ""
-    if action == "dispatch":
-        dispatch, errors = validate_form(DispatchIn, values)
-    elif action in ("resolve", "false_alarm"):
-        data, errors = validate_form(NoteIn, values)
-        note = data.note if data else ""
-    if not errors:
+    schema = DispatchIn if action == "dispatch" else NoteIn if action in ("resolve", "false_alarm") else None
+    here = str(request.url_for("cctv_incident", incident_id=incident.id))
+
+    def step(data) -> None:
         try:
-            service.transition(db, incident=incident, action=action, note=note, dispatch=dispatch)
-        except DomainError:
+            service.transition(db, incident=incident, action=action, note=getattr(data, "note", ""),
+                               dispatch=data if action == "dispatch" else None)
+        except DomainError as exc:  # e.g. another operator moved it first: say where it stands now
             db.rollback()
             current = service.get_incident(db, incident_id=incident.id)
-            flash(request, _("This step is not possible now: the incident is {status}.",
-                             status=_(STATUS_LABELS[current.status])), "error")
-        else:
-            flash(request, _("Incident {id}: {status}.", id=incident.id,
-                             status=_(STATUS_LABELS[service.TRANSITIONS[action][1]])))
-        return see_other(str(request.url_for("cctv_incident", incident_id=incident.id)))
-    context = _incident_context(db, incident, settings)
-    context.update(errors=errors, values=values, failed_action=action)
-    return render(request, "kt/cctv/incident.html", context, status_code=400)
+            raise InvalidInput("This step is not possible now: the incident is {status}.",
+                               status=_(STATUS_LABELS[current.status])) from exc
+
+    def page(errors: dict[str, str]):
+        context = _incident_context(db, incident, settings)
+        context.update(errors=errors, values=values, failed_action=action)
+        return render(request, "kt/cctv/incident.html", context)
+
+    return answer_form(request, db, schema, values, step, done=here, page=page, flash_rules=True,
+                       message=_("Incident {id}: {status}.", id=incident.id,
+                                 status=_(STATUS_LABELS[service.TRANSITIONS[action][1]])))
 
 
 @router.get("/snapshots/{snapshot_id}", name="cctv_snapshot")
@@ -235,20 +233,14 @@ def cameras(request: Request, db: SessionDep, settings: CctvSettingsDep, princip
     return _cameras_page(request, db, settings, values={}, errors={})
 
 
-@router.post("/cameras", name="cctv_camera_new")
+@router.post("/cameras", name="cctv_camera_new", dependencies=WRITER)
 async def camera_new(request: Request, db: SessionDep, settings: CctvSettingsDep, principal: WebUser):
     values = form_to_dict(await request.form())
-    data, errors = validate_form(CameraIn, values)
-    if data is not None:
-        try:
-            camera = service.create_camera(db, data=data, default_municipality_id=principal.municipality_id)
-        except DomainError as exc:
-            db.rollback()
-            errors = domain_errors(exc)
-        else:
-            flash(request, _("Camera registered."))
-            return see_other(str(request.url_for("cctv_camera", camera_id=camera.id)))
-    return _cameras_page(request, db, settings, values=values, errors=errors, status_code=400)
+    return answer_form(request, db, CameraIn, values, lambda data: service.create_camera(
+                           db, data=data, default_municipality_id=principal.municipality_id),
+                       page=lambda errors: _cameras_page(request, db, settings, values=values, errors=errors),
+                       message=_("Camera registered."),
+                       done=lambda camera: request.url_for("cctv_camera", camera_id=camera.id))
 
 
 def _camera_context(db: Session, camera, settings) -> dict[str, Any]:
@@ -266,30 +258,23 @@ def camera_detail(request: Request, camera: CameraDep, db: SessionDep, settings:
     return render(request, "kt/cctv/camera.html", _camera_context(db, camera, settings))
 
 
-@router.post("/cameras/{camera_id}/zones", name="cctv_camera_zones")
+@router.post("/cameras/{camera_id}/zones", name="cctv_camera_zones", dependencies=WRITER)
 async def camera_zones(request: Request, camera: CameraDep, db: SessionDep, settings: CctvSettingsDep):
     raw = str((await request.form()).get("zones_json", ""))
-    errors: dict[str, str] = {}
     try:
-        parsed = json.loads(raw or "[]")
+        parsed, errors = json.loads(raw or "[]"), None
     except ValueError:
-        parsed, errors = None, {"zones_json": _("The zones are not valid JSON.")}
-    if parsed is not None:
-        data, field_errors = validate_form(ZonesIn, {"zones": parsed})
-        if data is None:
-            errors = {"zones_json": next(iter(field_errors.values()))}
-        else:
-            try:
-                service.replace_zones(db, camera=camera, zones=data.zones)
-            except DomainError as exc:
-                db.rollback()
-                errors = {"zones_json": next(iter(domain_errors(exc).values()))}
-            else:
-                flash(request, _("Zones saved."))
-                return see_other(str(request.url_for("cctv_camera", camera_id=camera.id)))
-    context = _camera_context(db, camera, settings)
-    context.update(errors=errors, zones_json=raw)
-    return render(request, "kt/cctv/camera.html", context, status_code=400)
+        parsed, errors = [], {"zones_json": _("The zones are not valid JSON.")}
+
+    def page(errors: dict[str, str]):
+        context = _camera_context(db, camera, settings)
+        context.update(errors=errors, zones_json=raw)
+        return render(request, "kt/cctv/camera.html", context)
+
+    return answer_form(request, db, ZonesIn, {"zones": parsed},
+                       lambda data: service.replace_zones(db, camera=camera, zones=data.zones), errors=errors,
+                       map_errors=lambda errors: {"zones_json": next(iter(errors.values()))},  # one text field
+                       page=page, message=_("Zones saved."), done=request.url_for("cctv_camera", camera_id=camera.id))
 
 
 # --- statistics ------------------------------------------------------------------------------
@@ -324,7 +309,7 @@ def _rules_for(db: Session, principal: Principal, settings) -> list[dict[str, An
     return service.list_rules(db, municipality_id=principal.municipality_id, settings=settings)
 
 
-@router.post("/rules/{event_type}", name="cctv_rule_save")
+@router.post("/rules/{event_type}", name="cctv_rule_save", dependencies=WRITER)
 async def rule_save(request: Request, event_type: str, db: SessionDep, settings: CctvSettingsDep,
                     principal: WebUser):
     """A municipality tunes one type's rule (the statistics page shows where it is needed)."""
@@ -346,15 +331,16 @@ async def rule_save(request: Request, event_type: str, db: SessionDep, settings:
                 data_in[key] = float(data_in[key]) / 100
         except ValueError:
             pass
-    data, errors = validate_form(RuleIn, data_in)
-    if data is not None:
-        service.set_rule(db, municipality_id=principal.municipality_id, event_type=event_type, data=data)
-        flash(request, _("The rule for {type} is saved; it applies to new detections.",
-                         type=_(TYPE_LABELS[event_type])))
-        return see_other(target)
-    context = _stats_context(db, settings, principal, None, None)
-    context.update(rule_errors={event_type: next(iter(errors.values()))}, rule_values={event_type: values})
-    return render(request, "kt/cctv/stats.html", context, status_code=400)
+
+    def page(errors: dict[str, str]):
+        context = _stats_context(db, settings, principal, None, None)
+        context.update(rule_errors={event_type: next(iter(errors.values()))}, rule_values={event_type: values})
+        return render(request, "kt/cctv/stats.html", context)
+
+    return answer_form(request, db, RuleIn, data_in, lambda data: service.set_rule(
+                           db, municipality_id=principal.municipality_id, event_type=event_type, data=data),
+                       page=page, done=target, message=_("The rule for {type} is saved; it applies to new detections.",
+                                                         type=_(TYPE_LABELS[event_type])))
 
 
 def _stats_context(db: Session, settings, principal: Principal, since: str | None, until: str | None
@@ -382,7 +368,7 @@ def _frigate_page(request: Request, db: Session, principal: Principal, settings,
     targets, zones = frigate.label_choices()
     return render(request, "kt/cctv/frigate.html", {
         "rules": rules, "values": values, "errors": errors, "settings": settings,
-        "editable": principal.municipality_id is not None and principal.role != "viewer",
+        "editable": principal.municipality_id is not None and can_write(request),
         "unknown": frigate.unknown_cameras(db) if principal.is_platform_admin else None,
         "target_options": [(t, _(TYPE_LABELS[t]) if t in TYPE_LABELS else _("Ignore")) for t in targets],
         "zone_options": [(z, _(ZONE_LABELS[z]) if z else _("Anywhere")) for z in zones], **labels()},
@@ -394,25 +380,23 @@ def frigate_page(request: Request, db: SessionDep, settings: CctvSettingsDep, pr
     return _frigate_page(request, db, principal, settings, values={}, errors={})
 
 
-@router.post("/frigate/labels", name="cctv_frigate_label_save")
+@router.post("/frigate/labels", name="cctv_frigate_label_save", dependencies=WRITER)
 async def frigate_label_save(request: Request, db: SessionDep, settings: CctvSettingsDep, principal: WebUser):
     """Add or change one row of the municipality's Frigate label mapping, or remove it (``remove``)."""
     if principal.municipality_id is None:
         raise Forbidden("The label mapping belongs to a municipality: sign in as its staff")
-    form = await request.form()
-    values = form_to_dict(form)
+    values = form_to_dict(await request.form())
     values.setdefault("zone_type", "")
+    done = str(request.url_for("cctv_frigate"))
     if values.pop("remove", None):
-        frigate.remove_label(db, municipality_id=principal.municipality_id, label=str(values.get("label", "")),
-                             zone_type=str(values.get("zone_type", "")))
-        flash(request, _("The mapping row is removed."))
-        return see_other(str(request.url_for("cctv_frigate")))
-    data, errors = validate_form(FrigateLabelIn, values)
-    if data is not None:
-        frigate.add_label(db, municipality_id=principal.municipality_id, data=data)
-        flash(request, _("The mapping is saved; it applies to new Frigate messages."))
-        return see_other(str(request.url_for("cctv_frigate")))
-    return _frigate_page(request, db, principal, settings, values=values, errors=errors, status_code=400)
+        return answer_form(request, db, None, values, lambda v: frigate.remove_label(
+            db, municipality_id=principal.municipality_id, label=str(v.get("label", "")),
+            zone_type=str(v.get("zone_type", ""))), done=done, message=_("The mapping row is removed."))
+    return answer_form(
+        request, db, FrigateLabelIn, values,
+        lambda d: frigate.add_label(db, municipality_id=principal.municipality_id, data=d),
+        done=done, message=_("The mapping is saved; it applies to new Frigate messages."),
+        page=lambda errors: _frigate_page(request, db, principal, settings, values=values, errors=errors))
 
 
 @router.get("/stats", name="cctv_stats")

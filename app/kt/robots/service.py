@@ -82,11 +82,6 @@ def _vehicles():  # the VDA 5050 side imports this module
     return vehicles
 
 
-def _actor(db: Session) -> str:
-    principal = principal_of(db)
-    return principal.label[:120] if principal else "system"
-
-
 
 # --- sites -----------------------------------------------------------------------------------
 
@@ -384,7 +379,7 @@ def get_alert(db: Session, *, alert_id: int) -> RobotAlert:
 def acknowledge_alert(db: Session, *, alert: RobotAlert, now: datetime | None = None) -> RobotAlert:
     if alert.acknowledged_at is None:
         alert.acknowledged_at = now or utcnow()
-        alert.acknowledged_by = _actor(db)
+        alert.acknowledged_by = audit.actor(db)
         db.flush()
         _publish(db, alert.site_id, {"event": "alert", "robot_id": alert.robot_id,
                                                         "acknowledged": alert.id})
@@ -778,7 +773,7 @@ def create_task(db: Session, *, data: TaskIn, now: datetime | None = None) -> tu
     task = RobotTask(municipality_id=site.municipality_id, site_id=site.id, client_task_id=data.client_task_id,
                      kind=data.kind, status="queued", priority=data.priority, note=data.note,
                      waypoints=[{"name": n, "x": places[n].x, "y": places[n].y} for n in names],
-                     not_before_at=data.not_before, pinned_robot_id=data.robot_id, created_by=_actor(db),
+                     not_before_at=data.not_before, pinned_robot_id=data.robot_id, created_by=audit.actor(db),
                      created_at=now, progress=0.0, attempts=0, failure_reason="")
     db.add(task)
     flush_or_conflict(db, "A task with client id {id} already exists", id=data.client_task_id)
@@ -939,7 +934,7 @@ def send_command(db: Session, *, robot: Robot, data: CommandIn, now: datetime | 
     robot.status = derive_status(online=robot.online, errors=robot.errors, charging=robot.charging,
                                  paused=robot.paused, has_task=robot.current_task_id is not None)
     command = RobotCommand(municipality_id=robot.municipality_id, robot_id=robot.id, kind=data.kind,
-                           status="pending", note=data.note, created_by=_actor(db), created_at=now)
+                           status="pending", note=data.note, created_by=audit.actor(db), created_at=now)
     db.add(command)
     db.flush()
     _vehicles().send_command(db, robot=robot, kind=data.kind, command_id=command.id, now=now,

@@ -15,7 +15,7 @@ from app.core.csvout import csv_response
 from app.core.db import utcnow
 from app.core.deps import SessionDep
 from app.core.errors import DomainError, Forbidden
-from app.core.forms import domain_errors, form_to_dict, validate_form
+from app.core.forms import answer_form, form_to_dict
 from app.core.i18n import SEOUL
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
@@ -27,6 +27,7 @@ from app.kt.robots.deps import AlertDep, RobotDep, SiteDep, TaskDep
 from app.kt.robots.models import ALERT_KINDS, DEFAULT_TASK_KINDS, ROBOT_TYPES, TASK_STATUSES
 from app.kt.robots.schemas import CommandIn, PlaceIn, RobotIn, SiteIn, SiteUpdate, TaskIn
 from app.platform import service as platform_service
+from app.platform.auth import WRITER
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
@@ -56,7 +57,7 @@ def _choices(db) -> dict[str, Any]:
     return {"site_options": [(s.id, s.name) for s in service.list_sites(db)], "types": ROBOT_TYPES}
 
 
-@router.api_route("/robots/new", methods=["GET", "POST"], name="robots_robot_new")
+@router.api_route("/robots/new", methods=["GET", "POST"], name="robots_robot_new", dependencies=WRITER)
 async def robot_new(request: Request, db: SessionDep):
     if request.method == "GET":
         values = {"type": "guide", "site_id": request.query_params.get("site_id", ""),
@@ -65,18 +66,11 @@ async def robot_new(request: Request, db: SessionDep):
     values = form_to_dict(await request.form(), lists=("capabilities",))
     if not values["capabilities"]:
         values.pop("capabilities")
-    data, errors = validate_form(RobotIn, values)
-    if data is not None:
-        try:
-            robot = service.register_robot(db, data=data)
-        except DomainError as exc:
-            db.rollback()
-            errors = domain_errors(exc)
-        else:
-            flash(request, _("Robot registered."))
-            return see_other(str(request.url_for("robots_robot", robot_id=robot.id)))
-    return render(request, "kt/robots/robot_form.html", {"values": values, "errors": errors, **_choices(db)},
-                  status_code=400)
+    return answer_form(request, db, RobotIn, values, lambda data: service.register_robot(db, data=data),
+                       page=lambda errors: render(request, "kt/robots/robot_form.html",
+                                                  {"values": values, "errors": errors, **_choices(db)}),
+                       message=_("Robot registered."),
+                       done=lambda robot: request.url_for("robots_robot", robot_id=robot.id))
 
 
 def _parse_places(text: str) -> tuple[list[dict[str, Any]], str | None]:
@@ -125,7 +119,7 @@ def _municipality_options(db) -> list[tuple[str, str]]:
     return platform_service.municipality_options(platform_service.all_municipalities(db))
 
 
-@router.api_route("/sites/new", methods=["GET", "POST"], name="robots_site_new")
+@router.api_route("/sites/new", methods=["GET", "POST"], name="robots_site_new", dependencies=WRITER)
 async def site_new(request: Request, db: SessionDep):
     principal: Principal = request.state.principal
     if request.method == "GET":
@@ -139,24 +133,20 @@ async def site_new(request: Request, db: SessionDep):
             "municipality_options": _municipality_options(db)})
     values = form_to_dict(await request.form(), words=("task_kinds",))
     places, place_error = _parse_places(values.get("places_text", ""))
-    data, errors = validate_form(SiteIn, {**{k: v for k, v in values.items() if k != "places_text"},
-                                          "places": places})
-    if place_error:
-        errors["places_text"] = place_error
-    elif "places" in errors:
-        errors["places_text"] = errors.pop("places")
-    if data is not None and not errors:
-        try:
-            site = service.create_site(db, data=data)
-        except DomainError as exc:
-            db.rollback()
-            errors = domain_errors(exc)
-        else:
-            flash(request, _("Site registered."))
-            return see_other(str(request.url_for("robots_site", site_id=site.id)))
-    return render(request, "kt/robots/site_form.html", {
-        "values": _shown(values), "errors": errors or {"__all__": ""},
-        "municipality_options": _municipality_options(db)}, status_code=400)
+
+    def places_field(errors: dict[str, str]) -> dict[str, str]:  # the places are typed in one text field
+        if "places" in errors:
+            errors.setdefault("places_text", errors.pop("places"))
+        return errors
+
+    return answer_form(request, db, SiteIn, {**{k: v for k, v in values.items() if k != "places_text"},
+                                             "places": places},
+                       lambda data: service.create_site(db, data=data),
+                       errors={"places_text": place_error} if place_error else None, map_errors=places_field,
+                       page=lambda errors: render(request, "kt/robots/site_form.html", {
+                           "values": _shown(values), "errors": errors,
+                           "municipality_options": _municipality_options(db)}),
+                       message=_("Site registered."), done=lambda site: request.url_for("robots_site", site_id=site.id))
 
 
 def _kinds_text(kinds) -> str:
@@ -173,7 +163,7 @@ def _places_text(site) -> str:
     return "\n".join(f"{p.name}, {p.kind}, {p.x:g}, {p.y:g}" for p in site.places)
 
 
-@router.api_route("/sites/{site_id}/edit", methods=["GET", "POST"], name="robots_site_edit")
+@router.api_route("/sites/{site_id}/edit", methods=["GET", "POST"], name="robots_site_edit", dependencies=WRITER)
 async def site_edit(request: Request, site: SiteDep, db: SessionDep):
     if request.method == "GET":
         values = {k: getattr(site, k) for k in ("name", "offline_after_s", "battery_floor_pct", "low_battery_pct")}
@@ -182,24 +172,22 @@ async def site_edit(request: Request, site: SiteDep, db: SessionDep):
         return render(request, "kt/robots/site_edit.html", {"site": site, "values": values, "errors": {}})
     values = form_to_dict(await request.form(), words=("task_kinds",))
     places, place_error = _parse_places(values.get("places_text", ""))
-    data, errors = validate_form(SiteUpdate, {k: v for k, v in values.items() if k != "places_text"})
-    if place_error:
-        errors["places_text"] = place_error
-    if data is not None and not errors:
-        try:
-            service.update_site(db, site=site, data=data)
-            service.replace_places(db, site=site, places=[PlaceIn(**p) for p in places])
-        except DomainError as exc:
-            db.rollback()
-            errors = domain_errors(exc)
-            if any(k not in values for k in errors):
-                errors = {"places_text": next(iter(errors.values()))}
-        else:
-            flash(request, _("Changes saved."))
-            return see_other(str(request.url_for("robots_site", site_id=site.id)))
-    site = service.get_site(db, site_id=site.id)
-    return render(request, "kt/robots/site_edit.html", {"site": site, "values": _shown(values), "errors": errors},
-                  status_code=400)
+
+    def save(data: SiteUpdate) -> None:
+        service.update_site(db, site=site, data=data)
+        service.replace_places(db, site=site, places=[PlaceIn(**p) for p in places])
+
+    def places_field(errors: dict[str, str]) -> dict[str, str]:  # a rule about a place: shown at the places
+        if any(k not in SiteUpdate.model_fields and k != "places_text" for k in errors):
+            return {"places_text": next(iter(errors.values()))}
+        return errors
+
+    return answer_form(request, db, SiteUpdate, {k: v for k, v in values.items() if k != "places_text"}, save,
+                       errors={"places_text": place_error} if place_error else None, map_errors=places_field,
+                       page=lambda errors: render(request, "kt/robots/site_edit.html", {
+                           "site": service.get_site(db, site_id=site.id), "values": _shown(values),
+                           "errors": errors}),
+                       message=_("Changes saved."), done=request.url_for("robots_site", site_id=site.id))
 
 
 # --- fleet and site screens ------------------------------------------------------------------
@@ -262,26 +250,23 @@ def _seoul_time(value: str | None) -> str | None:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=SEOUL)).isoformat()
 
 
-@router.post("/sites/{site_id}/tasks", name="robots_task_new")
+@router.post("/sites/{site_id}/tasks", name="robots_task_new", dependencies=WRITER)
 async def task_new(request: Request, site: SiteDep, db: SessionDep):
     values = form_to_dict(await request.form(), lists=("waypoints",))
     values["site_id"] = site.id
-    data, errors = validate_form(TaskIn, {**values, "not_before": _seoul_time(values.get("not_before"))})
-    if data is not None:
-        try:
-            task, _created = service.create_task(db, data=data)
-        except DomainError as exc:
-            db.rollback()
-            errors = domain_errors(exc)
-        else:
-            if task.assigned_robot_id:
-                robot = service.get_robot(db, robot_id=task.assigned_robot_id)
-                flash(request, _("Task queued and assigned to {robot}.", robot=robot.name))
-            else:
-                flash(request, _("Task queued: no capable robot is free yet."), "warning")
-            return see_other(str(request.url_for("robots_site", site_id=site.id)))
-    site = service.get_site(db, site_id=site.id)
-    return _site_page(request, db, site, values=values, errors=errors, status_code=400)
+
+    def queued(created) -> tuple[str, str]:
+        task, _created = created
+        if task.assigned_robot_id:
+            robot = service.get_robot(db, robot_id=task.assigned_robot_id)
+            return _("Task queued and assigned to {robot}.", robot=robot.name), "success"
+        return _("Task queued: no capable robot is free yet."), "warning"
+
+    return answer_form(request, db, TaskIn, {**values, "not_before": _seoul_time(values.get("not_before"))},
+                       lambda data: service.create_task(db, data=data), message=queued,
+                       page=lambda errors: _site_page(request, db, service.get_site(db, site_id=site.id),
+                                                      values=values, errors=errors),
+                       done=request.url_for("robots_site", site_id=site.id))
 
 
 # --- robots ----------------------------------------------------------------------------------
@@ -303,22 +288,16 @@ def robot_detail(request: Request, robot: RobotDep, db: SessionDep,
         "chart_battery": [s.battery_pct for s in chart], "seoul": SEOUL})
 
 
-@router.post("/robots/{robot_id}/commands", name="robots_command")
+@router.post("/robots/{robot_id}/commands", name="robots_command", dependencies=WRITER)
 async def robot_command(request: Request, robot: RobotDep, db: SessionDep):
-    values = form_to_dict(await request.form())
-    data, errors = validate_form(CommandIn, values)
-    fallback = str(request.url_for("robots_site", site_id=robot.site_id))
-    if data is None:
-        flash(request, next(iter(errors.values())), "error")
-        return see_other(_back(request, fallback))
-    try:
+    def send(data: CommandIn) -> str:
         service.send_command(db, robot=robot, data=data)
-    except DomainError as exc:
-        db.rollback()
-        flash(request, next(iter(domain_errors(exc).values())), "error")
-    else:
-        flash(request, _("{command} sent to {robot}.", command=_(COMMAND_LABELS[data.kind]), robot=robot.name))
-    return see_other(_back(request, fallback))
+        return data.kind
+
+    return answer_form(request, db, CommandIn, form_to_dict(await request.form()), send,
+                       message=lambda kind: _("{command} sent to {robot}.", command=_(COMMAND_LABELS[kind]),
+                                              robot=robot.name),
+                       done=_back(request, str(request.url_for("robots_site", site_id=robot.site_id))))
 
 
 # --- tasks and alerts ------------------------------------------------------------------------
@@ -336,16 +315,10 @@ def tasks(request: Request, db: SessionDep, status: Annotated[str | None, Query(
         "filters": filters, "query_base": query, "statuses": TASK_STATUSES, "sites": service.list_sites(db)})
 
 
-@router.post("/tasks/{task_id}/cancel", name="robots_task_cancel")
+@router.post("/tasks/{task_id}/cancel", name="robots_task_cancel", dependencies=WRITER)
 def task_cancel(request: Request, task: TaskDep, db: SessionDep):
-    try:
-        service.cancel_task(db, task=task)
-    except DomainError as exc:
-        db.rollback()
-        flash(request, next(iter(domain_errors(exc).values())), "error")
-    else:
-        flash(request, _("Task canceled."))
-    return see_other(_back(request, str(request.url_for("robots_tasks"))))
+    return answer_form(request, db, None, {}, lambda _data: service.cancel_task(db, task=task),
+                       message=_("Task canceled."), done=_back(request, str(request.url_for("robots_tasks"))))
 
 
 @router.get("/alerts", name="robots_alerts")
@@ -362,7 +335,7 @@ def alerts(request: Request, db: SessionDep, show: Annotated[str, Query(pattern=
         "query_base": query})
 
 
-@router.post("/alerts/{alert_id}/ack", name="robots_alert_ack")
+@router.post("/alerts/{alert_id}/ack", name="robots_alert_ack", dependencies=WRITER)
 def alert_ack(request: Request, alert: AlertDep, db: SessionDep):
     service.acknowledge_alert(db, alert=alert)
     flash(request, _("Alert acknowledged."))

@@ -56,7 +56,7 @@ def _manifest() -> ModuleManifest:
         nav=(NavEntry("Calls", "vb_calls"), NavEntry("Service requests", "vb_requests"),
              NavEntry("Statistics", "vb_stats"), NavEntry("Fee table", "vb_fees"), NavEntry("FAQ", "vb_faq"),
              NavEntry("Services", "vb_services"),
-             NavEntry("Caller console", "vb_console")),
+             NavEntry("Caller console", "vb_console", write=True)),
         widgets=(Widget("Voicebot this week", "kt/voicebot/_widget.html", _widget),),
         load_demo=demo.load_demo, sample_data=demo.sample_data, add_cli=cli.add_cli,
         duties=duties.DUTIES, metrics=METRICS)

@@ -66,11 +66,6 @@ def caller_hash(number: str) -> str:
     return hashlib.sha256(f"dxhub-voicebot:{digits}".encode()).hexdigest() if digits else ""
 
 
-def _actor(db: Session) -> str:
-    principal = principal_of(db)
-    return principal.label if principal else "system"
-
-
 # --- fee table -------------------------------------------------------------------------------
 
 def list_fee_items(db: Session, *, municipality_id: int | None = None, active_only: bool = False
@@ -543,14 +538,14 @@ def change_status(db: Session, *, request: VoicebotRequest, status: str, note: s
     request.updated_at = utcnow()
     if note:
         request.status_notes = mask_pii(note)[:500]
-    db.add(VoicebotNote(municipality_id=request.municipality_id, request_id=request.id, author=_actor(db),
+    db.add(VoicebotNote(municipality_id=request.municipality_id, request_id=request.id, author=audit.actor(db),
                         text=mask_pii(note), status_from=previous, status_to=status))
     db.flush()
     return request
 
 
 def add_note(db: Session, *, request: VoicebotRequest, text: str) -> VoicebotNote:
-    note = VoicebotNote(municipality_id=request.municipality_id, request_id=request.id, author=_actor(db),
+    note = VoicebotNote(municipality_id=request.municipality_id, request_id=request.id, author=audit.actor(db),
                         text=mask_pii(text))
     db.add(note)
     db.flush()

@@ -11,8 +11,7 @@ from fastapi import APIRouter, Query, Request
 
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
-from app.core.errors import DomainError
-from app.core.forms import domain_errors, form_to_dict, submit_form, validate_form
+from app.core.forms import answer_form, form_to_dict, submit_form
 from app.core.i18n import gettext as _
 from app.core.live import sse_response
 from app.core.pagination import PageParams
@@ -34,7 +33,7 @@ from app.kt.voicebot.schemas import (
     TurnIn,
 )
 from app.platform import service as platform_service
-from app.platform.auth import WebUser
+from app.platform.auth import WRITER, WebUser
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
@@ -137,24 +136,24 @@ def request_detail(request: Request, item: RequestDep, db: SessionDep):
     return _request_page(request, db, item)
 
 
-@router.post("/requests/{request_id}/status", name="vb_request_status")
-async def request_status(request: Request, item: RequestDep, db: SessionDep):
+async def _request_form(request: Request, db, item, schema, action, *, message: str, errors_prefix: str = ""):
+    """A form on a request's page: on a mistake the page again (the request as it stands), else back to it."""
     values = form_to_dict(await request.form())
-    data, errors = validate_form(StatusChangeIn, values)
-    if data is not None:
-        try:
-            service.change_status(db, request=item, status=data.status, note=data.note)
-        except DomainError as exc:
-            db.rollback()
-            errors = domain_errors(exc)
-        else:
-            flash(request, _("Status changed."))
-            return see_other(str(request.url_for("vb_request_detail", request_id=item.id)))
-    item = service.get_request(db, request_id=item.id)
-    return _request_page(request, db, item, errors=errors, values=values, status_code=400)
+    return answer_form(request, db, schema, values, action, message=message,
+                       page=lambda errors: _request_page(
+                           request, db, service.get_request(db, request_id=item.id), values=values,
+                           errors={errors_prefix + k: v for k, v in errors.items()}),
+                       done=request.url_for("vb_request_detail", request_id=item.id))
 
 
-@router.post("/requests/{request_id}/account", name="vb_request_reveal_account")
+@router.post("/requests/{request_id}/status", name="vb_request_status", dependencies=WRITER)
+async def request_status(request: Request, item: RequestDep, db: SessionDep):
+    return await _request_form(request, db, item, StatusChangeIn, lambda data: service.change_status(
+                                   db, request=item, status=data.status, note=data.note),
+                               message=_("Status changed."))
+
+
+@router.post("/requests/{request_id}/account", name="vb_request_reveal_account", dependencies=WRITER)
 def request_reveal_account(request: Request, item: RequestDep, db: SessionDep):
     """The full refund account, shown once on this answer (never cached) and audited."""
     account = service.reveal_account(db, request=item)
@@ -163,28 +162,19 @@ def request_reveal_account(request: Request, item: RequestDep, db: SessionDep):
     return response
 
 
-@router.post("/requests/{request_id}/moderation", name="vb_request_moderation")
+@router.post("/requests/{request_id}/moderation", name="vb_request_moderation", dependencies=WRITER)
 async def request_moderation(request: Request, item: RequestDep, db: SessionDep):
     """Hide from / show in the public Open311 feed, or approve for publication (audited)."""
-    values = form_to_dict(await request.form())
-    data, errors = validate_form(ModerationIn, values)
-    if data is not None:
-        publication.moderate(db, request=item, data=data)
-        flash(request, _("Public feed updated."))
-        return see_other(str(request.url_for("vb_request_detail", request_id=item.id)))
-    return _request_page(request, db, item, errors=errors, values=values, status_code=400)
+    return await _request_form(request, db, item, ModerationIn,
+                               lambda data: publication.moderate(db, request=item, data=data),
+                               message=_("Public feed updated."))
 
 
-@router.post("/requests/{request_id}/notes", name="vb_request_note")
+@router.post("/requests/{request_id}/notes", name="vb_request_note", dependencies=WRITER)
 async def request_note(request: Request, item: RequestDep, db: SessionDep):
-    values = form_to_dict(await request.form())
-    data, errors = validate_form(NoteIn, values)
-    if data is not None:
-        service.add_note(db, request=item, text=data.text)
-        flash(request, _("Note added."))
-        return see_other(str(request.url_for("vb_request_detail", request_id=item.id)))
-    return _request_page(request, db, item, errors={"note_" + k: v for k, v in errors.items()}, values=values,
-                         status_code=400)
+    return await _request_form(request, db, item, NoteIn,
+                               lambda data: service.add_note(db, request=item, text=data.text),
+                               message=_("Note added."), errors_prefix="note_")
 
 
 # --- services per municipality ---------------------------------------------------------------
@@ -207,22 +197,14 @@ def services_page(request: Request, db: SessionDep):
     return _services_page(request, db)
 
 
-@router.post("/services", name="vb_service_save")
+@router.post("/services", name="vb_service_save", dependencies=WRITER)
 async def service_save(request: Request, db: SessionDep):
     values = form_to_dict(await request.form())
     for flag in SETTING_FLAGS:  # an unticked box is not sent
         values.setdefault(flag, False)
-    data, errors = validate_form(ServiceSettingIn, values)
-    if data is not None:
-        try:
-            publication.put_setting(db, data=data)
-        except DomainError as exc:
-            db.rollback()
-            errors = domain_errors(exc)
-        else:
-            flash(request, _("Service settings saved."))
-            return see_other(str(request.url_for("vb_services")))
-    return _services_page(request, db, errors=errors, values=values, status_code=400)
+    return answer_form(request, db, ServiceSettingIn, values, lambda data: publication.put_setting(db, data=data),
+                       page=lambda errors: _services_page(request, db, errors=errors, values=values),
+                       message=_("Service settings saved."), done=request.url_for("vb_services"))
 
 
 # --- fee table -------------------------------------------------------------------------------
@@ -243,48 +225,36 @@ def fees(request: Request, db: SessionDep):
     return _fees_page(request, db)
 
 
-@router.post("/fees", name="vb_fee_create")
-async def fee_create(request: Request, db: SessionDep):
-    values = form_to_dict(await request.form())
+def _fee_values(form) -> dict:
+    values = form_to_dict(form)
+    values.pop("action", None)
     values.setdefault("size", "")
     values.setdefault("aliases", "")
-    data, errors = validate_form(FeeItemIn, values)
-    if data is not None:
-        try:
-            service.create_fee_item(db, data=data)
-        except DomainError as exc:
-            db.rollback()
-            errors = domain_errors(exc)
-        else:
-            flash(request, _("Fee added."))
-            return see_other(str(request.url_for("vb_fees")))
-    return _fees_page(request, db, errors=errors, values=values, status_code=400)
+    return values
 
 
-@router.post("/fees/{item_id}", name="vb_fee_update")
+@router.post("/fees", name="vb_fee_create", dependencies=WRITER)
+async def fee_create(request: Request, db: SessionDep):
+    values = _fee_values(await request.form())
+    return answer_form(request, db, FeeItemIn, values, lambda data: service.create_fee_item(db, data=data),
+                       page=lambda errors: _fees_page(request, db, errors=errors, values=values),
+                       message=_("Fee added."), done=request.url_for("vb_fees"))
+
+
+@router.post("/fees/{item_id}", name="vb_fee_update", dependencies=WRITER)
 async def fee_update(request: Request, item: FeeItemDep, db: SessionDep):
     form = await request.form()
     if form.get("action") == "delete":
         service.delete_fee_item(db, item=item)
         flash(request, _("Fee removed."))
         return see_other(str(request.url_for("vb_fees")))
-    values = form_to_dict(form)
-    values.pop("action", None)
+    values = _fee_values(form)
     values["active"] = "active" in values
-    values.setdefault("size", "")
-    values.setdefault("aliases", "")
-    data, errors = validate_form(FeeItemUpdate, values)
-    if data is not None:
-        try:
-            service.update_fee_item(db, item=item, data=data)
-        except DomainError as exc:
-            db.rollback()
-            errors = domain_errors(exc)
-        else:
-            flash(request, _("Fee saved."))
-            return see_other(str(request.url_for("vb_fees")))
-    return _fees_page(request, db, errors={f"{item.id}:{k}": v for k, v in errors.items()}, values=values,
-                      status_code=400)
+    return answer_form(request, db, FeeItemUpdate, values,
+                       lambda data: service.update_fee_item(db, item=item, data=data),
+                       page=lambda errors: _fees_page(request, db, values=values,
+                                                      errors={f"{item.id}:{k}": v for k, v in errors.items()}),
+                       message=_("Fee saved."), done=request.url_for("vb_fees"))
 
 
 # --- FAQ table -------------------------------------------------------------------------------
@@ -314,15 +284,13 @@ def faq(request: Request, db: SessionDep,
     return _faq_page(request, db, page=page, topic=topic)
 
 
-@router.post("/faq", name="vb_faq_create")
+@router.post("/faq", name="vb_faq_create", dependencies=WRITER)
 async def faq_create(request: Request, db: SessionDep):
     values = form_to_dict(await request.form())
     values["active"] = "active" in values
-    entry, errors = submit_form(db, FaqEntryIn, values, lambda d: service.create_faq_entry(db, data=d))
-    if entry is not None:
-        flash(request, _("FAQ answer added."))
-        return see_other(str(request.url_for("vb_faq")))
-    return _faq_page(request, db, errors=errors, values=values, status_code=400)
+    return answer_form(request, db, FaqEntryIn, values, lambda d: service.create_faq_entry(db, data=d),
+                       done=str(request.url_for("vb_faq")), message=_("FAQ answer added."),
+                       page=lambda errors: _faq_page(request, db, errors=errors, values=values))
 
 
 FAQ_FIELDS = ("topic", "title", "area", "keywords", "answer", "active")
@@ -340,13 +308,13 @@ def faq_edit(request: Request, entry: FaqEntryDep):
     return _faq_edit_page(request, entry)
 
 
-@router.post("/faq/{entry_id}", name="vb_faq_update")
+@router.post("/faq/{entry_id}", name="vb_faq_update", dependencies=WRITER)
 async def faq_update(request: Request, entry: FaqEntryDep, db: SessionDep):
     form = await request.form()
+    done = str(request.url_for("vb_faq"))
     if form.get("action") == "delete":
-        service.delete_faq_entry(db, entry=entry)
-        flash(request, _("FAQ answer removed."))
-        return see_other(str(request.url_for("vb_faq")))
+        return answer_form(request, db, None, {}, lambda _v: service.delete_faq_entry(db, entry=entry), done=done,
+                           message=_("FAQ answer removed."))
     values = form_to_dict(form)
     values.pop("action", None)
     values["active"] = "active" in values
@@ -354,13 +322,11 @@ async def faq_update(request: Request, entry: FaqEntryDep, db: SessionDep):
     for required in ("topic", "title", "keywords", "answer"):  # emptied on the form: refused, not kept as was
         values.setdefault(required, "")
     entry_id = entry.id
-    saved, errors = submit_form(db, FaqEntryUpdate, values,
-                                lambda d: service.update_faq_entry(db, entry=entry, data=d))
-    if saved is not None:
-        flash(request, _("FAQ answer saved."))
-        return see_other(str(request.url_for("vb_faq")))
-    return _faq_edit_page(request, service.get_faq_entry(db, entry_id=entry_id), errors=errors, values=values,
-                          status_code=400)
+    return answer_form(
+        request, db, FaqEntryUpdate, values, lambda d: service.update_faq_entry(db, entry=entry, data=d),
+        done=done, message=_("FAQ answer saved."),
+        page=lambda errors: _faq_edit_page(request, service.get_faq_entry(db, entry_id=entry_id), errors=errors,
+                                           values=values))
 
 
 # --- statistics ------------------------------------------------------------------------------
@@ -390,7 +356,7 @@ def stats_csv(db: SessionDep, days: Annotated[int, Query(ge=1, le=366)] = 30):
 
 # --- console ---------------------------------------------------------------------------------
 
-@router.api_route("/console", methods=["GET", "POST"], name="vb_console")
+@router.api_route("/console", methods=["GET", "POST"], name="vb_console", dependencies=WRITER)
 async def console(request: Request, db: SessionDep, principal: WebUser):
     municipalities = [m for m in platform_service.all_municipalities(db)]
     default = ""
@@ -402,34 +368,23 @@ async def console(request: Request, db: SessionDep, principal: WebUser):
             "values": {"municipality_code": default or "4150000000", "caller_number": "010-1234-5678"}})
     values = form_to_dict(await request.form())
     values["channel"] = "console"
-    data, errors = validate_form(CallIn, values)
-    if data is not None:
-        try:
-            call, _greeting, _created = service.start_call(db, data=data)
-        except DomainError as exc:
-            db.rollback()
-            errors = domain_errors(exc)
-        else:
-            return see_other(str(request.url_for("vb_console_call", call_id=call.id)))
-    return render(request, "kt/voicebot/console.html", {"municipalities": municipalities, "errors": errors,
-                                                        "values": values}, status_code=400)
+    return answer_form(request, db, CallIn, values, lambda data: service.start_call(db, data=data), message=None,
+                       page=lambda errors: render(request, "kt/voicebot/console.html", {
+                           "municipalities": municipalities, "errors": errors, "values": values}),
+                       done=lambda started: request.url_for("vb_console_call", call_id=started[0].id))
 
 
-@router.api_route("/console/{call_id}", methods=["GET", "POST"], name="vb_console_call")
+@router.api_route("/console/{call_id}", methods=["GET", "POST"], name="vb_console_call", dependencies=WRITER)
 async def console_call(request: Request, call: CallDep, db: SessionDep):
+    """A simulated call: each POST is the caller's next utterance, answered on the same page (a conversation,
+    not a form that leaves)."""
     errors: dict[str, str] = {}
     last = None
     status_code = 200
     if request.method == "POST":
         values = form_to_dict(await request.form())
         values.setdefault("text", "")
-        data, errors = validate_form(TurnIn, values)
-        if data is not None:
-            try:
-                last = service.take_turn(db, call=call, text=data.text)
-            except DomainError as exc:
-                db.rollback()
-                errors = domain_errors(exc)
+        last, errors = submit_form(db, TurnIn, values, lambda data: service.take_turn(db, call=call, text=data.text))
         if errors:
             status_code = 400
         call = service.get_call(db, call_id=call.id)

@@ -27,7 +27,6 @@ from app.core.i18n import SEOUL, gettext, korean_holidays
 from app.core.live import publish_after_commit
 from app.core.metrics import count_ingested
 from app.core.pagination import PageParams, paginate
-from app.core.tenancy import principal_of
 from app.kt.worknet.models import AccessEvent, Alert, Lease, Policy, PolicyVersion, Router
 from app.kt.worknet.schemas import AccessEventIn, AlertUpdate, PolicyIn, hhmm_of, minutes_of
 from app.platform import audit
@@ -47,11 +46,6 @@ ALERT_MESSAGES = {
 SIGN_INS = ("auth", "start")  # the kinds judged by the whole policy; interim updates and stops by address
 ALL_ALERTS_TOPIC = "kt.worknet.alerts"
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-def _actor(db: Session) -> str:
-    principal = principal_of(db)
-    return principal.label[:120] if principal else "system"
 
 
 # --- policies --------------------------------------------------------------------------------
@@ -93,7 +87,7 @@ def _apply(policy: Policy, data: PolicyIn) -> None:
 
 def _snapshot(db: Session, policy: Policy) -> None:
     db.add(PolicyVersion(policy_id=policy.id, municipality_id=policy.municipality_id, version=policy.version,
-                         rules=rules_of(policy), actor=_actor(db)))
+                         rules=rules_of(policy), actor=audit.actor(db)))
 
 
 def create_policy(db: Session, *, municipality: Municipality, data: PolicyIn) -> Policy:
@@ -446,7 +440,7 @@ def update_alert(db: Session, *, alert: Alert, data: AlertUpdate) -> Alert:
         raise InvalidInput.field("status", "An alert cannot go from {current} to {target}", current=alert.status,
                                  target=data.status)
     alert.status = data.status
-    alert.handled_by = _actor(db)
+    alert.handled_by = audit.actor(db)
     alert.handled_at = utcnow()
     if data.note:
         alert.note = data.note

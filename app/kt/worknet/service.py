@@ -42,14 +42,9 @@ def target_municipality(db: Session, *, principal: Principal | None, code: str |
     raise InvalidInput.field(field, "Name the municipality: this caller is not bound to one")
 
 
-def _actor(db: Session) -> str:
-    principal = principal_of(db)
-    return principal.label[:120] if principal else "system"
-
-
 def _history(db: Session, router: Router, action: str, **detail: Any) -> None:
     db.add(RouterEvent(router_id=router.id, municipality_id=router.municipality_id, action=action,
-                       detail=detail, actor=_actor(db)))
+                       detail=detail, actor=audit.actor(db)))
 
 
 

@@ -11,8 +11,7 @@ from fastapi.responses import PlainTextResponse
 
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
-from app.core.errors import DomainError
-from app.core.forms import domain_errors, form_to_dict, validate_form
+from app.core.forms import answer_form, form_to_dict
 from app.core.i18n import gettext as _
 from app.core.live import sse_response
 from app.core.pagination import PageParams
@@ -21,7 +20,7 @@ from app.kt.worknet import access, service
 from app.kt.worknet.deps import AlertDep, LeaseDep, PolicyDep, PoolDep, RouterDep
 from app.kt.worknet.models import ALERT_KINDS, ALERT_STATUSES, ROUTER_STATUSES
 from app.kt.worknet.schemas import AlertUpdate, AssignIn, PolicyIn, PoolIn, RouterIn, StatusIn, hhmm_of
-from app.platform.auth import WebUser
+from app.platform.auth import WRITER, WebUser
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -83,25 +82,18 @@ def router_list(request: Request, db: SessionDep, status: Text = None, departmen
         "statuses": ROUTER_STATUSES, "departments": service.departments(db)})
 
 
-@router.api_route("/routers/new", methods=["GET", "POST"], name="worknet_router_new")
+@router.api_route("/routers/new", methods=["GET", "POST"], name="worknet_router_new", dependencies=WRITER)
 async def router_new(request: Request, db: SessionDep, principal: WebUser):
-    values: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    if request.method == "POST":
-        values = form_to_dict(await request.form())
-        data, errors = validate_form(RouterIn, values)
-        if data is not None:
-            try:
-                item = service.create_router(db, data=data, principal=principal)
-            except DomainError as exc:
-                db.rollback()
-                errors = domain_errors(exc)
-            else:
-                flash(request, _("Router {serial} registered.", serial=item.serial))
-                return see_other(str(request.url_for("worknet_router", router_id=item.id)))
-        values.pop("iccid", None)  # never echo a USIM number back into the page
-    return render(request, "kt/worknet/router_form.html", {"values": values, "errors": errors},
-                  status_code=400 if errors else 200)
+    if request.method == "GET":
+        return render(request, "kt/worknet/router_form.html", {"values": {}, "errors": {}})
+    values = form_to_dict(await request.form())
+    return answer_form(request, db, RouterIn, values,
+                       lambda data: service.create_router(db, data=data, principal=principal),
+                       page=lambda errors: render(request, "kt/worknet/router_form.html", {
+                           # never echo a USIM number back into the page
+                           "values": {k: v for k, v in values.items() if k != "iccid"}, "errors": errors}),
+                       message=lambda item: _("Router {serial} registered.", serial=item.serial),
+                       done=lambda item: request.url_for("worknet_router", router_id=item.id))
 
 
 def _router_page(request: Request, db, item, *, errors: dict | None = None, values: dict | None = None,
@@ -123,7 +115,7 @@ def router_detail(request: Request, item: RouterDep, db: SessionDep):
     return _router_page(request, db, item)
 
 
-@router.post("/routers/{router_id}/iccid", name="worknet_router_reveal_iccid")
+@router.post("/routers/{router_id}/iccid", name="worknet_router_reveal_iccid", dependencies=WRITER)
 def router_reveal_iccid(request: Request, item: RouterDep, db: SessionDep):
     """The full ICCID, shown once on this answer (never cached), with an access record."""
     iccid = service.reveal_iccid(db, router=item)
@@ -132,65 +124,52 @@ def router_reveal_iccid(request: Request, item: RouterDep, db: SessionDep):
     return response
 
 
-@router.post("/routers/{router_id}/assign", name="worknet_router_assign")
+@router.post("/routers/{router_id}/assign", name="worknet_router_assign", dependencies=WRITER)
 async def router_assign(request: Request, item: RouterDep, db: SessionDep):
     values = form_to_dict(await request.form())
-    data, errors = validate_form(AssignIn, values)
-    if data is not None:
-        try:
-            service.assign_router(db, router=item, data=data)
-        except DomainError as exc:
-            db.rollback()
-            errors = domain_errors(exc)
-        else:
-            flash(request, _("Router assigned to {name}.", name=data.assignee_name))
-            return see_other(str(request.url_for("worknet_router", router_id=item.id)))
-    return _router_page(request, db, item, errors=errors, values=values, status_code=400)
+
+    def assign(data: AssignIn) -> str:
+        service.assign_router(db, router=item, data=data)
+        return data.assignee_name
+
+    return answer_form(request, db, AssignIn, values, assign,
+                       page=lambda errors: _router_page(request, db, item, errors=errors, values=values),
+                       message=lambda name: _("Router assigned to {name}.", name=name),
+                       done=request.url_for("worknet_router", router_id=item.id))
 
 
-def _act(request: Request, db, item, action, success: str):
-    try:
-        action()
-        flash(request, success)
-    except DomainError as exc:
-        db.rollback()
-        flash(request, next(iter(domain_errors(exc).values())), "error")
-    return see_other(str(request.url_for("worknet_router", router_id=item.id)))
-
-
-@router.post("/routers/{router_id}/unassign", name="worknet_router_unassign")
+@router.post("/routers/{router_id}/unassign", name="worknet_router_unassign", dependencies=WRITER)
 def router_unassign(request: Request, item: RouterDep, db: SessionDep):
-    return _act(request, db, item, lambda: service.unassign_router(db, router=item), _("Router returned to stock."))
+    return answer_form(request, db, None, {}, lambda _data: service.unassign_router(db, router=item),
+                       message=_("Router returned to stock."),
+                       done=request.url_for("worknet_router", router_id=item.id))
 
 
-@router.post("/routers/{router_id}/status", name="worknet_router_status")
+@router.post("/routers/{router_id}/status", name="worknet_router_status", dependencies=WRITER)
 async def router_status(request: Request, item: RouterDep, db: SessionDep):
-    form = await request.form()
-    data, errors = validate_form(StatusIn, form_to_dict(form))
-    if data is None:
-        flash(request, next(iter(errors.values())), "error")
-        return see_other(str(request.url_for("worknet_router", router_id=item.id)))
-    return _act(request, db, item, lambda: service.change_status(db, router=item, data=data),
-                _("Status changed to {status}.", status=_(LABELS[data.status])))
+    def change(data: StatusIn) -> str:
+        service.change_status(db, router=item, data=data)
+        return data.status
+
+    return answer_form(request, db, StatusIn, form_to_dict(await request.form()), change,
+                       message=lambda status: _("Status changed to {status}.", status=_(LABELS[status])),
+                       done=request.url_for("worknet_router", router_id=item.id))
 
 
-@router.post("/routers/{router_id}/allocate", name="worknet_router_allocate")
+def _chosen_id(form, field: str, message: str) -> dict[str, str] | None:
+    """A choice of one object in a select: None when it names an id, else the error to show."""
+    return None if str(form.get(field, "")).isdigit() else {field: message}
+
+
+@router.post("/routers/{router_id}/allocate", name="worknet_router_allocate", dependencies=WRITER)
 async def router_allocate(request: Request, item: RouterDep, db: SessionDep):
-    raw = str((await request.form()).get("pool_id", ""))
-    if not raw.isdigit():
-        flash(request, _("Choose a pool."), "error")
-        return see_other(str(request.url_for("worknet_router", router_id=item.id)))
-
-    def allocate():
-        lease, _created = service.allocate(db, pool=service.get_pool(db, pool_id=int(raw)), router_id=item.id)
-        flash(request, _("Address {ip} given to {serial}.", ip=lease.ip, serial=item.serial))
-
-    try:
-        allocate()
-    except DomainError as exc:
-        db.rollback()
-        flash(request, next(iter(domain_errors(exc).values())), "error")
-    return see_other(str(request.url_for("worknet_router", router_id=item.id)))
+    form = await request.form()
+    return answer_form(request, db, None, {}, lambda _data: service.allocate(
+                           db, pool=service.get_pool(db, pool_id=int(str(form["pool_id"]))), router_id=item.id),
+                       errors=_chosen_id(form, "pool_id", _("Choose a pool.")),
+                       message=lambda allocated: _("Address {ip} given to {serial}.", ip=allocated[0].ip,
+                                                   serial=item.serial),
+                       done=request.url_for("worknet_router", router_id=item.id))
 
 
 # --- pools and leases ------------------------------------------------------------------------
@@ -208,20 +187,14 @@ def pool_list(request: Request, db: SessionDep):
     return _pools_page(request, db, values={"reserved_low": 1}, errors={})
 
 
-@router.post("/pools", name="worknet_pool_new")
+@router.post("/pools", name="worknet_pool_new", dependencies=WRITER)
 async def pool_new(request: Request, db: SessionDep, principal: WebUser):
     values = form_to_dict(await request.form())
-    data, errors = validate_form(PoolIn, values)
-    if data is not None:
-        try:
-            pool = service.create_pool(db, data=data, principal=principal)
-        except DomainError as exc:
-            db.rollback()
-            errors = domain_errors(exc)
-        else:
-            flash(request, _("Pool {name} created.", name=pool.name))
-            return see_other(str(request.url_for("worknet_pool", pool_id=pool.id)))
-    return _pools_page(request, db, values=values, errors=errors, status_code=400)
+    return answer_form(request, db, PoolIn, values,
+                       lambda data: service.create_pool(db, data=data, principal=principal),
+                       page=lambda errors: _pools_page(request, db, values=values, errors=errors),
+                       message=lambda pool: _("Pool {name} created.", name=pool.name),
+                       done=lambda pool: request.url_for("worknet_pool", pool_id=pool.id))
 
 
 @router.get("/pools/{pool_id}", name="worknet_pool")
@@ -236,18 +209,15 @@ def pool_detail(request: Request, pool: PoolDep, db: SessionDep, page: PageNo = 
         "page": page, "pages": _pages(total), "candidates": candidates})
 
 
-@router.post("/pools/{pool_id}/allocate", name="worknet_pool_allocate")
+@router.post("/pools/{pool_id}/allocate", name="worknet_pool_allocate", dependencies=WRITER)
 async def pool_allocate(request: Request, pool: PoolDep, db: SessionDep):
-    raw = str((await request.form()).get("router_id", ""))
-    try:
-        if not raw.isdigit():
-            raise DomainError("Choose a router.")
-        lease, _created = service.allocate(db, pool=pool, router_id=int(raw))
-        flash(request, _("Address {ip} given to {serial}.", ip=lease.ip, serial=lease.router.serial))
-    except DomainError as exc:
-        db.rollback()
-        flash(request, next(iter(domain_errors(exc).values())), "error")
-    return see_other(str(request.url_for("worknet_pool", pool_id=pool.id)))
+    form = await request.form()
+    return answer_form(request, db, None, {},
+                       lambda _data: service.allocate(db, pool=pool, router_id=int(str(form["router_id"]))),
+                       errors=_chosen_id(form, "router_id", _("Choose a router.")),
+                       message=lambda allocated: _("Address {ip} given to {serial}.", ip=allocated[0].ip,
+                                                   serial=allocated[0].router.serial),
+                       done=request.url_for("worknet_pool", pool_id=pool.id))
 
 
 @router.get("/pools/{pool_id}/export.csv", name="worknet_pool_csv")
@@ -272,7 +242,7 @@ def lease_list(request: Request, db: SessionDep, state: Annotated[str | None, Qu
         "query_base": urlencode(filters)})
 
 
-@router.post("/leases/{lease_id}/release", name="worknet_lease_release")
+@router.post("/leases/{lease_id}/release", name="worknet_lease_release", dependencies=WRITER)
 async def lease_release(request: Request, lease: LeaseDep, db: SessionDep):
     reason = str((await request.form()).get("reason", ""))[:200]
     service.release_lease(db, lease=lease, reason=reason)
@@ -317,23 +287,20 @@ def _policy_form(request: Request, db, *, policy=None, values: dict, errors: dic
 
 def _save_policy(request: Request, db, principal, form, *, policy=None):
     values, errors = _policy_values(form)
-    data, schema_errors = validate_form(PolicyIn, values)
-    errors = {**schema_errors, **errors}
-    if data is not None and not errors:
-        try:
-            if policy is None:
-                municipality = service.target_municipality(db, principal=principal, code=data.municipality_code)
-                policy = access.create_policy(db, municipality=municipality, data=data)
-            else:
-                access.update_policy(db, policy=policy, data=data)
-        except DomainError as exc:
-            db.rollback()
-            errors = domain_errors(exc)
-        else:
-            flash(request, _("Policy saved (version {version}).", version=policy.version))
-            return see_other(str(request.url_for("worknet_policy", policy_id=policy.id)))
-    values["user_routers_text"] = _grants_text(values.pop("user_routers", {}))
-    return _policy_form(request, db, policy=policy, values=values, errors=errors, status_code=400)
+
+    def save(data: PolicyIn):
+        if policy is None:
+            municipality = service.target_municipality(db, principal=principal, code=data.municipality_code)
+            return access.create_policy(db, municipality=municipality, data=data)
+        access.update_policy(db, policy=policy, data=data)
+        return policy
+
+    shown = {k: v for k, v in values.items() if k != "user_routers"}
+    shown["user_routers_text"] = _grants_text(values.get("user_routers", {}))
+    return answer_form(request, db, PolicyIn, values, save, errors=errors,
+                       page=lambda errors: _policy_form(request, db, policy=policy, values=shown, errors=errors),
+                       message=lambda saved: _("Policy saved (version {version}).", version=saved.version),
+                       done=lambda saved: request.url_for("worknet_policy", policy_id=saved.id))
 
 
 @router.get("/policies", name="worknet_policies")
@@ -343,7 +310,7 @@ def policy_list(request: Request, db: SessionDep):
                      for p in access.list_policies(db)]})
 
 
-@router.api_route("/policies/new", methods=["GET", "POST"], name="worknet_policy_new")
+@router.api_route("/policies/new", methods=["GET", "POST"], name="worknet_policy_new", dependencies=WRITER)
 async def policy_new(request: Request, db: SessionDep, principal: WebUser):
     if request.method == "GET":
         return _policy_form(request, db, values={"weekdays": [0, 1, 2, 3, 4], "start": "07:00", "end": "22:00",
@@ -352,14 +319,17 @@ async def policy_new(request: Request, db: SessionDep, principal: WebUser):
     return _save_policy(request, db, principal, await request.form())
 
 
-@router.api_route("/policies/{policy_id}", methods=["GET", "POST"], name="worknet_policy")
-async def policy_edit(request: Request, policy: PolicyDep, db: SessionDep, principal: WebUser):
-    if request.method == "GET":
-        view = access.policy_view(policy)
-        view["user_routers_text"] = _grants_text(view.pop("user_routers"))
-        return _policy_form(request, db, policy=policy, values=view, errors={})
-    form = await request.form()
-    return _save_policy(request, db, principal, form, policy=policy)
+@router.get("/policies/{policy_id}", name="worknet_policy")
+def policy_page(request: Request, policy: PolicyDep, db: SessionDep):
+    """The policy and its versions; a writer edits it here (a new version), a reader sees it."""
+    view = access.policy_view(policy)
+    view["user_routers_text"] = _grants_text(view.pop("user_routers"))
+    return _policy_form(request, db, policy=policy, values=view, errors={})
+
+
+@router.post("/policies/{policy_id}", name="worknet_policy_save", dependencies=WRITER)
+async def policy_save(request: Request, policy: PolicyDep, db: SessionDep, principal: WebUser):
+    return _save_policy(request, db, principal, await request.form(), policy=policy)
 
 
 # --- access log, alerts, usage ---------------------------------------------------------------
@@ -410,18 +380,15 @@ async def alert_stream(request: Request, principal: WebUser):
     return sse_response(request, topics)
 
 
-@router.post("/alerts/{alert_id}", name="worknet_alert_update")
+@router.post("/alerts/{alert_id}", name="worknet_alert_update", dependencies=WRITER)
 async def alert_update(request: Request, alert: AlertDep, db: SessionDep):
-    data, errors = validate_form(AlertUpdate, form_to_dict(await request.form()))
-    try:
-        if data is None:
-            raise DomainError(next(iter(errors.values())))
+    def update(data: AlertUpdate) -> str:
         access.update_alert(db, alert=alert, data=data)
-        flash(request, _("Alert marked {status}.", status=_(LABELS[data.status])))
-    except DomainError as exc:
-        db.rollback()
-        flash(request, next(iter(domain_errors(exc).values())), "error")
-    return see_other(str(request.url_for("worknet_alerts")))
+        return data.status
+
+    return answer_form(request, db, AlertUpdate, form_to_dict(await request.form()), update,
+                       message=lambda status: _("Alert marked {status}.", status=_(LABELS[status])),
+                       done=request.url_for("worknet_alerts"))
 
 
 def _days(days: int | None) -> int:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
 from app.core.errors import DomainError, InvalidInput
-from app.core.forms import domain_errors, form_to_dict, submit_form, validate_form
+from app.core.forms import answer_file, answer_form, form_to_dict
 from app.core.i18n import gettext as _
 from app.core.i18n import today_seoul
 from app.core.schemas import Id
@@ -26,7 +26,7 @@ from app.core.tenancy import Principal
 from app.lguplus.citydata import analysis, importers, jobs, ledger, service, uploads
 from app.lguplus.citydata.models import VISITOR_TYPES, CitydataZone
 from app.lguplus.citydata.schemas import CategoryFitIn, FestivalIn, SurveyIn
-from app.platform.auth import WebUser
+from app.platform.auth import WRITER, WebUser
 from app.platform.models import Municipality
 
 router = APIRouter(include_in_schema=False)
@@ -98,12 +98,16 @@ def _error_rows(exc: DomainError) -> list[dict[str, Any]]:
     return out or [{"line": "", "column": "", "msg": _(exc.template, **exc.params)}]
 
 
-@router.api_route("/imports", methods=["GET", "POST"], name="citydata_imports")
-async def imports_page(request: Request, db: SessionDep, principal: WebUser):
+@router.get("/imports", name="citydata_imports")
+def imports_page(request: Request, db: SessionDep, principal: WebUser):
+    """The county's imports (the ledger); a writer also finds the upload form here."""
+    return render(request, "lguplus/citydata/imports.html", _import_context(db, county_of(db, principal)))
+
+
+@router.post("/imports", name="citydata_import_upload", dependencies=WRITER)
+async def import_upload(request: Request, db: SessionDep, principal: WebUser):
     county = county_of(db, principal)
     context = _import_context(db, county)
-    if request.method == "GET":
-        return render(request, "lguplus/citydata/imports.html", context)
     try:
         uploads.check_length(request)
     except DomainError as exc:
@@ -112,16 +116,16 @@ async def imports_page(request: Request, db: SessionDep, principal: WebUser):
     form = await request.form()
     kind = str(form.get("kind", ""))
     upload = form.get("file")
-    context["values"] = {"kind": kind, "survey_id": str(form.get("survey_id", ""))}
-    if county is None:
-        context["errors"] = [{"line": "", "column": "", "msg": _("Your account is not tied to a county.")}]
-        return render(request, "lguplus/citydata/imports.html", context, status_code=400)
-    if kind not in IMPORT_KINDS or upload is None or isinstance(upload, str) or not upload.filename:
-        context["errors"] = [{"line": "", "column": "", "msg": _("Choose what to import and a CSV file.")}]
-        return render(request, "lguplus/citydata/imports.html", context, status_code=400)
-    try:
+    values = {"kind": kind, "survey_id": str(form.get("survey_id", ""))}
+    problem = (_("Your account is not tied to a county.") if county is None else
+               _("Choose what to import and a CSV file.")
+               if kind not in IMPORT_KINDS or upload is None or isinstance(upload, str) or not upload.filename
+               else None)
+
+    def run() -> tuple[str | None, str]:
+        """The file imported (or handed to the worker): what to say, and where to go."""
         if kind == "survey_responses":
-            return _survey_upload(request, db, form, upload, context)
+            return _survey_upload(request, db, form, upload)
         if kind == "questionnaire":
             return _questionnaire_upload(request, db, county, upload)
         if kind == "zones":
@@ -130,23 +134,21 @@ async def imports_page(request: Request, db: SessionDep, principal: WebUser):
         job, background = uploads.run_upload(request, db, kind=kind, municipality_id=county.id, path=path, size=size,
                                              filename=upload.filename or "upload.csv", client_id=None,
                                              mode="replace" if form.get("mode") == "replace" else "refuse")
-    except DomainError as exc:
-        db.rollback()
-        context.update(_import_context(db, county) | {"values": context["values"]})
-        context["errors"] = _error_rows(exc)
-        return render(request, "lguplus/citydata/imports.html", context,
-                      status_code=413 if isinstance(exc, importers.FileTooLarge) else 400)
-    if not background:
-        flash(request, _("Imported {n} rows; the figures are up to date.", n=job.rows_done))
-    return see_other(str(request.url_for("citydata_job", job_id=job.id)))
+        return (None if background else _("Imported {n} rows; the figures are up to date.", n=job.rows_done),
+                str(request.url_for("citydata_job", job_id=job.id)))
+
+    return answer_file(request, db, run, rows=_error_rows,
+                       errors=[{"line": "", "column": "", "msg": problem}] if problem else None,
+                       page=lambda errors: render(request, "lguplus/citydata/imports.html", {
+                           **_import_context(db, county), "values": values, "errors": errors}),
+                       message=lambda done: done[0], done=lambda done: done[1])
 
 
-def _survey_upload(request: Request, db: Any, form: Any, upload: Any, context: dict[str, Any]) -> Response:
+def _survey_upload(request: Request, db: Any, form: Any, upload: Any) -> tuple[str, str]:
     try:
         survey_id = int(str(form.get("survey_id", "")))
     except ValueError:
-        context["errors"] = [{"line": "", "column": "survey_id", "msg": _("Choose the survey.")}]
-        return render(request, "lguplus/citydata/imports.html", context, status_code=400)
+        raise InvalidInput.field(["form", "", "survey_id"], "Choose the survey.") from None
     survey = service.get_survey(db, survey_id=survey_id)
     upload.file.seek(0)
     raw = upload.file.read()
@@ -156,8 +158,8 @@ def _survey_upload(request: Request, db: Any, form: Any, upload: Any, context: d
         result = service.import_responses(db, survey=survey, rows=rows)
     except DomainError as exc:
         raise _as_lines(exc) from None
-    flash(request, _("Imported {n} responses.", n=result["created"]))
-    return see_other(str(request.url_for("citydata_survey", survey_id=survey.id)))
+    return _("Imported {n} responses.", n=result["created"]), str(request.url_for("citydata_survey",
+                                                                                  survey_id=survey.id))
 
 
 def _as_lines(exc: DomainError) -> DomainError:
@@ -174,7 +176,7 @@ def _csv_dicts(raw: bytes) -> list[dict[str, Any]]:
     return [{k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()} for row in reader]
 
 
-def _zones_upload(request: Request, db: Any, county: Municipality, upload: Any) -> Response:
+def _zones_upload(request: Request, db: Any, county: Municipality, upload: Any) -> tuple[str, str]:
     """Zones from a CSV: ``code, name_ko, name_en, area_code`` (area_code empty: inside the county)."""
     upload.file.seek(0)
     rows = [{**r, "municipality_code": county.code} for r in _csv_dicts(upload.file.read())]
@@ -182,11 +184,10 @@ def _zones_upload(request: Request, db: Any, county: Municipality, upload: Any) 
         result = service.import_zones(db, rows=rows)
     except DomainError as exc:
         raise _as_lines(exc) from None
-    flash(request, _("Zones: {created} new, {updated} updated.", **result))
-    return see_other(str(request.url_for("citydata_imports")))
+    return _("Zones: {created} new, {updated} updated.", **result), str(request.url_for("citydata_imports"))
 
 
-def _questionnaire_upload(request: Request, db: Any, county: Municipality, upload: Any) -> Response:
+def _questionnaire_upload(request: Request, db: Any, county: Municipality, upload: Any) -> tuple[str, str]:
     """A questionnaire (and optionally its responses) as the JSON body of ``POST /surveys``."""
     upload.file.seek(0)
     try:
@@ -202,8 +203,7 @@ def _questionnaire_upload(request: Request, db: Any, county: Municipality, uploa
             "Value error, "), "params": {}} for e in exc.errors()]
         raise InvalidInput("The questionnaire is not valid", errors=errors) from None
     survey = service.create_survey(db, data=data)
-    flash(request, _("The survey was created."))
-    return see_other(str(request.url_for("citydata_survey", survey_id=survey.id)))
+    return _("The survey was created."), str(request.url_for("citydata_survey", survey_id=survey.id))
 
 
 @router.get("/imports/{job_id}", name="citydata_job")
@@ -215,7 +215,7 @@ def job_page(request: Request, job_id: Id, db: SessionDep, principal: WebUser):
                                                          "errors": errors})
 
 
-@router.post("/imports/{job_id}/delete", name="citydata_job_delete")
+@router.post("/imports/{job_id}/delete", name="citydata_job_delete", dependencies=WRITER)
 def job_delete(request: Request, job_id: Id, db: SessionDep, principal: WebUser):
     """Take an import out (staff): its rows and its share of the rollups go; audited."""
     out = ledger.delete_import(db, job=jobs.get_job(db, job_id=job_id))
@@ -306,24 +306,22 @@ def festivals_page(request: Request, db: SessionDep, principal: WebUser, zone_co
     return render(request, "lguplus/citydata/festivals.html", context)
 
 
-@router.post("/festivals", name="citydata_festival_create")
+@router.post("/festivals", name="citydata_festival_create", dependencies=WRITER)
 async def festival_create(request: Request, db: SessionDep, principal: WebUser):
     values = form_to_dict(await request.form())
-    data, errors = validate_form(FestivalIn, values)
-    if data is not None:
-        try:
-            service.create_festival(db, data=data)
-            flash(request, _("The festival was registered."))
-            return see_other(str(request.url_for("citydata_festivals")) + f"?year={data.start_date.year}")
-        except DomainError as exc:
-            db.rollback()
-            errors = domain_errors(exc)
-    county = county_of(db, principal)
-    zones = _zones(db, county)
-    return render(request, "lguplus/citydata/festivals.html", {
-        "county": county, "zones": zones, "zone": _pick_zone(zones, None), "days": 3, "year": default_year(),
-        "result": None, "problem": None, "months": [], "values": values, "errors": errors,
-        "festivals": service.list_festivals(db, year=default_year())}, status_code=400)
+
+    def page(errors: dict[str, str]) -> Response:
+        county = county_of(db, principal)
+        zones = _zones(db, county)
+        return render(request, "lguplus/citydata/festivals.html", {
+            "county": county, "zones": zones, "zone": _pick_zone(zones, None), "days": 3, "year": default_year(),
+            "result": None, "problem": None, "months": [], "values": values, "errors": errors,
+            "festivals": service.list_festivals(db, year=default_year())})
+
+    return answer_form(request, db, FestivalIn, values, lambda data: service.create_festival(db, data=data),
+                       page=page, message=_("The festival was registered."),
+                       done=lambda festival: str(request.url_for("citydata_festivals"))
+                       + f"?year={festival.start_date.year}")
 
 
 # --- market items ------------------------------------------------------------------------------
@@ -353,20 +351,17 @@ def _market_render(request: Request, db: Any, principal: Principal, months: int,
         "errors": errors or {}}, status_code=status_code)
 
 
-@router.post("/market/fit", name="citydata_market_fit")
+@router.post("/market/fit", name="citydata_market_fit", dependencies=WRITER)
 async def market_fit(request: Request, db: SessionDep, principal: WebUser):
-    """Set whether a category fits the traditional market (one form handler: core.forms)."""
+    """Set whether a category fits the traditional market."""
     county = county_of(db, principal)
     values = form_to_dict(await request.form())
-    if county is None:
-        return _market_render(request, db, principal, 12, "middle", values=values,
-                              errors={"__all__": _("Your account is not tied to a county.")}, status_code=400)
-    _done, errors = submit_form(db, CategoryFitIn, values,
-                                lambda data: service.set_category_fit(db, municipality_id=county.id, data=data))
-    if errors:
-        return _market_render(request, db, principal, 12, "middle", values=values, errors=errors, status_code=400)
-    flash(request, _("The market fit was saved."))
-    return see_other(str(request.url_for("citydata_market")))
+    return answer_form(request, db, CategoryFitIn, values,
+                       lambda data: service.set_category_fit(db, municipality_id=county.id, data=data),
+                       errors=None if county else {"__all__": _("Your account is not tied to a county.")},
+                       page=lambda errors: _market_render(request, db, principal, 12, "middle", values=values,
+                                                          errors=errors),
+                       message=_("The market fit was saved."), done=request.url_for("citydata_market"))
 
 
 @router.get("/market.csv", name="citydata_market_csv")

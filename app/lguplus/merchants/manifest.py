@@ -28,7 +28,7 @@ MANIFEST = ModuleManifest(
     api_router=api.router,
     web_router=web.router,
     nav=(NavEntry("Merchants", "lgum_merchants"), NavEntry("Application queue", "lgum_applications"),
-         NavEntry("Consulting calendar", "lgum_consulting"), NavEntry("Upload outcomes", "lgum_outcomes"),
+         NavEntry("Consulting calendar", "lgum_consulting"), NavEntry("Upload outcomes", "lgum_outcomes", write=True),
          NavEntry("Effect report", "lgum_report")),
     widgets=(Widget("Small-merchant DX", "lguplus/merchants/_widget.html", web.widget),),
     load_demo=demo.load_demo,

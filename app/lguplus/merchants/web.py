@@ -16,7 +16,7 @@ from app.core.config import get_settings
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
 from app.core.errors import DomainError, Forbidden
-from app.core.forms import domain_errors, form_to_dict, submit_form, validate_form
+from app.core.forms import answer_file, answer_form, form_to_dict, validated
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
 from app.core.schemas import Id, InputModel, ShortText
@@ -37,7 +37,7 @@ from app.lguplus.merchants.schemas import (
     Year,
     in_range,
 )
-from app.platform.auth import WebUser
+from app.platform.auth import WRITER, WebUser
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
@@ -95,22 +95,24 @@ def _merchants_page(request: Request, db, *, q, category, dong_code, page, value
         "values": values, "errors": errors}, status_code=status_code)
 
 
-@router.api_route("/", methods=["GET", "POST"], name="lgum_merchants")
-async def merchants_page(request: Request, db: SessionDep, _user: WebUser,
-                         q: Annotated[str | None, Query(max_length=100)] = None,
-                         category: Annotated[str | None, Query(max_length=40)] = None,
-                         dong_code: Annotated[str | None, Query(pattern=r"^\d{10}$")] = None,
-                         page: Annotated[int, Query(ge=1, le=100000)] = 1):
-    if request.method == "GET":
-        return _merchants_page(request, db, q=q, category=category, dong_code=dong_code, page=page, values={},
-                               errors={})
+@router.get("/", name="lgum_merchants")
+def merchants_page(request: Request, db: SessionDep, _user: WebUser,
+                   q: Annotated[str | None, Query(max_length=100)] = None,
+                   category: Annotated[str | None, Query(max_length=40)] = None,
+                   dong_code: Annotated[str | None, Query(pattern=r"^\d{10}$")] = None,
+                   page: Annotated[int, Query(ge=1, le=100000)] = 1):
+    return _merchants_page(request, db, q=q, category=category, dong_code=dong_code, page=page, values={},
+                           errors={})
+
+
+@router.post("/", name="lgum_merchant_new", dependencies=WRITER)
+async def merchant_new(request: Request, db: SessionDep):
     values = form_to_dict(await request.form())
-    merchant, errors = submit_form(db, MerchantIn, values, lambda data: service.create_merchant(db, data=data))
-    if merchant is None:
-        return _merchants_page(request, db, q=None, category=None, dong_code=None, page=1, values=values,
-                               errors=errors, status_code=400)
-    flash(request, _("Merchant registered."))
-    return see_other(str(request.url_for("lgum_merchant", merchant_id=merchant.id)))
+    return answer_form(request, db, MerchantIn, values, lambda data: service.create_merchant(db, data=data),
+                       page=lambda errors: _merchants_page(request, db, q=None, category=None, dong_code=None,
+                                                           page=1, values=values, errors=errors),
+                       message=_("Merchant registered."),
+                       done=lambda merchant: request.url_for("lgum_merchant", merchant_id=merchant.id))
 
 
 def _merchant_page(request: Request, db, merchant, *, values, errors, status_code=200, edit_values=None,
@@ -133,27 +135,24 @@ def merchant_page(request: Request, merchant: MerchantDep, db: SessionDep):
     return _merchant_page(request, db, merchant, values={}, errors={})
 
 
-@router.post("/merchants/{merchant_id}", name="lgum_merchant_edit")
+@router.post("/merchants/{merchant_id}", name="lgum_merchant_edit", dependencies=WRITER)
 async def merchant_edit(request: Request, merchant: MerchantDep, db: SessionDep):
     values = form_to_dict(await request.form())
-    result, errors = submit_form(db, MerchantUpdate, values,
-                                 lambda data: service.update_merchant(db, merchant=merchant, data=data))
-    if result is None:
-        return _merchant_page(request, db, merchant, values={}, errors={}, edit_values=values, edit_errors=errors,
-                              status_code=400)
-    flash(request, _("Merchant updated."))
-    return see_other(str(request.url_for("lgum_merchant", merchant_id=merchant.id)))
+    return answer_form(request, db, MerchantUpdate, values,
+                       lambda data: service.update_merchant(db, merchant=merchant, data=data),
+                       page=lambda errors: _merchant_page(request, db, merchant, values={}, errors={},
+                                                          edit_values=values, edit_errors=errors),
+                       message=_("Merchant updated."), done=request.url_for("lgum_merchant", merchant_id=merchant.id))
 
 
-@router.post("/merchants/{merchant_id}/applications", name="lgum_merchant_apply")
+@router.post("/merchants/{merchant_id}/applications", name="lgum_merchant_apply", dependencies=WRITER)
 async def merchant_apply(request: Request, merchant: MerchantDep, db: SessionDep):
     values = form_to_dict(await request.form())
-    result, errors = submit_form(db, ApplicationIn, {**values, "merchant_id": merchant.id},
-                                 lambda data: service.create_application(db, data=data))
-    if result is None:
-        return _merchant_page(request, db, merchant, values=values, errors=errors, status_code=400)
-    flash(request, _("Application submitted."))
-    return see_other(str(request.url_for("lgum_merchant", merchant_id=merchant.id)))
+    return answer_form(request, db, ApplicationIn, {**values, "merchant_id": merchant.id},
+                       lambda data: service.create_application(db, data=data),
+                       page=lambda errors: _merchant_page(request, db, merchant, values=values, errors=errors),
+                       message=_("Application submitted."),
+                       done=request.url_for("lgum_merchant", merchant_id=merchant.id))
 
 
 # --- applications and budget -----------------------------------------------------------------
@@ -183,35 +182,34 @@ def applications_page(request: Request, db: SessionDep, state: State | None = No
     return _queue_page(request, db, state=state, year=year, values={}, errors={}, page=page)
 
 
-@router.post("/applications/{application_id}/transition", name="lgum_transition")
+@router.post("/applications/{application_id}/transition", name="lgum_transition", dependencies=WRITER)
 async def transition_page(request: Request, application: ApplicationDep, db: SessionDep):
-    values = form_to_dict(await request.form())
-    back = str(request.url_for("lgum_applications")) + f"?year={application.year}"
-    data, errors = validate_form(TransitionIn, values)
-    if data is None:
-        flash(request, " ".join(errors.values()), "error")
-        return see_other(back)
-    try:
-        service.transition(db, application_id=application.id, data=data)
-    except DomainError as exc:
-        db.rollback()
-        flash(request, " ".join(domain_errors(exc).values()) if exc.errors and exc.status == 422
-              else _(exc.template, **exc.params), "error")
-        return see_other(back)
-    flash(request, _("Application {id} is now {state}.", id=application.id, state=_(STATE_LABELS[data.to])))
-    return see_other(back)
+    def move(data: TransitionIn) -> str:
+        try:
+            service.transition(db, application_id=application.id, data=data)
+        except DomainError as exc:
+            if exc.status != 422:  # a step the state does not allow reads as its one sentence, not per field
+                exc.errors = []
+            raise
+        return data.to
+
+    return answer_form(request, db, TransitionIn, form_to_dict(await request.form()), move,
+                       map_errors=lambda errors: {"__all__": " ".join(errors.values())},  # one flash says all
+                       message=lambda to: _("Application {id} is now {state}.", id=application.id,
+                                            state=_(STATE_LABELS[to])),
+                       done=str(request.url_for("lgum_applications")) + f"?year={application.year}")
 
 
-@router.post("/budget", name="lgum_budget")
+@router.post("/budget", name="lgum_budget", dependencies=WRITER)
 async def budget_page(request: Request, db: SessionDep):
     values = form_to_dict(await request.form())
-    budget, errors = submit_form(db, BudgetIn, values, lambda data: service.set_budget(db, data=data))
-    if budget is None:
-        year = values.get("year")
-        return _queue_page(request, db, state=None, year=int(year) if str(year).isdigit() and
-                           2000 <= int(year) <= 2100 else None, values=values, errors=errors, status_code=400)
-    flash(request, _("Budget saved."))
-    return see_other(str(request.url_for("lgum_applications")) + f"?year={budget.year}")
+    year = values.get("year")
+    return answer_form(request, db, BudgetIn, values, lambda data: service.set_budget(db, data=data),
+                       page=lambda errors: _queue_page(
+                           request, db, state=None, values=values, errors=errors,
+                           year=int(year) if str(year).isdigit() and 2000 <= int(year) <= 2100 else None),
+                       message=_("Budget saved."),
+                       done=lambda budget: str(request.url_for("lgum_applications")) + f"?year={budget.year}")
 
 
 class SolutionForm(SolutionIn):
@@ -219,7 +217,7 @@ class SolutionForm(SolutionIn):
     code: SolutionCode
 
 
-@router.post("/solutions", name="lgum_solution")
+@router.post("/solutions", name="lgum_solution", dependencies=WRITER)
 async def solution_page(request: Request, db: SessionDep, principal: WebUser):
     values = form_to_dict(await request.form())
     if not principal.is_admin:
@@ -230,12 +228,11 @@ async def solution_page(request: Request, db: SessionDep, principal: WebUser):
         return service.set_solution(db, municipality_id=mid, code=data.code,
                                     data=SolutionIn(**data.model_dump(exclude={"code"})))
 
-    solution, errors = submit_form(db, SolutionForm, values, save)
-    if solution is None:
-        return _queue_page(request, db, state=None, year=None, values={}, errors={},
-                           rule_values=values, rule_errors=errors, status_code=400)
-    flash(request, _("Subsidy rule of {name} saved.", name=solution.name))
-    return see_other(str(request.url_for("lgum_applications")))
+    return answer_form(request, db, SolutionForm, values, save,
+                       page=lambda errors: _queue_page(request, db, state=None, year=None, values={}, errors={},
+                                                       rule_values=values, rule_errors=errors),
+                       message=lambda solution: _("Subsidy rule of {name} saved.", name=solution.name),
+                       done=request.url_for("lgum_applications"))
 
 
 # --- consulting ------------------------------------------------------------------------------
@@ -283,24 +280,25 @@ def _calendar_page(request: Request, db, *, month: str | None, values, errors, s
         "errors": errors}, status_code=status_code)
 
 
-@router.api_route("/consulting", methods=["GET", "POST"], name="lgum_consulting")
-async def consulting_page(request: Request, db: SessionDep,
-                          month: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None):
-    if request.method == "GET":
-        return _calendar_page(request, db, month=month, values={}, errors={})
+@router.get("/consulting", name="lgum_consulting")
+def consulting_page(request: Request, db: SessionDep,
+                    month: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None):
+    return _calendar_page(request, db, month=month, values={}, errors={})
+
+
+@router.post("/consulting", name="lgum_consulting_new", dependencies=WRITER)
+async def consulting_new(request: Request, db: SessionDep):
     values = form_to_dict(await request.form())
-    form, errors = validate_form(ConsultingForm, values)
-    session = None
-    if form is not None:
-        session, errors = submit_form(db, ConsultingIn, form.to_input(),
-                                      lambda data: service.create_consulting(db, data=data))
-    if session is None:
-        return _calendar_page(request, db, month=None, values=values, errors=errors, status_code=400)
-    flash(request, _("Consulting session recorded."))
-    return see_other(str(request.url_for("lgum_consulting")) + f"?month={session.session_date:%Y-%m}")
+
+    return answer_form(request, db, ConsultingForm, values,  # the form's one follow-up: the input's list of actions
+                       lambda form: service.create_consulting(db, data=validated(ConsultingIn, form.to_input())),
+                       page=lambda errors: _calendar_page(request, db, month=None, values=values, errors=errors),
+                       message=_("Consulting session recorded."),
+                       done=lambda session: str(request.url_for("lgum_consulting"))
+                       + f"?month={session.session_date:%Y-%m}")
 
 
-@router.post("/followups/{followup_id}/done", name="lgum_followup_done")
+@router.post("/followups/{followup_id}/done", name="lgum_followup_done", dependencies=WRITER)
 async def followup_done(request: Request, followup_id: Id, db: SessionDep):
     service.set_followup_done(db, followup_id=followup_id, done=True)
     flash(request, _("Follow-up marked as done."))
@@ -309,31 +307,28 @@ async def followup_done(request: Request, followup_id: Id, db: SessionDep):
 
 # --- outcomes upload -------------------------------------------------------------------------
 
-@router.api_route("/outcomes", methods=["GET", "POST"], name="lgum_outcomes")
+@router.api_route("/outcomes", methods=["GET", "POST"], name="lgum_outcomes", dependencies=WRITER)
 async def outcomes_page(request: Request, db: SessionDep):
     context: dict[str, Any] = {"errors": []}
     if request.method == "GET":
         return render(request, "lguplus/merchants/outcomes.html", context)
     form = await request.form()
     upload = form.get("file")
-    if upload is None or isinstance(upload, str):
-        context["errors"] = [{"loc": "", "msg": _("Choose a CSV file.")}]
-        return render(request, "lguplus/merchants/outcomes.html", context, status_code=400)
-    if (upload.size or 0) > api.MAX_UPLOAD_BYTES:
-        exc = too_large(api.MAX_UPLOAD_BYTES)
-        context["errors"] = [{"loc": "", "msg": _(exc.template, **exc.params)}]
-        return render(request, "lguplus/merchants/outcomes.html", context, status_code=413)
-    raw = await upload.read()
-    try:
-        result = service.import_outcomes(db, rows=parse_csv(raw))
-    except DomainError as exc:
-        db.rollback()
-        context["errors"] = [{"loc": " · ".join(str(p) for p in e["loc"]),
-                              "msg": _(e["template"], **e.get("params", {})) if "template" in e else e["msg"]}
-                             for e in exc.errors] or [{"loc": "", "msg": _(exc.template, **exc.params)}]
-        return render(request, "lguplus/merchants/outcomes.html", context, status_code=400)
-    flash(request, _("Imported {received} rows: {created} new, {updated} updated.", **result))
-    return see_other(str(request.url_for("lgum_outcomes")))
+    chosen = upload is not None and not isinstance(upload, str)
+    fits = chosen and (upload.size or 0) <= api.MAX_UPLOAD_BYTES
+    raw = await upload.read() if fits else b""
+
+    def read():
+        if not fits:  # refused before reading it
+            raise too_large(api.MAX_UPLOAD_BYTES)
+        return service.import_outcomes(db, rows=parse_csv(raw))
+
+    return answer_file(request, db, read, errors=None if chosen else [{"loc": "", "msg": _("Choose a CSV file.")}],
+                       page=lambda errors: render(request, "lguplus/merchants/outcomes.html", {**context,
+                                                                                             "errors": errors}),
+                       message=lambda result: _("Imported {received} rows: {created} new, {updated} updated.",
+                                                **result),
+                       done=request.url_for("lgum_outcomes"))
 
 
 # --- effect report ---------------------------------------------------------------------------

@@ -14,11 +14,11 @@ from app.core.batch import parse_csv
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
 from app.core.errors import DomainError
-from app.core.forms import form_to_dict, submit_form, translate_error
+from app.core.forms import answer_file, answer_form, form_to_dict, translate_error
 from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
-from app.core.templating import flash, render, see_other
-from app.platform.auth import WebUser
+from app.core.templating import render
+from app.platform.auth import WRITER, WebUser
 from app.skt.isolation import service
 from app.skt.isolation.deps import KDep, MinAgeQuery, PeriodQuery
 from app.skt.isolation.models import AGE_BANDS, MEANS
@@ -122,15 +122,15 @@ def criteria_page(request: Request, db: SessionDep, k: KDep, period: PeriodQuery
     return _criteria(request, db, k, period, min_age, values={}, errors={})
 
 
-@router.post("/criteria/definition", name="isolation_definition_new")
+@router.post("/criteria/definition", name="isolation_definition_new", dependencies=WRITER)
 async def definition_new(request: Request, db: SessionDep, k: KDep, principal: WebUser):
-    """Record the definition in force from a month on (one handler for the form's POST; GET is the page)."""
+    """Record the definition in force from a month on (the form's POST; GET is the criteria page)."""
     values = form_to_dict(await request.form())
-    created, errors = submit_form(db, DefinitionIn, values, lambda data: service.create_definition(db, data=data))
-    if created is None:
-        return _criteria(request, db, k, None, 65, values=values, errors=errors, status_code=400)
-    flash(request, _("Definition in force from {period} recorded.", period=created.effective_from))
-    return see_other(str(request.url_for("isolation_criteria")))
+    return answer_form(request, db, DefinitionIn, values, lambda data: service.create_definition(db, data=data),
+                       page=lambda errors: _criteria(request, db, k, None, 65, values=values, errors=errors),
+                       message=lambda created: _("Definition in force from {period} recorded.",
+                                                 period=created.effective_from),
+                       done=request.url_for("isolation_criteria"))
 
 
 @router.get("/criteria.csv", name="isolation_criteria_csv")
@@ -192,7 +192,7 @@ def _error_rows(exc: DomainError) -> list[dict[str, str]]:
     return out or [{"line": "", "field": "", "msg": _(exc.template, **exc.params)}]
 
 
-@router.api_route("/import", methods=["GET", "POST"], name="isolation_import")
+@router.api_route("/import", methods=["GET", "POST"], name="isolation_import", dependencies=WRITER)
 async def import_page(request: Request, db: SessionDep, principal: WebUser):
     context: dict[str, Any] = {"errors": [], "columns": ["period", "dong_code", "age_band", "sex", "income_band",
                                                          "population", "low_communication", "low_outing",
@@ -201,37 +201,37 @@ async def import_page(request: Request, db: SessionDep, principal: WebUser):
         return render(request, "skt/isolation/import.html", context)
     form = await request.form()
     upload = form.get("file")
-    if upload is None or isinstance(upload, str):
-        context["errors"] = [{"line": "", "field": "", "msg": _("Choose a CSV file.")}]
-        return render(request, "skt/isolation/import.html", context, status_code=400)
-    raw = await upload.read()
-    try:
-        result = service.import_cells(db, rows=parse_csv(raw))
-    except DomainError as exc:
-        db.rollback()
-        context["errors"] = _error_rows(exc)
-        return render(request, "skt/isolation/import.html", context, status_code=400)
-    flash(request, _("Imported {received} cells: {created} new, {replaced} replaced.", **result))
-    return see_other(str(request.url_for("isolation_import")))
+    chosen = upload is not None and not isinstance(upload, str)
+    raw = await upload.read() if chosen else b""
+    return answer_file(request, db, lambda: service.import_cells(db, rows=parse_csv(raw)), rows=_error_rows,
+                       errors=None if chosen else [{"line": "", "field": "", "msg": _("Choose a CSV file.")}],
+                       page=lambda errors: render(request, "skt/isolation/import.html", {**context, "errors": errors}),
+                       message=lambda result: _("Imported {received} cells: {created} new, {replaced} replaced.",
+                                                **result),
+                       done=request.url_for("isolation_import"))
 
 
-@router.api_route("/dongs", methods=["GET", "POST"], name="isolation_dongs")
-async def dongs_page(request: Request, db: SessionDep, principal: WebUser,
-                     q: Annotated[str | None, Query(max_length=60)] = None, page: PageNo = 1):
-    values: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        values = form_to_dict(await request.form())
-        created, errors = submit_form(db, DongIn, values, lambda data: service.create_dong(db, data=data))
-        if created is not None:
-            flash(request, _("Dong {name} registered.", name=created.name))
-            return see_other(str(request.url_for("isolation_dongs")))
-        status = 400
+def _dongs_page(request: Request, db, *, q: str | None = None, page: int = 1, values: dict[str, Any],
+                errors: dict[str, str]):
     items, total = service.list_dongs(db, page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE), q=q)
     return render(request, "skt/isolation/dongs.html", {
         "dongs": items, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "q": q or "",
-        "query_base": urlencode({"q": q} if q else {}), "values": values, "errors": errors}, status_code=status)
+        "query_base": urlencode({"q": q} if q else {}), "values": values, "errors": errors})
+
+
+@router.get("/dongs", name="isolation_dongs")
+def dongs_page(request: Request, db: SessionDep, q: Annotated[str | None, Query(max_length=60)] = None,
+               page: PageNo = 1):
+    return _dongs_page(request, db, q=q, page=page, values={}, errors={})
+
+
+@router.post("/dongs", name="isolation_dong_new", dependencies=WRITER)
+async def dong_new(request: Request, db: SessionDep):
+    values = form_to_dict(await request.form())
+    return answer_form(request, db, DongIn, values, lambda data: service.create_dong(db, data=data),
+                       page=lambda errors: _dongs_page(request, db, values=values, errors=errors),
+                       message=lambda created: _("Dong {name} registered.", name=created.name),
+                       done=request.url_for("isolation_dongs"))
 
 
 def widget(db, principal) -> dict[str, Any] | None:

@@ -6,7 +6,6 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
 
 from app.core.deps import SessionDep
 from app.core.jobs import job_out, queue_for
@@ -204,13 +203,17 @@ def get_coupon(coupon: CouponDep):
 
 @router.post("/coupons/{coupon_id}/issues", status_code=201, response_model=IssueOut, tags=["tdeal"],
              responses={409: {"description": "sold out, limit reached, expired or not yet valid"}})
-def issue_coupon(coupon_id: Id, data: IssueIn, db: SessionDep):
+def issue_coupon(coupon_id: Id, data: IssueIn, db: SessionDep, response: Response):
     """Issue the coupon to a subscriber (into the wallet). A retry with the same ``client_id`` answers the
     first issue again (200)."""
     issued, created = service.issue(db, coupon_id=coupon_id, data=data)
-    body = issue_out(issued)
+    return _first_or_again(response, created, issue_out(issued))
+
+
+def _first_or_again(response: Response, created: bool, body):
+    """A retried write (the same ``client_id``) answers what the first one made, with 200 instead of 201."""
     if not created:
-        return JSONResponse(body.model_dump(mode="json"), status_code=200)
+        response.status_code = 200
     return body
 
 
@@ -223,14 +226,11 @@ def list_issues(coupon: CouponDep, db: SessionDep, page: PageDep):
 @router.post("/coupons/{coupon_id}/redeem", status_code=201, response_model=RedemptionOut, tags=["tdeal"],
              responses={409: {"description": "sold out, limit reached, expired or not yet valid"},
                         422: {"description": "below the minimum order, unknown or non-participating merchant"}})
-def redeem_coupon(coupon_id: Id, data: RedeemIn, db: SessionDep, _: OptionalPrincipal):
+def redeem_coupon(coupon_id: Id, data: RedeemIn, db: SessionDep, _: OptionalPrincipal, response: Response):
     """Redeem a coupon for one order; safe under concurrent requests. A retry with the same ``client_id``
     answers the first redemption again (200)."""
     redemption, created = service.redeem(db, coupon_id=coupon_id, data=data)
-    body = redemption_out(redemption)
-    if not created:
-        return JSONResponse(body.model_dump(mode="json"), status_code=200)
-    return body
+    return _first_or_again(response, created, redemption_out(redemption))
 
 
 @router.get("/coupons/{coupon_id}/redemptions", response_model=Page[RedemptionOut], tags=["tdeal"])

@@ -47,7 +47,7 @@ MANIFEST = ModuleManifest(
     api_router=api.router,
     web_router=web.router,
     nav=(NavEntry("Catalogue", "tdeal_catalogue"), NavEntry("Campaigns", "tdeal_campaigns"),
-         NavEntry("Recommendation evaluation", "tdeal_models"), NavEntry("Import CSV", "tdeal_import")),
+         NavEntry("Recommendation evaluation", "tdeal_models"), NavEntry("Import CSV", "tdeal_import", write=True)),
     widgets=(Widget("T deal campaign", "skt/tdeal/_widget.html", web.widget),),
     load_demo=demo.load_demo,
     sample_data=demo.sample_data,

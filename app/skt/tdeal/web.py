@@ -12,18 +12,17 @@ from pydantic import Field, model_validator
 from app.core.batch import parse_csv
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
-from app.core.errors import DomainError
-from app.core.forms import domain_errors, form_to_dict, submit_form, validate_form
+from app.core.forms import answer_file, answer_form, form_to_dict, validated
 from app.core.i18n import SEOUL, today_seoul
 from app.core.i18n import gettext as _
 from app.core.jobs import fraction as job_fraction
 from app.core.jobs import queue_for
 from app.core.pagination import PageParams
 from app.core.schemas import INT32_MAX, Id, InputModel, ShortText
-from app.core.templating import env, flash, render, render_error_page, see_other
+from app.core.templating import env, render
 from app.core.tenancy import Principal
 from app.platform import service as platform_service
-from app.platform.auth import WebUser
+from app.platform.auth import WRITER, WebUser
 from app.skt.tdeal import duties, recommend, report, service
 from app.skt.tdeal.deps import CampaignDep, CouponDep, MerchantDep
 from app.skt.tdeal.models import TdealMerchant
@@ -94,8 +93,8 @@ def categories_csv(db: SessionDep):
                         [[c["category"], c["merchants"]] for c in counts["by_category"]])
 
 
-@router.api_route("/import", methods=["GET", "POST"], name="tdeal_import")
-async def import_page(request: Request, db: SessionDep, principal: WebUser):
+@router.api_route("/import", methods=["GET", "POST"], name="tdeal_import", dependencies=WRITER)
+async def import_page(request: Request, db: SessionDep):
     context: dict[str, Any] = {"kinds": IMPORT_KINDS, "errors": [], "values": {}, "result": None}
     if request.method == "GET":
         return render(request, "skt/tdeal/import.html", context)
@@ -103,34 +102,19 @@ async def import_page(request: Request, db: SessionDep, principal: WebUser):
     kind = str(form.get("kind", ""))
     upload = form.get("file")
     context["values"] = {"kind": kind}
-    if principal.role == "viewer":
-        context["errors"] = [{"loc": "", "msg": _("You do not have permission to do this.")}]
-        return render(request, "skt/tdeal/import.html", context, status_code=403)
-    if kind not in IMPORT_KINDS or upload is None or isinstance(upload, str):
-        context["errors"] = [{"loc": "", "msg": _("Choose what to import and a CSV file.")}]
-        return render(request, "skt/tdeal/import.html", context, status_code=400)
-    raw = await upload.read()
-    try:
-        rows = parse_csv(raw)
-        result = service.IMPORTERS[kind](db, rows=rows)
-    except DomainError as exc:
-        db.rollback()
-        context["errors"] = [{"loc": " · ".join(str(p) for p in e["loc"]),
-                              "msg": _(e["template"], **e.get("params", {})) if "template" in e else e["msg"]}
-                             for e in exc.errors] or [{"loc": "", "msg": _(exc.template, **exc.params)}]
-        return render(request, "skt/tdeal/import.html", context, status_code=400)
-    flash(request, _("Imported {received} rows: {created} new, {updated} updated, {unchanged} unchanged.",
-                     **result))
-    return see_other(str(request.url_for("tdeal_import")))
+    chosen = kind in IMPORT_KINDS and upload is not None and not isinstance(upload, str)
+    raw = await upload.read() if chosen else b""
+    return answer_file(request, db, lambda: service.IMPORTERS[kind](db, rows=parse_csv(raw)),
+                       errors=None if chosen else [{"loc": "", "msg": _("Choose what to import and a CSV file.")}],
+                       page=lambda errors: render(request, "skt/tdeal/import.html", {**context, "errors": errors}),
+                       message=lambda result: _("Imported {received} rows: {created} new, {updated} updated, "
+                                                "{unchanged} unchanged.", **result),
+                       done=request.url_for("tdeal_import"))
 
 
 # --- merchant forms --------------------------------------------------------------------------
 
 MAX_CHOICES = 500  # merchants offered as checkboxes on a campaign form
-
-
-def _no_permission() -> dict[str, str]:
-    return {"__all__": _("You do not have permission to do this.")}
 
 
 def _municipality_options(db, principal: Principal) -> list[tuple[str, str]]:
@@ -152,19 +136,16 @@ def _merchant_form_page(request: Request, db, principal: Principal, *, values: d
         status_code=status_code)
 
 
-@router.api_route("/merchants/new", methods=["GET", "POST"], name="tdeal_merchant_new")
+@router.api_route("/merchants/new", methods=["GET", "POST"], name="tdeal_merchant_new", dependencies=WRITER)
 async def merchant_new(request: Request, db: SessionDep, principal: WebUser):
-    if principal.role == "viewer":
-        return render_error_page(request, 403, _("You do not have permission to do this."))
     if request.method == "GET":
         return _merchant_form_page(request, db, principal, values={
             "is_small": "true", "municipality_code": _own_code(db, principal)}, errors={})
     values = form_to_dict(await request.form())
-    merchant, errors = submit_form(db, MerchantIn, values, lambda data: service.create_merchant(db, data=data))
-    if merchant is None:
-        return _merchant_form_page(request, db, principal, values=values, errors=errors, status_code=400)
-    flash(request, _("Merchant registered."))
-    return see_other(str(request.url_for("tdeal_merchant", merchant_id=merchant.id)))
+    return answer_form(request, db, MerchantIn, values, lambda data: service.create_merchant(db, data=data),
+                       page=lambda errors: _merchant_form_page(request, db, principal, values=values, errors=errors),
+                       message=_("Merchant registered."),
+                       done=lambda merchant: request.url_for("tdeal_merchant", merchant_id=merchant.id))
 
 
 def _merchant_page(request: Request, db, merchant, *, page: int = 1, values: dict | None = None,
@@ -188,33 +169,25 @@ def merchant_page(request: Request, merchant: MerchantDep, db: SessionDep,
     return _merchant_page(request, db, merchant, page=page)
 
 
-@router.post("/merchants/{merchant_id}/edit", name="tdeal_merchant_edit")
-async def merchant_edit(request: Request, merchant: MerchantDep, db: SessionDep, principal: WebUser):
+@router.post("/merchants/{merchant_id}/edit", name="tdeal_merchant_edit", dependencies=WRITER)
+async def merchant_edit(request: Request, merchant: MerchantDep, db: SessionDep):
     values = form_to_dict(await request.form())
-    if principal.role == "viewer":
-        return _merchant_page(request, db, merchant, values=values, errors=_no_permission(), status_code=403)
     # a blank name or category is an error here, not "leave unchanged" as in the API
-    data = {"name": "", "category": "", **values}
-    done, errors = submit_form(db, MerchantUpdate, data,
-                               lambda d: service.update_merchant(db, merchant=merchant, data=d))
-    if done is None:
-        return _merchant_page(request, db, merchant, values=values, errors=errors, status_code=400)
-    flash(request, _("Merchant saved."))
-    return see_other(str(request.url_for("tdeal_merchant", merchant_id=merchant.id)))
+    return answer_form(request, db, MerchantUpdate, {"name": "", "category": "", **values},
+                       lambda d: service.update_merchant(db, merchant=merchant, data=d),
+                       page=lambda errors: _merchant_page(request, db, merchant, values=values, errors=errors),
+                       message=_("Merchant saved."), done=request.url_for("tdeal_merchant", merchant_id=merchant.id))
 
 
-@router.post("/merchants/{merchant_id}/products", name="tdeal_product_new")
-async def product_new(request: Request, merchant: MerchantDep, db: SessionDep, principal: WebUser):
+@router.post("/merchants/{merchant_id}/products", name="tdeal_product_new", dependencies=WRITER)
+async def product_new(request: Request, merchant: MerchantDep, db: SessionDep):
     values = form_to_dict(await request.form())
-    if principal.role == "viewer":
-        return _merchant_page(request, db, merchant, product_values=values, product_errors=_no_permission(),
-                              status_code=403)
-    data = {**{k: v for k, v in values.items() if k != "merchant_brn"}, "merchant_id": merchant.id}
-    product, errors = submit_form(db, ProductIn, data, lambda d: service.create_product(db, data=d))
-    if product is None:
-        return _merchant_page(request, db, merchant, product_values=values, product_errors=errors, status_code=400)
-    flash(request, _("Product added."))
-    return see_other(str(request.url_for("tdeal_merchant", merchant_id=merchant.id)))
+    return answer_form(request, db, ProductIn,
+                       {**{k: v for k, v in values.items() if k != "merchant_brn"}, "merchant_id": merchant.id},
+                       lambda d: service.create_product(db, data=d),
+                       page=lambda errors: _merchant_page(request, db, merchant, product_values=values,
+                                                          product_errors=errors),
+                       message=_("Product added."), done=request.url_for("tdeal_merchant", merchant_id=merchant.id))
 
 
 # --- campaigns -------------------------------------------------------------------------------
@@ -246,19 +219,16 @@ def _campaign_form_page(request: Request, db, principal: Principal, *, values: d
         status_code=status_code)
 
 
-@router.api_route("/campaigns/new", methods=["GET", "POST"], name="tdeal_campaign_new")
+@router.api_route("/campaigns/new", methods=["GET", "POST"], name="tdeal_campaign_new", dependencies=WRITER)
 async def campaign_new(request: Request, db: SessionDep, principal: WebUser):
-    if principal.role == "viewer":
-        return render_error_page(request, 403, _("You do not have permission to do this."))
     if request.method == "GET":
         return _campaign_form_page(request, db, principal, values={
             "municipality_code": _own_code(db, principal), "merchant_ids": []}, errors={})
     values = form_to_dict(await request.form(), lists=("merchant_ids",))
-    campaign, errors = submit_form(db, CampaignIn, values, lambda data: service.create_campaign(db, data=data))
-    if campaign is None:
-        return _campaign_form_page(request, db, principal, values=values, errors=errors, status_code=400)
-    flash(request, _("Campaign created."))
-    return see_other(str(request.url_for("tdeal_campaign", campaign_id=campaign.id)))
+    return answer_form(request, db, CampaignIn, values, lambda data: service.create_campaign(db, data=data),
+                       page=lambda errors: _campaign_form_page(request, db, principal, values=values, errors=errors),
+                       message=_("Campaign created."),
+                       done=lambda campaign: request.url_for("tdeal_campaign", campaign_id=campaign.id))
 
 
 @router.get("/campaigns", name="tdeal_campaigns")
@@ -312,28 +282,19 @@ def campaign_page(request: Request, campaign: CampaignDep, db: SessionDep):
     return _campaign_page(request, db, campaign, values={}, errors={})
 
 
-@router.post("/campaigns/{campaign_id}/coupons", name="tdeal_coupon_new")
-async def coupon_new(request: Request, campaign: CampaignDep, db: SessionDep, principal: WebUser):
+@router.post("/campaigns/{campaign_id}/coupons", name="tdeal_coupon_new", dependencies=WRITER)
+async def coupon_new(request: Request, campaign: CampaignDep, db: SessionDep):
     values = form_to_dict(await request.form())
-    if principal.role == "viewer":
-        return _campaign_page(request, db, campaign, values=values,
-                              errors={"__all__": _("You do not have permission to do this.")}, status_code=403)
-    form, errors = validate_form(CouponForm, values)
-    if form is not None:
+
+    def create(form: CouponForm):  # the form gives days; the coupon is valid from the first's start to the last's end
         payload = form.model_dump(exclude={"valid_from_date", "valid_until_date"})
         payload["valid_from_at"] = datetime.combine(form.valid_from_date, time(0), tzinfo=SEOUL)
         payload["valid_until_at"] = datetime.combine(form.valid_until_date, time(23, 59, 59), tzinfo=SEOUL)
-        data, errors = validate_form(CouponIn, {**payload, "campaign_id": campaign.id})
-        if data is not None:
-            try:
-                service.create_coupon(db, data=data)
-            except DomainError as exc:
-                db.rollback()
-                errors = domain_errors(exc)
-    if errors:
-        return _campaign_page(request, db, campaign, values=values, errors=errors, status_code=400)
-    flash(request, _("Coupon created."))
-    return see_other(str(request.url_for("tdeal_campaign", campaign_id=campaign.id)))
+        return service.create_coupon(db, data=validated(CouponIn, {**payload, "campaign_id": campaign.id}))
+
+    return answer_form(request, db, CouponForm, values, create,
+                       page=lambda errors: _campaign_page(request, db, campaign, values=values, errors=errors),
+                       message=_("Coupon created."), done=request.url_for("tdeal_campaign", campaign_id=campaign.id))
 
 
 def _coupon_page(request: Request, db, coupon, *, page: int = 1, values: dict | None = None,
@@ -355,37 +316,29 @@ def coupon_page(request: Request, coupon: CouponDep, db: SessionDep,
     return _coupon_page(request, db, coupon, page=page)
 
 
-@router.post("/redemptions/{redemption_id}/cancel", name="tdeal_redemption_cancel")
-async def redemption_cancel(request: Request, redemption_id: Id, db: SessionDep, principal: WebUser):
+@router.post("/redemptions/{redemption_id}/cancel", name="tdeal_redemption_cancel", dependencies=WRITER)
+async def redemption_cancel(request: Request, redemption_id: Id, db: SessionDep):
     redemption = service.get_redemption(db, redemption_id=redemption_id)
-    coupon = service.get_coupon(db, coupon_id=redemption.coupon_id)
+    coupon_id = redemption.coupon_id
     values = form_to_dict(await request.form())
-    if principal.role == "viewer":
-        return _coupon_page(request, db, coupon, values=values,
-                            errors={"__all__": _("You do not have permission to do this.")}, status_code=403)
-    done, errors = submit_form(db, RedemptionCancelIn, values, lambda data: service.cancel_redemption(
-        db, redemption_id=redemption.id, data=data))
-    if done is None:
-        coupon = service.get_coupon(db, coupon_id=redemption.coupon_id)
-        return _coupon_page(request, db, coupon, values={**values, "redemption_id": redemption.id},
-                            errors=errors, status_code=400)
-    flash(request, _("Redemption {id} cancelled: the coupon is back with the subscriber.", id=redemption.id))
-    return see_other(str(request.url_for("tdeal_coupon", coupon_id=coupon.id)))
+    return answer_form(request, db, RedemptionCancelIn, values, lambda data: service.cancel_redemption(
+                           db, redemption_id=redemption.id, data=data),
+                       page=lambda errors: _coupon_page(request, db, service.get_coupon(db, coupon_id=coupon_id),
+                                                        values={**values, "redemption_id": redemption_id},
+                                                        errors=errors),
+                       message=_("Redemption {id} cancelled: the coupon is back with the subscriber.",
+                                 id=redemption_id),
+                       done=request.url_for("tdeal_coupon", coupon_id=coupon_id))
 
 
-@router.post("/campaigns/{campaign_id}/edit", name="tdeal_campaign_edit")
-async def campaign_edit(request: Request, campaign: CampaignDep, db: SessionDep, principal: WebUser):
+@router.post("/campaigns/{campaign_id}/edit", name="tdeal_campaign_edit", dependencies=WRITER)
+async def campaign_edit(request: Request, campaign: CampaignDep, db: SessionDep):
     values = form_to_dict(await request.form(), lists=("merchant_ids",))
-    if principal.role == "viewer":
-        return _campaign_page(request, db, campaign, values={}, errors={}, edit_values=values,
-                              edit_errors=_no_permission(), status_code=403)
-    done, errors = submit_form(db, CampaignUpdate, values,
-                               lambda data: service.update_campaign(db, campaign=campaign, data=data))
-    if done is None:
-        return _campaign_page(request, db, campaign, values={}, errors={}, edit_values=values, edit_errors=errors,
-                              status_code=400)
-    flash(request, _("Campaign saved."))
-    return see_other(str(request.url_for("tdeal_campaign", campaign_id=campaign.id)))
+    return answer_form(request, db, CampaignUpdate, values,
+                       lambda data: service.update_campaign(db, campaign=campaign, data=data),
+                       page=lambda errors: _campaign_page(request, db, campaign, values={}, errors={},
+                                                          edit_values=values, edit_errors=errors),
+                       message=_("Campaign saved."), done=request.url_for("tdeal_campaign", campaign_id=campaign.id))
 
 
 @router.get("/campaigns/{campaign_id}/report.csv", name="tdeal_campaign_csv")
@@ -446,23 +399,18 @@ def models_csv(db: SessionDep):
     return csv_response("tdeal-evaluation.csv", ["model_id", "trained_at", "variant", "k", *METRICS], rows)
 
 
-@router.post("/recommendations/train", name="tdeal_train")
-async def train_page(request: Request, db: SessionDep, principal: WebUser):
+@router.post("/recommendations/train", name="tdeal_train", dependencies=WRITER)
+async def train_page(request: Request, db: SessionDep):
     form = await request.form()
-    if principal.role == "viewer":
-        flash(request, _("You do not have permission to do this."), "error")
-        return see_other(str(request.url_for("tdeal_models")))
     code = str(form.get("municipality_code", "")).strip() or None
-    try:
+
+    def train(_data):
         mid = service.target_municipality_id(db, code=code)
-        job = duties.submit_training(db, queue=queue_for(request.app.state.settings), municipality_id=mid,
-                                     params={})
-    except DomainError as exc:
-        db.rollback()
-        flash(request, _(exc.template, **exc.params), "error")
-        return see_other(str(request.url_for("tdeal_models")))
-    flash(request, _("Training queued: the worker trains and evaluates the model."))
-    return see_other(str(request.url_for("tdeal_models").include_query_params(job=job.id)))
+        return duties.submit_training(db, queue=queue_for(request.app.state.settings), municipality_id=mid, params={})
+
+    return answer_form(request, db, None, {}, train, back=request.url_for("tdeal_models"),
+                       message=_("Training queued: the worker trains and evaluates the model."),
+                       done=lambda job: request.url_for("tdeal_models").include_query_params(job=job.id))
 
 
 # --- home widget -----------------------------------------------------------------------------

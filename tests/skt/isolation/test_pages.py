@@ -41,14 +41,16 @@ def test_demo_pages_show_the_divide_gradient_ranking_and_targets(client, world):
     _load_demo_months(client.app.state.db)
     web_login(client, "cw.viewer")
     pages = {path: client.get(path) for path in PAGES}
+    # the import form is for writers: a viewer is refused at once rather than after filling it in
+    assert pages.pop("/skt/isolation/import").status_code == 403
     assert all(r.status_code == 200 for r in pages.values()), {p: r.status_code for p, r in pages.items()}
     assert "정보격차" in pages["/skt/isolation/"].text and "data-chart" in pages["/skt/isolation/"].text
     assert "윌슨" in pages["/skt/isolation/ranking"].text
     assert "예상 참여 인원" in pages["/skt/isolation/targets"].text
     assert "고소득" in pages["/skt/isolation/gradient"].text
     assert "현재 적용 중인 고립 정의" in pages["/skt/isolation/criteria"].text
-    # A viewer sees no upload form.
-    assert 'type="file"' not in pages["/skt/isolation/import"].text
+    # A viewer is offered no import: no link to it, no upload form anywhere.
+    assert all('type="file"' not in r.text and 'href="/skt/isolation/import"' not in r.text for r in pages.values())
     ranking = list(csv.DictReader(io.StringIO(client.get("/skt/isolation/ranking.csv").text.lstrip("\ufeff"))))
     assert len(ranking) == 57 and ranking[0]["period"] == "2026-10"
     shown = [int(r["isolated"]) for r in ranking if r["isolated"]]
