@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.core.manifest import ModuleManifest, NavEntry, Widget
-from app.kt.cctv import api, duties, web
+from app.kt.cctv import api, duties, objects, web
 from app.kt.cctv.cli import add_cli
 from app.kt.cctv.demo import load_demo, sample_data
 
@@ -20,4 +20,5 @@ MANIFEST = ModuleManifest(
     sample_data=sample_data,
     add_cli=add_cli,
     duties=duties.DUTIES,
+    objects=objects.OBJECTS,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.core.manifest import ModuleManifest, NavEntry, Widget
-from app.kt.robots import api, cli, demo, duties, web
+from app.kt.robots import api, cli, demo, duties, objects, web
 
 MANIFEST = ModuleManifest(
     key="kt.robots",
@@ -18,4 +18,5 @@ MANIFEST = ModuleManifest(
     sample_data=demo.sample_data,
     add_cli=cli.add_cli,
     duties=duties.DUTIES,
+    objects=objects.OBJECTS,
 )

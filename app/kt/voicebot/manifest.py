@@ -21,7 +21,7 @@ def _widget(db: Session, principal: Principal) -> dict[str, Any] | None:
 
 
 def _manifest() -> ModuleManifest:
-    from app.kt.voicebot import api, cli, demo, duties, open311, web
+    from app.kt.voicebot import api, cli, demo, duties, objects, open311, web
 
     return ModuleManifest(
         key="kt.voicebot", name_ko="AI 민원 보이스봇 (에이센)", name_en="A'Cen civil-complaint voicebot",
@@ -32,7 +32,7 @@ def _manifest() -> ModuleManifest:
              NavEntry("Caller console", "vb_console")),
         widgets=(Widget("Voicebot this week", "kt/voicebot/_widget.html", _widget),),
         load_demo=demo.load_demo, sample_data=demo.sample_data, add_cli=cli.add_cli,
-        duties=duties.DUTIES)
+        duties=duties.DUTIES, objects=objects.OBJECTS)
 
 
 MANIFEST = _manifest()

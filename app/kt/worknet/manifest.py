@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from app.core.manifest import ModuleManifest, NavEntry, Widget
 from app.core.pagination import PageParams
 from app.core.tenancy import Principal
-from app.kt.worknet import access, service
+from app.kt.worknet import access, objects, service
 from app.kt.worknet.api import router as api_router
 from app.kt.worknet.cli import add_cli
 from app.kt.worknet.demo import load_demo, sample_data
@@ -47,4 +47,5 @@ MANIFEST = ModuleManifest(
     load_demo=load_demo,
     sample_data=sample_data,
     add_cli=add_cli,
+    objects=objects.OBJECTS,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.core.manifest import ModuleManifest, NavEntry, Widget
-from app.lguplus.merchants import api, cli, demo, web
+from app.lguplus.merchants import api, cli, demo, objects, web
 
 MANIFEST = ModuleManifest(
     key="lguplus.merchants",
@@ -18,4 +18,5 @@ MANIFEST = ModuleManifest(
     load_demo=demo.load_demo,
     sample_data=demo.sample_data,
     add_cli=cli.add_cli,
+    objects=objects.OBJECTS,
 )

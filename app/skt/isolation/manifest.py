@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.core.manifest import ModuleManifest, NavEntry, Widget
-from app.skt.isolation import api, cli, demo, web
+from app.skt.isolation import api, cli, demo, objects, web
 
 MANIFEST = ModuleManifest(
     key="skt.isolation",
@@ -19,4 +19,5 @@ MANIFEST = ModuleManifest(
     load_demo=demo.load_demo,
     sample_data=demo.sample_data,
     add_cli=cli.add_cli,
+    objects=objects.OBJECTS,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.core.manifest import ModuleManifest, NavEntry, Widget
-from app.skt.tdeal import api, cli, demo, duties, web
+from app.skt.tdeal import api, cli, demo, duties, objects, web
 
 MANIFEST = ModuleManifest(
     key="skt.tdeal",
@@ -19,4 +19,5 @@ MANIFEST = ModuleManifest(
     add_cli=cli.add_cli,
     duties=duties.DUTIES,
     jobs=duties.JOBS,
+    objects=objects.OBJECTS,
 )
