@@ -142,13 +142,23 @@ def field_label(kind: ObjectKind | None, field: str) -> str:
     return field.replace("_", " ")
 
 
-def changes(entry: AuditLog, kind: ObjectKind | None) -> tuple[Change, ...]:
-    """An update's changed fields with labels and formatted values (creations and deletions: none)."""
+_ACTOR_VALUE = re.compile(r"^(user|api_key|system):")
+
+
+def changes(entry: AuditLog, kind: ObjectKind | None, *, actors=None) -> tuple[Change, ...]:
+    """An update's changed fields with labels and formatted values (creations and deletions: none).
+    ``actors`` names a stored actor ("user:kim", the "acknowledged by" columns) as people read it."""
     if entry.action != "update":
         return ()
     hidden = ALWAYS_HIDDEN | (kind.hidden if kind else frozenset())
     before, after = entry.before or {}, entry.after or {}
-    return tuple(Change(field_label(kind, k), format_value(before.get(k), kind, k), format_value(v, kind, k))
+
+    def shown(value: Any, key: str) -> str:
+        if actors and isinstance(value, str) and _ACTOR_VALUE.match(value):
+            return actors(value)
+        return format_value(value, kind, key)
+
+    return tuple(Change(field_label(kind, k), shown(before.get(k), k), shown(v, k))
                  for k, v in after.items() if k not in hidden)
 
 
@@ -243,7 +253,13 @@ def present(db: Session, entries: Sequence[AuditLog]) -> list[Line]:
     """The entries as lines people read, in the order given."""
     known = kinds()
     work = _work_titles()
-    users = _users_by_name(db, {e.actor for e in entries})
+    named = {e.actor for e in entries} | {v for e in entries if e.action == "update" for v in (e.after or {}).values()
+                                          if isinstance(v, str) and v.startswith("user:")}
+    users = _users_by_name(db, named)
+
+    def who(actor: str) -> str:
+        return actor_label(actor, users=users, work=work)
+
     titles = _titles(db, entries, known)
     lines = []
     for e in entries:
@@ -252,8 +268,9 @@ def present(db: Session, entries: Sequence[AuditLog]) -> list[Line]:
         title = f"{name} {_object_ref(e.object_id)}"
         if (found := titles.get((e.object_type, e.object_id))):
             title = f"{title} · {found}"
-        lines.append(Line(id=e.id, when=format_value(e.occurred_at), who=actor_label(e.actor, users=users, work=work),
-                          what=action_label(e, kind, work), kind=name, title=title, changes=changes(e, kind),
+        lines.append(Line(id=e.id, when=format_value(e.occurred_at), who=who(e.actor),
+                          what=action_label(e, kind, work), kind=name, title=title,
+                          changes=changes(e, kind, actors=who),
                           source=e.ip or _(e.source)))
     return lines
 

@@ -199,3 +199,15 @@ def test_program_history_reads_in_labels(client, world):
     page = client.get(f"/programs/{pid}")
     assert "사업명" in page.text
     assert "스마트 경로당 → 스마트 경로당 2단계" in page.text and "<code>title</code>" not in page.text
+
+
+def test_incident_page_history_names_people_and_statuses(cctv, ulsan, database):
+    _cam, iid = _incident(cctv, ulsan)
+    _escalate(database)
+    assert cctv.post(f"{API}/incidents/{iid}/acknowledge", headers=ulsan).status_code == 200
+    web_login(cctv, "us.staff")
+    page = cctv.get(f"/kt/cctv/incidents/{iid}")
+    assert page.status_code == 200
+    assert "자동 처리 · 미확인 경보 점검 · 경보 자동 상향" in page.text
+    assert "상태: 신규 → 확인" in page.text and "확인자: — → us.staff" in page.text
+    assert "None" not in page.text
