@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -145,7 +145,8 @@ def field_label(kind: ObjectKind | None, field: str) -> str:
 _ACTOR_VALUE = re.compile(r"^(user|api_key|system):")
 
 
-def changes(entry: AuditLog, kind: ObjectKind | None, *, actors=None) -> tuple[Change, ...]:
+def changes(entry: AuditLog, kind: ObjectKind | None, *,
+            actors: Callable[[str], str] | None = None) -> tuple[Change, ...]:
     """An update's changed fields with labels and formatted values (creations and deletions: none).
     ``actors`` names a stored actor ("user:kim", the "acknowledged by" columns) as people read it."""
     if entry.action != "update":
