@@ -87,6 +87,8 @@ class JobKind:
     key: str  # e.g. "lguplus.citydata.import"
     run: Callable[[JobContext], dict[str, Any] | None]  # returns a small result summary
     max_attempts: int = 3
+    # What the job does, as people read it in histories (English msgid), e.g. "City data import".
+    title: str = ""
     # Called in the transaction that gives the job up (failed for good), to mark the module's own record.
     on_give_up: Callable[[Session, Job], None] | None = None
 
@@ -110,6 +112,10 @@ class Duty:
     offset_s: float = 0.0
     # Whether the duty applies to this database (checked by the worker now and then), e.g. demo only.
     enabled: Callable[[Session, Settings], bool] | None = None
+    # What the duty does, as people read it in histories (English msgid): the actor "자동 처리 · <title>",
+    # and what its changes did, e.g. "Alert escalated automatically" (else the change's own action).
+    title: str = ""
+    verb: str = ""
 
 
 # --- the queue ------------------------------------------------------------------------------------

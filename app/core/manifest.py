@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -57,6 +57,24 @@ class MetricSource:
 
 
 @dataclass(frozen=True)
+class ObjectKind:
+    """How people call one of a module's tables in its history (app/platform/history.py): the audit trail
+    stores ``object_type`` (the table) and ``object_id``; this turns them into "CCTV 사건 #388 · 울산 태화강 화재".
+
+    Every text is an English msgid, translated when shown."""
+
+    table: str  # the audit trail's object_type
+    name: str  # e.g. "CCTV incident"
+    model: type | None = None  # the ORM class whose rows give titles, looked up by primary key
+    # The title of one row: a column's name, or a function of the row (e.g. camera name and incident type).
+    title: str | Callable[[Any], str] | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)  # column -> label
+    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # column -> stored value -> label
+    actions: Mapping[str, str] = field(default_factory=dict)  # an action the trail records -> what it did
+    hidden: frozenset[str] = frozenset()  # columns not worth showing in a change (hashes, merge keys)
+
+
+@dataclass(frozen=True)
 class ModuleManifest:
     key: str  # e.g. "kt.cctv": operator, then program
     name_ko: str
@@ -84,6 +102,8 @@ class ModuleManifest:
     bridges: tuple[Bridge, ...] = ()
     # Figures program KPIs can be bound to (computed from the module's own statistics).
     metrics: tuple[MetricSource, ...] = ()
+    # How the module's objects are named and titled in histories (the audit log, the home page's activity).
+    objects: tuple[ObjectKind, ...] = ()
 
     @property
     def operator(self) -> str:
@@ -142,3 +162,8 @@ def job_kinds() -> dict[str, JobKind]:
 def bridges() -> dict[str, Bridge]:
     """Every MQTT bridge the installed modules declare."""
     return {b.key: b for m in _installed.values() for b in m.bridges}
+
+
+def object_kinds() -> dict[str, ObjectKind]:
+    """Every installed module's object kinds by table."""
+    return {k.table: k for m in _installed.values() for k in m.objects}

@@ -377,11 +377,12 @@ def _rotate_keys(ctx: JobContext) -> dict[str, Any]:
     return rotation.run_job(ctx)
 
 
-CORE_JOBS = (JobKind("core.noop", _noop_job, max_attempts=1), JobKind("core.keys.rotate", _rotate_keys))
+CORE_JOBS = (JobKind("core.noop", _noop_job, max_attempts=1),
+             JobKind("core.keys.rotate", _rotate_keys, title="Key rotation"))
 
 CORE_DUTIES = (
-    Duty("core.jobs.recover", 10.0, _recover_duty),
-    Duty("core.audit.retention", 24 * 3600.0, _audit_retention),
+    Duty("core.jobs.recover", 10.0, _recover_duty, title="Recovery of stalled jobs"),
+    Duty("core.audit.retention", 24 * 3600.0, _audit_retention, title="Audit record retention"),
     Duty("core.duty_runs.cleanup", 24 * 3600.0, _forget_old_duty_runs),
     Duty("platform.kpis.refresh", 3600.0, _refresh_kpis),
 )

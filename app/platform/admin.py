@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
@@ -14,7 +15,7 @@ from app.core.i18n import gettext as _
 from app.core.pagination import PageParams
 from app.core.templating import flash, render, see_other
 from app.core.tenancy import ROLES, Principal
-from app.platform import accounts, audit
+from app.platform import accounts, audit, history
 from app.platform import service as platform_service
 from app.platform.auth import WebUser, require_web_admin
 from app.platform.deps import ApiKeyDep, MunicipalityDep, UserDep
@@ -229,13 +230,28 @@ async def module_switch(request: Request, municipality: MunicipalityDep, db: Ses
 def audit_log(request: Request, db: SessionDep,
               object_type: Annotated[str | None, Query(max_length=60)] = None,
               kind: Literal["changes", "access"] = "changes",
+              actor: Annotated[str | None, Query(max_length=120)] = None,
+              period: Literal["", "today", "7d", "30d", "custom"] = "",
+              start: Annotated[date | None, Query()] = None,
+              end: Annotated[date | None, Query()] = None,
               page: Annotated[int, Query(ge=1, le=100000)] = 1):
-    """Changes (the audit trail) or access records (reads of personal data), chosen by ``kind``."""
+    """Changes (the audit trail, as readable lines) or access records (reads of personal data), chosen by
+    ``kind``, filtered by kind of object, person and period. A GET: the filters change nothing."""
+    since, until = history.period_bounds(period, start, end)
+    lines = []
     if kind == "access":
         items, total = audit.list_access(db, page=_page(page), subject_type=object_type or None)
     else:
-        items, total = audit.list_entries(db, page=_page(page), object_type=object_type or None)
-    query = urlencode({k: v for k, v in {"kind": kind, "object_type": object_type}.items() if v})
+        items, total = audit.list_entries(db, page=_page(page), object_type=object_type or None,
+                                          actor=actor or None, since=since, until=until)
+        lines = history.present(db, items)
+    filters = {"kind": kind, "object_type": object_type, "actor": actor, "period": period,
+               "start": start.isoformat() if start and period == "custom" else None,
+               "end": end.isoformat() if end and period == "custom" else None}
+    query = urlencode({k: v for k, v in filters.items() if v})
     return render(request, "platform/admin/audit.html", {
-        "entries": items, "total": total, "page": page, "pages": _pages(total),
-        "object_type": object_type or "", "kind": kind, "query": query})
+        "entries": items, "lines": lines, "total": total, "page": page, "pages": _pages(total),
+        "object_type": object_type or "", "kind": kind, "query": query, "actor": actor or "",
+        "period": period, "start": start, "end": end, "kinds": history.kind_choices(),
+        "actors": history.actor_choices(db),
+        "periods": [(k, _(v)) for k, v in history.PERIODS.items()]})

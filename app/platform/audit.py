@@ -220,9 +220,16 @@ def _deferred_sqlite_reader(db: Session) -> bool:
 
 
 def list_entries(db: Session, *, page: PageParams, object_type: str | None = None,
-                 object_id: str | None = None, municipality_ids: list[int] | None = None
+                 object_id: str | None = None, municipality_ids: list[int] | None = None,
+                 actor: str | None = None, since: datetime | None = None, until: datetime | None = None
                  ) -> tuple[list[AuditLog], int]:
     stmt = select(AuditLog).order_by(AuditLog.id.desc())
+    if actor:
+        stmt = stmt.where(AuditLog.actor == actor)
+    if since is not None:
+        stmt = stmt.where(AuditLog.occurred_at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditLog.occurred_at < until)
     if object_type:
         stmt = stmt.where(AuditLog.object_type == object_type)
     if object_id:

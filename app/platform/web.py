@@ -18,7 +18,7 @@ from app.core.manifest import installed, metric_sources, visible
 from app.core.pagination import PageParams
 from app.core.templating import env, flash, render, see_other, url_for
 from app.core.tenancy import bind_principal
-from app.platform import accounts, audit
+from app.platform import accounts, audit, history
 from app.platform import service as platform_service
 from app.platform.auth import (
     WRITER,
@@ -157,7 +157,8 @@ def home(request: Request, db: SessionDep, principal: WebUser):
             if view["kpi"].progress is not None:
                 kpis.append({"program": program, **view})
     kpis.sort(key=lambda k: k["kpi"].progress)
-    activity, _n = audit.list_entries(db, page=PageParams(limit=10, offset=0))
+    entries, _n = audit.list_entries(db, page=PageParams(limit=10, offset=0))
+    activity = history.present(db, entries)
     widgets = []
     for manifest in visible(platform_service.enabled_modules(db, principal=principal)):
         for widget in manifest.widgets:
@@ -316,10 +317,10 @@ def _module_link(request: Request, module_key: str | None) -> dict[str, str] | N
 
 
 def _detail(request: Request, db, program, status_code: int = 200, **errors_and_values) -> Response:
-    history, _n = audit.list_entries(db, page=PageParams(limit=50, offset=0), object_type="program",
+    entries, _n = audit.list_entries(db, page=PageParams(limit=50, offset=0), object_type="program",
                                      object_id=str(program.id))
-    context = {"program": program, "kpis": [kpi_view(request, k) for k in program.kpis], "history": history,
-               "source_options": _source_options(request.state.locale),
+    context = {"program": program, "kpis": [kpi_view(request, k) for k in program.kpis],
+               "history": history.present(db, entries), "source_options": _source_options(request.state.locale),
                "transitions": platform_service.STATUS_TRANSITIONS[program.status], "today": today_seoul(),
                "kpi_errors": {}, "milestone_errors": {}, "values": {},
                "module_link": _module_link(request, program.module)}

@@ -29,8 +29,9 @@ def _simulate(ctx: DutyContext) -> None:
 
 
 DUTIES = (
-    Duty("kt.cctv.escalate", 10.0, _escalate),
-    Duty("kt.cctv.silent_cameras", 10.0, _silent_cameras),
-    Duty("kt.cctv.demo_simulate", 10.0, _simulate, enabled=demo_simulation_on),
-    Duty("kt.cctv.purge_snapshots", 24 * 3600.0, _purge_snapshots, offset_s=18 * 3600.0),  # 03:00 KST
+    Duty("kt.cctv.escalate", 10.0, _escalate, title="Unanswered alert check", verb="Alert escalated automatically"),
+    Duty("kt.cctv.silent_cameras", 10.0, _silent_cameras, title="Silent camera check"),
+    Duty("kt.cctv.demo_simulate", 10.0, _simulate, enabled=demo_simulation_on, title="Demo simulation"),
+    Duty("kt.cctv.purge_snapshots", 24 * 3600.0, _purge_snapshots, offset_s=18 * 3600.0,  # 03:00 KST
+         title="Snapshot retention"),
 )

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.core.manifest import MetricSource, ModuleManifest, NavEntry, Widget
-from app.kt.cctv import api, duties, rollup, service, web
+from app.kt.cctv import api, duties, objects, rollup, service, web
 from app.kt.cctv.bridge import frigate_bridge
 from app.kt.cctv.cli import add_cli
 from app.kt.cctv.demo import load_demo, sample_data
@@ -52,4 +52,5 @@ MANIFEST = ModuleManifest(
     duties=duties.DUTIES,
     bridges=(frigate_bridge(),),
     metrics=METRICS,
+    objects=objects.OBJECTS,
 )

@@ -29,7 +29,7 @@ from app.kt.cctv.config import get_cctv_settings
 from app.kt.cctv.deps import CameraDep, CctvSettingsDep, IncidentDep, SnapshotDep, SnapshotRootDep
 from app.kt.cctv.models import DISPATCH_TARGETS, EVENT_TYPES, INCIDENT_STATUSES, ZONE_TYPES
 from app.kt.cctv.schemas import CameraIn, DispatchIn, FrigateLabelIn, NoteIn, RuleIn, ZonesIn
-from app.platform import audit
+from app.platform import audit, history
 from app.platform import service as platform_service
 from app.platform.auth import WRITER, WebUser, can_write
 
@@ -143,10 +143,11 @@ def _incident_context(db: Session, incident, settings) -> dict[str, Any]:
     events, event_total = service.list_events(db, page=PageParams(limit=50, offset=0), incident_id=incident.id)
     snaps = service.snapshot_ids_for(db, [e.id for e in events])
     shown = next((e for e in events if e.id in snaps), events[0] if events else None)
-    history, _n = audit.list_entries(db, page=PageParams(limit=30, offset=0), object_type="kt_cctv_incident",
+    entries, _n = audit.list_entries(db, page=PageParams(limit=30, offset=0), object_type="kt_cctv_incident",
                                      object_id=str(incident.id))
     return {"incident": incident, "events": events, "event_total": event_total, "snaps": snaps, "shown": shown,
-            "zones": incident.camera.zones, "history": history, "actions": service.allowed_actions(incident),
+            "zones": incident.camera.zones, "history": history.present(db, entries),
+            "actions": service.allowed_actions(incident),
             "targets": DISPATCH_TARGETS, "tta": service.time_to_acknowledge_s(incident),
             "ttr": service.time_to_resolve_s(incident),
             "merging": service.is_merging(incident, now=utcnow(), rules=service.rulebook(

@@ -29,6 +29,6 @@ def _simulate(ctx: DutyContext) -> None:
 
 DUTIES = (
     # A silent robot is marked offline, alerted and its task requeued within offline_after_s + 5 s.
-    Duty("kt.robots.sweep_offline", 5.0, _sweep),
-    Duty("kt.robots.demo_simulate", 5.0, _simulate, enabled=demo_simulation_on),
+    Duty("kt.robots.sweep_offline", 5.0, _sweep, title="Silent robot check", verb="Marked offline automatically"),
+    Duty("kt.robots.demo_simulate", 5.0, _simulate, enabled=demo_simulation_on, title="Demo simulation"),
 )

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.core.manifest import MetricSource, ModuleManifest, NavEntry, Widget
-from app.kt.robots import api, bridge, cli, demo, duties, stats, web
+from app.kt.robots import api, bridge, cli, demo, duties, objects, stats, web
 
 
 def _totals(db: Session, start: date, end: date) -> dict[str, Any]:
@@ -47,4 +47,5 @@ MANIFEST = ModuleManifest(
     duties=duties.DUTIES,
     metrics=METRICS,
     bridges=(bridge.BRIDGE,),
+    objects=objects.OBJECTS,
 )

@@ -19,5 +19,6 @@ def _simulate(ctx: DutyContext) -> None:
     demo_live.step(ctx.session)
 
 
-DUTIES = (Duty("kt.voicebot.close_stale_calls", 60.0, _close_stale_calls),
-          Duty("kt.voicebot.demo_calls", 20.0, _simulate, enabled=demo_simulation_on))
+DUTIES = (Duty("kt.voicebot.close_stale_calls", 60.0, _close_stale_calls, title="Closing of silent calls"),
+          Duty("kt.voicebot.demo_calls", 20.0, _simulate, enabled=demo_simulation_on,
+               title="Demo simulation"))

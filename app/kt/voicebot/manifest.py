@@ -48,7 +48,7 @@ METRICS = (
 
 
 def _manifest() -> ModuleManifest:
-    from app.kt.voicebot import api, cli, demo, duties, open311, web
+    from app.kt.voicebot import api, cli, demo, duties, objects, open311, web
 
     return ModuleManifest(
         key="kt.voicebot", name_ko="AI 민원 보이스봇 (에이센)", name_en="A'Cen civil-complaint voicebot",
@@ -59,7 +59,7 @@ def _manifest() -> ModuleManifest:
              NavEntry("Caller console", "vb_console", write=True)),
         widgets=(Widget("Voicebot this week", "kt/voicebot/_widget.html", _widget),),
         load_demo=demo.load_demo, sample_data=demo.sample_data, add_cli=cli.add_cli,
-        duties=duties.DUTIES, metrics=METRICS)
+        duties=duties.DUTIES, metrics=METRICS, objects=objects.OBJECTS)
 
 
 MANIFEST = _manifest()

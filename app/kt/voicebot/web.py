@@ -4,7 +4,7 @@ the fee-table editor, statistics and a console where staff play the caller."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -12,11 +12,13 @@ from fastapi import APIRouter, Query, Request
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
 from app.core.forms import answer_form, form_to_dict, submit_form
+from app.core.i18n import format_krw
 from app.core.i18n import gettext as _
 from app.core.live import sse_response
 from app.core.pagination import PageParams
+from app.core.privacy import mask_pii
 from app.core.templating import env, flash, render, see_other
-from app.kt.voicebot import publication, service
+from app.kt.voicebot import dialogue, publication, service
 from app.kt.voicebot.deps import CallDep, FaqEntryDep, FeeItemDep, RequestDep
 from app.kt.voicebot.models import REQUEST_STATUSES, SERVICE_CODES
 from app.kt.voicebot.schemas import (
@@ -32,6 +34,7 @@ from app.kt.voicebot.schemas import (
     StatusChangeIn,
     TurnIn,
 )
+from app.platform import history
 from app.platform import service as platform_service
 from app.platform.auth import WRITER, WebUser
 
@@ -47,6 +50,55 @@ STATUS_LABELS = {"received": "Received", "assigned": "Assigned", "in_progress": 
 HANDOFF_LABELS = {"caller_asked": "Caller asked for a person", "not_understood": "Not understood twice",
                   "urgent": "Urgent: sent to the duty officer",
                   "faq_unanswered": "FAQ the table does not answer", None: "-"}
+CHANNEL_LABELS = {"phone": "Phone", "web": "Web", "kiosk": "Kiosk", "console": "Console"}
+STATE_LABELS = {"greeting": "Greeting", "confirm": "Read-back and confirmation", "offer_claim": "Refund claim offer",
+                "done": "Done", "handoff": "Handed to a person"}
+SLOT_LABELS = {"items": "Items", "address": "Address", "pickup_date": "Pickup date", "pickup_part": "Time of day",
+               "category": "Complaint", "summary": "What the caller said", "urgent": "Urgent",
+               "plate_masked": "Plate (masked)", "seen_at": "Seen at", "birth": "Date of birth (masked)",
+               "account": "Refund account (masked)", "amount_said_krw": "Amount said",
+               "refund_total_krw": "Refund total", "phone": "Phone number"}
+# Never shown: the plate in full (its masked copy is), the refunds' rows, the dialogue's working keys.
+HIDDEN_SLOTS = frozenset({"plate", "refunds", *service.WORKING_SLOTS})
+
+
+def state_label(state: str | None) -> str:
+    """A dialogue step as staff read it: "인사", "묻는 중: 주소"."""
+    if not state:
+        return "-"
+    if state.startswith("collect:"):
+        slot = state.removeprefix("collect:")
+        return _("Asking: {slot}", slot=_(SLOT_LABELS.get(slot, slot)))
+    return _(STATE_LABELS.get(state, state))
+
+
+def _slot_value(key: str, value: Any) -> str:
+    if key == "items" and isinstance(value, list):
+        return ", ".join(" ".join(str(p) for p in (i.get("name"), i.get("size"), f"×{i.get('qty', 1)}") if p)
+                         for i in value if isinstance(i, dict)) or "-"
+    if key == "category":
+        return next((label for code, label, _w in dialogue.NIGHT_CATEGORIES if code == value), "기타")
+    if key == "pickup_part":
+        return dialogue.PART_KO.get(value, str(value))
+    if key == "birth" and value:
+        return str(value)[:2] + "*" * (len(str(value)) - 2)
+    if key.endswith("_krw") and isinstance(value, int):
+        return format_krw(value)
+    return history.format_value(value)
+
+
+def slot_rows(slots: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The call's slots as (label, value) in people's words, personal numbers masked."""
+    slots = dict(slots or {})
+    if slots.get("plate") and not slots.get("plate_masked"):
+        slots["plate_masked"] = mask_pii(str(slots["plate"]))
+    return [(_(SLOT_LABELS.get(k, k)), _slot_value(k, v)) for k, v in slots.items()
+            if k not in HIDDEN_SLOTS]
+
+
+env.globals["vb_state_label"] = state_label
+env.globals["vb_slot_rows"] = slot_rows
+env.globals["vb_channel_label"] = lambda c: _(CHANNEL_LABELS.get(c, c))
 env.globals["vb_service_label"] = lambda code: _(SERVICE_LABELS.get(code or "unknown", code or "unknown"))
 env.globals["vb_status_label"] = lambda s: _(STATUS_LABELS.get(s, s))
 env.globals["vb_handoff_label"] = lambda r: _(HANDOFF_LABELS.get(r, r or "-"))

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.core.manifest import MetricSource, ModuleManifest, NavEntry, Widget
 from app.core.pagination import PageParams
 from app.core.tenancy import Principal
-from app.kt.worknet import access, duties, service
+from app.kt.worknet import access, duties, objects, service
 from app.kt.worknet.api import router as api_router
 from app.kt.worknet.cli import add_cli
 from app.kt.worknet.demo import load_demo, sample_data
@@ -61,4 +61,5 @@ MANIFEST = ModuleManifest(
     add_cli=add_cli,
     duties=duties.DUTIES,
     metrics=METRICS,
+    objects=objects.OBJECTS,
 )

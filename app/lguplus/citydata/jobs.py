@@ -220,4 +220,4 @@ def give_up(db: Session, core_job: Job) -> None:
     Path(core_job.payload["path"]).unlink(missing_ok=True)
 
 
-JOBS = (JobKind(IMPORT, run_queued, max_attempts=3, on_give_up=give_up),)
+JOBS = (JobKind(IMPORT, run_queued, max_attempts=3, on_give_up=give_up, title="City data import"),)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.core.manifest import ModuleManifest, NavEntry, Widget
-from app.lguplus.citydata import api, cli, demo, jobs, web
+from app.lguplus.citydata import api, cli, demo, jobs, objects, web
 
 MANIFEST = ModuleManifest(
     key="lguplus.citydata",
@@ -19,4 +19,5 @@ MANIFEST = ModuleManifest(
     sample_data=demo.sample_data,
     add_cli=cli.add_cli,
     jobs=jobs.JOBS,
+    objects=objects.OBJECTS,
 )

@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from app.core.manifest import MetricSource, ModuleManifest, NavEntry, Widget
-from app.lguplus.merchants import api, cli, demo, service, web
+from app.lguplus.merchants import api, cli, demo, objects, service, web
 
 
 def _installed(db: Session, municipality_id: int, start: date, end: date) -> int:
@@ -35,4 +35,5 @@ MANIFEST = ModuleManifest(
     sample_data=demo.sample_data,
     add_cli=cli.add_cli,
     metrics=METRICS,
+    objects=objects.OBJECTS,
 )

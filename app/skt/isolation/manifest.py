@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.core.config import get_settings
 from app.core.manifest import MetricSource, ModuleManifest, NavEntry, Widget
-from app.skt.isolation import api, cli, demo, service, web
+from app.skt.isolation import api, cli, demo, objects, service, web
 
 
 def _isolated_share(db: Session, municipality_id: int, start: date, end: date) -> float | None:
@@ -42,4 +42,5 @@ MANIFEST = ModuleManifest(
     sample_data=demo.sample_data,
     add_cli=cli.add_cli,
     metrics=METRICS,
+    objects=objects.OBJECTS,
 )

@@ -61,5 +61,6 @@ def train(ctx: JobContext) -> dict[str, Any]:
         raise JobRefused(exc.detail) from exc
 
 
-DUTIES = (Duty("skt.tdeal.retrain", 24 * 3600.0, _retrain, offset_s=17 * 3600.0),)  # 02:00 Seoul time
-JOBS = (JobKind(TRAIN, train, max_attempts=2),)
+DUTIES = (Duty("skt.tdeal.retrain", 24 * 3600.0, _retrain, offset_s=17 * 3600.0,  # 02:00 Seoul time
+               title="Nightly recommender retraining"),)
+JOBS = (JobKind(TRAIN, train, max_attempts=2, title="Recommender training"),)

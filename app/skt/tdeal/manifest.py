@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.core.i18n import today_seoul
 from app.core.manifest import MetricSource, ModuleManifest, NavEntry, Widget
-from app.skt.tdeal import api, cli, demo, duties, report, service, web
+from app.skt.tdeal import api, cli, demo, duties, objects, report, service, web
 
 
 def _campaign_totals(db: Session, start: date, end: date) -> dict[str, Any] | None:
@@ -55,4 +55,5 @@ MANIFEST = ModuleManifest(
     duties=duties.DUTIES,
     jobs=duties.JOBS,
     metrics=METRICS,
+    objects=objects.OBJECTS,
 )

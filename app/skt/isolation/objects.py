@@ -1,0 +1,13 @@
+"""How the digital-isolation module's objects read in histories (declared in the manifest)."""
+
+from __future__ import annotations
+
+from app.core.manifest import ObjectKind
+from app.skt.isolation.models import IsoDefinition, IsoDong
+
+OBJECTS = (
+    ObjectKind("iso_dong", "Administrative dong", IsoDong, "name", fields={"name": "Name", "code": "Area code"}),
+    ObjectKind("iso_cell", "Isolation statistics"),
+    ObjectKind("iso_definition", "Isolation definition", IsoDefinition, "effective_from",
+               fields={"effective_from": "Effective from"}),
+)
