@@ -4,6 +4,27 @@
 (function () {
   "use strict";
 
+  // Scripts run: the phone layout may fold the menu behind its button (without them the menu stays open).
+  document.documentElement.classList.remove("no-js");
+  document.documentElement.classList.add("js");
+
+  function setMenu(button, open) {
+    var menu = document.getElementById(button.getAttribute("aria-controls"));
+    if (!menu) { return; }
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    menu.classList.toggle("open", open);
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".menu-toggle");
+    if (button) { setMenu(button, button.getAttribute("aria-expanded") !== "true"); }
+  });
+  document.addEventListener("keydown", function (event) {
+    // Escape closes the open menu and gives the focus back to its button.
+    if (event.key !== "Escape") { return; }
+    var button = document.querySelector(".menu-toggle[aria-expanded='true']");
+    if (button) { setMenu(button, false); button.focus(); }
+  });
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var message = form.getAttribute && form.getAttribute("data-confirm");
@@ -57,8 +78,9 @@
                         borderColor: "#2e9d5b", borderDash: [6, 4], pointRadius: 0 });
       }
       new Chart(canvas, { type: "line", data: { labels: labels, datasets: datasets },
+        // The value axis starts at zero: a KPI moving from 96 to 98 is not drawn as a leap.
         options: { responsive: true, maintainAspectRatio: false, animation: false,
-                   plugins: { legend: { display: false } } } });
+                   scales: { y: { beginAtZero: true } }, plugins: { legend: { display: false } } } });
     });
   }
 
