@@ -58,6 +58,33 @@
     each(root, "[data-bg]", function (el) { if (COLOUR.test(el.dataset.bg)) { el.style.background = el.dataset.bg; } });
   }
   applyData(document);
+
+  // A box that scrolls sideways (a wide table on a phone) takes the keyboard's focus, so it can be scrolled
+  // without a mouse; it is named after its caption or the section's heading.
+  function focusScrollers() {
+    document.querySelectorAll(".table, .scroll-x, .table-wrap").forEach(function (el) {
+      var scrolls = el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== "visible";
+      if (scrolls && !el.hasAttribute("tabindex")) {
+        el.setAttribute("tabindex", "0");
+        el.dataset.scroller = "1";
+        if (!el.hasAttribute("aria-label")) {
+          var heading = el.closest("section, .card");
+          heading = heading && heading.querySelector("h2, h3");
+          if (heading) {
+            el.setAttribute("aria-label", heading.textContent.trim());
+            if (el.tagName !== "TABLE") { el.setAttribute("role", "region"); }
+          }
+        }
+      } else if (!scrolls && el.dataset.scroller) {
+        el.removeAttribute("tabindex");
+        delete el.dataset.scroller;
+      }
+    });
+  }
+  focusScrollers();
+  window.addEventListener("load", focusScrollers);
+  window.addEventListener("resize", focusScrollers);
+  document.addEventListener("htmx:afterSwap", focusScrollers);
   document.addEventListener("htmx:load", function (event) {
     applyData(event.target);
     // A swapped-in fragment that says its work is over (an import's progress) reloads the page around it.
