@@ -128,7 +128,7 @@ def test_every_page_is_accessible_on_desk_and_phone(page, live_server, demo_load
                      demo_loaded)
     routes = _html_routes(app)
     _sign_in(page, "admin")
-    _phone_layout(page)
+    _phone_layout(page, live_server)
     urls = _fill(page, routes)
     unfilled = sorted(p for p, _ in routes if p not in urls)
     # Pages the demo gives no link to (a running training's progress) are the only ones left out.
@@ -161,8 +161,16 @@ def test_every_page_is_accessible_on_desk_and_phone(page, live_server, demo_load
     assert not problems, "\n".join(problems)
 
 
-def _phone_layout(page) -> None:
-    """On a phone the menu folds behind a real button that the keyboard opens; the skip link comes first."""
+def _phone_layout(page, base_url: str) -> None:
+    """On a phone the menu folds behind a real button that the keyboard opens; the skip link comes first;
+    without scripts the menu stays open."""
+    bare = page.context.browser.new_context(base_url=base_url, java_script_enabled=False, locale="ko-KR",
+                                            viewport={"width": PHONE, "height": 844})
+    bare.add_cookies(page.context.cookies())
+    plain = bare.new_page()
+    plain.goto("/")
+    assert plain.locator("#main-menu").is_visible() and not plain.locator("button.menu-toggle").is_visible()
+    bare.close()
     page.set_viewport_size({"width": PHONE, "height": 844})
     page.goto("/")
     toggle = page.locator("button.menu-toggle")
