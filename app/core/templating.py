@@ -76,7 +76,27 @@ def app_has_route(request: Request, name: str) -> bool:
     return name in _route_index(_router_of(request))
 
 
-env.globals.update(_=gettext, app_has_route=app_has_route, url_for=_template_url_for)
+class QuantileScale:
+    """Colour classes by quantile: each of ``classes`` colours holds about as many cells as the others, so a
+    few large values do not paint every other cell the same shade. ``bands`` are (low, high) per class."""
+
+    def __init__(self, values: Any, classes: int = 5) -> None:
+        ordered = sorted(float(v) for row in values for v in (row if isinstance(row, list | tuple) else [row])
+                         if v is not None)
+        self.breaks: list[float] = []
+        if ordered:
+            # The upper bound of each class but the last: the value at the k/classes quantile (nearest rank).
+            cuts = [ordered[min(len(ordered) - 1, (len(ordered) * k) // classes)] for k in range(1, classes)]
+            self.breaks = sorted({c for c in cuts if c > ordered[0]})
+        self.bands = list(zip([ordered[0] if ordered else 0.0, *self.breaks],
+                              [*self.breaks, ordered[-1] if ordered else 0.0], strict=True))
+
+    def __call__(self, value: float) -> int:
+        """The class (1..n) of ``value``."""
+        return 1 + sum(1 for b in self.breaks if value >= b)
+
+
+env.globals.update(_=gettext, app_has_route=app_has_route, url_for=_template_url_for, quantile_scale=QuantileScale)
 env.filters.update(krw=format_krw, num=format_number, dt=format_datetime, d=format_date, measure=format_measure)
 env.policies["ext.i18n.trimmed"] = True
 

@@ -4,6 +4,27 @@
 (function () {
   "use strict";
 
+  // Scripts run: the phone layout may fold the menu behind its button (without them the menu stays open).
+  document.documentElement.classList.remove("no-js");
+  document.documentElement.classList.add("js");
+
+  function setMenu(button, open) {
+    var menu = document.getElementById(button.getAttribute("aria-controls"));
+    if (!menu) { return; }
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    menu.classList.toggle("open", open);
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".menu-toggle");
+    if (button) { setMenu(button, button.getAttribute("aria-expanded") !== "true"); }
+  });
+  document.addEventListener("keydown", function (event) {
+    // Escape closes the open menu and gives the focus back to its button.
+    if (event.key !== "Escape") { return; }
+    var button = document.querySelector(".menu-toggle[aria-expanded='true']");
+    if (button) { setMenu(button, false); button.focus(); }
+  });
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var message = form.getAttribute && form.getAttribute("data-confirm");
@@ -37,6 +58,33 @@
     each(root, "[data-bg]", function (el) { if (COLOUR.test(el.dataset.bg)) { el.style.background = el.dataset.bg; } });
   }
   applyData(document);
+
+  // A box that scrolls sideways (a wide table on a phone) takes the keyboard's focus, so it can be scrolled
+  // without a mouse; it is named after its caption or the section's heading.
+  function focusScrollers() {
+    document.querySelectorAll(".table, .scroll-x, .table-wrap").forEach(function (el) {
+      var scrolls = el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== "visible";
+      if (scrolls && !el.hasAttribute("tabindex")) {
+        el.setAttribute("tabindex", "0");
+        el.dataset.scroller = "1";
+        if (!el.hasAttribute("aria-label")) {
+          var heading = el.closest("section, .card");
+          heading = heading && heading.querySelector("h2, h3");
+          if (heading) {
+            el.setAttribute("aria-label", heading.textContent.trim());
+            if (el.tagName !== "TABLE") { el.setAttribute("role", "region"); }
+          }
+        }
+      } else if (!scrolls && el.dataset.scroller) {
+        el.removeAttribute("tabindex");
+        delete el.dataset.scroller;
+      }
+    });
+  }
+  focusScrollers();
+  window.addEventListener("load", focusScrollers);
+  window.addEventListener("resize", focusScrollers);
+  document.addEventListener("htmx:afterSwap", focusScrollers);
   document.addEventListener("htmx:load", function (event) {
     applyData(event.target);
     // A swapped-in fragment that says its work is over (an import's progress) reloads the page around it.
@@ -57,8 +105,9 @@
                         borderColor: "#2e9d5b", borderDash: [6, 4], pointRadius: 0 });
       }
       new Chart(canvas, { type: "line", data: { labels: labels, datasets: datasets },
+        // The value axis starts at zero: a KPI moving from 96 to 98 is not drawn as a leap.
         options: { responsive: true, maintainAspectRatio: false, animation: false,
-                   plugins: { legend: { display: false } } } });
+                   scales: { y: { beginAtZero: true } }, plugins: { legend: { display: false } } } });
     });
   }
 

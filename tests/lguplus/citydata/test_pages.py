@@ -21,7 +21,11 @@ def test_pages_render_and_show_the_analyses(client, county_data):
         else:
             assert "화순읍" in r.text or "대형마트" in r.text or "설문" in r.text, path
     heat = client.get("/lguplus/citydata/", params={"visitor_type": "visitor"}).text
-    assert "생활인구 히트맵" in heat and "rgba(229,34,44" in heat
+    assert "생활인구 히트맵" in heat
+    # A quantile scale: the cells spread over all five shades (not one red for nearly all), named in a legend.
+    shades = [len(re.findall(rf'<td class="q{k}">', heat)) for k in range(1, 6)]
+    assert all(shades) and max(shades) < 2 * (sum(shades) / 5) + 7, shades
+    assert 'class="cd-legend"' in heat and heat.count('class="cd-swatch q') == 5
     cal = client.get("/lguplus/citydata/festivals", params={"year": 2026, "days": 3}).text
     assert "rank1" in cal and "추석" in cal and "지난 축제" in cal
     report = client.get("/lguplus/citydata/report", params={"year": 2026}).text
