@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,18 +20,14 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, insert, select, text
 
+from bench.harness import server
+
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 1000
 BATCHES = 10
 EXTRA_EVENTS = int(os.environ.get("DXHUB_BENCH_CCTV_EVENTS", "100000"))  # the stored history
 READS = 60
 TYPES = ["smoke", "fall", "loitering", "fire", "crowd", "intrusion"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _reset_postgres(url: str) -> None:
@@ -51,25 +46,8 @@ def _server(url: str, data_dir: str) -> Iterator[str]:
     dxhub = [sys.executable, "-m", "app.cli"]
     subprocess.run([*dxhub, "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
     subprocess.run([*dxhub, "demo"], env=env, cwd=ROOT, check=True, capture_output=True)
-    port = _free_port()
-    proc = subprocess.Popen([*dxhub, "serve", "--port", str(port)], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120  # a busy machine imports slowly
-        while True:
-            try:
-                if httpx.get(f"{base}/livez", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("benchmark server did not start")
-            time.sleep(0.1)
+    with server(env) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _events(camera_ids: list[int], prefix: str, n: int, seed: int) -> list[dict]:

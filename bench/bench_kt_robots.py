@@ -17,9 +17,7 @@ emptied. Loopback only; about a minute per backend (the sustained part lasts
 from __future__ import annotations
 
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,17 +27,13 @@ from pathlib import Path
 
 import httpx
 
+from bench.harness import server
+
 ROOT = Path(__file__).resolve().parents[1]
 ROBOTS = 1000
 INGEST_BATCHES = 10
 SUSTAIN_S = int(os.environ.get("DXHUB_BENCH_ROBOTS_SUSTAIN_S", "30"))
 READERS = 4
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _prepare(url: str) -> int:
@@ -159,21 +153,7 @@ def _measure_backend(label: str, url: str) -> list[dict]:
     site_id = _prepare(url)
     workers = int(os.environ.get("DXHUB_BENCH_WORKERS", "2" if url.startswith("postgresql") else "1"))
     env = dict(os.environ, DXHUB_DATABASE_URL=url, DXHUB_ENV="development")
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers",
-                             str(workers)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120  # a busy machine imports slowly
-        while True:
-            try:
-                if httpx.get(f"{base}/livez", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("benchmark server did not start")
-            time.sleep(0.1)
+    with server(env, workers=workers) as base:
         token = httpx.post(f"{base}/api/v1/auth/token", data={"username": "bench", "password": "bench-password-1"},
                            timeout=10).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
@@ -223,9 +203,6 @@ def _measure_backend(label: str, url: str) -> list[dict]:
         for t in threads:
             t.join(10)
         client.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     return [
         {"name": f"kt.robots state reports via batch API ({label})", "value": api_rate, "unit": "rows/s",
          "floor_name": f"bare executemany ({label})", "floor_value": floor_rate},

@@ -30,7 +30,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from bench.bench_kt_robots import ROOT, _free_port, _prepare
+from bench.bench_kt_robots import ROOT, _prepare
+from bench.harness import server
 
 ROBOTS = 200
 ROUNDS = 10
@@ -150,22 +151,6 @@ def _one_row_floor(url: str, robot_ids: list[int]) -> float:
     return rate
 
 
-def _serve(url: str, env: dict) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "1"],
-                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{base}/livez", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    _wait_for(up, within_s=120, what="the benchmark server up")
-    return proc, base
-
-
 def _rest_rates(base: str, robot_ids: list[int], start: datetime) -> tuple[float, float]:
     """(reports/s one per request with CLIENTS clients, rows/s through the batch API)."""
     token = httpx.post(f"{base}/api/v1/auth/token", data={"username": "bench", "password": "bench-password-1"},
@@ -249,12 +234,8 @@ def _measure_backend(label: str, url: str) -> list[dict]:
     broker_rate = _broker_floor(interface)
 
     # 2. and 3. REST on one served worker.
-    proc, base = _serve(url, env)
-    try:
+    with server(env) as base:
         single_rate, batch_rate = _rest_rates(base, robot_ids, datetime.now(UTC) - timedelta(minutes=10))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     one_row = _one_row_floor(url, robot_ids)
     executemany = _floor_executemany(url, robot_ids, ROUNDS)
     return [

@@ -4,7 +4,6 @@ throughput beside the same model's batch throughput. Loopback only, bounded in t
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import tempfile
 import threading
@@ -12,14 +11,10 @@ import time
 
 import httpx
 
+from bench.harness import free_port
+
 TURNS = 200
 UTTERANCES = 2000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -34,7 +29,7 @@ def _serve(url: str):
     from app.main import create_app
 
     app = create_app(Settings(env="test", database_url=url, secret_key="bench-secret-key-0123456789"))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -52,8 +52,9 @@ def demo_server(workers: int = 1) -> Iterator[str]:
 
 
 @contextmanager
-def server(env: dict[str, str], workers: int = 1, start_timeout_s: float = 30) -> Iterator[str]:
-    """``dxhub serve`` on a free loopback port with ``env`` (its database already migrated); its base URL."""
+def server(env: dict[str, str], workers: int = 1, start_timeout_s: float = 120) -> Iterator[str]:
+    """``dxhub serve`` on a free loopback port with ``env`` (its database already migrated); its base URL.
+    A busy machine imports slowly, hence the generous start-up time."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)],
                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
