@@ -210,6 +210,8 @@ class TdealEvent(TenantScoped, Base):
         CheckConstraint("amount_krw >= 0", name="amount_nonnegative"),
         Index("ix_tdeal_event_subscriber_occurred", "subscriber_id", "occurred_at"),
         Index("ix_tdeal_event_merchant_occurred", "merchant_id", "occurred_at"),
+        # Covers the sales sums of the campaign report and the home widget (purchases in a window).
+        Index("ix_tdeal_event_sales", "kind", "occurred_at", "municipality_id", "merchant_id", "amount_krw"),
     )
 
 

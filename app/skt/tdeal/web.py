@@ -419,5 +419,4 @@ def widget(db, principal) -> dict[str, Any] | None:
     campaign = service.active_campaign(db, today=today_seoul())
     if campaign is None:
         return None
-    data = report.campaign_report(db, campaign=campaign)
-    return {"campaign": campaign, "totals": data["totals"], "uplift": data["uplift"]}
+    return {"campaign": campaign, **report.campaign_summary(db, campaign=campaign)}

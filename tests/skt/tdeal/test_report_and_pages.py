@@ -1,6 +1,8 @@
 import re
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from app.core.i18n import SEOUL
 from tests.conftest import api_headers, web_login
 
@@ -118,3 +120,36 @@ def test_a_campaign_runs_through_today_in_seoul(client, world, clock_instant):
     report = client.get(f"{API}/campaigns/{r.json()['id']}/report", headers=h)
     assert report.status_code == 200, report.text
     assert report.json()["through_date"] == today.isoformat() and report.json()["days"] == 2
+
+
+def test_home_widget_figures_equal_the_campaign_report(client, database, tdeal):
+    """The home dashboard's widget sums in SQL what the report sums per merchant: the same figures."""
+    from app.core.tenancy import SYSTEM, bind_principal
+    from app.skt.tdeal import report, web
+    from app.skt.tdeal.models import TdealCampaign, TdealRedemption
+
+    with database.unit_of_work() as s:
+        bind_principal(s, SYSTEM)
+        # a cancelled redemption is a refund: both must leave it out alike
+        live = s.scalars(select(TdealRedemption).where(TdealRedemption.cancelled_at.is_(None))
+                         .order_by(TdealRedemption.id)).first()
+        assert live is not None
+        live.cancelled_at = live.redeemed_at
+    with database.unit_of_work() as s:
+        bind_principal(s, SYSTEM)
+        widget = web.widget(s, SYSTEM)
+        assert widget is not None
+        full = report.campaign_report(s, campaign=widget["campaign"])
+        assert widget["totals"] == full["totals"] and widget["uplift"] == full["uplift"]
+        for key in ("cw", "us"):
+            campaign = s.get(TdealCampaign, tdeal[key]["campaign_id"])
+            start = campaign.start_date
+            for day in (None, start, start + timedelta(days=3)):  # early in the campaign: a shorter window
+                full = report.campaign_report(s, campaign=campaign, today=day)
+                assert report.campaign_summary(s, campaign=campaign, today=day) == {
+                    "totals": full["totals"], "uplift": full["uplift"]}
+                if key == "cw" and day is None:
+                    assert full["totals"]["during_krw"] > 0 and full["totals"]["redeemed"] > 0
+                    assert full["uplift"]["ci_low"] is not None
+    web_login(client, "cw.staff")
+    assert "창원 소상공인 기획전" in client.get("/").text
