@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from importlib import import_module
 from typing import Any
 
 from fastapi import APIRouter
@@ -123,6 +124,18 @@ class ModuleManifest:
 
 
 _installed: dict[str, ModuleManifest] = {}
+
+
+def deferred(target: str) -> Callable[..., Any]:
+    """``"package.module:function"`` as a callable that imports its module on the first call: a manifest
+    names its demo loaders this way, so the app does not import them (and NumPy) when it starts."""
+    module, _, name = target.partition(":")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(import_module(module), name)(*args, **kwargs)
+
+    call.__qualname__ = call.__name__ = name
+    return call
 
 
 def visible(enabled: frozenset[str] | None) -> list[ModuleManifest]:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass
@@ -141,6 +142,7 @@ def suffix_differences_safe(parts: Sequence[Sequence[float]], start: int, *, k: 
 def suffix_differences_unsafe(parts: np.ndarray, start: int, *, k: int) -> np.ndarray:
     """:func:`suffix_differences_safe` for many rows at once: ``parts`` has shape (rows, parts, counts), the
     population first among the counts; answers a boolean array, True where the row must be hidden."""
+    import numpy as np
     rows, n, _width = parts.shape
     unsafe = np.zeros(rows, dtype=bool)
     if n == 0 or rows == 0:

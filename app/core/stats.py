@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _codes(values: Sequence[Any]) -> np.ndarray:
     """0..n-1 codes of the distinct values (ints, strings or dates)."""
+    import numpy as np
     arr = np.asarray(values)
     if arr.dtype == object:
         arr = arr.astype(str)
@@ -31,6 +33,7 @@ def did(y: Sequence[float], treated: Sequence[bool], post: Sequence[bool], group
     Returns the estimate (the interaction's coefficient), its interval at ``1 - alpha``, the p-value, the
     four cell means and the counts. With fewer than two groups on either side there is no interval.
     """
+    import numpy as np
     import statsmodels.api as sm
 
     y_arr = np.asarray(y, dtype=float)

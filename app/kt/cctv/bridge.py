@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable
 from urllib.parse import quote
 
-import httpx
 from pydantic import ValidationError
 
 from app.core.db import Database, utcnow
@@ -90,6 +89,8 @@ def _has_snapshot(database: Database, outcome: frigate.Outcome) -> bool:
 def keep_snapshot(database: Database, outcome: frigate.Outcome, *, settings: CctvSettings, root) -> bool:  # noqa: ANN001
     """Fetch the event's snapshot from Frigate (``/api/events/<id>/snapshot.jpg``) once, and keep it like an
     uploaded one. A failure is logged and counted; the event stays."""
+    import httpx  # imported on first use: the app starts without it
+
     if _has_snapshot(database, outcome):
         return False
     try:
@@ -114,6 +115,8 @@ def fetch_snapshot(settings: CctvSettings, event_id: str) -> bytes:
     """The JPEG Frigate serves for an event, refused beyond ``snapshot_max_bytes`` (read as a stream, so a
     larger answer is never held whole)."""
     url = f"{(settings.frigate_url or '').rstrip('/')}/api/events/{quote(event_id, safe='')}/snapshot.jpg"
+    import httpx
+
     limit = settings.snapshot_max_bytes
     with httpx.Client(timeout=settings.frigate_timeout_s, follow_redirects=False) as client, \
             client.stream("GET", url, params={"bbox": 0}) as response:

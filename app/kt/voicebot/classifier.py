@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 if TYPE_CHECKING:  # scikit-learn loads on first training (it costs seconds of start-up)
     from sklearn.pipeline import Pipeline
@@ -139,6 +140,7 @@ class IntentModel:
         return [self._ranked(row) for row in probs]
 
     def _ranked(self, row: np.ndarray) -> Prediction:
+        import numpy as np
         order = np.argsort(row)[::-1]
         ranked = [(self.classes[i], float(row[i])) for i in order]
         return Prediction(intent=ranked[0][0], confidence=round(ranked[0][1], 4),
@@ -187,6 +189,7 @@ class _FastScorer:
         return grams
 
     def proba(self, text: str) -> np.ndarray:
+        import numpy as np
         scores = self.intercept.copy()
         for analyzer, ngram_range, preprocessor, vocab, idf, coef_t in self.parts:
             doc = preprocessor(text) if preprocessor is not None else text.lower()

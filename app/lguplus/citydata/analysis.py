@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -42,6 +41,9 @@ from app.lguplus.citydata.models import (
     CitydataSurvey,
     CitydataZone,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MIN_DAYS = 60
 SEASONS = {12: "winter", 1: "winter", 2: "winter", 3: "spring", 4: "spring", 5: "spring", 6: "summer", 7: "summer",
@@ -108,6 +110,7 @@ FEATURES = [*(f"dow_{i}" for i in range(1, 7)), *(f"month_{m}" for m in range(2,
 
 def features(days: list[date], origin: date) -> np.ndarray:
     """One row per day: weekday and month dummies, holiday, lunar holiday, bridge day, trend (years)."""
+    import numpy as np
     x = np.zeros((len(days), len(FEATURES)))
     for i, d in enumerate(days):
         wd = d.weekday()
@@ -148,6 +151,7 @@ class ZoneModel:
     annual: np.ndarray | None = None  # log multiplier per day of year (0..365): peaks that recur every year
 
     def expected(self, days: list[date]) -> np.ndarray:
+        import numpy as np
         pred = self.model.predict(features(days, self.origin))
         if self.annual is not None:
             pred = pred + self.annual[[_doy(d) for d in days]]
@@ -164,6 +168,7 @@ class ZoneModel:
 
     def month_effects(self) -> dict[int, float]:
         """Each month's multiplier against the average month (from the model's month terms)."""
+        import numpy as np
         coefs = np.concatenate([[0.0], self.model.coef_[6:17]])
         mult = np.exp(coefs - coefs.mean())
         return {m + 1: float(mult[m]) for m in range(12)}
@@ -212,6 +217,7 @@ def zone_model(db: Session, *, zone: CitydataZone, visitor_type: str = "visitor"
 
 
 def _fit(db: Session, *, zone: CitydataZone, visitor_type: str) -> ZoneModel:
+    import numpy as np
     rows = db.execute(select(CitydataPopDaily.obs_date, CitydataPopDaily.count).where(
         CitydataPopDaily.zone_id == zone.id, CitydataPopDaily.visitor_type == visitor_type)
         .order_by(CitydataPopDaily.obs_date)).all()
@@ -266,6 +272,7 @@ def recurring_peaks(days: list[date], resid: np.ndarray) -> np.ndarray | None:
     for each day of the year, the mean over past years of each year's mean log residual within
     ±``ANNUAL_HALF_WIDTH`` days, kept only where at least ``ANNUAL_MIN_YEARS`` years agree in sign (a
     one-off event of one year is not learnt). None with fewer than two years of history."""
+    import numpy as np
     years = sorted({d.year for d in days})
     if len(years) < ANNUAL_MIN_YEARS:
         return None
@@ -288,6 +295,7 @@ def recurring_peaks(days: list[date], resid: np.ndarray) -> np.ndarray | None:
 
 def _window_ratio_band(zm: ZoneModel, n: int) -> tuple[float, float]:
     """10th and 90th percentile of actual/expected over every N-day window of the history without festivals."""
+    import numpy as np
     if len(zm.days) < n + 10:
         return (math.exp(-1.28 * zm.residual_sd), math.exp(1.28 * zm.residual_sd))
     ca = np.concatenate([[0.0], np.cumsum(zm.actual)])
@@ -327,6 +335,7 @@ def festival_windows(db: Session, *, zone: CitydataZone, days: int, year: int, k
                      include_family_holidays: bool = False) -> dict[str, Any]:
     """The best N-day windows. 설날 and 추석 are homecoming traffic, not festival demand: windows touching
     them are left out (named in ``excluded_for``) unless ``include_family_holidays``."""
+    import numpy as np
     zm = zone_model(db, zone=zone, visitor_type=visitor_type)
     county = municipality_code(db, zone.municipality_id)
     year_days, expected = zm.expected_year(year)
@@ -644,6 +653,7 @@ def question_result(db: Session, *, question: CitydataQuestion, by: str | None, 
     published beside the groups, so is the next smallest group when only one would be hidden (else the
     overall count minus the others would give it away). The same holds per choice across groups, and within
     a group for single-choice questions, whose counts add up to the group's size."""
+    import numpy as np
     responses = responses if responses is not None else _responses(db, question.survey_id)
     answers: dict[int, set[str]] = defaultdict(set)
     for rid, value in db.execute(select(CitydataAnswer.response_id, CitydataAnswer.value)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.core.manifest import ModuleManifest, NavEntry, Widget
-from app.lguplus.citydata import api, cli, demo, jobs, objects, web
+from app.core.manifest import ModuleManifest, NavEntry, Widget, deferred
+from app.lguplus.citydata import api, cli, jobs, objects, web
 
 MANIFEST = ModuleManifest(
     key="lguplus.citydata",
@@ -15,8 +15,8 @@ MANIFEST = ModuleManifest(
          NavEntry("Market items", "citydata_market"), NavEntry("Survey explorer", "citydata_surveys"),
          NavEntry("Data imports", "citydata_imports"), NavEntry("Consulting report", "citydata_report")),
     widgets=(Widget("City-data consulting", "lguplus/citydata/_widget.html", web.widget),),
-    load_demo=demo.load_demo,
-    sample_data=demo.sample_data,
+    load_demo=deferred("app.lguplus.citydata.demo:load_demo"),
+    sample_data=deferred("app.lguplus.citydata.demo:sample_data"),
     add_cli=cli.add_cli,
     jobs=jobs.JOBS,
     objects=objects.OBJECTS,

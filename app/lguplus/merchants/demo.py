@@ -8,7 +8,6 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -80,6 +79,7 @@ def generate(session: Session, *, municipality_id: int, n_merchants: int = 300, 
              effects: dict[str, int] | None = None, solutions: list[str] | None = None,
              n_consulting: int = 120, budget_per_year: int = 300_000_000) -> dict[str, Any]:
     """Generate and bulk-insert the whole program; returns ids for tests."""
+    import numpy as np
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
     today = today or service.today_seoul()

@@ -9,7 +9,6 @@ from datetime import date
 from statistics import median
 from typing import Any
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,6 +45,7 @@ def load_panel(db: Session) -> tuple[dict[int, str], dict[int, dict[str, int]], 
 
 def _arrays(rows: list[tuple]) -> dict[str, Any]:
     """The outcome rows as numpy columns (None -> nan), built once per report."""
+    import numpy as np
     if not rows:
         empty = np.zeros(0)
         return {"mid": empty.astype(int), "month": empty.astype(int), **{m: empty for m in METRICS}}
@@ -64,6 +64,7 @@ def effect(category: dict[int, str], installs: dict[int, dict[str, int]], panel:
     participant's months after its installation month are "post" (the installation month itself is left
     out); for the before/after means shown beside the estimate, a non-participant's "post" months are those
     after the participants' median installation month."""
+    import numpy as np
     treated_at: dict[int, int] = {}
     for mid, by_code in installs.items():
         months = [m for c, m in by_code.items() if solution is None or c == solution]

@@ -7,8 +7,8 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from app.core.config import get_settings
-from app.core.manifest import MetricSource, ModuleManifest, NavEntry, Widget
-from app.skt.isolation import api, cli, demo, objects, service, web
+from app.core.manifest import MetricSource, ModuleManifest, NavEntry, Widget, deferred
+from app.skt.isolation import api, cli, objects, service, web
 
 
 def _isolated_share(db: Session, municipality_id: int, start: date, end: date) -> float | None:
@@ -38,8 +38,8 @@ MANIFEST = ModuleManifest(
          NavEntry("Education targets", "isolation_targets"),
          NavEntry("Import indicators", "isolation_import", write=True), NavEntry("Dongs", "isolation_dongs")),
     widgets=(Widget("Elderly isolation", "skt/isolation/_widget.html", web.widget),),
-    load_demo=demo.load_demo,
-    sample_data=demo.sample_data,
+    load_demo=deferred("app.skt.isolation.demo:load_demo"),
+    sample_data=deferred("app.skt.isolation.demo:sample_data"),
     add_cli=cli.add_cli,
     metrics=METRICS,
     objects=objects.OBJECTS,

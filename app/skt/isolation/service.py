@@ -11,9 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Select, bindparam, case, delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
@@ -42,6 +41,9 @@ from app.skt.isolation.models import (
     IsoDongRollup,
 )
 from app.skt.isolation.schemas import CellRow, DefinitionIn, DongIn
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_BATCH = 100_000
 MAX_DONG_BATCH = 5_000
@@ -97,6 +99,7 @@ def _suppressed(rows: list[dict[str, Any]], *, k: int, people: Sequence[float], 
     when another choice of age would reveal, by subtraction, a group of fewer than k people.
     ``published`` names the people counts each row shows (default: the population and ``counts``); the
     hidden rows of a total must rest together on at least k people in each of them."""
+    import numpy as np
     names = ("population", *counts) if published is None else tuple(published)
     cells = [Cell(keys={d: row.get(d) for d in dims}, people=float(p),
                   counts=tuple(float(row.get(n) or 0) for n in names))
@@ -441,6 +444,7 @@ _BAND_INDEX = {b: i for i, b in enumerate(AGE_BANDS)}
 
 
 def _parts() -> np.ndarray:
+    import numpy as np
     return np.zeros((len(AGE_BANDS), len(_FIELDS)))
 
 
@@ -554,6 +558,7 @@ def _dong_rows(db: Session, *, periods_: list[str], bands: list[str],
     One SQL row per (period, dong): the per-band figures come back as columns (conditional sums), so the
     rows are turned into arrays without a Python loop over bands. Only ``fields`` are read (others stay 0).
     """
+    import numpy as np
     stmt = _dong_statement(tuple(fields), tuple(bands))
     found = [r for r in db.execute(stmt, {"periods": list(periods_)}).all() if r[6]]
     out: dict[str, list[dict[str, Any]]] = {p: [] for p in periods_}

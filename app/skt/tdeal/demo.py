@@ -5,9 +5,8 @@ preference, seasonality, a campaign uplift), so that a model has something to le
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,6 +25,9 @@ from app.skt.tdeal.models import (
     TdealRedemption,
     TdealSubscriber,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PROVINCE = "4700000000"
 CITY_WEIGHTS = {"4711000000": 0.34, "4719000000": 0.26, "4713000000": 0.22, "4717000000": 0.18}
@@ -80,6 +82,7 @@ def generate(session: Session, *, region_id: int, city_ids: dict[int, float], n_
              days: int = 365, seed: int = 4700, today: date | None = None, campaign_name: str = "경북세일페스타",
              with_coupons: bool = True) -> dict[str, Any]:
     """Generate and bulk-insert the whole world; returns ids for tests."""
+    import numpy as np
     rng = np.random.default_rng(seed)
     today = today or today_seoul()
     cities = list(city_ids)

@@ -9,9 +9,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,6 +20,9 @@ from app.platform import audit
 from app.platform import service as platform_service
 from app.skt.tdeal import service
 from app.skt.tdeal.models import TdealEvent, TdealModel, TdealProduct, TdealSubscriber
+
+if TYPE_CHECKING:
+    import numpy as np
 
 WEIGHTS = {"view": 1.0, "click": 2.0, "purchase": 6.0, "redeem": 6.0}
 RELEVANT = ("click", "purchase", "redeem")
@@ -41,6 +43,7 @@ class Interactions:
 
 
 def load_interactions(db: Session, *, municipality_ids: frozenset[int] | None) -> Interactions:
+    import numpy as np
     stmt = select(TdealEvent.subscriber_id, TdealEvent.product_id, TdealEvent.kind, TdealEvent.occurred_at)
     if municipality_ids is not None:
         stmt = stmt.where(TdealEvent.municipality_id.in_(municipality_ids))
@@ -61,6 +64,7 @@ def _subset(data: Interactions, mask: np.ndarray) -> Interactions:
 def _fit(data: Interactions, *, factors: int, iterations: int, regularization: float, seed: int,
          progress: Progress | None = None, share: tuple[float, float] = (0.0, 1.0)) -> dict[str, Any]:
     """Fit ALS on the interactions; returns id maps and factor matrices."""
+    import numpy as np
     from implicit.cpu.als import AlternatingLeastSquares
     from scipy import sparse
     from threadpoolctl import threadpool_limits
@@ -89,6 +93,7 @@ def _fit(data: Interactions, *, factors: int, iterations: int, regularization: f
 
 def _metrics(ranked: dict[int, list[int]], truth: dict[int, set[int]], item_merchant: dict[int, int],
              n_merchants: int, k: int) -> dict[str, float]:
+    import numpy as np
     precision = recall = ndcg = hits = 0.0
     shown_merchants: set[int] = set()
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
@@ -134,6 +139,7 @@ def evaluate(data: Interactions, *, item_merchant: dict[int, int], n_merchants: 
 
     Relevant items for a subscriber are the products they clicked, bought or redeemed after the cut-off;
     only subscribers with history before the cut-off are scored (new ones get the fallback anyway)."""
+    import numpy as np
     if len(data.times) < 50:
         raise InvalidInput.field("events", "Too few interactions to train and evaluate a model ({n})",
                                  n=len(data.times))
@@ -187,6 +193,7 @@ def evaluate(data: Interactions, *, item_merchant: dict[int, int], n_merchants: 
 
 def _segment_popularity(db: Session, data: Interactions) -> dict[str, list[int]]:
     """The most wanted products per (age band, sex) segment over the whole history."""
+    import numpy as np
     segments = dict((sid, f"{age}|{sex}") for sid, age, sex in db.execute(
         select(TdealSubscriber.id, TdealSubscriber.age_band, TdealSubscriber.sex)
         .where(TdealSubscriber.id.in_(np.unique(data.users).tolist() or [-1]))).all())
@@ -205,6 +212,7 @@ def _segment_popularity(db: Session, data: Interactions) -> dict[str, list[int]]
 def pack(*, user_ids: np.ndarray, item_ids: np.ndarray, user_factors: np.ndarray, item_factors: np.ndarray,
          item_merchant: dict[int, int], segments: dict[str, list[int]]) -> bytes:
     """The stored form of a model: id maps, factors and the segment-popularity lists."""
+    import numpy as np
     buffer = io.BytesIO()
     seg_keys = sorted(segments)
     np.savez(buffer, user_ids=user_ids, item_ids=item_ids, user_factors=user_factors.astype(np.float32),
@@ -289,6 +297,7 @@ def _load(db: Session, model_id: int, trained_at: datetime) -> Loaded:
     """The model's arrays, read from the database once per process (the blob is not read per request).
     Keyed by database, id and training time, so a database restored or recreated under the same process
     never serves another model's arrays under a reused id."""
+    import numpy as np
     key = (db.get_bind().url.render_as_string(hide_password=True), model_id, trained_at)
     with _cache_lock:
         found = _cache.get(key)
@@ -323,6 +332,7 @@ def _live_segment_popularity(db: Session, subscriber: TdealSubscriber, limit: in
 
 def recommend(db: Session, *, subscriber_id: int, k: int = K, campaign_id: int | None = None,
               today: date | None = None, cap: int = PER_MERCHANT_CAP) -> dict[str, Any]:
+    import numpy as np
     subscriber = service.get_subscriber(db, subscriber_id=subscriber_id)
     if not subscriber.marketing_opt_in:
         raise Conflict("Subscriber {id} has not opted in to marketing; no recommendations are made",
