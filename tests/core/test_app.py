@@ -120,3 +120,19 @@ def test_pages_name_an_icon_that_is_served(shell_app):
         href = page.split('rel="icon"', 1)[1].split('href="', 1)[1].split('"', 1)[0]
         icon = client.get(href)
     assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_the_app_starts_without_numpy_and_httpx(tmp_path):
+    """Heavy libraries load on first use, not when the app starts (issue 17 §9: start-up under 2 s)."""
+    import os
+    import subprocess
+    import sys
+
+    from app.core.config import ROOT_DIR
+
+    env = {**os.environ, "DXHUB_DATABASE_URL": f"sqlite:///{tmp_path}/start.db", "PYTHONPATH": str(ROOT_DIR)}
+    code = ("import sys, app.main; app.main.create_app(); "
+            "print(' '.join(m for m in ('numpy', 'pandas', 'scipy', 'sklearn', 'httpx') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT_DIR, check=True, capture_output=True,
+                         text=True, timeout=120).stdout
+    assert out.strip() == ""
