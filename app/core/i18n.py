@@ -19,7 +19,9 @@ from zoneinfo import ZoneInfo
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_compact_decimal, format_decimal, format_percent
 from babel.support import Translations
+from markupsafe import Markup
 
 SUPPORTED_LOCALES = ("ko", "en")
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -166,41 +168,92 @@ def pick_locale(query_lang: str | None, cookie_lang: str | None, accept_language
     return default
 
 
-def format_krw(value: int | None) -> str:
+NBSP = "\u00a0"
+# Units whose figures are whole things counted: shown without decimals.
+COUNT_UNITS = frozenset({"건", "곳", "명", "대", "개", "회", "건/월", "명/월", "곳/월", "calls", "stores", "people"})
+WON_UNITS = frozenset({"원", "KRW"})
+
+
+def _with_unit(number: str, unit: str) -> str:
+    """A figure and its unit that never wrap apart: a non-breaking space between them ("%" and 원 are
+    written against the figure)."""
+    if not unit:
+        return number
+    return number + (unit if unit in ("%", "원") else NBSP + unit)
+
+
+def format_count(value: float | int | None, unit: str = "") -> str:
+    """A count, without decimals ("1,900" / "1,900\u00a0명")."""
     if value is None:
         return "-"
-    return f"{value:,}" + ("원" if current_locale.get() == "ko" else " KRW")
+    return _with_unit(format_decimal(round(value), format="#,##0", locale=current_locale.get()), unit)
+
+
+def format_krw(value: float | int | None) -> str:
+    """The exact amount in whole won: "222,959,700원" / "222,959,700\u00a0KRW" (tables, tooltips)."""
+    if value is None:
+        return "-"
+    number = format_decimal(round(value), format="#,##0", locale=current_locale.get())
+    return _with_unit(number, "원" if current_locale.get() == "ko" else "KRW")
+
+
+def _trimmed(value: float) -> str:
+    return format_decimal(value, format="#,##0.#" if abs(value) < 10 else "#,##0", locale="ko")
+
+
+def format_krw_short(value: float | int | None) -> Markup:
+    """A large amount as people read it on a card: 만/억/조 in Korean ("2.2억원", "3,500만원"), the
+    compact form in English ("223M KRW"); the exact amount in the tooltip."""
+    if value is None:
+        return Markup("-")
+    if current_locale.get() == "ko":
+        amount = abs(value)
+        for size, name in ((10**12, "조"), (10**8, "억"), (10**4, "만")):
+            if amount >= size:
+                short = ("-" if value < 0 else "") + _trimmed(round(amount / size, 1)) + name + "원"
+                break
+        else:
+            short = format_krw(value)
+    else:
+        short = _with_unit(format_compact_decimal(value, locale="en", fraction_digits=1), "KRW")
+    return Markup('<span class="nowrap" title="{}">{}</span>').format(format_krw(value), short)
+
+
+def format_ratio(value: float | None, digits: int = 1) -> str:
+    """A share (0.812) as a percentage ("81.2%")."""
+    if value is None:
+        return "-"
+    return format_percent(value, format="#,##0" + ("." + "#" * digits if digits else "") + "%",
+                          locale=current_locale.get())
+
+
+def format_points(value: float | None, digits: int = 1) -> str:
+    """A difference of two percentages, in percentage points: "+3.2%p" / "+3.2\u00a0pp"."""
+    if value is None:
+        return "-"
+    body = "#,##0" + ("." + "#" * digits if digits else "")
+    number = format_decimal(value, format=f"+{body};-{body}", locale=current_locale.get())
+    return number + ("%p" if current_locale.get() == "ko" else NBSP + "pp")
 
 
 def format_number(value: float | int | None, digits: int = 0) -> str:
     if value is None:
         return "-"
-    return f"{value:,.{digits}f}"
-
-
-# Units whose figures are whole things counted: shown without decimals.
-COUNT_UNITS = frozenset({"건", "곳", "명", "대", "개", "회", "건/월", "명/월", "곳/월", "calls", "stores", "people"})
-WON_UNITS = frozenset({"원", "KRW"})
-NBSP = "\u00a0"
+    return format_decimal(value, format="#,##0" + ("." + "0" * digits if digits else ""),
+                          locale=current_locale.get())
 
 
 def format_measure(value: float | int | None, unit: str = "") -> str:
     """A figure with its unit, in the user's locale (Babel), never wrapped between number and unit:
     counts without decimals ("1,234\u00a0건"), won amounts as whole won ("1,234,000원" / "1,234,000 KRW"),
     percentages and other measures to one decimal at most ("81.2%")."""
-    from babel.numbers import format_decimal
-
+    if unit in WON_UNITS:
+        return format_krw(value)
+    if unit in COUNT_UNITS:
+        return format_count(value, unit)
     if value is None:
         return "-"
-    locale = current_locale.get()
-    if unit in WON_UNITS:
-        number = format_decimal(round(value), format="#,##0", locale=locale)
-        return number + ("원" if locale == "ko" else f"{NBSP}KRW")
-    pattern = "#,##0" if unit in COUNT_UNITS else "#,##0.#"
-    number = format_decimal(round(value) if unit in COUNT_UNITS else value, format=pattern, locale=locale)
-    if not unit:
-        return number
-    return number + (unit if unit == "%" else NBSP + unit)
+    return _with_unit(format_decimal(value, format="#,##0.#", locale=current_locale.get()), unit)
 
 
 def format_datetime(value: datetime | None) -> str:

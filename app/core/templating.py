@@ -16,11 +16,15 @@ from starlette.routing import NoMatchFound
 from app.core.config import ROOT_DIR
 from app.core.i18n import (
     current_locale,
+    format_count,
     format_date,
     format_datetime,
     format_krw,
+    format_krw_short,
     format_measure,
     format_number,
+    format_points,
+    format_ratio,
     gettext,
     ngettext,
     npgettext,
@@ -116,7 +120,11 @@ env.install_gettext_callables(gettext, ngettext, newstyle=False, pgettext=pgette
 env.policies["ext.i18n.trimmed"] = True
 env.globals.update(app_has_route=app_has_route, url_for=_template_url_for, quantile_scale=QuantileScale,
                    switch_language=switch_language)
-env.filters.update(krw=format_krw, num=format_number, dt=format_datetime, d=format_date, measure=format_measure)
+# Numbers as Koreans read them (Babel): ``count`` (no decimals), ``krw`` (the exact won, for tables and
+# tooltips), ``krw_short`` (만/억 on cards, the exact figure in its tooltip), ``percent`` (a share),
+# ``pp`` (a difference of percentages: %p), ``measure`` (a figure with its unit), ``num`` (decimals).
+env.filters.update(count=format_count, krw=format_krw, krw_short=format_krw_short, percent=format_ratio,
+                   pp=format_points, measure=format_measure, num=format_number, dt=format_datetime, d=format_date)
 
 FLASH_KEY = "flash"
 
