@@ -160,3 +160,22 @@ def test_language_switch_on_sign_in_page_keeps_next(client):
     english = client.get("/login" + links[1])
     assert "Sign in" in english.text
     assert '<input type="hidden" name="next" value="/programs?status=active">' in english.text
+
+
+def test_update_appends_new_messages_and_keeps_the_rest(tmp_path):
+    from app.core.i18n_update import add_missing
+
+    po = tmp_path / "ko.po"
+    po.write_text(module_catalogues()["kt.worknet"].read_text(encoding="utf-8"), encoding="utf-8")
+    before = po.read_text(encoding="utf-8")
+    pot = tmp_path / "kt.worknet.pot"
+    pot.write_text('msgid ""\nmsgstr ""\n\nmsgid "Programs"\nmsgstr ""\n\nmsgid "A \\"new\\" word"\nmsgstr ""\n\n'
+                   'msgctxt "date range"\nmsgid "Until"\nmsgstr ""\n\n'
+                   'msgid "{n} robot"\nmsgid_plural "{n} robots"\nmsgstr[0] ""\n', encoding="utf-8")
+    assert add_missing(pot, po) == 3  # "Programs" is in the shared catalogues
+    after = po.read_text(encoding="utf-8")
+    assert after.startswith(before.rstrip("\n"))
+    added = {(m.context, m.id) for m in _catalogue(po)
+             if m.id and not any(m.string if isinstance(m.string, tuple) else [m.string])}
+    assert added == {(None, 'A "new" word'), ("date range", "Until"), (None, ("{n} robot", "{n} robots"))}
+    assert add_missing(pot, po) == 0
