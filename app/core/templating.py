@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -16,12 +16,19 @@ from starlette.routing import NoMatchFound
 from app.core.config import ROOT_DIR
 from app.core.i18n import (
     current_locale,
+    format_count,
     format_date,
     format_datetime,
     format_krw,
+    format_krw_short,
     format_measure,
     format_number,
+    format_points,
+    format_ratio,
     gettext,
+    ngettext,
+    npgettext,
+    pgettext,
 )
 
 templates = Jinja2Templates(directory=str(ROOT_DIR / "templates"))
@@ -96,9 +103,28 @@ class QuantileScale:
         return 1 + sum(1 for b in self.breaks if value >= b)
 
 
-env.globals.update(_=gettext, app_has_route=app_has_route, url_for=_template_url_for, quantile_scale=QuantileScale)
-env.filters.update(krw=format_krw, num=format_number, dt=format_datetime, d=format_date, measure=format_measure)
+@pass_context
+def switch_language(context: dict[str, Any], language: str) -> str:
+    """The current page's link in another language: its query string (a sign-in page's ``next``, a
+    list's filters) kept, ``lang`` replaced."""
+    params = [(k, v) for k, v in context["request"].query_params.multi_items() if k != "lang"]
+    return "?" + urlencode([*params, ("lang", language)])
+
+
+# Babel's gettext through Jinja's i18n extension: ``_()``/``gettext``, ``pgettext``, ``ngettext`` and
+# ``{% trans %}`` blocks. The callables read the request's locale and module domain from context
+# variables and fill ``{name}`` placeholders themselves (the templates' style), so they are installed
+# as they are rather than wrapped in the extension's %-formatting "new style".
+env.add_extension("jinja2.ext.i18n")
+env.install_gettext_callables(gettext, ngettext, newstyle=False, pgettext=pgettext, npgettext=npgettext)
 env.policies["ext.i18n.trimmed"] = True
+env.globals.update(app_has_route=app_has_route, url_for=_template_url_for, quantile_scale=QuantileScale,
+                   switch_language=switch_language)
+# Numbers as Koreans read them (Babel): ``count`` (no decimals), ``krw`` (the exact won, for tables and
+# tooltips), ``krw_short`` (만/억 on cards, the exact figure in its tooltip), ``percent`` (a share),
+# ``pp`` (a difference of percentages: %p), ``measure`` (a figure with its unit), ``num`` (decimals).
+env.filters.update(count=format_count, krw=format_krw, krw_short=format_krw_short, percent=format_ratio,
+                   pp=format_points, measure=format_measure, num=format_number, dt=format_datetime, d=format_date)
 
 FLASH_KEY = "flash"
 
