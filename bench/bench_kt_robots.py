@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.harness import server
+from bench.harness import each_backend, print_rows, server
 
 ROOT = Path(__file__).resolve().parents[1]
 ROBOTS = 1000
@@ -216,17 +215,8 @@ def _measure_backend(label: str, url: str) -> list[dict]:
 
 
 def measure() -> list[dict]:
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        results += _measure_backend("SQLite", f"sqlite:///{tmp}/bench-robots.db")
-    pg = os.environ.get("DXHUB_BENCH_PG_URL")
-    if pg:
-        results += _measure_backend("PostgreSQL", pg)
-    return results
+    return each_backend(_measure_backend, "bench-robots.db")
 
 
 if __name__ == "__main__":
-    for row in measure():
-        ratio = row["value"] / row["floor_value"] if row["floor_value"] else float("nan")
-        print(f"{row['name']:<58} {row['value']:>10.1f} {row['unit']:<6} {row['floor_name']:<30} "
-              f"{row['floor_value']:>10.1f} ratio {ratio:.2f}")
+    print_rows(measure())

@@ -22,7 +22,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -31,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from bench.bench_kt_robots import ROOT, _prepare
-from bench.harness import server
+from bench.harness import each_backend, print_rows, server
 
 ROBOTS = 200
 ROUNDS = 10
@@ -257,17 +256,8 @@ def measure() -> list[dict]:
     import socket
 
     socket.create_connection((address.host, address.port), timeout=2).close()  # no broker: this bench fails
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        results += _measure_backend("SQLite", f"sqlite:///{tmp}/bench-vda5050.db")
-    pg = os.environ.get("DXHUB_BENCH_PG_URL")
-    if pg:
-        results += _measure_backend("PostgreSQL", pg)
-    return results
+    return each_backend(_measure_backend, "bench-vda5050.db")
 
 
 if __name__ == "__main__":
-    for row in measure():
-        ratio = row["value"] / row["floor_value"] if row["floor_value"] else float("nan")
-        print(f"{row['name']:<58} {row['value']:>10.1f} {row['unit']:<6} {row['floor_name']:<34} "
-              f"{row['floor_value']:>10.1f} ratio {ratio:.2f}")
+    print_rows(measure())

@@ -108,3 +108,22 @@ def load(url: str, *, headers: dict[str, str] | None = None, clients: int = 8, s
     errors = sum(e for _, e in results)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else 0.0
     return Load(len(latencies), elapsed, statistics.median(latencies) if latencies else 0.0, p99, errors)
+
+
+def each_backend(measure_backend, db_name: str) -> list[dict]:
+    """``measure_backend(label, url)`` on a throwaway SQLite file, then on DXHUB_BENCH_PG_URL when set."""
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        results += measure_backend("SQLite", f"sqlite:///{tmp}/{db_name}")
+    pg = os.environ.get("DXHUB_BENCH_PG_URL")
+    if pg:
+        results += measure_backend("PostgreSQL", pg)
+    return results
+
+
+def print_rows(rows: list[dict]) -> None:
+    """Each figure beside its floor, with their ratio (a module's bench run alone)."""
+    for row in rows:
+        ratio = row["value"] / row["floor_value"] if row["floor_value"] else float("nan")
+        print(f"{row['name']:<58} {row['value']:>10.1f} {row['unit']:<6} {row['floor_name']:<34} "
+              f"{row['floor_value']:>10.1f} ratio {ratio:.2f}")
