@@ -10,11 +10,13 @@ from collections.abc import Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 STAFF_TOKEN_PREFIX = "dxs."
 API_KEY_PREFIX = "dxh_"
+CLOCK_SKEW_S = 30
+"""How far another host's clock may run ahead of ours: what it signed a moment ago is still good here."""
 
 
 def hash_password(password: str) -> str:
@@ -44,8 +46,25 @@ def signing_keys(keys: str | Sequence[str]) -> list[str]:
     return [keys] if isinstance(keys, str) else list(reversed(keys))
 
 
+class SkewTolerantSigner(TimestampSigner):
+    """A timestamp signer that accepts signatures dated up to ``CLOCK_SKEW_S`` in the future.
+
+    itsdangerous rejects a signature even one second younger than its own clock, so behind a load balancer a
+    cookie or token signed by a host whose clock runs a few milliseconds ahead fails on the next host whenever
+    the two straddle a second."""
+
+    def unsign(self, signed_value, max_age=None, return_timestamp=False):
+        value, signed_at = super().unsign(signed_value, return_timestamp=True)
+        if max_age is not None:
+            age = self.get_timestamp() - int(signed_at.timestamp())
+            if age > max_age or age < -CLOCK_SKEW_S:
+                raise SignatureExpired(f"Signature age {age} s is outside [-{CLOCK_SKEW_S}, {max_age}]",
+                                       payload=value, date_signed=signed_at)
+        return (value, signed_at) if return_timestamp else value
+
+
 def _token_serializer(keys: str | Sequence[str]) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(signing_keys(keys), salt="dxhub.staff-token")
+    return URLSafeTimedSerializer(signing_keys(keys), salt="dxhub.staff-token", signer=SkewTolerantSigner)
 
 
 def issue_staff_token(keys: str | Sequence[str], *, user_id: int, session_version: int) -> str:

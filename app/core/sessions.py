@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import itsdangerous
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp
 
@@ -21,4 +20,4 @@ class RotatingSessionMiddleware(SessionMiddleware):
     def __init__(self, app: ASGIApp, *, secret_keys: Sequence[str], **options) -> None:
         """``secret_keys`` newest first; ``options`` as Starlette's (cookie name, max age, flags)."""
         super().__init__(app, secret_key=secret_keys[0], **options)
-        self.signer = itsdangerous.TimestampSigner(security.signing_keys(secret_keys))
+        self.signer = security.SkewTolerantSigner(security.signing_keys(secret_keys))

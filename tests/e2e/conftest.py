@@ -73,6 +73,9 @@ def browser():
 def page(browser, live_server):
     context = browser.new_context(base_url=live_server, locale="ko-KR", viewport={"width": 1366, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    # Generous: these tests check what a user sees, not how fast (bench/ does); with the other test worker
+    # training a model on the second core, a page or a background import may take several seconds.
+    page.set_default_timeout(20_000)
+    page.set_default_navigation_timeout(30_000)
     yield page
     context.close()

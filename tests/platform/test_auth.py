@@ -1,3 +1,6 @@
+import pytest
+
+from app.core import security
 from tests.conftest import PASSWORD, api_headers, csrf_of, web_login
 
 
@@ -135,3 +138,18 @@ def test_api_key_scopes_are_per_module_and_bound_to_its_municipality(client, wor
     r = client.post("/api/v1/auth/token", data={"username": "cw.staff", "password": PASSWORD})
     assert client.get("/api/v1/api-keys", headers={"Authorization": f"Bearer {r.json()['access_token']}"}
                       ).status_code == 403  # staff do not manage keys
+
+
+@pytest.mark.frozen_clock
+def test_what_a_host_a_little_ahead_signed_is_good_here(client, world, clock):
+    """Behind a load balancer the next request may reach a host whose clock runs behind the one that signed:
+    a cookie or token signed up to CLOCK_SKEW_S "in the future" is honoured, further ahead it is not."""
+    web_login(client, "cw.staff")
+    headers = api_headers(client, "cw.staff")
+    clock.shift(-2)  # this host's clock is 2 s behind the one that signed both
+    assert client.get("/programs", follow_redirects=False).status_code == 200
+    assert client.get("/api/v1/programs", headers=headers).status_code == 200
+    clock.shift(-security.CLOCK_SKEW_S)
+    assert client.get("/api/v1/programs", headers=headers).status_code == 401
+    r = client.get("/programs", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
