@@ -164,6 +164,26 @@ def test_tdeal_counts_the_merchants_of_the_campaign_running_in_the_period(databa
         assert _compute(s, "skt.tdeal.participants", w.ulsan.id) is None  # no campaign of Ulsan's
 
 
+def test_citydata_counts_the_municipalitys_own_festivals_begun_in_the_period(database):
+    from app.lguplus.citydata.models import CitydataFestival
+
+    with database.unit_of_work(principal=SYSTEM) as s:
+        bind_principal(s, SYSTEM)
+        w = make_world(s)
+        assert _compute(s, "lguplus.citydata.festivals_held", w.changwon.id) is None  # no festival of its own yet
+        for name, host, start in [("창원 가고파 국화축제", w.changwon.code, date(2026, 12, 3)),
+                                  ("진해 별빛축제", w.changwon.code, date(2026, 11, 28)),  # began in November
+                                  ("울산 고래축제", w.ulsan.code, date(2026, 12, 10))]:  # a neighbour's, for comparison
+            s.add(CitydataFestival(municipality_id=w.changwon.id, name=name, host_code=host, start_date=start,
+                                   end_date=start + timedelta(days=3)))
+        s.flush()
+        held = "lguplus.citydata.festivals_held"
+        assert _compute(s, held, w.changwon.id) == 1
+        assert _compute(s, held, w.changwon.id, (date(2026, 11, 1), date(2026, 11, 30))) == 1
+        assert _compute(s, held, w.changwon.id, (date(2026, 10, 1), date(2026, 10, 31))) == 0
+        assert _compute(s, held, w.ulsan.id) is None
+
+
 def _program(s, municipality_id: int, module: str) -> Program:
     program = Program(title=f"{module} 사업", module=module, status="active", municipality_id=municipality_id)
     s.add(program)

@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
-from app.core.manifest import ModuleManifest, NavEntry, Widget, deferred
-from app.lguplus.citydata import api, cli, jobs, objects, web
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from app.core.manifest import MetricSource, ModuleManifest, NavEntry, Widget, deferred
+from app.lguplus.citydata import api, cli, jobs, objects, service, web
+
+
+def _festivals_held(db: Session, municipality_id: int, start: date, end: date) -> int | None:
+    return service.festivals_held(db, municipality_id=municipality_id, start=start, end=end)
+
+
+METRICS = (
+    MetricSource("lguplus.citydata.festivals_held", "컨설팅 대상 축제", "Festivals consulted on", "건",
+                 "The municipality's own festivals (it is the host, not a neighbour) that began in the period: "
+                 "the festivals whose timing and effect the consulting reports on.", _festivals_held,
+                 stats_route="citydata_festivals"),
+)
 
 MANIFEST = ModuleManifest(
     key="lguplus.citydata",
@@ -20,4 +36,5 @@ MANIFEST = ModuleManifest(
     add_cli=cli.add_cli,
     jobs=jobs.JOBS,
     objects=objects.OBJECTS,
+    metrics=METRICS,
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -127,11 +128,19 @@ def list_festivals(db: Session, *, municipality_id: int | None = None, year: int
     if municipality_id is not None:
         stmt = stmt.where(CitydataFestival.municipality_id == municipality_id)
     if year is not None:
-        from datetime import date
-
         stmt = stmt.where(CitydataFestival.end_date >= date(year, 1, 1),
                           CitydataFestival.start_date <= date(year, 12, 31))
     return list(db.scalars(stmt))
+
+
+def festivals_held(db: Session, *, municipality_id: int, start: date, end: date) -> int | None:
+    """The municipality's own festivals (it is the host) that began between ``start`` and ``end``: the festivals
+    its consulting covers. None when it has registered no festival of its own at all."""
+    own = ((CitydataFestival.municipality_id == municipality_id)
+           & (CitydataFestival.host_code == municipality_code(db, municipality_id)))
+    total, held = db.execute(select(func.count(), func.count().filter(
+        CitydataFestival.start_date.between(start, end))).where(own)).one()
+    return held if total else None
 
 
 def get_festival(db: Session, *, festival_id: int) -> CitydataFestival:
