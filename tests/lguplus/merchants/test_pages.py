@@ -1,3 +1,5 @@
+import html
+import json
 import re
 
 from sqlalchemy import select
@@ -43,6 +45,12 @@ def test_pages_render_in_korean_and_mask_phones(client, database, program):
     rep = client.get(f"{WEB}/report")
     assert rep.status_code == 200 and "효과 보고서" in rep.text and rep.text.count("data-chart") >= 2
     assert "js/chart.umd.min.js" in rep.text and "cdn" not in rep.text.lower()
+    # An interval is drawn as one range around its estimate (a point), not as three bars (low, estimate, high).
+    charts = [json.loads(html.unescape(d)) for d in re.findall(r"data-datasets='([^']*)'", rep.text)]
+    effect = next(sets for sets in charts if any(d.get("interval") for d in sets))
+    point, interval = effect
+    assert point["type"] == "point" and len(interval["data"]) == len(point["data"]) > 0
+    assert all(low <= estimate <= high for (low, high), estimate in zip(interval["data"], point["data"], strict=True))
     csv = client.get(f"{WEB}/report.csv")
     assert csv.status_code == 200 and csv.text.count("\n") == 12
     assert client.get(f"{WEB}/outcomes").status_code == 200
