@@ -231,6 +231,15 @@ def format_ratio(value: float | None, digits: int = 1) -> str:
                           locale=current_locale.get())
 
 
+def format_change(value: float | None, digits: int = 1) -> str:
+    """A relative change (0.13: thirteen per cent more), signed: "+13%", "-4.5%"; a difference of two
+    percentages is :func:`format_points`."""
+    if value is None:
+        return "-"
+    body = "#,##0" + ("." + "#" * digits if digits else "") + "%"
+    return format_percent(value, format=f"+{body};-{body}", locale=current_locale.get())
+
+
 def format_points(value: float | None, digits: int = 1) -> str:
     """A difference of two percentages, in percentage points: "+3.2%p" / "+3.2\u00a0pp"."""
     if value is None:

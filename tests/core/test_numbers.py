@@ -64,6 +64,14 @@ def test_percent_for_shares_and_points_for_differences():
     assert render("{{ none|pp }}") == "-"
 
 
+def test_change_for_relative_changes_signed():
+    assert render("{{ 0.13|change }}") == "+13%"
+    assert render("{{ -0.045|change }}") == "-4.5%"
+    assert render("{{ 0.1249|change(0) }}") == "+12%"
+    assert render("{{ 0.13|change }}", "en") == "+13%"
+    assert render("{{ none|change }}") == "-"
+
+
 def test_measures_by_unit():
     assert render("{{ 1900.0|measure('명') }} / {{ 3000.0|measure('명') }}") == f"1,900{NBSP}명 / 3,000{NBSP}명"
     assert render("{{ 81.25|measure('%') }}") == "81.2%"
@@ -84,7 +92,7 @@ def test_measures_keep_their_unit_and_take_the_decimals_they_need():
 def test_one_filter_per_meaning():
     """Counts, won, shares, points and measures each have their filter; no bare decimal filter lingers
     (a figure is formatted by what it is, and every template still compiles without one)."""
-    assert {"count", "krw", "krw_short", "percent", "pp", "measure"} <= set(env.filters)
+    assert {"count", "krw", "krw_short", "percent", "change", "pp", "measure"} <= set(env.filters)
     assert "num" not in env.filters
     import app.main  # noqa: F401  (the platform's pages and their filters)
     from app.modules import load_manifests

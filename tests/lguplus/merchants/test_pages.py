@@ -45,12 +45,6 @@ def test_pages_render_in_korean_and_mask_phones(client, database, program):
     rep = client.get(f"{WEB}/report")
     assert rep.status_code == 200 and "효과 보고서" in rep.text and rep.text.count("data-chart") >= 2
     assert "js/chart.umd.min.js" in rep.text and "cdn" not in rep.text.lower()
-    # An interval is drawn as one range around its estimate (a point), not as three bars (low, estimate, high).
-    charts = [json.loads(html.unescape(d)) for d in re.findall(r"data-datasets='([^']*)'", rep.text)]
-    effect = next(sets for sets in charts if any(d.get("interval") for d in sets))
-    point, interval = effect
-    assert point["type"] == "point" and len(interval["data"]) == len(point["data"]) > 0
-    assert all(low <= estimate <= high for (low, high), estimate in zip(interval["data"], point["data"], strict=True))
     csv = client.get(f"{WEB}/report.csv")
     assert csv.status_code == 200 and csv.text.count("\n") == 12
     assert client.get(f"{WEB}/outcomes").status_code == 200
@@ -161,3 +155,19 @@ def test_staff_cannot_change_subsidy_rules_on_the_page(client, program):
     r = client.post(f"{WEB}/solutions", data={"csrf_token": token, "code": "pos", "monthly_fee_krw": "1",
                                               "one_off_krw": "1", "subsidy_pct": "1", "subsidy_cap_krw": "1"})
     assert r.status_code == 403
+
+
+def test_the_effect_chart_draws_each_interval_as_one_range_around_its_estimate(client, demo_loaded):
+    """Not three bars (low, estimate, high): a point for the estimate inside one floating range."""
+    from app.platform.demo import DEMO_PASSWORD
+
+    web_login(client, "seogu.staff", DEMO_PASSWORD)
+    rep = client.get(f"{WEB}/report")
+    assert rep.status_code == 200
+    charts = [json.loads(html.unescape(d)) for d in re.findall(r"data-datasets='([^']*)'", rep.text)]
+    effect = [sets for sets in charts if any(d.get("interval") for d in sets)]
+    assert len(effect) == 1 and len(effect[0]) == 2, charts
+    point, interval = effect[0]
+    assert point["type"] == "point" and len(interval["data"]) == len(point["data"]) > 0
+    assert all(low <= estimate <= high for (low, high), estimate in zip(interval["data"], point["data"], strict=True))
+    assert not re.search(r"\d\.0(%|<)", rep.text)  # counts whole, shares by the percent filter
