@@ -174,12 +174,16 @@ COUNT_UNITS = frozenset({"건", "곳", "명", "대", "개", "회", "건/월", "�
 WON_UNITS = frozenset({"원", "KRW"})
 
 
+# Units written against the figure ("81.2%", "1,500원", "2.31×": so many times).
+TIGHT_UNITS = frozenset({"%", "원", "×"})
+
+
 def _with_unit(number: str, unit: str) -> str:
-    """A figure and its unit that never wrap apart: a non-breaking space between them ("%" and 원 are
+    """A figure and its unit that never wrap apart: a non-breaking space between them (%, 원 and ×
     written against the figure)."""
     if not unit:
         return number
-    return number + (unit if unit in ("%", "원") else NBSP + unit)
+    return number + (unit if unit in TIGHT_UNITS else NBSP + unit)
 
 
 def format_count(value: float | int | None, unit: str = "") -> str:
@@ -227,6 +231,15 @@ def format_ratio(value: float | None, digits: int = 1) -> str:
                           locale=current_locale.get())
 
 
+def format_change(value: float | None, digits: int = 1) -> str:
+    """A relative change (0.13: thirteen per cent more), signed: "+13%", "-4.5%"; a difference of two
+    percentages is :func:`format_points`."""
+    if value is None:
+        return "-"
+    body = "#,##0" + ("." + "#" * digits if digits else "") + "%"
+    return format_percent(value, format=f"+{body};-{body}", locale=current_locale.get())
+
+
 def format_points(value: float | None, digits: int = 1) -> str:
     """A difference of two percentages, in percentage points: "+3.2%p" / "+3.2\u00a0pp"."""
     if value is None:
@@ -236,24 +249,19 @@ def format_points(value: float | None, digits: int = 1) -> str:
     return number + ("%p" if current_locale.get() == "ko" else NBSP + "pp")
 
 
-def format_number(value: float | int | None, digits: int = 0) -> str:
-    if value is None:
-        return "-"
-    return format_decimal(value, format="#,##0" + ("." + "0" * digits if digits else ""),
-                          locale=current_locale.get())
-
-
-def format_measure(value: float | int | None, unit: str = "") -> str:
+def format_measure(value: float | int | None, unit: str = "", digits: int = 1) -> str:
     """A figure with its unit, in the user's locale (Babel), never wrapped between number and unit:
     counts without decimals ("1,234\u00a0건"), won amounts as whole won ("1,234,000원" / "1,234,000 KRW"),
-    percentages and other measures to one decimal at most ("81.2%")."""
+    percentages, ratios and other measures to ``digits`` decimals at most ("81.2%", "2.31×", "12.5\u00a0h").
+    Without a unit (one named in the column's header), the bare figure: "0.73" with ``measure("", 2)``."""
     if unit in WON_UNITS:
         return format_krw(value)
     if unit in COUNT_UNITS:
         return format_count(value, unit)
     if value is None:
         return "-"
-    return _with_unit(format_decimal(value, format="#,##0.#", locale=current_locale.get()), unit)
+    body = "#,##0" + ("." + "#" * digits if digits else "")
+    return _with_unit(format_decimal(value, format=body, locale=current_locale.get()), unit)
 
 
 def format_datetime(value: datetime | None) -> str:

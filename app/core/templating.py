@@ -16,13 +16,13 @@ from starlette.routing import NoMatchFound
 from app.core.config import ROOT_DIR
 from app.core.i18n import (
     current_locale,
+    format_change,
     format_count,
     format_date,
     format_datetime,
     format_krw,
     format_krw_short,
     format_measure,
-    format_number,
     format_points,
     format_ratio,
     gettext,
@@ -122,9 +122,11 @@ env.globals.update(app_has_route=app_has_route, url_for=_template_url_for, quant
                    switch_language=switch_language)
 # Numbers as Koreans read them (Babel): ``count`` (no decimals), ``krw`` (the exact won, for tables and
 # tooltips), ``krw_short`` (만/억 on cards, the exact figure in its tooltip), ``percent`` (a share),
-# ``pp`` (a difference of percentages: %p), ``measure`` (a figure with its unit), ``num`` (decimals).
+# ``change`` (a relative change: +13%), ``pp`` (a difference of percentages: %p), ``measure`` (a figure
+# with its unit, or a bare decimal figure whose unit the column names).
 env.filters.update(count=format_count, krw=format_krw, krw_short=format_krw_short, percent=format_ratio,
-                   pp=format_points, measure=format_measure, num=format_number, dt=format_datetime, d=format_date)
+                   change=format_change, pp=format_points, measure=format_measure, dt=format_datetime,
+                   d=format_date)
 
 FLASH_KEY = "flash"
 

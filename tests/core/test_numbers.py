@@ -64,8 +64,39 @@ def test_percent_for_shares_and_points_for_differences():
     assert render("{{ none|pp }}") == "-"
 
 
+def test_change_for_relative_changes_signed():
+    assert render("{{ 0.13|change }}") == "+13%"
+    assert render("{{ -0.045|change }}") == "-4.5%"
+    assert render("{{ 0.1249|change(0) }}") == "+12%"
+    assert render("{{ 0.13|change }}", "en") == "+13%"
+    assert render("{{ none|change }}") == "-"
+
+
 def test_measures_by_unit():
     assert render("{{ 1900.0|measure('명') }} / {{ 3000.0|measure('명') }}") == f"1,900{NBSP}명 / 3,000{NBSP}명"
     assert render("{{ 81.25|measure('%') }}") == "81.2%"
     assert render("{{ 222959700|measure('원') }}") == "222,959,700원"
     assert render("{{ 4.25|measure('km') }}") == f"4.2{NBSP}km"
+
+
+def test_measures_keep_their_unit_and_take_the_decimals_they_need():
+    assert render("{{ 12.5|measure('h') }}") == f"12.5{NBSP}h"
+    assert render("{{ 12.0|measure('%') }}") == "12%"
+    assert render("{{ 2.3125|measure('×', 2) }}") == "2.31×"  # so many times: written against the figure
+    assert render("{{ 0.734|measure('', 2) }}") == "0.73"  # a bare index whose column names what it is
+    assert render("{{ 1234.56|measure }}") == "1,234.6"
+    assert render("{{ none|measure('h') }}") == "-"
+    assert render("{{ 1900.0|measure('명', 2) }}") == f"1,900{NBSP}명"  # a count stays whole
+
+
+def test_one_filter_per_meaning():
+    """Counts, won, shares, points and measures each have their filter; no bare decimal filter lingers
+    (a figure is formatted by what it is, and every template still compiles without one)."""
+    assert {"count", "krw", "krw_short", "percent", "change", "pp", "measure"} <= set(env.filters)
+    assert "num" not in env.filters
+    import app.main  # noqa: F401  (the platform's pages and their filters)
+    from app.modules import load_manifests
+
+    load_manifests()  # each module's pages register their own filters (the robots' map: cos, sin)
+    for name in env.list_templates(filter_func=lambda n: n.endswith(".html")):
+        env.get_template(name)  # an unknown filter fails here, at compile time

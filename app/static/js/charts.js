@@ -1,4 +1,4 @@
-/* Draws every <canvas data-chart="bar|line"> from its data-labels and data-datasets ({label, data,
+/* Draws every <canvas data-chart="bar|line" data-datasets> from its data-labels and data-datasets ({label, data,
    colour?, type?, interval?}), on load and after each HTMX swap. Each canvas is drawn once (data-drawn).
    Value axes start at zero, so a bar's length stays honest. A dataset with "interval": true holds [low, high]
    pairs and is drawn as a range (a thin floating bar, like an error bar); a dataset with "type": "point" is
@@ -20,7 +20,7 @@
   }
   function draw() {
     if (typeof Chart === "undefined") { return; }
-    document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+    document.querySelectorAll("canvas[data-chart][data-datasets]").forEach(function (canvas) {
       if (canvas.dataset.drawn) { return; }
       canvas.dataset.drawn = "1";
       var sets = JSON.parse(canvas.dataset.datasets || "[]").map(function (d, i) { return dataset(canvas, d, i); });

@@ -93,7 +93,8 @@
 
   function drawLineCharts() {
     if (typeof Chart === "undefined") { return; }
-    document.querySelectorAll("canvas.kpi-chart, canvas[data-chart='line']").forEach(function (canvas) {
+    // One series in data-values (a KPI's history, a robot's battery); charts with data-datasets are charts.js's.
+    document.querySelectorAll("canvas.kpi-chart, canvas[data-chart='line'][data-values]").forEach(function (canvas) {
       if (canvas.dataset.drawn) { return; }
       canvas.dataset.drawn = "1";
       var labels = JSON.parse(canvas.dataset.labels || "[]");

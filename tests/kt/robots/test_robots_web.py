@@ -35,6 +35,9 @@ def test_pages_render_in_korean(client, fleet, auth):
     assert re.search(r'<circle cx="3.0" cy="9.0"', html)
     assert "여권 창구" in html  # a named place
     assert client.get(f"/kt/robots/sites/{fleet.site_id}?lang=en").text.count("Live map") == 1
+    # A figure never wraps apart from its unit; a whole figure shows no ".0".
+    robot = client.get(f"/kt/robots/robots/{fleet.guide_a}?lang=ko").text
+    assert '<span class="nowrap">(3, 9)&nbsp;m</span>' in robot and "<td>12%" in robot and "12.0%" not in robot
     csv = client.get("/kt/robots/stats.csv?per=robot")
     assert csv.status_code == 200 and "안내로봇 1호" in csv.text
 

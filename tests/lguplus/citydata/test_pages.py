@@ -28,6 +28,10 @@ def test_pages_render_and_show_the_analyses(client, county_data):
     assert 'class="cd-legend"' in heat and heat.count('class="cd-swatch q') == 5
     cal = client.get("/lguplus/citydata/festivals", params={"year": 2026, "days": 3}).text
     assert "rank1" in cal and "추석" in cal and "지난 축제" in cal
+    # visitors are counted whole; the interval is one range; "so many times" is written against the figure
+    assert re.search(r'<td class="num nowrap">\d{1,3}(,\d{3})* ~ \d{1,3}(,\d{3})*</td>', cal)
+    assert re.search(r'<td class="num">\d+(\.\d{1,2})?×</td>', cal) and not re.search(r"\d\.\d+ ~", cal)
+    assert not re.search(r'<td class="q\d">[^<]*\.', heat)  # heat-map cells: whole people
     report = client.get("/lguplus/citydata/report", params={"year": 2026}).text
     assert "css/citydata.css" in report and "도시데이터 컨설팅 보고서" in report and "관외" in report
     assert "@media print" in client.get("/static/css/citydata.css").text
@@ -118,7 +122,7 @@ def test_zones_and_a_questionnaire_are_uploaded_from_the_page(client, county):
                     files={"file": ("r.csv", responses.encode(), "text/csv")}, follow_redirects=False)
     assert r.status_code == 303
     page = client.get(f"/lguplus/citydata/surveys/{sid}")
-    assert "100.0%" in page.text
+    assert "100%" in page.text and "100.0%" not in page.text
     bad = "respondent_key,weight,sex,age_band,q1\nS1,1,F,50-59,화순\nS2,1,F,50-59,부산\n"
     r = client.post("/lguplus/citydata/imports", data={"kind": "survey_responses", "survey_id": sid,
                                                         "csrf_token": token},

@@ -1,3 +1,5 @@
+import html
+import json
 import re
 
 from sqlalchemy import select
@@ -153,3 +155,19 @@ def test_staff_cannot_change_subsidy_rules_on_the_page(client, program):
     r = client.post(f"{WEB}/solutions", data={"csrf_token": token, "code": "pos", "monthly_fee_krw": "1",
                                               "one_off_krw": "1", "subsidy_pct": "1", "subsidy_cap_krw": "1"})
     assert r.status_code == 403
+
+
+def test_the_effect_chart_draws_each_interval_as_one_range_around_its_estimate(client, demo_loaded):
+    """Not three bars (low, estimate, high): a point for the estimate inside one floating range."""
+    from app.platform.demo import DEMO_PASSWORD
+
+    web_login(client, "seogu.staff", DEMO_PASSWORD)
+    rep = client.get(f"{WEB}/report")
+    assert rep.status_code == 200
+    charts = [json.loads(html.unescape(d)) for d in re.findall(r"data-datasets='([^']*)'", rep.text)]
+    effect = [sets for sets in charts if any(d.get("interval") for d in sets)]
+    assert len(effect) == 1 and len(effect[0]) == 2, charts
+    point, interval = effect[0]
+    assert point["type"] == "point" and len(interval["data"]) == len(point["data"]) > 0
+    assert all(low <= estimate <= high for (low, high), estimate in zip(interval["data"], point["data"], strict=True))
+    assert not re.search(r"\d\.0(%|<)", rep.text)  # counts whole, shares by the percent filter

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 
 from sqlalchemy import select
@@ -58,6 +59,15 @@ def test_demo_pages_show_the_divide_gradient_ranking_and_targets(client, world):
     assert all(r["isolated"] == "" for r in ranking[len(shown):])  # hidden dongs come last
     assert ranking[0]["dong_code"] in pages["/skt/isolation/ranking"].text
     page2 = client.get("/skt/isolation/ranking?page=2").text
+    # Numbers as Koreans read them: whole people, shares by the percent filter, the interval as one range.
+    html = pages["/skt/isolation/ranking"].text
+    assert f"<strong>{int(ranking[0]['isolated']):,}</strong>" in html
+    ranges = re.findall(r'<td class="num nowrap">(\d+(?:\.\d)?)%–(\d+(?:\.\d)?)%</td>', html)
+    assert len(ranges) >= 25 and all(float(low) <= float(high) for low, high in ranges)
+    gradient = pages["/skt/isolation/gradient"].text
+    assert re.search(r'<span class="stat-value">\d+(\.\d{1,2})?×</span>', gradient)
+    for text in (html, gradient, pages["/skt/isolation/criteria"].text, pages["/skt/isolation/targets"].text):
+        assert not re.search(r"\d\.0(%|<)", text)  # no "1,900.0" and no "12.0%"
     assert ranking[30]["dong_code"] in page2 and ranking[0]["dong_code"] not in page2
 
 

@@ -36,6 +36,13 @@ def test_pages_render_in_korean_with_charts_tables_and_csv(client, tdeal):
     page = client.get(f"{WEB}/campaigns/{cid}")
     assert page.status_code == 200 and "매출 증대 효과" in page.text and "쿠폰" in page.text
     assert page.text.count("data-chart") >= 3
+    # coupons: whole counts, and the redemption rate as a share ("12.5%", never "12.0%")
+    coupons = client.get(f"{API}/campaigns/{cid}/report", headers=api_headers(client, "cw.staff")).json()["coupons"]
+    for c in coupons:
+        shown = re.search(rf'<td class="num">{c["issued"]:,}</td><td class="num">{c["redeemed"]:,} '
+                          r'\((\d+(?:\.\d)?)%\)</td>', page.text)
+        assert shown and abs(float(shown.group(1)) - c["rate"] * 100) <= 0.05, c
+    assert not re.search(r"\d\.0%", page.text)
     english = client.get(f"{WEB}/campaigns/{cid}?lang=en")
     assert "Sales uplift (difference in differences)" in english.text and "매출 증대 효과" not in english.text
     client.get(f"{WEB}/?lang=ko")
