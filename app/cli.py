@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from app.core import commands
 from app.core.config import ROOT_DIR, get_settings
 
 
@@ -117,52 +118,27 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from app.core.db import Database
-    from app.core.manifest import install
-    from app.modules import load_manifests
     from app.platform import demo
 
-    install(load_manifests())
-    db = Database(get_settings().database_url)
-    try:
+    with commands.database() as db:
         if args.if_empty and not demo.is_empty(db):
             print("Demo data: the database already has data; nothing loaded.")
         else:
             demo.load_all(db)
             print("Demo data loaded.")
         demo.print_sign_ins()
-    finally:
-        db.dispose()
     return 0
 
 
 def _cmd_create_user(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from app.core.db import Database
-    from app.core.errors import DomainError
-    from app.core.tenancy import SYSTEM, bind_principal
     from app.platform import accounts
     from app.platform.schemas import UserIn
 
-    try:
-        data = UserIn(username=args.username, password=args.password, role=args.role,
-                      municipality_code=args.municipality, display_name=args.display_name or "")
-    except ValidationError as exc:
-        for err in exc.errors():
-            print(f"error: {'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
-        return 2
-    db = Database(get_settings().database_url)
-    try:
-        with db.unit_of_work() as session:
-            bind_principal(session, SYSTEM)
-            user = accounts.create_user(session, data=data)
-            print(f"Created user {user.username} ({user.role}).")
-    except DomainError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
-        return 2
-    finally:
-        db.dispose()
+    data = UserIn(username=args.username, password=args.password, role=args.role,
+                  municipality_code=args.municipality, display_name=args.display_name or "")
+    with commands.system_session() as session:
+        user = accounts.create_user(session, data=data)
+        print(f"Created user {user.username} ({user.role}).")
     return 0
 
 
@@ -174,8 +150,7 @@ def _backup_step(step: str, file: str, done: str) -> int:
     try:
         getattr(backup, step)(get_settings().migration_url, Path(file))
     except backup.BackupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return commands.fail(str(exc))
     print(done)
     return 0
 
@@ -203,15 +178,6 @@ def _add_backup_commands(sub: argparse._SubParsersAction) -> None:
 
 # --- keys and audit: sealing keys, the audit chain, access records --------------------------------
 
-def _open_database():
-    from app.core.db import Database
-    from app.core.manifest import install
-    from app.modules import load_manifests
-
-    install(load_manifests())  # every module's models and sealed fields
-    return Database(get_settings().database_url)
-
-
 def _cmd_keys_generate(args: argparse.Namespace) -> int:
     from app.core.sealing import generate_key
 
@@ -226,12 +192,9 @@ def _cmd_keys_rotate(args: argparse.Namespace) -> int:
     from app.core.rotation import rotate
     from app.core.sealing import keyring
 
-    db = _open_database()
-    try:
+    with commands.database() as db:  # every module's models and sealed fields
         print(f"Resealing under key {keyring().newest!r} (batches of {args.batch}).")
         reports = rotate(db, batch=args.batch, progress=print)  # as the worker's core.keys.rotate job does
-    finally:
-        db.dispose()
     unreadable = [r for r in reports if r.unreadable]
     for r in reports:
         print(f"{r.name}: {r.total} values, {r.resealed} resealed, {r.skipped} already under the newest key")
@@ -245,65 +208,49 @@ def _cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
-    from app.core.tenancy import SYSTEM
     from app.platform.auditchain import CHAINS, verify
 
-    db = _open_database()
     failed = False
-    try:
-        with db.unit_of_work(write=False, principal=SYSTEM) as session:  # the whole chain, every tenant
-            for chain in CHAINS:
-                v = verify(session, chain)
-                if v.ok:
-                    print(f"{chain}: ok, {v.checked} entries verified; head {v.head_seq} {v.head_hash}")
-                else:
-                    failed = True
-                    print(f"{chain}: TAMPERED after {v.checked} good entries: {v.problem}", file=sys.stderr)
-    finally:
-        db.dispose()
+    with commands.system_session(write=False) as session:  # the whole chain, every tenant
+        for chain in CHAINS:
+            v = verify(session, chain)
+            if v.ok:
+                print(f"{chain}: ok, {v.checked} entries verified; head {v.head_seq} {v.head_hash}")
+            else:
+                failed = True
+                print(f"{chain}: TAMPERED after {v.checked} good entries: {v.problem}", file=sys.stderr)
     return 1 if failed else 0
 
 
 def _cmd_audit_export(args: argparse.Namespace) -> int:
     from app.core.csvout import csv_text
-    from app.core.tenancy import SYSTEM, bind_principal
     from app.platform import audit
 
     try:
         audit.month_bounds(args.month)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return commands.fail(str(exc))
     output = Path(args.output or f"access-{args.month}.csv")
-    db = _open_database()
-    try:
-        with db.unit_of_work() as session:
-            bind_principal(session, SYSTEM)
-            rows = list(audit.access_export_rows(session, month=args.month))
-            output.write_text("\ufeff" + csv_text(audit.ACCESS_EXPORT_HEADER, rows), encoding="utf-8")
-            audit.record(session, action="export", object_type="access_log", object_id=args.month,
-                         municipality_id=None, after={"rows": len(rows), "file": output.name})
-    finally:
-        db.dispose()
+    with commands.system_session() as session:
+        rows = list(audit.access_export_rows(session, month=args.month))
+        output.write_text("\ufeff" + csv_text(audit.ACCESS_EXPORT_HEADER, rows), encoding="utf-8")
+        audit.record(session, action="export", object_type="access_log", object_id=args.month,
+                     municipality_id=None, after={"rows": len(rows), "file": output.name})
     print(f"{len(rows)} access records of {args.month} written to {output}.")
     return 0
 
 
 def _cmd_audit_purge(args: argparse.Namespace) -> int:
-    from app.core.tenancy import SYSTEM, bind_principal
+    from app.core.tenancy import SYSTEM
     from app.platform.auditchain import RetentionSettings, purge_expired
 
     settings = RetentionSettings()
-    db = _open_database()
-    try:
-        session = db.session(write=True)
+    with commands.database() as db:
+        session = db.session(write=True, principal=SYSTEM)  # purge_expired commits batch by batch
         try:
-            bind_principal(session, SYSTEM)
             counts = purge_expired(session, settings=settings, progress=print)
         finally:
             session.close()
-    finally:
-        db.dispose()
     for chain, n in counts.items():
         print(f"{chain}: {n} entries older than {settings.days(chain)} days purged; the chain still verifies.")
     return 0
@@ -405,8 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     refused = _settings_error()
     if refused:
-        print(f"error: {refused}", file=sys.stderr)
-        return 2
+        return commands.fail(refused)
     if args.func is not _cmd_serve and not logging.getLogger().handlers:
         # serve configures logging for each of its processes itself; a host that set up logging already
         # (an embedding program, a test run) keeps its own.
@@ -416,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     # The audit trail names the command, never its options (a password may be among them).
     words = list(itertools.takewhile(lambda w: not w.startswith("-"), argv))[:2]
     with origin_scope("cli", " ".join(["dxhub", *words])):
-        return args.func(args) or 0
+        return commands.run(args.func, args)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.harness import each_backend, print_rows, server
+from bench.harness import each_backend, print_rows, server, world
 
 ROOT = Path(__file__).resolve().parents[1]
 ROBOTS = 1000
@@ -38,33 +38,13 @@ READERS = 4
 def _prepare(url: str) -> int:
     """Migrate, then one municipality, an admin, a site and 1,000 robots; returns the site id."""
     sys.path.insert(0, str(ROOT))
-    from sqlalchemy import text
-
-    from app.cli import migrate
     from app.core import security
-    from app.core.db import Database
-    from app.core.manifest import install
-    from app.core.tenancy import SYSTEM, bind_principal
     from app.kt.robots import service
     from app.kt.robots.models import Robot
     from app.kt.robots.schemas import SiteIn
-    from app.modules import load_manifests
-    from app.platform.models import Municipality, User
+    from app.platform.models import User
 
-    install(load_manifests())
-    if url.startswith("postgresql"):
-        db = Database(url)
-        with db.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        db.dispose()
-    migrate(url)
-    db = Database(url)
-    with db.unit_of_work() as s:
-        bind_principal(s, SYSTEM)
-        m = Municipality(code="4300000000", name_ko="충청북도", name_en="Chungbuk", level="metropolitan")
-        s.add(m)
-        s.flush()
+    def populate(s, m) -> int:
         s.add(User(username="bench", display_name="bench", role="platform_admin",
                    password_hash=security.hash_password("bench-password-1")))
         site = service.create_site(s, data=SiteIn(code="bench-hall", name="벤치 현장", municipality_code=m.code,
@@ -74,7 +54,10 @@ def _prepare(url: str) -> int:
                         vendor="bench", model="B", type="guide", capabilities=["guide", "dock"], status="offline",
                         online=False, errors=[]) for i in range(ROBOTS))
         s.flush()
-        site_id = site.id
+        return site.id
+
+    db, _mid, site_id = world(url, {"code": "4300000000", "name_ko": "충청북도", "name_en": "Chungbuk",
+                                    "level": "metropolitan"}, populate)
     db.dispose()
     return site_id
 

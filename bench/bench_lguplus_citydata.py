@@ -13,14 +13,14 @@ latency over three years of hourly data for 13 zones; each beside a floor from t
 from __future__ import annotations
 
 import os
-import sqlite3
-import statistics
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select, text
+
+from bench import harness
 
 ROWS = int(os.environ.get("DXHUB_BENCH_CITYDATA_ROWS", "300000"))
 CALLS = int(os.environ.get("DXHUB_BENCH_CITYDATA_CALLS", "200"))
@@ -30,24 +30,11 @@ COLUMNS = ("municipality_id", "job_id", "obs_date", "hour", "zone_id", "sex", "a
 
 
 def _setup(url: str):
-    from app.cli import migrate
-    from app.core.db import Database
-    from app.core.manifest import install
-    from app.core.tenancy import SYSTEM, bind_principal
     from app.lguplus.citydata import demo
-    from app.modules import load_manifests
-    from app.platform.models import Municipality
 
-    install(load_manifests())
-    migrate(url)
-    db = Database(url)
-    with db.unit_of_work() as s:
-        bind_principal(s, SYSTEM)
-        m = Municipality(code=HWASUN, name_ko="화순군", name_en="Hwasun", level="basic")
-        s.add(m)
-        s.flush()
-        demo.ensure_zones(s, municipality_id=m.id, county_code=HWASUN)
-    return db, m.id
+    db, mid, _ = harness.world(url, {"code": HWASUN, "name_ko": "화순군", "name_en": "Hwasun", "level": "basic"},
+                               lambda s, m: demo.ensure_zones(s, municipality_id=m.id, county_code=HWASUN))
+    return db, mid
 
 
 def _write_csv(path: Path, n: int) -> None:
@@ -60,10 +47,11 @@ def _write_csv(path: Path, n: int) -> None:
     with path.open("w", encoding="utf-8") as fh:
         fh.write("date,hour,zone_code,sex,age_band,visitor_type,origin_code,count\n")
         for i in range(n):
-            d = start + timedelta(days=(i // 3744) % 1000)
+            # 3,744 rows a day: each zone x hour x sex x age band once (the import refuses a repeated key)
+            d, j = start + timedelta(days=(i // 3744) % 1000), i % 3744
             vt = types[i % 3]
             origin = "2900000000" if vt == "visitor" and i % 2 else ""
-            fh.write(f"{d.isoformat()},{(i // 3) % 24},{zones[(i // 72) % 13]},{sexes[i % 2]},{ages[(i // 2) % 6]},"
+            fh.write(f"{d.isoformat()},{(j // 12) % 24},{zones[j // 288]},{sexes[j % 2]},{ages[(j // 2) % 6]},"
                      f"{vt},{origin},{(i % 97) * 1.25:.2f}\n")
 
 
@@ -87,59 +75,20 @@ def _job_import(db, mid: int, path: Path) -> tuple[float, list[tuple]]:
     return rows / elapsed, [(m, None, str(d), h, z, sx, a, v, o, c) for m, _j, d, h, z, sx, a, v, o, c in tuples]
 
 
-def _sqlite_floor(path: str, tuples: list[tuple]) -> float:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    marks = ", ".join("?" for _ in COLUMNS)
-    started = time.perf_counter()
-    conn.execute("BEGIN")
-    conn.executemany(f"INSERT INTO citydata_living_population ({', '.join(COLUMNS)}) VALUES ({marks})", tuples)
-    conn.execute("COMMIT")
-    rate = len(tuples) / (time.perf_counter() - started)
-    conn.close()
-    return rate
-
-
-def _pg_floor(db, tuples: list[tuple]) -> float:
-    started = time.perf_counter()
-    with db.engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f"COPY citydata_living_population ({', '.join(COLUMNS)}) FROM STDIN") as cp:
-            for row in tuples:
-                cp.write_row(row)
-        raw.commit()
-    return len(tuples) / (time.perf_counter() - started)
-
-
 def _import_figures(results: list[dict]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "living.csv"
         _write_csv(csv_path, ROWS)
-        db_path = f"{tmp}/bench.db"
-        db, mid = _setup(f"sqlite:///{db_path}")
-        rate, tuples = _job_import(db, mid, csv_path)
-        db.dispose()
-        floor = _sqlite_floor(db_path, tuples)
-        results.append({"name": f"citydata living-population CSV import, {ROWS:,} rows (SQLite)", "value": rate,
-                        "unit": "rows/s", "floor_name": "sqlite3.executemany, same rows", "floor_value": floor})
-        pg = os.environ.get("DXHUB_BENCH_PG_URL")
-        if pg:
-            from sqlalchemy import create_engine
 
-            engine = create_engine(pg.replace("postgresql://", "postgresql+psycopg://", 1))
-            with engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-            engine.dispose()
-            db, mid = _setup(pg)
+        def backend(label: str, url: str) -> list[dict]:
+            db, mid = _setup(url)
             rate, tuples = _job_import(db, mid, csv_path)
-            floor = _pg_floor(db, tuples)
+            floor_name, floor = harness.bulk_floor(db, "citydata_living_population", COLUMNS, tuples)
             db.dispose()
-            results.append({"name": f"citydata living-population CSV import, {ROWS:,} rows (PostgreSQL)",
-                            "value": rate, "unit": "rows/s", "floor_name": "PostgreSQL COPY, same rows",
-                            "floor_value": floor})
+            return [{"name": f"citydata living-population CSV import, {ROWS:,} rows ({label})", "value": rate,
+                     "unit": "rows/s", "floor_name": floor_name, "floor_value": floor}]
+
+        results += harness.each_backend(backend, "bench.db")
 
 
 def _during_import(db, mid: int, tmp: Path, work):
@@ -147,16 +96,22 @@ def _during_import(db, mid: int, tmp: Path, work):
     lock; reads go on under WAL)."""
     import threading
 
-    from app.core.tenancy import SYSTEM, bind_principal
+    from app.core.tenancy import SYSTEM
     from app.lguplus.citydata import jobs
+    from app.lguplus.citydata.models import CitydataImportJob
 
     path = tmp / "busy.csv"
     _write_csv(path, 300_000)
-    with db.unit_of_work() as s:
-        bind_principal(s, SYSTEM)
+    with db.unit_of_work(principal=SYSTEM) as s:
         job_id = jobs.new_job(s, municipality_id=mid, kind="living_population", filename=path.name,
                               bytes_total=path.stat().st_size).id
-    thread: threading.Thread = jobs.start(db, job_id=job_id, path=path)
+
+    def run() -> None:  # what the worker's import job does with the file: one transaction
+        with db.unit_of_work(principal=SYSTEM) as s:
+            jobs.run_file(s, job=s.get(CitydataImportJob, job_id), path=path)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
     time.sleep(0.2)  # let the job take the write lock
     out = work()
     running_at_end = thread.is_alive()
@@ -164,10 +119,6 @@ def _during_import(db, mid: int, tmp: Path, work):
     if not running_at_end:
         print("note: the import finished before the reads did", flush=True)
     return out
-
-
-def _p99(xs: list[float]) -> float:
-    return statistics.quantiles(xs, n=100)[98]
 
 
 def _latency_figures(results: list[dict]) -> None:
@@ -236,18 +187,15 @@ def _latency_figures(results: list[dict]) -> None:
         heat_busy = _during_import(db, mid, Path(tmp), lambda: timed(heat, cold=False))
         db.dispose()
     label = "3 years hourly x 13 zones"
-    results += [
-        {"name": f"citydata festival windows p99, cold ({label})", "value": _p99(cold), "unit": "ms",
-         "floor_name": "read of the zone's daily series p99", "floor_value": _p99(floor_w)},
-        {"name": f"citydata festival windows p99, warm ({label})", "value": _p99(warm), "unit": "ms",
-         "floor_name": "read of the zone's daily series p99", "floor_value": _p99(floor_w)},
-        {"name": "citydata heat map p99 while a 300k-row import runs", "value": _p99(heat_busy), "unit": "ms",
-         "floor_name": "heat map p99, no import running", "floor_value": _p99(heat_idle)},
-        {"name": "citydata market items p99, cold (24 months of card data)", "value": _p99(mk_cold), "unit": "ms",
-         "floor_name": "its GROUP BY on the card rollup p99", "floor_value": _p99(floor_m)},
-        {"name": "citydata market items p99, warm (24 months of card data)", "value": _p99(mk), "unit": "ms",
-         "floor_name": "its GROUP BY on the card rollup p99", "floor_value": _p99(floor_m)},
-    ]
+    daily, group_by = "read of the zone's daily series p99", "its GROUP BY on the card rollup p99"
+    figures = [(f"citydata festival windows p99, cold ({label})", cold, daily, floor_w),
+               (f"citydata festival windows p99, warm ({label})", warm, daily, floor_w),
+               ("citydata heat map p99 while a 300k-row import runs", heat_busy, "heat map p99, no import running",
+                heat_idle),
+               ("citydata market items p99, cold (24 months of card data)", mk_cold, group_by, floor_m),
+               ("citydata market items p99, warm (24 months of card data)", mk, group_by, floor_m)]
+    results += [{"name": name, "value": harness.quantile(xs, 99), "unit": "ms", "floor_name": floor_name,
+                 "floor_value": harness.quantile(floor, 99)} for name, xs, floor_name, floor in figures]
 
 
 def measure() -> list[dict]:
@@ -258,5 +206,4 @@ def measure() -> list[dict]:
 
 
 if __name__ == "__main__":
-    for row in measure():
-        print(row)
+    harness.print_rows(measure())

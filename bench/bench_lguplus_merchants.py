@@ -22,6 +22,8 @@ from datetime import date
 
 from sqlalchemy import select, text
 
+from bench import harness
+
 MERCHANTS = int(os.environ.get("DXHUB_BENCH_MER_MERCHANTS", "1000"))
 MONTHS = 24
 BATCH = 10_000
@@ -31,26 +33,12 @@ TODAY = date(2026, 11, 25)
 
 
 def _setup(url: str, *, n_merchants: int, months: int = 2, n_participants: int = 10):
-    from app.cli import migrate
-    from app.core.db import Database
-    from app.core.manifest import install
-    from app.core.tenancy import SYSTEM, bind_principal
     from app.lguplus.merchants import demo
-    from app.modules import load_manifests
-    from app.platform.models import Municipality
 
-    install(load_manifests())
-    migrate(url)
-    db = Database(url)
-    with db.unit_of_work() as s:
-        bind_principal(s, SYSTEM)
-        m = Municipality(code="2914000000", name_ko="서구", name_en="Seo-gu", level="basic")
-        s.add(m)
-        s.flush()
-        made = demo.generate(s, municipality_id=m.id, n_merchants=n_merchants, n_participants=n_participants,
-                             months=months, seed=5, today=TODAY, n_consulting=0,
-                             budget_per_year=10_000_000_000)
-    return db, m.id, made
+    return harness.world(url, {"code": "2914000000", "name_ko": "서구", "name_en": "Seo-gu", "level": "basic"},
+                         lambda s, m: demo.generate(s, municipality_id=m.id, n_merchants=n_merchants,
+                                                    n_participants=n_participants, months=months, seed=5,
+                                                    today=TODAY, n_consulting=0, budget_per_year=10_000_000_000))
 
 
 def _principal(mid: int):
@@ -72,84 +60,34 @@ def _outcome_rows(db, mid: int) -> list[dict]:
 
 
 def _import_rate(db, mid: int, rows: list[dict]) -> float:
-    from app.core.tenancy import bind_principal
     from app.lguplus.merchants import service
 
-    started = time.perf_counter()
-    for i in range(0, len(rows), BATCH):
-        with db.unit_of_work() as s:
-            bind_principal(s, _principal(mid))
-            result = service.import_outcomes(s, rows=rows[i:i + BATCH])
-            assert result["created"] == len(rows[i:i + BATCH])
-    return len(rows) / (time.perf_counter() - started)
+    return harness.import_rate(db, _principal(mid), rows, service.import_outcomes, batch=BATCH)
 
 
-COLUMNS = "municipality_id, merchant_id, month_date, sales_krw, orders, reservations, no_show_rate, staff_hours"
+COLUMNS = ("municipality_id", "merchant_id", "month_date", "sales_krw", "orders", "reservations", "no_show_rate",
+           "staff_hours")
 
 
 def _tuples(db, mid: int, rows: list[dict], year_shift: int) -> list[tuple]:
+    """The rows as the driver takes them, ten years on (a month a merchant has no outcome for yet); SQLite
+    is given the month as ISO text, as SQLAlchemy stores it."""
     with db.session() as s:
         ids = dict(s.execute(text("SELECT brn, id FROM lgum_merchant")).all())
-    return [(mid, ids[r["brn"]], date(int(r["month"][:4]) + year_shift, int(r["month"][5:]), 1), r["sales_krw"],
-             r["orders"], r["reservations"], r["no_show_rate"], r["staff_hours"]) for r in rows]
+    as_date = (lambda d: d.isoformat()) if db.is_sqlite else (lambda d: d)
+    return [(mid, ids[r["brn"]], as_date(date(int(r["month"][:4]) + year_shift, int(r["month"][5:]), 1)),
+             r["sales_krw"], r["orders"], r["reservations"], r["no_show_rate"], r["staff_hours"]) for r in rows]
 
 
-def _sqlite_floor(path: str, tuples: list[tuple]) -> float:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    rows = [(*t[:2], t[2].isoformat(), *t[3:]) for t in tuples]
-    started = time.perf_counter()
-    for i in range(0, len(rows), BATCH):
-        conn.execute("BEGIN")
-        conn.executemany(f"INSERT INTO lgum_outcome ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows[i:i + BATCH])
-        conn.execute("COMMIT")
-    rate = len(rows) / (time.perf_counter() - started)
-    conn.close()
-    return rate
-
-
-def _pg_copy_floor(db, tuples: list[tuple]) -> float:
-    started = time.perf_counter()
-    with db.engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur:
-            for i in range(0, len(tuples), BATCH):
-                with cur.copy(f"COPY lgum_outcome ({COLUMNS}) FROM STDIN") as copy:
-                    for row in tuples[i:i + BATCH]:
-                        copy.write_row(row)
-                raw.commit()
-    return len(tuples) / (time.perf_counter() - started)
-
-
-def _import_figures(results: list[dict]) -> None:
-    n = MERCHANTS * MONTHS
-    with tempfile.TemporaryDirectory() as tmp:
-        path = f"{tmp}/bench.db"
-        db, mid, _made = _setup(f"sqlite:///{path}", n_merchants=MERCHANTS)
-        rows = _outcome_rows(db, mid)
-        rate = _import_rate(db, mid, rows)
-        floor = _sqlite_floor(path, _tuples(db, mid, rows, year_shift=10))
-        db.dispose()
-        results.append({"name": f"merchants outcomes import, {n:,} rows (SQLite)", "value": rate, "unit": "rows/s",
-                        "floor_name": "sqlite3.executemany, same rows", "floor_value": floor})
-    pg = os.environ.get("DXHUB_BENCH_PG_URL")
-    if pg:
-        from sqlalchemy import create_engine
-
-        engine = create_engine(pg.replace("postgresql://", "postgresql+psycopg://", 1))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-        db, mid, _made = _setup(pg, n_merchants=MERCHANTS)
-        rows = _outcome_rows(db, mid)
-        rate = _import_rate(db, mid, rows)
-        floor = _pg_copy_floor(db, _tuples(db, mid, rows, year_shift=10))
-        db.dispose()
-        results.append({"name": f"merchants outcomes import, {n:,} rows (PostgreSQL)", "value": rate,
-                        "unit": "rows/s", "floor_name": "PostgreSQL COPY, same rows", "floor_value": floor})
+def _import_backend(label: str, url: str) -> list[dict]:
+    db, mid, _made = _setup(url, n_merchants=MERCHANTS)
+    rows = _outcome_rows(db, mid)
+    rate = _import_rate(db, mid, rows)
+    floor_name, floor = harness.bulk_floor(db, "lgum_outcome", COLUMNS, _tuples(db, mid, rows, year_shift=10),
+                                           batch=BATCH)
+    db.dispose()
+    return [{"name": f"merchants outcomes import, {MERCHANTS * MONTHS:,} rows ({label})", "value": rate,
+             "unit": "rows/s", "floor_name": floor_name, "floor_value": floor}]
 
 
 def _approval_figures(results: list[dict]) -> None:
@@ -221,25 +159,20 @@ def _report_figures(results: list[dict]) -> None:
             floor.append((time.perf_counter() - started) * 1000)
         db.dispose()
 
-    def q(xs: list[float], p: int) -> float:
-        return statistics.quantiles(xs, n=100)[p - 1]
-
     results += [
         {"name": "merchants effect report p50 (300 merchants x 24 months)", "value": statistics.median(timings),
          "unit": "ms", "floor_name": "reading its rows alone p50", "floor_value": statistics.median(floor[3:])},
-        {"name": "merchants effect report p99 (300 merchants x 24 months)", "value": q(timings, 99), "unit": "ms",
-         "floor_name": "reading its rows alone p99", "floor_value": q(floor[3:], 99)},
+        {"name": "merchants effect report p99 (300 merchants x 24 months)", "value": harness.quantile(timings, 99),
+         "unit": "ms", "floor_name": "reading its rows alone p99", "floor_value": harness.quantile(floor[3:], 99)},
     ]
 
 
 def measure() -> list[dict]:
-    results: list[dict] = []
-    _import_figures(results)
+    results = harness.each_backend(_import_backend, "bench.db")
     _approval_figures(results)
     _report_figures(results)
     return results
 
 
 if __name__ == "__main__":
-    for row in measure():
-        print(row)
+    harness.print_rows(measure())

@@ -16,11 +16,12 @@ import os
 import re
 import sqlite3
 import statistics
-import tempfile
 import time
 
 import numpy as np
 from sqlalchemy import text
+
+from bench import harness
 
 DONGS = int(os.environ.get("DXHUB_BENCH_ISO_DONGS", "300"))
 MONTHS = int(os.environ.get("DXHUB_BENCH_ISO_MONTHS", "60"))
@@ -36,28 +37,19 @@ COLUMNS = ("municipality_id", "period", "dong_id", "age_band", "sex", "income_ba
 
 
 def _setup(url: str):
-    from app.cli import migrate
     from app.core import security
-    from app.core.db import Database
-    from app.core.manifest import install
-    from app.core.tenancy import SYSTEM, bind_principal
-    from app.modules import load_manifests
-    from app.platform.models import Municipality, User
+    from app.platform.models import User
     from app.skt.isolation import service
 
-    install(load_manifests())
-    migrate(url)
-    db = Database(url)
-    with db.unit_of_work() as s:
-        bind_principal(s, SYSTEM)
-        m = Municipality(code="4812000000", name_ko="창원시", name_en="Changwon", level="basic")
-        s.add(m)
-        s.flush()
+    def populate(s, m) -> None:
         s.add(User(username="bench.staff", display_name="bench", role="staff", municipality_id=m.id,
                    password_hash=security.hash_password(PASSWORD)))
         service.import_dongs(s, rows=[{"code": f"48{i:06d}00", "name": f"벤치{i}동", "district": f"{i % 5}구",
                                        "municipality_code": "4812000000"} for i in range(DONGS)])
-    return db, m.id
+
+    db, mid, _ = harness.world(url, {"code": "4812000000", "name_ko": "창원시", "name_en": "Changwon",
+                                     "level": "basic"}, populate, modules=["skt.isolation"])
+    return db, mid
 
 
 def _rows(months: int) -> list[dict]:
@@ -88,18 +80,12 @@ def _rows(months: int) -> list[dict]:
 
 
 def _import_rate(db, mid: int, rows: list[dict]) -> float:
-    from app.core.tenancy import Principal, bind_principal
+    from app.core.tenancy import Principal
     from app.skt.isolation import service
 
     principal = Principal(kind="api_key", id=1, name="bench", role="staff", municipality_id=mid,
                           municipality_ids=frozenset({mid}), scopes=frozenset({"skt.isolation:write"}))
-    started = time.perf_counter()
-    for i in range(0, len(rows), BATCH):
-        with db.unit_of_work() as s:
-            bind_principal(s, principal)
-            result = service.import_cells(s, rows=rows[i:i + BATCH])
-            assert result["created"] == len(rows[i:i + BATCH])
-    return len(rows) / (time.perf_counter() - started)
+    return harness.import_rate(db, principal, rows, service.import_cells, batch=BATCH)
 
 
 def _tuples(db, mid: int, rows: list[dict]) -> list[tuple]:
@@ -114,44 +100,7 @@ def _tuples(db, mid: int, rows: list[dict]) -> list[tuple]:
              r["home_hours"], now) for r in rows]
 
 
-def _sqlite_floor(path: str, tuples: list[tuple]) -> float:
-    """The same rows into the same table (same indexes and constraints, emptied) with a bare executemany."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("DELETE FROM iso_cell")
-    sql = f"INSERT INTO iso_cell ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-    started = time.perf_counter()
-    for i in range(0, len(tuples), BATCH):
-        conn.execute("BEGIN")
-        conn.executemany(sql, tuples[i:i + BATCH])
-        conn.execute("COMMIT")
-    rate = len(tuples) / (time.perf_counter() - started)
-    conn.close()
-    return rate
-
-
-def _pg_copy_floor(db, tuples: list[tuple]) -> float:
-    with db.engine.begin() as conn:
-        conn.execute(text("DELETE FROM iso_cell"))
-    started = time.perf_counter()
-    with db.engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur:
-            for i in range(0, len(tuples), BATCH):
-                with cur.copy(f"COPY iso_cell ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                    for row in tuples[i:i + BATCH]:
-                        copy.write_row(row)
-                raw.commit()
-    return len(tuples) / (time.perf_counter() - started)
-
-
-def _q(xs: list[float], p: int) -> float:
-    return statistics.quantiles(xs, n=100)[p - 1] if len(xs) > 1 else xs[0]
-
-
-def _page_figures(results: list[dict], db, path: str, n_cells: int) -> None:
+def _page_figures(db, n_cells: int) -> list[dict]:
     from fastapi.testclient import TestClient
 
     from app.core.config import Settings
@@ -177,8 +126,8 @@ def _page_figures(results: list[dict], db, path: str, n_cells: int) -> None:
                 if n >= 5:
                     timings.setdefault(url, []).append((time.perf_counter() - started) * 1000)
                 assert r.status_code == 200, (url, r.status_code)
-    floor = []
-    conn = sqlite3.connect(path)
+    floor, results = [], []
+    conn = sqlite3.connect(db.engine.url.database)
     sql = ("SELECT r.dong_id, r.age_band, r.population, r.isolated FROM iso_dong_rollup r JOIN iso_dong d "
            "ON d.id = r.dong_id WHERE r.municipality_id IN (?) AND r.period IN (?, ?)")
     prev = f"{2021 + (MONTHS - 2) // 12}-{(MONTHS - 2) % 12 + 1:02d}"
@@ -191,42 +140,34 @@ def _page_figures(results: list[dict], db, path: str, n_cells: int) -> None:
     for url, xs in timings.items():
         label = url.split("?")[0].removeprefix("/skt/isolation").removeprefix("/api/v1/skt/isolation") or "/"
         kind = "API" if url.startswith("/api") else "page"
-        results.append({"name": f"isolation {kind} {label} p99, {size}", "value": _q(xs, 99), "unit": "ms",
-                        "floor_name": "bare SQL of the ranking rollup, p99", "floor_value": _q(floor, 99)})
+        results.append({"name": f"isolation {kind} {label} p99, {size}", "value": harness.quantile(xs, 99),
+                        "unit": "ms", "floor_name": "bare SQL of the ranking rollup, p99",
+                        "floor_value": harness.quantile(floor, 99)})
     all_pages = [x for url, xs in timings.items() if not url.startswith("/api") for x in xs]
     results.append({"name": f"isolation pages p50 (all five), {size}", "value": statistics.median(all_pages),
                     "unit": "ms", "floor_name": "bare SQL of the ranking rollup, p50",
                     "floor_value": statistics.median(floor)})
+    return results
+
+
+def _measure_backend(label: str, url: str) -> list[dict]:
+    """The import on the backend (60 months on SQLite, ``PG_MONTHS`` on PostgreSQL) beside the driver's
+    floor into the emptied table; on SQLite also the pages at that size."""
+    sqlite = url.startswith("sqlite")
+    db, mid = _setup(url)
+    rows = _rows(MONTHS if sqlite else PG_MONTHS)
+    rate = _import_rate(db, mid, rows)
+    pages = _page_figures(db, len(rows)) if sqlite else []
+    floor_name, floor = harness.bulk_floor(db, "iso_cell", COLUMNS, _tuples(db, mid, rows), batch=BATCH,
+                                           empty_first=True)
+    db.dispose()
+    return [{"name": f"isolation cell import + rollups, {len(rows):,} rows ({label})", "value": rate,
+             "unit": "rows/s", "floor_name": floor_name, "floor_value": floor}, *pages]
 
 
 def measure() -> list[dict]:
-    results: list[dict] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        path = f"{tmp}/bench.db"
-        db, mid = _setup(f"sqlite:///{path}")
-        rows = _rows(MONTHS)
-        rate = _import_rate(db, mid, rows)
-        _page_figures(results, db, path, len(rows))
-        tuples = _tuples(db, mid, rows)
-        db.dispose()
-        floor = _sqlite_floor(path, tuples)
-        results.insert(0, {"name": f"isolation cell import + rollups, {len(rows):,} rows (SQLite)", "value": rate,
-                           "unit": "rows/s", "floor_name": "sqlite3.executemany, same rows", "floor_value": floor})
-    pg = os.environ.get("DXHUB_BENCH_PG_URL")
-    if pg:
-        from sqlalchemy import create_engine
+    return harness.each_backend(_measure_backend, "bench.db")
 
-        engine = create_engine(pg.replace("postgresql://", "postgresql+psycopg://", 1))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-        db, mid = _setup(pg)
-        rows = _rows(PG_MONTHS)
-        rate = _import_rate(db, mid, rows)
-        floor = _pg_copy_floor(db, _tuples(db, mid, rows))
-        db.dispose()
-        results.insert(1, {"name": f"isolation cell import + rollups, {len(rows):,} rows (PostgreSQL)",
-                           "value": rate, "unit": "rows/s", "floor_name": "PostgreSQL COPY, same rows",
-                           "floor_value": floor})
-    return results
+
+if __name__ == "__main__":
+    harness.print_rows(measure())

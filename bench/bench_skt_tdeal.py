@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -20,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from sqlalchemy import insert, select, text
 
+from bench import harness
+
 IMPORT_ROWS = int(os.environ.get("DXHUB_BENCH_TDEAL_ROWS", "100000"))
 BATCH = 10_000
 SUBSCRIBERS, PRODUCTS, MERCHANTS = 100_000, 20_000, 5_000
@@ -27,25 +28,13 @@ CALLS = 600
 
 
 def _setup(url: str):
-    from app.cli import migrate
-    from app.core.db import Database
-    from app.core.manifest import install
-    from app.core.tenancy import SYSTEM, bind_principal
-    from app.modules import load_manifests
-    from app.platform.models import Municipality
     from app.skt.tdeal import demo
 
-    install(load_manifests())
-    migrate(url)
-    db = Database(url)
-    with db.unit_of_work() as s:
-        bind_principal(s, SYSTEM)
-        m = Municipality(code="4700000000", name_ko="경상북도", name_en="Gyeongbuk", level="metropolitan")
-        s.add(m)
-        s.flush()
-        made = demo.generate(s, region_id=m.id, city_ids={m.id: 1.0}, n_merchants=250, n_participants=200,
-                             n_subscribers=5000, events_per_user=1, days=30, seed=1, with_coupons=False)
-    return db, m.id, made
+    return harness.world(url, {"code": "4700000000", "name_ko": "경상북도", "name_en": "Gyeongbuk",
+                               "level": "metropolitan"},
+                         lambda s, m: demo.generate(s, region_id=m.id, city_ids={m.id: 1.0}, n_merchants=250,
+                                                    n_participants=200, n_subscribers=5000, events_per_user=1,
+                                                    days=30, seed=1, with_coupons=False))
 
 
 def _event_rows(made: dict, n: int, tag: str) -> list[dict]:
@@ -60,18 +49,12 @@ def _event_rows(made: dict, n: int, tag: str) -> list[dict]:
 
 
 def _import_rate(db, mid: int, rows: list[dict]) -> float:
-    from app.core.tenancy import Principal, bind_principal
+    from app.core.tenancy import Principal
     from app.skt.tdeal import service
 
     principal = Principal(kind="api_key", id=1, name="bench", role="staff", municipality_id=mid,
                           municipality_ids=frozenset({mid}), scopes=frozenset({"skt.tdeal:write"}))
-    started = time.perf_counter()
-    for i in range(0, len(rows), BATCH):
-        with db.unit_of_work() as s:
-            bind_principal(s, principal)
-            result = service.import_events(s, rows=rows[i:i + BATCH])
-            assert result["created"] == len(rows[i:i + BATCH])
-    return len(rows) / (time.perf_counter() - started)
+    return harness.import_rate(db, principal, rows, service.import_events, batch=BATCH)
 
 
 def _tuples(db, mid: int, rows: list[dict]) -> list[tuple]:
@@ -81,65 +64,18 @@ def _tuples(db, mid: int, rows: list[dict]) -> list[tuple]:
              r["kind"], r["amount_krw"], None, r["occurred_at"]) for r in rows]
 
 
-COLUMNS = "municipality_id, client_id, subscriber_id, product_id, merchant_id, kind, amount_krw, coupon_id, occurred_at"
+COLUMNS = ("municipality_id", "client_id", "subscriber_id", "product_id", "merchant_id", "kind", "amount_krw",
+           "coupon_id", "occurred_at")
 
 
-def _sqlite_floor(path: str, tuples: list[tuple]) -> float:
-    """The same rows into the same table (same indexes and constraints) with a bare executemany."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    started = time.perf_counter()
-    for i in range(0, len(tuples), BATCH):
-        conn.execute("BEGIN")
-        conn.executemany(f"INSERT INTO tdeal_event ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         tuples[i:i + BATCH])
-        conn.execute("COMMIT")
-    rate = len(tuples) / (time.perf_counter() - started)
-    conn.close()
-    return rate
-
-
-def _pg_copy_floor(db, tuples: list[tuple]) -> float:
-    started = time.perf_counter()
-    with db.engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur:
-            for i in range(0, len(tuples), BATCH):
-                with cur.copy(f"COPY tdeal_event ({COLUMNS}) FROM STDIN") as copy:
-                    for row in tuples[i:i + BATCH]:
-                        copy.write_row(row)
-                raw.commit()
-    return len(tuples) / (time.perf_counter() - started)
-
-
-def _import_figures(results: list[dict]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = f"{tmp}/bench.db"
-        db, mid, made = _setup(f"sqlite:///{path}")
-        rows = _event_rows(made, IMPORT_ROWS, "b")
-        rate = _import_rate(db, mid, rows)
-        floor = _sqlite_floor(path, _tuples(db, mid, rows))
-        db.dispose()
-        results.append({"name": f"tdeal event import, {IMPORT_ROWS:,} rows (SQLite)", "value": rate,
-                        "unit": "rows/s", "floor_name": "sqlite3.executemany, same rows", "floor_value": floor})
-    pg = os.environ.get("DXHUB_BENCH_PG_URL")
-    if pg:
-        from sqlalchemy import create_engine
-
-        engine = create_engine(pg.replace("postgresql://", "postgresql+psycopg://", 1))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-        db, mid, made = _setup(pg)
-        rows = _event_rows(made, IMPORT_ROWS, "p")
-        rate = _import_rate(db, mid, rows)
-        floor = _pg_copy_floor(db, _tuples(db, mid, rows))
-        db.dispose()
-        results.append({"name": f"tdeal event import, {IMPORT_ROWS:,} rows (PostgreSQL)", "value": rate,
-                        "unit": "rows/s", "floor_name": "PostgreSQL COPY, same rows", "floor_value": floor})
+def _import_backend(label: str, url: str) -> list[dict]:
+    db, mid, made = _setup(url)
+    rows = _event_rows(made, IMPORT_ROWS, "b" if url.startswith("sqlite") else "p")
+    rate = _import_rate(db, mid, rows)
+    floor_name, floor = harness.bulk_floor(db, "tdeal_event", COLUMNS, _tuples(db, mid, rows), batch=BATCH)
+    db.dispose()
+    return [{"name": f"tdeal event import, {IMPORT_ROWS:,} rows ({label})", "value": rate, "unit": "rows/s",
+             "floor_name": floor_name, "floor_value": floor}]
 
 
 def _latency_figures(results: list[dict]) -> None:
@@ -195,25 +131,20 @@ def _latency_figures(results: list[dict]) -> None:
             floor.append((time.perf_counter() - started) * 1000)
         db.dispose()
 
-    def q(xs: list[float], p: float) -> float:
-        return statistics.quantiles(xs, n=100)[int(p) - 1]
-
     label = f"{SUBSCRIBERS // 1000}k subscribers x {PRODUCTS // 1000}k products"
     results += [
         {"name": f"tdeal recommendations p50 ({label})", "value": statistics.median(timings), "unit": "ms",
          "floor_name": "numpy scoring alone p50", "floor_value": statistics.median(floor)},
-        {"name": f"tdeal recommendations p99 ({label})", "value": q(timings, 99), "unit": "ms",
-         "floor_name": "numpy scoring alone p99", "floor_value": q(floor, 99)},
+        {"name": f"tdeal recommendations p99 ({label})", "value": harness.quantile(timings, 99), "unit": "ms",
+         "floor_name": "numpy scoring alone p99", "floor_value": harness.quantile(floor, 99)},
     ]
 
 
 def measure() -> list[dict]:
-    results: list[dict] = []
-    _import_figures(results)
+    results = harness.each_backend(_import_backend, "bench.db")
     _latency_figures(results)
     return results
 
 
 if __name__ == "__main__":
-    for row in measure():
-        print(row)
+    harness.print_rows(measure())

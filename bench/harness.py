@@ -1,19 +1,23 @@
-"""Shared pieces of the benchmarks: a throwaway server on loopback and a bounded load generator."""
+"""Shared pieces of the benchmarks: a throwaway server on loopback and a bounded load generator; a
+migrated database with one municipality (SQLite, then PostgreSQL when configured); a batched import's rate
+and the bare driver's floor for the same rows; quantiles of timings; the rows printed beside their floors."""
 
 from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -127,3 +131,95 @@ def print_rows(rows: list[dict]) -> None:
         ratio = row["value"] / row["floor_value"] if row["floor_value"] else float("nan")
         print(f"{row['name']:<58} {row['value']:>10.1f} {row['unit']:<6} {row['floor_name']:<34} "
               f"{row['floor_value']:>10.1f} ratio {ratio:.2f}")
+
+
+def world(url: str, municipality: dict[str, str], populate: Callable[[Any, Any], Any] | None = None, *,
+          modules: Sequence[str] = ()):
+    """A migrated database at ``url`` (PostgreSQL's public schema emptied first: an earlier bench's tables),
+    every module installed, with one ``municipality`` (Municipality's fields) running ``modules`` (switched
+    on: its staff reach their pages and API); ``populate(session, municipality)`` adds the bench's own data
+    in the same unit of work, as SYSTEM. Answers the Database, the municipality's id and what ``populate``
+    answered."""
+    from sqlalchemy import text
+
+    from app.cli import migrate
+    from app.core.db import Database
+    from app.core.manifest import install
+    from app.core.tenancy import SYSTEM
+    from app.modules import load_manifests
+    from app.platform.models import Municipality, MunicipalityModule
+
+    install(load_manifests())
+    if url.startswith("postgresql"):
+        db = Database(url)
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        db.dispose()
+    migrate(url)
+    db = Database(url)
+    with db.unit_of_work(principal=SYSTEM) as s:
+        m = Municipality(**municipality)
+        s.add(m)
+        s.flush()
+        s.add_all(MunicipalityModule(municipality_id=m.id, module_key=key, enabled=True, switched_by="system:bench")
+                  for key in modules)
+        made = populate(s, m) if populate else None
+    return db, m.id, made
+
+
+def import_rate(db, principal, rows: list, write: Callable[..., dict], *, batch: int) -> float:
+    """Rows per second of ``write(session, rows=...)`` over ``rows`` in batches of ``batch``, one unit of
+    work each as ``principal``; every batch must create all its rows."""
+    started = time.perf_counter()
+    for i in range(0, len(rows), batch):
+        with db.unit_of_work(principal=principal) as s:
+            result = write(s, rows=rows[i:i + batch])
+            assert result["created"] == len(rows[i:i + batch])
+    return len(rows) / (time.perf_counter() - started)
+
+
+def bulk_floor(db, table: str, columns: Sequence[str], tuples: list[tuple], *, batch: int | None = None,
+               empty_first: bool = False) -> tuple[str, float]:
+    """The floor of an import: the same rows into the same table (same indexes and constraints) by the bare
+    driver, ``batch`` rows a transaction (all in one by default), the table emptied first if asked:
+    ``sqlite3.executemany`` on SQLite, ``COPY`` on PostgreSQL. Answers the floor's name and its rows/s."""
+    from sqlalchemy import text
+
+    names = ", ".join(columns)
+    step = batch or max(len(tuples), 1)
+    chunks = [tuples[i:i + step] for i in range(0, len(tuples), step)]
+    if db.is_sqlite:
+        conn = sqlite3.connect(db.engine.url.database, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        if empty_first:
+            conn.execute(f"DELETE FROM {table}")
+        sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"
+        started = time.perf_counter()
+        for chunk in chunks:
+            conn.execute("BEGIN")
+            conn.executemany(sql, chunk)
+            conn.execute("COMMIT")
+        rate = len(tuples) / (time.perf_counter() - started)
+        conn.close()
+        return "sqlite3.executemany, same rows", rate
+    if empty_first:
+        with db.engine.begin() as conn:
+            conn.execute(text(f"DELETE FROM {table}"))
+    started = time.perf_counter()
+    with db.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur:
+            for chunk in chunks:
+                with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                    for row in chunk:
+                        copy.write_row(row)
+                raw.commit()
+    return "PostgreSQL COPY, same rows", len(tuples) / (time.perf_counter() - started)
+
+
+def quantile(xs: list[float], p: int) -> float:
+    """The ``p``-th percentile of timings (the one timing, when there is one)."""
+    return statistics.quantiles(xs, n=100)[p - 1] if len(xs) > 1 else xs[0]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from app.core import commands
+
 
 def add_cli(subparsers) -> None:
     cctv = subparsers.add_parser("cctv", help="KT CCTV AI control centre")
@@ -26,32 +28,16 @@ def add_cli(subparsers) -> None:
     sim.set_defaults(func=_cmd_simulate)
 
 
-def _run(work) -> int:
-    from app.core.config import get_settings
-    from app.core.db import Database
-    from app.core.tenancy import SYSTEM, bind_principal
-
-    db = Database(get_settings().database_url)
-    try:
-        with db.unit_of_work() as session:
-            bind_principal(session, SYSTEM)
-            work(session)
-    finally:
-        db.dispose()
-    return 0
-
-
 def _cmd_escalate(args: argparse.Namespace) -> int:
     from app.kt.cctv import service
     from app.kt.cctv.config import get_cctv_settings
 
-    def work(session) -> None:
+    with commands.system_session() as session:
         escalated = service.escalate_overdue(session, settings=get_cctv_settings())
         for incident in escalated:
             print(f"escalated incident {incident.id}: {incident.type} on camera {incident.camera_id}")
         print(f"{len(escalated)} incident(s) escalated.")
-
-    return _run(work)
+    return 0
 
 
 def _cmd_purge(args: argparse.Namespace) -> int:
@@ -62,21 +48,20 @@ def _cmd_purge(args: argparse.Namespace) -> int:
     settings = get_cctv_settings()
     days = args.days if args.days is not None else settings.snapshot_retention_days
     if days < 0:
-        print("error: --days must be 0 or more")
-        return 2
+        return commands.fail("--days must be 0 or more")
     root = settings.snapshot_root(get_settings().data_dir)
-
-    def work(session) -> None:
+    with commands.system_session() as session:
         count = service.purge_snapshots(session, root=root, retention_days=days)
         print(f"{count} snapshot(s) older than {days} days purged from {root}.")
-
-    return _run(work)
+    return 0
 
 
 def _cmd_rollup(args: argparse.Namespace) -> int:
     from app.kt.cctv import rollup
 
-    return _run(lambda session: print(f"{rollup.rebuild(session)} rollup row(s) written."))
+    with commands.system_session() as session:
+        print(f"{rollup.rebuild(session)} rollup row(s) written.")
+    return 0
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
+
+from app.core import commands
 
 
 def add_cli(subparsers) -> None:
@@ -43,28 +44,22 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from app.kt.robots.simulator import Simulator
 
     if not args.site:
-        print("error: give --site (the site code) or --vda5050", file=sys.stderr)
-        return 2
+        return commands.fail("give --site (the site code) or --vda5050")
     if not args.token:
-        print("error: give --token or set DXHUB_API_KEY (an API key with kt.robots:write)", file=sys.stderr)
-        return 2
+        return commands.fail("give --token or set DXHUB_API_KEY (an API key with kt.robots:write)")
     if args.robots < 1 or args.robots > 5000:
-        print("error: --robots must be between 1 and 5000", file=sys.stderr)
-        return 2
+        return commands.fail("--robots must be between 1 and 5000")
     with httpx.Client(base_url=args.url, headers={"Authorization": f"Bearer {args.token}"}, timeout=30) as client:
         try:
             sim = Simulator(client, site_code=args.site, robots=args.robots, seed=args.seed)
             print(f"Simulating {len(sim.robots)} robots at {sim.site['name']} for {args.duration:.0f} s")
             sim.run(duration_s=args.duration, interval_s=args.interval)
         except LookupError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+            return commands.fail(str(exc))
         except httpx.HTTPStatusError as exc:
-            print(f"error: {exc.response.status_code} {exc.response.text[:300]}", file=sys.stderr)
-            return 1
+            return commands.fail(f"{exc.response.status_code} {exc.response.text[:300]}", status=1)
         except httpx.HTTPError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+            return commands.fail(str(exc), status=1)
     return 0
 
 
@@ -73,21 +68,18 @@ def _cmd_simulate_vda5050(args: argparse.Namespace) -> int:
     from app.kt.robots.simulator_vda5050 import VdaFleet
 
     if args.robots < 1 or args.robots > 1000:
-        print("error: --robots must be between 1 and 1000 with --vda5050", file=sys.stderr)
-        return 2
+        return commands.fail("--robots must be between 1 and 1000 with --vda5050")
     try:
         width, height = (float(v) for v in args.map_size.lower().split("x"))
         fleet = VdaFleet(broker_url=args.broker, n=args.robots, manufacturer=args.manufacturer,
                          interface=get_robots_settings().vda5050_interface, map_id=args.map_id, width_m=width,
                          height_m=height, seed=args.seed)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return commands.fail(str(exc))
     try:
         fleet.connect()
     except OSError as exc:
-        print(f"error: cannot reach the broker {args.broker}: {exc}", file=sys.stderr)
-        return 1
+        return commands.fail(f"cannot reach the broker {args.broker}: {exc}", status=1)
     names = ", ".join(v.serial for v in fleet.vehicles[:5]) + (" ..." if args.robots > 5 else "")
     print(f"{args.robots} VDA 5050 vehicles of {args.manufacturer} on {args.broker} ({names}) for "
           f"{args.duration:.0f} s; register them at a site on /kt/robots/vehicles")
@@ -101,19 +93,15 @@ def _cmd_simulate_vda5050(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from app.core.config import get_settings
-    from app.core.db import Database
     from app.kt.robots.duties import sweep_once
 
-    db = Database(get_settings().database_url)
     try:
-        while True:
-            gone = sweep_once(db)
-            print(f"{gone} robots marked offline")
-            if args.every <= 0:
-                return 0
-            time.sleep(args.every)
+        with commands.database() as db:
+            while True:
+                gone = sweep_once(db)
+                print(f"{gone} robots marked offline")
+                if args.every <= 0:
+                    return 0
+                time.sleep(args.every)
     except KeyboardInterrupt:
         return 0
-    finally:
-        db.dispose()

@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
+from app.core import commands
 from app.kt.voicebot import classifier
-
-
-def _bar(done: int, total: int, label: str) -> None:
-    width = 30
-    filled = int(width * done / total)
-    sys.stdout.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {label}")
-    sys.stdout.flush()
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    _bar(0, 2, "training...")
+    commands.progress(0.0, "training...")
     model = classifier.train()
-    _bar(1, 2, "saving...  ")
+    commands.progress(0.5, "saving...")
     path = classifier.save(model, Path(args.output) if args.output else None)
-    _bar(2, 2, "done       ")
-    print(f"\nTrained on {model.trained_on} utterances (with variants) in {time.perf_counter() - started:.1f} s; "
+    commands.progress(1.0, "done")
+    print(f"Trained on {model.trained_on} utterances (with variants) in {time.perf_counter() - started:.1f} s; "
           f"model written to {path} (set {classifier.MODEL_ENV} to use another path).")
     return 0
 

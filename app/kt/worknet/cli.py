@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from app.core import commands
+
 
 def add_cli(subparsers) -> None:
     parser = subparsers.add_parser("worknet", help="5G work network: exports and access-log ingestion")
@@ -27,27 +29,6 @@ def add_cli(subparsers) -> None:
     detail.set_defaults(func=_cmd_import_radius_detail)
 
 
-def _run(args: argparse.Namespace, work) -> int:
-    from app.core.config import get_settings
-    from app.core.db import Database
-    from app.core.errors import DomainError
-    from app.core.tenancy import SYSTEM, bind_principal
-
-    db = Database(get_settings().database_url)
-    try:
-        with db.unit_of_work() as session:
-            bind_principal(session, SYSTEM)
-            work(session)
-    except DomainError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
-        for err in exc.errors[:20]:
-            print(f"  {'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
-        return 2
-    finally:
-        db.dispose()
-    return 0
-
-
 def _cmd_export(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
@@ -56,39 +37,36 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from app.kt.worknet.models import Pool
     from app.platform import service as platform_service
 
-    def work(session) -> None:
+    with commands.system_session() as session:
         municipality = platform_service.get_municipality(session, code=args.municipality)
         pool = session.scalar(select(Pool).where(Pool.municipality_id == municipality.id, Pool.name == args.pool))
         if pool is None:
             raise NotFound("Pool {name} not found", name=args.pool)
         text = (service.export_radius if args.format == "radius" else service.export_csv)(session, pool=pool)
         sys.stdout.write(text)
-
-    return _run(args, work)
+    return 0
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from pydantic import TypeAdapter, ValidationError
+    from pydantic import TypeAdapter
 
     from app.kt.worknet import access
     from app.kt.worknet.schemas import AccessEventIn
     from app.platform import service as platform_service
 
     try:
-        events = TypeAdapter(list[AccessEventIn]).validate_json(args.file.read_bytes())
-    except (OSError, ValidationError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-    def work(session) -> None:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        return commands.fail(str(exc))
+    events = TypeAdapter(list[AccessEventIn]).validate_json(data)  # invalid events: reported by the runner
+    with commands.system_session() as session:
         municipality = platform_service.get_municipality(session, code=args.municipality)
         total = {"received": 0, "accepted": 0, "duplicates": 0, "alerts": 0}
         for start in range(0, len(events), access.MAX_BATCH):
             result = access.ingest(session, municipality=municipality, events=events[start:start + access.MAX_BATCH])
             total = {k: total[k] + result[k] for k in total}
         print(json.dumps(total))
-
-    return _run(args, work)
+    return 0
 
 
 def _cmd_import_radius_detail(args: argparse.Namespace) -> int:
@@ -98,11 +76,8 @@ def _cmd_import_radius_detail(args: argparse.Namespace) -> int:
     try:
         text = args.file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-    def work(session) -> None:
+        return commands.fail(str(exc))
+    with commands.system_session() as session:
         municipality = platform_service.get_municipality(session, code=args.municipality)
         print(json.dumps(radius.import_detail(session, municipality=municipality, text=text)))
-
-    return _run(args, work)
+    return 0

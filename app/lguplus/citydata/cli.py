@@ -4,76 +4,48 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-
-def _database():
-    from app.core.config import get_settings
-    from app.core.db import Database
-
-    return Database(get_settings().database_url)
+from app.core import commands
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from app.core.errors import DomainError
-    from app.core.i18n import gettext
-    from app.core.tenancy import SYSTEM, bind_principal
-    from app.lguplus.citydata import importers, jobs, ledger
+    """A refused file is reported by the command runner: every bad row by its line, nothing stored."""
+    from app.lguplus.citydata import jobs, ledger
     from app.platform import service as platform_service
 
-    db = _database()
     path = Path(args.file)
-    size = path.stat().st_size
     try:
-        with db.unit_of_work() as session:
-            bind_principal(session, SYSTEM)
-            muni = platform_service.resolve_municipality(session, code=args.municipality)
-            kind = args.kind.replace("-", "_")
-            job = jobs.new_job(session, municipality_id=muni.id, kind=kind, filename=path.name, bytes_total=size,
-                               digest=ledger.digest_of_file(path))
+        size = path.stat().st_size
+    except OSError as exc:
+        return commands.fail(str(exc))
 
-            def show(done: int) -> None:
-                if not args.quiet:
-                    sys.stderr.write(f"\r{done / max(size, 1) * 100:5.1f}% read")
+    def show(done: int) -> None:
+        if not args.quiet:
+            commands.progress(done / max(size, 1), "read")
 
-            jobs.run_file(session, job=job, path=path, mode="replace" if args.replace else "refuse", on_bytes=show)
-            rows, encoding = job.rows_done, job.encoding
-        print(f"\nImported {rows} rows ({encoding}) for {muni.name_ko}.")
-    except importers.ImportRefused as exc:
-        print(f"\nrefused: {exc.detail}; nothing was stored", file=sys.stderr)
-        for item in exc.report.items[:50]:
-            print(f"  line {item['loc'][1]} {item['loc'][2]}: {gettext(item['template'], **item['params'])}",
-                  file=sys.stderr)
-        return 2
-    except DomainError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
-        return 2
-    finally:
-        db.dispose()
+    with commands.system_session() as session:
+        muni = platform_service.resolve_municipality(session, code=args.municipality)
+        kind = args.kind.replace("-", "_")
+        job = jobs.new_job(session, municipality_id=muni.id, kind=kind, filename=path.name, bytes_total=size,
+                           digest=ledger.digest_of_file(path))
+        jobs.run_file(session, job=job, path=path, mode="replace" if args.replace else "refuse", on_bytes=show)
+        rows, encoding = job.rows_done, job.encoding
+    commands.end_progress()
+    print(f"Imported {rows} rows ({encoding}) for {muni.name_ko}.")
     return 0
 
 
 def _cmd_windows(args: argparse.Namespace) -> int:
     from app.core.config import get_settings
-    from app.core.errors import DomainError
-    from app.core.tenancy import SYSTEM, bind_principal
     from app.lguplus.citydata import analysis, service
 
-    db = _database()
-    try:
-        with db.unit_of_work(write=False) as session:
-            bind_principal(session, SYSTEM)
-            zone = service.get_zone(session, code=args.zone)
-            out = analysis.festival_windows(session, zone=zone, days=args.days, year=args.year,
-                                            k=get_settings().k_threshold, limit=args.limit)
-        print(json.dumps(out["windows"], default=str, ensure_ascii=False, indent=1))
-    except DomainError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
-        return 2
-    finally:
-        db.dispose()
+    with commands.system_session(write=False) as session:
+        zone = service.get_zone(session, code=args.zone)
+        out = analysis.festival_windows(session, zone=zone, days=args.days, year=args.year,
+                                        k=get_settings().k_threshold, limit=args.limit)
+    print(json.dumps(out["windows"], default=str, ensure_ascii=False, indent=1))
     return 0
 
 

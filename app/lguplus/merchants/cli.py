@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-
-def _database():
-    from app.core.config import get_settings
-    from app.core.db import Database
-
-    return Database(get_settings().database_url)
+from app.core import commands
 
 
 def _scoped(session, code: str) -> None:
     """Bind a principal that reaches only ``code``'s municipality, so the report covers only it."""
-    from app.core.tenancy import SYSTEM, Principal, bind_principal
+    from app.core.tenancy import Principal, bind_principal
     from app.platform import service as platform_service
 
-    bind_principal(session, SYSTEM)
     muni = platform_service.resolve_municipality(session, code=code)
     bind_principal(session, Principal(kind="system", id=None, name="cli", role="platform_admin",
                                       municipality_id=muni.id, municipality_ids=frozenset({muni.id})))
@@ -28,19 +21,11 @@ def _scoped(session, code: str) -> None:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from app.core.config import get_settings
-    from app.core.errors import DomainError
     from app.lguplus.merchants import report
 
-    db = _database()
-    try:
-        with db.unit_of_work(write=False) as session:
-            _scoped(session, args.municipality)
-            data = report.effect_report(session, k=get_settings().k_threshold)
-    except DomainError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
-        return 2
-    finally:
-        db.dispose()
+    with commands.system_session(write=False) as session:
+        _scoped(session, args.municipality)
+        data = report.effect_report(session, k=get_settings().k_threshold)
     print(f"{data['participants']} of {data['merchants']} merchants installed a solution")
     print(f"{'measure':<16}{'effect':>16}{'95% interval':>32}{'merchants':>14}")
     for metric, e in data["overall"].items():
@@ -58,21 +43,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from app.core.batch import parse_csv
-    from app.core.errors import DomainError
     from app.lguplus.merchants import service
 
-    db = _database()
     try:
-        with db.unit_of_work() as session:
-            _scoped(session, args.municipality)
-            result = service.import_outcomes(session, rows=parse_csv(Path(args.file).read_bytes()))
-    except DomainError as exc:
-        print(f"error: {exc.detail}; nothing was saved", file=sys.stderr)
-        for e in exc.errors[:50]:
-            print(f"  {' / '.join(str(p) for p in e['loc'])}: {e['msg']}", file=sys.stderr)
-        return 2
-    finally:
-        db.dispose()
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        return commands.fail(str(exc))
+    with commands.system_session() as session:  # a refused row refuses the file: nothing is saved
+        _scoped(session, args.municipality)
+        result = service.import_outcomes(session, rows=parse_csv(data))
     print(f"received {result['received']}: {result['created']} new, {result['updated']} updated")
     return 0
 

@@ -3,80 +3,48 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
+from app.core import commands
 
-def _bar(fraction: float, label: str) -> None:
-    width = 30
-    done = int(width * min(max(fraction, 0.0), 1.0))
-    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {fraction * 100:5.1f}% {label:<16}")
-    if fraction >= 1.0:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
-
-
-def _database():
-    from app.core.config import get_settings
-    from app.core.db import Database
-
-    return Database(get_settings().database_url)
+FIRST_ROW_LINE = 2  # line 1 of the CSV file is its header
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    """Import a CSV file in batches; each batch is all-or-nothing, and the whole file is one transaction."""
+    """Import a CSV file in batches; each batch is all-or-nothing, and the whole file is one transaction.
+    A refused batch is reported by the command runner, its bad rows named by their line in the file."""
     from app.core.batch import parse_csv
-    from app.core.errors import DomainError
-    from app.core.tenancy import SYSTEM, bind_principal
     from app.skt.isolation import service
 
     try:
-        rows = parse_csv(Path(args.file).read_bytes())
-    except (OSError, DomainError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    db = _database()
-    try:
-        with db.unit_of_work() as session:
-            bind_principal(session, SYSTEM)
-            totals = {"received": 0, "created": 0, "replaced": 0}
-            step = args.batch
-            for start in range(0, len(rows), step):
-                try:
-                    result = service.import_cells(session, rows=rows[start:start + step])
-                except DomainError as exc:
-                    print(f"\nerror: {exc.detail} (file rows from {start + 1})", file=sys.stderr)
-                    for err in exc.errors[:50]:
-                        loc = list(err["loc"])
-                        if len(loc) > 1 and isinstance(loc[1], int):
-                            loc[1] += start + 2  # the line in the file (line 1 is the header)
-                        print(f"  line {loc[1] if len(loc) > 1 else '?'} {'.'.join(map(str, loc[2:]))}: {err['msg']}",
-                              file=sys.stderr)
-                    raise SystemExit(1) from None
-                for key in totals:
-                    totals[key] += result[key]
-                if not args.quiet:
-                    _bar(min(1.0, (start + step) / len(rows)), f"{start + len(rows[start:start + step])} rows")
-            print(f"Imported {totals['received']} cells: {totals['created']} new, {totals['replaced']} replaced.")
-    finally:
-        db.dispose()
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        return commands.fail(str(exc))
+    with commands.rows_at_lines(FIRST_ROW_LINE):
+        rows = parse_csv(data)
+    with commands.system_session() as session:
+        totals = {"received": 0, "created": 0, "replaced": 0}
+        step = args.batch
+        for start in range(0, len(rows), step):
+            with commands.rows_at_lines(FIRST_ROW_LINE + start):
+                result = service.import_cells(session, rows=rows[start:start + step])
+            for key in totals:
+                totals[key] += result[key]
+            if not args.quiet:
+                commands.progress(min(1.0, (start + step) / len(rows)),
+                                  f"{start + len(rows[start:start + step])} rows")
+        print(f"Imported {totals['received']} cells: {totals['created']} new, {totals['replaced']} replaced.")
     return 0
 
 
 def _cmd_ranking(args: argparse.Namespace) -> int:
     from app.core.config import get_settings
-    from app.core.tenancy import SYSTEM, bind_principal
     from app.skt.isolation import service
 
-    db = _database()
-    try:
-        with db.unit_of_work(write=False) as session:
-            bind_principal(session, SYSTEM)
-            data = service.isolation_ranking(session, period=args.period, min_age=args.min_age,
-                                             k=get_settings().k_threshold)
-    finally:
-        db.dispose()
+    with commands.system_session(write=False) as session:
+        data = service.isolation_ranking(session, period=args.period, min_age=args.min_age,
+                                         k=get_settings().k_threshold)
     if not data["items"]:
         print("No indicator data.")
         return 0

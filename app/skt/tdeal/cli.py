@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
+
+from app.core import commands
 
 METRICS = ("precision_at_k", "recall_at_k", "ndcg_at_k", "hit_rate", "merchant_coverage")
 LABELS = {"model": "ALS model", "model_reranked": "ALS, max 2/merchant", "popularity": "popularity baseline",
           "popularity_reranked": "popularity, max 2/merchant"}
-
-
-def _bar(fraction: float, label: str) -> None:
-    width = 30
-    done = int(width * min(max(fraction, 0.0), 1.0))
-    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {fraction * 100:5.1f}% {label:<12}")
-    if fraction >= 1.0:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 def print_metrics(metrics: dict[str, Any]) -> None:
@@ -35,67 +27,40 @@ def print_metrics(metrics: dict[str, Any]) -> None:
     print(f"The model {verdict} the popularity baseline on NDCG@{k}: {model:.4f} vs {base:.4f}")
 
 
-def _session():
-    from app.core.config import get_settings
-    from app.core.db import Database
-
-    return Database(get_settings().database_url)
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
-    from app.core.errors import DomainError
-    from app.core.tenancy import SYSTEM, bind_principal
     from app.platform import service as platform_service
     from app.skt.tdeal import recommend
 
-    db = _session()
-    try:
-        with db.unit_of_work() as session:
-            bind_principal(session, SYSTEM)
-            muni = platform_service.resolve_municipality(session, code=args.municipality)
-            model = recommend.train(session, municipality_id=muni.id, factors=args.factors,
-                                    iterations=args.iterations, regularization=args.regularization,
-                                    progress=None if args.quiet else _bar)
-            print(f"Stored model #{model.id} for {muni.name_ko} ({model.n_events} interactions).")
-            print_metrics(model.metrics)
-    except DomainError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
-        return 2
-    finally:
-        db.dispose()
+    with commands.system_session() as session:
+        muni = platform_service.resolve_municipality(session, code=args.municipality)
+        model = recommend.train(session, municipality_id=muni.id, factors=args.factors,
+                                iterations=args.iterations, regularization=args.regularization,
+                                progress=None if args.quiet else commands.progress)
+        print(f"Stored model #{model.id} for {muni.name_ko} ({model.n_events} interactions).")
+        print_metrics(model.metrics)
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from app.core.errors import DomainError
-    from app.core.tenancy import SYSTEM, bind_principal
     from app.platform import service as platform_service
     from app.skt.tdeal import recommend
     from app.skt.tdeal.models import TdealProduct
 
-    db = _session()
-    try:
-        with db.unit_of_work(write=False) as session:
-            bind_principal(session, SYSTEM)
-            muni = platform_service.resolve_municipality(session, code=args.municipality)
-            scope = platform_service.descendant_ids(session, municipality_id=muni.id)
-            data = recommend.load_interactions(session, municipality_ids=scope)
-            item_merchant = dict(session.execute(select(TdealProduct.id, TdealProduct.merchant_id)
-                                                 .where(TdealProduct.municipality_id.in_(scope))).all())
-            metrics = recommend.evaluate(data, item_merchant=item_merchant,
-                                         n_merchants=len(set(item_merchant.values())), factors=args.factors,
-                                         iterations=args.iterations, regularization=args.regularization,
-                                         progress=None if args.quiet else _bar)
-            if not args.quiet:
-                _bar(1.0, "done")
-            print_metrics(metrics)
-    except DomainError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
-        return 2
-    finally:
-        db.dispose()
+    with commands.system_session(write=False) as session:
+        muni = platform_service.resolve_municipality(session, code=args.municipality)
+        scope = platform_service.descendant_ids(session, municipality_id=muni.id)
+        data = recommend.load_interactions(session, municipality_ids=scope)
+        item_merchant = dict(session.execute(select(TdealProduct.id, TdealProduct.merchant_id)
+                                             .where(TdealProduct.municipality_id.in_(scope))).all())
+        metrics = recommend.evaluate(data, item_merchant=item_merchant,
+                                     n_merchants=len(set(item_merchant.values())), factors=args.factors,
+                                     iterations=args.iterations, regularization=args.regularization,
+                                     progress=None if args.quiet else commands.progress)
+        if not args.quiet:
+            commands.progress(1.0, "done")
+        print_metrics(metrics)
     return 0
 
 
