@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 GREEN = "rgb(46, 157, 91)"
 
 
-def test_the_live_dot_turns_green_on_the_cctv_robots_and_voicebot_screens(page, live_server, world):
+def test_the_live_dot_turns_green_on_every_live_screen(page, live_server, world):
     with httpx.Client(base_url=live_server, timeout=10) as api:
         token = api.post("/api/v1/auth/token", data={"username": "cw.staff", "password": PASSWORD}).json()
         api.headers["Authorization"] = f"Bearer {token['access_token']}"
@@ -27,7 +27,7 @@ def test_the_live_dot_turns_green_on_the_cctv_robots_and_voicebot_screens(page, 
     page.fill("#password", PASSWORD)
     page.click("form.form button[type=submit]")
     page.wait_for_url(re.compile(r"/$"))
-    for path in ("/kt/cctv/", f"/kt/robots/sites/{site.json()['id']}", "/kt/voicebot/calls"):
+    for path in ("/kt/cctv/", f"/kt/robots/sites/{site.json()['id']}", "/kt/voicebot/calls", "/kt/worknet/alerts"):
         page.goto(path)
         assert page.locator(".live-indicator").count() == 1, path
         page.wait_for_function("() => document.querySelector('.live-indicator .live-dot').classList.contains('on')")
