@@ -151,11 +151,15 @@ def _pop_flashes(request: Request) -> list[dict[str, str]]:
 
 
 def _navigation(request: Request) -> list[dict[str, Any]]:
+    """The modules' navigation entries the user may follow, per module (the sidebar, and the sub-navigation
+    of the module the page belongs to: ``current`` on that group and on the link whose page this is)."""
     from app.core.manifest import visible
 
     principal = getattr(request.state, "principal", None)
     if principal is None:
         return []
+    path = request.url.path
+    root = request.scope.get("root_path", "").rstrip("/")
     groups = []
     # Only the modules the user's municipalities run (set when the principal was resolved; None: all).
     for manifest in visible(getattr(request.state, "enabled_modules", None)):
@@ -169,20 +173,36 @@ def _navigation(request: Request) -> list[dict[str, Any]]:
                 continue
         if links:
             name = manifest.name_ko if current_locale.get() == "ko" else manifest.name_en
-            groups.append({"key": manifest.key, "operator": manifest.operator, "name": name, "links": links})
+            here = _within(path, root + manifest.web_prefix)
+            if here:  # the page's own entry: the longest link whose path holds this page
+                best = max((link for link in links if _within(path, link["href"])),
+                           key=lambda link: len(link["href"]), default=None)
+                for link in links:
+                    link["current"] = link is best
+            groups.append({"key": manifest.key, "operator": manifest.operator, "name": name, "links": links,
+                           "current": here})
     return groups
+
+
+def _within(path: str, prefix: str) -> bool:
+    """Whether ``path`` is the page at ``prefix`` or under it ("/kt/cctv/cameras/3" within "/kt/cctv")."""
+    prefix = prefix.rstrip("/")
+    return path == prefix or path.startswith(prefix + "/")
 
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None,
            status_code: int = 200) -> HTMLResponse:
     from app.platform.auth import can_write, csrf_token
 
+    nav_groups = _navigation(request)
     ctx = {
         "principal": getattr(request.state, "principal", None),
         "can_write": can_write(request),  # the one test for write forms, buttons and links
         "locale": current_locale.get(),
         "csrf_token": csrf_token(request),
-        "nav_groups": _navigation(request),
+        "nav_groups": nav_groups,
+        # the module this page belongs to: its entries are the page's sub-navigation (macros/ui.html subnav)
+        "module_nav": next((g for g in nav_groups if g["current"]), None),
         "flashes": _pop_flashes(request),
         "is_htmx": bool(request.headers.get("HX-Request")),
     }

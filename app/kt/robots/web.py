@@ -22,7 +22,7 @@ from app.core.pagination import PageParams
 from app.core.schemas import Id
 from app.core.templating import env, flash, render, see_other
 from app.core.tenancy import Principal
-from app.kt.robots import live, service, stats, vehicles
+from app.kt.robots import live, mapview, service, stats, vehicles
 from app.kt.robots.deps import AlertDep, RobotDep, SiteDep, TaskDep
 from app.kt.robots.models import ALERT_KINDS, DEFAULT_TASK_KINDS, ROBOT_TYPES, TASK_STATUSES
 from app.kt.robots.schemas import CommandIn, PlaceIn, RobotIn, SiteIn, SiteUpdate, TaskIn
@@ -41,6 +41,7 @@ ALERT_LABELS = {"low_battery": "Low battery", "fatal_error": "Fatal error", "off
                 "task_failed": "Task failed"}
 COMMAND_LABELS = {"pause": "Pause", "resume": "Resume", "dock": "Send to dock", "charge": "Send to charge"}
 env.filters.update(cos=math.cos, sin=math.sin)
+env.globals["robot_site_map"] = mapview.site_map
 env.globals["robot_label"] = lambda key: _(
     {**ROBOT_STATUS_LABELS, **TASK_STATUS_LABELS, **KIND_LABELS, **ALERT_LABELS, **COMMAND_LABELS}.get(key, key))
 

@@ -43,7 +43,6 @@ from app.kt.voicebot.schemas import (
     StatusChangeIn,
     TurnIn,
     TurnOut,
-    TurnView,
 )
 
 router = APIRouter(tags=["kt.voicebot"])
@@ -89,8 +88,8 @@ def list_calls(db: SessionDep, page: PageDep,
 @router.get("/calls/{call_id}", response_model=CallDetailOut)
 def get_call(call: CallDep, db: SessionDep):
     service.record_transcript_view(db, call=call)
-    return CallDetailOut.model_validate({**CallOut.model_validate(call).model_dump(), "slots": call.slots,
-                                         "turns": [TurnView.model_validate(t) for t in call.turns]})
+    return CallDetailOut.model_validate({**CallOut.model_validate(call).model_dump(),
+                                         "slots": service.shown_slots(call.slots), "turns": service.transcript(call)})
 
 
 @router.post("/classify", response_model=ClassifyOut, openapi_extra={"x-tenant-scope": "global"})

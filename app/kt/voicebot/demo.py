@@ -237,7 +237,7 @@ def _load_municipality(session: Session, municipality, rng: random.Random, now: 
                           "intent": prediction.intent if prediction else None,
                           "confidence": prediction.confidence if prediction else None, "state": state.state,
                           "understood": result.understood, "at": at})
-            turns.append({"speaker": "bot", "text": result.reply, "intent": None, "confidence": None,
+            turns.append({"speaker": "bot", "text": mask_pii(result.reply), "intent": None, "confidence": None,
                           "state": result.state, "understood": True, "at": at + timedelta(seconds=1)})
             state = dialogue.CallState(municipality_name=municipality.name_ko, intent=result.intent,
                                        state=result.state, slots=result.slots, failures=result.failures)

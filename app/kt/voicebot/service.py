@@ -39,6 +39,7 @@ from app.kt.voicebot.schemas import (
     FeeItemUpdate,
     RequestIn,
     TurnOut,
+    TurnView,
 )
 from app.platform import audit
 from app.platform import service as platform_service
@@ -260,6 +261,13 @@ def record_transcript_view(db: Session, *, call: VoicebotCall) -> None:
                         detail={"turns": call.turn_count})
 
 
+def transcript(call: VoicebotCall) -> list[TurnView]:
+    """The call's turns as pages and the API show them, personal numbers masked: turns are stored masked
+    (both speakers), and turns stored before the bot's read-backs were masked get the same mask on the way out
+    (masking is idempotent, so a masked text stays as it is)."""
+    return [TurnView.model_validate(t).model_copy(update={"text": mask_pii(t.text or "")}) for t in call.turns]
+
+
 def record_caller_list(db: Session, *, calls: list[VoicebotCall]) -> None:
     """A list of calls with their callers was shown: one access record naming the calls listed."""
     if not calls:
@@ -331,8 +339,9 @@ def take_turn(db: Session, *, call: VoicebotCall, text: str, now: datetime | Non
                         text=mask_pii(text)[:1000], intent=prediction.intent if prediction else None,
                         confidence=prediction.confidence if prediction else None, state=call.state,
                         understood=res.understood, created_at=now))
+    # The caller hears the read-back in full ("123가4567 차량을..."); the record keeps it masked, like theirs.
     db.add(VoicebotTurn(municipality_id=call.municipality_id, call_id=call.id, seq=seq + 1, speaker="bot",
-                        text=res.reply, state=res.state, created_at=now))
+                        text=mask_pii(res.reply), state=res.state, created_at=now))
     call.turn_count += 1
     call.intent = res.intent if res.intent else call.intent
     call.state = res.state
@@ -401,6 +410,15 @@ def _public_slots(slots: dict[str, Any], *, masked: bool) -> dict[str, Any]:
     if masked and out.get("plate"):
         out["plate_masked"] = mask_pii(out["plate"])
     return out
+
+
+def shown_slots(slots: dict[str, Any] | None) -> dict[str, Any]:
+    """A call's stored slots as its page and the API show them: the plate only masked, the dialogue's working
+    keys (the order being read back holds the plate in full) left out."""
+    slots = dict(slots or {})
+    if slots.get("plate"):
+        slots["plate_masked"] = mask_pii(str(slots["plate"]))
+    return {k: v for k, v in slots.items() if k != "plate" and k not in WORKING_SLOTS}
 
 
 def _claim_refunds(db: Session, *, call: VoicebotCall, slots: dict[str, Any]) -> None:

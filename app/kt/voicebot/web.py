@@ -16,7 +16,6 @@ from app.core.i18n import format_krw
 from app.core.i18n import gettext as _
 from app.core.live import sse_response
 from app.core.pagination import PageParams
-from app.core.privacy import mask_pii
 from app.core.templating import env, flash, render, see_other
 from app.kt.voicebot import dialogue, publication, service
 from app.kt.voicebot.deps import CallDep, FaqEntryDep, FeeItemDep, RequestDep
@@ -58,8 +57,9 @@ SLOT_LABELS = {"items": "Items", "address": "Address", "pickup_date": "Pickup da
                "plate_masked": "Plate (masked)", "seen_at": "Seen at", "birth": "Date of birth (masked)",
                "account": "Refund account (masked)", "amount_said_krw": "Amount said",
                "refund_total_krw": "Refund total", "phone": "Phone number"}
-# Never shown: the plate in full (its masked copy is), the refunds' rows, the dialogue's working keys.
-HIDDEN_SLOTS = frozenset({"plate", "refunds", *service.WORKING_SLOTS})
+# Not listed: the refunds' rows (the plate in full and the dialogue's working keys never leave
+# ``service.shown_slots``).
+HIDDEN_SLOTS = frozenset({"refunds"})
 
 
 def state_label(state: str | None) -> str:
@@ -89,10 +89,7 @@ def _slot_value(key: str, value: Any) -> str:
 
 def slot_rows(slots: dict[str, Any] | None) -> list[tuple[str, str]]:
     """The call's slots as (label, value) in people's words, personal numbers masked."""
-    slots = dict(slots or {})
-    if slots.get("plate") and not slots.get("plate_masked"):
-        slots["plate_masked"] = mask_pii(str(slots["plate"]))
-    return [(_(SLOT_LABELS.get(k, k)), _slot_value(k, v)) for k, v in slots.items()
+    return [(_(SLOT_LABELS.get(k, k)), _slot_value(k, v)) for k, v in service.shown_slots(slots).items()
             if k not in HIDDEN_SLOTS]
 
 
@@ -146,7 +143,8 @@ async def calls_stream(request: Request, principal: WebUser):
 def call_detail(request: Request, call: CallDep, db: SessionDep):
     service.record_transcript_view(db, call=call)
     return render(request, "kt/voicebot/call_detail.html",
-                  {"call": call, "requests": service.requests_for_call(db, call=call)})
+                  {"call": call, "turns": service.transcript(call),
+                   "requests": service.requests_for_call(db, call=call)})
 
 
 # --- service requests ------------------------------------------------------------------------
@@ -441,5 +439,6 @@ async def console_call(request: Request, call: CallDep, db: SessionDep):
             status_code = 400
         call = service.get_call(db, call_id=call.id)
         db.refresh(call)
-    return render(request, "kt/voicebot/console_call.html", {"call": call, "last": last, "errors": errors},
+    return render(request, "kt/voicebot/console_call.html",
+                  {"call": call, "turns": service.transcript(call), "last": last, "errors": errors},
                   status_code=status_code)

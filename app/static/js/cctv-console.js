@@ -1,12 +1,13 @@
 // The CCTV control centre: incident rows reload on every server-sent change, urgent ones beep (unless
-// muted). Texts and the stream's URL come from data attributes of #live-state and #incident-rows.
+// muted). Texts and the stream's URL come from data attributes of #sound-toggle and #incident-rows; the
+// live indicator (#live-state) is dxhub.js's, which loads first (both are deferred).
 (function () {
   "use strict";
   var rows = document.getElementById("incident-rows");
   var state = document.getElementById("live-state");
   var toggle = document.getElementById("sound-toggle");
   if (!rows || !state || !toggle) { return; }
-  var text = state.dataset;
+  var text = toggle.dataset;
   var muted = localStorage.getItem("cctv-muted") === "1";
   var audio = null;
   function showToggle() { toggle.textContent = muted ? text.soundOff : text.soundOn; toggle.setAttribute("aria-pressed", muted ? "true" : "false"); }
@@ -44,10 +45,9 @@
     });
   }
   var timer = null;
-  if (!window.EventSource) { state.textContent = text.unsupported; return; }
+  if (!window.EventSource) { return; }  // the indicator says so
   var source = new EventSource(rows.dataset.streamUrl);
-  source.onopen = function () { state.textContent = text.live; };
-  source.onerror = function () { state.textContent = text.reconnecting; };
+  window.dxhub.watchLive(source, state);
   function onIncident(ev) {
     var msg = JSON.parse(ev.data);
     if (msg.urgent && (msg.change === "opened" || msg.change === "escalated")) { beep(); }

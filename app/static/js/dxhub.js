@@ -112,7 +112,28 @@
     });
   }
 
-  window.dxhub = { drawLineCharts: drawLineCharts };
+  // The live indicator (macros/ui.html live_indicator): its dot is green ("on") while the stream is open.
+  function showLive(indicator, state) {
+    if (!indicator) { return; }
+    var dot = indicator.querySelector(".live-dot"), label = indicator.querySelector(".live-label");
+    if (dot) { dot.classList.toggle("on", state === "live"); }
+    if (label && indicator.dataset[state]) { label.textContent = indicator.dataset[state]; }
+    indicator.dataset.state = state;
+  }
+  // A page's own EventSource: the indicator follows its opening and its losses.
+  function watchLive(source, indicator) {
+    source.addEventListener("open", function () { showLive(indicator, "live"); });
+    source.addEventListener("error", function () { showLive(indicator, "reconnecting"); });
+  }
+  // A stream HTMX opens (sse-connect): the indicator inside the element that holds it.
+  function indicatorIn(element) { return element && element.querySelector && element.querySelector(".live-indicator"); }
+  document.addEventListener("htmx:sseOpen", function (event) { showLive(indicatorIn(event.target), "live"); });
+  document.addEventListener("htmx:sseError", function (event) { showLive(indicatorIn(event.target), "reconnecting"); });
+  if (!window.EventSource) {
+    document.querySelectorAll(".live-indicator").forEach(function (el) { showLive(el, "unsupported"); });
+  }
+
+  window.dxhub = { drawLineCharts: drawLineCharts, watchLive: watchLive };
   window.addEventListener("load", drawLineCharts);
   document.addEventListener("htmx:afterSwap", drawLineCharts);
 })();

@@ -4,5 +4,6 @@
   var notice = document.getElementById("worknet-live");
   if (!notice || !window.EventSource) { return; }
   var source = new EventSource(notice.dataset.streamUrl);
+  window.dxhub.watchLive(source, document.getElementById("live-state"));  // dxhub.js loads first (defer)
   source.addEventListener("worknet-alerts", function () { notice.hidden = false; });
 })();

@@ -30,3 +30,37 @@ def test_call_page_shows_steps_and_slots_in_words_with_the_plate_masked(client, 
         assert words in details, words
     for key in ("plate_masked", "seen_at", "<code>", "34나 7890", "34나7890"):
         assert key not in details, key
+
+
+def test_the_bots_read_back_is_stored_and_shown_with_the_plate_masked(client, vb_world, database):
+    """The caller hears the plate in full; the transcript (stored, the call pages, the API) keeps it masked,
+    including turns stored before read-backs were masked."""
+    from sqlalchemy import select
+
+    from app.core.tenancy import SYSTEM, bind_principal
+    from app.kt.voicebot.models import VoicebotTurn
+    from tests.conftest import api_headers
+
+    csrf = web_login(client, "cw.staff")
+    console = client.post(f"{WEB}/console", data={"csrf_token": csrf, "municipality_code": "4812000000",
+                                                  "caller_number": "010-1234-5678"},
+                          follow_redirects=False).headers["location"]
+    for text in ["불법 주차 신고요", "창전동 이마트 앞", "34나 7890", "방금이요"]:
+        client.post(console, data={"csrf_token": csrf, "text": text})
+    call_id = int(re.search(r"/console/(\d+)", console).group(1))
+    with database.unit_of_work() as s:
+        bind_principal(s, SYSTEM)
+        bot = s.scalars(select(VoicebotTurn.text).where(VoicebotTurn.call_id == call_id,
+                                                        VoicebotTurn.speaker == "bot")).all()
+        read_back = next(t for t in bot if "불법 주정차로 신고할게요" in t)
+        assert "34나**90" in read_back and "7890" not in read_back
+        # a turn stored before the bot's words were masked
+        s.add(VoicebotTurn(municipality_id=vb_world.changwon.id, call_id=call_id, seq=99, speaker="bot",
+                           text="창전동에 세워진 34나7890 차량, 연락처 010-2345-6789로 알려 드릴게요."))
+
+    shown = [client.get(console).text, client.get(f"{WEB}/calls/{call_id}").text,
+             client.get(f"/api/v1/kt/voicebot/calls/{call_id}", headers=api_headers(client, "cw.staff")).text]
+    for text in shown:
+        assert "34나**90" in text and "010-****-6789" in text
+        for raw in ("34나7890", "34나 7890", "2345-6789"):
+            assert raw not in text, raw
