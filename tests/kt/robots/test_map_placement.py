@@ -82,6 +82,6 @@ def test_the_site_screen_draws_two_robots_at_one_spot_apart_and_states_where_the
     for robot in (fleet.guide_a, fleet.guide_b):
         group = re.search(rf'<g class="robot moved" data-robot="{robot}" data-x="12.0" data-y="8.0">(.*?)</g>',
                           html, re.S).group(1)
-        assert "위치 (12.0, 8.0) m" in group  # the tooltip states the true position
+        assert "위치 (12, 8)&nbsp;m" in group  # the tooltip states the true position
         markers[robot] = re.search(r'<circle cx="([\d.]+)" cy="([\d.]+)" r=', group).groups()
     assert markers[fleet.guide_a] != markers[fleet.guide_b]
