@@ -3,6 +3,7 @@ page (empty state, rows, attendance against the expected reach, no form for a vi
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from sqlalchemy import select
@@ -124,3 +125,22 @@ def test_a_viewer_sees_the_sessions_but_no_form(client, iso):
 def test_held_date_defaults_to_today_in_the_form(client, iso):
     web_login(client, "cw.staff")
     assert f'value="{date(2026, 12, 3).isoformat()}"' in client.get(PAGE).text
+
+
+def test_the_demo_records_changwons_sessions_in_its_rural_target_dongs(client, world):
+    from app.platform.models import Municipality
+    from app.skt.isolation import demo, service
+
+    database = client.app.state.db
+    with database.unit_of_work() as s:
+        bind_principal(s, SYSTEM)
+        mid = s.scalar(select(Municipality.id).where(Municipality.code == demo.CHANGWON))
+        demo.load(s, municipality_id=mid, dongs=demo.dong_rows(), n_months=1, seed=4812, until=date(2026, 11, 1))
+        assert demo.education_sessions(s, until=date(2026, 12, 3)) == 6
+        attendance = service.education_attendance(s, since=date(2026, 9, 1), until=date(2026, 12, 3))
+    assert attendance["sessions"] == 6 and attendance["attendees_65plus"] == 71
+    assert attendance["attendees_total"] >= attendance["attendees_65plus"]
+    web_login(client, "cw.viewer")
+    html = client.get(PAGE, params={"since": "2026-09-01", "until": "2026-12-03"}).text
+    assert re.search(r'data-metric="skt.isolation.education_attendees">71<', html)
+    assert "진전면" in html and "키오스크 주문 따라 하기" in html
