@@ -184,6 +184,50 @@ def test_citydata_counts_the_municipalitys_own_festivals_begun_in_the_period(dat
         assert _compute(s, held, w.ulsan.id) is None
 
 
+def test_isolation_counts_older_attendees_of_the_education_sessions_held_in_the_period(database):
+    from app.skt.isolation import service as isolation_service
+    from app.skt.isolation.schemas import EducationSessionIn
+
+    key = "skt.isolation.education_attendees"
+    with database.unit_of_work(principal=SYSTEM) as s:
+        bind_principal(s, SYSTEM)
+        w = make_world(s)
+        for code, muni in (("4812151000", w.changwon), ("4812152000", w.changwon), ("3111051000", w.ulsan)):
+            isolation_service.import_dongs(s, rows=[{"code": code, "name": code, "municipality_code": muni.code}])
+        assert _compute(s, key, w.changwon.id) is None  # no session recorded at all: no figure, not zero
+        for dong, held, older, total in [("4812151000", date(2026, 12, 1), 12, 15),
+                                         ("4812152000", date(2026, 12, 3), 7, 7),
+                                         ("4812151000", date(2026, 11, 30), 20, 22),  # the month before
+                                         ("3111051000", date(2026, 12, 2), 9, 9)]:  # another municipality
+            isolation_service.record_education_session(s, data=EducationSessionIn(
+                dong_code=dong, held_date=held, title="스마트폰 기초 교실", attendees_65plus=older,
+                attendees_total=total))
+        assert _compute(s, key, w.changwon.id) == 19
+        assert _compute(s, key, w.changwon.id, (date(2026, 11, 1), date(2026, 11, 30))) == 20
+        assert _compute(s, key, w.changwon.id, (date(2026, 10, 1), date(2026, 10, 31))) == 0  # sessions, none then
+        assert _compute(s, key, w.ulsan.id) == 9
+        assert _compute(s, key, w.gyeongnam.id) == 19  # the province reaches 창원시
+        source = metric_sources()[key][1]
+        assert (source.name_ko, source.unit, source.stats_route) == ("디지털 교육 참여 어르신", "명",
+                                                                     "isolation_education")
+
+
+def test_isolation_education_page_shows_the_sources_figure_for_the_kpis_period(database, client, world):
+    from app.skt.isolation import service as isolation_service
+    from app.skt.isolation.schemas import EducationSessionIn
+
+    with database.unit_of_work(principal=SYSTEM) as s:
+        bind_principal(s, SYSTEM)
+        isolation_service.import_dongs(s, rows=[{"code": "4812151000", "name": "의창동",
+                                                 "municipality_code": "4812000000"}])
+        for held, older in ((date(2026, 12, 1), 12), (date(2026, 11, 30), 20)):
+            isolation_service.record_education_session(s, data=EducationSessionIn(
+                dong_code="4812151000", held_date=held, title="교실", attendees_65plus=older, attendees_total=older))
+    web_login(client, "cw.viewer")
+    html = client.get("/skt/isolation/education", params={"since": "2026-12-01", "until": "2026-12-31"}).text
+    assert re.search(r'data-metric="skt.isolation.education_attendees">12<', html)
+
+
 def _program(s, municipality_id: int, module: str) -> Program:
     program = Program(title=f"{module} 사업", module=module, status="active", municipality_id=municipality_id)
     s.add(program)

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from app.core.deps import SessionDep
 from app.core.pagination import Page, PageDep
+from app.core.schemas import Id
 from app.skt.isolation import service
-from app.skt.isolation.deps import BatchRows, DongDep, KDep, MinAgeQuery, PeriodQuery, batch_doc
+from app.skt.isolation.deps import (
+    BatchRows,
+    DongCodeQuery,
+    DongDep,
+    KDep,
+    MinAgeQuery,
+    PeriodQuery,
+    batch_doc,
+)
 from app.skt.isolation.schemas import (
     CellIn,
     CriteriaOut,
@@ -19,6 +29,8 @@ from app.skt.isolation.schemas import (
     DongBatchResult,
     DongIn,
     DongOut,
+    EducationSessionIn,
+    EducationSessionOut,
     GradientOut,
     ImportResult,
     RankingOut,
@@ -142,3 +154,32 @@ def targets(db: SessionDep, k: KDep, page: PageDep, period: PeriodQuery = None, 
     data = service.education_targets(db, period=period, min_age=min_age, k=k, uptake=uptake)
     items, total = service.page_of(data["items"], page)
     return {**data, "items": items, "total": total, "limit": page.limit, "offset": page.offset}
+
+
+# --- digital-education sessions held -------------------------------------------------------------
+
+@router.get("/education-sessions", response_model=Page[EducationSessionOut], tags=TAG)
+def list_education_sessions(db: SessionDep, page: PageDep, dong_code: DongCodeQuery = None,
+                            since: date | None = None, until: date | None = None):
+    """Digital-education sessions held in the caller's municipalities, newest first; ``since`` and ``until``
+    (both included) bound the date held."""
+    items, total = service.list_education_sessions(db, page=page, dong_code=dong_code, since=since, until=until)
+    return Page(items=[EducationSessionOut.of(e) for e in items], total=total, limit=page.limit,
+                offset=page.offset)
+
+
+@router.post("/education-sessions", status_code=201, response_model=EducationSessionOut, tags=TAG)
+def create_education_session(data: EducationSessionIn, db: SessionDep):
+    """Record a session held in one of the municipality's dongs (422 for a dong it does not have, or fewer
+    attendees in all than aged 65+)."""
+    return EducationSessionOut.of(service.record_education_session(db, data=data))
+
+
+@router.get("/education-sessions/{education_session_id}", response_model=EducationSessionOut, tags=TAG)
+def get_education_session(education_session_id: Id, db: SessionDep):
+    return EducationSessionOut.of(service.get_education_session(db, session_id=education_session_id))
+
+
+@router.delete("/education-sessions/{education_session_id}", status_code=204, tags=TAG)
+def delete_education_session(education_session_id: Id, db: SessionDep) -> None:
+    service.delete_education_session(db, row=service.get_education_session(db, session_id=education_session_id))

@@ -8,7 +8,7 @@ through the same import path as an integrator's batch (validation, upsert, rollu
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from app.core.i18n import today_seoul
 from app.platform.models import Municipality
 from app.skt.isolation import service
 from app.skt.isolation.models import AGE_BANDS, AGE_LOWER, INCOME_BANDS, SEXES
-from app.skt.isolation.schemas import DefinitionIn
+from app.skt.isolation.schemas import DefinitionIn, EducationSessionIn
 
 CHANGWON = "4812000000"
 # 구 code prefix, 구 name, 행정동 names (읍·면 first)
@@ -146,22 +146,46 @@ CHANGWON_DEFINITION = {
 }
 
 
+# Digital-education sessions 창원시 held: (dong name, days before the demo's day, title, attendees 65+, in all).
+CHANGWON_SESSIONS = [
+    ("진전면", 12, "스마트폰 기초 교실", 14, 16), ("구산면", 19, "스마트폰 기초 교실", 11, 12),
+    ("진동면", 33, "키오스크 주문 따라 하기", 17, 21), ("대산면", 47, "영상통화로 가족과 안부 나누기", 9, 9),
+    ("내서읍", 61, "모바일 뱅킹 안전하게 쓰기", 12, 18), ("웅동2동", 75, "스마트폰 기초 교실", 8, 10),
+]
+
+
+def education_sessions(session: Session, *, until: date | None = None) -> int:
+    """Record :data:`CHANGWON_SESSIONS` through the service, dated back from ``until`` (today by default)."""
+    codes = {d["name"]: d["code"] for d in dong_rows()}
+    day = until or today_seoul()
+    for name, days_before, title, older, total in CHANGWON_SESSIONS:
+        service.record_education_session(session, data=EducationSessionIn(
+            dong_code=codes[name], held_date=day - timedelta(days=days_before), title=title, attendees_65plus=older,
+            attendees_total=total))
+    return len(CHANGWON_SESSIONS)
+
+
 def load_demo(session: Session) -> None:
-    """창원시: 57 행정동 x 24 months x 72 bands (about 98,000 cells), and the city's own definition of
-    isolation in force for the last 12 months."""
+    """창원시: 57 행정동 x 24 months x 72 bands (about 98,000 cells), the city's own definition of isolation in
+    force for the last 12 months, and six digital-education sessions held in the last weeks."""
     mid = session.scalar(select(Municipality.id).where(Municipality.code == CHANGWON))
     if mid is None:
         return
     made = load(session, municipality_id=mid, dongs=dong_rows(), n_months=24, seed=4812)
     service.create_definition(session, data=DefinitionIn(effective_from=made["periods"][12],
                                                          municipality_code=CHANGWON, **CHANGWON_DEFINITION))
+    education_sessions(session)
 
 
 def sample_data(session: Session, municipality_id: int) -> None:
-    """Three dongs over three months in one municipality (the tenancy route walk uses them)."""
+    """Three dongs over three months and one education session in one municipality (the tenancy route walk
+    uses them)."""
     code = _code_of(session, municipality_id)
     dongs = [{"code": f"{code[:4]}9{i:02d}{i:03d}", "name": f"표본{i}동", "district": "표본구"} for i in (1, 2, 3)]
     made = load(session, municipality_id=municipality_id, dongs=dongs, n_months=3, seed=municipality_id % 1000,
                 scale=0.3)
     service.create_definition(session, data=DefinitionIn(effective_from=made["periods"][0], municipality_code=code,
                                                          **CHANGWON_DEFINITION))
+    service.record_education_session(session, data=EducationSessionIn(
+        dong_code=dongs[0]["code"], held_date=today_seoul() - timedelta(days=3), title="표본 스마트폰 교실",
+        attendees_65plus=5, attendees_total=6))

@@ -13,6 +13,7 @@ from app.skt.isolation import service
 from app.skt.isolation.models import IsoDong
 
 CodePath = Annotated[str, Path(pattern=r"^\d{10}$")]
+DongCodeQuery = Annotated[str | None, Query(pattern=r"^\d{10}$", description="10-digit 행정동 code")]
 PeriodQuery = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM; latest if absent")]
 MinAgeQuery = Annotated[int, Query(ge=20, le=80, description="Lowest age included (bands starting at or above it)")]
 

@@ -20,11 +20,20 @@ def _isolated_share(db: Session, municipality_id: int, start: date, end: date) -
     return None if rate is None else round(rate * 100, 2)
 
 
+def _education_attendees(db: Session, municipality_id: int, start: date, end: date) -> int | None:
+    return service.education_attendees(db, since=start, until=end)
+
+
 METRICS = (
     MetricSource("skt.isolation.isolated_share", "고립 어르신 비율", "Share of people 65+ isolated", "%",
                  "People 65 and over under the communication and outing floors of the definition in force, out "
                  "of all people 65 and over, in the period's month (the criteria page's trend).",
                  _isolated_share, stats_route="isolation_criteria"),
+    MetricSource("skt.isolation.education_attendees", "디지털 교육 참여 어르신",
+                 "Older people at digital-education sessions", "명",
+                 "Attendees aged 65 and over at the digital-education sessions held in the period, as recorded per "
+                 "행정동 on the education sessions page (none recorded at all: no figure).", _education_attendees,
+                 stats_route="isolation_education"),
 )
 
 MANIFEST = ModuleManifest(
@@ -36,6 +45,7 @@ MANIFEST = ModuleManifest(
     nav=(NavEntry("Digital divide", "isolation_divide"), NavEntry("Income gradient", "isolation_gradient"),
          NavEntry("Isolation ranking", "isolation_ranking"), NavEntry("Criteria", "isolation_criteria"),
          NavEntry("Education targets", "isolation_targets"),
+         NavEntry("Education sessions", "isolation_education"),
          NavEntry("Import indicators", "isolation_import", write=True), NavEntry("Dongs", "isolation_dongs")),
     widgets=(Widget("Elderly isolation", "skt/isolation/_widget.html", web.widget),),
     load_demo=deferred("app.skt.isolation.demo:load_demo"),

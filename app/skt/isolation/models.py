@@ -9,10 +9,10 @@ and per period x dong x age band (sex and income summed). Means are stored in th
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, Index, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core import agebands
 from app.core.db import Base, TenantScoped, utcnow
@@ -156,3 +156,26 @@ class IsoDefinition(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("municipality_id", "effective_from"),)
+
+
+class IsoEducationSession(TenantScoped, Base):
+    """A digital-education session the municipality held in a 행정동, with how many came (65+ and in all)."""
+
+    __tablename__ = "iso_education_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dong_id: Mapped[int] = mapped_column(ForeignKey("iso_dong.id", ondelete="CASCADE"))
+    held_date: Mapped[date]
+    title: Mapped[str] = mapped_column(String(80))
+    attendees_65plus: Mapped[int] = mapped_column(Integer)
+    attendees_total: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    dong: Mapped[IsoDong] = relationship(lazy="joined")
+
+    __table_args__ = (
+        Index("ix_iso_education_session_municipality_held", "municipality_id", "held_date"),
+        CheckConstraint("attendees_65plus >= 0", name="attendees_65plus_nonnegative"),
+        CheckConstraint("attendees_total >= attendees_65plus", name="attendees_total_covers_65plus"),
+    )

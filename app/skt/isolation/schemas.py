@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, with_config
+from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, with_config
 from typing_extensions import TypedDict
 
 from app.core.schemas import InputModel, OutputModel
@@ -239,3 +240,44 @@ class TrendOut(OutputModel):
     min_age: int
     k: int
     items: list[TrendItem]
+
+
+Attendees = Annotated[int, Field(ge=0, le=100_000)]
+
+
+class EducationSessionIn(InputModel):
+    """A digital-education session held in one of the municipality's 행정동 (the dong says whose)."""
+
+    db_table = "iso_education_session"
+    dong_code: DongCode
+    held_date: date
+    title: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    attendees_65plus: Attendees
+    attendees_total: Attendees
+    note: Annotated[str, StringConstraints(max_length=500)] = ""
+
+    @field_validator("attendees_total")
+    @classmethod
+    def _covers_65plus(cls, value: int, info: ValidationInfo) -> int:
+        older = info.data.get("attendees_65plus")
+        if older is not None and value < older:
+            raise ValueError("The attendees in all cannot be fewer than those aged 65 and over")
+        return value
+
+
+class EducationSessionOut(OutputModel):
+    id: int
+    dong_code: str
+    dong_name: str
+    held_date: date
+    title: str
+    attendees_65plus: int
+    attendees_total: int
+    note: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row) -> EducationSessionOut:
+        return cls(id=row.id, dong_code=row.dong.code, dong_name=row.dong.name, held_date=row.held_date,
+                   title=row.title, attendees_65plus=row.attendees_65plus, attendees_total=row.attendees_total,
+                   note=row.note, created_at=row.created_at)

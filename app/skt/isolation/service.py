@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from app.core import agebands
 from app.core.bulk import insert_rows
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error
+from app.core.i18n import today_seoul
 from app.core.pagination import PageParams, paginate
 from app.core.privacy import Cell, people_behind, suffix_differences_unsafe, suppress
 from app.core.tenancy import principal_of, within_reach
@@ -39,8 +41,9 @@ from app.skt.isolation.models import (
     IsoDefinition,
     IsoDong,
     IsoDongRollup,
+    IsoEducationSession,
 )
-from app.skt.isolation.schemas import CellRow, DefinitionIn, DongIn
+from app.skt.isolation.schemas import CellRow, DefinitionIn, DongIn, EducationSessionIn
 
 if TYPE_CHECKING:
     import numpy as np
@@ -236,6 +239,82 @@ def import_dongs(db: Session, *, rows: list[Any]) -> dict[str, int]:
     audit.record(db, action="import", object_type="iso_dong", object_id="batch", municipality_id=default,
                  after=result)
     return result
+
+
+# --- digital-education sessions held ----------------------------------------------------------
+
+def education_session_query(*, dong_code: str | None = None, since: date | None = None,
+                            until: date | None = None) -> Select[Any]:
+    stmt = select(IsoEducationSession).order_by(IsoEducationSession.held_date.desc(), IsoEducationSession.id.desc())
+    if dong_code:
+        stmt = stmt.where(IsoEducationSession.dong.has(IsoDong.code == dong_code))
+    if since:
+        stmt = stmt.where(IsoEducationSession.held_date >= since)
+    if until:
+        stmt = stmt.where(IsoEducationSession.held_date <= until)
+    return stmt
+
+
+def list_education_sessions(db: Session, *, page: PageParams, dong_code: str | None = None,
+                            since: date | None = None, until: date | None = None
+                            ) -> tuple[list[IsoEducationSession], int]:
+    """Sessions held in the caller's municipalities, newest first."""
+    return paginate(db, education_session_query(dong_code=dong_code, since=since, until=until), page)
+
+
+def get_education_session(db: Session, *, session_id: int) -> IsoEducationSession:
+    found = db.scalar(select(IsoEducationSession).where(IsoEducationSession.id == session_id))
+    if found is None:
+        raise NotFound("Education session {id} not found", id=session_id)
+    return found
+
+
+def record_education_session(db: Session, *, data: EducationSessionIn) -> IsoEducationSession:
+    """Record a session held in one of the caller's dongs; it belongs to the dong's municipality."""
+    dong = db.scalar(select(IsoDong).where(IsoDong.code == data.dong_code))
+    if dong is None:
+        raise InvalidInput.field("dong_code", "Dong {code} is not one of the municipality's dongs",
+                                 code=data.dong_code)
+    if data.held_date > today_seoul():
+        raise InvalidInput.field("held_date", "A session is recorded once it has been held")
+    row = IsoEducationSession(municipality_id=dong.municipality_id, dong_id=dong.id,
+                              **data.model_dump(exclude={"dong_code"}))
+    row.dong = dong
+    db.add(row)
+    db.flush()
+    return row
+
+
+def delete_education_session(db: Session, *, row: IsoEducationSession) -> None:
+    db.delete(row)
+    db.flush()
+
+
+def _attendance_statement(since: date, until: date) -> Select[Any]:
+    s = IsoEducationSession
+    return select(func.count(s.id), func.coalesce(func.sum(s.attendees_65plus), 0),
+                  func.coalesce(func.sum(s.attendees_total), 0)).where(s.held_date.between(since, until))
+
+
+def education_attendance(db: Session, *, since: date, until: date) -> dict[str, Any]:
+    """Sessions held between ``since`` and ``until`` (both included) in the caller's municipalities: the totals
+    and, per dong code, the sessions and attendees (65+ and in all)."""
+    sessions, older, total = db.execute(_attendance_statement(since, until)).one()
+    rows = db.execute(_attendance_statement(since, until).add_columns(IsoDong.code, IsoDong.name)
+                      .join(IsoDong, IsoDong.id == IsoEducationSession.dong_id)
+                      .group_by(IsoDong.code, IsoDong.name)).all()
+    return {"since": since, "until": until, "sessions": int(sessions), "attendees_65plus": int(older),
+            "attendees_total": int(total),
+            "by_dong": {r[3]: {"dong_name": r[4], "sessions": int(r[0]), "attendees_65plus": int(r[1]),
+                               "attendees_total": int(r[2])} for r in rows}}
+
+
+def education_attendees(db: Session, *, since: date, until: date) -> int | None:
+    """People aged 65+ at the sessions held between ``since`` and ``until`` in the caller's municipalities; None
+    when they have recorded no session at all (nothing to measure rather than nobody came)."""
+    if db.scalar(select(IsoEducationSession.id).limit(1)) is None:
+        return None
+    return education_attendance(db, since=since, until=until)["attendees_65plus"]
 
 
 # --- definitions of isolation ------------------------------------------------------------------

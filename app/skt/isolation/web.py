@@ -5,6 +5,7 @@ Every page and CSV reads the same service functions as the API, so suppression a
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -16,13 +17,15 @@ from app.core.deps import SessionDep
 from app.core.errors import DomainError
 from app.core.forms import answer_file, answer_form, form_to_dict, translate_error
 from app.core.i18n import gettext as _
+from app.core.i18n import today_seoul
 from app.core.pagination import PageParams
-from app.core.templating import render
+from app.core.schemas import Id
+from app.core.templating import flash, render, see_other
 from app.platform.auth import WRITER, WebUser
 from app.skt.isolation import service
 from app.skt.isolation.deps import KDep, MinAgeQuery, PeriodQuery
 from app.skt.isolation.models import AGE_BANDS, MEANS
-from app.skt.isolation.schemas import DefinitionIn, DongIn
+from app.skt.isolation.schemas import DefinitionIn, DongIn, EducationSessionIn
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 30
@@ -173,6 +176,65 @@ def targets_csv(db: SessionDep, k: KDep, period: PeriodQuery = None, min_age: Mi
              _fmt(i["digital_index"]), _fmt(i["outing_index"]), _fmt(i["score"]), i["reachable"],
              i["expected_reached"], data["uptake"]] for n, i in enumerate(data["items"])]
     return csv_response(f"isolation-targets-{data['period'] or 'none'}.csv", header, rows)
+
+
+# --- digital-education sessions held -------------------------------------------------------------
+
+TARGETS_SHOWN = 10  # the page sets attendance against the first this many target dongs (and any dong with sessions)
+
+
+def _education(request: Request, db, k: int, *, since: date | None, until: date | None, page: int = 1,
+               values: dict[str, Any], errors: dict[str, str], status_code: int = 200):
+    until = until or today_seoul()
+    since = since or until.replace(month=1, day=1)
+    if since > until:
+        since, until = until, since
+    sessions, total = service.list_education_sessions(
+        db, page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE), since=since, until=until)
+    attendance = service.education_attendance(db, since=since, until=until)
+    targets = service.education_targets(db, period=None, min_age=65, k=k)
+    by_dong = attendance["by_dong"]
+    rows = [{**t, "rank": n + 1, **by_dong.get(t["dong_code"], {})} for n, t in enumerate(targets["items"])
+            if not t["suppressed"] and (n < TARGETS_SHOWN or t["dong_code"] in by_dong)]
+    listed = {r["dong_code"] for r in rows}
+    rows += [{"dong_code": code, "rank": None, "expected_reached": None, **a} for code, a in by_dong.items()
+             if code not in listed]
+    dongs = list(db.scalars(service.dong_query()))
+    return render(request, "skt/isolation/education.html", {
+        "since": since, "until": until, "sessions": sessions, "total": total, "page": page,
+        "pages": max(1, -(-total // PAGE_SIZE)),
+        "query_base": urlencode({"since": since.isoformat(), "until": until.isoformat()}),
+        "attendance": attendance, "targets_period": targets["period"], "rows": rows, "uptake": targets["uptake"],
+        "dong_options": [(d.code, f"{d.name} ({d.district})" if d.district else d.name) for d in dongs],
+        "values": values, "errors": errors}, status_code=status_code)
+
+
+@router.get("/education", name="isolation_education")
+def education_page(request: Request, db: SessionDep, k: KDep, since: date | None = None, until: date | None = None,
+                   page: PageNo = 1):
+    """Digital-education sessions held, and attendance 65+ per target dong against the expected reach."""
+    return _education(request, db, k, since=since, until=until, page=page,
+                      values={"held_date": today_seoul().isoformat()}, errors={})
+
+
+@router.post("/education", name="isolation_education_new", dependencies=WRITER)
+async def education_new(request: Request, db: SessionDep, k: KDep):
+    values = form_to_dict(await request.form())
+    return answer_form(request, db, EducationSessionIn, values,
+                       lambda data: service.record_education_session(db, data=data),
+                       page=lambda errors: _education(request, db, k, since=None, until=None, values=values,
+                                                      errors=errors),
+                       message=lambda created: _("Session “{title}” recorded.", title=created.title),
+                       done=request.url_for("isolation_education"))
+
+
+@router.post("/education/{education_session_id}/delete", name="isolation_education_delete", dependencies=WRITER)
+def education_delete(request: Request, education_session_id: Id, db: SessionDep):
+    row = service.get_education_session(db, session_id=education_session_id)
+    title = row.title
+    service.delete_education_session(db, row=row)
+    flash(request, _("Session “{title}” deleted.", title=title))
+    return see_other(str(request.url_for("isolation_education")))
 
 
 # --- import and dongs ------------------------------------------------------------------------

@@ -1,0 +1,146 @@
+"""Digital-education sessions held per 행정동: the API (writers only, per-field 422s, tenant-scoped), the staff
+page (empty state, rows, attendance against the expected reach, no form for a viewer) and the audit trail."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from sqlalchemy import select
+
+from app.core.tenancy import SYSTEM, bind_principal
+from app.platform import history
+from app.platform.models import AuditLog
+from app.skt.isolation.models import IsoEducationSession
+from tests.conftest import api_headers, csrf_of, web_login
+from tests.skt.isolation.conftest import cell, load_cells
+
+URL = "/api/v1/skt/isolation/education-sessions"
+PAGE = "/skt/isolation/education"
+
+
+def _session(dong: str = "4812151000", **over) -> dict:
+    body = {"dong_code": dong, "held_date": "2026-11-20", "title": "스마트폰 기초 교실", "attendees_65plus": 12,
+            "attendees_total": 15}
+    return {**body, **over}
+
+
+def _fields(r) -> dict[str, str]:
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    return {e["loc"][-1]: e["msg"] for e in r.json()["errors"]}
+
+
+def test_a_writer_records_lists_reads_and_deletes_sessions(client, iso):
+    h = api_headers(client, "cw.staff")
+    r = client.post(URL, headers=h, json=_session(note="경로당 2층"))
+    assert r.status_code == 201, r.text
+    first = r.json()
+    assert first["dong_code"] == "4812151000" and first["dong_name"] == "의창동" and first["attendees_65plus"] == 12
+    second = client.post(URL, headers=h, json=_session("4812351000", held_date="2026-12-01", title="키오스크 교실",
+                                                       attendees_65plus=7, attendees_total=7)).json()
+    listed = client.get(URL, headers=h).json()
+    assert listed["total"] == 2 and [i["id"] for i in listed["items"]] == [second["id"], first["id"]]  # newest first
+    assert client.get(URL, headers=h, params={"since": "2026-12-01"}).json()["total"] == 1
+    assert client.get(URL, headers=h, params={"dong_code": "4812151000"}).json()["items"][0]["id"] == first["id"]
+    assert client.get(URL, headers=h, params={"limit": 1}).json()["items"] == [listed["items"][0]]
+    assert client.get(f"{URL}/{first['id']}", headers=h).json()["note"] == "경로당 2층"
+    assert client.delete(f"{URL}/{first['id']}", headers=h).status_code == 204
+    assert client.get(f"{URL}/{first['id']}", headers=h).status_code == 404
+
+
+def test_bad_fields_are_refused_one_by_one(client, iso):
+    h = api_headers(client, "cw.staff")
+    assert "attendees_total" in _fields(client.post(URL, headers=h, json=_session(attendees_total=11)))
+    assert set(_fields(client.post(URL, headers=h, json=_session(attendees_65plus=-1, title="")))) == {
+        "attendees_65plus", "title"}
+    # Ulsan's dong, and a dong nobody registered: not one of 창원시's dongs.
+    for code in ("3111051000", "4812199900"):
+        assert _fields(client.post(URL, headers=h, json=_session(code))) == {
+            "dong_code": f"Dong {code} is not one of the municipality's dongs"}
+    # The clock stands on 2026-12-03 in Seoul: a session is recorded once held.
+    assert "held_date" in _fields(client.post(URL, headers=h, json=_session(held_date="2026-12-04")))
+    assert client.get(URL, headers=h).json()["total"] == 0
+
+
+def test_a_viewer_is_refused_and_another_municipality_sees_nothing(client, iso):
+    created = client.post(URL, headers=api_headers(client, "cw.staff"), json=_session()).json()
+    viewer = api_headers(client, "cw.viewer")
+    r = client.post(URL, headers=viewer, json=_session())
+    assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json")
+    assert client.delete(f"{URL}/{created['id']}", headers=viewer).status_code == 403
+    assert client.get(URL, headers=viewer).json()["total"] == 1  # reading is allowed
+    us = api_headers(client, "us.staff")
+    assert client.get(f"{URL}/{created['id']}", headers=us).status_code == 404
+    assert client.delete(f"{URL}/{created['id']}", headers=us).status_code == 404
+    assert client.get(URL, headers=us).json()["total"] == 0
+
+
+def test_the_page_shows_an_empty_state_then_sessions_and_attendance_against_the_expected_reach(client, iso):
+    database = iso["database"]
+    load_cells(database, [cell(d, age=a, sex=s, population=200, low_communication=80, low_outing=40, isolated=20,
+                               messenger_minutes=m) for d, m in (("4812151000", 5.0), ("4812152000", 30.0))
+                          for a in ("65-69", "70-74") for s in ("M", "F")])
+    token = web_login(client, "cw.staff")
+    html = client.get(PAGE).text
+    assert "기록된 디지털 교육이 없습니다" in html and 'name="attendees_65plus"' in html
+    assert "의창동" in html  # a target dong, with its expected reach and nobody yet
+    r = client.post(PAGE, data={"csrf_token": token, **_session(attendees_65plus=30, attendees_total=20)})
+    assert r.status_code == 400 and "65세 이상 참여 인원보다 적을 수 없습니다" in r.text
+    r = client.post(PAGE, data={"csrf_token": token, **_session(attendees_65plus=24, attendees_total=30,
+                                                                  note="")}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    page = client.get(r.headers["location"]).text
+    assert "스마트폰 기초 교실" in page and "기록되었습니다" in page
+    assert "<strong>24</strong>" in page  # 의창동's attendees 65+ in its target row
+    # expected reach: (80 - 20) x 4 cells x 30% uptake = 72; 24 of 72 came
+    assert "33.3%" in page
+    # The KPI link's period (since/until) bounds the sessions shown.
+    assert "기록된 디지털 교육이 없습니다" in client.get(PAGE, params={"since": "2026-01-01",
+                                                               "until": "2026-10-31"}).text
+    # The targets page links to the sessions.
+    assert f'href="{PAGE}"' in client.get("/skt/isolation/targets").text
+    with database.unit_of_work() as s:
+        bind_principal(s, SYSTEM)
+        row = s.scalar(select(IsoEducationSession))
+        entries = list(s.scalars(select(AuditLog).where(AuditLog.object_type == "iso_education_session")))
+        (line,) = history.present(s, entries)
+    assert line.title == f"디지털 교육 #{row.id} · 스마트폰 기초 교실" and line.who == "cw.staff"
+    token = csrf_of(client, PAGE)
+    r = client.post(f"{PAGE}/{row.id}/delete", data={"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "기록된 디지털 교육이 없습니다" in client.get(PAGE).text
+
+
+def test_a_viewer_sees_the_sessions_but_no_form(client, iso):
+    client.post(URL, headers=api_headers(client, "cw.staff"), json=_session())
+    web_login(client, "cw.viewer")
+    html = client.get(PAGE).text
+    assert "스마트폰 기초 교실" in html
+    assert 'name="attendees_65plus"' not in html and "/delete" not in html
+    token = csrf_of(client, PAGE) if 'name="csrf_token"' in html else csrf_of(client, "/")
+    assert client.post(PAGE, data={"csrf_token": token, **_session()}).status_code == 403
+
+
+def test_held_date_defaults_to_today_in_the_form(client, iso):
+    web_login(client, "cw.staff")
+    assert f'value="{date(2026, 12, 3).isoformat()}"' in client.get(PAGE).text
+
+
+def test_the_demo_records_changwons_sessions_in_its_rural_target_dongs(client, world):
+    from app.platform.models import Municipality
+    from app.skt.isolation import demo, service
+
+    database = client.app.state.db
+    with database.unit_of_work() as s:
+        bind_principal(s, SYSTEM)
+        mid = s.scalar(select(Municipality.id).where(Municipality.code == demo.CHANGWON))
+        demo.load(s, municipality_id=mid, dongs=demo.dong_rows(), n_months=1, seed=4812, until=date(2026, 11, 1))
+        assert demo.education_sessions(s, until=date(2026, 12, 3)) == 6
+        attendance = service.education_attendance(s, since=date(2026, 9, 1), until=date(2026, 12, 3))
+    assert attendance["sessions"] == 6 and attendance["attendees_65plus"] == 71
+    assert attendance["attendees_total"] >= attendance["attendees_65plus"]
+    web_login(client, "cw.viewer")
+    html = client.get(PAGE, params={"since": "2026-09-01", "until": "2026-12-03"}).text
+    assert re.search(r'data-metric="skt.isolation.education_attendees">71<', html)
+    assert "진전면" in html and "키오스크 주문 따라 하기" in html
