@@ -69,11 +69,6 @@ def _sign_in(page, username: str) -> None:
     page.wait_for_url(re.compile(r"/$"))
 
 
-def _links(page) -> list[str]:
-    return page.eval_on_selector_all("a[href]", """as => as.filter(a => a.origin === location.origin)
-        .map(a => a.pathname)""")
-
-
 def _fill(page, routes) -> tuple[dict[str, str], dict[str, int]]:
     """One concrete URL per route: parameterless ones as they are, the others from links the pages show
     (read as HTML through the signed-in browser's own requests, without drawing them); and the status each
