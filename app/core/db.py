@@ -78,7 +78,8 @@ def create_db_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # Connections are kept for as many requests as a busy page sees at once: one the pool closes when it
         # is handed back (an "overflow" one) costs the next request a new connection, its pragmas, a parse of
-        # the schema and an empty page cache (8 clients on the default 5 measured ~2x the CPU per page).
+        # the schema and an empty page cache (with 8 clients the default 5 cost the home page ~3x the server CPU
+        # per request, the program list page and API 10-20 % more).
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20,
                                max_overflow=20)
         event.listen(engine, "connect", _sqlite_pragmas)
