@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from bench.bench_platform import _session_cookie
-from bench.harness import ROOT, demo_server, staff_token
+from bench.harness import ROOT, SERVER_PIDS, cpu_seconds, demo_server, staff_token
 
 WRK = "/usr/bin/wrk"
 CONNECTIONS = 8
@@ -27,6 +27,8 @@ class WrkResult:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0
+    server_cpu_ms: float = 0.0  # the server's CPU per request (its process, read from /proc)
 
 
 def _ms(text: str) -> float:
@@ -36,18 +38,21 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def wrk(url: str, *, headers: dict[str, str], seconds: int = SECONDS) -> WrkResult:
+def wrk(url: str, *, headers: dict[str, str], seconds: int = SECONDS, server_pid: int | None = None) -> WrkResult:
     cmd = [WRK, f"-c{CONNECTIONS}", "-t2", f"-d{seconds}s", "--timeout", "10s", "--latency"]
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
+    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     out = subprocess.run([*cmd, url], check=True, capture_output=True, text=True, timeout=seconds + 60).stdout
+    cpu = cpu_seconds(server_pid) - cpu_before if server_pid else 0.0
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = (int(bad.group(1)) if bad else 0) + (sum(int(g) for g in sock.groups()) if sock else 0)
-    return WrkResult(rps, p50, p99, errors)
+    return WrkResult(rps, p50, p99, errors, requests, cpu * 1000 / requests if requests else 0.0)
 
 
 def module_pages() -> list[str]:
@@ -72,13 +77,14 @@ def measure() -> list[dict]:
                     targets.append((path, cookie))
                 else:
                     print(f"bench_pages: {path} answered {status}; not measured")
+        pid = SERVER_PIDS.get(base)
         wrk(f"{base}/livez", headers={}, seconds=1)  # warm up
-        floor = wrk(f"{base}/livez", headers={})
+        floor = wrk(f"{base}/livez", headers={}, server_pid=pid)
         results.append({"name": f"GET /livez ({CONNECTIONS} conns, wrk) p99 {floor.p99_ms:.1f} ms",
                         "value": floor.rps, "unit": "req/s", "floor_name": "GET /livez", "floor_value": floor.rps})
         for path, headers in targets:
             wrk(f"{base}{path}", headers=headers, seconds=1)  # warm caches
-            r = wrk(f"{base}{path}", headers=headers)
+            r = wrk(f"{base}{path}", headers=headers, server_pid=pid)
             if r.errors:  # reported, not fatal: the other pages' figures still count
                 print(f"bench_pages: {path} answered {r.errors} errors or timeouts under load")
             results += [
@@ -88,5 +94,7 @@ def measure() -> list[dict]:
                  "floor_name": "GET /livez p50", "floor_value": floor.p50_ms},
                 {"name": f"GET {path} p99 latency", "value": r.p99_ms, "unit": "ms",
                  "floor_name": "GET /livez p99", "floor_value": floor.p99_ms},
+                {"name": f"GET {path} server CPU per request", "value": r.server_cpu_ms, "unit": "ms",
+                 "floor_name": "GET /livez server CPU", "floor_value": floor.server_cpu_ms},
             ]
     return results

@@ -37,6 +37,17 @@ class Load:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
+# Base URL -> the process serving it (one worker: uvicorn serves in the process it starts in).
+SERVER_PIDS: dict[str, int] = {}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used so far (Linux ``/proc``): what a page costs the server,
+    whatever else shares the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -74,8 +85,10 @@ def server(env: dict[str, str], workers: int = 1, start_timeout_s: float = 120) 
             if time.monotonic() > deadline:
                 raise RuntimeError("benchmark server did not start")
             time.sleep(0.1)
+        SERVER_PIDS[base] = proc.pid
         yield base
     finally:
+        SERVER_PIDS.pop(base, None)
         proc.terminate()
         proc.wait(timeout=10)
 

@@ -39,8 +39,13 @@ class Page(BaseModel, Generic[T]):
     offset: int
 
 
+def count_rows(db: Session, stmt: Select[Any]) -> int:
+    """How many rows ``stmt`` answers (a list's total, a card's figure), without loading them."""
+    return db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
 def paginate(db: Session, stmt: Select[Any], page: PageParams) -> tuple[list[Any], int]:
     """Run ``stmt`` for one page and count all its rows; returns ``(rows, total)``."""
-    total = db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    total = count_rows(db, stmt)
     rows = list(db.scalars(stmt.limit(page.limit).offset(page.offset)))
     return rows, total

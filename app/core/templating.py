@@ -42,15 +42,22 @@ _INDEX_ATTR = "_dxhub_route_index"
 
 
 def _route_index(router: Any) -> dict[str, list[Any]]:
+    return _indexes(router)[0]
+
+
+def _indexes(router: Any) -> tuple[dict[str, list[Any]], dict[str, URLPath]]:
+    """The route index and the paths of routes without path parameters found so far (every page's menu
+    links the same ones), both made again when the routes change."""
     cached = getattr(router, _INDEX_ATTR, None)
     if cached is not None and cached[0] == len(router.routes):
-        return cached[1]
+        return cached[1], cached[2]
     index: dict[str, list[Any]] = {}
     for route in iter_route_contexts(router.routes):
         if route.name:
             index.setdefault(route.name, []).append(route)
-    setattr(router, _INDEX_ATTR, (len(router.routes), index))
-    return index
+    plain: dict[str, URLPath] = {}
+    setattr(router, _INDEX_ATTR, (len(router.routes), index, plain))
+    return index, plain
 
 
 def _router_of(request: Request) -> Any:
@@ -60,6 +67,16 @@ def _router_of(request: Request) -> Any:
 def url_path_for(request: Request, name: str, /, **path_params: Any) -> URLPath:
     """What ``request.url_for`` resolves, found through the per-router index of route names."""
     router = _router_of(request)
+    if path_params:
+        return _resolve(router, name, **path_params)
+    plain = _indexes(router)[1]
+    found = plain.get(name)
+    if found is None:
+        found = plain[name] = _resolve(router, name)
+    return found
+
+
+def _resolve(router: Any, name: str, /, **path_params: Any) -> URLPath:
     for route in _route_index(router).get(name, ()):
         try:
             return route.url_path_for(name, **path_params)

@@ -28,7 +28,7 @@ from functools import wraps
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from sqlalchemy import ColumnElement, Table, event, false, literal_column, text, true
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, SessionTransaction, mapped_column, with_loader_criteria
 
 from app.core.db import TenantScoped
@@ -172,10 +172,31 @@ def declare(conn: Connection, principal: Principal | None) -> None:
         scope, ids = "all", ""
     else:
         scope, ids = "tenant", "{" + ",".join(str(i) for i in sorted(principal.municipality_ids)) + "}"
+    if conn.info.get(_DECLARED) == (scope, ids):  # already this transaction's scope: no round trip
+        return
     conn.execute(_DECLARE, {"scope": scope, "ids": ids})
+    conn.info[_DECLARED] = (scope, ids)
 
 
 _DECLARE = text(f"SELECT set_config('{SCOPE_SETTING}', :scope, true), set_config('{IDS_SETTING}', :ids, true)")
+# The scope the connection's transaction declared last, so that declaring it again costs no round trip. A
+# transaction starts with none declared, which the policies read as the empty scope (every declaration is
+# local); SET LOCAL ends with the transaction, and a rollback to a savepoint restores what was set before it,
+# so the memo is forgotten then (the next declaration is sent).
+_DECLARED = "dxhub_declared_scope"
+
+
+def _declared_nothing(conn: Connection) -> None:
+    conn.info[_DECLARED] = ("", "")
+
+
+def _forget_declared(conn: Connection, *_args: Any) -> None:
+    conn.info.pop(_DECLARED, None)
+
+
+event.listen(Engine, "begin", _declared_nothing)
+for _name in ("commit", "rollback", "rollback_savepoint"):
+    event.listen(Engine, _name, _forget_declared)
 
 
 def _redeclare(session: Session) -> None:

@@ -108,18 +108,23 @@ def _bearer_principal(request: Request, db, token: str, *, count: bool = True) -
 def resolve_principal(request: Request, db: SessionDep) -> Principal | None:
     token = _bearer(request)
     principal: Principal | None = None
-    if token:
-        principal = _bearer_principal(request, db, token)
-    else:
-        principal = _session_principal(request, db)
-        if principal is not None and request.method not in SAFE_METHODS and _is_api(request):
-            # A browser session may call the API, but writes need the CSRF header: a cookie alone
-            # would let another site act for the user.
-            check_csrf_token(request, request.headers.get("x-csrf-token"))
-    if principal is not None:
-        bind_principal(db, principal)
-        if principal.kind == "user":  # the pages' navigation shows only these (read here, before any route)
-            request.state.enabled_modules = platform_service.enabled_modules(db, principal=principal)
+    # The caller is looked up before anyone is known (the key or session, the user, the municipalities it
+    # reaches) and bound in the same block: on PostgreSQL the transaction declares the scope once for the
+    # look-ups and once for the principal, whatever number of statements it took.
+    with all_tenants(db):
+        if token:
+            principal = _bearer_principal(request, db, token)
+        else:
+            principal = _session_principal(request, db)
+            if principal is not None and request.method not in SAFE_METHODS and _is_api(request):
+                # A browser session may call the API, but writes need the CSRF header: a cookie alone
+                # would let another site act for the user.
+                check_csrf_token(request, request.headers.get("x-csrf-token"))
+        if principal is not None:
+            bind_principal(db, principal)
+    if principal is not None and principal.kind == "user":
+        # the pages' navigation shows only these (read here, before any route)
+        request.state.enabled_modules = platform_service.enabled_modules(db, principal=principal)
     request.state.principal = principal
     return principal
 

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from app.core.db import utcnow
 from app.core.errors import InvalidInput, NotFound, field_error, flush_or_conflict
@@ -259,14 +259,17 @@ def program_query(*, partner: str | None = None, municipality: str | None = None
     return stmt
 
 
-def list_programs(db: Session, *, page: PageParams, with_kpis: bool = False,
-                  **filters: Any) -> tuple[list[Program], int]:
-    """One page of programs; ``with_kpis`` loads their KPIs and KPI values in two batched queries
-    (the dashboard reads them for every program)."""
-    stmt = program_query(**filters)
-    if with_kpis:
-        stmt = stmt.options(selectinload(Program.kpis).selectinload(Kpi.values))
-    return paginate(db, stmt, page)
+def list_programs(db: Session, *, page: PageParams, **filters: Any) -> tuple[list[Program], int]:
+    """One page of programs and the number of all that match."""
+    return paginate(db, program_query(**filters), page)
+
+
+def programs_with_kpis(db: Session, *, status: str, limit: int) -> list[Program]:
+    """The newest ``limit`` programs in ``status`` with their KPIs, readings and values, each loaded in one
+    batched query (the home dashboard reads them for every program); no count, and the partners, which the
+    dashboard does not show, are left to load if something reads them."""
+    return list(db.scalars(program_query(status=status).limit(limit).options(
+        lazyload(Program.partners), selectinload(Program.kpis).selectinload(Kpi.values))))
 
 
 def get_program(db: Session, *, program_id: int) -> Program:

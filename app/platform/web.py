@@ -148,8 +148,7 @@ async def logout(request: Request, db: SessionDep, principal: OptionalPrincipal)
 def home(request: Request, db: SessionDep, principal: WebUser):
     today = today_seoul()
     counts = platform_service.program_counts(db)
-    programs, _total = platform_service.list_programs(db, page=PageParams(limit=200, offset=0),
-                                                      status="active", with_kpis=True)
+    programs = platform_service.programs_with_kpis(db, status="active", limit=200)
     kpis = []
     for program in programs:
         for kpi in program.kpis:

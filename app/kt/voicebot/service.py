@@ -607,7 +607,7 @@ def statistics(db: Session, *, since: date | None = None, until: date | None = N
                 else "7+"] += 1
     intents = Counter(r.intent or "unknown" for r in rows)
     failed = [{"text": t.text, "intent": t.intent, "confidence": t.confidence, "created_at": t.created_at,
-               "call_id": t.call_id} for t in db.execute(failed_stmt)]
+               "call_id": t.call_id} for t in db.execute(failed_stmt)] if failed_limit > 0 else []
     return {
         "calls": len(rows), "finished": len(finished), "automated": len(automated),
         "automation_rate": round(len(automated) / len(finished), 4) if finished else None,

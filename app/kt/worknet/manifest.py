@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.core.manifest import MetricSource, ModuleManifest, NavEntry, Widget
-from app.core.pagination import PageParams
+from app.core.pagination import count_rows
 from app.core.tenancy import Principal
 from app.kt.worknet import access, duties, objects, service
 from app.kt.worknet.api import router as api_router
@@ -19,11 +19,11 @@ from app.kt.worknet.web import router as web_router
 
 def _widget(db: Session, principal: Principal) -> dict[str, Any] | None:
     pools = service.list_pools(db)
-    total_routers = service.list_routers(db, page=PageParams(limit=1, offset=0))[1]
+    total_routers = count_rows(db, service.router_query())
     if not pools and not total_routers:
         return None
     usage = service.pool_usage(db, pools)
-    assigned = service.list_routers(db, page=PageParams(limit=1, offset=0), status="assigned")[1]
+    assigned = count_rows(db, service.router_query(status="assigned"))
     return {"routers": total_routers, "assigned": assigned, "open_alerts": access.open_alert_count(db),
             "pools": [service.pool_view(p, usage[p.id]) for p in pools][:4]}
 

@@ -139,6 +139,8 @@ class IsoDongRollup(TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("dong_id", "period", "age_band", name="uq_iso_dong_rollup_key"),
         Index("ix_iso_dong_rollup_municipality_period", "municipality_id", "period", "dong_id"),
+        # Callers who reach every municipality (platform admins: the home ranking) read whole periods.
+        Index("ix_iso_dong_rollup_period", "period", "dong_id"),
     )
 
 

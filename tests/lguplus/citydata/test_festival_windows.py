@@ -27,6 +27,32 @@ def test_holiday_features_include_chuseok_2025_and_its_substitute_day():
     assert "설날" in analysis.holiday_name(date(2026, 2, 17))
 
 
+def test_ridge_fit_matches_scikit_learn_without_loading_it():
+    """The zone model's ridge (NumPy alone, so the home page's card does not load scikit-learn, SciPy and
+    pandas) gives scikit-learn's coefficients and predictions."""
+    import os
+    import subprocess
+    import sys
+
+    from sklearn.linear_model import Ridge
+
+    from app.core.config import ROOT_DIR
+
+    days = [date(2023, 1, 1) + timedelta(days=i) for i in range(800)]
+    x = analysis.features(days, days[0])
+    y = np.log1p(np.random.default_rng(7).gamma(5.0, 300.0, len(days)))
+    ours, theirs = analysis.RidgeFit.fit(x, y, alpha=1.0), Ridge(alpha=1.0).fit(x, y)
+    assert np.allclose(ours.coef_, theirs.coef_, rtol=0, atol=1e-9)
+    assert abs(ours.intercept_ - theirs.intercept_) < 1e-9
+    assert np.allclose(ours.predict(x), theirs.predict(x), rtol=0, atol=1e-9)
+    code = ("import sys, numpy as np; from app.lguplus.citydata.analysis import RidgeFit; "
+            "RidgeFit.fit(np.eye(3), np.arange(3.0)); "
+            "print(' '.join(m for m in ('sklearn', 'scipy', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT_DIR)}, cwd=ROOT_DIR,
+                         check=True, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == ""
+
+
 def _windows(client, headers, **params):
     r = client.get(f"{API}/festival-windows", headers=headers,
                    params={"zone_code": HWASUN_EUP, "days": 3, "year": 2026, **params})
