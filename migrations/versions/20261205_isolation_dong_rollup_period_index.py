@@ -5,7 +5,7 @@ For a caller who reaches every municipality (a platform admin) nothing narrows t
 without an index led by the period the statement read the whole table (every month of every dong).
 
 Revision ID: isolation_period_index_0001
-Revises: tdeal_sales_index_0001
+Revises: skt_isolation_education_0001
 Create Date: 2026-12-05
 """
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = 'isolation_period_index_0001'
-down_revision: str | Sequence[str] | None = 'tdeal_sales_index_0001'
+down_revision: str | Sequence[str] | None = 'skt_isolation_education_0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
