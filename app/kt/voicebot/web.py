@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse
 
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
@@ -16,7 +17,7 @@ from app.core.i18n import format_krw
 from app.core.i18n import gettext as _
 from app.core.live import sse_response
 from app.core.pagination import PageParams
-from app.core.templating import env, flash, render, see_other
+from app.core.templating import env, flash, render, see_other, url_for
 from app.kt.voicebot import dialogue, publication, service
 from app.kt.voicebot.deps import CallDep, FaqEntryDep, FeeItemDep, RequestDep
 from app.kt.voicebot.models import REQUEST_STATUSES, SERVICE_CODES
@@ -110,6 +111,12 @@ def _topics(principal) -> list[str]:
 
 
 # --- calls -----------------------------------------------------------------------------------
+
+@router.get("/", name="vb_home", include_in_schema=False)
+def home(request: Request) -> RedirectResponse:
+    """The module's own address leads to its first page (its calls), as every other module's does."""
+    return RedirectResponse(url_for(request, "vb_calls"), status_code=307)
+
 
 @router.get("/calls", name="vb_calls")
 def calls(request: Request, db: SessionDep,

@@ -58,3 +58,10 @@ def test_fee_editor_validates_and_viewers_cannot_write(client, vb_world):
     assert client.get(f"{WEB}/fees").status_code == 200
     csrf = web_login(client, "us.staff")
     assert client.post(f"{WEB}/fees/{fee_id}", data={"csrf_token": csrf, "action": "delete"}).status_code == 404
+
+
+def test_the_modules_own_address_leads_to_its_calls(client, vb_world):
+    web_login(client, "cw.staff")
+    r = client.get(f"{WEB}/", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == f"{WEB}/calls"
+    assert client.get(f"{WEB}/").status_code == 200
