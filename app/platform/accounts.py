@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from app.core import security
 from app.core.config import Settings
 from app.core.db import utcnow
-from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
+from app.core.errors import Conflict, Forbidden, InvalidInput, field_error
+from app.core.lookup import one_or_404
 from app.core.manifest import installed
 from app.core.pagination import PageParams, paginate
 from app.core.ratelimit import RateLimiter, TooManyRequests, rule, tiers
@@ -176,10 +177,7 @@ def list_users(db: Session, *, page: PageParams, q: str | None = None) -> tuple[
 
 
 def get_user(db: Session, *, user_id: int) -> User:
-    found = db.scalar(select(User).where(User.id == user_id))
-    if found is None:
-        raise NotFound("User {id} not found", id=user_id)
-    return found
+    return one_or_404(db, User, user_id, "User {id} not found")
 
 
 def create_user(db: Session, *, data: UserIn) -> User:
@@ -245,10 +243,7 @@ def list_api_keys(db: Session, *, page: PageParams, include_revoked: bool = True
 
 
 def get_api_key(db: Session, *, key_id: int) -> ApiKey:
-    found = db.scalar(select(ApiKey).where(ApiKey.id == key_id))
-    if found is None:
-        raise NotFound("API key {id} not found", id=key_id)
-    return found
+    return one_or_404(db, ApiKey, key_id, "API key {id} not found")
 
 
 def create_api_key(db: Session, *, data: ApiKeyIn) -> tuple[ApiKey, str]:

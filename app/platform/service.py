@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, lazyload, selectinload
 from app.core.db import utcnow
 from app.core.errors import InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.i18n import today_seoul
+from app.core.lookup import one_or_404
 from app.core.manifest import MetricSource, installed, metric_sources
 from app.core.pagination import PageParams, paginate
 from app.core.tenancy import Principal, all_tenants, narrowed_to, principal_of
@@ -62,10 +63,7 @@ def get_municipality(db: Session, *, code: str) -> Municipality:
 
 
 def get_municipality_by_id(db: Session, *, municipality_id: int) -> Municipality:
-    found = db.scalar(select(Municipality).where(Municipality.id == municipality_id))
-    if found is None:
-        raise NotFound("Municipality {id} not found", id=municipality_id)
-    return found
+    return one_or_404(db, Municipality, municipality_id, "Municipality {id} not found")
 
 
 def resolve_municipality(db: Session, *, code: str, field: str = "municipality_code") -> Municipality:

@@ -24,6 +24,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error
 from app.core.i18n import SEOUL
 from app.core.images import sniff_image
+from app.core.lookup import one_or_404
 from app.core.metrics import count_ingested
 from app.core.pagination import PageParams, paginate
 from app.core.tenancy import check_rows, within_reach
@@ -126,10 +127,7 @@ def all_cameras(db: Session) -> list[CctvCamera]:
 
 
 def get_camera(db: Session, *, camera_id: int) -> CctvCamera:
-    camera = db.scalar(select(CctvCamera).where(CctvCamera.id == camera_id))
-    if camera is None:
-        raise NotFound("Camera {id} not found", id=camera_id)
-    return camera
+    return one_or_404(db, CctvCamera, camera_id, "Camera {id} not found")
 
 
 def replace_zones(db: Session, *, camera: CctvCamera, zones: list[ZoneIn]) -> list[CctvZone]:
@@ -879,10 +877,7 @@ def list_incidents(db: Session, *, page: PageParams, settings: CctvSettings, now
 
 
 def get_incident(db: Session, *, incident_id: int) -> CctvIncident:
-    incident = db.scalar(select(CctvIncident).where(CctvIncident.id == incident_id))
-    if incident is None:
-        raise NotFound("Incident {id} not found", id=incident_id)
-    return incident
+    return one_or_404(db, CctvIncident, incident_id, "Incident {id} not found")
 
 
 def allowed_actions(incident: CctvIncident) -> list[str]:

@@ -22,6 +22,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.i18n import SEOUL
 from app.core.live import broker, publish_after_commit
+from app.core.lookup import one_or_404
 from app.core.metrics import count_ingested
 from app.core.pagination import PageParams, paginate
 from app.core.tenancy import principal_of
@@ -90,10 +91,7 @@ def list_sites(db: Session) -> list[RobotSite]:
 
 
 def get_site(db: Session, *, site_id: int) -> RobotSite:
-    site = db.scalar(select(RobotSite).where(RobotSite.id == site_id))
-    if site is None:
-        raise NotFound("Site {id} not found", id=site_id)
-    return site
+    return one_or_404(db, RobotSite, site_id, "Site {id} not found")
 
 
 def _site_for_input(db: Session, *, site_id: int, field: str = "site_id") -> RobotSite:
@@ -193,10 +191,7 @@ def site_robots(db: Session, *, site_id: int) -> list[Robot]:
 
 
 def get_robot(db: Session, *, robot_id: int) -> Robot:
-    robot = db.scalar(select(Robot).where(Robot.id == robot_id))
-    if robot is None:
-        raise NotFound("Robot {id} not found", id=robot_id)
-    return robot
+    return one_or_404(db, Robot, robot_id, "Robot {id} not found")
 
 
 @dataclass(slots=True)
@@ -370,10 +365,7 @@ def list_alerts(db: Session, *, page: PageParams, **filters: Any) -> tuple[list[
 
 
 def get_alert(db: Session, *, alert_id: int) -> RobotAlert:
-    alert = db.scalar(select(RobotAlert).where(RobotAlert.id == alert_id))
-    if alert is None:
-        raise NotFound("Alert {id} not found", id=alert_id)
-    return alert
+    return one_or_404(db, RobotAlert, alert_id, "Alert {id} not found")
 
 
 def acknowledge_alert(db: Session, *, alert: RobotAlert, now: datetime | None = None) -> RobotAlert:
@@ -726,10 +718,7 @@ def list_tasks(db: Session, *, page: PageParams, **filters: Any) -> tuple[list[R
 
 
 def get_task(db: Session, *, task_id: int) -> RobotTask:
-    task = db.scalar(select(RobotTask).where(RobotTask.id == task_id))
-    if task is None:
-        raise NotFound("Task {id} not found", id=task_id)
-    return task
+    return one_or_404(db, RobotTask, task_id, "Task {id} not found")
 
 
 def capable(robot: Robot, kind: str) -> bool:

@@ -17,6 +17,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.i18n import SEOUL
 from app.core.live import publish_after_commit
+from app.core.lookup import one_or_404
 from app.core.pagination import PageParams, paginate
 from app.core.privacy import mask_phone, mask_pii
 from app.core.sealing import sealed_field
@@ -80,10 +81,7 @@ def list_fee_items(db: Session, *, municipality_id: int | None = None, active_on
 
 
 def get_fee_item(db: Session, *, item_id: int) -> VoicebotFeeItem:
-    item = db.scalar(select(VoicebotFeeItem).where(VoicebotFeeItem.id == item_id))
-    if item is None:
-        raise NotFound("Fee item {id} not found", id=item_id)
-    return item
+    return one_or_404(db, VoicebotFeeItem, item_id, "Fee item {id} not found")
 
 
 def _municipality_for_write(db: Session, code: str | None) -> int:
@@ -160,10 +158,7 @@ def list_faq_entries(db: Session, *, page: PageParams, topic: str | None = None,
 
 
 def get_faq_entry(db: Session, *, entry_id: int) -> VoicebotFaqEntry:
-    entry = db.scalar(select(VoicebotFaqEntry).where(VoicebotFaqEntry.id == entry_id))
-    if entry is None:
-        raise NotFound("FAQ answer {id} not found", id=entry_id)
-    return entry
+    return one_or_404(db, VoicebotFaqEntry, entry_id, "FAQ answer {id} not found")
 
 
 def _check_faq_unique(db: Session, entry: VoicebotFaqEntry) -> None:

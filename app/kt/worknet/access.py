@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 
 from app.core.bulk import insert_rows
 from app.core.db import utcnow
-from app.core.errors import InvalidInput, NotFound, field_error
+from app.core.errors import InvalidInput, field_error
 from app.core.i18n import SEOUL, gettext, korean_holidays
 from app.core.live import publish_after_commit
+from app.core.lookup import one_or_404
 from app.core.metrics import count_ingested
 from app.core.pagination import PageParams, paginate
 from app.kt.worknet.models import AccessEvent, Alert, Lease, Policy, PolicyVersion, Router
@@ -124,10 +125,7 @@ def list_policies(db: Session) -> list[Policy]:
 
 
 def get_policy(db: Session, *, policy_id: int) -> Policy:
-    found = db.scalar(select(Policy).where(Policy.id == policy_id))
-    if found is None:
-        raise NotFound("Policy {id} not found", id=policy_id)
-    return found
+    return one_or_404(db, Policy, policy_id, "Policy {id} not found")
 
 
 def policy_versions(db: Session, *, policy: Policy) -> list[PolicyVersion]:
@@ -426,10 +424,7 @@ def list_alerts(db: Session, *, page: PageParams, **filters: Any) -> tuple[list[
 
 
 def get_alert(db: Session, *, alert_id: int) -> Alert:
-    found = db.scalar(select(Alert).where(Alert.id == alert_id))
-    if found is None:
-        raise NotFound("Alert {id} not found", id=alert_id)
-    return found
+    return one_or_404(db, Alert, alert_id, "Alert {id} not found")
 
 
 def update_alert(db: Session, *, alert: Alert, data: AlertUpdate) -> Alert:

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from app.core.csvout import csv_text
 from app.core.db import utcnow
-from app.core.errors import Conflict, InvalidInput, NotFound, field_error, flush_or_conflict
+from app.core.errors import Conflict, InvalidInput, field_error, flush_or_conflict
+from app.core.lookup import one_or_404
 from app.core.pagination import PageParams, paginate
 from app.core.tenancy import Principal, principal_of
 from app.kt.worknet import sealing
@@ -68,10 +69,7 @@ def list_routers(db: Session, *, page: PageParams, **filters: Any) -> tuple[list
 
 
 def get_router(db: Session, *, router_id: int) -> Router:
-    found = db.scalar(select(Router).where(Router.id == router_id))
-    if found is None:
-        raise NotFound("Router {id} not found", id=router_id)
-    return found
+    return one_or_404(db, Router, router_id, "Router {id} not found")
 
 
 def router_by_serial(db: Session, *, serial: str) -> Router | None:
@@ -240,10 +238,7 @@ def list_pools(db: Session) -> list[Pool]:
 
 
 def get_pool(db: Session, *, pool_id: int) -> Pool:
-    found = db.scalar(select(Pool).where(Pool.id == pool_id))
-    if found is None:
-        raise NotFound("Pool {id} not found", id=pool_id)
-    return found
+    return one_or_404(db, Pool, pool_id, "Pool {id} not found")
 
 
 def _in_use(now: datetime):
@@ -361,10 +356,7 @@ def release_lease(db: Session, *, lease: Lease, reason: str = "") -> Lease:
 
 
 def get_lease(db: Session, *, lease_id: int) -> Lease:
-    found = db.scalar(select(Lease).where(Lease.id == lease_id))
-    if found is None:
-        raise NotFound("Lease {id} not found", id=lease_id)
-    return found
+    return one_or_404(db, Lease, lease_id, "Lease {id} not found")
 
 
 def lease_query(*, pool_id: int | None = None, router_id: int | None = None, active: bool | None = None,

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from app.core.db import utcnow
-from app.core.errors import NotFound
 from app.core.jobs import Job, JobContext, JobKind, JobRefused, Queue, latest_for, submit
 from app.core.jobs import fraction as job_fraction
+from app.core.lookup import one_or_404
 from app.core.tenancy import bind_principal, principal_of
 from app.lguplus.citydata import importers, ledger
 from app.lguplus.citydata.models import CitydataImportJob
@@ -30,10 +30,7 @@ log = logging.getLogger("dxhub.citydata")
 
 
 def get_job(db: Session, *, job_id: int) -> CitydataImportJob:
-    found = db.scalar(select(CitydataImportJob).where(CitydataImportJob.id == job_id))
-    if found is None:
-        raise NotFound("Import job {id} not found", id=job_id)
-    return found
+    return one_or_404(db, CitydataImportJob, job_id, "Import job {id} not found")
 
 
 def find_by_client_id(db: Session, *, municipality_id: int, client_id: str | None) -> CitydataImportJob | None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.core.bulk import insert_rows
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error
+from app.core.lookup import one_or_404
 from app.lguplus.citydata.jobs import municipality_code
 from app.lguplus.citydata.models import (
     CitydataAnswer,
@@ -144,10 +145,7 @@ def festivals_held(db: Session, *, municipality_id: int, start: date, end: date)
 
 
 def get_festival(db: Session, *, festival_id: int) -> CitydataFestival:
-    found = db.scalar(select(CitydataFestival).where(CitydataFestival.id == festival_id))
-    if found is None:
-        raise NotFound("Festival {id} not found", id=festival_id)
-    return found
+    return one_or_404(db, CitydataFestival, festival_id, "Festival {id} not found")
 
 
 def create_festival(db: Session, *, data: FestivalIn) -> CitydataFestival:
@@ -186,10 +184,7 @@ def survey_out(s: CitydataSurvey, questions: int, responses: int) -> dict[str, A
 
 
 def get_survey(db: Session, *, survey_id: int) -> CitydataSurvey:
-    found = db.scalar(select(CitydataSurvey).where(CitydataSurvey.id == survey_id))
-    if found is None:
-        raise NotFound("Survey {id} not found", id=survey_id)
-    return found
+    return one_or_404(db, CitydataSurvey, survey_id, "Survey {id} not found")
 
 
 def questions_of(db: Session, *, survey_id: int) -> list[CitydataQuestion]:

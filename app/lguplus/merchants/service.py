@@ -19,6 +19,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.forms import error_template
 from app.core.i18n import today_seoul
+from app.core.lookup import one_or_404
 from app.core.pagination import PageParams, paginate
 from app.core.privacy import mask_phone
 from app.core.tenancy import check_rows, principal_of, within_reach
@@ -73,10 +74,7 @@ def record_owner_view(db: Session, *, merchant: MerchantStore) -> None:
 # --- merchants -------------------------------------------------------------------------------
 
 def get_merchant(db: Session, *, merchant_id: int) -> MerchantStore:
-    found = db.scalar(select(MerchantStore).where(MerchantStore.id == merchant_id))
-    if found is None:
-        raise NotFound("Merchant {id} not found", id=merchant_id)
-    return found
+    return one_or_404(db, MerchantStore, merchant_id, "Merchant {id} not found")
 
 
 def merchant_query(*, q: str | None = None, category: str | None = None, dong_code: str | None = None,
@@ -363,10 +361,7 @@ def funnel_by_solution(db: Session, *, year: int | None = None) -> list[dict[str
 # --- consulting ------------------------------------------------------------------------------
 
 def get_consulting(db: Session, *, consulting_id: int) -> ConsultingSession:
-    found = db.scalar(select(ConsultingSession).where(ConsultingSession.id == consulting_id))
-    if found is None:
-        raise NotFound("Consulting session {id} not found", id=consulting_id)
-    return found
+    return one_or_404(db, ConsultingSession, consulting_id, "Consulting session {id} not found")
 
 
 def list_consulting(db: Session, *, page: PageParams, merchant_id: int | None = None,

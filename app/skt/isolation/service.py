@@ -24,6 +24,7 @@ from app.core.bulk import insert_rows
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error
 from app.core.i18n import today_seoul
+from app.core.lookup import one_or_404
 from app.core.pagination import PageParams, paginate
 from app.core.privacy import Cell, people_behind, suffix_differences_unsafe, suppress
 from app.core.tenancy import principal_of, within_reach
@@ -263,10 +264,7 @@ def list_education_sessions(db: Session, *, page: PageParams, dong_code: str | N
 
 
 def get_education_session(db: Session, *, session_id: int) -> IsoEducationSession:
-    found = db.scalar(select(IsoEducationSession).where(IsoEducationSession.id == session_id))
-    if found is None:
-        raise NotFound("Education session {id} not found", id=session_id)
-    return found
+    return one_or_404(db, IsoEducationSession, session_id, "Education session {id} not found")
 
 
 def record_education_session(db: Session, *, data: EducationSessionIn) -> IsoEducationSession:

@@ -18,6 +18,7 @@ from app.core.bulk import among, insert_rows
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound, field_error, flush_or_conflict
 from app.core.forms import error_template
+from app.core.lookup import one_or_404
 from app.core.metrics import count_ingested
 from app.core.pagination import PageParams, paginate
 from app.core.tenancy import principal_of
@@ -64,10 +65,7 @@ def _apply(obj: Any, data: BaseModel) -> None:
 # --- merchants -------------------------------------------------------------------------------
 
 def get_merchant(db: Session, *, merchant_id: int) -> TdealMerchant:
-    found = db.scalar(select(TdealMerchant).where(TdealMerchant.id == merchant_id))
-    if found is None:
-        raise NotFound("Merchant {id} not found", id=merchant_id)
-    return found
+    return one_or_404(db, TdealMerchant, merchant_id, "Merchant {id} not found")
 
 
 def merchants_by_id(db: Session, *, ids: set[int]) -> dict[int, TdealMerchant]:
@@ -109,10 +107,7 @@ def update_merchant(db: Session, *, merchant: TdealMerchant, data: MerchantUpdat
 # --- products --------------------------------------------------------------------------------
 
 def get_product(db: Session, *, product_id: int) -> TdealProduct:
-    found = db.scalar(select(TdealProduct).where(TdealProduct.id == product_id))
-    if found is None:
-        raise NotFound("Product {id} not found", id=product_id)
-    return found
+    return one_or_404(db, TdealProduct, product_id, "Product {id} not found")
 
 
 def list_products(db: Session, *, page: PageParams, merchant_id: int | None = None, category: str | None = None,
@@ -157,10 +152,7 @@ def update_product(db: Session, *, product: TdealProduct, data: ProductUpdate) -
 # --- subscribers -----------------------------------------------------------------------------
 
 def get_subscriber(db: Session, *, subscriber_id: int) -> TdealSubscriber:
-    found = db.scalar(select(TdealSubscriber).where(TdealSubscriber.id == subscriber_id))
-    if found is None:
-        raise NotFound("Subscriber {id} not found", id=subscriber_id)
-    return found
+    return one_or_404(db, TdealSubscriber, subscriber_id, "Subscriber {id} not found")
 
 
 def list_subscribers(db: Session, *, page: PageParams, age_band: str | None = None,
@@ -190,10 +182,7 @@ def update_subscriber(db: Session, *, subscriber: TdealSubscriber, data: Subscri
 # --- campaigns -------------------------------------------------------------------------------
 
 def get_campaign(db: Session, *, campaign_id: int) -> TdealCampaign:
-    found = db.scalar(select(TdealCampaign).where(TdealCampaign.id == campaign_id))
-    if found is None:
-        raise NotFound("Campaign {id} not found", id=campaign_id)
-    return found
+    return one_or_404(db, TdealCampaign, campaign_id, "Campaign {id} not found")
 
 
 def list_campaigns(db: Session, *, page: PageParams, active_on: date | None = None
@@ -288,10 +277,7 @@ def update_campaign(db: Session, *, campaign: TdealCampaign, data: CampaignUpdat
 # --- coupons ---------------------------------------------------------------------------------
 
 def get_coupon(db: Session, *, coupon_id: int) -> TdealCoupon:
-    found = db.scalar(select(TdealCoupon).where(TdealCoupon.id == coupon_id))
-    if found is None:
-        raise NotFound("Coupon {id} not found", id=coupon_id)
-    return found
+    return one_or_404(db, TdealCoupon, coupon_id, "Coupon {id} not found")
 
 
 def list_coupons(db: Session, *, page: PageParams, campaign_id: int | None = None) -> tuple[list[TdealCoupon], int]:
@@ -462,10 +448,7 @@ def redeem(db: Session, *, coupon_id: int, data: RedeemIn, now: datetime | None 
 
 
 def get_redemption(db: Session, *, redemption_id: int) -> TdealRedemption:
-    redemption = db.scalar(select(TdealRedemption).where(TdealRedemption.id == redemption_id))
-    if redemption is None:
-        raise NotFound("Redemption {id} not found", id=redemption_id)
-    return redemption
+    return one_or_404(db, TdealRedemption, redemption_id, "Redemption {id} not found")
 
 
 def cancel_redemption(db: Session, *, redemption_id: int, data: RedemptionCancelIn,
