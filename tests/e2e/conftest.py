@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -14,6 +15,7 @@ import uvicorn
 
 from app.core.config import Settings
 from app.main import create_app
+from tests.conftest import PASSWORD
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -79,3 +81,13 @@ def page(browser, live_server):
     page.set_default_navigation_timeout(30_000)
     yield page
     context.close()
+
+
+def sign_in(page, username: str, *, password: str = PASSWORD, then: str = "/") -> None:
+    """Sign in through the form as a person does (an earlier sign-in's cookies cleared) and land on ``then``."""
+    page.context.clear_cookies()
+    page.goto("/login" if then == "/" else f"/login?next={then}")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("form.form button[type=submit]")
+    page.wait_for_url(re.compile(re.escape(then) + "$"))

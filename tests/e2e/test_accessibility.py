@@ -19,6 +19,7 @@ from starlette.routing import compile_path
 
 from app.core.manifest import installed
 from app.platform.demo import DEMO_PASSWORD
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -58,15 +59,6 @@ def _html_routes(app) -> list[tuple[str, re.Pattern]]:
         seen.add(path)
         routes.append((path, compile_path(path)[0]))
     return routes
-
-
-def _sign_in(page, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("form.form button[type=submit]")
-    page.wait_for_url(re.compile(r"/$"))
 
 
 def _fill(page, routes) -> tuple[dict[str, str], dict[str, int]]:
@@ -145,7 +137,7 @@ def test_every_page_is_accessible_on_desk_and_phone(page, live_server, demo_load
     app = create_app(Settings(env="test", database_url=demo_loaded.url, secret_key="e2e-secret-key-0123456789"),
                      demo_loaded)
     routes = _html_routes(app)
-    _sign_in(page, "admin")
+    sign_in(page, "admin", password=DEMO_PASSWORD)
     _phone_layout(page, live_server)
     urls, answered = _fill(page, routes)
     unfilled = sorted(p for p, _ in routes if p not in urls)
@@ -159,7 +151,7 @@ def test_every_page_is_accessible_on_desk_and_phone(page, live_server, demo_load
     for role, people in PEOPLE.items():
         for username in people:
             if username != "admin":
-                _sign_in(page, username)
+                sign_in(page, username, password=DEMO_PASSWORD)
                 urls, answered = _fill(page, routes)  # their own municipality's objects (another's are a 404)
             # One page of each family not yet checked for this role, among those the crawl saw answer. A staff
             # member or a viewer may be refused a page: 403 is the roles' business, 404 a module their

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -22,11 +23,7 @@ def test_fire_appears_on_the_console_without_reload(page, live_server, world):
             "lat": 35.2279, "lon": 128.6811})
         assert camera.status_code == 201, camera.text
 
-        page.goto("/login")
-        page.fill("#username", "cw.staff")
-        page.fill("#password", PASSWORD)
-        page.click("form.form button[type=submit]")
-        page.wait_for_url(re.compile(r"/$"))
+        sign_in(page, "cw.staff")
         page.goto("/kt/cctv/")
         page.wait_for_function("() => document.getElementById('live-state').textContent.includes('실시간')")
         assert page.locator("#incident-rows tr[id^=incident-]").count() == 0

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from app.platform.demo import DEMO_PASSWORD
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -20,14 +21,6 @@ document.addEventListener("securitypolicyviolation", function (e) {
   window.__csp.push(e.violatedDirective + " " + (e.blockedURI || "inline") + " " + e.sourceFile + ":" + e.lineNumber);
 });
 """
-
-
-def _sign_in(page) -> None:
-    page.goto("/login")
-    page.fill("#username", "admin")
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("form.form button[type=submit]")
-    page.wait_for_url(re.compile(r"/$"))
 
 
 def _check(page, url: str, console: list[str]) -> list[str]:
@@ -73,7 +66,7 @@ def test_every_page_loads_without_a_policy_violation(page, live_server, demo_loa
     console: list[str] = []
     page.on("console", lambda m: console.append(m.text) if "Content Security Policy" in m.text else None)
     page.add_init_script(RECORD_VIOLATIONS)
-    _sign_in(page)
+    sign_in(page, "admin", password=DEMO_PASSWORD)
     menu = _page_links(page)
     assert len(menu) >= 15, menu  # every module's pages, and the administration's
     seen: dict[str, str] = {}
@@ -106,7 +99,7 @@ def test_live_screens_and_htmx_work_under_the_policy(page, live_server, demo_loa
     console: list[str] = []
     page.on("console", lambda m: console.append(m.text) if "Content Security Policy" in m.text else None)
     page.add_init_script(RECORD_VIOLATIONS)
-    _sign_in(page)
+    sign_in(page, "admin", password=DEMO_PASSWORD)
 
     # The CCTV console: its script connects to the live stream and says so with its Korean label.
     page.goto("/kt/cctv/")

@@ -15,18 +15,10 @@ from app.core.tenancy import SYSTEM, bind_principal
 from app.kt.voicebot import classifier
 from app.kt.voicebot.demo import _fee_rows
 from app.kt.voicebot.models import VoicebotFeeItem
-from tests.conftest import PASSWORD
+from tests.e2e.conftest import sign_in
 from tests.kt.worknet.conftest import router_body
 
 pytestmark = pytest.mark.e2e
-
-
-def _login(page) -> None:
-    page.goto("/login")
-    page.fill("#username", "cw.staff")
-    page.fill("#password", PASSWORD)
-    page.click("form.form button[type=submit]")
-    page.wait_for_url(re.compile(r"/$"))
 
 
 def _say(page, text: str) -> None:
@@ -42,7 +34,7 @@ def test_console_call_becomes_a_request_staff_work_and_a_router_gets_a_fixed_ip(
         s.execute(insert(VoicebotFeeItem.__table__), _fee_rows(world.changwon.id, world.changwon.code))
     classifier.get_model()  # as `dxhub voicebot train` leaves it for a server: trained before the first call
     page.set_default_timeout(30_000)  # a loaded 2-core CI machine: a dozen page loads, some of them slow
-    _login(page)
+    sign_in(page, "cw.staff")
 
     page.goto("/kt/voicebot/console")
     page.select_option("select[name=municipality_code]", "4812000000")

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.conftest import PASSWORD
+from tests.e2e.conftest import sign_in
 from tests.lguplus.citydata.conftest import HWASUN, HWASUN_EUP, county  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.e2e
@@ -96,11 +96,7 @@ def test_official_uploads_picks_a_window_and_prints_the_report(page, tmp_path):
     living, cards = _living_csv(tmp_path), _card_csv(tmp_path)
     questionnaire, responses = _survey_files(tmp_path)
 
-    page.goto("/login")
-    page.fill("#username", "hwasun.staff")
-    page.fill("#password", PASSWORD)
-    page.click("form.form button[type=submit]")
-    page.wait_for_url(re.compile(r"/$"))
+    sign_in(page, "hwasun.staff")
 
     # a bad file first: refused whole, the rows named in Korean, nothing stored
     bad = tmp_path / "bad.csv"

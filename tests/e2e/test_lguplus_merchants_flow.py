@@ -10,7 +10,7 @@ import pytest
 from app.core.tenancy import SYSTEM, bind_principal
 from app.lguplus.merchants import demo, service
 from app.lguplus.merchants.schemas import ApplicationIn, TransitionIn
-from tests.conftest import PASSWORD
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -26,11 +26,7 @@ def test_official_approves_against_the_budget_and_opens_the_report(page, databas
         service.transition(s, application_id=app.id, data=TransitionIn(to="reviewed"))
         app_id = app.id
 
-    page.goto("/login")
-    page.fill("#username", "cw.staff")
-    page.fill("#password", PASSWORD)
-    page.click("form.form button[type=submit]")
-    page.wait_for_url(re.compile(r"/$"))
+    sign_in(page, "cw.staff")
 
     page.goto("/lguplus/merchants/applications?year=2031")
     page.fill("#f-amount", "1000000")

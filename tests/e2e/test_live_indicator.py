@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import httpx
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 GREEN = "rgb(46, 157, 91)"
@@ -22,11 +21,7 @@ def test_the_live_dot_turns_green_on_every_live_screen(page, live_server, world)
             "map_width_m": 30, "map_height_m": 20, "places": []})
         assert site.status_code == 201, site.text
 
-    page.goto("/login")
-    page.fill("#username", "cw.staff")
-    page.fill("#password", PASSWORD)
-    page.click("form.form button[type=submit]")
-    page.wait_for_url(re.compile(r"/$"))
+    sign_in(page, "cw.staff")
     for path in ("/kt/cctv/", f"/kt/robots/sites/{site.json()['id']}", "/kt/voicebot/calls", "/kt/worknet/alerts"):
         page.goto(path)
         assert page.locator(".live-indicator").count() == 1, path

@@ -11,18 +11,9 @@ from sqlalchemy import delete
 from app.core.manifest import installed
 from app.core.tenancy import SYSTEM, bind_principal
 from app.platform.models import MunicipalityModule, Program
-from tests.conftest import PASSWORD
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
-
-
-def _sign_in(page, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("form.form button[type=submit]")
-    page.wait_for_url(re.compile(r"/$"))
 
 
 def _menu(page) -> list[str]:
@@ -37,13 +28,13 @@ def test_changwon_staff_sidebar_shows_only_the_modules_changwon_runs(page, datab
                       status="active"))
     isolation, cctv = installed()["skt.isolation"].name_ko, installed()["kt.cctv"].name_ko
 
-    _sign_in(page, "cw.staff")
+    sign_in(page, "cw.staff")
     assert _menu(page) == [isolation]
     assert page.locator("nav.sidebar a[href^='/kt/'], nav.sidebar a[href^='/lguplus/']").count() == 0
     response = page.goto("/kt/cctv/")
     assert response.status == 404 and "소속 지자체에서 운영하지 않는 사업입니다" in page.inner_text("main")
 
-    _sign_in(page, "root")
+    sign_in(page, "root")
     assert len(_menu(page)) == len(installed()) + 1  # every module, then the administration
     page.click("nav.sidebar >> text=운영 모듈")
     page.locator("tr", has_text="창원시").locator("a").click()
@@ -52,7 +43,7 @@ def test_changwon_staff_sidebar_shows_only_the_modules_changwon_runs(page, datab
     assert "창원시의 모듈 설정을 저장했습니다." in page.inner_text(".flash")
     assert "관리자가 켬" in page.inner_text("tr[data-module='kt.cctv']")
 
-    _sign_in(page, "cw.staff")
+    sign_in(page, "cw.staff")
     assert _menu(page) == [isolation, cctv]  # in the installed order
     page.locator("nav.sidebar a[href^='/kt/cctv']").first.click()
     page.wait_for_url(re.compile(r"/kt/cctv/"))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 ROBOTS = "/api/v1/kt/robots"
@@ -39,11 +39,7 @@ def test_robot_moves_on_the_map_and_finishes_a_guide_task(page, live_server, wor
         robot_id = robot.json()["id"]
         assert api.post(f"{ROBOTS}/{robot_id}/state", json=_state(5, 5)).status_code == 200
 
-        page.goto("/login")
-        page.fill("#username", "cw.staff")
-        page.fill("#password", PASSWORD)
-        page.click("form.form button[type=submit]")
-        page.wait_for_url(re.compile(r"/$"))
+        sign_in(page, "cw.staff")
         page.goto(f"/kt/robots/sites/{site_id}")
         page.wait_for_function("() => document.getElementById('live-dot').classList.contains('on')")
         marker = f"g.robot[data-robot='{robot_id}'] circle"

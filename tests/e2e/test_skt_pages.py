@@ -3,7 +3,6 @@ pages answer in Korean, every chart is drawn by the vendored Chart.js, and no sc
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 import pytest
@@ -12,21 +11,14 @@ from app.core.tenancy import SYSTEM, bind_principal
 from app.platform.models import Municipality, User
 from app.skt.isolation import demo as iso_demo
 from app.skt.tdeal import demo as tdeal_demo
-from tests.conftest import PASSWORD, PASSWORD_HASH, run_every_module, seoul_now
+from tests.conftest import PASSWORD_HASH, run_every_module, seoul_now
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 
 ISOLATION = {"/skt/isolation/": "정보격차", "/skt/isolation/gradient": "소득별 격차",
              "/skt/isolation/ranking": "고립 순위", "/skt/isolation/criteria": "고립 기준",
              "/skt/isolation/targets": "정보교육 대상"}
-
-
-def _sign_in(page, username: str, then: str) -> None:
-    page.goto(f"/login?next={then}")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("form.form button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(then) + "$"))
 
 
 def _charts_drawn(page, attribute: str) -> int:
@@ -61,7 +53,7 @@ def test_isolation_pages_and_the_festival_report_in_chromium(request, database):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-    _sign_in(page, "cw.staff", "/skt/isolation/")
+    sign_in(page, "cw.staff", then="/skt/isolation/")
     for path, heading in ISOLATION.items():
         page.goto(f"{path}?period=2026-10")
         assert page.locator("h1").first.inner_text() == heading, path
@@ -70,7 +62,7 @@ def test_isolation_pages_and_the_festival_report_in_chromium(request, database):
     assert page.locator("table tbody tr td code").first.inner_text().startswith("4812")  # a 창원시 행정동
     page.click("form[action$='/logout'] button")
 
-    _sign_in(page, "gb.staff", f"/skt/tdeal/campaigns/{made['campaign_id']}")
+    sign_in(page, "gb.staff", then=f"/skt/tdeal/campaigns/{made['campaign_id']}")
     assert page.locator("h1").first.inner_text() == "경북세일페스타"
     page.click("summary:has-text('쿠폰 추가')")
     page.fill("#f-code", "GBFESTA10")

@@ -4,23 +4,13 @@ reaches by its address answers the Korean 403 page instead of a form they could 
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 
 WRITE_ENTRIES = ["CSV 가져오기", "지표 가져오기", "성과 업로드", "발신자 콘솔"]
-
-
-def _sign_in(page, username: str) -> None:
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("form.form button[type=submit]")
-    page.wait_for_url(re.compile(r"/$"))
 
 
 def _sidebar(page) -> list[str]:
@@ -31,8 +21,8 @@ def test_a_viewers_sidebar_and_pages_offer_no_write_links(browser, live_server, 
     staff = browser.new_context(base_url=live_server, locale="ko-KR").new_page()
     viewer = browser.new_context(base_url=live_server, locale="ko-KR").new_page()
     try:
-        _sign_in(staff, "cw.staff")
-        _sign_in(viewer, "cw.viewer")
+        sign_in(staff, "cw.staff")
+        sign_in(viewer, "cw.viewer")
 
         staff_links, viewer_links = _sidebar(staff), _sidebar(viewer)
         assert all(entry in staff_links for entry in WRITE_ENTRIES), staff_links
