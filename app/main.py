@@ -39,6 +39,7 @@ from app.platform.auth import (
     require_web_module_access,
     require_web_module_enabled,
 )
+from app.platform.homecards import HomeCards
 
 API_DESCRIPTION = """
 DX Hub's REST API for integrators: operators' and vendors' systems.
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.manifests = manifests
 
     app.state.limiter = RateLimiter.from_settings(settings)
+    app.state.home_cards = HomeCards(settings.home_card_ttl_s)
 
     # Innermost first: control characters are refused before any route reads the request, and an error
     # no handler took is answered inside the session and locale middleware (so the page is translated).

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     max_page_size: int = 200
     # Figures derived from telecom data are never shown for fewer people than this.
     k_threshold: int = 5
+    # The home dashboard's module cards are kept this long per audience (0: computed on every visit). This
+    # process's own writes show at once; other processes' (the worker, other web workers) within this time.
+    home_card_ttl_s: Annotated[int, Field(ge=0, le=3600)] = 60
 
     # --- sign-in, sessions, signing keys, abuse limits (docs/OPERATIONS.md "Sign-in and abuse") ---
     # The key that signs session cookies and staff tokens. DXHUB_SECRET_KEYS="newest,older,..." instead

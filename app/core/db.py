@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -110,19 +111,47 @@ def _sqlite_begin(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+_WROTE = "dxhub_wrote"
+_READS = ("SELECT", "BEGIN", "SAVEPOINT", "RELEASE", "PRAGMA", "SET", "SHOW", "ROLLBACK")
+
+
+def _note_write(conn: Connection, _cursor, statement: str, _params, _context, _executemany) -> None:
+    # Anything but a read marks the transaction; a false mark only costs a cache a miss.
+    if not statement.lstrip()[:9].upper().startswith(_READS):
+        conn.info[_WROTE] = True
+
+
+def _forget_write(conn: Connection) -> None:
+    conn.info.pop(_WROTE, None)
+
+
 class Database:
     """One engine and its session factory; the app holds one, tests make their own.
 
     ``migration_url`` names the schema's owner (PostgreSQL), for what only the owner may do; by default
     the same URL. Every transaction of a session declares its principal's tenant scope
     (:mod:`app.core.tenancy`); a connection taken outside a session does so through
-    :meth:`scoped_connection`."""
+    :meth:`scoped_connection`.
+
+    ``generation`` changes after every commit in this process that wrote anything (any statement but a
+    read): what a cache of figures derived from the data keys on, so this process's own writes show at
+    once. Other processes' writes are not seen here; such a cache also ages out (see
+    ``app.platform.homecards``)."""
 
     def __init__(self, url: str, *, migration_url: str | None = None) -> None:
         self.url = url
         self.migration_url = migration_url or url
         self.engine = create_db_engine(url)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        self._commits_that_wrote = itertools.count(1)
+        self.generation = 0
+        event.listen(self.engine, "before_cursor_execute", _note_write)
+        event.listen(self.engine, "commit", self._count_write)
+        event.listen(self.engine, "rollback", _forget_write)
+
+    def _count_write(self, conn: Connection) -> None:
+        if conn.info.pop(_WROTE, False):
+            self.generation = next(self._commits_that_wrote)
 
     @property
     def is_sqlite(self) -> bool:

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import iter_route_contexts
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
+from markupsafe import Markup
 from starlette.datastructures import URL, URLPath
 from starlette.routing import NoMatchFound
 
@@ -225,6 +226,13 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     }
     ctx.update(context or {})
     return templates.TemplateResponse(request, template, ctx, status_code=status_code)
+
+
+def render_fragment(request: Request, template: str, context: dict[str, Any]) -> Markup:
+    """A piece of a page rendered on its own, to be kept and shown to others (the home dashboard's cards):
+    it sees the request (links, language) and ``context``, nothing of the user's session."""
+    return Markup(env.get_template(template).render({"request": request, "locale": current_locale.get(),
+                                                     **context}))
 
 
 ERROR_MESSAGES = {

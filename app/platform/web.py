@@ -14,7 +14,7 @@ from app.core.errors import InvalidInput
 from app.core.forms import answer_form, form_to_dict
 from app.core.i18n import gettext as _
 from app.core.i18n import today_seoul
-from app.core.manifest import installed, metric_sources, visible
+from app.core.manifest import installed, metric_sources
 from app.core.pagination import PageParams
 from app.core.templating import env, flash, render, see_other, url_for
 from app.core.tenancy import bind_principal
@@ -158,17 +158,12 @@ def home(request: Request, db: SessionDep, principal: WebUser):
     kpis.sort(key=lambda k: k["kpi"].progress)
     entries, _n = audit.list_entries(db, page=PageParams(limit=10, offset=0))
     activity = history.present(db, entries)
-    widgets = []
-    for manifest in visible(platform_service.enabled_modules(db, principal=principal)):
-        for widget in manifest.widgets:
-            context = widget.build(db, principal)
-            if context is not None:
-                widgets.append({"title": _(widget.title), "template": widget.template, "context": context})
+    cards = request.app.state.home_cards.cards(request, db, principal)
     reach = (platform_service.all_municipalities(db) if principal.municipality_ids is not None else [])
     return render(request, "platform/home.html", {
         "counts": counts, "statuses": PROGRAM_STATUSES, "kpis": kpis[:8],
         "milestones": platform_service.milestones_due(db, today=today), "today": today,
-        "activity": activity, "widgets": widgets, "reach": reach,
+        "activity": activity, "cards": cards, "reach": reach,
     })
 
 
