@@ -42,10 +42,22 @@ SERVER_PIDS: dict[str, int] = {}
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU a process has used so far (Linux ``/proc``): what a page costs the server,
-    whatever else shares the machine."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User and system CPU a process and its live children (a server's worker processes) have used so far
+    (Linux ``/proc``): what a page costs the server, whatever else shares the machine."""
+    parents: dict[int, tuple[int, int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        parents[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    family, grown = {pid}, True
+    while grown:
+        before = len(family)
+        family |= {child for child, (parent, _ticks) in parents.items() if parent in family}
+        grown = len(family) > before
+    total = sum(ticks for p, (_parent, ticks) in parents.items() if p in family)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
