@@ -39,8 +39,9 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def wrk(url: str, *, headers: dict[str, str], seconds: int = SECONDS, server_pid: int | None = None) -> WrkResult:
-    cmd = [WRK, f"-c{CONNECTIONS}", "-t2", f"-d{seconds}s", "--timeout", "10s", "--latency"]
+def wrk(url: str, *, headers: dict[str, str], seconds: int = SECONDS, server_pid: int | None = None,
+        connections: int = CONNECTIONS) -> WrkResult:
+    cmd = [WRK, f"-c{connections}", f"-t{min(2, connections)}", f"-d{seconds}s", "--timeout", "10s", "--latency"]
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
     cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
@@ -63,20 +64,21 @@ def module_pages() -> list[str]:
 
 
 def measure() -> list[dict]:
-    """One server process (``make run``), then as many as the machine has cores (production's
-    ``dxhub serve --workers K``, docs/DEPLOY.md): the same pages, the same 8 clients."""
+    """8 clients on one server process (``make run``), then on as many as the machine has cores
+    (production's ``dxhub serve --workers K``, docs/DEPLOY.md); then one client alone (a civil servant's
+    own wait)."""
     if not Path(WRK).exists() and not shutil.which("wrk"):
         print(f"bench_pages: skipped, {WRK} is absent (apt-get install wrk)")
         return []
     results = []
     for workers in sorted({1, os.cpu_count() or 1}):
-        results += _measure(workers)
-    return results
+        results += _measure(workers, CONNECTIONS)
+    return results + _measure(1, 1)
 
 
-def _measure(workers: int) -> list[dict]:
+def _measure(workers: int, connections: int) -> list[dict]:
     results = []
-    shape = f"{CONNECTIONS} conns, wrk" + (f", {workers} workers" if workers > 1 else "")
+    shape = f"{connections} conns, wrk" + (f", {workers} workers" if workers > 1 else "")
     with demo_server(workers=workers) as base:
         bearer = {"Authorization": f"Bearer {staff_token(base, 'admin')}"}
         cookie = {"Cookie": _session_cookie(base)}
@@ -94,13 +96,14 @@ def _measure(workers: int) -> list[dict]:
                     print(f"bench_pages: {path} answered {status}; not measured")
         pid = SERVER_PIDS.get(base)
         wrk(f"{base}/livez", headers={}, seconds=1)  # warm up
-        floor = wrk(f"{base}/livez", headers={}, server_pid=pid)
-        tag = f" [{workers} workers]" if workers > 1 else ""
+        floor = wrk(f"{base}/livez", headers={}, server_pid=pid, connections=connections)
+        tag = "".join([f" [{workers} workers]" if workers > 1 else "",
+                       f" [{connections} conn]" if connections != CONNECTIONS else ""])
         results.append({"name": f"GET /livez ({shape}) p99 {floor.p99_ms:.1f} ms", "value": floor.rps,
                         "unit": "req/s", "floor_name": f"GET /livez{tag}", "floor_value": floor.rps})
         for label, path, headers in targets:
             wrk(f"{base}{path}", headers=headers, seconds=1)  # warm caches
-            r = wrk(f"{base}{path}", headers=headers, server_pid=pid)
+            r = wrk(f"{base}{path}", headers=headers, server_pid=pid, connections=connections)
             if r.errors:  # reported, not fatal: the other pages' figures still count
                 print(f"bench_pages: {label} answered {r.errors} errors or timeouts under load")
             results += [
