@@ -1,14 +1,15 @@
 """The home dashboard's module cards, rendered and kept for a short while per audience.
 
-A card sums a module's data (a campaign's sales per merchant, the isolation ranking of every 행정동, a
-county's festival windows): tens of milliseconds for the whole dashboard, the same for everyone who sees
-the same municipalities, on the page every civil servant opens first. So a rendered card is kept under
-what decides its content: the module and card, whose data it may read (the principal's municipality and
-those it reaches, and whether it is the platform's administrator), the language, the Seoul date and the site's address
-(its links), and the data's generation in this process (:attr:`app.core.db.Database.generation`, which
-changes with every commit that wrote). A write made through this process shows on the next visit; one
-made elsewhere (the worker, another web process) within ``home_card_ttl_s``. Each card says when it was
-computed. The module pages themselves are never kept: they are the live figures.
+A card sums a module's data (a campaign's sales per merchant, the isolation ranking of every 행정동, a county's
+festival windows): tens of milliseconds for the whole dashboard, the same for everyone who sees the same
+municipalities, on the page every civil servant opens first. So a rendered card is kept under what decides
+its content: the module and card, whose data it may read (the principal's municipality and those it reaches,
+and whether it is the platform's administrator), the language, the Seoul date and the path the site is
+served under (its links are paths from there, whatever the host), and the data's generation in this process
+(:attr:`app.core.db.Database.generation`, which changes with every commit that wrote). A write made through
+this process shows on the next visit; one made elsewhere (the worker, another web process) within
+``home_card_ttl_s``. Each card says when it was computed. The module pages themselves are never kept: they
+are the live figures.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class HomeCards:
     def cards(self, request: Request, db: Any, principal: Principal) -> list[Card]:
         database: Database = request.app.state.db
         audience = (principal.is_platform_admin, principal.municipality_id, principal.municipality_ids,
-                    current_locale.get(), today_seoul(), str(request.base_url), request.scope.get("root_path", ""))
+                    current_locale.get(), today_seoul(), request.scope.get("root_path", ""))
         cards = []
         for manifest in visible(platform_service.enabled_modules(db, principal=principal)):
             for number, widget in enumerate(manifest.widgets):
