@@ -136,13 +136,15 @@ def test_the_demo_records_changwons_sessions_in_its_rural_target_dongs(client, w
         bind_principal(s, SYSTEM)
         mid = s.scalar(select(Municipality.id).where(Municipality.code == demo.CHANGWON))
         demo.load(s, municipality_id=mid, dongs=demo.dong_rows(), n_months=1, seed=4812, until=date(2026, 11, 1))
-        assert demo.education_sessions(s, until=date(2026, 12, 3)) == 6
+        assert demo.education_sessions(s, until=date(2026, 12, 3)) == 7
         attendance = service.education_attendance(s, since=date(2026, 9, 1), until=date(2026, 12, 3))
-    assert attendance["sessions"] == 6 and attendance["attendees_65plus"] == 71
+        # one held on the demo's day: the month under way has a figure for the program's KPI bound to them
+        assert service.education_attendees(s, since=date(2026, 12, 1), until=date(2026, 12, 31)) == 13
+    assert attendance["sessions"] == 7 and attendance["attendees_65plus"] == 84
     assert attendance["attendees_total"] >= attendance["attendees_65plus"]
     web_login(client, "cw.viewer")
     html = client.get(PAGE, params={"since": "2026-09-01", "until": "2026-12-03"}).text
-    assert re.search(r'data-metric="skt.isolation.education_attendees">71<', html)
+    assert re.search(r'data-metric="skt.isolation.education_attendees">84\xa0명<', html)
     assert "진전면" in html and "키오스크 주문 따라 하기" in html
 
 
