@@ -5,7 +5,8 @@
   block succeeds.
 - ``run()``: how ``dxhub`` calls a command; a ``DomainError`` (its field errors listed) or an invalid input
   (pydantic) that the command lets through becomes ``fail()``'s report: ``error: ...`` on stderr, exit 2.
-  ``rows_at_lines()`` names the rows of a file's batch by their line in the file.
+  ``rows_at_lines()`` names the rows of a file's batch by their line in the file (``CSV_FIRST_ROW_LINE``: a CSV
+  file's first row, under its header).
 - ``progress()``: the one progress bar (stderr); an error printed while it runs starts on a line of its own.
 
 Imports stay inside the functions: ``dxhub --help`` and a command that needs no database load none of it.
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from app.core.db import Database
 
 FIELD_ERRORS_SHOWN = 50
+CSV_FIRST_ROW_LINE = 2  # line 1 of a CSV file is its header: the first row is on line 2
 BAR_WIDTH = 30
 _bar_open = [False]  # a progress bar's line is on stderr, not yet ended
 

@@ -47,13 +47,18 @@ def _not_null_columns(table_name: str) -> frozenset[str]:
 
 class UpdateModel(InputModel):
     """A PATCH body: a field left out stays as it is; an explicit ``null`` empties a field only where its
-    column may be empty. Elsewhere it is refused (422 naming the field) rather than failing the write."""
+    column may be empty. Elsewhere it is refused (422 naming the field) rather than failing the write;
+    ``kept`` names the fields that are no column of the table (a code standing for a reference) and may not
+    be emptied either."""
+
+    kept: ClassVar[frozenset[str]] = frozenset()
 
     @field_validator("*", mode="after")
     @classmethod
     def _refuse_null(cls, value: Any, info: ValidationInfo) -> Any:
         table = getattr(cls, "db_table", None)
-        if value is None and table and info.field_name in _not_null_columns(table):
+        if value is None and (info.field_name in cls.kept
+                              or (table and info.field_name in _not_null_columns(table))):
             # "missing": a form shows "This field is required." (core.forms); the API this message.
             raise PydanticCustomError("missing", "This field cannot be emptied; leave it out to keep it")
         return value

@@ -225,7 +225,7 @@ def test_isolation_education_page_shows_the_sources_figure_for_the_kpis_period(d
                 dong_code="4812151000", held_date=held, title="교실", attendees_65plus=older, attendees_total=older))
     web_login(client, "cw.viewer")
     html = client.get("/skt/isolation/education", params={"since": "2026-12-01", "until": "2026-12-31"}).text
-    assert re.search(r'data-metric="skt.isolation.education_attendees">12<', html)
+    assert re.search(r'data-metric="skt.isolation.education_attendees">12\xa0명<', html)
 
 
 def _program(s, municipality_id: int, module: str) -> Program:
@@ -319,6 +319,7 @@ AGREEMENT_MORE = [
     ("gyeongbuk.staff", "경북세일페스타 티딜 AI 큐레이션", "입점 소상공인", "skt.tdeal.participants"),
     ("gyeongbuk.staff", "경북세일페스타 티딜 AI 큐레이션", "기획전 매출", "skt.tdeal.campaign_sales"),
     ("changwon.staff", "어르신 정보격차·고립 분석", "고립 어르신 비율", "skt.isolation.isolated_share"),
+    ("changwon.staff", "어르신 정보격차·고립 분석", "정보교육 수강 어르신", "skt.isolation.education_attendees"),
 ]
 
 
@@ -329,7 +330,7 @@ def _module_figure(client, link: str, key: str) -> str:
     if key.startswith("skt.tdeal."):  # the campaigns list links each campaign's page, which shows the figures
         campaign = re.search(r'href="(/skt/tdeal/campaigns/\d+)"', html)
         html = client.get(campaign.group(1)).text
-    extra = ' data-period="2026-12"' if key.startswith("skt.isolation.") else ""
+    extra = ' data-period="2026-12"' if key == "skt.isolation.isolated_share" else ""  # the criteria page's trend
     shown = re.search(rf'data-metric="{re.escape(key)}"{extra}>([^<]+)<', html)
     assert shown, f"{key} not on {link}"
     return shown.group(1)

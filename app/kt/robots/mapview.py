@@ -6,7 +6,10 @@ Two rules the drawing keeps, whatever the positions:
   that would leave by the top (bottom, left, right) goes to the other side of its mark;
 * robots on one spot stay apart: robots whose markers would overlap are drawn on a small circle around
   their middle (a thin line leads to each one's true position, which its tooltip states), their names in
-  a column beside the group, top to bottom in the order of the markers, so no name covers another.
+  a column beside the group, top to bottom in the order of the markers, so no name covers another;
+* no label covers another: labels are laid out one after another (the robots' first, then the places'),
+  each in the first free slot around its mark (its own side, the opposite one, right, left, then the same
+  farther out), so a place's name never hides under a robot's, even in a corner where both are turned.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from typing import Any
 MARKER = 1.1  # a robot's marker radius, in map units (u: the longer side / 60)
 ROBOT_FONT = 1.2
 PLACE_FONT = 1.1
+SIDES = ("above", "below", "right", "left")
+FLIP = {"above": "below", "below": "above", "left": "right", "right": "left"}
+RINGS = 6  # how many times a label crowded out of every side tries again one line farther out
 
 
 @dataclass(frozen=True)
@@ -62,17 +68,40 @@ def place_label(x: float, y: float, *, text: str, size: float, gap: float, side:
             return Label(x - gap, y + 0.35 * size, "end", size)
         return Label(x + gap, y + 0.35 * size, "start", size)
 
-    flip = {"above": "below", "below": "above", "left": "right", "right": "left"}
     label = at(side)
     box = label.extent(text)
     leaves = {"above": box.top < bounds.top, "below": box.bottom > bounds.bottom,
               "left": box.left < bounds.left, "right": box.right > bounds.right}
     if leaves[side]:
-        label = at(flip[side])
+        label = at(FLIP[side])
         box = label.extent(text)
     dx = _shift(box.left, box.right, bounds.left, bounds.right)
     dy = _shift(box.top, box.bottom, bounds.top, bounds.bottom)
     return Label(round(label.x + dx, 3), round(label.y + dy, 3), label.anchor, size)
+
+
+def overlap(a: Box, b: Box) -> bool:
+    """Whether two boxes cover a common area (touching edges do not)."""
+    return a.left < b.right and b.left < a.right and a.top < b.bottom and b.top < a.bottom
+
+
+def free_label(x: float, y: float, *, text: str, size: float, gap: float, side: str, bounds: Box,
+               taken: list[Box]) -> Label:
+    """As :func:`place_label`, in the first slot whose box covers none of the ``taken`` ones: ``side``, the
+    opposite side, then the others (right before left, above before below), then all again one line farther
+    out. The box is added to ``taken``; when no slot is free the label goes on ``side`` as it would alone."""
+    order = [side, FLIP[side], *(s for s in SIDES if s not in (side, FLIP[side]))]
+    for ring in range(RINGS):
+        for candidate in order:
+            label = place_label(x, y, text=text, size=size, gap=gap + ring * 1.3 * size, side=candidate,
+                                bounds=bounds)
+            box = label.extent(text)
+            if not any(overlap(box, other) for other in taken):
+                taken.append(box)
+                return label
+    label = place_label(x, y, text=text, size=size, gap=gap, side=side, bounds=bounds)
+    taken.append(label.extent(text))
+    return label
 
 
 def _shift(low: float, high: float, floor: float, ceiling: float) -> float:
@@ -145,23 +174,25 @@ def site_map(site: Any, robots: list[dict[str, Any]]) -> dict[str, Any]:
     w, h = float(site.map_width_m), float(site.map_height_m)
     u = max(w, h) / 60
     view = Box(-u, -u, w + u, h + u)
-    places = [{"place": p, "label": place_label(p.x, p.y, text=p.name, size=u * PLACE_FONT, gap=u * 1.1,
-                                                side="below", bounds=view)}
-              for p in site.places]
     shown = [r for r in robots if r.get("position")]
     true = [(float(r["position"]["x"]), float(r["position"]["y"])) for r in shown]
     drawn, crowds = spread(true, radius=u * MARKER, bounds=Box(0, 0, w, h))
+    taken: list[Box] = []  # the labels laid out so far: each next one is kept clear of them
     labels: dict[int, Label] = {}
     for group in crowds:
         names = [(*drawn[i], shown[i]["name"]) for i in group]
         for i, label in zip(group, column(names, size=u * ROBOT_FONT, gap=u * 1.5, bounds=view), strict=True):
             labels[i] = label
+            taken.append(label.extent(shown[i]["name"]))
     marks = []
     for i, r in enumerate(shown):
         moved = i in labels
-        label = labels.get(i) or place_label(*drawn[i], text=r["name"], size=u * ROBOT_FONT, gap=u * 1.6,
-                                             side="above", bounds=view)
+        label = labels.get(i) or free_label(*drawn[i], text=r["name"], size=u * ROBOT_FONT, gap=u * 1.6,
+                                            side="above", bounds=view, taken=taken)
         x, y = drawn[i] if moved else (r["position"]["x"], r["position"]["y"])
         marks.append({"robot": r, "x": x, "y": y, "true_x": true[i][0], "true_y": true[i][1], "moved": moved,
                       "label": label})
+    places = [{"place": p, "label": free_label(p.x, p.y, text=p.name, size=u * PLACE_FONT, gap=u * 1.1,
+                                               side="below", bounds=view, taken=taken)}
+              for p in site.places]
     return {"u": u, "view": view, "places": places, "robots": marks}

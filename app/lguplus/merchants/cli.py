@@ -49,9 +49,12 @@ def _cmd_import(args: argparse.Namespace) -> int:
         data = Path(args.file).read_bytes()
     except OSError as exc:
         return commands.fail(str(exc))
-    with commands.system_session() as session:  # a refused row refuses the file: nothing is saved
+    # A refused row refuses the file (nothing is saved); the runner names each bad row by its line in the file.
+    with commands.rows_at_lines(commands.CSV_FIRST_ROW_LINE):
+        rows = parse_csv(data)
+    with commands.system_session() as session, commands.rows_at_lines(commands.CSV_FIRST_ROW_LINE):
         _scoped(session, args.municipality)
-        result = service.import_outcomes(session, rows=parse_csv(data))
+        result = service.import_outcomes(session, rows=rows)
     print(f"received {result['received']}: {result['created']} new, {result['updated']} updated")
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 
 from app.core.deps import SessionDep
 from app.core.pagination import Page, PageDep
@@ -31,6 +31,7 @@ from app.skt.isolation.schemas import (
     DongOut,
     EducationSessionIn,
     EducationSessionOut,
+    EducationSessionUpdate,
     GradientOut,
     ImportResult,
     RankingOut,
@@ -178,6 +179,20 @@ def create_education_session(data: EducationSessionIn, db: SessionDep):
 @router.get("/education-sessions/{education_session_id}", response_model=EducationSessionOut, tags=TAG)
 def get_education_session(education_session_id: Id, db: SessionDep):
     return EducationSessionOut.of(service.get_education_session(db, session_id=education_session_id))
+
+
+@router.patch("/education-sessions/{education_session_id}", response_model=EducationSessionOut, tags=TAG)
+def update_education_session(education_session_id: Id, db: SessionDep, data: Annotated[
+        EducationSessionUpdate, Body(openapi_examples={
+            "attendance": {"summary": "Correct the attendance counted",
+                           "value": {"attendees_65plus": 14, "attendees_total": 18}},
+            "moved": {"summary": "Held on another day in another dong",
+                      "value": {"dong_code": "4812351000", "held_date": "2026-11-21"}}})]):
+    """Change the fields given of a recorded session; a field left out stays as it is and none may be emptied
+    (422 for a dong the municipality does not have, a day still to come, or fewer attendees in all than aged
+    65+ once changed)."""
+    row = service.get_education_session(db, session_id=education_session_id)
+    return EducationSessionOut.of(service.update_education_session(db, row=row, data=data))
 
 
 @router.delete("/education-sessions/{education_session_id}", status_code=204, tags=TAG)

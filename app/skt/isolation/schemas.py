@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, with_config
 from typing_extensions import TypedDict
 
-from app.core.schemas import InputModel, OutputModel
+from app.core.schemas import InputModel, OutputModel, UpdateModel
 
 Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 DongCode = Annotated[str, StringConstraints(pattern=r"^\d{10}$")]
@@ -243,6 +243,8 @@ class TrendOut(OutputModel):
 
 
 Attendees = Annotated[int, Field(ge=0, le=100_000)]
+SessionTitle = Annotated[str, StringConstraints(min_length=1, max_length=80)]
+SessionNote = Annotated[str, StringConstraints(max_length=500)]
 
 
 class EducationSessionIn(InputModel):
@@ -251,10 +253,10 @@ class EducationSessionIn(InputModel):
     db_table = "iso_education_session"
     dong_code: DongCode
     held_date: date
-    title: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    title: SessionTitle
     attendees_65plus: Attendees
     attendees_total: Attendees
-    note: Annotated[str, StringConstraints(max_length=500)] = ""
+    note: SessionNote = ""
 
     @field_validator("attendees_total")
     @classmethod
@@ -263,6 +265,20 @@ class EducationSessionIn(InputModel):
         if older is not None and value < older:
             raise ValueError("The attendees in all cannot be fewer than those aged 65 and over")
         return value
+
+
+class EducationSessionUpdate(UpdateModel):
+    """The fields of a recorded session to change; a field left out stays as it is (none may be emptied).
+    Attendees in all still cannot be fewer than those aged 65 and over once the change is made."""
+
+    db_table = "iso_education_session"
+    kept = frozenset({"dong_code"})
+    dong_code: DongCode | None = None
+    held_date: date | None = None
+    title: SessionTitle | None = None
+    attendees_65plus: Attendees | None = None
+    attendees_total: Attendees | None = None
+    note: SessionNote | None = None
 
 
 class EducationSessionOut(OutputModel):

@@ -44,7 +44,7 @@ from app.skt.isolation.models import (
     IsoDongRollup,
     IsoEducationSession,
 )
-from app.skt.isolation.schemas import CellRow, DefinitionIn, DongIn, EducationSessionIn
+from app.skt.isolation.schemas import CellRow, DefinitionIn, DongIn, EducationSessionIn, EducationSessionUpdate
 
 if TYPE_CHECKING:
     import numpy as np
@@ -267,18 +267,48 @@ def get_education_session(db: Session, *, session_id: int) -> IsoEducationSessio
     return one_or_404(db, IsoEducationSession, session_id, "Education session {id} not found")
 
 
+def _session_dong(db: Session, code: str) -> IsoDong:
+    dong = db.scalar(select(IsoDong).where(IsoDong.code == code))
+    if dong is None:
+        raise InvalidInput.field("dong_code", "Dong {code} is not one of the municipality's dongs", code=code)
+    return dong
+
+
+def _check_session(row: IsoEducationSession) -> None:
+    """The rules of a session as recorded or changed: held by today, not fewer in all than aged 65+."""
+    if row.held_date > today_seoul():
+        raise InvalidInput.field("held_date", "A session is recorded once it has been held")
+    if row.attendees_total < row.attendees_65plus:
+        raise InvalidInput.field("attendees_total", "The attendees in all cannot be fewer than those aged 65 and over")
+
+
+def _place_in(row: IsoEducationSession, dong: IsoDong) -> None:
+    """The session held in ``dong``: it belongs to the dong's municipality."""
+    row.dong, row.dong_id, row.municipality_id = dong, dong.id, dong.municipality_id
+
+
 def record_education_session(db: Session, *, data: EducationSessionIn) -> IsoEducationSession:
     """Record a session held in one of the caller's dongs; it belongs to the dong's municipality."""
-    dong = db.scalar(select(IsoDong).where(IsoDong.code == data.dong_code))
-    if dong is None:
-        raise InvalidInput.field("dong_code", "Dong {code} is not one of the municipality's dongs",
-                                 code=data.dong_code)
-    if data.held_date > today_seoul():
-        raise InvalidInput.field("held_date", "A session is recorded once it has been held")
-    row = IsoEducationSession(municipality_id=dong.municipality_id, dong_id=dong.id,
-                              **data.model_dump(exclude={"dong_code"}))
-    row.dong = dong
+    dong = _session_dong(db, data.dong_code)
+    row = IsoEducationSession(**data.model_dump(exclude={"dong_code"}))
+    _place_in(row, dong)
+    _check_session(row)
     db.add(row)
+    db.flush()
+    return row
+
+
+def update_education_session(db: Session, *, row: IsoEducationSession,
+                             data: EducationSessionUpdate) -> IsoEducationSession:
+    """Change the fields given (a session moved to another of the caller's dongs belongs to that dong's
+    municipality); the changed session keeps the rules of a recorded one."""
+    changes = data.model_dump(exclude_unset=True)
+    with db.no_autoflush:
+        if "dong_code" in changes:
+            _place_in(row, _session_dong(db, changes.pop("dong_code")))
+        for key, value in changes.items():
+            setattr(row, key, value)
+        _check_session(row)
     db.flush()
     return row
 

@@ -25,7 +25,7 @@ from app.platform.auth import WRITER, WebUser
 from app.skt.isolation import service
 from app.skt.isolation.deps import KDep, MinAgeQuery, PeriodQuery
 from app.skt.isolation.models import AGE_BANDS, MEANS
-from app.skt.isolation.schemas import DefinitionIn, DongIn, EducationSessionIn
+from app.skt.isolation.schemas import DefinitionIn, DongIn, EducationSessionIn, EducationSessionUpdate
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 30
@@ -187,8 +187,17 @@ def _education(request: Request, db, k: int, *, since: date | None, until: date 
                values: dict[str, Any], errors: dict[str, str], status_code: int = 200):
     until = until or today_seoul()
     since = since or until.replace(month=1, day=1)
-    if since > until:
-        since, until = until, since
+    context = {"since": since, "until": until, "values": values, "errors": errors,
+               "dong_options": _dong_options(db)}
+    if since > until:  # a period that ends before it starts: said so, and nothing counted over it
+        context["period_error"] = _("The start date is after the end date: choose a start on or before the end.")
+    else:
+        context.update(_education_figures(db, k, since=since, until=until, page=page))
+    return render(request, "skt/isolation/education.html", context, status_code=status_code)
+
+
+def _education_figures(db, k: int, *, since: date, until: date, page: int) -> dict[str, Any]:
+    """The sessions held between ``since`` and ``until`` (a page of them) and the attendance per target dong."""
     sessions, total = service.list_education_sessions(
         db, page=PageParams(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE), since=since, until=until)
     attendance = service.education_attendance(db, since=since, until=until)
@@ -199,14 +208,14 @@ def _education(request: Request, db, k: int, *, since: date | None, until: date 
     listed = {r["dong_code"] for r in rows}
     rows += [{"dong_code": code, "rank": None, "expected_reached": None, **a} for code, a in by_dong.items()
              if code not in listed]
-    dongs = list(db.scalars(service.dong_query()))
-    return render(request, "skt/isolation/education.html", {
-        "since": since, "until": until, "sessions": sessions, "total": total, "page": page,
-        "pages": max(1, -(-total // PAGE_SIZE)),
-        "query_base": urlencode({"since": since.isoformat(), "until": until.isoformat()}),
-        "attendance": attendance, "targets_period": targets["period"], "rows": rows, "uptake": targets["uptake"],
-        "dong_options": [(d.code, f"{d.name} ({d.district})" if d.district else d.name) for d in dongs],
-        "values": values, "errors": errors}, status_code=status_code)
+    return {"sessions": sessions, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
+            "query_base": urlencode({"since": since.isoformat(), "until": until.isoformat()}),
+            "attendance": attendance, "targets_period": targets["period"], "rows": rows,
+            "uptake": targets["uptake"]}
+
+
+def _dong_options(db) -> list[tuple[str, str]]:
+    return [(d.code, f"{d.name} ({d.district})" if d.district else d.name) for d in db.scalars(service.dong_query())]
 
 
 @router.get("/education", name="isolation_education")
@@ -226,6 +235,49 @@ async def education_new(request: Request, db: SessionDep, k: KDep):
                                                       errors=errors),
                        message=lambda created: _("Session “{title}” recorded.", title=created.title),
                        done=request.url_for("isolation_education"))
+
+
+@router.get("/education/{education_session_id}", name="isolation_education_session")
+def education_session(request: Request, education_session_id: Id, db: SessionDep):
+    """One session as recorded; writers correct or delete it from here (or from its row)."""
+    return render(request, "skt/isolation/education_session.html",
+                  {"session": service.get_education_session(db, session_id=education_session_id)})
+
+
+SESSION_FIELDS = ("dong_code", "held_date", "title", "attendees_65plus", "attendees_total", "note")
+
+
+def _held_in(request: Request, held: date) -> str:
+    """The sessions page showing the year a session was held in (the page shows this year by default)."""
+    url = str(request.url_for("isolation_education"))
+    if held.year == today_seoul().year:
+        return url
+    year = {"since": date(held.year, 1, 1).isoformat(), "until": date(held.year, 12, 31).isoformat()}
+    return f"{url}?{urlencode(year)}"
+
+
+@router.api_route("/education/{education_session_id}/edit", methods=["GET", "POST"], name="isolation_education_edit",
+                  dependencies=WRITER)
+async def education_edit(request: Request, education_session_id: Id, db: SessionDep):
+    """Correct a recorded session: every field on one form, none of them may be left empty but the note."""
+    row = service.get_education_session(db, session_id=education_session_id)
+
+    def page(values: dict[str, Any], errors: dict[str, str]):
+        return render(request, "skt/isolation/education_edit.html", {
+            "session": service.get_education_session(db, session_id=education_session_id), "values": values,
+            "errors": errors, "dong_options": _dong_options(db)})
+
+    if request.method == "GET":
+        values = {k: getattr(row, k) for k in SESSION_FIELDS if k != "dong_code"}
+        return page({**values, "dong_code": row.dong.code, "held_date": row.held_date.isoformat()}, {})
+    values = form_to_dict(await request.form())
+    # A field emptied on the form is refused ("required"), not kept as it was; an emptied note is emptied.
+    data = {**dict.fromkeys(SESSION_FIELDS), "note": "", **values}
+    return answer_form(request, db, EducationSessionUpdate, data,
+                       lambda d: service.update_education_session(db, row=row, data=d),
+                       page=lambda errors: page(values, errors),
+                       message=lambda saved: _("Session “{title}” saved.", title=saved.title),
+                       done=lambda saved: _held_in(request, saved.held_date))
 
 
 @router.post("/education/{education_session_id}/delete", name="isolation_education_delete", dependencies=WRITER)

@@ -85,3 +85,41 @@ def test_the_site_screen_draws_two_robots_at_one_spot_apart_and_states_where_the
         assert "위치 (12, 8)&nbsp;m" in group  # the tooltip states the true position
         markers[robot] = re.search(r'<circle cx="([\d.]+)" cy="([\d.]+)" r=', group).groups()
     assert markers[fleet.guide_a] != markers[fleet.guide_b]
+
+
+CORNERS = [(0, 0), (30, 0), (30, 20), (0, 20)]
+
+
+@pytest.mark.parametrize(("x", "y"), CORNERS)
+def test_a_place_and_a_robot_in_one_corner_keep_their_labels_apart_and_inside(x, y):
+    # In a corner both labels are turned away from the edges: the robot's from above to below its mark, onto
+    # the place's own side. The place's name then takes the next free slot instead of hiding under the robot's.
+    site = RobotSite(name="민원실", map_width_m=30, map_height_m=20,
+                     places=[RobotPlace(name="충전 도크", kind="dock", x=x, y=y)])
+    drawn = mapview.site_map(site, [_robot(1, "안내로봇 1호", x, y)])
+    place_box = drawn["places"][0]["label"].extent("충전 도크")
+    robot_box = drawn["robots"][0]["label"].extent("안내로봇 1호")
+    assert not _overlap(place_box, robot_box)
+    assert _inside(place_box, drawn["view"]) and _inside(robot_box, drawn["view"])
+
+
+def test_labels_crowding_one_spot_each_take_the_next_free_slot_in_the_same_order_every_time():
+    site = RobotSite(name="민원실", map_width_m=30, map_height_m=20,
+                     places=[RobotPlace(name=f"창구 {n}", kind="desk", x=1, y=1) for n in range(1, 6)])
+    robots = [_robot(1, "안내로봇 1호", 1, 1), _robot(2, "순찰로봇", 4, 1)]
+    drawn = mapview.site_map(site, robots)
+    boxes = [p["label"].extent(p["place"].name) for p in drawn["places"]]
+    boxes += [m["label"].extent(m["robot"]["name"]) for m in drawn["robots"]]
+    assert all(_inside(b, drawn["view"]) for b in boxes)
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if _overlap(a, b)]
+    assert mapview.site_map(site, robots) == drawn  # deterministic: the same map draws the same way
+
+
+def test_a_label_alone_keeps_its_own_side():
+    taken: list[mapview.Box] = []
+    bounds = mapview.Box(-1, -1, 31, 21)
+    alone = mapview.free_label(10, 10, text="창구", size=1, gap=1.1, side="below", bounds=bounds, taken=taken)
+    assert alone == mapview.place_label(10, 10, text="창구", size=1, gap=1.1, side="below", bounds=bounds)
+    assert taken == [alone.extent("창구")]
+    beside = mapview.free_label(10, 10, text="창구", size=1, gap=1.1, side="below", bounds=bounds, taken=taken)
+    assert beside.y < 10  # the same label again: the opposite side, above the mark

@@ -19,7 +19,12 @@ def test_report_and_outcomes_import_from_the_command_line(database, program, mon
         bad = tmp_path / "bad.csv"
         bad.write_text(f"brn,month,sales_krw,orders\n{brn},2027-01,100,1\n{brn},2027-13,100,1\n")
         assert main(["merchants", "import-outcomes", str(bad), "--municipality", "4812000000"]) == 2
-        assert "rows / 1 / month" in capsys.readouterr().err
+        # The bad row is named by its line in the file (line 1 is the header), as the operator sees it in an editor.
+        assert capsys.readouterr().err.splitlines()[1:] == [
+            "  line 3 month: The month must be YYYY-MM with a month from 01 to 12"]
+        bad.write_text(f"brn,month,sales_krw,orders\n{brn},2027-01,100,1,extra\n")  # the file itself: by line too
+        assert main(["merchants", "import-outcomes", str(bad), "--municipality", "4812000000"]) == 2
+        assert "  line 2: The row has more cells than the header" in capsys.readouterr().err
         good = tmp_path / "good.csv"
         good.write_text(f"brn,month,sales_krw,orders\n{brn},2027-01,100,1\n{brn},2027-02,100,1\n")
         assert main(["merchants", "import-outcomes", str(good), "--municipality", "4812000000"]) == 0

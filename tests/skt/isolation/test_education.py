@@ -136,11 +136,137 @@ def test_the_demo_records_changwons_sessions_in_its_rural_target_dongs(client, w
         bind_principal(s, SYSTEM)
         mid = s.scalar(select(Municipality.id).where(Municipality.code == demo.CHANGWON))
         demo.load(s, municipality_id=mid, dongs=demo.dong_rows(), n_months=1, seed=4812, until=date(2026, 11, 1))
-        assert demo.education_sessions(s, until=date(2026, 12, 3)) == 6
+        assert demo.education_sessions(s, until=date(2026, 12, 3)) == 7
         attendance = service.education_attendance(s, since=date(2026, 9, 1), until=date(2026, 12, 3))
-    assert attendance["sessions"] == 6 and attendance["attendees_65plus"] == 71
+        # one held on the demo's day: the month under way has a figure for the program's KPI bound to them
+        assert service.education_attendees(s, since=date(2026, 12, 1), until=date(2026, 12, 31)) == 13
+    assert attendance["sessions"] == 7 and attendance["attendees_65plus"] == 84
     assert attendance["attendees_total"] >= attendance["attendees_65plus"]
     web_login(client, "cw.viewer")
     html = client.get(PAGE, params={"since": "2026-09-01", "until": "2026-12-03"}).text
-    assert re.search(r'data-metric="skt.isolation.education_attendees">71<', html)
+    assert re.search(r'data-metric="skt.isolation.education_attendees">84\xa0명<', html)
     assert "진전면" in html and "키오스크 주문 따라 하기" in html
+
+
+# --- correcting a recorded session ----------------------------------------------------------------
+
+def _audit(database, action: str) -> list[AuditLog]:
+    with database.unit_of_work() as s:
+        bind_principal(s, SYSTEM)
+        return list(s.scalars(select(AuditLog).where(AuditLog.object_type == "iso_education_session",
+                                                     AuditLog.action == action).order_by(AuditLog.id)))
+
+
+def test_a_writer_corrects_a_session_through_the_api_and_the_change_is_audited(client, iso):
+    h = api_headers(client, "cw.staff")
+    created = client.post(URL, headers=h, json=_session()).json()
+    r = client.patch(f"{URL}/{created['id']}", headers=h, json={"attendees_65plus": 14, "attendees_total": 18})
+    assert r.status_code == 200, r.text
+    assert r.json()["attendees_65plus"] == 14 and r.json()["title"] == "스마트폰 기초 교실"  # the rest kept
+    moved = client.patch(f"{URL}/{created['id']}", headers=h, json={"dong_code": "4812351000",
+                                                                    "held_date": "2026-11-21"}).json()
+    assert (moved["dong_code"], moved["dong_name"], moved["held_date"]) == ("4812351000", "반송동", "2026-11-21")
+    assert client.get(URL, headers=h, params={"dong_code": "4812351000"}).json()["total"] == 1
+    first, second = _audit(iso["database"], "update")
+    assert first.actor == "user:cw.staff" and first.object_id == str(created["id"])
+    assert (first.before["attendees_65plus"], first.after["attendees_65plus"]) == (12, 14)
+    assert second.after["held_date"] == "2026-11-21"
+
+
+def test_a_correction_keeps_the_rules_of_a_recorded_session(client, iso):
+    h = api_headers(client, "cw.staff")
+    created = client.post(URL, headers=h, json=_session()).json()  # 12 aged 65+ of 15 in all
+    at = f"{URL}/{created['id']}"
+    # More aged 65+ than the 15 in all already recorded: the merged session is refused, at attendees_total.
+    assert _fields(client.patch(at, headers=h, json={"attendees_65plus": 20})) == {
+        "attendees_total": "The attendees in all cannot be fewer than those aged 65 and over"}
+    assert "held_date" in _fields(client.patch(at, headers=h, json={"held_date": "2026-12-04"}))
+    assert _fields(client.patch(at, headers=h, json={"dong_code": "3111051000"})) == {
+        "dong_code": "Dong 3111051000 is not one of the municipality's dongs"}
+    # Nothing may be emptied; the dong's code (no column of the session) neither.
+    assert set(_fields(client.patch(at, headers=h, json={"title": None, "dong_code": None, "note": None}))) == {
+        "title", "dong_code", "note"}
+    assert "place" in _fields(client.patch(at, headers=h, json={"place": "경로당"}))
+    assert client.get(at, headers=h).json() == created
+    assert _audit(iso["database"], "update") == []
+
+
+def test_a_viewer_cannot_correct_a_session_and_another_municipality_cannot_find_it(client, iso):
+    created = client.post(URL, headers=api_headers(client, "cw.staff"), json=_session()).json()
+    r = client.patch(f"{URL}/{created['id']}", headers=api_headers(client, "cw.viewer"), json={"title": "바뀜"})
+    assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json")
+    r = client.patch(f"{URL}/{created['id']}", headers=api_headers(client, "us.staff"), json={"title": "바뀜"})
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+    assert client.get(f"{URL}/{created['id']}", headers=api_headers(client, "cw.staff")).json()["title"] == (
+        "스마트폰 기초 교실")
+
+
+def test_the_api_documents_the_correction_with_examples(client):
+    operation = client.get("/openapi.json").json()["paths"][f"{URL}/{{education_session_id}}"]["patch"]
+    examples = operation["requestBody"]["content"]["application/json"]["examples"]
+    assert examples["attendance"]["value"] == {"attendees_65plus": 14, "attendees_total": 18}
+    assert "422" in operation["responses"] and "404" in operation["responses"]
+
+
+def test_a_writer_corrects_a_session_on_its_form_reached_from_the_list(client, iso):
+    created = client.post(URL, headers=api_headers(client, "cw.staff"), json=_session(note="경로당 2층")).json()
+    edit = f"{PAGE}/{created['id']}/edit"
+    web_login(client, "cw.staff")
+    assert f'href="{edit}"' in client.get(PAGE).text
+    assert f'href="{edit}"' in client.get(f"{PAGE}/{created['id']}").text
+    form = client.get(edit).text
+    assert 'value="스마트폰 기초 교실"' in form and 'value="2026-11-20"' in form and "경로당 2층" in form
+    assert re.search(r'<option value="4812151000"\s+selected', form)
+    token = csrf_of(client, edit)
+    fields = {"csrf_token": token, **_session(title="키오스크 교실", attendees_65plus=13, attendees_total=16,
+                                              note="")}
+    # An emptied title is refused in Korean, the values typed kept; more aged 65+ than in all likewise.
+    r = client.post(edit, data={**fields, "title": ""})
+    assert r.status_code == 400 and "필수 항목" in r.text and 'value="13"' in r.text
+    r = client.post(edit, data={**fields, "attendees_total": "10"})
+    assert r.status_code == 400 and "65세 이상 참여 인원보다 적을 수 없습니다" in r.text
+    r = client.post(edit, data=fields, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == PAGE
+    page = client.get(PAGE).text
+    assert "키오스크 교실" in page and "수정했습니다" in page and "경로당 2층" not in page
+    (entry,) = _audit(iso["database"], "update")
+    assert entry.after["title"] == "키오스크 교실" and entry.after["note"] == ""
+
+
+def test_a_session_of_another_year_is_shown_in_its_year_after_correcting_it(client, iso):
+    created = client.post(URL, headers=api_headers(client, "cw.staff"),
+                          json=_session(held_date="2025-06-02")).json()
+    edit = f"{PAGE}/{created['id']}/edit"
+    web_login(client, "cw.staff")
+    r = client.post(edit, data={"csrf_token": csrf_of(client, edit), **_session(held_date="2025-06-03")},
+                    follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"{PAGE}?since=2025-01-01&until=2025-12-31"
+    assert "2025-06-03" in client.get(r.headers["location"]).text
+
+
+def test_a_viewer_gets_no_edit_form(client, iso):
+    created = client.post(URL, headers=api_headers(client, "cw.staff"), json=_session()).json()
+    web_login(client, "cw.viewer")
+    assert "/edit" not in client.get(PAGE).text
+    shown = client.get(f"{PAGE}/{created['id']}")  # the session itself, read-only
+    assert shown.status_code == 200 and "스마트폰 기초 교실" in shown.text and "의창동" in shown.text
+    assert "/edit" not in shown.text and "/delete" not in shown.text
+    r = client.get(f"{PAGE}/{created['id']}/edit")
+    assert r.status_code == 403 and 'name="title"' not in r.text
+    web_login(client, "us.staff")
+    assert client.get(f"{PAGE}/{created['id']}/edit").status_code == 404
+
+
+# --- the period filter ----------------------------------------------------------------------------
+
+def test_a_period_that_ends_before_it_starts_is_said_so_and_counts_nothing(client, iso):
+    client.post(URL, headers=api_headers(client, "cw.staff"), json=_session())  # held 2026-11-20
+    web_login(client, "cw.viewer")
+    r = client.get(PAGE, params={"since": "2026-12-01", "until": "2026-11-01"})
+    assert r.status_code == 200
+    assert "시작일이 종료일보다 늦습니다" in r.text and 'aria-invalid="true"' in r.text
+    # The dates stay as typed (not swapped), and no session is shown for them.
+    assert 'name="since" type="date" value="2026-12-01"' in r.text and 'value="2026-11-01"' in r.text
+    assert "스마트폰 기초 교실" not in r.text and "data-metric" not in r.text
+    r = client.get(PAGE, params={"since": "2026-11-01", "until": "2026-12-01"})
+    assert "시작일이 종료일보다 늦습니다" not in r.text and "스마트폰 기초 교실" in r.text
