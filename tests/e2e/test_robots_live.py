@@ -23,7 +23,7 @@ def _state(x: float, y: float, task: dict | None = None) -> dict:
 
 
 def test_robot_moves_on_the_map_and_finishes_a_guide_task(page, live_server, world):
-    with httpx.Client(base_url=live_server, timeout=10) as api:
+    with httpx.Client(base_url=live_server, timeout=30) as api:  # a loaded machine is slow
         token = api.post("/api/v1/auth/token", data={"username": "cw.staff", "password": PASSWORD}).json()
         api.headers["Authorization"] = f"Bearer {token['access_token']}"
         site = api.post(f"{ROBOTS}/sites", json={
