@@ -21,6 +21,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from html import unescape
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -349,6 +350,12 @@ def csrf_of(client: TestClient, path: str = "/login") -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, f"no CSRF token on {path}"
     return found.group(1)
+
+
+def refused_rows(html: str) -> list[tuple[str, str, str]]:
+    """The bad rows a refused file's page lists (the ``ui.row_errors`` table): (line, field, message)."""
+    found = re.findall(r'<tr><td class="num">([^<]*)</td><td>(?:<code>([^<]*)</code>)?</td><td>([^<]*)</td></tr>', html)
+    return [(line, field, unescape(msg)) for line, field, msg in found]
 
 
 def web_login(client: TestClient, username: str, password: str = PASSWORD) -> str:
