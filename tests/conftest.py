@@ -21,8 +21,8 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from html import unescape
 from datetime import UTC, datetime
+from html import unescape
 from zoneinfo import ZoneInfo
 
 import pytest
