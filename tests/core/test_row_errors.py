@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, ValidationError
 from app.core import commands
 from app.core.errors import InvalidInput, field_error
 from app.core.forms import row_errors
-from app.core.i18n import current_domain, current_locale
+from tests.conftest import in_language
 
 
 class Row(BaseModel):
@@ -28,20 +28,11 @@ def _schema_error(index: int, row: dict) -> dict:
     raise AssertionError("the row is valid")
 
 
-def _in(locale: str, call, domain: str | None = None):
-    token, domain_token = current_locale.set(locale), current_domain.set(domain)
-    try:
-        return call()
-    finally:
-        current_locale.reset(token)
-        current_domain.reset(domain_token)
-
-
 def test_a_bad_row_is_named_by_its_line_in_the_file_with_its_field_and_message_in_korean():
     exc = InvalidInput("{n} row is invalid; nothing was saved", plural="{n} rows are invalid; nothing was saved",
                        n=2, errors=[_schema_error(1, {"month": "2027-05", "orders": -1}),
                                     field_error(["rows", 4, "brn"], "This field is required.")])
-    assert _in("ko", lambda: row_errors(exc)) == [
+    assert in_language("ko", None, lambda: row_errors(exc)) == [
         {"line": "3", "field": "orders", "msg": "0 이상이어야 합니다."},
         {"line": "6", "field": "brn", "msg": "필수 항목입니다."}]
 
@@ -56,8 +47,8 @@ def test_a_refusal_without_rows_shows_its_own_message_in_its_plural():
     one = InvalidInput("{n} row is invalid; nothing was saved", plural="{n} rows are invalid; nothing was saved", n=1)
     two = InvalidInput("{n} row is invalid; nothing was saved", plural="{n} rows are invalid; nothing was saved", n=2)
     assert (one.detail, two.detail) == ("1 row is invalid; nothing was saved", "2 rows are invalid; nothing was saved")
-    assert _in("en", lambda: row_errors(two)) == [{"line": "", "field": "", "msg": two.detail}]
-    assert _in("ko", one.message, "lguplus.merchants") == "1개 행이 잘못되어 아무것도 저장하지 않았습니다"
+    assert in_language("en", None, lambda: row_errors(two)) == [{"line": "", "field": "", "msg": two.detail}]
+    assert in_language("ko", "lguplus.merchants", one.message) == "1개 행이 잘못되어 아무것도 저장하지 않았습니다"
 
 
 @pytest.mark.parametrize(("first_row", "line"), [(0, 3), (50, 53)])
