@@ -104,14 +104,21 @@ def validate_form(schema: type[M], data: dict[str, Any]) -> tuple[M | None, dict
         return None, errors
 
 
+def _error_text(err: dict[str, Any]) -> str:
+    """A service's field error in the user's language: a schema error (pydantic's type, kept by the service) in
+    the shared wording of :func:`translate_error`, any other by its template and params."""
+    if err.get("type") in _MESSAGES:  # its bounds: pydantic's ctx, or the params the service kept
+        return translate_error({**err, "ctx": err.get("ctx") or err.get("params") or {}})
+    return gettext(err["template"], **err.get("params", {})) if "template" in err else str(err.get("msg", ""))
+
+
 def domain_errors(exc: DomainError) -> dict[str, str]:
     """Field errors of a rule broken in a service, for re-rendering a form."""
     if not exc.errors:
         return {"__all__": exc.message()}
     errors: dict[str, str] = {}
     for err in exc.errors:
-        text = gettext(err["template"], **err.get("params", {})) if "template" in err else err.get("msg", "")
-        errors.setdefault(_field_of(err.get("loc", [])), text)
+        errors.setdefault(_field_of(err.get("loc", [])), _error_text(err))
     return errors
 
 
@@ -133,12 +140,6 @@ def file_problem(msg: str) -> list[dict[str, str]]:
     return [{"line": "", "field": "", "msg": msg}]
 
 
-def _error_text(err: dict[str, Any]) -> str:
-    """A field error in the user's language: a schema error (pydantic's type) in the shared wording, a rule's
-    by its template."""
-    if err.get("type", "value_error") != "value_error":  # its bounds: pydantic's ctx, or the params a service kept
-        return translate_error({**err, "ctx": err.get("ctx") or err.get("params") or {}})
-    return gettext(err["template"], **err.get("params", {})) if "template" in err else str(err.get("msg", ""))
 
 
 def validated(schema: type[M], data: dict[str, Any]) -> M:
