@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import unescape
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -34,6 +36,7 @@ from sqlalchemy.orm import Session
 from app.cli import migrate
 from app.core.config import Settings
 from app.core.db import Base, Database
+from app.core.i18n import current_domain, current_locale
 from app.core.manifest import install
 from app.core.rls import declare_all
 from app.core.tenancy import SYSTEM, bind_principal
@@ -42,6 +45,7 @@ from app.modules import load_manifests
 from app.platform import demo
 from app.platform.models import Municipality, Partner, User
 
+T = TypeVar("T")
 PASSWORD = "correct-horse-battery"
 # The fixture users' hash: real argon2id, at the library's lowest cost, made once. Verification reads its
 # parameters from the hash, so the many sign-ins of the suite stay cheap; users created through the app
@@ -349,6 +353,22 @@ def csrf_of(client: TestClient, path: str = "/login") -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, f"no CSRF token on {path}"
     return found.group(1)
+
+
+def in_language(locale: str, domain: str | None, call: Callable[[], T]) -> T:
+    """``call()`` as a request in ``locale`` on a page of ``domain`` (a module's catalogue; None: the shared ones)."""
+    locale_token, domain_token = current_locale.set(locale), current_domain.set(domain)
+    try:
+        return call()
+    finally:
+        current_locale.reset(locale_token)
+        current_domain.reset(domain_token)
+
+
+def refused_rows(html: str) -> list[tuple[str, str, str]]:
+    """The bad rows a refused file's page lists (the ``ui.row_errors`` table): (line, field, message)."""
+    found = re.findall(r'<tr><td class="num">([^<]*)</td><td>(?:<code>([^<]*)</code>)?</td><td>([^<]*)</td></tr>', html)
+    return [(line, field, unescape(msg)) for line, field, msg in found]
 
 
 def web_login(client: TestClient, username: str, password: str = PASSWORD) -> str:

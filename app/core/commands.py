@@ -5,8 +5,7 @@
   block succeeds.
 - ``run()``: how ``dxhub`` calls a command; a ``DomainError`` (its field errors listed) or an invalid input
   (pydantic) that the command lets through becomes ``fail()``'s report: ``error: ...`` on stderr, exit 2.
-  ``rows_at_lines()`` names the rows of a file's batch by their line in the file (``CSV_FIRST_ROW_LINE``: a CSV
-  file's first row, under its header).
+  ``rows_at_lines()`` names the rows of a file's batch by their line in the file (``errors.at_lines``).
 - ``progress()``: the one progress bar (stderr); an error printed while it runs starts on a line of its own.
 
 Imports stay inside the functions: ``dxhub --help`` and a command that needs no database load none of it.
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
     from app.core.db import Database
 
 FIELD_ERRORS_SHOWN = 50
-CSV_FIRST_ROW_LINE = 2  # line 1 of a CSV file is its header: the first row is on line 2
 BAR_WIDTH = 30
 _bar_open = [False]  # a progress bar's line is on stderr, not yet ended
 
@@ -96,22 +94,17 @@ def _where(loc: Iterable[Any]) -> str:
 
 
 @contextmanager
-def rows_at_lines(first_line: int) -> Iterator[None]:
+def rows_at_lines(first_row: int = 0) -> Iterator[None]:
     """A ``DomainError`` of the block that names rows of a batch (``["rows", i, ...]``, 0-based) names them
-    by their line in the file instead, the batch's first row being on ``first_line``."""
-    from app.core.errors import DomainError
+    by their line in the CSV file instead, the batch's first row being the file's row ``first_row``
+    (0: the first, under the header)."""
+    from app.core.errors import CSV_FIRST_ROW_LINE, DomainError, at_lines
 
     try:
         yield
     except DomainError as exc:
-        exc.errors = [{**e, "loc": ["line", e["loc"][1] + first_line, *e["loc"][2:]]} if _is_row(e) else e
-                      for e in exc.errors]
+        exc.errors = at_lines(exc.errors, first_line=CSV_FIRST_ROW_LINE + first_row)
         raise
-
-
-def _is_row(error: Mapping[str, Any]) -> bool:
-    loc = list(error.get("loc", ()))
-    return len(loc) > 1 and loc[0] == "rows" and isinstance(loc[1], int)
 
 
 def progress(fraction: float, label: str) -> None:

@@ -25,13 +25,25 @@ class DomainError(Exception):
     title = "Bad request"
     headers: dict[str, str] = {}  # sent with the answer (e.g. Retry-After)
 
-    def __init__(self, message: str, *, errors: list[dict[str, Any]] | None = None, **params: Any) -> None:
-        """``message`` is an English template; ``params`` fill it, and the UI translates the template."""
+    def __init__(self, message: str, *, errors: list[dict[str, Any]] | None = None, plural: str | None = None,
+                 **params: Any) -> None:
+        """``message`` is an English template; ``params`` fill it, and the UI translates the template. With
+        ``plural`` (the English for ``n`` other than 1, ``n`` given in ``params``) it is a count's message."""
         self.template = message
+        self.plural = plural
         self.params = params
-        self.detail = message.format(**params) if params else message
+        english = plural if plural is not None and params.get("n") != 1 else message
+        self.detail = english.format(**params) if params else english
         super().__init__(self.detail)
         self.errors = errors or []
+
+    def message(self) -> str:
+        """The message in the current language (the singular or plural form for a count's)."""
+        from app.core.i18n import gettext, ngettext
+
+        if self.plural is not None:
+            return ngettext(self.template, self.plural, self.params["n"], **self.params)
+        return gettext(self.template, **self.params)
 
 
 class NotFound(DomainError):
@@ -72,6 +84,21 @@ def field_error(loc: str | list[str | int], msg: str, **params: Any) -> dict[str
     loc_list = [loc] if isinstance(loc, str) else list(loc)
     text = msg.format(**params) if params else msg
     return {"loc": loc_list, "msg": text, "type": "value_error", "template": msg, "params": params}
+
+
+CSV_FIRST_ROW_LINE = 2  # line 1 of a CSV file is its header: its first row is on line 2
+
+
+def at_lines(errors: list[dict[str, Any]], *, first_line: int = CSV_FIRST_ROW_LINE) -> list[dict[str, Any]]:
+    """``errors`` of a batch read from a file, those naming a row (``["rows", i, ...]``, 0-based) naming it by
+    its line in the file instead (``["line", i + first_line, ...]``), the batch's first row being on
+    ``first_line``; the others as they are."""
+    return [{**e, "loc": ["line", e["loc"][1] + first_line, *e["loc"][2:]]} if _names_row(e) else e for e in errors]
+
+
+def _names_row(error: dict[str, Any]) -> bool:
+    loc = list(error.get("loc", ()))
+    return len(loc) > 1 and loc[0] == "rows" and isinstance(loc[1], int)
 
 
 def public_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -179,9 +206,7 @@ def install_error_handlers(app: FastAPI) -> None:
             extra = {"errors": public_errors(exc.errors)} if exc.errors else {}
             response = problem(exc.status, exc.title, exc.detail, **extra)
         else:
-            from app.core.i18n import gettext
-
-            response = render_error_page(request, exc.status, gettext(exc.template, **exc.params))
+            response = render_error_page(request, exc.status, exc.message())
         response.headers.update(exc.headers)
         return response
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import URL, FormData
 from starlette.responses import Response
 
-from app.core.errors import DomainError, InvalidInput, field_error
+from app.core.errors import DomainError, InvalidInput, at_lines, field_error
 from app.core.i18n import gettext
 from app.core.templating import flash, see_other
 
@@ -104,23 +104,42 @@ def validate_form(schema: type[M], data: dict[str, Any]) -> tuple[M | None, dict
         return None, errors
 
 
+def _error_text(err: dict[str, Any]) -> str:
+    """A service's field error in the user's language: a schema error (pydantic's type, kept by the service) in
+    the shared wording of :func:`translate_error`, any other by its template and params."""
+    if err.get("type") in _MESSAGES:  # its bounds: pydantic's ctx, or the params the service kept
+        return translate_error({**err, "ctx": err.get("ctx") or err.get("params") or {}})
+    return gettext(err["template"], **err.get("params", {})) if "template" in err else str(err.get("msg", ""))
+
+
 def domain_errors(exc: DomainError) -> dict[str, str]:
     """Field errors of a rule broken in a service, for re-rendering a form."""
     if not exc.errors:
-        return {"__all__": gettext(exc.template, **exc.params)}
+        return {"__all__": exc.message()}
     errors: dict[str, str] = {}
     for err in exc.errors:
-        text = gettext(err["template"], **err.get("params", {})) if "template" in err else err.get("msg", "")
-        errors.setdefault(_field_of(err.get("loc", [])), text)
+        errors.setdefault(_field_of(err.get("loc", [])), _error_text(err))
     return errors
 
 
 def row_errors(exc: DomainError) -> list[dict[str, str]]:
-    """The errors of a refused file (a CSV upload), one a row: where (``line · field``) and what, translated."""
-    rows = [{"loc": " · ".join(str(p) for p in e.get("loc", [])),
-             "msg": gettext(e["template"], **e.get("params", {})) if "template" in e else e.get("msg", "")}
-            for e in exc.errors]
-    return rows or [{"loc": "", "msg": gettext(exc.template, **exc.params)}]
+    """The errors of a refused file (a CSV upload) as its page lists them, one a row: ``line`` in the file (row i
+    of the batch is on line i + 2, under the header), ``field`` and ``msg`` translated (a schema error in the
+    shared wording); the exception's own message when it names no row."""
+    rows = []
+    for err in at_lines(exc.errors):
+        loc = list(err.get("loc", []))
+        line = str(loc[1]) if len(loc) > 1 and loc[0] == "line" else ""
+        rows.append({"line": line, "field": " · ".join(str(p) for p in (loc[2:] if line else loc) if p != ""),
+                     "msg": _error_text(err)})
+    return rows or file_problem(exc.message())
+
+
+def file_problem(msg: str) -> list[dict[str, str]]:
+    """A refused file's one problem that is no row's (no file chosen, the file too large), as :func:`row_errors`."""
+    return [{"line": "", "field": "", "msg": msg}]
+
+
 
 
 def validated(schema: type[M], data: dict[str, Any]) -> M:
@@ -204,18 +223,18 @@ def answer_form(request: Request, db: Session, schema: type[M] | None, data: dic
 
 def answer_file(request: Request, db: Session, action: Callable[[], R], *,
                 page: Callable[[list[dict[str, str]]], Response], done: Target | Callable[[R], Target],
-                message: Message | Callable[[R], Message] | None, errors: list[dict[str, str]] | None = None,
-                rows: Callable[[DomainError], list[dict[str, str]]] = row_errors) -> Response:
+                message: Message | Callable[[R], Message] | None, problem: str | None = None) -> Response:
     """The answer to an uploaded file (a CSV import), in one call: as :func:`answer_form`, but a refused file
-    lists its bad rows (``rows``) on ``page``, with 400, or 413 for a file too large. ``errors`` are the
-    caller's own (no file chosen): ``action`` does not run."""
-    status = 400
+    lists its bad rows (:func:`row_errors`, drawn by the ``ui.row_errors`` macro) on
+    ``page``, with 400, or 413 for a file too large. ``problem`` is the caller's own (no file chosen): shown
+    the same way, and ``action`` does not run."""
+    errors, status = file_problem(problem) if problem else [], 400
     if not errors:
         try:
             result = action()
         except DomainError as exc:
             db.rollback()
-            errors, status = rows(exc), 413 if exc.status == 413 else 400
+            errors, status = row_errors(exc), 413 if exc.status == 413 else 400
     if errors:
         response = page(errors)
         response.status_code = status

@@ -15,8 +15,6 @@ from babel.messages.pofile import read_po
 from app.core.i18n import (
     APP_DIR,
     SHARED_CATALOGUES,
-    current_domain,
-    current_locale,
     domain_for_path,
     gettext,
     korean_translations,
@@ -25,6 +23,7 @@ from app.core.i18n import (
     pgettext,
     pick_locale,
 )
+from tests.conftest import in_language
 
 ROOT = APP_DIR.parent
 METHODS = [("**.py", "python"), ("**.html", "jinja2")]  # as babel.cfg
@@ -88,44 +87,35 @@ def test_request_paths_map_to_module_domains():
     assert domain_for_path("/") is None
 
 
-def _in(locale: str, domain: str | None, call):
-    locale_token, domain_token = current_locale.set(locale), current_domain.set(domain)
-    try:
-        return call()
-    finally:
-        current_locale.reset(locale_token)
-        current_domain.reset(domain_token)
-
-
 def test_same_english_word_gets_each_modules_own_korean():
     worknet, robots = (_catalogue(module_catalogues()[d]) for d in ("kt.worknet", "kt.robots"))
     conflicting = sorted(m.id for m in worknet if isinstance(m.id, str) and m.id in robots and not m.context
                          and robots[m.id].string != m.string)
     assert conflicting, "the catalogues no longer disagree on any word; pick another example"
     word = conflicting[0]
-    assert _in("ko", "kt.worknet", lambda: gettext(word)) == worknet[word].string
-    assert _in("ko", "kt.robots", lambda: gettext(word)) == robots[word].string
-    assert _in("ko", None, lambda: gettext("Programs")) == _catalogue(SHARED_CATALOGUES[1])["Programs"].string
+    assert in_language("ko", "kt.worknet", lambda: gettext(word)) == worknet[word].string
+    assert in_language("ko", "kt.robots", lambda: gettext(word)) == robots[word].string
+    assert in_language("ko", None, lambda: gettext("Programs")) == _catalogue(SHARED_CATALOGUES[1])["Programs"].string
     assert set(korean_translations()[1]) == set(module_catalogues())
 
 
 def test_contexts_tell_one_english_word_from_another():
     # On the audit page "From" is both where a request came from and the start of a date range.
-    assert _in("ko", None, lambda: gettext("From")) == "접속지"
-    assert _in("ko", None, lambda: pgettext("date range", "From")) == "시작일"
-    assert _in("en", None, lambda: pgettext("date range", "From")) == "From"
+    assert in_language("ko", None, lambda: gettext("From")) == "접속지"
+    assert in_language("ko", None, lambda: pgettext("date range", "From")) == "시작일"
+    assert in_language("en", None, lambda: pgettext("date range", "From")) == "From"
 
 
 def test_plurals():
-    assert _in("ko", "lguplus.citydata", lambda: ngettext("{n} row", "{n} rows", 1)) == "1행"
-    assert _in("ko", "lguplus.citydata", lambda: ngettext("{n} row", "{n} rows", 1200, n="1,200")) == "1,200행"
-    assert _in("en", "lguplus.citydata", lambda: ngettext("{n} row", "{n} rows", 1)) == "1 row"
-    assert _in("en", "lguplus.citydata", lambda: ngettext("{n} row", "{n} rows", 2)) == "2 rows"
+    assert in_language("ko", "lguplus.citydata", lambda: ngettext("{n} row", "{n} rows", 1)) == "1행"
+    assert in_language("ko", "lguplus.citydata", lambda: ngettext("{n} row", "{n} rows", 1200, n="1,200")) == "1,200행"
+    assert in_language("en", "lguplus.citydata", lambda: ngettext("{n} row", "{n} rows", 1)) == "1 row"
+    assert in_language("en", "lguplus.citydata", lambda: ngettext("{n} row", "{n} rows", 2)) == "2 rows"
 
 
 def test_english_locale_leaves_messages_alone():
-    assert _in("en", None, lambda: gettext("Programs")) == "Programs"
-    assert _in("en", None, lambda: gettext("{n} rows", n=3)) == "3 rows"
+    assert in_language("en", None, lambda: gettext("Programs")) == "Programs"
+    assert in_language("en", None, lambda: gettext("{n} rows", n=3)) == "3 rows"
 
 
 @pytest.mark.parametrize(("query", "cookie", "header", "expected"), [

@@ -216,7 +216,8 @@ def parse_rows(model: type, raw: bytes, *, max_rows: int) -> list:
                 raise InvalidInput.field("body", "Send one object or an array of objects") from None
             msg = str(err.get("msg", "invalid")).replace("{", "(").replace("}", ")")
             errors.append({**field_error(["rows", *loc], msg), "type": err.get("type", "")})
-        raise InvalidInput("{n} rows are invalid; nothing was stored", errors=errors,
+        raise InvalidInput("{n} row is invalid; nothing was stored",
+                           plural="{n} rows are invalid; nothing was stored", errors=errors,
                            n=len({e["loc"][1] for e in errors})) from None
     if not rows:
         raise InvalidInput.field("body", "The array is empty")

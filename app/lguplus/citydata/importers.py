@@ -73,7 +73,8 @@ class ImportRefused(InvalidInput):
     def __init__(self, report: ErrorReport) -> None:
         rows = len(report.bad_rows)
         if rows > 1 or (rows == 1 and report.prefix == "rows") or not report.items:
-            super().__init__("{n} rows are invalid; nothing was saved", n=rows)
+            super().__init__("{n} row is invalid; nothing was saved",
+                             plural="{n} rows are invalid; nothing was saved", n=rows)
         else:
             first = report.items[0]
             super().__init__(first["template"], **first["params"])

@@ -41,7 +41,8 @@ MAX_ZONES = 2000
 def _refuse(errors: list[dict[str, Any]]) -> None:
     if errors:
         bad = len({e["loc"][1] for e in errors if len(e["loc"]) > 1})
-        raise InvalidInput("{n} rows are invalid; nothing was saved", n=bad, errors=errors)
+        raise InvalidInput("{n} row is invalid; nothing was saved",
+                           plural="{n} rows are invalid; nothing was saved", n=bad, errors=errors)
 
 
 def validate_rows(schema: Any, rows: list[Any], *, limit: int) -> tuple[list[Any], list[dict[str, Any]]]:
@@ -262,7 +263,8 @@ def store_responses(db: Session, *, survey: CitydataSurvey, parsed: list[Respons
         answers.append(mine)
     if errors:
         bad = len({e["loc"][len(prefix)] for e in errors})
-        raise InvalidInput("{n} rows are invalid; nothing was saved", n=bad, errors=errors)
+        raise InvalidInput("{n} row is invalid; nothing was saved",
+                           plural="{n} rows are invalid; nothing was saved", n=bad, errors=errors)
     mid = survey.municipality_id
     fresh = [(r, mine) for r, mine in zip(parsed, answers, strict=True) if r.respondent_key not in existing]
     rows = [{"municipality_id": mid, "survey_id": survey.id, "respondent_key": r.respondent_key, "weight": r.weight,

@@ -17,13 +17,13 @@ from sqlalchemy import select
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
 from app.core.errors import DomainError, InvalidInput
-from app.core.forms import answer_file, answer_form, form_to_dict
+from app.core.forms import answer_file, answer_form, form_to_dict, row_errors
 from app.core.i18n import gettext as _
 from app.core.i18n import today_seoul
 from app.core.schemas import Id
 from app.core.templating import flash, render, see_other
 from app.core.tenancy import Principal
-from app.lguplus.citydata import analysis, importers, jobs, ledger, service, uploads
+from app.lguplus.citydata import analysis, jobs, ledger, service, uploads
 from app.lguplus.citydata.models import VISITOR_TYPES, CitydataZone
 from app.lguplus.citydata.schemas import CategoryFitIn, FestivalIn, SurveyIn
 from app.platform.auth import WRITER, WebUser
@@ -88,16 +88,6 @@ def _import_context(db: Any, county: Municipality | None) -> dict[str, Any]:
             "zones": _zones(db, county)}
 
 
-def _error_rows(exc: DomainError) -> list[dict[str, Any]]:
-    items = exc.report.items if isinstance(exc, importers.ImportRefused) else [
-        {"loc": e.get("loc", []), "template": e.get("template", e.get("msg", "")), "params": e.get("params", {})}
-        for e in exc.errors]
-    out = [{"where": " · ".join(str(p) for p in e["loc"][1:]) if e["loc"] else "",
-            "line": e["loc"][1] if len(e["loc"]) > 1 else "", "column": e["loc"][2] if len(e["loc"]) > 2 else "",
-            "msg": _(e["template"], **e["params"])} for e in items]
-    return out or [{"line": "", "column": "", "msg": _(exc.template, **exc.params)}]
-
-
 @router.get("/imports", name="citydata_imports")
 def imports_page(request: Request, db: SessionDep, principal: WebUser):
     """The county's imports (the ledger); a writer also finds the upload form here."""
@@ -111,7 +101,7 @@ async def import_upload(request: Request, db: SessionDep, principal: WebUser):
     try:
         uploads.check_length(request)
     except DomainError as exc:
-        context["errors"] = _error_rows(exc)
+        context["errors"] = row_errors(exc)
         return render(request, "lguplus/citydata/imports.html", context, status_code=413)
     form = await request.form()
     kind = str(form.get("kind", ""))
@@ -137,8 +127,7 @@ async def import_upload(request: Request, db: SessionDep, principal: WebUser):
         return (None if background else _("Imported {n} rows; the figures are up to date.", n=job.rows_done),
                 str(request.url_for("citydata_job", job_id=job.id)))
 
-    return answer_file(request, db, run, rows=_error_rows,
-                       errors=[{"line": "", "column": "", "msg": problem}] if problem else None,
+    return answer_file(request, db, run, problem=problem,
                        page=lambda errors: render(request, "lguplus/citydata/imports.html", {
                            **_import_context(db, county), "values": values, "errors": errors}),
                        message=lambda done: done[0], done=lambda done: done[1])
@@ -154,21 +143,9 @@ def _survey_upload(request: Request, db: Any, form: Any, upload: Any) -> tuple[s
     raw = upload.file.read()
     codes = {q.code for q in service.questions_of(db, survey_id=survey.id)}
     rows = service.responses_from_csv(uploads.decode_text(raw), question_codes=codes)
-    try:
-        result = service.import_responses(db, survey=survey, rows=rows)
-    except DomainError as exc:
-        raise _as_lines(exc) from None
+    result = service.import_responses(db, survey=survey, rows=rows)
     return _("Imported {n} responses.", n=result["created"]), str(request.url_for("citydata_survey",
                                                                                   survey_id=survey.id))
-
-
-def _as_lines(exc: DomainError) -> DomainError:
-    """Errors of a CSV read as rows: ``["rows", i, field]`` becomes ``["line", i + 2, field]``."""
-    for err in exc.errors:
-        loc = err.get("loc", [])
-        if len(loc) > 1 and loc[0] == "rows" and isinstance(loc[1], int):
-            err["loc"] = ["line", loc[1] + 2, *loc[2:]]
-    return exc
 
 
 def _csv_dicts(raw: bytes) -> list[dict[str, Any]]:
@@ -180,10 +157,7 @@ def _zones_upload(request: Request, db: Any, county: Municipality, upload: Any) 
     """Zones from a CSV: ``code, name_ko, name_en, area_code`` (area_code empty: inside the county)."""
     upload.file.seek(0)
     rows = [{**r, "municipality_code": county.code} for r in _csv_dicts(upload.file.read())]
-    try:
-        result = service.import_zones(db, rows=rows)
-    except DomainError as exc:
-        raise _as_lines(exc) from None
+    result = service.import_zones(db, rows=rows)
     return _("Zones: {created} new, {updated} updated.", **result), str(request.url_for("citydata_imports"))
 
 
@@ -302,7 +276,7 @@ def festivals_page(request: Request, db: SessionDep, principal: WebUser, zone_co
             context["result"] = result
             context["months"] = month_grids(year, result["daily"], result["windows"][:5], result["excluded_for"], own)
         except DomainError as exc:
-            context["problem"] = _(exc.template, **exc.params)
+            context["problem"] = exc.message()
     return render(request, "lguplus/citydata/festivals.html", context)
 
 
@@ -405,7 +379,7 @@ def report_page(request: Request, db: SessionDep, principal: WebUser, zone_code:
         try:
             windows = analysis.festival_windows(db, zone=zone, days=days, year=year, k=_k(request), limit=5)
         except DomainError as exc:
-            problem = _(exc.template, **exc.params)
+            problem = exc.message()
     market = analysis.market_items(db, municipality_id=county.id, k=_k(request), limit=10) if county else None
     surveys = service.list_surveys(db)
     survey = None

@@ -50,9 +50,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
     except OSError as exc:
         return commands.fail(str(exc))
     # A refused row refuses the file (nothing is saved); the runner names each bad row by its line in the file.
-    with commands.rows_at_lines(commands.CSV_FIRST_ROW_LINE):
+    with commands.rows_at_lines():
         rows = parse_csv(data)
-    with commands.system_session() as session, commands.rows_at_lines(commands.CSV_FIRST_ROW_LINE):
+    with commands.system_session() as session, commands.rows_at_lines():
         _scoped(session, args.municipality)
         result = service.import_outcomes(session, rows=rows)
     print(f"received {result['received']}: {result['created']} new, {result['updated']} updated")

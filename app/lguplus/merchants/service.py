@@ -481,7 +481,8 @@ def import_outcomes(db: Session, *, rows: list[Any]) -> dict[str, int]:
                          "orders": p.orders, "reservations": p.reservations, "no_show_rate": p.no_show_rate,
                          "staff_hours": p.staff_hours})
     if errors:
-        raise InvalidInput("{n} rows are invalid; nothing was saved", errors=errors,
+        raise InvalidInput("{n} row is invalid; nothing was saved",
+                           plural="{n} rows are invalid; nothing was saved", errors=errors,
                            n=len({e["loc"][1] for e in errors if len(e["loc"]) > 1}) or 1)
     merchant_ids = sorted({r["merchant_id"] for r in resolved})
     existing: dict[tuple[int, date], int] = {}

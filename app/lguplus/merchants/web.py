@@ -323,7 +323,7 @@ async def outcomes_page(request: Request, db: SessionDep):
             raise too_large(api.MAX_UPLOAD_BYTES)
         return service.import_outcomes(db, rows=parse_csv(raw))
 
-    return answer_file(request, db, read, errors=None if chosen else [{"loc": "", "msg": _("Choose a CSV file.")}],
+    return answer_file(request, db, read, problem=None if chosen else _("Choose a CSV file."),
                        page=lambda errors: render(request, "lguplus/merchants/outcomes.html", {**context,
                                                                                              "errors": errors}),
                        message=lambda result: _("Imported {received} rows: {created} new, {updated} updated.",

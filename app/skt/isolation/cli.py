@@ -19,13 +19,13 @@ def _cmd_import(args: argparse.Namespace) -> int:
         data = Path(args.file).read_bytes()
     except OSError as exc:
         return commands.fail(str(exc))
-    with commands.rows_at_lines(commands.CSV_FIRST_ROW_LINE):
+    with commands.rows_at_lines():
         rows = parse_csv(data)
     with commands.system_session() as session:
         totals = {"received": 0, "created": 0, "replaced": 0}
         step = args.batch
         for start in range(0, len(rows), step):
-            with commands.rows_at_lines(commands.CSV_FIRST_ROW_LINE + start):
+            with commands.rows_at_lines(start):
                 result = service.import_cells(session, rows=rows[start:start + step])
             for key in totals:
                 totals[key] += result[key]

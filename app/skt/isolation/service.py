@@ -394,7 +394,8 @@ def _refuse(errors: list[dict[str, Any]]) -> None:
     if errors:
         errors.sort(key=lambda e: (e["loc"][1] if len(e["loc"]) > 1 and isinstance(e["loc"][1], int) else -1))
         bad = len({e["loc"][1] for e in errors if len(e["loc"]) > 1})
-        raise InvalidInput("{n} rows are invalid; nothing was saved", n=bad, errors=errors)
+        raise InvalidInput("{n} row is invalid; nothing was saved",
+                           plural="{n} rows are invalid; nothing was saved", n=bad, errors=errors)
 
 
 def validate_cells(rows: list[Any]) -> tuple[list[dict[str, Any] | None], list[dict[str, Any]]]:

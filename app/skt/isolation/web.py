@@ -14,8 +14,7 @@ from fastapi import APIRouter, Query, Request
 from app.core.batch import parse_csv
 from app.core.csvout import csv_response
 from app.core.deps import SessionDep
-from app.core.errors import DomainError
-from app.core.forms import answer_file, answer_form, form_to_dict, translate_error
+from app.core.forms import answer_file, answer_form, form_to_dict
 from app.core.i18n import gettext as _
 from app.core.i18n import today_seoul
 from app.core.pagination import PageParams
@@ -291,21 +290,6 @@ def education_delete(request: Request, education_session_id: Id, db: SessionDep)
 
 # --- import and dongs ------------------------------------------------------------------------
 
-def _error_rows(exc: DomainError) -> list[dict[str, str]]:
-    """Each bad row as (line in the file, field, message); line 1 is the header, so row i is line i + 2."""
-    out = []
-    for e in exc.errors:
-        loc = list(e.get("loc", []))
-        line = str(loc[1] + 2) if len(loc) > 1 and isinstance(loc[1], int) else ""
-        field = " · ".join(str(p) for p in loc[2:]) if len(loc) > 2 else ""
-        if e.get("type", "value_error") != "value_error":
-            msg = translate_error(e)  # a schema error: the shared Korean wording
-        else:
-            msg = _(e["template"], **e.get("params", {})) if "template" in e else e.get("msg", "")
-        out.append({"line": line, "field": field, "msg": msg})
-    return out or [{"line": "", "field": "", "msg": _(exc.template, **exc.params)}]
-
-
 @router.api_route("/import", methods=["GET", "POST"], name="isolation_import", dependencies=WRITER)
 async def import_page(request: Request, db: SessionDep, principal: WebUser):
     context: dict[str, Any] = {"errors": [], "columns": ["period", "dong_code", "age_band", "sex", "income_band",
@@ -317,8 +301,8 @@ async def import_page(request: Request, db: SessionDep, principal: WebUser):
     upload = form.get("file")
     chosen = upload is not None and not isinstance(upload, str)
     raw = await upload.read() if chosen else b""
-    return answer_file(request, db, lambda: service.import_cells(db, rows=parse_csv(raw)), rows=_error_rows,
-                       errors=None if chosen else [{"line": "", "field": "", "msg": _("Choose a CSV file.")}],
+    return answer_file(request, db, lambda: service.import_cells(db, rows=parse_csv(raw)),
+                       problem=None if chosen else _("Choose a CSV file."),
                        page=lambda errors: render(request, "skt/isolation/import.html", {**context, "errors": errors}),
                        message=lambda result: _("Imported {received} cells: {created} new, {replaced} replaced.",
                                                 **result),

@@ -521,7 +521,8 @@ def validate_rows(schema: type[BaseModel], rows: list[Any]) -> tuple[list[Any], 
 def _refuse(errors: list[dict[str, Any]]) -> None:
     if errors:
         bad = len({e["loc"][1] for e in errors if len(e["loc"]) > 1})
-        raise InvalidInput("{n} rows are invalid; nothing was saved", n=bad, errors=errors)
+        raise InvalidInput("{n} row is invalid; nothing was saved",
+                           plural="{n} rows are invalid; nothing was saved", n=bad, errors=errors)
 
 
 def _duplicates(keys: list[Any], field: str) -> list[dict[str, Any]]:

@@ -105,7 +105,7 @@ async def import_page(request: Request, db: SessionDep):
     chosen = kind in IMPORT_KINDS and upload is not None and not isinstance(upload, str)
     raw = await upload.read() if chosen else b""
     return answer_file(request, db, lambda: service.IMPORTERS[kind](db, rows=parse_csv(raw)),
-                       errors=None if chosen else [{"loc": "", "msg": _("Choose what to import and a CSV file.")}],
+                       problem=None if chosen else _("Choose what to import and a CSV file."),
                        page=lambda errors: render(request, "skt/tdeal/import.html", {**context, "errors": errors}),
                        message=lambda result: _("Imported {received} rows: {created} new, {updated} updated, "
                                                 "{unchanged} unchanged.", **result),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import csrf_of, web_login
+from tests.conftest import csrf_of, refused_rows, web_login
 
 PAGES = ["/lguplus/citydata/", "/lguplus/citydata/imports", "/lguplus/citydata/festivals?year=2026",
          "/lguplus/citydata/market", "/lguplus/citydata/surveys", "/lguplus/citydata/report?year=2026",
@@ -107,7 +107,7 @@ def test_zones_and_a_questionnaire_are_uploaded_from_the_page(client, county):
     bad = "code,name_ko,name_en,area_code\n12345,북면,,\n"
     r = client.post("/lguplus/citydata/imports", data={"kind": "zones", "csrf_token": token},
                     files={"file": ("zones.csv", bad.encode(), "text/csv")})
-    assert r.status_code == 400 and "<td>2</td>" in r.text
+    assert r.status_code == 400 and [line for line, _field, _msg in refused_rows(r.text)] == ["2"]
     questionnaire = {"name": "장보기 설문", "questions": [
         {"code": "q1", "text": "어디서 장을 보십니까?", "kind": "choice", "choices": ["화순", "광주"]}]}
     r = client.post("/lguplus/citydata/imports", data={"kind": "questionnaire", "csrf_token": token},
@@ -127,7 +127,8 @@ def test_zones_and_a_questionnaire_are_uploaded_from_the_page(client, county):
     r = client.post("/lguplus/citydata/imports", data={"kind": "survey_responses", "survey_id": sid,
                                                         "csrf_token": token},
                     files={"file": ("r.csv", bad.encode(), "text/csv")})
-    assert r.status_code == 400 and "<td>3</td>" in r.text and "보기에 없는 답" in r.text
+    [(line, _field, msg)] = refused_rows(r.text)
+    assert r.status_code == 400 and line == "3" and "보기에 없는 답" in msg
 
 
 def test_home_dashboard_shows_the_county_card(client, county_data):

@@ -2,7 +2,7 @@ from sqlalchemy import func, select
 
 from app.core.tenancy import SYSTEM
 from app.lguplus.merchants.models import MerchantStore, Outcome
-from tests.conftest import api_headers, web_login
+from tests.conftest import api_headers, refused_rows, web_login
 from tests.lguplus.merchants.conftest import API, WEB
 
 
@@ -86,8 +86,11 @@ def test_outcomes_upload_page_reports_rows_in_korean_and_saves_nothing(client, d
     before = _count(database)
     bad = f"brn,month,sales_krw,orders\n{brns[0]},2027-05,1000,1\n{brns[1]},2025-13,1000,1\n{brns[2]},2027-05,-1,1\n"
     r = client.post(f"{WEB}/outcomes", data={"csrf_token": token}, files={"file": ("o.csv", bad.encode(), "text/csv")})
-    assert r.status_code == 400 and "아무것도 저장되지 않았습니다" in r.text and "rows · 1 · month" in r.text
-    assert "01~12월" in r.text and "rows · 2 · sales_krw" in r.text and "0 이상이어야 합니다" in r.text
+    assert r.status_code == 400 and "아무것도 저장되지 않았습니다" in r.text
+    # Each bad row is named by its line in the file (line 1 is the header): the 2nd and 3rd rows are lines 3 and 4.
+    (line, field, msg), (line2, field2, msg2) = refused_rows(r.text)
+    assert (line, field, line2, field2) == ("3", "month", "4", "sales_krw")
+    assert "01~12월" in msg and "0 이상이어야 합니다" in msg2
     assert _count(database) == before
     good = bad.replace("2025-13", "2027-05").replace(f"{brns[0]},2027-05", f"{brns[0]},2027-06").replace(",-1,", ",5,")
     r = client.post(f"{WEB}/outcomes", data={"csrf_token": token},

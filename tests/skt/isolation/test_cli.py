@@ -32,7 +32,7 @@ def test_import_in_batches_names_a_bad_row_by_its_line(iso, database, monkeypatc
         file.write_text(_csv([*good, cell("4812999000")]))
         assert main(["isolation", "import", str(file), "--batch", "2", "--quiet"]) == 2
         err = capsys.readouterr().err
-        assert err.startswith("error: 1 rows are invalid; nothing was saved\n")
+        assert err.startswith("error: 1 row is invalid; nothing was saved\n")
         assert "  line 5 dong_code: Unknown dong 4812999000" in err and "Traceback" not in err
         assert _cells(database) == 0
         file.write_text(_csv(good))
