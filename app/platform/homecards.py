@@ -48,6 +48,7 @@ class HomeCards:
     def __init__(self, ttl_s: int, *, maxsize: int = 512, timer: Callable[[], float] = time.monotonic) -> None:
         self._cards: TTLCache | None = TTLCache(maxsize, ttl_s, timer=timer) if ttl_s > 0 else None
         self._lock = threading.Lock()
+        self._building: dict[tuple, threading.Lock] = {}
 
     def cards(self, request: Request, db: Any, principal: Principal) -> list[Card]:
         database: Database = request.app.state.db
@@ -57,13 +58,29 @@ class HomeCards:
         for manifest in visible(platform_service.enabled_modules(db, principal=principal)):
             for number, widget in enumerate(manifest.widgets):
                 key = (manifest.key, number, audience, database.generation)
-                card = self._get(key)
-                if card is None:
-                    card = self._build(request, db, principal, widget)
-                    self._put(key, card)
+                card = self._card(key, lambda w=widget: self._build(request, db, principal, w))
                 if card.html:
                     cards.append(card)
         return cards
+
+    def _card(self, key: tuple, build: Callable[[], Card]) -> Card:
+        """The kept card, or one built now: by one request only, those arriving meanwhile wait for it (the
+        first visits after a write or at opening time would otherwise all compute every card)."""
+        card = self._get(key)
+        if card is not None or self._cards is None:
+            return card or build()
+        with self._lock:
+            building = self._building.setdefault(key, threading.Lock())
+        try:
+            with building:
+                card = self._get(key)
+                if card is None:
+                    card = build()
+                    self._put(key, card)
+        finally:
+            with self._lock:
+                self._building.pop(key, None)
+        return card
 
     @staticmethod
     def _build(request: Request, db: Any, principal: Principal, widget: Any) -> Card:

@@ -4,16 +4,19 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from markupsafe import Markup
 from sqlalchemy import event, select, text
 
-from app.core.db import Database
+from app.core.db import Database, utcnow
 from app.core.tenancy import SYSTEM, bind_principal
 from app.kt.worknet import service as worknet_service
 from app.kt.worknet.schemas import PoolIn
-from app.platform.homecards import HomeCards
+from app.platform.homecards import Card, HomeCards
 from app.platform.models import Municipality
 from tests.conftest import api_headers, web_login
 
@@ -117,6 +120,36 @@ def test_audiences_never_see_each_others_cards(app, client, world, database):
     assert client.get("/?lang=en").status_code == 200
     english = client.get("/").text
     assert "5G work network" in english and "울산 본청망" in english  # another language: its own card
+
+
+def test_a_card_being_computed_is_waited_for_not_computed_again():
+    """The first visits after a write (or at opening time) arrive together: one computes a card, the others
+    wait for it rather than each computing it too."""
+    cards, release, started = HomeCards(60), threading.Event(), threading.Event()
+    built: list[str] = []
+
+    def slow_build() -> Card:
+        started.set()
+        release.wait(10)
+        built.append("first")
+        return Card(title="카드", html=Markup("<p>1</p>"), computed_at=utcnow())
+
+    def quick_build() -> Card:
+        built.append("again")
+        return Card(title="카드", html=Markup("<p>2</p>"), computed_at=utcnow())
+
+    got: list[Card] = []
+    first = threading.Thread(target=lambda: got.append(cards._card(("k",), slow_build)))
+    first.start()
+    assert started.wait(10)
+    others = [threading.Thread(target=lambda: got.append(cards._card(("k",), quick_build))) for _ in range(3)]
+    for t in others:
+        t.start()
+    time.sleep(0.3)  # the others reach the card meanwhile
+    release.set()
+    for t in [first, *others]:
+        t.join(10)
+    assert built == ["first"] and [c.html for c in got] == [Markup("<p>1</p>")] * 4
 
 
 def test_no_kept_cards_when_the_time_is_zero(database):
